@@ -1,0 +1,99 @@
+//! Errors of the case store. Each names the case file and what is wrong with it.
+
+use std::path::PathBuf;
+
+/// Case store errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The case directory or file does not exist.
+    #[error("no case at {path}: {detail}")]
+    NotFound {
+        /// Path looked at.
+        path: PathBuf,
+        /// What is missing.
+        detail: &'static str,
+    },
+    /// `case new` would overwrite something.
+    #[error("refusing to create a case at {path}: {detail}")]
+    AlreadyExists {
+        /// Path.
+        path: PathBuf,
+        /// What is there.
+        detail: &'static str,
+    },
+    /// The file is an SQLite database but not a custos case.
+    #[error("{path} is not a custos case: {detail}")]
+    NotACase {
+        /// Path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The file cannot be read as a database.
+    #[error("case file {path} is corrupt or not a database: {detail}")]
+    Corrupt {
+        /// Path.
+        path: PathBuf,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// The case id in the file differs from the one expected.
+    #[error("case id mismatch in {path}: the file holds case {found:?}, expected {expected:?}")]
+    CaseIdMismatch {
+        /// Path.
+        path: PathBuf,
+        /// Expected id.
+        expected: String,
+        /// Id in the file.
+        found: String,
+    },
+    /// An artifact is not in the store.
+    #[error("artifact {sha256} not found in {path}")]
+    ArtifactNotFound {
+        /// Path.
+        path: PathBuf,
+        /// The hash asked for.
+        sha256: String,
+    },
+    /// Invalid identifier or other core error.
+    #[error(transparent)]
+    Core(#[from] custos_core::Error),
+    /// A database operation failed.
+    #[error("case database {path}: {source}")]
+    Db {
+        /// Path.
+        path: PathBuf,
+        /// SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored JSON value could not be decoded.
+    #[error("case database {path}: stored {what} at seq {seq} is not valid JSON: {detail}")]
+    BadJson {
+        /// Path.
+        path: PathBuf,
+        /// Which column.
+        what: &'static str,
+        /// Row.
+        seq: u64,
+        /// Parser message.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// True when the error is about the user's input (exit code 2) rather than the environment.
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, Error::Io { .. })
+    }
+}

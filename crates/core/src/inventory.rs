@@ -1,0 +1,178 @@
+//! Files that cross the air gap between the signer and the online workstation, as plain serde
+//! types (no secrets in any of them):
+//!
+//! - [`WatchOnly`]: what `custos-signer material watch-only` writes from seized secret material
+//!   and what `custos inspect` reads — public descriptors with key origins and bare addresses;
+//! - [`Inventory`]: what `custos inspect` finds — every used address, its UTXOs with the full
+//!   previous transaction and proof status — and what `custos sweep build` spends.
+//!
+//! Descriptors are strings in BIP380 syntax with checksum; the crates that use them parse them
+//! with rust-miniscript. JSON field names are stable (documented in docs/formats.md).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Network, Sat};
+
+/// Format tag of [`WatchOnly`] files.
+pub const WATCH_ONLY_FORMAT: &str = "custos-watch-only-v1";
+/// Format tag of [`Inventory`] files.
+pub const INVENTORY_FORMAT: &str = "custos-inventory-v1";
+
+/// A watch-only description of seized material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchOnly {
+    /// Always [`WATCH_ONLY_FORMAT`].
+    pub format: String,
+    /// Network the material is interpreted on.
+    pub network: Network,
+    /// UTC creation time.
+    pub created: String,
+    /// What the material was (e.g. "bip39 mnemonic, 12 words, with passphrase"); never the secret.
+    pub material: String,
+    /// sha256 (hex) of the master fingerprint list or WIF-derived pubkeys, to tie the file to
+    /// the material without revealing it.
+    pub fingerprint: String,
+    /// Every public source to scan.
+    pub sources: Vec<WatchSource>,
+}
+
+/// One scannable public source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchSource {
+    /// Stable label, unique in the file (e.g. `bip84/0`, `electrum-segwit`, `wif/3/wpkh`).
+    pub label: String,
+    /// Public descriptor with key origin and checksum. Ranged (`/*`) for HD sources, a single
+    /// key for WIF-derived ones, `addr(...)` for bare addresses.
+    pub descriptor: String,
+    /// Whether this is the change chain of an HD account.
+    #[serde(default)]
+    pub change: bool,
+    /// Catalogue entry id that produced it (HD sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_id: Option<String>,
+    /// Account number when the path has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<u32>,
+    /// Wallets known to use this path (for the report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wallets: Vec<String>,
+}
+
+/// The result of a discovery scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Always [`INVENTORY_FORMAT`].
+    pub format: String,
+    /// Network.
+    pub network: Network,
+    /// UTC time of the scan.
+    pub scanned: String,
+    /// Server(s) asked.
+    pub servers: Vec<String>,
+    /// Height of the validated tip the scan was done against.
+    pub tip_height: u32,
+    /// Hash of that tip.
+    pub tip_hash: String,
+    /// False when the scan could not finish; an incomplete scan never reports a smaller
+    /// balance as if it were final.
+    pub complete: bool,
+    /// Used addresses, per source.
+    pub addresses: Vec<UsedAddress>,
+    /// Every unspent output found.
+    pub utxos: Vec<InventoryUtxo>,
+    /// Confirmed total.
+    pub confirmed: Sat,
+    /// Unconfirmed total.
+    pub unconfirmed: Sat,
+    /// Problems met (lying server, disagreement with a second server, ...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// A used address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedAddress {
+    /// Source label.
+    pub source: String,
+    /// Derivation index (0 for single-key sources).
+    pub index: u32,
+    /// Address.
+    pub address: String,
+    /// Definite (non-ranged) descriptor of this address, with key origin.
+    pub descriptor: String,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// Confirmed balance.
+    pub confirmed: Sat,
+    /// Unconfirmed balance change (can be negative in Electrum; clamped here: pending incoming).
+    pub unconfirmed: Sat,
+    /// First confirmed height with activity.
+    pub first_height: Option<u32>,
+    /// Last confirmed height with activity.
+    pub last_height: Option<u32>,
+}
+
+/// An unspent output, with everything a sweep needs to spend it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryUtxo {
+    /// `txid:vout`.
+    pub outpoint: String,
+    /// Value.
+    pub value: Sat,
+    /// Confirmed height, 0 when unconfirmed.
+    pub height: u32,
+    /// Address.
+    pub address: String,
+    /// Output script, hex.
+    pub script_pubkey: String,
+    /// Definite descriptor with key origin (e.g. `wpkh([d34db33f/84'/1'/0'/0/5]02ab…)`).
+    pub descriptor: String,
+    /// Source label.
+    pub source: String,
+    /// Whether the funding transaction was checked by SPV (hash = txid, merkle proof against a
+    /// validated header chain).
+    pub verified: bool,
+    /// The full funding transaction, hex (for `non_witness_utxo`).
+    pub prev_tx: String,
+}
+
+/// Format tag of [`CustodyPolicy`] files.
+pub const CUSTODY_POLICY_FORMAT: &str = "custos-custody-policy-v1";
+
+/// The registered custody wallet: where swept funds may go, and nowhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyPolicy {
+    /// Always [`CUSTODY_POLICY_FORMAT`].
+    pub format: String,
+    /// Wallet name (Coldcard: 1–20 printable ASCII).
+    pub name: String,
+    /// Network.
+    pub network: Network,
+    /// Threshold K.
+    pub threshold: u32,
+    /// Number of keys N.
+    pub keys: Vec<CustodyKey>,
+    /// Receive descriptor (`.../0/*`), with checksum.
+    pub receive_descriptor: String,
+    /// Change descriptor (`.../1/*`), with checksum.
+    pub change_descriptor: String,
+    /// Next unused receive index.
+    pub next_index: u32,
+    /// sha256 of the ceremony transcript / descriptor record this policy comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony_record: Option<String>,
+}
+
+/// One keyholder key of the custody wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodyKey {
+    /// Master fingerprint, 8 hex digits.
+    pub fingerprint: String,
+    /// Derivation path from the master (e.g. `m/48'/1'/0'/2'`).
+    pub path: String,
+    /// Extended public key at that path.
+    pub xpub: String,
+    /// Keyholder label.
+    #[serde(default)]
+    pub label: String,
+}

@@ -1,0 +1,33 @@
+//! # custos-core
+//!
+//! Domain types shared by every custos crate, with **no I/O** of any kind:
+//!
+//! - [`network`]: which chain a piece of data belongs to ([`network::Network`], [`network::Asset`]);
+//! - [`amount`]: integer money newtypes ([`amount::Sat`], [`amount::Wei`]) with checked arithmetic
+//!   and exact decimal formatting and parsing (no floats anywhere);
+//! - [`secret`]: the [`secret::Secret`] wrapper that zeroizes on drop and never prints its content;
+//! - [`ledger`]: the case-ledger event model and its hash chain as pure functions;
+//! - [`source`]: the chain-source traits and their request/response types, implemented by
+//!   `custos-chain` (Electrum servers) and `custos-lab` (the in-process lab chain);
+//! - [`inventory`]: the watch-only, inventory and custody-policy files that cross the air gap;
+//! - [`ids`]: validated case and examiner identifiers.
+//!
+//! Not for: storage (see `custos-case`), networking (see `custos-chain`), key handling (see
+//! `custos-keys`). This crate is on the offline side of the air gap and must stay free of any
+//! crate that can open a socket.
+//!
+//! Features: none.
+
+pub mod amount;
+pub mod error;
+pub mod ids;
+pub mod inventory;
+pub mod ledger;
+pub mod network;
+pub mod secret;
+pub mod source;
+
+pub use amount::{Sat, Wei};
+pub use error::Error;
+pub use network::{Asset, Network};
+pub use secret::{Secret, SecretString};
