@@ -1,1 +1,115 @@
-fn main(){}
+//! # custos
+//!
+//! The online workstation CLI. Thin: it parses arguments, calls the custos libraries, prints
+//! results to stdout (`--json` on every command that prints one), logs to stderr, and maps
+//! errors to exit codes: 0 ok, 1 finding or refusal, 2 usage or input error, 3 environment or
+//! network error. Every state-changing command appends a ledger event when a case is open.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use custos_core::Network;
+
+mod app;
+mod cmd_case;
+
+use app::{exit, App, Failure};
+
+/// custos — technical inspection and custody of seized cryptocurrency.
+///
+/// Exit codes: 0 ok, 1 finding or refusal, 2 usage or input error, 3 environment or network error.
+#[derive(Debug, Parser)]
+#[command(name = "custos", version, about, long_about)]
+struct Cli {
+    /// Case directory (created with `custos case new`); every state-changing command is recorded in it.
+    #[arg(long, global = true, env = "CUSTOS_CASE")]
+    case: Option<PathBuf>,
+    /// Network: bitcoin, testnet, testnet4, signet, regtest (default: the case's, else bitcoin).
+    #[arg(long, global = true, env = "CUSTOS_NETWORK")]
+    network: Option<Network>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Examiner running this command (default: the examiner who opened the case).
+    #[arg(long, global = true, env = "CUSTOS_EXAMINER")]
+    examiner: Option<String>,
+    /// More log output on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Case store: new, log, verify, export.
+    #[command(subcommand)]
+    Case(cmd_case::CaseCmd),
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}
+
+/// Report sections contributed by every stage that has something to say about the case.
+pub(crate) fn report_sections(
+    _case: &custos_case::Case,
+) -> Result<Vec<custos_case::report::Section>, Failure> {
+    #[allow(unused_mut)]
+    let mut sections = Vec::new();
+    Ok(sections)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::INPUT,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let app = App {
+        case_dir: cli.case.clone(),
+        network: cli.network.unwrap_or(Network::Bitcoin),
+        network_explicit: cli.network.is_some(),
+        json: cli.json,
+        examiner: cli.examiner.clone(),
+    };
+    let result = match &cli.command {
+        Command::Case(c) => cmd_case::run(&app, c),
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(f) => {
+            eprintln!("custos: error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

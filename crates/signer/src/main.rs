@@ -31,6 +31,41 @@ struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Signer commands. Each lives in its own module `cmd_<name>.rs`.
+#[derive(Debug, clap::Subcommand)]
+enum Command {}
+
+/// Exit codes of the signer.
+#[allow(dead_code)]
+mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Refusal: the signer would not sign / verify failed.
+    pub const REFUSED: u8 = 1;
+    /// Usage or input error.
+    pub const INPUT: u8 = 2;
+    /// Environment error.
+    pub const ENV: u8 = 3;
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn main() -> ExitCode {
@@ -50,6 +85,19 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let _ = (cli.verbose, cli.quiet, cli.json);
-    ExitCode::SUCCESS
+    init_logging(cli.verbose, cli.quiet);
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        return ExitCode::from(exit::INPUT);
+    };
+    #[allow(unreachable_code, clippy::match_single_binding)]
+    let result: anyhow::Result<u8> = match command {};
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("custos-signer: error: {e:#}");
+            ExitCode::from(exit::INPUT)
+        }
+    }
 }

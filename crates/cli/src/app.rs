@@ -1,0 +1,154 @@
+//! Shared command context: global options, exit codes, the open case.
+
+use std::path::PathBuf;
+
+use custos_case::{Case, NewArtifact};
+use custos_core::{ledger::Event, ledger::EventDraft, Network};
+
+/// Exit codes (documented in README.md and `custos --help`).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A finding or a refusal (verification failed, policy refused, incomplete scan).
+    pub const FINDING: u8 = 1;
+    /// Usage or input error (bad arguments, malformed file, not a case).
+    pub const INPUT: u8 = 2;
+    /// Environment or network error (I/O, server unreachable).
+    pub const ENV: u8 = 3;
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: u8,
+    /// The error (its chain is printed).
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// Usage or input error (exit 2).
+    pub fn input(e: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: exit::INPUT, error: e.into() }
+    }
+    /// Environment or network error (exit 3).
+    pub fn env(e: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: exit::ENV, error: e.into() }
+    }
+    /// A finding or refusal (exit 1).
+    pub fn finding(e: impl Into<anyhow::Error>) -> Failure {
+        Failure { code: exit::FINDING, error: e.into() }
+    }
+}
+
+impl From<custos_case::Error> for Failure {
+    fn from(e: custos_case::Error) -> Self {
+        if e.is_input_error() {
+            Failure::input(e)
+        } else {
+            Failure::env(e)
+        }
+    }
+}
+
+/// Result of a command.
+pub type CmdResult<T = ()> = Result<T, Failure>;
+
+/// Global options every command sees.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// `--case DIR`.
+    pub case_dir: Option<PathBuf>,
+    /// `--network`.
+    pub network: Network,
+    /// Whether `--network` was given explicitly (otherwise the case's network wins).
+    pub network_explicit: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--examiner` / `CUSTOS_EXAMINER`: who runs this command (defaults to the case's examiner).
+    pub examiner: Option<String>,
+}
+
+impl App {
+    /// Opens the case if `--case` was given.
+    pub fn open_case(&self) -> CmdResult<Option<Case>> {
+        match &self.case_dir {
+            None => Ok(None),
+            Some(dir) => {
+                let case = Case::open(dir)?;
+                if self.network_explicit && case.info().network != self.network {
+                    return Err(Failure::input(anyhow::anyhow!(
+                        "case {} works on {}, but --network {} was given",
+                        case.info().case_id,
+                        case.info().network,
+                        self.network
+                    )));
+                }
+                Ok(Some(case))
+            }
+        }
+    }
+
+    /// Opens the case, failing when `--case` was not given.
+    pub fn require_case(&self) -> CmdResult<Case> {
+        self.open_case()?.ok_or_else(|| {
+            Failure::input(anyhow::anyhow!("this command needs a case: pass --case DIR (or set CUSTOS_CASE)"))
+        })
+    }
+
+    /// The network in effect: the case's, else `--network`.
+    pub fn network(&self, case: Option<&Case>) -> Network {
+        case.map(|c| c.info().network).unwrap_or(self.network)
+    }
+
+    /// Appends a ledger event to the case (if one is open).
+    pub fn record(
+        &self,
+        case: Option<&mut Case>,
+        draft: EventDraft,
+        artifacts: Vec<NewArtifact>,
+    ) -> CmdResult<Option<Event>> {
+        let Some(case) = case else { return Ok(None) };
+        let examiner = self
+            .examiner
+            .clone()
+            .unwrap_or_else(|| case.info().examiner.clone());
+        let ev = case.append(&examiner, &command_line(), draft, artifacts)?;
+        Ok(Some(ev))
+    }
+}
+
+/// The command line as recorded in the ledger. custos never takes a secret as an argument
+/// (secrets come from prompts, files or stdin), so the arguments are recorded as given.
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let base = if i == 0 {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| a.clone())
+        } else {
+            a.clone()
+        };
+        if base.is_empty() || base.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+            out.push('\'');
+            out.push_str(&base.replace('\'', "'\\''"));
+            out.push('\'');
+        } else {
+            out.push_str(&base);
+        }
+    }
+    out
+}
+
+/// Prints a JSON value to stdout (pretty).
+pub fn print_json(v: &impl serde::Serialize) -> CmdResult {
+    let s = serde_json::to_string_pretty(v).map_err(Failure::env)?;
+    println!("{s}");
+    Ok(())
+}
