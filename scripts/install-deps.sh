@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test custos:
+#   Debian: cmake, libboost-dev (Bitcoin Core's kernel via the bitcoinkernel crate), binutils (strings/nm
+#   for the air-gap check), python3.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+[ -e /usr/include/boost/version.hpp ] || need+=(libboost-dev)
+command -v strings >/dev/null || need+=(binutils)
+command -v python3 >/dev/null || need+=(python3)
+command -v g++ >/dev/null || need+=(g++)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found; install Rust (rustup) >= 1.94.1 first" >&2
+  exit 3
+fi

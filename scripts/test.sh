@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the one test command. On a fresh machine it first installs what is missing
+# (Debian packages for Bitcoin Core's kernel), then runs, in order:
+#   cargo fmt --check, cargo clippy -D warnings, cargo test --workspace,
+#   scripts/check-airgap.sh (release build of the signer) and its negative test.
+# Environment: CUSTOS_REQUIRE_LIVE=1 makes a missing live dependency fail tests instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+scripts/install-deps.sh
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test --workspace"
+cargo test --workspace --locked
+
+log "air gap: scripts/check-airgap.sh"
+scripts/check-airgap.sh
+
+log "air gap negative test: scripts/test-check-airgap.sh"
+scripts/test-check-airgap.sh
+
+log "all checks passed"
