@@ -20,6 +20,9 @@ cargo fmt --all --check
 log "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "cargo build --workspace --bins (the end-to-end tests run the real binaries)"
+cargo build --workspace --bins --locked
+
 log "cargo test --workspace"
 cargo test --workspace --locked
 

@@ -59,6 +59,8 @@ pub type CmdResult<T = ()> = Result<T, Failure>;
 pub struct App {
     /// `--case DIR`.
     pub case_dir: Option<PathBuf>,
+    /// `--case-id`: the case the user means to work on.
+    pub expect_case_id: Option<String>,
     /// `--network`.
     pub network: Network,
     /// Whether `--network` was given explicitly (otherwise the case's network wins).
@@ -75,7 +77,10 @@ impl App {
         match &self.case_dir {
             None => Ok(None),
             Some(dir) => {
-                let case = Case::open(dir)?;
+                let case = match &self.expect_case_id {
+                    Some(id) => Case::open_expecting(dir, id)?,
+                    None => Case::open(dir)?,
+                };
                 if self.network_explicit && case.info().network != self.network {
                     return Err(Failure::input(anyhow::anyhow!(
                         "case {} works on {}, but --network {} was given",
@@ -97,6 +102,7 @@ impl App {
     }
 
     /// The network in effect: the case's, else `--network`.
+    #[allow(dead_code)]
     pub fn network(&self, case: Option<&Case>) -> Network {
         case.map(|c| c.info().network).unwrap_or(self.network)
     }

@@ -25,6 +25,9 @@ struct Cli {
     /// Case directory (created with `custos case new`); every state-changing command is recorded in it.
     #[arg(long, global = true, env = "CUSTOS_CASE")]
     case: Option<PathBuf>,
+    /// Refuse to work on any case but this one (guards against opening the wrong case).
+    #[arg(long, global = true, env = "CUSTOS_CASE_ID")]
+    expect_case_id: Option<String>,
     /// Network: bitcoin, testnet, testnet4, signet, regtest (default: the case's, else bitcoin).
     #[arg(long, global = true, env = "CUSTOS_NETWORK")]
     network: Option<Network>,
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet);
     let app = App {
         case_dir: cli.case.clone(),
+        expect_case_id: cli.expect_case_id.clone(),
         network: cli.network.unwrap_or(Network::Bitcoin),
         network_explicit: cli.network.is_some(),
         json: cli.json,
