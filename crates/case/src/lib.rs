@@ -16,6 +16,8 @@
 //!
 //! Features: none.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod error;
 pub mod export;
 pub mod report;

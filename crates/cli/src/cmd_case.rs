@@ -65,7 +65,7 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                 return print_json(&events);
             }
             println!("case {} ({})", case.info().case_id, case.info().network);
-            println!("{:>5}  {:<24}  {:<16}  {:<22}  {}", "seq", "time (UTC)", "examiner", "kind", "hash");
+            println!("{:>5}  {:<24}  {:<16}  {:<22}  hash", "seq", "time (UTC)", "examiner", "kind");
             for e in &events {
                 println!(
                     "{:>5}  {:<24}  {:<16}  {:<22}  {}",

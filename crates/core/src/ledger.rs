@@ -255,8 +255,7 @@ impl std::fmt::Display for ChainFault {
 
 /// Verifies a chain given in stored order (ascending seq). Returns the first fault.
 pub fn verify_chain(rows: &[Event]) -> Result<(), ChainFault> {
-    let mut expected_seq = 1u64;
-    for (i, row) in rows.iter().enumerate() {
+    for (expected_seq, (i, row)) in (1u64..).zip(rows.iter().enumerate()) {
         if row.seq != expected_seq {
             if row.seq > expected_seq {
                 return Err(ChainFault::Deleted { seq: expected_seq });
@@ -276,7 +275,6 @@ pub fn verify_chain(rows: &[Event]) -> Result<(), ChainFault> {
         if !(self_ok && link_ok) {
             return Err(diagnose(rows, i, prev_hash));
         }
-        expected_seq += 1;
     }
     Ok(())
 }

@@ -18,6 +18,8 @@
 //!
 //! Features: none.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod amount;
 pub mod error;
 pub mod ids;
