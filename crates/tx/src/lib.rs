@@ -5,6 +5,22 @@
 //! signs, and the air-gap transports (PSBT files, BC-UR animated QR, BBQr).
 //!
 //! Not for: fetching UTXOs (see `custos-chain` / `custos-inspect`), broadcasting. Offline side of
-//! the air gap.
+//! the air gap: this crate is linked by `custos-signer` and contains no network code.
+//!
+//! Modules:
+//! - [`weight`]: exact weight / vsize / fee arithmetic per input type (integers only);
+//! - [`plan`]: sweep planning into batches under the standard weight limit;
+//! - [`custody`]: the parsed custody policy (scripts, key origins, global xpubs);
+//! - [`build`]: sweep PSBTs from an inventory;
 //!
 //! Features: none.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod build;
+pub mod custody;
+pub mod error;
+pub mod plan;
+pub mod weight;
+
+pub use error::{Error, Refusal, Result};

@@ -1,0 +1,241 @@
+//! Errors of `custos-tx`. Messages are lower-case and name the offending input or output index,
+//! outpoint, file or descriptor — never a secret.
+//!
+//! Two families: [`Error::Refused`] carries a [`Refusal`], a reason the signer will not sign a
+//! PSBT (exit code 1 in the binaries); every other variant is bad input (exit code 2).
+
+use bitcoin::{OutPoint, Txid};
+
+/// Why the custody-policy check refused a PSBT. Every variant names the input or output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The PSBT has no outputs.
+    #[error("psbt has no outputs")]
+    NoOutputs,
+    /// An output does not pay the custody policy.
+    #[error("output {index} ({value} sat to {address}) does not pay the custody policy: {reason}")]
+    OutputNotCustody {
+        /// Output index.
+        index: usize,
+        /// Value in sat.
+        value: u64,
+        /// Address (or script hex when it has none).
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// An output's derivation index is far beyond the policy's next index.
+    #[error("output {index} pays custody index {chain}/{child}, beyond the allowed window (next index {next_index} + {window})")]
+    OutputIndexOutOfRange {
+        /// Output index.
+        index: usize,
+        /// 0 receive, 1 change.
+        chain: u32,
+        /// Child index.
+        child: u32,
+        /// Policy next index.
+        next_index: u32,
+        /// Window allowed above it.
+        window: u32,
+    },
+    /// Absolute fee above the cap.
+    #[error("fee {fee} sat is above the cap of {cap} sat")]
+    FeeAboveCap {
+        /// Fee.
+        fee: u64,
+        /// Cap.
+        cap: u64,
+    },
+    /// Fee rate above the cap.
+    #[error("fee rate {rate_sat_per_kvb} sat/kvB is above the cap of {cap_sat_per_kvb} sat/kvB")]
+    FeeRateAboveCap {
+        /// Estimated rate.
+        rate_sat_per_kvb: u64,
+        /// Cap.
+        cap_sat_per_kvb: u64,
+    },
+    /// Outputs spend more than the inputs bring.
+    #[error("outputs ({outputs} sat) exceed inputs ({inputs} sat)")]
+    NegativeFee {
+        /// Sum of inputs.
+        inputs: u64,
+        /// Sum of outputs.
+        outputs: u64,
+    },
+    /// Non-taproot input without `non_witness_utxo`.
+    #[error("input {index} ({outpoint}) is not taproot and lacks non_witness_utxo (segwit-v0 fee attack)")]
+    MissingNonWitnessUtxo {
+        /// Input index.
+        index: usize,
+        /// Its prevout.
+        outpoint: OutPoint,
+    },
+    /// Input without any UTXO information.
+    #[error("input {index} ({outpoint}) has neither witness_utxo nor non_witness_utxo")]
+    MissingUtxo {
+        /// Input index.
+        index: usize,
+        /// Its prevout.
+        outpoint: OutPoint,
+    },
+    /// `non_witness_utxo` is not the transaction the input spends.
+    #[error("input {index}: non_witness_utxo has txid {got}, but the input spends {outpoint}")]
+    NonWitnessUtxoTxid {
+        /// Input index.
+        index: usize,
+        /// The prevout.
+        outpoint: OutPoint,
+        /// Hash of the supplied transaction.
+        got: Txid,
+    },
+    /// The spent output index is past the end of `non_witness_utxo`.
+    #[error("input {index}: non_witness_utxo has no output {vout}")]
+    NonWitnessUtxoVout {
+        /// Input index.
+        index: usize,
+        /// Missing output.
+        vout: u32,
+    },
+    /// `witness_utxo` disagrees with `non_witness_utxo`.
+    #[error("input {index} ({outpoint}): witness_utxo ({witness_value} sat, {witness_script}) disagrees with non_witness_utxo output {vout} ({value} sat, {script})")]
+    WitnessUtxoMismatch {
+        /// Input index.
+        index: usize,
+        /// Prevout.
+        outpoint: OutPoint,
+        /// Output index in the previous tx.
+        vout: u32,
+        /// witness_utxo amount.
+        witness_value: u64,
+        /// witness_utxo script hex.
+        witness_script: String,
+        /// Real amount.
+        value: u64,
+        /// Real script hex.
+        script: String,
+    },
+    /// A sighash type that was not allowed.
+    #[error("input {index} asks for sighash {sighash}, only ALL/DEFAULT is allowed (see --allow-sighash)")]
+    SighashNotAllowed {
+        /// Input index.
+        index: usize,
+        /// The requested type.
+        sighash: String,
+    },
+    /// The same prevout is spent twice.
+    #[error("input {index} spends {outpoint}, already spent by input {first}")]
+    DuplicateInput {
+        /// Second input.
+        index: usize,
+        /// First input with that prevout.
+        first: usize,
+        /// The prevout.
+        outpoint: OutPoint,
+    },
+    /// Something in the PSBT belongs to another network.
+    #[error("network mismatch: {what} is for {found}, the policy is for {expected}")]
+    NetworkMismatch {
+        /// Which item.
+        what: String,
+        /// Its network.
+        found: String,
+        /// The policy's.
+        expected: String,
+    },
+}
+
+/// Errors of `custos-tx`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The policy check refused the PSBT.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    /// A PSBT could not be parsed.
+    #[error("invalid psbt: {0}")]
+    PsbtParse(String),
+    /// Bytes after the end of the PSBT (Bitcoin Core rejects these too).
+    #[error("invalid psbt: {count} trailing byte(s) after the end of the psbt at offset {offset}")]
+    TrailingBytes {
+        /// Number of extra bytes.
+        count: usize,
+        /// Where the PSBT ended.
+        offset: usize,
+    },
+    /// A descriptor could not be parsed or used.
+    #[error("descriptor {descriptor:?}: {reason}")]
+    Descriptor {
+        /// The descriptor text (public; never a secret descriptor).
+        descriptor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An inventory UTXO is inconsistent or unusable.
+    #[error("utxo {outpoint}: {reason}")]
+    Utxo {
+        /// Its outpoint text.
+        outpoint: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The custody policy file is unusable.
+    #[error("custody policy: {0}")]
+    Policy(String),
+    /// Nothing worth sweeping.
+    #[error("nothing to sweep: {0}")]
+    NothingToSweep(String),
+    /// Signing failed on an input.
+    #[error("input {index}: cannot sign: {reason}")]
+    Sign {
+        /// Input index.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Finalizing failed.
+    #[error("cannot finalize: {0}")]
+    Finalize(String),
+    /// Extraction failed.
+    #[error("cannot extract: {0}")]
+    Extract(String),
+    /// PSBTs could not be combined.
+    #[error("cannot combine: {0}")]
+    Combine(String),
+    /// A transport (UR, BBQr, file) could not be decoded.
+    #[error("{format}: {reason}")]
+    Transport {
+        /// Which transport.
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Money arithmetic overflowed.
+    #[error(transparent)]
+    Amount(#[from] custos_core::Error),
+}
+
+impl Error {
+    /// True when this is a refusal of the policy check (exit code 1), not bad input.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Refused(_))
+    }
+
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,264 @@
+//! Exact transaction weight estimation, the way Bitcoin Core's wallet estimates it.
+//!
+//! An ECDSA signature in DER with its sighash byte is 71 bytes when R is low (Core grinds for low
+//! R on every signature it makes, and so does custos) and at most 72 bytes otherwise (Core's
+//! `DUMMY_MAXIMUM_SIGNATURE_CREATOR`, used for external signers). A BIP340 signature with the
+//! default sighash is 64 bytes. Weight is counted in weight units (WU): non-witness bytes × 4 plus
+//! witness bytes; virtual size is `ceil(weight / 4)`.
+
+use bitcoin::{blockdata::script::Instruction, opcodes::all as op, Script};
+
+/// Which signature size to assume for ECDSA signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigSize {
+    /// 71 bytes with sighash byte: low R, as custos-signer and Bitcoin Core's wallet make them.
+    #[default]
+    LowR,
+    /// 72 bytes with sighash byte: the largest a standard low-S signature can be.
+    Max,
+}
+
+impl SigSize {
+    /// Bytes of a DER signature plus its sighash byte.
+    pub fn ecdsa_len(self) -> u64 {
+        match self {
+            SigSize::LowR => 71,
+            SigSize::Max => 72,
+        }
+    }
+}
+
+/// The kind of an input, as far as its spending size is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputKind {
+    /// P2PKH with a compressed key (33 bytes).
+    P2pkhCompressed,
+    /// P2PKH with an uncompressed key (65 bytes), as old WIF keys have.
+    P2pkhUncompressed,
+    /// P2WPKH nested in P2SH.
+    P2shP2wpkh,
+    /// Native P2WPKH.
+    P2wpkh,
+    /// P2TR key path, default sighash (64-byte signature).
+    P2trKeyPath,
+    /// P2WSH with a bare (sorted)multi script: `k` signatures of `n` keys.
+    P2wshMulti {
+        /// Threshold.
+        k: u8,
+        /// Keys.
+        n: u8,
+    },
+}
+
+impl InputKind {
+    /// Whether the input has a witness.
+    pub fn is_segwit(self) -> bool {
+        !matches!(self, InputKind::P2pkhCompressed | InputKind::P2pkhUncompressed)
+    }
+
+    /// Length of the scriptSig when signed.
+    pub fn script_sig_len(self, sig: SigSize) -> u64 {
+        let s = sig.ecdsa_len();
+        match self {
+            InputKind::P2pkhCompressed => 1 + s + 1 + 33,
+            InputKind::P2pkhUncompressed => 1 + s + 1 + 65,
+            InputKind::P2shP2wpkh => 1 + 22,
+            _ => 0,
+        }
+    }
+
+    /// Serialized witness length (stack item count included), 0 for non-segwit inputs.
+    pub fn witness_len(self, sig: SigSize) -> u64 {
+        let s = sig.ecdsa_len();
+        match self {
+            InputKind::P2pkhCompressed | InputKind::P2pkhUncompressed => 0,
+            InputKind::P2shP2wpkh | InputKind::P2wpkh => 1 + (1 + s) + (1 + 33),
+            InputKind::P2trKeyPath => 1 + 1 + 64,
+            InputKind::P2wshMulti { k, n } => {
+                let script = multisig_script_len(n);
+                let items = 1 + u64::from(k) + 1;
+                varint_len(items) + 1 + u64::from(k) * (1 + s) + varint_len(script) + script
+            }
+        }
+    }
+
+    /// Weight of the input inside a transaction: non-witness part × 4 plus its witness. A
+    /// non-segwit input in a segwit transaction adds one more WU (its empty witness), counted by
+    /// [`tx_weight`], not here.
+    pub fn weight(self, sig: SigSize) -> u64 {
+        let ss = self.script_sig_len(sig);
+        4 * (32 + 4 + varint_len(ss) + ss + 4) + self.witness_len(sig)
+    }
+
+    /// The marginal weight this input adds to a segwit transaction (what a sweep pays for it).
+    pub fn marginal_weight(self, sig: SigSize) -> u64 {
+        self.weight(sig) + u64::from(!self.is_segwit())
+    }
+
+    /// Short name (for summaries and JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            InputKind::P2pkhCompressed => "p2pkh",
+            InputKind::P2pkhUncompressed => "p2pkh-uncompressed",
+            InputKind::P2shP2wpkh => "p2sh-p2wpkh",
+            InputKind::P2wpkh => "p2wpkh",
+            InputKind::P2trKeyPath => "p2tr",
+            InputKind::P2wshMulti { .. } => "p2wsh-multisig",
+        }
+    }
+}
+
+/// Length of `OP_k <n × 33-byte keys> OP_n OP_CHECKMULTISIG`.
+fn multisig_script_len(n: u8) -> u64 {
+    3 + 34 * u64::from(n)
+}
+
+/// Bitcoin's CompactSize length.
+pub fn varint_len(n: u64) -> u64 {
+    match n {
+        0..=0xfc => 1,
+        0xfd..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Weight of an output paying a script of `script_len` bytes.
+pub fn output_weight(script_len: u64) -> u64 {
+    4 * (8 + varint_len(script_len) + script_len)
+}
+
+/// Exact weight of a version-2 transaction with these inputs (signed as `sig` says) and outputs
+/// (given by their script lengths).
+pub fn tx_weight(inputs: &[InputKind], output_script_lens: &[u64], sig: SigSize) -> u64 {
+    let any_segwit = inputs.iter().any(|k| k.is_segwit());
+    let mut w = 4 * (4 + 4 + varint_len(inputs.len() as u64) + varint_len(output_script_lens.len() as u64));
+    for k in inputs {
+        w += k.weight(sig);
+        if any_segwit && !k.is_segwit() {
+            w += 1;
+        }
+    }
+    for l in output_script_lens {
+        w += output_weight(*l);
+    }
+    if any_segwit {
+        w += 2;
+    }
+    w
+}
+
+/// Virtual size: `ceil(weight / 4)`.
+pub fn vsize(weight: u64) -> u64 {
+    weight.div_ceil(4)
+}
+
+/// Fee for `vsize` virtual bytes at `sat_per_kvb`, rounded up (as Core's `CFeeRate::GetFee`).
+pub fn fee_for_vsize(vsize: u64, sat_per_kvb: u64) -> u64 {
+    let v = u128::from(vsize) * u128::from(sat_per_kvb);
+    u64::try_from(v.div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+/// Fee for `weight` WU at `sat_per_kvb`, rounded up, without rounding the weight to vbytes first
+/// (the marginal cost of one input).
+pub fn fee_for_weight(weight: u64, sat_per_kvb: u64) -> u64 {
+    let v = u128::from(weight) * u128::from(sat_per_kvb);
+    u64::try_from(v.div_ceil(4000)).unwrap_or(u64::MAX)
+}
+
+/// Fee rate in sat/kvB of `fee` over `vsize` (rounded down), 0 for an empty size.
+pub fn rate_sat_per_kvb(fee: u64, vsize: u64) -> u64 {
+    if vsize == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(fee) * 1000 / u128::from(vsize)).unwrap_or(u64::MAX)
+}
+
+/// Parses a bare `OP_k <keys> OP_n OP_CHECKMULTISIG` script into `(k, n)`.
+pub fn parse_multisig(script: &Script) -> Option<(u8, u8)> {
+    let ins: Vec<Instruction> = script.instructions().collect::<Result<_, _>>().ok()?;
+    if ins.len() < 4 {
+        return None;
+    }
+    let small = |i: &Instruction| -> Option<u8> {
+        match i {
+            Instruction::Op(o) => {
+                let c = o.to_u8();
+                (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8())
+                    .contains(&c)
+                    .then(|| c - op::OP_PUSHNUM_1.to_u8() + 1)
+            }
+            _ => None,
+        }
+    };
+    let k = small(&ins[0])?;
+    let n = small(&ins[ins.len() - 2])?;
+    if ins[ins.len() - 1] != Instruction::Op(op::OP_CHECKMULTISIG) || usize::from(n) != ins.len() - 3 || k > n {
+        return None;
+    }
+    for i in &ins[1..ins.len() - 2] {
+        match i {
+            Instruction::PushBytes(b) if b.len() == 33 => {}
+            _ => return None,
+        }
+    }
+    Some((k, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_sizes_match_bitcoin_core_estimates() {
+        // Core: p2wpkh input 68 vB (67.75), p2tr key path 57.5 vB, p2pkh 148 vB, p2sh-p2wpkh 91 vB.
+        assert_eq!(InputKind::P2wpkh.weight(SigSize::LowR), 271);
+        assert_eq!(InputKind::P2wpkh.weight(SigSize::Max), 272);
+        assert_eq!(InputKind::P2trKeyPath.weight(SigSize::LowR), 230);
+        assert_eq!(InputKind::P2pkhCompressed.weight(SigSize::Max), 4 * 148);
+        assert_eq!(InputKind::P2pkhCompressed.weight(SigSize::LowR), 4 * 147);
+        assert_eq!(InputKind::P2pkhUncompressed.weight(SigSize::LowR), 4 * 179);
+        assert_eq!(InputKind::P2shP2wpkh.weight(SigSize::LowR), 4 * 64 + 107);
+        // 2-of-3 p2wsh: witness 1 + 1 + 2*72 + 1 + 105 = 252.
+        assert_eq!(InputKind::P2wshMulti { k: 2, n: 3 }.witness_len(SigSize::LowR), 252);
+    }
+
+    #[test]
+    fn tx_weight_counts_varints_and_segwit_overhead() {
+        // 1 p2wpkh in, 1 p2wsh out: 4*(10) + 271 + 172 + 2 = 485.
+        assert_eq!(tx_weight(&[InputKind::P2wpkh], &[34], SigSize::LowR), 485);
+        // legacy only: no marker/flag, no empty witnesses.
+        assert_eq!(
+            tx_weight(&[InputKind::P2pkhCompressed], &[34], SigSize::LowR),
+            4 * 10 + 4 * 147 + 172
+        );
+        // mixed: the legacy input gets one empty-witness byte.
+        assert_eq!(
+            tx_weight(&[InputKind::P2pkhCompressed, InputKind::P2wpkh], &[34], SigSize::LowR),
+            4 * 10 + 4 * 147 + 1 + 271 + 172 + 2
+        );
+        // 253 inputs: the count takes 3 bytes.
+        let many = vec![InputKind::P2wpkh; 253];
+        assert_eq!(tx_weight(&many, &[34], SigSize::LowR), 4 * 12 + 253 * 271 + 172 + 2);
+    }
+
+    #[test]
+    fn fees_round_up_never_down() {
+        assert_eq!(fee_for_vsize(141, 1000), 141);
+        assert_eq!(fee_for_vsize(141, 1500), 212);
+        assert_eq!(fee_for_weight(271, 1000), 68);
+        assert_eq!(rate_sat_per_kvb(212, 141), 1503);
+        assert_eq!(vsize(485), 122);
+    }
+
+    #[test]
+    fn parses_multisig_script() {
+        let s = bitcoin::ScriptBuf::from_hex(
+            "5221022f8bde4d1a07209355b4a7250a5c5128e88b84bddc619ab7cba8d569b240efe42102a0c2c4e5b9b8fe0fd9f3adbce0b3ad1c0d0f1b5a5f2b0cbe6b3e2ba5ae01c80b2103d1c0ac4f79ac2a7ea0e83f0e2a8c0c5e7df0ac1f86f6efc4d4a2c7f4f51c2e6b53ae",
+        )
+        .unwrap();
+        assert_eq!(parse_multisig(&s), Some((2, 3)));
+        let p2wpkh = bitcoin::ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
+        assert_eq!(parse_multisig(&p2wpkh), None);
+    }
+}
