@@ -6,3 +6,5 @@
 //! Not for: balances and inventories (see `custos-inspect`).
 //!
 //! Features: none.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
