@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --locked --release -p custos-cli -p custos-signer -p custos-lab
-exec target/release/custos-lab demo --workdir "${1:-demo-run}"
+cargo build --locked -p custos-cli -p custos-signer -p custos-lab
+exec target/debug/custos-lab demo --workdir "${1:-demo-run}"
