@@ -1,0 +1,596 @@
+//! Seized material: what it is ([`Material`]) and how it is recognised ([`classify`]).
+
+use std::str::FromStr;
+
+use bitcoin::{
+    bip32::{DerivationPath, Fingerprint, Xpub},
+    secp256k1::Secp256k1,
+    Address, NetworkKind, PrivateKey, PublicKey,
+};
+use custos_core::{Network, Secret, SecretString};
+use miniscript::{
+    descriptor::{Descriptor, DescriptorPublicKey},
+    ForEachKey,
+};
+
+use crate::{
+    electrum::{self, ElectrumSeedKind},
+    mnemonic::{self, best_language, language_name, nearest_words, phrase_words},
+    normalize::{bip39_normalize, electrum_normalize},
+    slip132::{self, Decoded, ScriptHint},
+    Error,
+};
+
+/// A key origin `[fingerprint/path]` written in front of an extended key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOrigin {
+    /// Master fingerprint.
+    pub fingerprint: Fingerprint,
+    /// Path from the master to the key.
+    pub path: DerivationPath,
+}
+
+/// An extended public key from the input.
+#[derive(Debug, Clone)]
+pub struct ExtendedPublicKey {
+    /// The key, re-encoded with BIP32 `xpub`/`tpub` version bytes.
+    pub xpub: Xpub,
+    /// The SLIP-132 prefix it was written with ("zpub", ...).
+    pub prefix: &'static str,
+    /// The script type that prefix announces.
+    pub hint: ScriptHint,
+    /// Key origin, when written as `[fp/path]xpub`.
+    pub origin: Option<KeyOrigin>,
+    /// Input line (1-based).
+    pub line: usize,
+}
+
+/// An extended private key from the input.
+#[derive(Debug, Clone)]
+pub struct ExtendedPrivateKey {
+    /// The key as BIP32 `xprv`/`tprv` base58 (SLIP-132 prefix removed).
+    pub xprv: SecretString,
+    /// Its extended public key (public, safe to print).
+    pub xpub: Xpub,
+    /// The SLIP-132 prefix it was written with ("zprv", ...).
+    pub prefix: &'static str,
+    /// The script type that prefix announces.
+    pub hint: ScriptHint,
+    /// Key origin, when written as `[fp/path]xprv`.
+    pub origin: Option<KeyOrigin>,
+    /// Input line (1-based).
+    pub line: usize,
+}
+
+/// An output descriptor from the input.
+#[derive(Debug, Clone)]
+pub struct DescriptorItem {
+    /// The public descriptor (private keys replaced by their public keys).
+    pub descriptor: Descriptor<DescriptorPublicKey>,
+    /// The input text when it contained private keys (needed later for signing).
+    pub secret: Option<SecretString>,
+    /// Input line (1-based).
+    pub line: usize,
+}
+
+/// A WIF private key from the input.
+#[derive(Debug, Clone)]
+pub struct WifKey {
+    /// The WIF text.
+    pub wif: SecretString,
+    /// Its public key (compression flag included).
+    pub public_key: PublicKey,
+    /// Input line (1-based).
+    pub line: usize,
+}
+
+/// A bare address from the input.
+#[derive(Debug, Clone)]
+pub struct AddressItem {
+    /// The address, checked against the network.
+    pub address: Address,
+    /// Input line (1-based).
+    pub line: usize,
+}
+
+/// Seized material, classified. Secret variants keep their secrets in [`custos_core::Secret`];
+/// `Debug` never prints them.
+#[derive(Debug, Clone)]
+pub enum Material {
+    /// A valid BIP39 mnemonic (checksum verified).
+    Bip39 {
+        /// The normalised phrase (NFKD, lower case, single spaces, numbering removed).
+        phrase: SecretString,
+        /// Number of words.
+        words: usize,
+        /// Word-list language.
+        language: &'static str,
+        /// Set when the same phrase is also a valid Electrum seed (Electrum before 4.0 did not
+        /// exclude BIP39-valid phrases): both interpretations are then scanned.
+        also_electrum: Option<ElectrumSeedKind>,
+    },
+    /// An Electrum native seed.
+    ElectrumSeed {
+        /// Seed type.
+        kind: ElectrumSeedKind,
+        /// The phrase as given (Electrum normalises at use).
+        phrase: SecretString,
+        /// Number of words (0 for the hex form of an old seed).
+        words: usize,
+    },
+    /// Extended public keys (one per line).
+    ExtendedPublic {
+        /// The keys.
+        keys: Vec<ExtendedPublicKey>,
+    },
+    /// Extended private keys (one per line).
+    ExtendedPrivate {
+        /// The keys.
+        keys: Vec<ExtendedPrivateKey>,
+    },
+    /// Output descriptors (one per line).
+    Descriptors(Vec<DescriptorItem>),
+    /// WIF private keys (one per line).
+    Wif(Vec<WifKey>),
+    /// Bare addresses (one per line).
+    Addresses(Vec<AddressItem>),
+}
+
+impl Material {
+    /// Short stable name of the kind.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Material::Bip39 { .. } => "bip39 mnemonic",
+            Material::ElectrumSeed { .. } => "electrum seed",
+            Material::ExtendedPublic { .. } => "extended public keys",
+            Material::ExtendedPrivate { .. } => "extended private keys",
+            Material::Descriptors(_) => "output descriptors",
+            Material::Wif(_) => "wif keys",
+            Material::Addresses(_) => "addresses",
+        }
+    }
+
+    /// Whether the material contains secrets (can spend).
+    pub fn is_secret(&self) -> bool {
+        match self {
+            Material::Bip39 { .. } | Material::ElectrumSeed { .. } | Material::ExtendedPrivate { .. } | Material::Wif(_) => {
+                true
+            }
+            Material::Descriptors(d) => d.iter().any(|d| d.secret.is_some()),
+            Material::ExtendedPublic { .. } | Material::Addresses(_) => false,
+        }
+    }
+
+    /// A one-line description without any secret, e.g. "bip39 mnemonic, 12 words (english)".
+    pub fn describe(&self) -> String {
+        match self {
+            Material::Bip39 {
+                words,
+                language,
+                also_electrum,
+                ..
+            } => {
+                let mut s = format!("bip39 mnemonic, {words} words ({language})");
+                if let Some(k) = also_electrum {
+                    s.push_str(&format!("; also a valid electrum {} seed", k.name()));
+                }
+                s
+            }
+            Material::ElectrumSeed { kind, words, .. } => {
+                if *words == 0 {
+                    format!("electrum {} seed (hex form)", kind.name())
+                } else {
+                    format!("electrum {} seed, {words} words", kind.name())
+                }
+            }
+            Material::ExtendedPublic { keys } => format!("{} extended public key(s) ({})", keys.len(), prefixes(keys.iter().map(|k| k.prefix))),
+            Material::ExtendedPrivate { keys } => format!("{} extended private key(s) ({})", keys.len(), prefixes(keys.iter().map(|k| k.prefix))),
+            Material::Descriptors(d) => {
+                let secret = d.iter().filter(|d| d.secret.is_some()).count();
+                format!("{} output descriptor(s), {secret} with private keys", d.len())
+            }
+            Material::Wif(k) => {
+                let c = k.iter().filter(|k| k.public_key.compressed).count();
+                format!("{} wif key(s): {c} compressed, {} uncompressed", k.len(), k.len() - c)
+            }
+            Material::Addresses(a) => format!("{} address(es)", a.len()),
+        }
+    }
+
+    /// Script types the material points at (for `classify` output), without secrets.
+    pub fn script_hints(&self) -> Vec<String> {
+        let mut v: Vec<String> = match self {
+            Material::Bip39 { also_electrum, .. } => {
+                let mut v = vec!["every catalogue path (bip44/49/84/86 and wallet-specific)".to_string()];
+                if let Some(k) = also_electrum {
+                    v.push(format!("electrum {} paths", k.name()));
+                }
+                v
+            }
+            Material::ElectrumSeed { kind, .. } => vec![match kind {
+                ElectrumSeedKind::Standard | ElectrumSeedKind::Old => "p2pkh".to_string(),
+                ElectrumSeedKind::Segwit => "p2wpkh".to_string(),
+                ElectrumSeedKind::TwoFactor => "2-of-3 p2sh (trustedcoin)".to_string(),
+                ElectrumSeedKind::TwoFactorSegwit => "2-of-3 p2wsh (trustedcoin)".to_string(),
+            }],
+            Material::ExtendedPublic { keys } => keys.iter().map(|k| k.hint.describe().to_string()).collect(),
+            Material::ExtendedPrivate { keys } => keys.iter().map(|k| k.hint.describe().to_string()).collect(),
+            Material::Descriptors(d) => d.iter().map(|d| format!("{:?}", d.descriptor.desc_type()).to_lowercase()).collect(),
+            Material::Wif(k) => k
+                .iter()
+                .map(|k| {
+                    if k.public_key.compressed {
+                        "p2pkh, p2wpkh, p2sh-p2wpkh, p2tr".to_string()
+                    } else {
+                        "p2pkh (uncompressed)".to_string()
+                    }
+                })
+                .collect(),
+            Material::Addresses(a) => a
+                .iter()
+                .map(|a| a.address.address_type().map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()))
+                .collect(),
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn prefixes<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let mut v: Vec<&str> = it.collect();
+    v.sort();
+    v.dedup();
+    v.join(", ")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    Descriptor,
+    ExtPub,
+    ExtPrv,
+    Wif,
+    Address,
+    Words,
+}
+
+impl LineKind {
+    fn name(self) -> &'static str {
+        match self {
+            LineKind::Descriptor => "an output descriptor",
+            LineKind::ExtPub => "an extended public key",
+            LineKind::ExtPrv => "an extended private key",
+            LineKind::Wif => "a wif key",
+            LineKind::Address => "an address",
+            LineKind::Words => "a word phrase",
+        }
+    }
+}
+
+fn split_origin(s: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some(end) = rest.find(']') {
+            return (Some(&rest[..end]), &rest[end + 1..]);
+        }
+    }
+    (None, s)
+}
+
+fn is_base58(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+}
+
+fn line_kind(line: &str) -> LineKind {
+    if line.contains('(') {
+        return LineKind::Descriptor;
+    }
+    let (_, key) = split_origin(line);
+    if slip132::looks_like_extended_key(key) {
+        let private = slip132::VERSIONS.iter().any(|v| v.private && key.starts_with(v.prefix));
+        return if private { LineKind::ExtPrv } else { LineKind::ExtPub };
+    }
+    if (line.len() == 51 || line.len() == 52) && is_base58(line) && matches!(line.as_bytes()[0], b'5' | b'K' | b'L' | b'9' | b'c') {
+        return LineKind::Wif;
+    }
+    if Address::from_str(line).is_ok() || looks_like_address(line) {
+        return LineKind::Address;
+    }
+    LineKind::Words
+}
+
+/// A single token shaped like an address (so a typo in it is reported as a bad address, not as
+/// an unknown word phrase).
+fn looks_like_address(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    if line.contains(char::is_whitespace) {
+        return false;
+    }
+    let bech = ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p)) && line.len() >= 14 && line.len() <= 90;
+    let base58 = (25..=35).contains(&line.len()) && is_base58(line) && matches!(line.as_bytes()[0], b'1' | b'3' | b'm' | b'n' | b'2');
+    bech || base58
+}
+
+fn key_network_matches(mainnet: bool, network: Network) -> bool {
+    mainnet == (network == Network::Bitcoin)
+}
+
+fn net_name(mainnet: bool) -> String {
+    if mainnet { "mainnet" } else { "a test network (testnet/signet/regtest)" }.to_string()
+}
+
+fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, Error> {
+    let bad = |fault: String| Error::Invalid { kind, line: Some(line), fault };
+    let (fp, path) = o.split_once('/').unwrap_or((o, ""));
+    let fingerprint = Fingerprint::from_str(fp).map_err(|_| bad(format!("key origin fingerprint {fp:?} is not 8 hex digits")))?;
+    let path_text = if path.is_empty() { "m".to_string() } else { format!("m/{}", path.replace('h', "'")) };
+    let path = DerivationPath::from_str(&path_text).map_err(|e| bad(format!("key origin path {path_text:?}: {e}")))?;
+    Ok(KeyOrigin { fingerprint, path })
+}
+
+/// Recognises seized material and checks it (checksums, word lists, network). Lines that are
+/// empty or start with `#` are ignored. Line-oriented kinds (extended keys, descriptors, WIF
+/// keys, addresses) take one item per line, all of one kind; anything else is read as a word
+/// phrase (BIP39 in any of its languages, Electrum standard/segwit/2FA, Electrum old).
+///
+/// Errors name the kind, the fault and the line, and never contain the secret.
+pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error> {
+    let lines: Vec<(usize, &str)> = text
+        .expose_secret()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    if lines.is_empty() {
+        return Err(Error::Empty);
+    }
+    let kinds: Vec<LineKind> = lines.iter().map(|(_, l)| line_kind(l)).collect();
+    let (first_line, first) = (lines[0].0, kinds[0]);
+    if let Some(i) = kinds.iter().position(|k| *k != first) {
+        return Err(Error::Mixed {
+            first_kind: first.name(),
+            first_line,
+            kind: kinds[i].name(),
+            line: lines[i].0,
+        });
+    }
+    match first {
+        LineKind::Words => classify_phrase(text),
+        LineKind::Descriptor => lines.iter().map(|&(n, l)| parse_descriptor(l, n, network)).collect::<Result<_, _>>().map(Material::Descriptors),
+        LineKind::ExtPub => {
+            let keys = lines.iter().map(|&(n, l)| parse_xpub(l, n, network)).collect::<Result<_, _>>()?;
+            Ok(Material::ExtendedPublic { keys })
+        }
+        LineKind::ExtPrv => {
+            let keys = lines.iter().map(|&(n, l)| parse_xprv(l, n, network)).collect::<Result<_, _>>()?;
+            Ok(Material::ExtendedPrivate { keys })
+        }
+        LineKind::Wif => lines.iter().map(|&(n, l)| parse_wif(l, n, network)).collect::<Result<_, _>>().map(Material::Wif),
+        LineKind::Address => lines.iter().map(|&(n, l)| parse_address(l, n, network)).collect::<Result<_, _>>().map(Material::Addresses),
+    }
+}
+
+fn parse_xpub(l: &str, line: usize, network: Network) -> Result<ExtendedPublicKey, Error> {
+    const KIND: &str = "extended public key";
+    let (origin, key) = split_origin(l);
+    let origin = origin.map(|o| parse_origin(o, KIND, line)).transpose()?;
+    match slip132::decode(key) {
+        Ok(Decoded::Public(xpub, v)) => {
+            if !key_network_matches(v.mainnet, network) {
+                return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(v.mainnet), expected: network });
+            }
+            Ok(ExtendedPublicKey { xpub, prefix: v.prefix, hint: v.hint, origin, line })
+        }
+        Ok(Decoded::Private(..)) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: "version bytes are those of a private key".into() }),
+        Err(f) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: f.to_string() }),
+    }
+}
+
+fn parse_xprv(l: &str, line: usize, network: Network) -> Result<ExtendedPrivateKey, Error> {
+    const KIND: &str = "extended private key";
+    let (origin, key) = split_origin(l);
+    let origin = origin.map(|o| parse_origin(o, KIND, line)).transpose()?;
+    match slip132::decode(key) {
+        Ok(Decoded::Private(xprv, v)) => {
+            if !key_network_matches(v.mainnet, network) {
+                return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(v.mainnet), expected: network });
+            }
+            let secp = Secp256k1::signing_only();
+            let xpub = Xpub::from_priv(&secp, &xprv);
+            Ok(ExtendedPrivateKey { xprv: Secret::new(xprv.to_string()), xpub, prefix: v.prefix, hint: v.hint, origin, line })
+        }
+        Ok(Decoded::Public(..)) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: "version bytes are those of a public key".into() }),
+        Err(f) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: f.to_string() }),
+    }
+}
+
+fn parse_wif(l: &str, line: usize, network: Network) -> Result<WifKey, Error> {
+    const KIND: &str = "wif key";
+    let key = PrivateKey::from_wif(l).map_err(|e| Error::Invalid {
+        kind: KIND,
+        line: Some(line),
+        fault: match e {
+            bitcoin::key::FromWifError::Base58(_) => "base58check checksum or encoding is wrong".to_string(),
+            bitcoin::key::FromWifError::InvalidBase58PayloadLength(e) => format!("wrong payload length ({e})"),
+            bitcoin::key::FromWifError::InvalidAddressVersion(e) => format!("unknown version byte ({e})"),
+            _ => "not a valid private key".to_string(),
+        },
+    })?;
+    let mainnet = key.network == NetworkKind::Main;
+    if !key_network_matches(mainnet, network) {
+        return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(mainnet), expected: network });
+    }
+    let secp = Secp256k1::signing_only();
+    let public_key = key.public_key(&secp);
+    Ok(WifKey { wif: Secret::new(l.to_string()), public_key, line })
+}
+
+fn parse_address(l: &str, line: usize, network: Network) -> Result<AddressItem, Error> {
+    const KIND: &str = "address";
+    let unchecked = Address::from_str(l).map_err(|e| Error::Invalid { kind: KIND, line: Some(line), fault: e.to_string() })?;
+    if !unchecked.is_valid_for_network(network.to_bitcoin()) {
+        let found = [Network::Bitcoin, Network::Testnet, Network::Regtest]
+            .into_iter()
+            .find(|n| unchecked.is_valid_for_network(n.to_bitcoin()))
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "another network".into());
+        return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found, expected: network });
+    }
+    Ok(AddressItem { address: unchecked.assume_checked(), line })
+}
+
+/// True when a descriptor line contains something that may be a private key, so library error
+/// messages (which can quote the input) must not be shown.
+fn may_hold_secret(l: &str) -> bool {
+    l.contains("prv")
+        || l
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|t| (t.len() == 51 || t.len() == 52) && is_base58(t))
+}
+
+fn parse_descriptor(l: &str, line: usize, network: Network) -> Result<DescriptorItem, Error> {
+    let secp = Secp256k1::signing_only();
+    let secret_like = may_hold_secret(l);
+    let (descriptor, keymap) = Descriptor::parse_descriptor(&secp, l).map_err(|e| Error::Descriptor {
+        line: Some(line),
+        reason: if secret_like {
+            "does not parse (details withheld: the text may contain private keys)".to_string()
+        } else {
+            e.to_string()
+        },
+    })?;
+    // Network check on extended keys.
+    let mut wrong = None;
+    descriptor.for_each_key(|k| {
+        let mainnet = match k {
+            DescriptorPublicKey::XPub(x) => Some(x.xkey.network == NetworkKind::Main),
+            DescriptorPublicKey::MultiXPub(x) => Some(x.xkey.network == NetworkKind::Main),
+            DescriptorPublicKey::Single(_) => None,
+        };
+        if let Some(m) = mainnet {
+            if !key_network_matches(m, network) {
+                wrong = Some(m);
+            }
+        }
+        true
+    });
+    if let Some(m) = wrong {
+        return Err(Error::WrongNetwork { kind: "output descriptor", line: Some(line), found: net_name(m), expected: network });
+    }
+    let secret = if keymap.is_empty() { None } else { Some(Secret::new(l.to_string())) };
+    Ok(DescriptorItem { descriptor, secret, line })
+}
+
+/// Reads a word phrase: BIP39 (checksum), Electrum version-prefixed seeds, Electrum old seeds.
+fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
+    let normalized = Secret::new(bip39_normalize(text.expose_secret()));
+    let words: Vec<&str> = phrase_words(normalized.expose_secret());
+    let count = words.len();
+    let joined = Secret::new(words.join(" "));
+    let el_norm = Secret::new(electrum_normalize(joined.expose_secret()));
+
+    let old = electrum::is_old_seed_normalized(el_norm.expose_secret());
+    let new = electrum::new_seed_type_normalized(el_norm.expose_secret(), count);
+    let (lang, found) = best_language(&words);
+    let bip39_ok = found == count && bip39::Mnemonic::parse_in_normalized(lang, joined.expose_secret()).is_ok();
+
+    if bip39_ok {
+        return Ok(Material::Bip39 {
+            phrase: joined,
+            words: count,
+            language: language_name(lang),
+            also_electrum: new.or(if old { Some(ElectrumSeedKind::Old) } else { None }),
+        });
+    }
+    if let Some(kind) = new {
+        return Ok(Material::ElectrumSeed { kind, phrase: joined, words: count });
+    }
+    if old {
+        let is_hex = count == 1;
+        return Ok(Material::ElectrumSeed { kind: ElectrumSeedKind::Old, phrase: joined, words: if is_hex { 0 } else { count } });
+    }
+
+    // Not valid as anything: explain in terms of the closest kind.
+    let old_found = words.iter().filter(|w| electrum::old_wordlist().contains(w)).count();
+    if found * 2 >= count && found >= old_found && count > 1 {
+        const KIND: &str = "bip39 mnemonic";
+        if found < count {
+            let missing: Vec<usize> = (0..count).filter(|&i| lang.find_word(words[i]).is_none()).collect();
+            let pos = missing[0];
+            let mut suggestions = Vec::new();
+            if missing.len() == 1 && (12..=24).contains(&count) && count % 3 == 0 {
+                if let Ok(c) = mnemonic::bip39_corrections(text) {
+                    suggestions = c.iter().filter(|c| c.distance <= 2).take(3).map(|c| c.replacement.expose_secret().clone()).collect();
+                }
+            }
+            if suggestions.is_empty() {
+                suggestions = nearest_words(lang, words[pos], 3);
+            }
+            if missing.len() > 1 {
+                return Err(Error::Invalid {
+                    kind: KIND,
+                    line: None,
+                    fault: format!(
+                        "words {} are not in the {} word list",
+                        missing.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", "),
+                        language_name(lang)
+                    ),
+                });
+            }
+            return Err(Error::UnknownWord { kind: KIND, language: language_name(lang), position: pos + 1, suggestions });
+        }
+        if !(12..=24).contains(&count) || count % 3 != 0 {
+            return Err(Error::Invalid {
+                kind: KIND,
+                line: None,
+                fault: format!("{count} words; a bip39 mnemonic has 12, 15, 18, 21 or 24 (and it is no electrum seed either)"),
+            });
+        }
+        let corrections = mnemonic::bip39_corrections(text).unwrap_or_default();
+        let likely: Vec<String> = corrections
+            .iter()
+            .filter(|c| c.distance <= 2)
+            .map(|c| c.position)
+            .fold(Vec::new(), |mut v, p| {
+                if !v.contains(&p) {
+                    v.push(p);
+                }
+                v
+            })
+            .into_iter()
+            .take(5)
+            .map(|p| p.to_string())
+            .collect();
+        let fault = if likely.is_empty() {
+            format!(
+                "checksum does not match (and it is no electrum seed); {} single-word corrections restore it, none of them a near spelling",
+                corrections.len()
+            )
+        } else {
+            format!(
+                "checksum does not match (and it is no electrum seed); likely wrong word position(s): {} ({} single-word corrections in all; see `material classify --corrections`)",
+                likely.join(", "),
+                corrections.len()
+            )
+        };
+        return Err(Error::Invalid { kind: KIND, line: None, fault });
+    }
+    if old_found * 2 >= count && old_found > found && count > 1 {
+        let pos = words.iter().position(|w| !electrum::old_wordlist().contains(w)).unwrap_or(0);
+        if old_found < count {
+            return Err(Error::UnknownWord { kind: "electrum old seed", language: "electrum old (1626 words)", position: pos + 1, suggestions: Vec::new() });
+        }
+        return Err(Error::Invalid {
+            kind: "electrum old seed",
+            line: None,
+            fault: format!("{count} words; an old electrum seed has 12 or 24"),
+        });
+    }
+    Err(Error::Unrecognised {
+        line: None,
+        hint: format!(
+            "{count} word(s), {found} of them in the {} bip39 list and {old_found} in electrum's old list; not a valid bip39 mnemonic, electrum seed, key, descriptor or address",
+            language_name(lang)
+        ),
+    })
+}
