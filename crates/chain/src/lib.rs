@@ -1,10 +1,38 @@
 //! # custos-chain
 //!
-//! Online data sources implementing the `custos-core` chain-source traits: an Electrum-protocol
-//! client with batched requests and SPV verification (every transaction hashed against its txid,
-//! every confirmed one checked against its merkle proof and a validated header chain), and a
-//! cache in the case store so a report can be re-verified offline.
+//! Online data sources implementing the `custos-core` chain-source traits:
+//!
+//! - [`ElectrumSource`]: an Electrum-protocol client (TCP, TLS via `ssl://`, SOCKS5/Tor) with
+//!   every per-script and per-transaction request batched into one round trip, and reconnection
+//!   with bounded backoff; errors say whether a retry can help;
+//! - [`spv`] and [`VerifiedChain`]: simplified payment verification as pure functions — every
+//!   transaction hashed against its txid, every confirmed one checked against its merkle proof
+//!   and a header chain validated from genesis (linkage and proof of work under the network's
+//!   difficulty rules);
+//! - [`CachedSource`]: a cache in the case store so a re-run or a report works offline;
+//! - [`crosscheck`]: a second server asked the same questions, every disagreement reported.
 //!
 //! Not for: anything the air-gapped signer links. Online side.
 //!
+//! Difficulty rules: regtest (bits fixed at the pow limit 0x207fffff) and mainnet (retarget every
+//! 2016 blocks as Core computes it) are checked exactly; on testnet3/4 and signet only
+//! "target no easier than the pow limit and met by the hash" is checked (their min-difficulty
+//! exceptions and signet block solutions are not modelled).
+//!
 //! Features: none.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod cache;
+pub mod crosscheck;
+pub mod electrum;
+pub mod error;
+pub mod memory;
+pub mod spv;
+pub mod verified;
+
+pub use cache::{CacheMode, CachedSource};
+pub use electrum::{ElectrumOptions, ElectrumSource};
+pub use error::{Error, SpvError};
+pub use memory::MemoryChain;
+pub use verified::VerifiedChain;
