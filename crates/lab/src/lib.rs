@@ -5,6 +5,50 @@
 //! sweep meets on the real network, served over the Electrum protocol on 127.0.0.1 and built
 //! from scenario files in `fixtures/lab/`.
 //!
+//! ```no_run
+//! use custos_lab::{Lab, LabConfig};
+//! let lab = Lab::start(LabConfig::scenario("seized-basic"))?;
+//! let url = lab.url(); // tcp://127.0.0.1:PORT for electrum-client
+//! let truth = lab.ground_truth();
+//! # Ok::<(), custos_lab::Error>(())
+//! ```
+//!
 //! Not for: production use on real networks. Online side.
 //!
 //! Features: none.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod builder;
+mod chain;
+mod error;
+mod kernel;
+mod keys;
+mod lab;
+mod mempool;
+mod scenario;
+mod server;
+mod source;
+mod truth;
+mod world;
+
+use std::path::PathBuf;
+
+pub use chain::{grind, script_hash, ScriptHash};
+pub use error::Error;
+pub use keys::{electrum_seed_version, ScriptType};
+pub use lab::{ControlFile, Lab, LabConfig};
+pub use mempool::MAX_STANDARD_TX_WEIGHT;
+pub use scenario::Scenario;
+pub use server::{call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES};
+pub use source::LabSource;
+pub use truth::{AddressTruth, ChangeTruth, GroundTruth, TxTruth, UtxoTruth, WalletTruth};
+pub use world::WalletMaterial;
+
+/// The fixtures directory: `$CUSTOS_FIXTURES`, else `<workspace>/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("CUSTOS_FIXTURES") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}

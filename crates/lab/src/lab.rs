@@ -1,0 +1,523 @@
+//! A running lab: the chain, the Electrum server thread and the faucet.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bitcoin::consensus::encode::serialize;
+use bitcoin::{Amount, Block, BlockHash, OutPoint, Script, Transaction, TxMerkleNode, TxOut, Txid};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::builder::{self, faucet_tx};
+use crate::chain::{merkle_branch, ChainState, Params, ScriptHash};
+use crate::scenario::Scenario;
+use crate::server::{self, Conn, RpcError};
+use crate::truth::GroundTruth;
+use crate::world::World;
+use crate::Error;
+
+/// How to start a lab.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// Scenario name in `fixtures/lab/` or a path to a scenario directory or file.
+    pub scenario: String,
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where the chain is kept; `None` uses a temporary directory removed on drop.
+    pub data_dir: Option<PathBuf>,
+    /// Delay added before every response (to train on a slow link).
+    pub latency_ms: u64,
+    /// Mine a block after every accepted broadcast.
+    pub automine: bool,
+    /// Minimum relay fee in sat per 1000 vB (default 100 = 0.1 sat/vB, as Core 29+).
+    pub min_relay_sat_per_kvb: u64,
+}
+
+impl LabConfig {
+    /// Defaults for a named scenario: free port, temporary data, no latency, no automine.
+    pub fn scenario(name: &str) -> Self {
+        LabConfig {
+            scenario: name.to_string(),
+            port: 0,
+            data_dir: None,
+            latency_ms: 0,
+            automine: false,
+            min_relay_sat_per_kvb: 100,
+        }
+    }
+}
+
+/// What `--data DIR` keeps about the lab besides the kernel's own files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LabState {
+    scenario: String,
+    scenario_name: String,
+    start_time: u32,
+}
+
+/// Written to the data directory while a lab runs, so the CLI can reach it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ControlFile {
+    /// Server port on 127.0.0.1.
+    pub port: u16,
+    /// Process id of the lab.
+    pub pid: u32,
+}
+
+impl ControlFile {
+    /// Path of the control file in a data directory.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("control.json")
+    }
+
+    /// Reads the control file of a data directory.
+    pub fn read(data_dir: &Path) -> Result<ControlFile, Error> {
+        let p = Self::path(data_dir);
+        let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        serde_json::from_str(&t).map_err(|e| Error::Data {
+            path: p,
+            detail: e.to_string(),
+        })
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+/// Shared state behind the server threads and the `Lab` handle.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) state: RwLock<ChainState>,
+    pub(crate) conns: Mutex<Vec<Arc<Conn>>>,
+    pub(crate) stop: AtomicBool,
+    pub(crate) latency: Duration,
+    pub(crate) automine: bool,
+    pub(crate) scenario_name: String,
+    pub(crate) world: Mutex<World>,
+}
+
+fn lock_err<T>(_: T) -> Error {
+    Error::Kernel("lab state lock poisoned".into())
+}
+
+impl Inner {
+    pub(crate) fn tip(&self) -> u32 {
+        self.state.read().map(|s| s.index.tip_height()).unwrap_or(0)
+    }
+
+    pub(crate) fn header_hash_hex(&self, h: u32) -> Option<String> {
+        let st = self.state.read().ok()?;
+        st.index.headers.get(h as usize).map(|h| h.block_hash().to_string())
+    }
+
+    pub(crate) fn min_relay(&self) -> u64 {
+        self.state.read().map(|s| s.mempool.min_relay()).unwrap_or(100)
+    }
+
+    /// The lab's fee estimate: 1 sat/vB, never below the relay fee.
+    pub(crate) fn estimate_sat_per_kvb(&self) -> u64 {
+        self.min_relay().max(1_000)
+    }
+
+    pub(crate) fn balance(&self, sh: &ScriptHash) -> (u64, i64) {
+        let Ok(st) = self.state.read() else {
+            return (0, 0);
+        };
+        let confirmed: u64 = st
+            .index
+            .by_script
+            .get(sh)
+            .map(|set| {
+                set.iter()
+                    .filter_map(|op| st.index.utxos.get(op))
+                    .map(|c| c.txout.value.to_sat())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let mut unconfirmed: i64 = 0;
+        for (_, e) in st.mempool.touching(sh) {
+            for o in &e.tx.output {
+                if crate::chain::script_hash(&o.script_pubkey) == *sh {
+                    unconfirmed += i64::try_from(o.value.to_sat()).unwrap_or(0);
+                }
+            }
+            for o in &e.spent {
+                if crate::chain::script_hash(&o.script_pubkey) == *sh {
+                    unconfirmed -= i64::try_from(o.value.to_sat()).unwrap_or(0);
+                }
+            }
+        }
+        (confirmed, unconfirmed)
+    }
+
+    pub(crate) fn unspent(&self, sh: &ScriptHash) -> Vec<(OutPoint, u32, u64)> {
+        let Ok(st) = self.state.read() else {
+            return Vec::new();
+        };
+        st.unspent(sh)
+            .into_iter()
+            .map(|(op, o, h, _)| (op, h, o.value.to_sat()))
+            .collect()
+    }
+
+    pub(crate) fn raw_tx(&self, txid: &Txid) -> Option<Vec<u8>> {
+        let st = self.state.read().ok()?;
+        if let Some(l) = st.index.txs.get(txid) {
+            return Some(serialize(&*l.tx));
+        }
+        st.mempool.get(txid).map(|e| serialize(&*e.tx))
+    }
+
+    pub(crate) fn merkle(&self, txid: &Txid, height: u32) -> Result<(u32, Vec<TxMerkleNode>), RpcError> {
+        let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
+        let loc = st
+            .index
+            .txs
+            .get(txid)
+            .filter(|l| l.height == height)
+            .ok_or_else(|| RpcError::app(format!("tx {txid} not in block at height {height}")))?;
+        let txids = st
+            .index
+            .block_txids
+            .get(height as usize)
+            .ok_or_else(|| RpcError::app(format!("no block at height {height}")))?;
+        Ok((loc.pos, merkle_branch(txids, loc.pos as usize)))
+    }
+
+    pub(crate) fn submit_tx(&self, tx: Transaction) -> Result<Txid, Error> {
+        let txid = tx.compute_txid();
+        {
+            let mut st = self.state.write().map_err(lock_err)?;
+            let st = &mut *st;
+            st.mempool
+                .accept(tx, &st.index)
+                .map_err(|reason| Error::TxRejected { txid, reason })?;
+            if self.automine {
+                let miner = st.params.miner_script.clone();
+                st.mine_one(&miner)?;
+            }
+        }
+        tracing::info!(target: "custos_lab", %txid, "transaction accepted");
+        self.notify();
+        Ok(txid)
+    }
+
+    pub(crate) fn mine(&self, n: u32) -> Result<Vec<BlockHash>, Error> {
+        let mut out = Vec::new();
+        {
+            let mut st = self.state.write().map_err(lock_err)?;
+            let miner = st.params.miner_script.clone();
+            for _ in 0..n {
+                out.push(st.mine_one(&miner)?);
+            }
+        }
+        self.notify();
+        Ok(out)
+    }
+
+    pub(crate) fn status_json(&self) -> Value {
+        let Ok(st) = self.state.read() else {
+            return Value::Null;
+        };
+        json!({
+            "scenario": self.scenario_name,
+            "tip_height": st.index.tip_height(),
+            "tip_hash": st.kernel.tip_hash().to_string(),
+            "mempool_txs": st.mempool.len(),
+            "min_relay_sat_per_kvb": st.mempool.min_relay(),
+        })
+    }
+}
+
+/// A running lab. It stops (server closed, chain flushed) when dropped.
+#[derive(Debug)]
+pub struct Lab {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+    truth: GroundTruth,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+impl Lab {
+    /// Builds (or, with an existing `data_dir`, resumes) the scenario's chain and starts the
+    /// Electrum server on 127.0.0.1.
+    pub fn start(cfg: LabConfig) -> Result<Lab, Error> {
+        let sc = Scenario::resolve(&cfg.scenario)?;
+        let (data_dir, temp) = match &cfg.data_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                (d.clone(), None)
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("custos-lab-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let mut world = World::new(&sc)?;
+        let params = Params {
+            start_time: sc.start_time,
+            miner_script: world.miner_script.clone(),
+        };
+        let state_path = data_dir.join("lab-state.json");
+        let truth_path = data_dir.join("ground-truth.toml");
+        let (st, mut truth) = if state_path.exists() {
+            let t = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+            let saved: LabState = serde_json::from_str(&t).map_err(|e| Error::Data {
+                path: state_path.clone(),
+                detail: e.to_string(),
+            })?;
+            if saved.scenario_name != sc.name {
+                return Err(Error::Data {
+                    path: data_dir.clone(),
+                    detail: format!("holds scenario {}, not {}", saved.scenario_name, sc.name),
+                });
+            }
+            let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
+            let tt = std::fs::read_to_string(&truth_path).map_err(|e| Error::io(&truth_path, e))?;
+            let truth = GroundTruth::from_toml(&tt)?;
+            restore_mempool(&data_dir, &mut st);
+            tracing::info!(target: "custos_lab", tip = st.index.tip_height(), "resumed lab");
+            (st, truth)
+        } else {
+            let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
+            if st.index.tip_height() != 0 {
+                return Err(Error::Data {
+                    path: data_dir.clone(),
+                    detail: "holds a chain but no lab-state.json".into(),
+                });
+            }
+            let truth = builder::build(&sc, &mut st, &mut world)?;
+            write_file(&truth_path, &truth.to_toml()?)?;
+            let saved = LabState {
+                scenario: cfg.scenario.clone(),
+                scenario_name: sc.name.clone(),
+                start_time: sc.start_time,
+            };
+            let text = serde_json::to_string_pretty(&saved).map_err(|e| Error::Data {
+                path: state_path.clone(),
+                detail: e.to_string(),
+            })?;
+            write_file(&state_path, &text)?;
+            tracing::info!(target: "custos_lab", tip = st.index.tip_height(), scenario = %sc.name, "built lab");
+            (st, truth)
+        };
+        for w in &mut truth.wallets {
+            if let Some(m) = world.material.get(&w.id) {
+                w.material = m.clone();
+            }
+        }
+        let listener = TcpListener::bind(("127.0.0.1", cfg.port))?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            state: RwLock::new(st),
+            conns: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            latency: Duration::from_millis(cfg.latency_ms),
+            automine: cfg.automine,
+            scenario_name: sc.name.clone(),
+            world: Mutex::new(world),
+        });
+        let i2 = inner.clone();
+        let accept = std::thread::Builder::new()
+            .name("lab-accept".into())
+            .spawn(move || server::accept_loop(i2, listener))?;
+        if cfg.data_dir.is_some() {
+            let cf = ControlFile {
+                port: addr.port(),
+                pid: std::process::id(),
+            };
+            let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
+            write_file(&ControlFile::path(&data_dir), &text)?;
+        }
+        Ok(Lab {
+            inner,
+            addr,
+            accept: Some(accept),
+            truth,
+            data_dir,
+            _temp: temp,
+        })
+    }
+
+    /// `tcp://127.0.0.1:PORT`, as electrum-client takes it.
+    pub fn url(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+
+    /// The server's socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where the chain is kept.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Mines `n` blocks (with the whole mempool in the first) to the lab miner.
+    pub fn mine(&self, n: u32) -> Result<Vec<BlockHash>, Error> {
+        self.inner.mine(n)
+    }
+
+    /// Height of the active tip.
+    pub fn tip_height(&self) -> u32 {
+        self.inner.tip()
+    }
+
+    /// Hash of the active tip.
+    pub fn tip_hash(&self) -> BlockHash {
+        self.inner
+            .state
+            .read()
+            .map(|s| s.kernel.tip_hash())
+            .unwrap_or_else(|_| bitcoin::hashes::Hash::all_zeros())
+    }
+
+    /// The scenario's ground truth (as it stood when the scenario finished building).
+    pub fn ground_truth(&self) -> &GroundTruth {
+        &self.truth
+    }
+
+    /// Lab faucet: pays `amount` to `script_pubkey` from the miner's coins and mines one block.
+    pub fn fund(&self, script_pubkey: &Script, amount: Amount) -> Result<OutPoint, Error> {
+        let out = TxOut {
+            value: amount,
+            script_pubkey: script_pubkey.to_owned(),
+        };
+        let tx = {
+            let st = self.inner.state.read().map_err(lock_err)?;
+            let world = self.inner.world.lock().map_err(lock_err)?;
+            faucet_tx(&st, &world, std::slice::from_ref(&out))?
+        };
+        let txid = tx.compute_txid();
+        let vout = tx
+            .output
+            .iter()
+            .position(|o| *o == out)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| Error::Faucet("payment output missing".into()))?;
+        {
+            let mut st = self.inner.state.write().map_err(lock_err)?;
+            let st = &mut *st;
+            st.mempool
+                .accept(tx, &st.index)
+                .map_err(|reason| Error::TxRejected { txid, reason })?;
+            let miner = st.params.miner_script.clone();
+            st.mine_one(&miner)?;
+        }
+        self.inner.notify();
+        Ok(OutPoint::new(txid, vout))
+    }
+
+    /// Submits a transaction to the mempool (the path `blockchain.transaction.broadcast` takes).
+    pub fn submit_tx(&self, tx: &Transaction) -> Result<Txid, Error> {
+        self.inner.submit_tx(tx.clone())
+    }
+
+    /// A block on the tip with `txs` (parents first), a coinbase paying subsidy plus `fees` to
+    /// the lab miner, a witness commitment, the merkle root and a valid proof of work. For
+    /// tests that build their own (possibly invalid) blocks.
+    pub fn block_template(&self, txs: Vec<Transaction>, fees: Amount) -> Result<Block, Error> {
+        let st = self.inner.state.read().map_err(lock_err)?;
+        let miner = st.params.miner_script.clone();
+        st.assemble(txs, fees, &miner)
+    }
+
+    /// Hands a block to the kernel; Ok when it became the tip, else Core's reason.
+    pub fn submit_block(&self, block: &Block) -> Result<BlockHash, Error> {
+        let r = {
+            let mut st = self.inner.state.write().map_err(lock_err)?;
+            st.submit_block(block)
+        };
+        if r.is_ok() {
+            self.inner.notify();
+        }
+        r
+    }
+
+    /// The output `op` if it is unspent in the chain (confirmed).
+    pub fn utxo(&self, op: &OutPoint) -> Option<TxOut> {
+        let st = self.inner.state.read().ok()?;
+        st.index.utxos.get(op).map(|c| c.txout.clone())
+    }
+
+    /// Raw bytes of a confirmed or mempool transaction.
+    pub fn raw_transaction(&self, txid: &Txid) -> Option<Vec<u8>> {
+        self.inner.raw_tx(txid)
+    }
+
+    /// Number of transactions in the mempool.
+    pub fn mempool_len(&self) -> usize {
+        self.inner.state.read().map(|s| s.mempool.len()).unwrap_or(0)
+    }
+
+    /// Stops the server and waits for its thread.
+    fn shutdown(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        save_mempool(&self.data_dir, &self.inner);
+        let _ = std::fs::remove_file(ControlFile::path(&self.data_dir));
+    }
+
+    /// Blocks until a client calls `lab.stop` (the CLI's `down`) or `stop` is set.
+    pub fn wait(&self, stop: &AtomicBool) {
+        while !self.inner.stop.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn save_mempool(dir: &Path, inner: &Inner) {
+    let Ok(st) = inner.state.read() else { return };
+    let lines: Vec<String> = st.mempool.iter().map(|(_, e)| hex::encode(serialize(&*e.tx))).collect();
+    let p = dir.join("mempool.hex");
+    if lines.is_empty() {
+        let _ = std::fs::remove_file(&p);
+    } else if let Err(e) = std::fs::write(&p, lines.join("\n")) {
+        tracing::warn!("cannot save mempool to {}: {e}", p.display());
+    }
+}
+
+fn restore_mempool(dir: &Path, st: &mut ChainState) {
+    let p = dir.join("mempool.hex");
+    let Ok(text) = std::fs::read_to_string(&p) else { return };
+    for line in text.lines() {
+        let Ok(raw) = hex::decode(line.trim()) else { continue };
+        let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(&raw) else { continue };
+        let txid = tx.compute_txid();
+        if let Err(r) = st.mempool.accept(tx, &st.index) {
+            tracing::warn!("saved mempool transaction {txid} no longer accepted: {r}");
+        }
+    }
+}
+
+impl Lab {
+    pub(crate) fn inner_arc(&self) -> Arc<Inner> {
+        self.inner.clone()
+    }
+}

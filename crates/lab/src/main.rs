@@ -1,0 +1,210 @@
+//! `custos-lab`: run the training chain.
+//!
+//! ```text
+//! custos-lab up --scenario seized-basic [--port P] [--data DIR] [--latency-ms N] [--automine]
+//! custos-lab mine N (--data DIR | --port P)
+//! custos-lab status (--data DIR | --port P) [--json]
+//! custos-lab down (--data DIR | --port P)
+//! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
+//! ```
+//! Exit codes: 0 ok, 2 usage or input error, 3 environment error (lab unreachable, kernel).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Parser, Subcommand};
+use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario};
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(name = "custos-lab", version, about = "Local regtest training chain served over the Electrum protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build (or resume) a scenario's chain and serve it until `down` or Ctrl-C.
+    Up(UpArgs),
+    /// Mine N blocks on a running lab.
+    Mine {
+        /// Number of blocks.
+        n: u32,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show a running lab's tip and mempool.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a running lab.
+    Down {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Build a scenario in a temporary directory and print its ground truth (TOML).
+    Truth {
+        /// Scenario name in fixtures/lab or a path.
+        #[arg(long)]
+        scenario: String,
+    },
+    // `demo` (the full custody path end to end) is wired here by the lead once the custody
+    // commands exist: add a `Demo(DemoArgs)` variant and its match arm below.
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Scenario name in fixtures/lab or a path.
+    #[arg(long)]
+    scenario: String,
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Keep the chain here so the lab survives a restart.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Delay every response by N ms (slow link, Tor).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Mine a block after every accepted broadcast.
+    #[arg(long)]
+    automine: bool,
+    /// Minimum relay fee in sat per 1000 vB.
+    #[arg(long, default_value_t = 100)]
+    min_relay_sat_per_kvb: u64,
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Data directory of the running lab (reads its control file).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Port of the running lab on 127.0.0.1.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+impl Target {
+    fn addr(&self) -> Result<SocketAddr, Error> {
+        match (&self.data, self.port) {
+            (_, Some(p)) => Ok(SocketAddr::from(([127, 0, 0, 1], p))),
+            (Some(d), None) => Ok(ControlFile::read(d)?.addr()),
+            (None, None) => Err(Error::Control("give --data DIR or --port P".into())),
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[allow(unsafe_code)]
+mod signals {
+    extern "C" fn on_signal(_: libc::c_int) {
+        super::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// SIGINT and SIGTERM set STOP so the lab shuts down cleanly (kernel state flushed).
+    pub(super) fn install() {
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Scenario { .. } | Error::Io { .. } | Error::Data { .. } | Error::Wallet { .. } => 2,
+        _ => 3,
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Up(a) => {
+            signals::install();
+            let cfg = LabConfig {
+                scenario: a.scenario.clone(),
+                port: a.port,
+                data_dir: a.data.clone(),
+                latency_ms: a.latency_ms,
+                automine: a.automine,
+                min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
+            };
+            let lab = Lab::start(cfg)?;
+            println!("custos-lab: scenario {} at height {}", a.scenario, lab.tip_height());
+            println!("electrum server: {}", lab.url());
+            if let Some(d) = &a.data {
+                println!("data: {}", d.display());
+            }
+            if let Ok(sc) = Scenario::resolve(&a.scenario) {
+                if let Some(h) = sc.handout_text() {
+                    println!();
+                    println!("{h}");
+                }
+            }
+            lab.wait(&STOP);
+            drop(lab);
+            eprintln!("custos-lab: stopped");
+            Ok(())
+        }
+        Command::Mine { n, target } => {
+            let r = control_call(target.addr()?, "lab.mine", json!([n]))?;
+            if let Some(a) = r.as_array() {
+                for h in a {
+                    println!("{}", h.as_str().unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Status { target, json } => {
+            let r = control_call(target.addr()?, "lab.status", json!([]))?;
+            if json {
+                println!("{r}");
+            } else {
+                println!("scenario: {}", r["scenario"].as_str().unwrap_or_default());
+                println!("tip: {} {}", r["tip_height"], r["tip_hash"].as_str().unwrap_or_default());
+                println!("mempool: {} transactions", r["mempool_txs"]);
+                println!("min relay fee: {} sat/kvB", r["min_relay_sat_per_kvb"]);
+            }
+            Ok(())
+        }
+        Command::Down { target } => {
+            control_call(target.addr()?, "lab.stop", json!([]))?;
+            println!("stopping");
+            Ok(())
+        }
+        Command::Truth { scenario } => {
+            let lab = Lab::start(LabConfig::scenario(&scenario))?;
+            print!("{}", lab.ground_truth().to_toml()?);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("custos-lab: {e}");
+            let _ = STOP.load(Ordering::SeqCst);
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Scenario files: a world of wallets and the payments between them over time.
+//!
+//! A scenario is a directory `fixtures/lab/<name>/` holding `scenario.toml`, the material a
+//! student receives (seed phrases, WIF lists, xpubs, passphrases), a handout and the
+//! ground-truth file. See `fixtures/lab/README.md` for the format.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::keys::ScriptType;
+use crate::Error;
+
+/// A parsed scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice (amounts, lab-internal keys).
+    pub seed: u64,
+    /// Time of the (virtual) block 0 of the lab's blocks; block `h` is stamped `start_time + 600 h`.
+    pub start_time: u32,
+    /// Blocks mined to the lab miner before the story begins (at least 101 so the faucet can pay).
+    #[serde(default = "default_premine")]
+    pub premine: u32,
+    /// Student handout file (markdown), relative to the scenario directory.
+    #[serde(default)]
+    pub handout: Option<String>,
+    /// The wallets of the world.
+    #[serde(default, rename = "wallet")]
+    pub wallets: Vec<WalletSpec>,
+    /// What happens, in order.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+    /// Directory the scenario was read from (set by the loader).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+fn default_premine() -> u32 {
+    110
+}
+
+/// Where a wallet's keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WalletKind {
+    /// BIP39 mnemonic (optionally with a passphrase), accounts by derivation path.
+    Bip39,
+    /// Electrum native segwit seed (version prefix 100): m/0'/{0,1}/i p2wpkh.
+    ElectrumSegwit,
+    /// A list of WIF private keys.
+    Wif,
+    /// Watch-only extended public key (tpub/upub/vpub): chain/index below it.
+    Xpub,
+    /// Sorted multisig in p2wsh over lab-internal cosigner keys.
+    Multisig,
+    /// Keys derived from the scenario seed (wallets whose secrets are not handed out).
+    Lab,
+}
+
+/// One wallet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletSpec {
+    /// Id used in address references (`id:...`).
+    pub id: String,
+    /// Where the keys come from.
+    pub kind: WalletKind,
+    /// Who owns it (an entity name, for tracing ground truth).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Whether the wallet is part of the seized material.
+    #[serde(default)]
+    pub seized: bool,
+    /// Mnemonic file (bip39, electrum-segwit).
+    #[serde(default)]
+    pub mnemonic_file: Option<String>,
+    /// Passphrase file (bip39, electrum-segwit).
+    #[serde(default)]
+    pub passphrase_file: Option<String>,
+    /// WIF list file (wif).
+    #[serde(default)]
+    pub wif_file: Option<String>,
+    /// Extended public key file (xpub).
+    #[serde(default)]
+    pub xpub_file: Option<String>,
+    /// Script type (xpub; multisig is always p2wsh).
+    #[serde(default)]
+    pub script: Option<ScriptType>,
+    /// Multisig threshold.
+    #[serde(default)]
+    pub threshold: Option<usize>,
+    /// Multisig cosigner count.
+    #[serde(default)]
+    pub cosigners: Option<usize>,
+    /// Accounts (bip39, lab): id, path, script type.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountSpec>,
+}
+
+/// An account of an HD wallet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// Id used in references (`wallet:account/chain/index`).
+    pub id: String,
+    /// Account derivation path, e.g. `m/84'/1'/0'`.
+    pub path: String,
+    /// Script type of its addresses.
+    pub script: ScriptType,
+}
+
+/// One output of a payment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutSpec {
+    /// Address reference; a range in the last component (`w:a/0/0..10`) makes one output each.
+    pub to: String,
+    /// Fixed amount in sat.
+    #[serde(default)]
+    pub amount: Option<u64>,
+    /// Random amount in `[lo, hi]` sat, drawn from the scenario seed.
+    #[serde(default)]
+    pub amount_range: Option<[u64; 2]>,
+    /// How many times to pay each address (address reuse).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// A payment from wallets of the world.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaySpec {
+    /// Spend every unspent output at these references.
+    pub from: Vec<String>,
+    /// Outputs.
+    #[serde(default)]
+    pub to: Vec<OutSpec>,
+    /// Where the remainder goes (minus the fee). Without it the remainder is the fee.
+    #[serde(default)]
+    pub change: Option<String>,
+    /// Everything (minus the fee) to this reference, as a self-transfer (consolidation): not
+    /// recorded as change. Exclusive with `change`.
+    #[serde(default)]
+    pub sweep_to: Option<String>,
+    /// Fee rate in sat per 1000 vB (default 2000).
+    #[serde(default)]
+    pub fee_rate: Option<u64>,
+}
+
+/// One step of the story.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// What this step represents (kept in the ground truth).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Payments from the lab faucet (the miner's coins).
+    #[serde(default)]
+    pub fund: Option<Vec<OutSpec>>,
+    /// A payment between wallets.
+    #[serde(default)]
+    pub pay: Option<PaySpec>,
+    /// Blocks to mine after the action.
+    #[serde(default)]
+    pub mine: Option<u32>,
+}
+
+impl Scenario {
+    /// Reads `<dir>/scenario.toml`, or a `.toml` file given directly.
+    pub fn load(path: &Path) -> Result<Scenario, Error> {
+        let file = if path.is_dir() {
+            path.join("scenario.toml")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+        let mut s: Scenario = toml::from_str(&text)
+            .map_err(|e| Error::scenario(file.display().to_string(), e.to_string()))?;
+        s.dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        if s.premine < 101 {
+            return Err(Error::scenario(&s.name, "premine must be at least 101 blocks"));
+        }
+        for (i, st) in s.steps.iter().enumerate() {
+            if st.fund.is_some() && st.pay.is_some() {
+                return Err(Error::scenario(&s.name, format!("step {i}: fund and pay in one step")));
+            }
+        }
+        Ok(s)
+    }
+
+    /// Resolves a name in `fixtures/lab/` or a path.
+    pub fn resolve(name_or_path: &str) -> Result<Scenario, Error> {
+        let p = PathBuf::from(name_or_path);
+        if p.exists() {
+            return Scenario::load(&p);
+        }
+        let d = crate::fixtures_dir().join("lab").join(name_or_path);
+        if d.is_dir() {
+            return Scenario::load(&d);
+        }
+        Err(Error::scenario(
+            name_or_path,
+            format!("no such scenario (looked for a path and for {})", d.display()),
+        ))
+    }
+
+    /// Reads a file of the scenario directory.
+    pub fn read_file(&self, name: &str) -> Result<String, Error> {
+        let p = self.dir.join(name);
+        std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
+    }
+
+    /// The student handout, if any.
+    pub fn handout_text(&self) -> Option<String> {
+        self.handout.as_ref().and_then(|h| self.read_file(h).ok())
+    }
+}

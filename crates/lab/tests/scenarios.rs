@@ -1,0 +1,109 @@
+//! Scenarios: the committed ground truth matches the chain each scenario builds, the same
+//! file gives the same chain, and a lab with a data directory survives a restart.
+
+mod common;
+
+use bitcoin::Amount;
+use custos_lab::{fixtures_dir, GroundTruth, Lab, LabConfig};
+
+fn committed_truth(name: &str) -> String {
+    let p = fixtures_dir().join("lab").join(name).join("ground-truth.toml");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn check_scenario(name: &str) -> Lab {
+    let lab = Lab::start(LabConfig::scenario(name)).unwrap();
+    let built = lab.ground_truth().to_toml().unwrap();
+    assert_eq!(built, committed_truth(name), "{name}: the chain differs from ground-truth.toml");
+    GroundTruth::from_toml(&built).unwrap();
+    lab
+}
+
+#[test]
+fn seized_basic_matches_its_ground_truth_and_is_deterministic() {
+    let a = check_scenario("seized-basic");
+    let t = a.ground_truth();
+    let w = t.wallet("suspect").unwrap();
+    assert!((15..=25).contains(&w.utxo_count), "about 20 UTXOs, got {}", w.utxo_count);
+    assert!(w.material.mnemonic.is_some());
+    // Build it again: byte-identical chain.
+    let b = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
+    assert_eq!(a.tip_hash(), b.tip_hash());
+    for h in 0..=a.tip_height() {
+        let ha = a.source();
+        let hb = b.source();
+        use custos_core::source::BitcoinSource;
+        assert_eq!(ha.headers(h, 1).unwrap(), hb.headers(h, 1).unwrap());
+    }
+}
+
+#[test]
+fn seized_mixed_matches_its_ground_truth() {
+    let lab = check_scenario("seized-mixed");
+    let t = lab.ground_truth();
+    let mixed = t.wallet("mixed").unwrap();
+    for prefix in ["m/44'/1'/0'/", "m/49'/1'/0'/", "m/84'/1'/0'/", "m/84'/1'/1'/", "m/86'/1'/0'/", "m/0'/"] {
+        assert!(mixed.addresses.iter().any(|a| a.path.starts_with(prefix) && a.balance_sat > 0), "{prefix}");
+    }
+    assert!(t.wallet("hidden").unwrap().balance_sat > 0);
+    assert!(t.wallet("electrum").unwrap().balance_sat > 0);
+    assert!(t.wallet("watch").unwrap().balance_sat > 0);
+    let loose = t.wallet("loose").unwrap();
+    assert!(loose.material.wifs.len() >= 3);
+    assert!(loose.addresses.iter().any(|a| a.path == "wif #2" && a.tx_count == 2), "uncompressed key received and spent");
+    assert_eq!(
+        custos_lab::electrum_seed_version(lab.ground_truth().wallet("electrum").unwrap().material.mnemonic.as_ref().unwrap().expose_secret()).get(..3),
+        Some("100")
+    );
+}
+
+#[test]
+fn ransomware_matches_its_ground_truth() {
+    let lab = check_scenario("ransomware");
+    let w = lab.ground_truth().wallet("operator").unwrap();
+    assert!(w.utxo_count >= 2000, "{}", w.utxo_count);
+    // Some coins cost more to spend than they hold at 10 sat/vB (68 vB per p2wpkh input).
+    let uneconomic = w.addresses.iter().flat_map(|a| &a.utxos).filter(|u| u.value_sat < 680).count();
+    assert!(uneconomic > 50, "{uneconomic}");
+}
+
+#[test]
+fn tracing_course_matches_its_ground_truth() {
+    let lab = check_scenario("tracing-course");
+    let t = lab.ground_truth();
+    assert!(t.change_outputs.len() >= 8);
+    assert!(t.wallet("exchange-cold").unwrap().addresses.iter().any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
+    let labels = fixtures_dir().join("lab/tracing-course/labels.yaml");
+    let text = std::fs::read_to_string(labels).unwrap();
+    for w in ["exchange", "exchange-cold"] {
+        for a in &t.wallet(w).unwrap().addresses {
+            assert!(text.contains(&a.address), "label pack misses {}", a.address);
+        }
+    }
+}
+
+#[test]
+fn lab_with_data_dir_survives_a_restart() {
+    let dir = common::data_dir("restart");
+    let mut cfg = LabConfig::scenario("seized-basic");
+    cfg.data_dir = Some(dir.clone());
+    let (tip, height, pending) = {
+        let lab = Lab::start(cfg.clone()).unwrap();
+        let ctl = custos_lab::ControlFile::read(&dir).unwrap();
+        assert_eq!(ctl.addr(), lab.addr());
+        lab.mine(3).unwrap();
+        let k = bitcoin::secp256k1::SecretKey::from_slice(&[5; 32]).unwrap();
+        let pk = bitcoin::CompressedPublicKey(k.public_key(&bitcoin::secp256k1::Secp256k1::new()));
+        lab.fund(&bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()), Amount::from_sat(12_345)).unwrap();
+        // Over the admin method, like `custos-lab mine`.
+        custos_lab::control_call(lab.addr(), "lab.mine", serde_json::json!([2])).unwrap();
+        (lab.tip_hash(), lab.tip_height(), lab.ground_truth().tip_hash.clone())
+    };
+    assert!(!custos_lab::ControlFile::path(&dir).exists(), "control file removed on stop");
+    let lab = Lab::start(cfg).unwrap();
+    assert_eq!(lab.tip_height(), height);
+    assert_eq!(lab.tip_hash(), tip);
+    assert_eq!(lab.ground_truth().tip_hash, pending);
+    lab.mine(1).unwrap();
+    assert_eq!(lab.tip_height(), height + 1);
+}
