@@ -1,9 +1,30 @@
 //! # custos-inspect
 //!
 //! Discovery scans over every known wallet path and the inventories they produce (used
-//! addresses, balances, UTXOs, first and last activity), written against the `custos-core`
-//! chain-source traits so they are tested with in-memory chains and the lab.
+//! addresses, balances, UTXOs with SPV status, first and last activity), written against the
+//! `custos-core` chain-source traits so they are tested with in-memory chains and the lab.
+//!
+//! - [`scan()`]: all sources of a watch-only file at once, one batched round trip per gap window
+//!   across every path, BIP44 account discovery, every transaction hashed against its txid and
+//!   every confirmed one checked against its merkle proof and a header chain validated from
+//!   genesis; unspent outputs derived from the transactions and compared with the server's
+//!   list; optionally every answer cross-checked with a second server. A scan that cannot
+//!   finish, or meets any failed check, says `complete: false`.
+//! - [`render`]: the inventory as a text table, CSV and an HTML report section.
 //!
 //! Not for: parsing seized material (see `custos-keys`), network transport (see `custos-chain`).
 //!
 //! Features: none.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod derive;
+pub mod error;
+pub mod render;
+pub mod scan;
+
+pub use error::Error;
+pub use scan::{
+    scan, Accounts, Evidence, Paths, Progress, ProofStatus, ScanOptions, ScanReport,
+    SourceSummary, DEFAULT_CHANGE_GAP, DEFAULT_GAP,
+};
