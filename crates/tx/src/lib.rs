@@ -12,6 +12,9 @@
 //! - [`plan`]: sweep planning into batches under the standard weight limit;
 //! - [`custody`]: the parsed custody policy (scripts, key origins, global xpubs);
 //! - [`build`]: sweep PSBTs from an inventory;
+//! - [`verify`]: the custody-policy check the signer runs before signing;
+//! - [`sign`]: ECDSA (low R) and BIP340 signing of PSBT inputs;
+//! - [`psbt_io`]: strict PSBT parsing (binary, base64, hex), Coldcard file names, no-overwrite writes;
 //!
 //! Features: none.
 
@@ -21,6 +24,9 @@ pub mod build;
 pub mod custody;
 pub mod error;
 pub mod plan;
+pub mod psbt_io;
+pub mod sign;
+pub mod verify;
 pub mod weight;
 
 pub use error::{Error, Refusal, Result};

@@ -1,0 +1,389 @@
+//! The custody-policy check a signer runs before it signs anything.
+//!
+//! [`verify_psbt`] refuses (returns [`Error::Refused`]) when any of these holds, naming the input
+//! or output: the PSBT has no outputs; an output does not pay the custody policy (its script is
+//! re-derived from the policy descriptor at the derivation the PSBT claims, and that index must be
+//! within a window above the policy's next index); the fee or the fee rate passes its cap; an
+//! input lacks `non_witness_utxo` while not being taproot; `non_witness_utxo` is not the
+//! transaction the input spends; `witness_utxo` disagrees with it; an input asks for a sighash
+//! type other than ALL / DEFAULT that was not explicitly allowed; a prevout is spent twice; a
+//! global xpub belongs to another network.
+//!
+//! When it does not refuse, it returns a [`Review`]: what a human should see before signing.
+
+use std::collections::HashMap;
+
+use bitcoin::{
+    bip32::{DerivationPath, Fingerprint},
+    hashes::Hash,
+    psbt::PsbtSighashType,
+    Address, NetworkKind, OutPoint, Psbt, ScriptBuf, TxOut,
+};
+use serde::Serialize;
+
+use crate::{
+    custody::Custody,
+    error::{Error, Refusal, Result},
+    weight::{rate_sat_per_kvb, vsize, InputKind, SigSize},
+};
+
+/// Bitcoin Core's default `-maxtxfee`: 0.1 BTC.
+pub const DEFAULT_FEE_CAP_SAT: u64 = 10_000_000;
+/// Default fee-rate cap: 1,000 sat/vB.
+pub const DEFAULT_FEE_CAP_SAT_PER_KVB: u64 = 1_000_000;
+/// How far above the policy's next receive index an output may be.
+pub const DEFAULT_INDEX_WINDOW: u32 = 1_000;
+
+/// Limits of the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Largest acceptable fee, sat.
+    pub fee_cap_sat: u64,
+    /// Largest acceptable fee rate, sat/kvB (estimated on the signed size).
+    pub fee_cap_sat_per_kvb: u64,
+    /// Sighash types allowed beyond ALL / DEFAULT.
+    pub allowed_sighash: Vec<PsbtSighashType>,
+    /// Window above `next_index` within which custody outputs may be.
+    pub index_window: u32,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            fee_cap_sat: DEFAULT_FEE_CAP_SAT,
+            fee_cap_sat_per_kvb: DEFAULT_FEE_CAP_SAT_PER_KVB,
+            allowed_sighash: Vec::new(),
+            index_window: DEFAULT_INDEX_WINDOW,
+        }
+    }
+}
+
+/// One input as reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputReview {
+    /// Index.
+    pub index: usize,
+    /// Prevout.
+    pub outpoint: String,
+    /// Value, sat.
+    pub value: u64,
+    /// Spent address (or script hex).
+    pub address: String,
+    /// Kind name.
+    pub kind: String,
+}
+
+/// One output as reviewed (always custody when the check passed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputReview {
+    /// Index.
+    pub index: usize,
+    /// Value, sat.
+    pub value: u64,
+    /// Address.
+    pub address: String,
+    /// Custody chain (0 receive, 1 change).
+    pub custody_chain: u32,
+    /// Custody index.
+    pub custody_index: u32,
+}
+
+/// What the check saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    /// Unsigned txid.
+    pub unsigned_txid: String,
+    /// Inputs.
+    pub inputs: Vec<InputReview>,
+    /// Outputs.
+    pub outputs: Vec<OutputReview>,
+    /// Sum of inputs.
+    pub input_total: u64,
+    /// Sum of outputs.
+    pub output_total: u64,
+    /// Fee.
+    pub fee: u64,
+    /// Estimated signed weight.
+    pub weight: u64,
+    /// Estimated signed vsize.
+    pub vsize: u64,
+    /// Fee rate, sat/kvB.
+    pub fee_rate_sat_per_kvb: u64,
+}
+
+fn addr(script: &bitcoin::Script, network: bitcoin::Network) -> String {
+    Address::from_script(script, network)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| script.to_hex_string())
+}
+
+/// The output each input spends, checked: `non_witness_utxo` required unless taproot, txid and
+/// vout checked, `witness_utxo` equal to it.
+pub fn spent_outputs(psbt: &Psbt) -> Result<Vec<TxOut>> {
+    let tx = &psbt.unsigned_tx;
+    let mut out = Vec::with_capacity(tx.input.len());
+    for (index, (txin, inp)) in tx.input.iter().zip(&psbt.inputs).enumerate() {
+        let outpoint = txin.previous_output;
+        let txout = match (&inp.non_witness_utxo, &inp.witness_utxo) {
+            (Some(prev), wit) => {
+                let got = prev.compute_txid();
+                if got != outpoint.txid {
+                    return Err(Refusal::NonWitnessUtxoTxid { index, outpoint, got }.into());
+                }
+                let real = prev
+                    .output
+                    .get(outpoint.vout as usize)
+                    .ok_or(Refusal::NonWitnessUtxoVout {
+                        index,
+                        vout: outpoint.vout,
+                    })?;
+                if let Some(w) = wit {
+                    if w != real {
+                        return Err(Refusal::WitnessUtxoMismatch {
+                            index,
+                            outpoint,
+                            vout: outpoint.vout,
+                            witness_value: w.value.to_sat(),
+                            witness_script: w.script_pubkey.to_hex_string(),
+                            value: real.value.to_sat(),
+                            script: real.script_pubkey.to_hex_string(),
+                        }
+                        .into());
+                    }
+                }
+                real.clone()
+            }
+            (None, Some(w)) => {
+                if !w.script_pubkey.is_p2tr() {
+                    return Err(Refusal::MissingNonWitnessUtxo { index, outpoint }.into());
+                }
+                w.clone()
+            }
+            (None, None) => return Err(Refusal::MissingUtxo { index, outpoint }.into()),
+        };
+        out.push(txout);
+    }
+    Ok(out)
+}
+
+/// The spending kind of a PSBT input, for the size estimate. Unknown kinds give `None` (counted
+/// without a witness, which can only overestimate the fee rate).
+pub fn psbt_input_kind(inp: &bitcoin::psbt::Input, spent: &TxOut) -> Option<InputKind> {
+    let spk = &spent.script_pubkey;
+    if spk.is_p2pkh() {
+        let uncompressed = inp.bip32_derivation.keys().any(|k| {
+            let h = bitcoin::PubkeyHash::hash(&k.serialize_uncompressed());
+            ScriptBuf::new_p2pkh(&h) == *spk
+        }) || inp.partial_sigs.keys().any(|k| !k.compressed);
+        Some(if uncompressed {
+            InputKind::P2pkhUncompressed
+        } else {
+            InputKind::P2pkhCompressed
+        })
+    } else if spk.is_p2wpkh() {
+        Some(InputKind::P2wpkh)
+    } else if spk.is_p2sh() {
+        inp.redeem_script
+            .as_ref()
+            .filter(|r| r.is_p2wpkh())
+            .map(|_| InputKind::P2shP2wpkh)
+    } else if spk.is_p2tr() {
+        Some(InputKind::P2trKeyPath)
+    } else if spk.is_p2wsh() {
+        inp.witness_script
+            .as_ref()
+            .and_then(|w| crate::weight::parse_multisig(w))
+            .map(|(k, n)| InputKind::P2wshMulti { k, n })
+    } else {
+        None
+    }
+}
+
+/// Estimated signed weight of a PSBT's transaction.
+pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> u64 {
+    let tx = &psbt.unsigned_tx;
+    let kinds: Vec<Option<InputKind>> = psbt
+        .inputs
+        .iter()
+        .zip(spent)
+        .map(|(i, s)| psbt_input_kind(i, s))
+        .collect();
+    let known: Vec<InputKind> = kinds.iter().flatten().copied().collect();
+    let lens: Vec<u64> = tx.output.iter().map(|o| o.script_pubkey.len() as u64).collect();
+    let mut w = crate::weight::tx_weight(&known, &lens, SigSize::LowR);
+    let unknown = kinds.iter().filter(|k| k.is_none()).count() as u64;
+    // unknown inputs: outpoint, empty scriptSig, sequence; and count varint growth ignored.
+    w += unknown * 4 * 41;
+    w
+}
+
+fn allowed(t: PsbtSighashType, taproot: bool, opts: &VerifyOptions) -> bool {
+    let raw = t.to_u32();
+    raw == 1 || (taproot && raw == 0) || opts.allowed_sighash.contains(&t)
+}
+
+fn locate_output(custody: &Custody, out: &bitcoin::psbt::Output) -> Option<(u32, u32)> {
+    let mut origins: Vec<(Fingerprint, &DerivationPath)> =
+        out.bip32_derivation.values().map(|(fp, p)| (*fp, p)).collect();
+    origins.extend(out.tap_key_origins.values().map(|(_, (fp, p))| (*fp, p)));
+    origins.into_iter().find_map(|(fp, p)| custody.locate(fp, p))
+}
+
+/// Runs every check. See the module documentation.
+pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Result<Review> {
+    let tx = &psbt.unsigned_tx;
+    let network = custody.network;
+    if tx.output.is_empty() {
+        return Err(Refusal::NoOutputs.into());
+    }
+    for (xpub, (fp, path)) in &psbt.xpub {
+        if xpub.network != NetworkKind::from(network) {
+            let found = if xpub.network == NetworkKind::Main { "mainnet" } else { "a test network" };
+            return Err(Refusal::NetworkMismatch {
+                what: format!("global xpub [{fp}/{path}]"),
+                found: found.into(),
+                expected: custody.policy.network.to_string(),
+            }
+            .into());
+        }
+    }
+    let mut seen: HashMap<OutPoint, usize> = HashMap::with_capacity(tx.input.len());
+    for (index, txin) in tx.input.iter().enumerate() {
+        if let Some(first) = seen.insert(txin.previous_output, index) {
+            return Err(Refusal::DuplicateInput {
+                index,
+                first,
+                outpoint: txin.previous_output,
+            }
+            .into());
+        }
+    }
+    let spent = spent_outputs(psbt)?;
+    let mut inputs = Vec::with_capacity(spent.len());
+    let mut input_total: u64 = 0;
+    for (index, ((txin, inp), s)) in tx.input.iter().zip(&psbt.inputs).zip(&spent).enumerate() {
+        if let Some(t) = inp.sighash_type {
+            if !allowed(t, s.script_pubkey.is_p2tr(), opts) {
+                return Err(Refusal::SighashNotAllowed {
+                    index,
+                    sighash: t.to_string(),
+                }
+                .into());
+            }
+        }
+        input_total = input_total
+            .checked_add(s.value.to_sat())
+            .ok_or_else(|| Error::PsbtParse("input values overflow".into()))?;
+        inputs.push(InputReview {
+            index,
+            outpoint: txin.previous_output.to_string(),
+            value: s.value.to_sat(),
+            address: addr(&s.script_pubkey, network),
+            kind: psbt_input_kind(inp, s).map(|k| k.name()).unwrap_or("unknown").to_string(),
+        });
+    }
+    let mut outputs = Vec::with_capacity(tx.output.len());
+    let mut output_total: u64 = 0;
+    for (index, (o, po)) in tx.output.iter().zip(&psbt.outputs).enumerate() {
+        let address = addr(&o.script_pubkey, network);
+        let not_custody = |reason: String| Refusal::OutputNotCustody {
+            index,
+            value: o.value.to_sat(),
+            address: address.clone(),
+            reason,
+        };
+        let (chain, child) = locate_output(custody, po)
+            .ok_or_else(|| not_custody("no derivation from a custody key in the psbt output".into()))?;
+        let limit = custody.policy.next_index.saturating_add(opts.index_window);
+        if child > limit {
+            return Err(Refusal::OutputIndexOutOfRange {
+                index,
+                chain,
+                child,
+                next_index: custody.policy.next_index,
+                window: opts.index_window,
+            }
+            .into());
+        }
+        let expected = custody.script_at(chain, child)?;
+        if expected != o.script_pubkey {
+            return Err(not_custody(format!(
+                "script differs from the custody address at {chain}/{child} ({})",
+                addr(&expected, network)
+            ))
+            .into());
+        }
+        output_total = output_total
+            .checked_add(o.value.to_sat())
+            .ok_or_else(|| Error::PsbtParse("output values overflow".into()))?;
+        outputs.push(OutputReview {
+            index,
+            value: o.value.to_sat(),
+            address,
+            custody_chain: chain,
+            custody_index: child,
+        });
+    }
+    let fee = input_total.checked_sub(output_total).ok_or(Refusal::NegativeFee {
+        inputs: input_total,
+        outputs: output_total,
+    })?;
+    if fee > opts.fee_cap_sat {
+        return Err(Refusal::FeeAboveCap {
+            fee,
+            cap: opts.fee_cap_sat,
+        }
+        .into());
+    }
+    let weight = estimate_weight(psbt, &spent);
+    let vs = vsize(weight);
+    let rate = rate_sat_per_kvb(fee, vs);
+    if rate > opts.fee_cap_sat_per_kvb {
+        return Err(Refusal::FeeRateAboveCap {
+            rate_sat_per_kvb: rate,
+            cap_sat_per_kvb: opts.fee_cap_sat_per_kvb,
+        }
+        .into());
+    }
+    Ok(Review {
+        unsigned_txid: tx.compute_txid().to_string(),
+        inputs,
+        outputs,
+        input_total,
+        output_total,
+        fee,
+        weight,
+        vsize: vs,
+        fee_rate_sat_per_kvb: rate,
+    })
+}
+
+impl Review {
+    /// A human summary, one line per input and output.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "transaction {} (unsigned txid)", self.unsigned_txid);
+        let _ = writeln!(s, "inputs ({}):", self.inputs.len());
+        for i in &self.inputs {
+            let _ = writeln!(s, "  #{} {} {} sat {} ({})", i.index, i.outpoint, i.value, i.address, i.kind);
+        }
+        let _ = writeln!(s, "outputs ({}):", self.outputs.len());
+        for o in &self.outputs {
+            let _ = writeln!(
+                s,
+                "  #{} {} sat -> {} [CUSTODY {}/{}]",
+                o.index, o.value, o.address, o.custody_chain, o.custody_index
+            );
+        }
+        let _ = writeln!(
+            s,
+            "fee {} sat, {} vB estimated, {}.{:03} sat/vB",
+            self.fee,
+            self.vsize,
+            self.fee_rate_sat_per_kvb / 1000,
+            self.fee_rate_sat_per_kvb % 1000
+        );
+        s
+    }
+}
