@@ -5,6 +5,32 @@
 //! descriptor assembly and its exports (descriptor, Coldcard multisig text, BSMS 1.0, SeedQR,
 //! UR account/output descriptors), and the custody policy file.
 //!
-//! Not for: signing spends (see `custos-tx`), anything online. Offline side of the air gap.
+//! - [`entropy`]: OS CSPRNG, dice mixing, Coldcard-compatible dice;
+//! - [`mnemonic`]: BIP39 words and the verification quiz; [`seedqr`]: SeedQR codes;
+//! - [`keys`]: BIP48 account derivation; [`record`]: key records, BSMS round 1, proofs;
+//! - [`bip322`]: BIP-322 simple and legacy message signatures;
+//! - [`assemble`]: checks and k-of-n descriptors; [`exports`]: BSMS round 2, Coldcard, UR;
+//! - [`import`]: hardware-wallet exports (Coldcard JSON, UR `crypto-account`/`account-descriptor`);
+//! - [`verify`]: a keyholder's check of the assembled wallet; [`transcript`]: the signer's log.
+//!
+//! Not for: signing spends (see `custos-tx`), anything online. Offline side of the air gap: no
+//! crate here opens a socket. Secrets (entropy, rolls, mnemonics, private keys) only ever live
+//! inside `custos_core::Secret`.
 //!
 //! Features: none.
+
+pub mod assemble;
+pub mod bip322;
+pub mod cbor;
+pub mod entropy;
+pub mod error;
+pub mod exports;
+pub mod keys;
+pub mod mnemonic;
+pub mod record;
+pub mod seedqr;
+pub mod transcript;
+pub mod verify;
+
+pub use error::Error;
+pub use keys::ScriptKind;

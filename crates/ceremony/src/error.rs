@@ -1,0 +1,127 @@
+//! Errors of the ceremony crate. Messages are lower-case, name the offending file, key or
+//! position, and never carry a secret (no mnemonic, entropy, roll string or private key).
+
+/// Everything that can go wrong in a ceremony step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The OS random number generator failed.
+    #[error("os random number generator failed: {0}")]
+    Rng(String),
+    /// A dice roll string held something other than the digits 1-6.
+    #[error("dice roll {position}: {found:?} is not a die face 1-6")]
+    BadRoll {
+        /// 1-based position of the bad character among the non-blank characters.
+        position: usize,
+        /// The character found (a single non-digit or out-of-range digit, never the rolls).
+        found: char,
+    },
+    /// Too few dice rolls for the requested mnemonic length.
+    #[error("{got} dice rolls are too few for {words} words: at least {need} are required")]
+    TooFewRolls {
+        /// Rolls given.
+        got: usize,
+        /// Rolls required.
+        need: usize,
+        /// Mnemonic length asked for.
+        words: usize,
+    },
+    /// Unsupported mnemonic length.
+    #[error("unsupported mnemonic length {0}: use 12 or 24 words")]
+    WordCount(usize),
+    /// Entropy of the wrong length.
+    #[error("entropy must be 16 or 32 bytes, got {0}")]
+    EntropyLength(usize),
+    /// BIP39 rejected a mnemonic or entropy.
+    #[error("bip39: {0}")]
+    Bip39(String),
+    /// A quiz answer was wrong.
+    #[error("verification quiz: word {position} does not match")]
+    QuizMismatch {
+        /// 1-based word position.
+        position: usize,
+    },
+    /// A SeedQR payload could not be decoded.
+    #[error("seedqr: {0}")]
+    SeedQr(String),
+    /// QR rendering failed.
+    #[error("qr code: {0}")]
+    Qr(String),
+    /// BIP32 derivation failed.
+    #[error("bip32: {0}")]
+    Bip32(String),
+    /// A BIP-322 or legacy signature did not verify.
+    #[error("signature of {what} does not verify: {reason}")]
+    BadSignature {
+        /// What was signed (a key name, file or address).
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// An address or script type is not supported for message signing.
+    #[error("message signing: unsupported address {0}")]
+    UnsupportedAddress(String),
+    /// A key record or other input file is malformed.
+    #[error("{file}: {reason}")]
+    Malformed {
+        /// The file (or other source) name.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key in the ceremony is refused.
+    #[error("key {key} ({file}): {reason}")]
+    KeyRefused {
+        /// `[fingerprint/path]` of the key.
+        key: String,
+        /// The key record file it came from.
+        file: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The k-of-n parameters are impossible.
+    #[error("threshold: {0}")]
+    Threshold(String),
+    /// A descriptor failed to parse or check.
+    #[error("descriptor in {file}: {reason}")]
+    Descriptor {
+        /// The file it came from.
+        file: String,
+        /// What is wrong (miniscript's message, or the checksum mismatch).
+        reason: String,
+    },
+    /// Encoding an export failed.
+    #[error("export {what}: {reason}")]
+    Export {
+        /// Which export.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// File I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// A malformed-input error.
+    pub fn malformed(file: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Malformed {
+            file: file.into(),
+            reason: reason.into(),
+        }
+    }
+}
