@@ -14,6 +14,7 @@
 //! - [`build`]: sweep PSBTs from an inventory;
 //! - [`verify`]: the custody-policy check the signer runs before signing;
 //! - [`sign`]: ECDSA (low R) and BIP340 signing of PSBT inputs;
+//! - [`toolbox`]: decode / analyze / combine / finalize / extract, after Bitcoin Core's RPCs;
 //! - [`psbt_io`]: strict PSBT parsing (binary, base64, hex), Coldcard file names, no-overwrite writes;
 //!
 //! Features: none.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod plan;
 pub mod psbt_io;
 pub mod sign;
+pub mod toolbox;
 pub mod verify;
 pub mod weight;
 
