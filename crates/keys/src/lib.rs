@@ -37,7 +37,7 @@ pub use catalogue::{Catalogue, CatalogueEntry};
 pub use electrum::ElectrumSeedKind;
 pub use error::Error;
 pub use material::{classify, Material};
-pub use mnemonic::{bip39_corrections, Correction};
+pub use mnemonic::{bip39_corrections, bip39_seed, Correction};
 pub use watch_only::{master_fingerprint, watch_only, WatchOnlyOptions};
 
 /// PBKDF2-HMAC-SHA512 (64-byte output) as used by BIP39 and Electrum.

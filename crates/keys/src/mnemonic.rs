@@ -6,6 +6,26 @@ use custos_core::{Secret, SecretString};
 
 use crate::{normalize::bip39_normalize, Error};
 
+/// The 64-byte BIP39 seed of a mnemonic (any supported language) and passphrase: PBKDF2-HMAC-
+/// SHA512(NFKD(mnemonic), "mnemonic" + NFKD(passphrase), 2048). Checks the checksum first.
+pub fn bip39_seed(phrase: &SecretString, passphrase: Option<&SecretString>) -> Result<custos_core::secret::SecretBytes, Error> {
+    let normalized = Secret::new(bip39_normalize(phrase.expose_secret()));
+    let words = Secret::new(phrase_words(normalized.expose_secret()).join(" "));
+    let m = Mnemonic::parse_normalized(words.expose_secret()).map_err(|e| Error::Invalid {
+        kind: "bip39 mnemonic",
+        line: None,
+        fault: match e {
+            bip39::Error::UnknownWord(i) => format!("word {} is not in the word list", i + 1),
+            other => other.to_string(),
+        },
+    })?;
+    let pass = passphrase.map(|p| p.expose_secret().as_str()).unwrap_or("");
+    let mut seed = m.to_seed(pass);
+    let out = seed.to_vec();
+    zeroize::Zeroize::zeroize(&mut seed);
+    Ok(Secret::new(out))
+}
+
 /// A single-word change that makes a mnemonic valid.
 #[derive(Debug, Clone)]
 pub struct Correction {

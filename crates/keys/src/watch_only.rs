@@ -344,15 +344,8 @@ pub fn watch_only(
         Material::Bip39 {
             phrase, also_electrum, ..
         } => {
-            let m = bip39::Mnemonic::parse_normalized(phrase.expose_secret()).map_err(|e| Error::Invalid {
-                kind: "bip39 mnemonic",
-                line: None,
-                fault: e.to_string(),
-            })?;
-            let pass = passphrase.map(|p| p.expose_secret().as_str()).unwrap_or("");
-            let mut seed = m.to_seed(pass);
-            let master = Xpriv::new_master(network.to_bitcoin(), &seed);
-            seed.zeroize();
+            let seed = crate::mnemonic::bip39_seed(phrase, passphrase)?;
+            let master = Xpriv::new_master(network.to_bitcoin(), seed.expose_secret());
             let master = master.map_err(|e| Error::Derivation {
                 path: "m".into(),
                 reason: e.to_string(),
@@ -501,14 +494,7 @@ pub fn master_fingerprint(
 ) -> Result<Option<Fingerprint>, Error> {
     let secp = Secp256k1::new();
     let seed: Option<Vec<u8>> = match material {
-        Material::Bip39 { phrase, .. } => {
-            let m = bip39::Mnemonic::parse_normalized(phrase.expose_secret()).map_err(|e| Error::Invalid {
-                kind: "bip39 mnemonic",
-                line: None,
-                fault: e.to_string(),
-            })?;
-            Some(m.to_seed(passphrase.map(|p| p.expose_secret().as_str()).unwrap_or("")).to_vec())
-        }
+        Material::Bip39 { phrase, .. } => Some(crate::mnemonic::bip39_seed(phrase, passphrase)?.expose_secret().clone()),
         Material::ElectrumSeed { kind, phrase, .. } => match kind {
             ElectrumSeedKind::Old => None,
             _ => Some(electrum::electrum_seed(phrase, passphrase).expose_secret().clone()),
