@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 use custos_core::Network;
 
 mod app;
+mod cmd_broadcast;
 mod cmd_case;
+mod cmd_inspect;
 
 use app::{exit, App, Failure};
 
@@ -52,6 +54,12 @@ enum Command {
     /// Case store: new, log, verify, export.
     #[command(subcommand)]
     Case(cmd_case::CaseCmd),
+    /// Discovery scan of public material (watch-only file, xpubs, descriptors, addresses), SPV-verified; `inspect report` renders the inventory.
+    Inspect(cmd_inspect::InspectArgs),
+    /// Broadcast a finalized transaction (hex or file).
+    Broadcast(cmd_broadcast::BroadcastArgs),
+    /// Wait until a transaction has N confirmations, checked by SPV.
+    Watch(cmd_broadcast::WatchArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -80,6 +88,7 @@ pub(crate) fn report_sections(
 ) -> Result<Vec<custos_case::report::Section>, Failure> {
     #[allow(unused_mut)]
     let mut sections = Vec::new();
+    sections.extend(cmd_inspect::report_section(_case)?);
     Ok(sections)
 }
 
@@ -108,6 +117,9 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Case(c) => cmd_case::run(&app, c),
+        Command::Inspect(a) => cmd_inspect::run(&app, a),
+        Command::Broadcast(a) => cmd_broadcast::run_broadcast(&app, a),
+        Command::Watch(a) => cmd_broadcast::run_watch(&app, a),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

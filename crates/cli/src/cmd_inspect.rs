@@ -1,0 +1,486 @@
+//! `custos inspect INPUT`: discovery scan of public material (a watch-only file from the signer,
+//! xpubs/ypubs/zpubs, descriptors, address lists) against an Electrum server, SPV-verified, with
+//! the inventory and its evidence recorded in the case. `custos inspect report` renders the
+//! recorded inventory as HTML.
+
+use std::{
+    io::{IsTerminal, Read, Write},
+    path::PathBuf,
+    time::Duration,
+};
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+use custos_case::{report::Section, Case, NewArtifact};
+use custos_chain::{CachedSource, ElectrumOptions, ElectrumSource};
+use custos_core::{
+    inventory::{Inventory, WatchOnly, INVENTORY_FORMAT, WATCH_ONLY_FORMAT},
+    ledger::EventDraft,
+    source::{BitcoinSource, SourceError},
+    Network, SecretString,
+};
+use custos_inspect::{render, scan, Accounts, Paths, Progress, ScanOptions, ScanReport};
+
+use crate::app::{exit, print_json, App, CmdResult, Failure};
+
+/// Ledger event kind of a completed scan.
+pub const EVENT_KIND: &str = "inspect.scan";
+
+/// `custos inspect`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct InspectArgs {
+    #[command(subcommand)]
+    sub: Option<InspectSub>,
+    /// Public material: a watch-only file from `custos-signer material watch-only`, or a file /
+    /// argument holding xpubs (SLIP-132 forms too), descriptors or addresses, one per line;
+    /// `-` reads stdin. Secret material is refused: convert it on the signer.
+    input: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Second Electrum server to cross-check every answer with.
+    #[arg(long, value_name = "URL")]
+    verify_with: Option<String>,
+    /// Sources to scan: `all`, or a comma list of catalogue ids / labels (e.g. bip84,bip86).
+    #[arg(long, default_value = "all")]
+    paths: String,
+    /// Gap limit of receive chains (consecutive unused addresses before a chain is done).
+    #[arg(long, default_value_t = custos_inspect::DEFAULT_GAP)]
+    gap: u32,
+    /// Gap limit of change chains.
+    #[arg(long, default_value_t = custos_inspect::DEFAULT_CHANGE_GAP)]
+    change_gap: u32,
+    /// Accounts: `auto` (BIP44 discovery: account n+1 only when account n has history) or N
+    /// (accounts 0..N regardless of history).
+    #[arg(long, default_value = "auto")]
+    accounts: String,
+    /// CSV instead of a table.
+    #[arg(long)]
+    csv: bool,
+    /// Write the inventory file (input of `custos sweep build`) here.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replay the scan from the case's cache (no network).
+    #[arg(long)]
+    offline: bool,
+}
+
+/// Connection options shared by inspect, broadcast and watch.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// Electrum server: tcp://host:port, ssl://host:port (TLS) or host:port.
+    #[arg(long, env = "CUSTOS_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// SOCKS5 proxy for the connection (Tor: 127.0.0.1:9050).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub socks5: Option<String>,
+    /// Socket timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl ServerArgs {
+    /// Connects to the server.
+    pub fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
+        let url = url
+            .or(self.server.as_deref())
+            .ok_or_else(|| Failure::input(anyhow!("no server: pass --server URL (or set CUSTOS_SERVER)")))?;
+        let opts = ElectrumOptions {
+            socks5: self.socks5.clone(),
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            ..ElectrumOptions::default()
+        };
+        ElectrumSource::connect(url, opts).map_err(|e| match e {
+            custos_chain::Error::Url { .. } => Failure::input(e),
+            other => Failure::env(other),
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum InspectSub {
+    /// Render the case's latest inventory as a self-contained HTML report.
+    Report {
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs `custos inspect`.
+pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
+    if let Some(InspectSub::Report { out }) = &args.sub {
+        return run_report(app, out.as_deref());
+    }
+    let input = args
+        .input
+        .as_deref()
+        .ok_or_else(|| Failure::input(anyhow!("missing INPUT: a watch-only file, xpubs, descriptors or addresses")))?;
+    let mut case = app.open_case()?;
+    if args.offline && case.is_none() {
+        return Err(Failure::input(anyhow!("--offline replays a case's cache: pass --case DIR")));
+    }
+    let network = app.network(case.as_ref());
+    let (watch, watch_bytes) = load_watch_only(input, network)?;
+    if watch.network != network {
+        return Err(Failure::input(anyhow!(
+            "the watch-only file is for {}, this command runs on {network} (use --network or a case on {})",
+            watch.network,
+            watch.network
+        )));
+    }
+    let opts = ScanOptions {
+        gap_receive: args.gap.max(1),
+        gap_change: args.change_gap.max(1),
+        accounts: parse_accounts(&args.accounts)?,
+        paths: parse_paths(&args.paths),
+    };
+    let mut bar = ProgressBar::new(app);
+    let report = {
+        let electrum = if args.offline {
+            None
+        } else {
+            Some(args.server.connect(None)?)
+        };
+        let second = match (&args.verify_with, args.offline) {
+            (Some(_), true) => {
+                return Err(Failure::input(anyhow!("--verify-with needs the network; it cannot run with --offline")))
+            }
+            (Some(url), false) => Some(args.server.connect(Some(url))?),
+            (None, _) => None,
+        };
+        let cached;
+        let primary: &dyn BitcoinSource = match (&electrum, case.as_ref()) {
+            (Some(e), Some(c)) => {
+                cached = CachedSource::online(e, c);
+                &cached
+            }
+            (Some(e), None) => e,
+            (None, Some(c)) => {
+                cached = CachedSource::offline(c);
+                &cached
+            }
+            (None, None) => return Err(Failure::input(anyhow!("no source"))),
+        };
+        let second_ref: Option<&dyn BitcoinSource> = second.as_ref().map(|s| s as &dyn BitcoinSource);
+        let r = scan(&watch, primary, second_ref, &opts, &mut |p| bar.update(&p));
+        bar.finish();
+        r.map_err(|e| match e {
+            custos_inspect::Error::Source(SourceError::Transport { .. }) => Failure::env(e),
+            custos_inspect::Error::Source(_) => Failure::env(e),
+            other => Failure::input(other),
+        })?
+    };
+
+    let inv_json = serde_json::to_vec_pretty(&report.inventory).map_err(Failure::env)?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, &inv_json)
+            .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", path.display())))?;
+    }
+    if let Some(c) = case.as_mut() {
+        record(app, c, &report, &watch_bytes, &inv_json, args)?;
+    }
+    if app.json {
+        print_json(&serde_json::json!({
+            "inventory": report.inventory,
+            "sources": report.sources,
+            "tx_status": report.tx_status,
+            "round_trips": report.round_trips,
+            "verify_round_trips": report.verify_round_trips,
+            "rounds": report.rounds,
+            "scripts_scanned": report.scripts_scanned,
+            "cross_check": report.cross_check,
+        }))?;
+    } else if args.csv {
+        print!("{}", render::csv(&report.inventory));
+    } else {
+        print!("{}", render::text(&report.inventory, &report.sources));
+        println!(
+            "round trips: {} ({} discovery rounds over {} scripts){}",
+            report.round_trips,
+            report.rounds,
+            report.scripts_scanned,
+            if report.verify_round_trips > 0 {
+                format!(", {} to the second server", report.verify_round_trips)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if report.inventory.complete {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: exit::FINDING,
+            error: anyhow!(
+                "scan incomplete or not fully verified ({} warning(s)); the totals are not final",
+                report.inventory.warnings.len()
+            ),
+        })
+    }
+}
+
+fn parse_accounts(s: &str) -> CmdResult<Accounts> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Accounts::Auto);
+    }
+    s.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Accounts::Fixed)
+        .ok_or_else(|| Failure::input(anyhow!("--accounts {s:?}: expected auto or a positive number")))
+}
+
+fn parse_paths(s: &str) -> Paths {
+    if s.eq_ignore_ascii_case("all") {
+        Paths::All
+    } else {
+        Paths::Only(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+    }
+}
+
+/// Reads INPUT: a file path, `-` for stdin, or the material itself.
+fn read_input(input: &str) -> CmdResult<String> {
+    if input == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
+        return Ok(s);
+    }
+    let p = std::path::Path::new(input);
+    if p.is_file() {
+        return std::fs::read_to_string(p)
+            .map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", p.display())));
+    }
+    Ok(input.to_string())
+}
+
+/// A watch-only file as is, or public material turned into one through custos-keys.
+fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u8>)> {
+    let text = read_input(input)?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|e| Failure::input(anyhow!("input looks like JSON but does not parse: {e}")))?;
+        let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if format == INVENTORY_FORMAT {
+            return Err(Failure::input(anyhow!(
+                "input is an inventory (the result of a scan), not a watch-only file; render it with `custos inspect report` or pass the watch-only file"
+            )));
+        }
+        if format != WATCH_ONLY_FORMAT {
+            return Err(Failure::input(anyhow!(
+                "JSON input has format {format:?}; expected {WATCH_ONLY_FORMAT:?}"
+            )));
+        }
+        let w: WatchOnly = serde_json::from_value(v)
+            .map_err(|e| Failure::input(anyhow!("watch-only file does not match {WATCH_ONLY_FORMAT}: {e}")))?;
+        return Ok((w, text.into_bytes()));
+    }
+    let secret = SecretString::new(text);
+    let material = custos_keys::classify(&secret, network).map_err(Failure::input)?;
+    if material.is_secret() {
+        return Err(Failure::input(anyhow!(
+            "input is secret material ({}); the online workstation does not take secrets: run `custos-signer material watch-only` on the air-gapped signer and inspect its watch-only file",
+            material.kind_name()
+        )));
+    }
+    let w = custos_keys::watch_only(
+        &material,
+        None,
+        network,
+        &custos_keys::Catalogue::builtin(),
+        &custos_keys::WatchOnlyOptions::default(),
+    )
+    .map_err(Failure::input)?;
+    let bytes = serde_json::to_vec_pretty(&w).map_err(Failure::env)?;
+    Ok((w, bytes))
+}
+
+fn record(
+    app: &App,
+    case: &mut Case,
+    report: &ScanReport,
+    watch_bytes: &[u8],
+    inv_json: &[u8],
+    args: &InspectArgs,
+) -> CmdResult {
+    let mut artifacts = vec![
+        NewArtifact {
+            kind: "inventory".into(),
+            name: "inventory.json".into(),
+            data: inv_json.to_vec(),
+        },
+        NewArtifact {
+            kind: "watch_only".into(),
+            name: "watch-only.json".into(),
+            data: watch_bytes.to_vec(),
+        },
+    ];
+    for (txid, raw, ok) in &report.evidence.raw_txs {
+        artifacts.push(NewArtifact {
+            kind: if *ok { "raw_tx".into() } else { "raw_tx_rejected".into() },
+            name: txid.to_string(),
+            data: raw.clone(),
+        });
+    }
+    let proofs: Vec<serde_json::Value> = report
+        .evidence
+        .proofs
+        .iter()
+        .map(|(p, st)| serde_json::json!({ "proof": p, "status": st }))
+        .collect();
+    artifacts.push(NewArtifact {
+        kind: "merkle_proofs".into(),
+        name: "merkle-proofs.json".into(),
+        data: serde_json::to_vec_pretty(&proofs).map_err(Failure::env)?,
+    });
+    let headers: Vec<serde_json::Value> = report
+        .evidence
+        .headers
+        .iter()
+        .map(|(h, hd)| {
+            serde_json::json!({
+                "height": h,
+                "hash": hd.block_hash().to_string(),
+                "header": hex_header(hd),
+            })
+        })
+        .collect();
+    artifacts.push(NewArtifact {
+        kind: "headers".into(),
+        name: "headers.json".into(),
+        data: serde_json::to_vec_pretty(&headers).map_err(Failure::env)?,
+    });
+    let inv_sha = artifacts[0].sha256();
+    let inv = &report.inventory;
+    let draft = EventDraft::new(
+        EVENT_KIND,
+        serde_json::json!({
+            "servers": inv.servers,
+            "offline": args.offline,
+            "tip_height": inv.tip_height,
+            "tip_hash": inv.tip_hash,
+            "complete": inv.complete,
+            "confirmed_sat": inv.confirmed.0,
+            "unconfirmed_sat": inv.unconfirmed.0,
+            "used_addresses": inv.addresses.len(),
+            "utxos": inv.utxos.len(),
+            "warnings": inv.warnings.len(),
+            "round_trips": report.round_trips,
+            "inventory_sha256": inv_sha,
+            "gap": args.gap,
+            "change_gap": args.change_gap,
+            "accounts": args.accounts,
+            "paths": args.paths,
+        }),
+    );
+    app.record(Some(case), draft, artifacts)?;
+    Ok(())
+}
+
+fn hex_header(h: &bitcoin::block::Header) -> String {
+    hex::encode(bitcoin::consensus::serialize(h))
+}
+
+/// The latest inventory recorded in the case, if any.
+pub fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
+    let events = case.events()?;
+    let Some(ev) = events.iter().rev().find(|e| e.kind == EVENT_KIND) else {
+        return Ok(None);
+    };
+    let sha = ev
+        .payload
+        .get("inventory_sha256")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Failure::input(anyhow!("event {} has no inventory_sha256", ev.seq)))?;
+    let a = case.artifact(sha)?;
+    let inv: Inventory = serde_json::from_slice(&a.data)
+        .map_err(|e| Failure::input(anyhow!("inventory artifact {sha} does not parse: {e}")))?;
+    Ok(Some(inv))
+}
+
+/// The inventory section of the case report (none before the first scan).
+pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
+    Ok(latest_inventory(case)?.map(|inv| render::html_section(&inv)))
+}
+
+fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
+    let case = app.require_case()?;
+    let Some(section) = report_section(&case)? else {
+        return Err(Failure::input(anyhow!(
+            "case {} holds no inventory yet: run `custos inspect INPUT --case DIR` first",
+            case.info().case_id
+        )));
+    };
+    let events = case.events()?;
+    let artifacts = case.artifacts()?;
+    let verify = case.verify(None)?;
+    let html = custos_case::report::render_html(
+        case.info(),
+        &events,
+        &artifacts,
+        &verify,
+        &[section],
+        &custos_core::ledger::now_utc(),
+    );
+    match out {
+        Some(p) => std::fs::write(p, html)
+            .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", p.display())))?,
+        None => print!("{html}"),
+    }
+    Ok(())
+}
+
+/// A plain-text progress line on stderr (rewritten in place on a terminal).
+struct ProgressBar {
+    on: bool,
+    tty: bool,
+    last_len: usize,
+}
+
+impl ProgressBar {
+    fn new(app: &App) -> Self {
+        let _ = app;
+        ProgressBar {
+            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none(),
+            tty: std::io::stderr().is_terminal(),
+            last_len: 0,
+        }
+    }
+
+    fn update(&mut self, p: &Progress) {
+        if !self.on {
+            return;
+        }
+        let line = match p {
+            Progress::Tip { height } => format!("inspect: tip at height {height}"),
+            Progress::Window { round, scripts, used } => {
+                format!("inspect: discovery round {round}: {scripts} scripts asked, {used} used addresses so far")
+            }
+            Progress::Transactions { count } => format!("inspect: {count} transactions fetched and hashed"),
+            Progress::Headers { done, total } => {
+                let pct = u64::from(*done) * 100 / u64::from((*total).max(1));
+                format!("inspect: headers {done}/{total} validated [{:<20}] {pct}%", "#".repeat((pct / 5) as usize))
+            }
+            Progress::Proofs { count } => format!("inspect: {count} merkle proofs checked"),
+            Progress::CrossCheck { server } => format!("inspect: cross-checking with {server}"),
+        };
+        let mut err = std::io::stderr();
+        if self.tty {
+            let pad = self.last_len.saturating_sub(line.len());
+            let _ = write!(err, "\r{line}{}", " ".repeat(pad));
+            self.last_len = line.len();
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    fn finish(&mut self) {
+        if self.on && self.tty && self.last_len > 0 {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
