@@ -34,7 +34,8 @@ use crate::{
 
 /// Private keys the signer may use. `Debug` never shows them; they are erased on drop.
 pub struct SigningKeys {
-    masters: Vec<(Fingerprint, Xpriv)>,
+    /// Extended keys: (master fingerprint, path from the master to this key, the key).
+    masters: Vec<(Fingerprint, DerivationPath, Xpriv)>,
     singles: Vec<PrivateKey>,
 }
 
@@ -49,7 +50,7 @@ impl std::fmt::Debug for SigningKeys {
 
 impl Drop for SigningKeys {
     fn drop(&mut self) {
-        for (_, x) in &mut self.masters {
+        for (_, _, x) in &mut self.masters {
             x.private_key.non_secure_erase();
         }
         for k in &mut self.singles {
@@ -73,18 +74,19 @@ impl SigningKeys {
         }
     }
 
-    /// Adds a master extended private key (depth 0; its fingerprint is matched against key
-    /// origins).
+    /// Adds a master extended private key (its fingerprint is matched against key origins).
+    /// An extended key that is not a master and has no known origin is added the same way: a
+    /// watch-only wallet made from its xpub names it by its own fingerprint with relative paths.
     pub fn add_master(&mut self, xpriv: Xpriv) {
         let secp = Secp256k1::signing_only();
         let fp = xpriv.fingerprint(&secp);
-        self.masters.push((fp, xpriv));
+        self.masters.push((fp, DerivationPath::master(), xpriv));
     }
 
-    /// Adds an extended private key that is not a master, with the origin it sits at
-    /// (e.g. an account xprv `[fp/84'/0'/0']`).
-    pub fn add_xpriv_with_origin(&mut self, xpriv: Xpriv, master_fp: Fingerprint) {
-        self.masters.push((master_fp, xpriv));
+    /// Adds an extended private key that sits at `path` below the master `master_fp`
+    /// (e.g. an account xprv `[fp/84'/0'/0']xprv...`).
+    pub fn add_xpriv_with_origin(&mut self, xpriv: Xpriv, master_fp: Fingerprint, path: DerivationPath) {
+        self.masters.push((master_fp, path, xpriv));
     }
 
     /// Adds a single private key (WIF).
@@ -142,7 +144,7 @@ impl<'a> KeyFinder<'a> {
     fn node(&mut self, master: usize, path: &[ChildNumber]) -> Option<&Node> {
         let key = (master, path.to_vec());
         if !self.nodes.contains_key(&key) {
-            let (_, x) = self.keys.masters.get(master)?;
+            let (_, _, x) = self.keys.masters.get(master)?;
             let d = x.derive_priv(self.secp, &DerivationPath::from(path.to_vec())).ok()?;
             let public = d.private_key.public_key(self.secp);
             self.nodes.insert(
@@ -184,11 +186,14 @@ impl<'a> KeyFinder<'a> {
         let full: &[ChildNumber] = path.as_ref();
         let (last, parent) = full.split_last()?;
         for m in 0..self.keys.masters.len() {
-            if self.keys.masters[m].0 != *fp {
+            let (mfp, prefix, _) = &self.keys.masters[m];
+            let prefix: &[ChildNumber] = prefix.as_ref();
+            if mfp != fp || !parent.starts_with(prefix) {
                 continue;
             }
+            let rel = parent[prefix.len()..].to_vec();
             let secp = self.secp;
-            let Some(node) = self.node(m, parent) else { continue };
+            let Some(node) = self.node(m, &rel) else { continue };
             let Some(sk) = Self::child(node, *last) else { continue };
             if sk.public_key(secp) == *pk {
                 return Some(sk);
@@ -207,11 +212,14 @@ impl<'a> KeyFinder<'a> {
         let full: &[ChildNumber] = path.as_ref();
         let (last, parent) = full.split_last()?;
         for m in 0..self.keys.masters.len() {
-            if self.keys.masters[m].0 != *fp {
+            let (mfp, prefix, _) = &self.keys.masters[m];
+            let prefix: &[ChildNumber] = prefix.as_ref();
+            if mfp != fp || !parent.starts_with(prefix) {
                 continue;
             }
+            let rel = parent[prefix.len()..].to_vec();
             let secp = self.secp;
-            let Some(node) = self.node(m, parent) else { continue };
+            let Some(node) = self.node(m, &rel) else { continue };
             let Some(sk) = Self::child(node, *last) else { continue };
             if sk.x_only_public_key(secp).0 == *x {
                 return Some(sk);
