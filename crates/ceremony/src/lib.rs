@@ -25,6 +25,7 @@ pub mod cbor;
 pub mod entropy;
 pub mod error;
 pub mod exports;
+pub mod import;
 pub mod keys;
 pub mod mnemonic;
 pub mod record;
