@@ -15,6 +15,7 @@
 //! - [`verify`]: the custody-policy check the signer runs before signing;
 //! - [`sign`]: ECDSA (low R) and BIP340 signing of PSBT inputs;
 //! - [`toolbox`]: decode / analyze / combine / finalize / extract, after Bitcoin Core's RPCs;
+//! - [`transport`]: BC-UR (`ur:psbt`, `ur:crypto-psbt`, fountain parts), BBQr, QR rendering;
 //! - [`psbt_io`]: strict PSBT parsing (binary, base64, hex), Coldcard file names, no-overwrite writes;
 //!
 //! Features: none.
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod psbt_io;
 pub mod sign;
 pub mod toolbox;
+pub mod transport;
 pub mod verify;
 pub mod weight;
 

@@ -36,10 +36,31 @@ pub fn parse_base64(text: &str) -> Result<Psbt> {
     parse_binary(&bytes)
 }
 
+/// How a PSBT was encoded when it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Raw BIP174 bytes.
+    Binary,
+    /// Base64 text (Bitcoin Core, Sparrow, Coldcard text files).
+    Base64,
+    /// Hex text.
+    Hex,
+    /// BC-UR `ur:psbt` / `ur:crypto-psbt` (one or more parts).
+    Ur,
+    /// BBQr parts.
+    Bbqr,
+}
+
 /// Parses a PSBT given as binary, base64 or hex.
 pub fn parse_any(data: &[u8]) -> Result<Psbt> {
+    parse_any_with_encoding(data).map(|(p, _)| p)
+}
+
+/// Parses a PSBT given as binary, base64 or hex, and says which it was.
+pub fn parse_any_with_encoding(data: &[u8]) -> Result<(Psbt, Encoding)> {
     if data.starts_with(MAGIC) {
-        return parse_binary(data);
+        return Ok((parse_binary(data)?, Encoding::Binary));
     }
     let text = std::str::from_utf8(data).map_err(|_| Error::PsbtParse("neither binary psbt nor text".into()))?;
     let t = text.trim();
@@ -48,9 +69,19 @@ pub fn parse_any(data: &[u8]) -> Result<Psbt> {
     }
     if t.starts_with("70736274ff") {
         let bytes = hex::decode(t).map_err(|e| Error::PsbtParse(format!("not hex: {e}")))?;
-        return parse_binary(&bytes);
+        return Ok((parse_binary(&bytes)?, Encoding::Hex));
     }
-    parse_base64(t)
+    Ok((parse_base64(t)?, Encoding::Base64))
+}
+
+/// Serialises a PSBT in the given file encoding (UR and BBQr fall back to base64: write those
+/// with [`crate::transport`]).
+pub fn encode(psbt: &Psbt, enc: Encoding) -> Vec<u8> {
+    match enc {
+        Encoding::Binary => psbt.serialize(),
+        Encoding::Hex => format!("{}\n", psbt.serialize_hex()).into_bytes(),
+        _ => format!("{}\n", to_base64(psbt)).into_bytes(),
+    }
 }
 
 /// Base64 text of a PSBT.
