@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cmd_material;
 mod hardening;
 
 /// custos-signer — offline key generation and signing for custody of seized cryptocurrency.
@@ -37,7 +38,11 @@ struct Cli {
 
 /// Signer commands. Each lives in its own module `cmd_<name>.rs`.
 #[derive(Debug, clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// Seized material: classify it, turn it into a watch-only file.
+    #[command(subcommand)]
+    Material(cmd_material::MaterialCmd),
+}
 
 /// Exit codes of the signer.
 #[allow(dead_code)]
@@ -91,8 +96,9 @@ fn main() -> ExitCode {
         let _ = Cli::command().print_help();
         return ExitCode::from(exit::INPUT);
     };
-    #[allow(unreachable_code, clippy::match_single_binding)]
-    let result: anyhow::Result<u8> = match command {};
+    let result: anyhow::Result<u8> = match command {
+        Command::Material(c) => cmd_material::run(&c, cli.json),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
