@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cmd_ceremony;
+mod cmd_key;
 mod cmd_material;
 mod hardening;
 
@@ -39,6 +41,12 @@ struct Cli {
 /// Signer commands. Each lives in its own module `cmd_<name>.rs`.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Keyholder keys for the custody ceremony: generate (with dice), import.
+    #[command(subcommand)]
+    Key(cmd_key::KeyCmd),
+    /// Custody ceremony: verify the assembled wallet against my key.
+    #[command(subcommand)]
+    Ceremony(cmd_ceremony::CeremonyCmd),
     /// Seized material: classify it, turn it into a watch-only file.
     #[command(subcommand)]
     Material(cmd_material::MaterialCmd),
@@ -97,6 +105,8 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::INPUT);
     };
     let result: anyhow::Result<u8> = match command {
+        Command::Key(c) => cmd_key::run(&c, cli.json),
+        Command::Ceremony(c) => cmd_ceremony::run(&c, cli.json),
         Command::Material(c) => cmd_material::run(&c, cli.json),
     };
     match result {

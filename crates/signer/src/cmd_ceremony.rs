@@ -1,0 +1,200 @@
+//! `custos-signer ceremony verify FILES --key-record MINE`: the keyholder's check of the
+//! assembled custody wallet (BIP129 round 2, signer side). Every file (descriptor text, BSMS
+//! round-2 record, custody policy JSON) must describe the same receive descriptor; the
+//! keyholder's own key must appear in it exactly once (exact match of fingerprint, path and
+//! xpub); the first addresses are derived here, for comparing with the other keyholders and
+//! with the coordinator's summary. A BSMS record's stated first address must match. The step
+//! is appended to the transcript (file hashes, fingerprint, addresses).
+//!
+//! Exit: 0 accepted, 1 refused (own key missing or repeated, files disagree, address
+//! mismatch), 2 unreadable or malformed input (including a wrong descriptor checksum).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bitcoin::secp256k1::Secp256k1;
+use clap::{Args, Subcommand};
+use custos_ceremony::assemble::parse_descriptor;
+use custos_ceremony::record::load_key_file;
+use custos_ceremony::transcript::{self, Entry, TRANSCRIPT_FORMAT};
+use custos_ceremony::verify::check_membership;
+use custos_ceremony::Error as CeremonyError;
+use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
+use custos_core::Network;
+use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
+
+/// Ceremony commands.
+#[derive(Debug, Subcommand)]
+pub enum CeremonyCmd {
+    /// Check the assembled wallet: own key exactly once, first addresses re-derived.
+    Verify(VerifyArgs),
+}
+
+/// `ceremony verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Descriptor file(s), BSMS round-2 record(s), custody policy file(s).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// This keyholder's key record (JSON or BSMS round 1).
+    #[arg(long)]
+    pub key_record: PathBuf,
+    /// Network.
+    #[arg(long, default_value = "regtest")]
+    pub network: Network,
+    /// How many receive addresses to show.
+    #[arg(long, default_value_t = 3)]
+    pub addresses: u32,
+    /// Transcript file (JSON lines); default: next to the key record.
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+    /// Who is doing this step.
+    #[arg(long, env = "CUSTOS_EXAMINER", default_value = "keyholder")]
+    pub who: String,
+}
+
+/// Runs a ceremony command; returns the exit code.
+pub fn run(cmd: &CeremonyCmd, json: bool) -> anyhow::Result<u8> {
+    match cmd {
+        CeremonyCmd::Verify(a) => verify(a, json),
+    }
+}
+
+/// The receive descriptor a file describes, and a first address it states (BSMS).
+fn descriptor_of(
+    path: &std::path::Path,
+) -> Result<(Descriptor<DescriptorPublicKey>, Option<String>), CeremonyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| CeremonyError::io(path, e))?;
+    let t = text.trim_start();
+    if t.starts_with("BSMS 1.0") {
+        let lines: Vec<&str> = t.lines().map(str::trim).collect();
+        if lines.len() < 4 {
+            return Err(CeremonyError::malformed(&file, "bsms descriptor record must have 4 lines"));
+        }
+        let desc = if lines[1].contains("/**") {
+            let first = lines[2]
+                .split(',')
+                .next()
+                .filter(|p| p.starts_with('/'))
+                .ok_or_else(|| CeremonyError::malformed(&file, "line 3: no path restriction"))?;
+            lines[1].replace("/**", first)
+        } else {
+            lines[1].to_string()
+        };
+        return Ok((parse_descriptor(&desc, &file)?, Some(lines[3].to_string())));
+    }
+    if t.starts_with('{') {
+        let p: CustodyPolicy = serde_json::from_str(t)
+            .map_err(|e| CeremonyError::malformed(&file, format!("not a custody policy: {e}")))?;
+        if p.format != CUSTODY_POLICY_FORMAT {
+            return Err(CeremonyError::malformed(&file, format!("format {:?}", p.format)));
+        }
+        return Ok((parse_descriptor(&p.receive_descriptor, &file)?, None));
+    }
+    let line = t
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| CeremonyError::malformed(&file, "no descriptor"))?;
+    Ok((parse_descriptor(line, &file)?, None))
+}
+
+fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
+    let secp = Secp256k1::verification_only();
+    let mine = load_key_file(&secp, &a.key_record)?;
+    let mut chosen: Option<(Descriptor<DescriptorPublicKey>, String)> = None;
+    let mut stated: Vec<(String, String)> = Vec::new();
+    for f in &a.files {
+        let (d, first) = descriptor_of(f)?;
+        let name = f.display().to_string();
+        if let Some(addr) = first {
+            stated.push((name.clone(), addr));
+        }
+        match &chosen {
+            None => chosen = Some((d, name)),
+            Some((c, cname)) => {
+                if c.to_string() != d.to_string() {
+                    eprintln!("custos-signer: refused: {name} describes another wallet than {cname}");
+                    return Ok(1);
+                }
+            }
+        }
+    }
+    let Some((desc, first_file)) = chosen else {
+        anyhow::bail!("no descriptor file given");
+    };
+    let membership = match check_membership(
+        &desc,
+        &first_file,
+        mine.fingerprint,
+        &mine.path,
+        &mine.xpub,
+        a.network,
+        a.addresses.max(1),
+    ) {
+        Ok(m) => m,
+        Err(e @ CeremonyError::KeyRefused { .. }) => {
+            eprintln!("custos-signer: refused: {e}");
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for (file, addr) in &stated {
+        if membership.first_addresses.first() != Some(addr) {
+            eprintln!(
+                "custos-signer: refused: {file} states first address {addr}, derived here: {}",
+                membership.first_addresses.first().map(String::as_str).unwrap_or("none")
+            );
+            return Ok(1);
+        }
+    }
+    let transcript_path = a.transcript.clone().unwrap_or_else(|| {
+        a.key_record
+            .parent()
+            .map(|p| p.join("ceremony-transcript.jsonl"))
+            .unwrap_or_else(|| PathBuf::from("ceremony-transcript.jsonl"))
+    });
+    let mut files = Vec::new();
+    for f in a.files.iter().chain(std::iter::once(&a.key_record)) {
+        files.push(transcript::hash_file(f)?);
+    }
+    transcript::append(
+        &transcript_path,
+        &Entry {
+            format: TRANSCRIPT_FORMAT.into(),
+            time: custos_core::ledger::now_utc(),
+            who: a.who.clone(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            step: "ceremony.verified".into(),
+            fingerprints: vec![mine.fingerprint.to_string()],
+            files,
+            details: serde_json::json!({
+                "descriptor": desc.to_string(), "position": membership.position,
+                "n": membership.n, "k": membership.threshold,
+                "first_addresses": membership.first_addresses,
+            }),
+        },
+    )
+    .context("cannot write the transcript")?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
+                "membership": membership, "transcript": transcript_path,
+            }))?
+        );
+    } else {
+        println!("accepted: own key {} appears once (position {} of {})", mine.origin(), membership.position, membership.n);
+        if let Some(k) = membership.threshold {
+            println!("policy: {k} of {}", membership.n);
+        }
+        println!("descriptor: {desc}");
+        for (i, addr) in membership.first_addresses.iter().enumerate() {
+            println!("receive {i}: {addr}");
+        }
+        println!("compare the first address with every other keyholder before funding");
+    }
+    Ok(0)
+}

@@ -1,0 +1,474 @@
+//! `custos-signer key ...`: make a keyholder key for the custody ceremony, or import one a
+//! hardware wallet exported.
+//!
+//! `key generate` steps: entropy (OS CSPRNG; `--dice` mixes in dice rolls as
+//! `SHA256(os || SHA256(rolls))`; `--coldcard-dice` uses `SHA256(rolls)` like Coldcard and
+//! SeedSigner), the mnemonic shown once with its SeedQR (standard and compact), the screen
+//! cleared, a verification quiz, the optional BIP39 passphrase, then the key record at
+//! `m/48'/coin'/0'/script'` with its BIP-322 proof of possession over the ceremony challenge,
+//! written as JSON and as a BSMS 1.0 round-1 record. Each step is appended to the transcript
+//! (hashes and fingerprints only).
+//!
+//! **Non-interactive mode** (`--batch`, for tests and scripted training): nothing secret is
+//! displayed and everything is read from standard input, one line each, in this order:
+//! the dice rolls (with `--dice`/`--coldcard-dice`), the passphrase (with `--passphrase`), then
+//! the whole mnemonic re-entered on one line (the quiz: every word, in order). Fixed entropy for
+//! tests comes from `--entropy-file F` (hex, 16 or 32 bytes). Secrets never come from argv.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use bitcoin::secp256k1::Secp256k1;
+use clap::{Args, Subcommand};
+use custos_ceremony::entropy::{self, EntropyMode, Words};
+use custos_ceremony::keys::{derive_account, ScriptKind};
+use custos_ceremony::record::{self, make_record};
+use custos_ceremony::transcript::{self, Entry, FileHash, TRANSCRIPT_FORMAT};
+use custos_ceremony::{mnemonic, seedqr};
+use custos_core::{Network, Secret, SecretString};
+
+/// Key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Generate a keyholder key: entropy (+dice), mnemonic, quiz, key record with proof.
+    Generate(GenerateArgs),
+    /// Import a hardware wallet's export (Coldcard JSON, UR crypto-account/account-descriptor)
+    /// into an (unproven) key record.
+    Import(ImportArgs),
+}
+
+/// `key generate` options.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Mnemonic length: 12 or 24 words.
+    #[arg(long, default_value_t = 24)]
+    pub words: usize,
+    /// Mix dice rolls into the OS entropy: SHA256(os || SHA256(rolls)).
+    #[arg(long, conflicts_with = "coldcard_dice")]
+    pub dice: bool,
+    /// Coldcard/SeedSigner-compatible dice: entropy = SHA256(rolls); >= 50 rolls for 12 words,
+    /// >= 99 for 24.
+    #[arg(long)]
+    pub coldcard_dice: bool,
+    /// Ask for a BIP39 passphrase (entered twice, never echoed).
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Network of the custody wallet.
+    #[arg(long, default_value = "regtest")]
+    pub network: Network,
+    /// Script type of the custody wallet (fixes the BIP48 path).
+    #[arg(long, default_value = "wsh")]
+    pub script: ScriptKind,
+    /// Directory for the key record files (created if missing).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Keyholder label (also the BSMS description, max 80 characters).
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// The ceremony challenge the proof of possession signs.
+    #[arg(long, conflicts_with = "challenge_file")]
+    pub challenge: Option<String>,
+    /// File holding the ceremony challenge.
+    #[arg(long)]
+    pub challenge_file: Option<PathBuf>,
+    /// Fixed entropy (hex, 16 or 32 bytes) from a file: tests and training only.
+    #[arg(long, conflicts_with_all = ["dice", "coldcard_dice"])]
+    pub entropy_file: Option<PathBuf>,
+    /// Non-interactive: read rolls, passphrase and the quiz from stdin; display no secret.
+    #[arg(long)]
+    pub batch: bool,
+    /// Also write the SeedQR (compact) as an SVG file for printing. The file is secret.
+    #[arg(long)]
+    pub seedqr_svg: Option<PathBuf>,
+    /// Number of quiz words (interactive mode).
+    #[arg(long, default_value_t = 4)]
+    pub quiz: usize,
+    /// Transcript file (JSON lines); default OUT_DIR/ceremony-transcript.jsonl.
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+    /// Who is doing this step (recorded in the transcript).
+    #[arg(long, env = "CUSTOS_EXAMINER", default_value = "keyholder")]
+    pub who: String,
+}
+
+/// `key import` options.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export: a Coldcard JSON file, or a text file holding a `ur:` string.
+    pub file: PathBuf,
+    /// Network of the custody wallet.
+    #[arg(long, default_value = "regtest")]
+    pub network: Network,
+    /// Script type of the custody wallet.
+    #[arg(long, default_value = "wsh")]
+    pub script: ScriptKind,
+    /// Directory for the key record (created if missing).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Keyholder label.
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// Transcript file; default OUT_DIR/ceremony-transcript.jsonl.
+    #[arg(long)]
+    pub transcript: Option<PathBuf>,
+    /// Who is doing this step.
+    #[arg(long, env = "CUSTOS_EXAMINER", default_value = "keyholder")]
+    pub who: String,
+}
+
+/// Runs a key command; returns the exit code.
+pub fn run(cmd: &KeyCmd, json: bool) -> anyhow::Result<u8> {
+    match cmd {
+        KeyCmd::Generate(a) => generate(a, json),
+        KeyCmd::Import(a) => import(a, json),
+    }
+}
+
+/// Where secret material is read from.
+enum Input {
+    /// Prompts on the terminal without echo.
+    Tty,
+    /// Lines of stdin.
+    Batch(std::io::StdinLock<'static>),
+}
+
+impl Input {
+    fn secret_line(&mut self, prompt: &str) -> anyhow::Result<SecretString> {
+        match self {
+            Input::Tty => Ok(Secret::new(
+                rpassword::prompt_password(prompt).context("cannot read from the terminal")?,
+            )),
+            Input::Batch(lock) => {
+                let mut line = Secret::new(String::new());
+                let n = lock
+                    .read_line(line.expose_secret_mut())
+                    .context("cannot read stdin")?;
+                if n == 0 {
+                    bail!("stdin ended before: {}", prompt.trim_end_matches([':', ' ']));
+                }
+                let t = line.expose_secret().trim_end_matches(['\n', '\r']).to_string();
+                Ok(Secret::new(t))
+            }
+        }
+    }
+}
+
+fn read_challenge(c: &Option<String>, f: &Option<PathBuf>) -> anyhow::Result<String> {
+    match (c, f) {
+        (Some(c), _) => Ok(c.trim().to_string()),
+        (None, Some(p)) => Ok(std::fs::read_to_string(p)
+            .with_context(|| format!("{}", p.display()))?
+            .trim()
+            .to_string()),
+        (None, None) => bail!("a ceremony challenge is required: --challenge TEXT or --challenge-file F"),
+    }
+    .and_then(|c| {
+        if c.is_empty() {
+            Err(anyhow!("the ceremony challenge is empty"))
+        } else {
+            Ok(c)
+        }
+    })
+}
+
+fn screen(batch: bool, text: &str) {
+    if !batch {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+        let _ = e.flush();
+    }
+}
+
+fn clear_screen(batch: bool) {
+    // Clears the visible screen and the scrollback (xterm-compatible terminals).
+    screen(batch, "\x1b[2J\x1b[3J\x1b[H");
+}
+
+fn host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+fn write_file(path: &Path, data: &[u8], secret: bool) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let _ = secret;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
+    let words = Words::from_count(a.words)?;
+    let challenge = read_challenge(&a.challenge, &a.challenge_file)?;
+    if a.label.chars().count() > 80 {
+        bail!("--label is longer than 80 characters (the bsms description limit)");
+    }
+    if !a.batch && !std::io::stdin().is_terminal() {
+        bail!("no terminal for the no-echo prompts: run interactively, or pass --batch");
+    }
+    let mut input = if a.batch {
+        Input::Batch(std::io::stdin().lock())
+    } else {
+        Input::Tty
+    };
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("cannot create {}", a.out_dir.display()))?;
+    let transcript_path = a
+        .transcript
+        .clone()
+        .unwrap_or_else(|| a.out_dir.join("ceremony-transcript.jsonl"));
+
+    // 1. Entropy.
+    let (entropy, mode, rolls, dice_digest) = if let Some(f) = &a.entropy_file {
+        let text = Secret::new(
+            std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?,
+        );
+        let bytes = Secret::new(
+            hex::decode(text.expose_secret().trim())
+                .map_err(|_| anyhow!("{}: entropy file must hold hex", f.display()))?,
+        );
+        if bytes.expose_secret().len() != words.entropy_len() {
+            bail!(
+                "{}: {} bytes of entropy, {} words need {}",
+                f.display(),
+                bytes.expose_secret().len(),
+                words.count(),
+                words.entropy_len()
+            );
+        }
+        tracing::warn!(target: "custos::ceremony", "fixed entropy from a file: for tests and training only");
+        (bytes, EntropyMode::Fixed, 0, None)
+    } else {
+        let mode = if a.coldcard_dice {
+            EntropyMode::ColdcardDice
+        } else if a.dice {
+            EntropyMode::OsDice
+        } else {
+            EntropyMode::Os
+        };
+        let rolls = if mode == EntropyMode::Os {
+            None
+        } else {
+            let need = if mode == EntropyMode::ColdcardDice {
+                words.min_coldcard_rolls()
+            } else {
+                1
+            };
+            let line = input.secret_line(&format!(
+                "Dice rolls (digits 1-6, at least {need}; not echoed): "
+            ))?;
+            Some(entropy::parse_rolls(line.expose_secret())?)
+        };
+        let g = entropy::generate(words, mode, rolls.as_ref())?;
+        (g.entropy, g.mode, g.rolls, g.dice_digest)
+    };
+    if let Some(d) = &dice_digest {
+        screen(
+            a.batch,
+            &format!(
+                "\n{rolls} rolls. Dice-derived entropy SHA256(rolls) = {}\n{}\n",
+                hex::encode(d.expose_secret()),
+                if mode == EntropyMode::ColdcardDice {
+                    "This is the entropy itself: a Coldcard or SeedSigner given the same rolls shows the same words."
+                } else {
+                    "Mixed with 32 bytes of OS entropy: SHA256(os || SHA256(rolls))."
+                }
+            ),
+        );
+    }
+    let m = mnemonic::from_entropy(&entropy)?;
+    drop(entropy);
+
+    // 2. Show the words once, with the SeedQRs.
+    if !a.batch {
+        let phrase = mnemonic::phrase(&m);
+        let mut text = Secret::new(String::from(
+            "\nWRITE DOWN THESE WORDS. They are shown once.\n\n",
+        ));
+        for (i, w) in phrase.expose_secret().split(' ').enumerate() {
+            text.expose_secret_mut()
+                .push_str(&format!("{:>2}. {w:<10}{}", i + 1, if i % 4 == 3 { "\n" } else { "  " }));
+        }
+        screen(false, text.expose_secret());
+        for (kind, name) in [
+            (seedqr::Kind::Standard, "SeedQR (standard)"),
+            (seedqr::Kind::Compact, "CompactSeedQR"),
+        ] {
+            let code = seedqr::qr(&m, kind)?;
+            screen(false, &format!("\n{name}:\n"));
+            screen(false, seedqr::render_terminal(&code).expose_secret());
+        }
+        let _ = rpassword::prompt_password("\nPress Enter once the words are written down: ")?;
+        clear_screen(false);
+    }
+    if let Some(svg) = &a.seedqr_svg {
+        let code = seedqr::qr(&m, seedqr::Kind::Compact)?;
+        write_file(svg, seedqr::render_svg(&code).expose_secret().as_bytes(), true)?;
+        tracing::warn!(target: "custos::ceremony", path = %svg.display(), "seedqr svg written: it is the seed; print it and destroy the file");
+    }
+
+    // 3. The quiz.
+    let quizzed = if a.batch {
+        let again = input.secret_line("Re-enter the whole mnemonic: ")?;
+        let same = mnemonic::parse(&again)
+            .map(|again| again.expose_secret() == m.expose_secret())
+            .unwrap_or(false);
+        if !same {
+            eprintln!("custos-signer: verification quiz failed: the words re-entered are not the mnemonic");
+            return Ok(1);
+        }
+        words.count()
+    } else {
+        let positions = mnemonic::quiz_positions(words.count(), a.quiz)?;
+        for &p in &positions {
+            let mut ok = false;
+            for _ in 0..3 {
+                let ans = input.secret_line(&format!("Word #{}: ", p + 1))?;
+                if mnemonic::check_answer(&m, p, &ans).is_ok() {
+                    ok = true;
+                    break;
+                }
+                screen(false, "That is not the word. Check your copy.\n");
+            }
+            if !ok {
+                eprintln!("custos-signer: verification quiz failed at word {}: nothing was written", p + 1);
+                return Ok(1);
+            }
+        }
+        positions.len()
+    };
+
+    // 4. Passphrase.
+    let passphrase = if a.passphrase {
+        let p1 = input.secret_line("BIP39 passphrase (not echoed): ")?;
+        if !a.batch {
+            let p2 = input.secret_line("Repeat the passphrase: ")?;
+            if p1.expose_secret() != p2.expose_secret() {
+                eprintln!("custos-signer: the passphrases differ: nothing was written");
+                return Ok(2);
+            }
+        }
+        Some(p1)
+    } else {
+        None
+    };
+
+    // 5. The key record.
+    let secp = Secp256k1::new();
+    let seed = mnemonic::seed(&m, passphrase.as_ref());
+    drop(passphrase);
+    drop(m);
+    let path = a.script.account_path(a.network);
+    let account = derive_account(&secp, &seed, a.network, &path)?;
+    drop(seed);
+    let created = custos_core::ledger::now_utc();
+    let gen = make_record(&secp, &account, a.network, a.script, &a.label, &challenge, &created)?;
+    drop(account);
+    // Check what we wrote, as the coordinator will.
+    let json_text = serde_json::to_string_pretty(&gen.record)? + "\n";
+    let fp = gen.record.fingerprint.clone();
+    let json_path = a.out_dir.join(format!("key-{fp}.json"));
+    let bsms_path = a.out_dir.join(format!("key-{fp}.bsms"));
+    record::load_key_text(&secp, &json_text, &json_path.display().to_string())?;
+    record::load_key_text(&secp, &gen.bsms, &bsms_path.display().to_string())?;
+    write_file(&json_path, json_text.as_bytes(), false)?;
+    write_file(&bsms_path, gen.bsms.as_bytes(), false)?;
+
+    let files = vec![transcript::hash_file(&json_path)?, transcript::hash_file(&bsms_path)?];
+    let key_expr = format!("[{}/{}]{}", fp, gen.record.path.trim_start_matches("m/"), gen.record.xpub);
+    transcript::append(
+        &transcript_path,
+        &Entry {
+            format: TRANSCRIPT_FORMAT.into(),
+            time: created.clone(),
+            who: a.who.clone(),
+            host: host(),
+            step: "ceremony.key_generated".into(),
+            fingerprints: vec![fp.clone()],
+            files: files.clone(),
+            details: serde_json::json!({
+                "network": a.network, "script": a.script, "words": words.count(),
+                "entropy": mode, "dice_rolls": rolls, "passphrase": a.passphrase,
+                "quiz_words": quizzed, "key": key_expr, "challenge": challenge,
+                "proof": "bip322-simple", "seedqr_svg": a.seedqr_svg.is_some(),
+            }),
+        },
+    )?;
+    print_result(json, &fp, &key_expr, &files, &[&json_path, &bsms_path], &transcript_path)?;
+    Ok(0)
+}
+
+fn print_result(
+    json: bool,
+    fp: &str,
+    key_expr: &str,
+    files: &[FileHash],
+    paths: &[&Path],
+    transcript_path: &Path,
+) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "fingerprint": fp, "key": key_expr,
+                "files": paths.iter().zip(files).map(|(p, h)| serde_json::json!({"path": p, "sha256": h.sha256})).collect::<Vec<_>>(),
+                "transcript": transcript_path,
+            }))?
+        );
+    } else {
+        println!("key {key_expr}");
+        for (p, h) in paths.iter().zip(files) {
+            println!("wrote {} sha256 {}", p.display(), h.sha256);
+        }
+        println!("transcript {}", transcript_path.display());
+    }
+    Ok(())
+}
+
+fn import(a: &ImportArgs, json: bool) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("{}", a.file.display()))?;
+    let file = a.file.display().to_string();
+    let created = custos_core::ledger::now_utc();
+    let rec = custos_ceremony::import::import_text(&text, &file, a.network, a.script, &a.label, &created)?;
+    let secp = Secp256k1::verification_only();
+    let json_text = serde_json::to_string_pretty(&rec)? + "\n";
+    rec.check(&secp, &file)?;
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("cannot create {}", a.out_dir.display()))?;
+    let path = a.out_dir.join(format!("key-{}.json", rec.fingerprint));
+    write_file(&path, json_text.as_bytes(), false)?;
+    let transcript_path = a
+        .transcript
+        .clone()
+        .unwrap_or_else(|| a.out_dir.join("ceremony-transcript.jsonl"));
+    let files = vec![transcript::hash_file(&a.file)?, transcript::hash_file(&path)?];
+    let key_expr = format!("[{}/{}]{}", rec.fingerprint, rec.path.trim_start_matches("m/"), rec.xpub);
+    transcript::append(
+        &transcript_path,
+        &Entry {
+            format: TRANSCRIPT_FORMAT.into(),
+            time: created,
+            who: a.who.clone(),
+            host: host(),
+            step: "ceremony.key_imported".into(),
+            fingerprints: vec![rec.fingerprint.clone()],
+            files: files.clone(),
+            details: serde_json::json!({
+                "network": a.network, "script": a.script, "origin": rec.origin,
+                "key": key_expr, "proof": "none (unproven: assemble needs --allow-unproven)",
+            }),
+        },
+    )?;
+    eprintln!("custos-signer: imported key has no proof of possession; assemble will need --allow-unproven");
+    print_result(json, &rec.fingerprint, &key_expr, &files[1..], &[&path], &transcript_path)?;
+    Ok(0)
+}
