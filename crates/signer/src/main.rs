@@ -15,6 +15,7 @@ use clap::Parser;
 mod cmd_ceremony;
 mod cmd_key;
 mod cmd_material;
+mod cmd_sign;
 mod hardening;
 
 /// custos-signer — offline key generation and signing for custody of seized cryptocurrency.
@@ -50,6 +51,9 @@ enum Command {
     /// Seized material: classify it, turn it into a watch-only file.
     #[command(subcommand)]
     Material(cmd_material::MaterialCmd),
+    /// Verify a PSBT against the registered custody policy, then sign it with seized material
+    /// or a keyholder's key (writes `<name>-signed.psbt`).
+    Sign(cmd_sign::SignArgs),
 }
 
 /// Exit codes of the signer.
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd_key::run(&c, cli.json),
         Command::Ceremony(c) => cmd_ceremony::run(&c, cli.json),
         Command::Material(c) => cmd_material::run(&c, cli.json),
+        Command::Sign(a) => cmd_sign::run(&a, cli.json),
     };
     match result {
         Ok(code) => ExitCode::from(code),

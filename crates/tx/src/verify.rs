@@ -365,8 +365,19 @@ impl Review {
         let mut s = String::new();
         let _ = writeln!(s, "transaction {} (unsigned txid)", self.unsigned_txid);
         let _ = writeln!(s, "inputs ({}):", self.inputs.len());
-        for i in &self.inputs {
+        const SHOWN: usize = 50;
+        for i in self.inputs.iter().take(SHOWN) {
             let _ = writeln!(s, "  #{} {} {} sat {} ({})", i.index, i.outpoint, i.value, i.address, i.kind);
+        }
+        if self.inputs.len() > SHOWN {
+            let _ = writeln!(
+                s,
+                "  ... {} more input(s) totalling {} sat (all {} inputs: {} sat)",
+                self.inputs.len() - SHOWN,
+                self.inputs[SHOWN..].iter().map(|i| i.value).sum::<u64>(),
+                self.inputs.len(),
+                self.input_total
+            );
         }
         let _ = writeln!(s, "outputs ({}):", self.outputs.len());
         for o in &self.outputs {

@@ -52,6 +52,18 @@ fn write_unsigned_interop_fixtures() {
         .unwrap();
         let path = dir().join(format!("{name}.psbt"));
         std::fs::write(path, custos_tx::psbt_io::to_base64(&s.txs[0].psbt)).unwrap();
+        std::fs::write(
+            dir().join(format!("{name}.inventory.json")),
+            serde_json::to_string_pretty(&inv).unwrap(),
+        )
+        .unwrap();
+    }
+    for kind in ["wsh", "tr"] {
+        std::fs::write(
+            dir().join(format!("custody-{kind}.policy.json")),
+            serde_json::to_string_pretty(&custody_policy(kind)).unwrap(),
+        )
+        .unwrap();
     }
 }
 
