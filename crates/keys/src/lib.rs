@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod catalogue;
+pub mod derive;
 pub mod electrum;
 pub mod error;
 pub mod material;

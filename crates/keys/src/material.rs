@@ -427,7 +427,18 @@ fn parse_wif(l: &str, line: usize, network: Network) -> Result<WifKey, Error> {
 
 fn parse_address(l: &str, line: usize, network: Network) -> Result<AddressItem, Error> {
     const KIND: &str = "address";
-    let unchecked = Address::from_str(l).map_err(|e| Error::Invalid { kind: KIND, line: Some(line), fault: e.to_string() })?;
+    let unchecked = Address::from_str(l).map_err(|e| {
+        let lower = l.to_ascii_lowercase();
+        let fault = if ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p)) {
+            match bitcoin::bech32::segwit::decode(l) {
+                Err(be) => format!("bech32 segwit address does not decode: {be}"),
+                Ok(_) => e.to_string(),
+            }
+        } else {
+            format!("base58 address: {e}")
+        };
+        Error::Invalid { kind: KIND, line: Some(line), fault }
+    })?;
     if !unchecked.is_valid_for_network(network.to_bitcoin()) {
         let found = [Network::Bitcoin, Network::Testnet, Network::Regtest]
             .into_iter()
@@ -512,7 +523,7 @@ fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
 
     // Not valid as anything: explain in terms of the closest kind.
     let old_found = words.iter().filter(|w| electrum::old_wordlist().contains(w)).count();
-    if found * 2 >= count && found >= old_found && count > 1 {
+    if found * 2 >= count && found >= old_found && count >= 6 {
         const KIND: &str = "bip39 mnemonic";
         if found < count {
             let missing: Vec<usize> = (0..count).filter(|&i| lang.find_word(words[i]).is_none()).collect();
@@ -575,7 +586,7 @@ fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
         };
         return Err(Error::Invalid { kind: KIND, line: None, fault });
     }
-    if old_found * 2 >= count && old_found > found && count > 1 {
+    if old_found * 2 >= count && old_found > found && count >= 6 {
         let pos = words.iter().position(|w| !electrum::old_wordlist().contains(w)).unwrap_or(0);
         if old_found < count {
             return Err(Error::UnknownWord { kind: "electrum old seed", language: "electrum old (1626 words)", position: pos + 1, suggestions: Vec::new() });
