@@ -40,7 +40,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for i in 0..N {
                     let s = d.script_at(i).expect("derive");
-                    black_box(Address::from_script(&s, Network::Bitcoin).expect("address").to_string());
+                    black_box(
+                        Address::from_script(&s, Network::Bitcoin)
+                            .expect("address")
+                            .to_string(),
+                    );
                 }
             })
         });

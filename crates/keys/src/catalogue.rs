@@ -182,7 +182,12 @@ impl CatalogueEntry {
         let bad = |r: &str| Error::Catalogue {
             reason: format!("entry {}: {r}", self.id),
         };
-        if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if self.id.is_empty()
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(bad("id must be lower-case ascii, digits and '-'"));
         }
         if self.scripts.is_empty() {
@@ -205,7 +210,9 @@ impl CatalogueEntry {
         }
         let multi = self.scripts.iter().any(|s| s.wrap("k").is_none());
         if multi != self.cosigner {
-            return Err(bad("multisig script types go with cosigner = true, and only with it"));
+            return Err(bad(
+                "multisig script types go with cosigner = true, and only with it",
+            ));
         }
         for n in [Network::Bitcoin, Network::Regtest] {
             self.account_path(n, 0)?;
@@ -233,12 +240,15 @@ impl Catalogue {
     /// (`builtin_catalogue_loads_and_validates`).
     pub fn builtin() -> Catalogue {
         #[allow(clippy::expect_used)]
-        Catalogue::from_toml(BUILTIN).expect("crates/keys/data/paths.toml is validated by the test suite")
+        Catalogue::from_toml(BUILTIN)
+            .expect("crates/keys/data/paths.toml is validated by the test suite")
     }
 
     /// Parses and validates a catalogue in the `paths.toml` format.
     pub fn from_toml(text: &str) -> Result<Catalogue, Error> {
-        let c: Catalogue = toml::from_str(text).map_err(|e| Error::Catalogue { reason: e.to_string() })?;
+        let c: Catalogue = toml::from_str(text).map_err(|e| Error::Catalogue {
+            reason: e.to_string(),
+        })?;
         let mut ids = std::collections::HashSet::new();
         for e in &c.entries {
             e.validate()?;
@@ -265,10 +275,28 @@ mod tests {
     fn builtin_catalogue_loads_and_validates() {
         let c = Catalogue::from_toml(BUILTIN).unwrap();
         for id in [
-            "bip44", "bip49", "bip84", "bip86", "m0h", "bip84-path-p2pkh", "bip49-path-p2pkh", "bip44-path-p2wpkh",
-            "bip44-path-p2sh-p2wpkh", "bisq", "samourai-badbank", "samourai-premix", "samourai-postmix",
-            "samourai-ricochet", "bip48-p2sh-p2wsh", "bip48-p2wsh", "core-legacy-hd", "blockchain-info", "atomic",
-            "electrum-standard", "electrum-segwit", "electrum-old",
+            "bip44",
+            "bip49",
+            "bip84",
+            "bip86",
+            "m0h",
+            "bip84-path-p2pkh",
+            "bip49-path-p2pkh",
+            "bip44-path-p2wpkh",
+            "bip44-path-p2sh-p2wpkh",
+            "bisq",
+            "samourai-badbank",
+            "samourai-premix",
+            "samourai-postmix",
+            "samourai-ricochet",
+            "bip48-p2sh-p2wsh",
+            "bip48-p2wsh",
+            "core-legacy-hd",
+            "blockchain-info",
+            "atomic",
+            "electrum-standard",
+            "electrum-segwit",
+            "electrum-old",
         ] {
             assert!(c.get(id).is_some(), "missing {id}");
         }
@@ -278,10 +306,19 @@ mod tests {
     fn coin_type_follows_the_network_unless_hard_coded() {
         let c = Catalogue::builtin();
         let bip84 = c.get("bip84").unwrap();
-        assert_eq!(bip84.account_path(Network::Regtest, 2).unwrap().to_string(), "84'/1'/2'");
-        assert_eq!(bip84.account_path(Network::Bitcoin, 0).unwrap().to_string(), "84'/0'/0'");
+        assert_eq!(
+            bip84.account_path(Network::Regtest, 2).unwrap().to_string(),
+            "84'/1'/2'"
+        );
+        assert_eq!(
+            bip84.account_path(Network::Bitcoin, 0).unwrap().to_string(),
+            "84'/0'/0'"
+        );
         let bisq = c.get("bisq").unwrap();
-        assert_eq!(bisq.account_path(Network::Regtest, 0).unwrap().to_string(), "44'/0'/1'");
+        assert_eq!(
+            bisq.account_path(Network::Regtest, 0).unwrap().to_string(),
+            "44'/0'/1'"
+        );
     }
 
     #[test]

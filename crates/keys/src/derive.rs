@@ -32,7 +32,10 @@ impl ChainDeriver {
         if script.wrap("k").is_none() {
             return Err(Error::Unsupported {
                 kind: "script derivation",
-                reason: format!("{} is a multisig type; derive it from a descriptor", script.name()),
+                reason: format!(
+                    "{} is a multisig type; derive it from a descriptor",
+                    script.name()
+                ),
             });
         }
         let secp = Secp256k1::new();
@@ -40,10 +43,12 @@ impl ChainDeriver {
             path: format!("{chain}"),
             reason: e.to_string(),
         })?;
-        let chain_key = account.ckd_pub(&secp, child).map_err(|e| Error::Derivation {
-            path: format!("{chain}"),
-            reason: e.to_string(),
-        })?;
+        let chain_key = account
+            .ckd_pub(&secp, child)
+            .map_err(|e| Error::Derivation {
+                path: format!("{chain}"),
+                reason: e.to_string(),
+            })?;
         Ok(ChainDeriver {
             chain: chain_key,
             script,
@@ -58,13 +63,20 @@ impl ChainDeriver {
             reason: e,
         };
         let child = ChildNumber::from_normal_idx(index).map_err(|e| err(e.to_string()))?;
-        let (tweak, _chain_code) = self.chain.ckd_pub_tweak(child).map_err(|e| err(e.to_string()))?;
-        let pk = self.add_generator_multiple(&self.chain.public_key, &tweak).map_err(err)?;
+        let (tweak, _chain_code) = self
+            .chain
+            .ckd_pub_tweak(child)
+            .map_err(|e| err(e.to_string()))?;
+        let pk = self
+            .add_generator_multiple(&self.chain.public_key, &tweak)
+            .map_err(err)?;
         let cpk = CompressedPublicKey(pk);
         Ok(match self.script {
             ScriptType::Pkh => ScriptBuf::new_p2pkh(&cpk.pubkey_hash()),
             ScriptType::Wpkh => ScriptBuf::new_p2wpkh(&cpk.wpubkey_hash()),
-            ScriptType::ShWpkh => ScriptBuf::new_p2sh(&ScriptBuf::new_p2wpkh(&cpk.wpubkey_hash()).script_hash()),
+            ScriptType::ShWpkh => {
+                ScriptBuf::new_p2sh(&ScriptBuf::new_p2wpkh(&cpk.wpubkey_hash()).script_hash())
+            }
             ScriptType::Tr => {
                 // BIP86: output key = lift_x(internal) + H_TapTweak(internal)·G.
                 let (internal, _) = pk.x_only_public_key();
@@ -112,13 +124,26 @@ mod tests {
     fn agrees_with_miniscript_for_every_single_key_type() {
         use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
         let xpub = Xpub::from_str("xpub6BgBgsespWvERF3LHQu6CnqdvfEvtMcQjYrcRzx53QJjSxarj2afYWcLteoGVky7D3UKDP9QyrLprQ3VCECoY49yfdDEHGCtMMj92pReUsQ").unwrap();
-        for script in [ScriptType::Pkh, ScriptType::ShWpkh, ScriptType::Wpkh, ScriptType::Tr] {
+        for script in [
+            ScriptType::Pkh,
+            ScriptType::ShWpkh,
+            ScriptType::Wpkh,
+            ScriptType::Tr,
+        ] {
             for chain in [0, 1] {
                 let d = ChainDeriver::new(&xpub, chain, script).unwrap();
-                let desc = Descriptor::<DescriptorPublicKey>::from_str(&script.wrap(&format!("{xpub}/{chain}/*")).unwrap()).unwrap();
+                let desc = Descriptor::<DescriptorPublicKey>::from_str(
+                    &script.wrap(&format!("{xpub}/{chain}/*")).unwrap(),
+                )
+                .unwrap();
                 for i in 0..25 {
                     let expected = desc.at_derivation_index(i).unwrap().script_pubkey();
-                    assert_eq!(d.script_at(i).unwrap(), expected, "{} {chain}/{i}", script.name());
+                    assert_eq!(
+                        d.script_at(i).unwrap(),
+                        expected,
+                        "{} {chain}/{i}",
+                        script.name()
+                    );
                 }
             }
         }

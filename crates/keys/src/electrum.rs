@@ -80,7 +80,10 @@ pub fn seed_type(text: &str) -> Option<ElectrumSeedKind> {
 }
 
 /// Version-prefix seed type of a normalised phrase (ignores old seeds).
-pub(crate) fn new_seed_type_normalized(normalized: &str, num_words: usize) -> Option<ElectrumSeedKind> {
+pub(crate) fn new_seed_type_normalized(
+    normalized: &str,
+    num_words: usize,
+) -> Option<ElectrumSeedKind> {
     let v = version_hex(normalized);
     if v.starts_with("01") {
         Some(ElectrumSeedKind::Standard)
@@ -104,7 +107,11 @@ pub fn electrum_seed(phrase: &SecretString, passphrase: Option<&SecretString>) -
         salt.push_str(&electrum_normalize(pp.expose_secret()));
     }
     let salt = Secret::new(salt);
-    let mut out = pbkdf2_hmac_sha512(p.expose_secret().as_bytes(), salt.expose_secret().as_bytes(), 2048);
+    let mut out = pbkdf2_hmac_sha512(
+        p.expose_secret().as_bytes(),
+        salt.expose_secret().as_bytes(),
+        2048,
+    );
     let v = out.to_vec();
     out.zeroize();
     Secret::new(v)
@@ -118,11 +125,20 @@ static OLD_WORDS_TEXT: &str = include_str!("../data/electrum_old_words.txt");
 /// Electrum's old 1626-word list (electrum/old_mnemonic.py), in order.
 pub fn old_wordlist() -> &'static [&'static str] {
     static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| OLD_WORDS_TEXT.lines().map(str::trim).filter(|w| !w.is_empty()).collect())
+    LIST.get_or_init(|| {
+        OLD_WORDS_TEXT
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect()
+    })
 }
 
 fn old_index(word: &str) -> Option<u64> {
-    old_wordlist().iter().position(|w| *w == word).map(|i| i as u64)
+    old_wordlist()
+        .iter()
+        .position(|w| *w == word)
+        .map(|i| i as u64)
 }
 
 /// Electrum's `old_mnemonic.mn_decode`: 3 words → `%08x` of one 32-bit (or, for some word
@@ -143,7 +159,7 @@ pub fn old_mn_decode(words: &[&str]) -> Result<String, usize> {
 
 /// Electrum's `old_mnemonic.mn_encode` of a hex string whose length is a multiple of 8.
 pub fn old_mn_encode(hex_seed: &str) -> Option<Vec<&'static str>> {
-    if hex_seed.len() % 8 != 0 {
+    if !hex_seed.len().is_multiple_of(8) {
         return None;
     }
     let list = old_wordlist();
@@ -160,7 +176,7 @@ pub fn old_mn_encode(hex_seed: &str) -> Option<Vec<&'static str>> {
 }
 
 fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Electrum's `is_old_seed` on a normalised phrase: 16 or 32 bytes of hex, or 12 or 24 words that
@@ -244,10 +260,11 @@ pub fn old_derive_pubkey<C: secp256k1::Verification>(
         path: path(),
         reason: e.to_string(),
     })?;
-    mpk.add_exp_tweak(secp, &tweak).map_err(|e| Error::Derivation {
-        path: path(),
-        reason: e.to_string(),
-    })
+    mpk.add_exp_tweak(secp, &tweak)
+        .map_err(|e| Error::Derivation {
+            path: path(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]

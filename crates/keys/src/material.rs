@@ -153,9 +153,10 @@ impl Material {
     /// Whether the material contains secrets (can spend).
     pub fn is_secret(&self) -> bool {
         match self {
-            Material::Bip39 { .. } | Material::ElectrumSeed { .. } | Material::ExtendedPrivate { .. } | Material::Wif(_) => {
-                true
-            }
+            Material::Bip39 { .. }
+            | Material::ElectrumSeed { .. }
+            | Material::ExtendedPrivate { .. }
+            | Material::Wif(_) => true,
             Material::Descriptors(d) => d.iter().any(|d| d.secret.is_some()),
             Material::ExtendedPublic { .. } | Material::Addresses(_) => false,
         }
@@ -183,15 +184,30 @@ impl Material {
                     format!("electrum {} seed, {words} words", kind.name())
                 }
             }
-            Material::ExtendedPublic { keys } => format!("{} extended public key(s) ({})", keys.len(), prefixes(keys.iter().map(|k| k.prefix))),
-            Material::ExtendedPrivate { keys } => format!("{} extended private key(s) ({})", keys.len(), prefixes(keys.iter().map(|k| k.prefix))),
+            Material::ExtendedPublic { keys } => format!(
+                "{} extended public key(s) ({})",
+                keys.len(),
+                prefixes(keys.iter().map(|k| k.prefix))
+            ),
+            Material::ExtendedPrivate { keys } => format!(
+                "{} extended private key(s) ({})",
+                keys.len(),
+                prefixes(keys.iter().map(|k| k.prefix))
+            ),
             Material::Descriptors(d) => {
                 let secret = d.iter().filter(|d| d.secret.is_some()).count();
-                format!("{} output descriptor(s), {secret} with private keys", d.len())
+                format!(
+                    "{} output descriptor(s), {secret} with private keys",
+                    d.len()
+                )
             }
             Material::Wif(k) => {
                 let c = k.iter().filter(|k| k.public_key.compressed).count();
-                format!("{} wif key(s): {c} compressed, {} uncompressed", k.len(), k.len() - c)
+                format!(
+                    "{} wif key(s): {c} compressed, {} uncompressed",
+                    k.len(),
+                    k.len() - c
+                )
             }
             Material::Addresses(a) => format!("{} address(es)", a.len()),
         }
@@ -201,7 +217,8 @@ impl Material {
     pub fn script_hints(&self) -> Vec<String> {
         let mut v: Vec<String> = match self {
             Material::Bip39 { also_electrum, .. } => {
-                let mut v = vec!["every catalogue path (bip44/49/84/86 and wallet-specific)".to_string()];
+                let mut v =
+                    vec!["every catalogue path (bip44/49/84/86 and wallet-specific)".to_string()];
                 if let Some(k) = also_electrum {
                     v.push(format!("electrum {} paths", k.name()));
                 }
@@ -213,9 +230,16 @@ impl Material {
                 ElectrumSeedKind::TwoFactor => "2-of-3 p2sh (trustedcoin)".to_string(),
                 ElectrumSeedKind::TwoFactorSegwit => "2-of-3 p2wsh (trustedcoin)".to_string(),
             }],
-            Material::ExtendedPublic { keys } => keys.iter().map(|k| k.hint.describe().to_string()).collect(),
-            Material::ExtendedPrivate { keys } => keys.iter().map(|k| k.hint.describe().to_string()).collect(),
-            Material::Descriptors(d) => d.iter().map(|d| format!("{:?}", d.descriptor.desc_type()).to_lowercase()).collect(),
+            Material::ExtendedPublic { keys } => {
+                keys.iter().map(|k| k.hint.describe().to_string()).collect()
+            }
+            Material::ExtendedPrivate { keys } => {
+                keys.iter().map(|k| k.hint.describe().to_string()).collect()
+            }
+            Material::Descriptors(d) => d
+                .iter()
+                .map(|d| format!("{:?}", d.descriptor.desc_type()).to_lowercase())
+                .collect(),
             Material::Wif(k) => k
                 .iter()
                 .map(|k| {
@@ -228,7 +252,12 @@ impl Material {
                 .collect(),
             Material::Addresses(a) => a
                 .iter()
-                .map(|a| a.address.address_type().map(|t| t.to_string()).unwrap_or_else(|| "unknown".into()))
+                .map(|a| {
+                    a.address
+                        .address_type()
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "unknown".into())
+                })
                 .collect(),
         };
         v.sort();
@@ -277,7 +306,8 @@ fn split_origin(s: &str) -> (Option<&str>, &str) {
 }
 
 fn is_base58(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
 }
 
 fn line_kind(line: &str) -> LineKind {
@@ -286,10 +316,19 @@ fn line_kind(line: &str) -> LineKind {
     }
     let (_, key) = split_origin(line);
     if slip132::looks_like_extended_key(key) {
-        let private = slip132::VERSIONS.iter().any(|v| v.private && key.starts_with(v.prefix));
-        return if private { LineKind::ExtPrv } else { LineKind::ExtPub };
+        let private = slip132::VERSIONS
+            .iter()
+            .any(|v| v.private && key.starts_with(v.prefix));
+        return if private {
+            LineKind::ExtPrv
+        } else {
+            LineKind::ExtPub
+        };
     }
-    if (line.len() == 51 || line.len() == 52) && is_base58(line) && matches!(line.as_bytes()[0], b'5' | b'K' | b'L' | b'9' | b'c') {
+    if (line.len() == 51 || line.len() == 52)
+        && is_base58(line)
+        && matches!(line.as_bytes()[0], b'5' | b'K' | b'L' | b'9' | b'c')
+    {
         return LineKind::Wif;
     }
     if Address::from_str(line).is_ok() || looks_like_address(line) {
@@ -305,8 +344,12 @@ fn looks_like_address(line: &str) -> bool {
     if line.contains(char::is_whitespace) {
         return false;
     }
-    let bech = ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p)) && line.len() >= 14 && line.len() <= 90;
-    let base58 = (25..=35).contains(&line.len()) && is_base58(line) && matches!(line.as_bytes()[0], b'1' | b'3' | b'm' | b'n' | b'2');
+    let bech = ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p))
+        && line.len() >= 14
+        && line.len() <= 90;
+    let base58 = (25..=35).contains(&line.len())
+        && is_base58(line)
+        && matches!(line.as_bytes()[0], b'1' | b'3' | b'm' | b'n' | b'2');
     bech || base58
 }
 
@@ -315,15 +358,30 @@ fn key_network_matches(mainnet: bool, network: Network) -> bool {
 }
 
 fn net_name(mainnet: bool) -> String {
-    if mainnet { "mainnet" } else { "a test network (testnet/signet/regtest)" }.to_string()
+    if mainnet {
+        "mainnet"
+    } else {
+        "a test network (testnet/signet/regtest)"
+    }
+    .to_string()
 }
 
 fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, Error> {
-    let bad = |fault: String| Error::Invalid { kind, line: Some(line), fault };
+    let bad = |fault: String| Error::Invalid {
+        kind,
+        line: Some(line),
+        fault,
+    };
     let (fp, path) = o.split_once('/').unwrap_or((o, ""));
-    let fingerprint = Fingerprint::from_str(fp).map_err(|_| bad(format!("key origin fingerprint {fp:?} is not 8 hex digits")))?;
-    let path_text = if path.is_empty() { "m".to_string() } else { format!("m/{}", path.replace('h', "'")) };
-    let path = DerivationPath::from_str(&path_text).map_err(|e| bad(format!("key origin path {path_text:?}: {e}")))?;
+    let fingerprint = Fingerprint::from_str(fp)
+        .map_err(|_| bad(format!("key origin fingerprint {fp:?} is not 8 hex digits")))?;
+    let path_text = if path.is_empty() {
+        "m".to_string()
+    } else {
+        format!("m/{}", path.replace('h', "'"))
+    };
+    let path = DerivationPath::from_str(&path_text)
+        .map_err(|e| bad(format!("key origin path {path_text:?}: {e}")))?;
     Ok(KeyOrigin { fingerprint, path })
 }
 
@@ -356,17 +414,35 @@ pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error
     }
     match first {
         LineKind::Words => classify_phrase(text),
-        LineKind::Descriptor => lines.iter().map(|&(n, l)| parse_descriptor(l, n, network)).collect::<Result<_, _>>().map(Material::Descriptors),
+        LineKind::Descriptor => lines
+            .iter()
+            .map(|&(n, l)| parse_descriptor(l, n, network))
+            .collect::<Result<_, _>>()
+            .map(Material::Descriptors),
         LineKind::ExtPub => {
-            let keys = lines.iter().map(|&(n, l)| parse_xpub(l, n, network)).collect::<Result<_, _>>()?;
+            let keys = lines
+                .iter()
+                .map(|&(n, l)| parse_xpub(l, n, network))
+                .collect::<Result<_, _>>()?;
             Ok(Material::ExtendedPublic { keys })
         }
         LineKind::ExtPrv => {
-            let keys = lines.iter().map(|&(n, l)| parse_xprv(l, n, network)).collect::<Result<_, _>>()?;
+            let keys = lines
+                .iter()
+                .map(|&(n, l)| parse_xprv(l, n, network))
+                .collect::<Result<_, _>>()?;
             Ok(Material::ExtendedPrivate { keys })
         }
-        LineKind::Wif => lines.iter().map(|&(n, l)| parse_wif(l, n, network)).collect::<Result<_, _>>().map(Material::Wif),
-        LineKind::Address => lines.iter().map(|&(n, l)| parse_address(l, n, network)).collect::<Result<_, _>>().map(Material::Addresses),
+        LineKind::Wif => lines
+            .iter()
+            .map(|&(n, l)| parse_wif(l, n, network))
+            .collect::<Result<_, _>>()
+            .map(Material::Wif),
+        LineKind::Address => lines
+            .iter()
+            .map(|&(n, l)| parse_address(l, n, network))
+            .collect::<Result<_, _>>()
+            .map(Material::Addresses),
     }
 }
 
@@ -377,12 +453,31 @@ fn parse_xpub(l: &str, line: usize, network: Network) -> Result<ExtendedPublicKe
     match slip132::decode(key) {
         Ok(Decoded::Public(xpub, v)) => {
             if !key_network_matches(v.mainnet, network) {
-                return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(v.mainnet), expected: network });
+                return Err(Error::WrongNetwork {
+                    kind: KIND,
+                    line: Some(line),
+                    found: net_name(v.mainnet),
+                    expected: network,
+                });
             }
-            Ok(ExtendedPublicKey { xpub, prefix: v.prefix, hint: v.hint, origin, line })
+            Ok(ExtendedPublicKey {
+                xpub,
+                prefix: v.prefix,
+                hint: v.hint,
+                origin,
+                line,
+            })
         }
-        Ok(Decoded::Private(..)) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: "version bytes are those of a private key".into() }),
-        Err(f) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: f.to_string() }),
+        Ok(Decoded::Private(..)) => Err(Error::Invalid {
+            kind: KIND,
+            line: Some(line),
+            fault: "version bytes are those of a private key".into(),
+        }),
+        Err(f) => Err(Error::Invalid {
+            kind: KIND,
+            line: Some(line),
+            fault: f.to_string(),
+        }),
     }
 }
 
@@ -393,14 +488,34 @@ fn parse_xprv(l: &str, line: usize, network: Network) -> Result<ExtendedPrivateK
     match slip132::decode(key) {
         Ok(Decoded::Private(xprv, v)) => {
             if !key_network_matches(v.mainnet, network) {
-                return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(v.mainnet), expected: network });
+                return Err(Error::WrongNetwork {
+                    kind: KIND,
+                    line: Some(line),
+                    found: net_name(v.mainnet),
+                    expected: network,
+                });
             }
             let secp = Secp256k1::signing_only();
             let xpub = Xpub::from_priv(&secp, &xprv);
-            Ok(ExtendedPrivateKey { xprv: Secret::new(xprv.to_string()), xpub, prefix: v.prefix, hint: v.hint, origin, line })
+            Ok(ExtendedPrivateKey {
+                xprv: Secret::new(xprv.to_string()),
+                xpub,
+                prefix: v.prefix,
+                hint: v.hint,
+                origin,
+                line,
+            })
         }
-        Ok(Decoded::Public(..)) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: "version bytes are those of a public key".into() }),
-        Err(f) => Err(Error::Invalid { kind: KIND, line: Some(line), fault: f.to_string() }),
+        Ok(Decoded::Public(..)) => Err(Error::Invalid {
+            kind: KIND,
+            line: Some(line),
+            fault: "version bytes are those of a public key".into(),
+        }),
+        Err(f) => Err(Error::Invalid {
+            kind: KIND,
+            line: Some(line),
+            fault: f.to_string(),
+        }),
     }
 }
 
@@ -410,19 +525,34 @@ fn parse_wif(l: &str, line: usize, network: Network) -> Result<WifKey, Error> {
         kind: KIND,
         line: Some(line),
         fault: match e {
-            bitcoin::key::FromWifError::Base58(_) => "base58check checksum or encoding is wrong".to_string(),
-            bitcoin::key::FromWifError::InvalidBase58PayloadLength(e) => format!("wrong payload length ({e})"),
-            bitcoin::key::FromWifError::InvalidAddressVersion(e) => format!("unknown version byte ({e})"),
+            bitcoin::key::FromWifError::Base58(_) => {
+                "base58check checksum or encoding is wrong".to_string()
+            }
+            bitcoin::key::FromWifError::InvalidBase58PayloadLength(e) => {
+                format!("wrong payload length ({e})")
+            }
+            bitcoin::key::FromWifError::InvalidAddressVersion(e) => {
+                format!("unknown version byte ({e})")
+            }
             _ => "not a valid private key".to_string(),
         },
     })?;
     let mainnet = key.network == NetworkKind::Main;
     if !key_network_matches(mainnet, network) {
-        return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found: net_name(mainnet), expected: network });
+        return Err(Error::WrongNetwork {
+            kind: KIND,
+            line: Some(line),
+            found: net_name(mainnet),
+            expected: network,
+        });
     }
     let secp = Secp256k1::signing_only();
     let public_key = key.public_key(&secp);
-    Ok(WifKey { wif: Secret::new(l.to_string()), public_key, line })
+    Ok(WifKey {
+        wif: Secret::new(l.to_string()),
+        public_key,
+        line,
+    })
 }
 
 fn parse_address(l: &str, line: usize, network: Network) -> Result<AddressItem, Error> {
@@ -437,7 +567,11 @@ fn parse_address(l: &str, line: usize, network: Network) -> Result<AddressItem, 
         } else {
             format!("base58 address: {e}")
         };
-        Error::Invalid { kind: KIND, line: Some(line), fault }
+        Error::Invalid {
+            kind: KIND,
+            line: Some(line),
+            fault,
+        }
     })?;
     if !unchecked.is_valid_for_network(network.to_bitcoin()) {
         let found = [Network::Bitcoin, Network::Testnet, Network::Regtest]
@@ -445,31 +579,39 @@ fn parse_address(l: &str, line: usize, network: Network) -> Result<AddressItem, 
             .find(|n| unchecked.is_valid_for_network(n.to_bitcoin()))
             .map(|n| n.to_string())
             .unwrap_or_else(|| "another network".into());
-        return Err(Error::WrongNetwork { kind: KIND, line: Some(line), found, expected: network });
+        return Err(Error::WrongNetwork {
+            kind: KIND,
+            line: Some(line),
+            found,
+            expected: network,
+        });
     }
-    Ok(AddressItem { address: unchecked.assume_checked(), line })
+    Ok(AddressItem {
+        address: unchecked.assume_checked(),
+        line,
+    })
 }
 
 /// True when a descriptor line contains something that may be a private key, so library error
 /// messages (which can quote the input) must not be shown.
 fn may_hold_secret(l: &str) -> bool {
     l.contains("prv")
-        || l
-            .split(|c: char| !c.is_ascii_alphanumeric())
+        || l.split(|c: char| !c.is_ascii_alphanumeric())
             .any(|t| (t.len() == 51 || t.len() == 52) && is_base58(t))
 }
 
 fn parse_descriptor(l: &str, line: usize, network: Network) -> Result<DescriptorItem, Error> {
     let secp = Secp256k1::signing_only();
     let secret_like = may_hold_secret(l);
-    let (descriptor, keymap) = Descriptor::parse_descriptor(&secp, l).map_err(|e| Error::Descriptor {
-        line: Some(line),
-        reason: if secret_like {
-            "does not parse (details withheld: the text may contain private keys)".to_string()
-        } else {
-            e.to_string()
-        },
-    })?;
+    let (descriptor, keymap) =
+        Descriptor::parse_descriptor(&secp, l).map_err(|e| Error::Descriptor {
+            line: Some(line),
+            reason: if secret_like {
+                "does not parse (details withheld: the text may contain private keys)".to_string()
+            } else {
+                e.to_string()
+            },
+        })?;
     // Network check on extended keys.
     let mut wrong = None;
     descriptor.for_each_key(|k| {
@@ -486,10 +628,23 @@ fn parse_descriptor(l: &str, line: usize, network: Network) -> Result<Descriptor
         true
     });
     if let Some(m) = wrong {
-        return Err(Error::WrongNetwork { kind: "output descriptor", line: Some(line), found: net_name(m), expected: network });
+        return Err(Error::WrongNetwork {
+            kind: "output descriptor",
+            line: Some(line),
+            found: net_name(m),
+            expected: network,
+        });
     }
-    let secret = if keymap.is_empty() { None } else { Some(Secret::new(l.to_string())) };
-    Ok(DescriptorItem { descriptor, secret, line })
+    let secret = if keymap.is_empty() {
+        None
+    } else {
+        Some(Secret::new(l.to_string()))
+    };
+    Ok(DescriptorItem {
+        descriptor,
+        secret,
+        line,
+    })
 }
 
 /// Reads a word phrase: BIP39 (checksum), Electrum version-prefixed seeds, Electrum old seeds.
@@ -503,35 +658,58 @@ fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
     let old = electrum::is_old_seed_normalized(el_norm.expose_secret());
     let new = electrum::new_seed_type_normalized(el_norm.expose_secret(), count);
     let (lang, found) = best_language(&words);
-    let bip39_ok = found == count && bip39::Mnemonic::parse_in_normalized(lang, joined.expose_secret()).is_ok();
+    let bip39_ok = found == count
+        && bip39::Mnemonic::parse_in_normalized(lang, joined.expose_secret()).is_ok();
 
     if bip39_ok {
         return Ok(Material::Bip39 {
             phrase: joined,
             words: count,
             language: language_name(lang),
-            also_electrum: new.or(if old { Some(ElectrumSeedKind::Old) } else { None }),
+            also_electrum: new.or(if old {
+                Some(ElectrumSeedKind::Old)
+            } else {
+                None
+            }),
         });
     }
     if let Some(kind) = new {
-        return Ok(Material::ElectrumSeed { kind, phrase: joined, words: count });
+        return Ok(Material::ElectrumSeed {
+            kind,
+            phrase: joined,
+            words: count,
+        });
     }
     if old {
         let is_hex = count == 1;
-        return Ok(Material::ElectrumSeed { kind: ElectrumSeedKind::Old, phrase: joined, words: if is_hex { 0 } else { count } });
+        return Ok(Material::ElectrumSeed {
+            kind: ElectrumSeedKind::Old,
+            phrase: joined,
+            words: if is_hex { 0 } else { count },
+        });
     }
 
     // Not valid as anything: explain in terms of the closest kind.
-    let old_found = words.iter().filter(|w| electrum::old_wordlist().contains(w)).count();
+    let old_found = words
+        .iter()
+        .filter(|w| electrum::old_wordlist().contains(w))
+        .count();
     if found * 2 >= count && found >= old_found && count >= 6 {
         const KIND: &str = "bip39 mnemonic";
         if found < count {
-            let missing: Vec<usize> = (0..count).filter(|&i| lang.find_word(words[i]).is_none()).collect();
+            let missing: Vec<usize> = (0..count)
+                .filter(|&i| lang.find_word(words[i]).is_none())
+                .collect();
             let pos = missing[0];
             let mut suggestions = Vec::new();
-            if missing.len() == 1 && (12..=24).contains(&count) && count % 3 == 0 {
+            if missing.len() == 1 && (12..=24).contains(&count) && count.is_multiple_of(3) {
                 if let Ok(c) = mnemonic::bip39_corrections(text) {
-                    suggestions = c.iter().filter(|c| c.distance <= 2).take(3).map(|c| c.replacement.expose_secret().clone()).collect();
+                    suggestions = c
+                        .iter()
+                        .filter(|c| c.distance <= 2)
+                        .take(3)
+                        .map(|c| c.replacement.expose_secret().clone())
+                        .collect();
                 }
             }
             if suggestions.is_empty() {
@@ -543,14 +721,23 @@ fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
                     line: None,
                     fault: format!(
                         "words {} are not in the {} word list",
-                        missing.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(", "),
+                        missing
+                            .iter()
+                            .map(|i| (i + 1).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         language_name(lang)
                     ),
                 });
             }
-            return Err(Error::UnknownWord { kind: KIND, language: language_name(lang), position: pos + 1, suggestions });
+            return Err(Error::UnknownWord {
+                kind: KIND,
+                language: language_name(lang),
+                position: pos + 1,
+                suggestions,
+            });
         }
-        if !(12..=24).contains(&count) || count % 3 != 0 {
+        if !(12..=24).contains(&count) || !count.is_multiple_of(3) {
             return Err(Error::Invalid {
                 kind: KIND,
                 line: None,
@@ -584,12 +771,24 @@ fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
                 corrections.len()
             )
         };
-        return Err(Error::Invalid { kind: KIND, line: None, fault });
+        return Err(Error::Invalid {
+            kind: KIND,
+            line: None,
+            fault,
+        });
     }
     if old_found * 2 >= count && old_found > found && count >= 6 {
-        let pos = words.iter().position(|w| !electrum::old_wordlist().contains(w)).unwrap_or(0);
+        let pos = words
+            .iter()
+            .position(|w| !electrum::old_wordlist().contains(w))
+            .unwrap_or(0);
         if old_found < count {
-            return Err(Error::UnknownWord { kind: "electrum old seed", language: "electrum old (1626 words)", position: pos + 1, suggestions: Vec::new() });
+            return Err(Error::UnknownWord {
+                kind: "electrum old seed",
+                language: "electrum old (1626 words)",
+                position: pos + 1,
+                suggestions: Vec::new(),
+            });
         }
         return Err(Error::Invalid {
             kind: "electrum old seed",

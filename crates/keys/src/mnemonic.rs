@@ -8,7 +8,10 @@ use crate::{normalize::bip39_normalize, Error};
 
 /// The 64-byte BIP39 seed of a mnemonic (any supported language) and passphrase: PBKDF2-HMAC-
 /// SHA512(NFKD(mnemonic), "mnemonic" + NFKD(passphrase), 2048). Checks the checksum first.
-pub fn bip39_seed(phrase: &SecretString, passphrase: Option<&SecretString>) -> Result<custos_core::secret::SecretBytes, Error> {
+pub fn bip39_seed(
+    phrase: &SecretString,
+    passphrase: Option<&SecretString>,
+) -> Result<custos_core::secret::SecretBytes, Error> {
     let normalized = Secret::new(bip39_normalize(phrase.expose_secret()));
     let words = Secret::new(phrase_words(normalized.expose_secret()).join(" "));
     let m = Mnemonic::parse_normalized(words.expose_secret()).map_err(|e| Error::Invalid {
@@ -63,7 +66,9 @@ pub(crate) fn phrase_words(normalized: &str) -> Vec<&str> {
         .split_whitespace()
         .filter(|t| {
             let digits = t.trim_end_matches(['.', ')', ':', '-']);
-            !(digits.len() < t.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            !(digits.len() < t.len()
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit()))
         })
         .collect()
 }
@@ -89,13 +94,15 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -114,13 +121,21 @@ pub(crate) fn nearest_words(lang: Language, word: &str, max: usize) -> Vec<Strin
         .iter()
         .map(|w| {
             let d = edit_distance(word, w);
-            let d = if prefix.chars().count() == 4 && w.starts_with(&prefix) { d.min(1) } else { d };
+            let d = if prefix.chars().count() == 4 && w.starts_with(&prefix) {
+                d.min(1)
+            } else {
+                d
+            };
             (d, *w)
         })
         .filter(|(d, _)| *d <= 2)
         .collect();
     scored.sort();
-    scored.into_iter().take(max).map(|(_, w)| w.to_string()).collect()
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, w)| w.to_string())
+        .collect()
 }
 
 /// Single-word corrections that restore a valid BIP39 mnemonic (checksum and word list).
@@ -133,7 +148,7 @@ pub fn bip39_corrections(words: &SecretString) -> Result<Vec<Correction>, Error>
     let normalized = Secret::new(bip39_normalize(words.expose_secret()));
     let list: Vec<&str> = phrase_words(normalized.expose_secret());
     let count = list.len();
-    if !(12..=24).contains(&count) || count % 3 != 0 {
+    if !(12..=24).contains(&count) || !count.is_multiple_of(3) {
         return Err(Error::Invalid {
             kind: "bip39 mnemonic",
             line: None,
@@ -141,7 +156,9 @@ pub fn bip39_corrections(words: &SecretString) -> Result<Vec<Correction>, Error>
         });
     }
     let (lang, found) = best_language(&list);
-    let unknown: Vec<usize> = (0..count).filter(|&i| lang.find_word(list[i]).is_none()).collect();
+    let unknown: Vec<usize> = (0..count)
+        .filter(|&i| lang.find_word(list[i]).is_none())
+        .collect();
     if unknown.len() > 1 {
         return Err(Error::Invalid {
             kind: "bip39 mnemonic",
@@ -156,7 +173,11 @@ pub fn bip39_corrections(words: &SecretString) -> Result<Vec<Correction>, Error>
     if unknown.is_empty() && Mnemonic::parse_in_normalized(lang, &list.join(" ")).is_ok() {
         return Ok(Vec::new());
     }
-    let positions: Vec<usize> = if unknown.is_empty() { (0..count).collect() } else { unknown.clone() };
+    let positions: Vec<usize> = if unknown.is_empty() {
+        (0..count).collect()
+    } else {
+        unknown.clone()
+    };
     let mut out = Vec::new();
     let mut candidate: Vec<&str> = list.clone();
     for &pos in &positions {
@@ -188,7 +209,10 @@ mod tests {
 
     #[test]
     fn numbering_tokens_are_dropped_but_words_kept() {
-        assert_eq!(phrase_words("1. abandon 2) ability 3: able x8"), vec!["abandon", "ability", "able", "x8"]);
+        assert_eq!(
+            phrase_words("1. abandon 2) ability 3: able x8"),
+            vec!["abandon", "ability", "able", "x8"]
+        );
     }
 
     #[test]
@@ -206,7 +230,9 @@ mod tests {
         );
         let c = bip39_corrections(&bad).unwrap();
         assert!(!c.is_empty());
-        assert!(c.iter().any(|c| c.position == 7 && c.replacement.expose_secret() == "abandon"));
+        assert!(c
+            .iter()
+            .any(|c| c.position == 7 && c.replacement.expose_secret() == "abandon"));
     }
 
     #[test]

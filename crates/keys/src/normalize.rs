@@ -61,7 +61,8 @@ pub fn electrum_normalize(text: &str) -> String {
     let chars: Vec<char> = spaced.chars().collect();
     let mut out = String::with_capacity(spaced.len());
     for (i, &c) in chars.iter().enumerate() {
-        if c == ' ' && i > 0 && i + 1 < chars.len() && is_cjk(chars[i - 1]) && is_cjk(chars[i + 1]) {
+        if c == ' ' && i > 0 && i + 1 < chars.len() && is_cjk(chars[i - 1]) && is_cjk(chars[i + 1])
+        {
             continue;
         }
         out.push(c);

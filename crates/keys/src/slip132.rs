@@ -53,7 +53,13 @@ pub struct Version {
     pub hint: ScriptHint,
 }
 
-const fn v(prefix: &'static str, b: u32, mainnet: bool, private: bool, hint: ScriptHint) -> Version {
+const fn v(
+    prefix: &'static str,
+    b: u32,
+    mainnet: bool,
+    private: bool,
+    hint: ScriptHint,
+) -> Version {
     Version {
         prefix,
         bytes: b.to_be_bytes(),

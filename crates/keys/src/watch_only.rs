@@ -54,7 +54,8 @@ fn descriptor_error(reason: impl ToString) -> Error {
 
 /// Parses a public descriptor we built and returns it with its checksum.
 fn checked_descriptor(text: &str) -> Result<String, Error> {
-    let d = Descriptor::<DescriptorPublicKey>::from_str(text).map_err(|e| descriptor_error(format!("{text}: {e}")))?;
+    let d = Descriptor::<DescriptorPublicKey>::from_str(text)
+        .map_err(|e| descriptor_error(format!("{text}: {e}")))?;
     Ok(d.to_string())
 }
 
@@ -90,7 +91,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn selected(&self, e: &CatalogueEntry) -> bool {
-        self.opts.paths.as_ref().is_none_or(|p| p.iter().any(|id| *id == e.id))
+        self.opts.paths.as_ref().is_none_or(|p| p.contains(&e.id))
     }
 
     fn accounts(&self, e: &CatalogueEntry) -> Vec<u32> {
@@ -102,7 +103,12 @@ impl Ctx<'_> {
     }
 
     /// Every source of the catalogue entries of `classes` below a master private key.
-    fn hd_sources(&self, master: &Xpriv, classes: &[MaterialClass], out: &mut Vec<WatchSource>) -> Result<(), Error> {
+    fn hd_sources(
+        &self,
+        master: &Xpriv,
+        classes: &[MaterialClass],
+        out: &mut Vec<WatchSource>,
+    ) -> Result<(), Error> {
         let fp = master.fingerprint(&self.secp);
         for e in &self.catalogue.entries {
             if !self.selected(e) || e.cosigner || !e.material.iter().any(|m| classes.contains(m)) {
@@ -110,7 +116,9 @@ impl Ctx<'_> {
             }
             for account in self.accounts(e) {
                 let path = e.account_path(self.network, account)?;
-                let acct = master.derive_priv(&self.secp, &path).map_err(|err| derive_err(&path, err))?;
+                let acct = master
+                    .derive_priv(&self.secp, &path)
+                    .map_err(|err| derive_err(&path, err))?;
                 let account_field = e.has_account().then_some(account);
                 match e.index {
                     IndexKind::Normal | IndexKind::Fixed => {
@@ -121,17 +129,30 @@ impl Ctx<'_> {
                     IndexKind::Hardened => {
                         for &chain in &e.chains {
                             let cpath = path.child(e.chain_child(chain)?);
-                            let cx = master.derive_priv(&self.secp, &cpath).map_err(|err| derive_err(&cpath, err))?;
+                            let cx = master
+                                .derive_priv(&self.secp, &cpath)
+                                .map_err(|err| derive_err(&cpath, err))?;
                             for i in 0..self.opts.hardened_window {
-                                let child = ChildNumber::from_hardened_idx(i).map_err(|err| derive_err(&cpath, err))?;
+                                let child = ChildNumber::from_hardened_idx(i)
+                                    .map_err(|err| derive_err(&cpath, err))?;
                                 let kpath = cpath.child(child);
-                                let k = cx.derive_priv(&self.secp, &[child]).map_err(|err| derive_err(&kpath, err))?;
+                                let k = cx
+                                    .derive_priv(&self.secp, &[child])
+                                    .map_err(|err| derive_err(&kpath, err))?;
                                 let pk = k.private_key.public_key(&self.secp);
-                                let key = format!("{}{}", origin_prefix(fp, &kpath), hex::encode(pk.serialize()));
+                                let key = format!(
+                                    "{}{}",
+                                    origin_prefix(fp, &kpath),
+                                    hex::encode(pk.serialize())
+                                );
                                 for &s in &e.scripts {
                                     let Some(text) = s.wrap(&key) else { continue };
                                     out.push(WatchSource {
-                                        label: format!("{}/{account}/{chain}/{i}/{}", e.id, s.name()),
+                                        label: format!(
+                                            "{}/{account}/{chain}/{i}/{}",
+                                            e.id,
+                                            s.name()
+                                        ),
                                         descriptor: checked_descriptor(&text)?,
                                         change: chain == 1,
                                         catalogue_id: Some(e.id.clone()),
@@ -158,7 +179,11 @@ impl Ctx<'_> {
         account_field: Option<u32>,
         out: &mut Vec<WatchSource>,
     ) -> Result<(), Error> {
-        let chains: Vec<Option<u32>> = if e.chains.is_empty() { vec![None] } else { e.chains.iter().copied().map(Some).collect() };
+        let chains: Vec<Option<u32>> = if e.chains.is_empty() {
+            vec![None]
+        } else {
+            e.chains.iter().copied().map(Some).collect()
+        };
         for chain in chains {
             let key = match (chain, e.index) {
                 (Some(c), IndexKind::Fixed) => format!("{origin}{xpub}/{c}/{}", e.fixed_index),
@@ -188,7 +213,11 @@ impl Ctx<'_> {
     }
 
     /// Electrum old-seed sources: a window of single uncompressed P2PKH keys per chain.
-    fn old_seed_sources(&self, phrase: &SecretString, out: &mut Vec<WatchSource>) -> Result<Fingerprint, Error> {
+    fn old_seed_sources(
+        &self,
+        phrase: &SecretString,
+        out: &mut Vec<WatchSource>,
+    ) -> Result<Fingerprint, Error> {
         let hex_seed = electrum::old_hex_seed(phrase)?;
         let mpk = electrum::old_master_public_key(&hex_seed)?;
         let entry = self.catalogue.get("electrum-old");
@@ -243,10 +272,13 @@ impl Ctx<'_> {
             }
         };
         let seed = electrum::electrum_seed(phrase, passphrase);
-        let master = Xpriv::new_master(self.network.to_bitcoin(), seed.expose_secret()).map_err(|e| Error::Derivation {
-            path: "m".into(),
-            reason: e.to_string(),
-        })?;
+        let master =
+            Xpriv::new_master(self.network.to_bitcoin(), seed.expose_secret()).map_err(|e| {
+                Error::Derivation {
+                    path: "m".into(),
+                    reason: e.to_string(),
+                }
+            })?;
         self.hd_sources(&master, &[class], out)?;
         Ok(master.fingerprint(&self.secp))
     }
@@ -255,7 +287,12 @@ impl Ctx<'_> {
 /// Script types to try for an extended public key of this SLIP-132 kind.
 fn hint_scripts(hint: ScriptHint) -> Option<Vec<ScriptType>> {
     match hint {
-        ScriptHint::Generic => Some(vec![ScriptType::Pkh, ScriptType::ShWpkh, ScriptType::Wpkh, ScriptType::Tr]),
+        ScriptHint::Generic => Some(vec![
+            ScriptType::Pkh,
+            ScriptType::ShWpkh,
+            ScriptType::Wpkh,
+            ScriptType::Tr,
+        ]),
         ScriptHint::ShWpkh => Some(vec![ScriptType::ShWpkh]),
         ScriptHint::Wpkh => Some(vec![ScriptType::Wpkh]),
         ScriptHint::ShWshMulti | ScriptHint::WshMulti => None,
@@ -263,7 +300,11 @@ fn hint_scripts(hint: ScriptHint) -> Option<Vec<ScriptType>> {
 }
 
 /// Receive and change chains of an account-level (or Electrum master) extended public key.
-fn xpub_sources(k: &ExtendedPublicKey, name: &str, out: &mut Vec<WatchSource>) -> Result<(), Error> {
+fn xpub_sources(
+    k: &ExtendedPublicKey,
+    name: &str,
+    out: &mut Vec<WatchSource>,
+) -> Result<(), Error> {
     let scripts = hint_scripts(k.hint).ok_or_else(|| Error::Unsupported {
         kind: "extended public key",
         reason: format!(
@@ -326,7 +367,12 @@ pub fn watch_only(
         }
     }
     let with_pass = passphrase.is_some_and(|p| !p.is_empty());
-    if with_pass && !matches!(material, Material::Bip39 { .. } | Material::ElectrumSeed { .. }) {
+    if with_pass
+        && !matches!(
+            material,
+            Material::Bip39 { .. } | Material::ElectrumSeed { .. }
+        )
+    {
         return Err(Error::Unsupported {
             kind: material.kind_name(),
             reason: "a passphrase applies only to bip39 mnemonics and electrum seeds".into(),
@@ -339,10 +385,11 @@ pub fn watch_only(
         opts,
     };
     let mut sources = Vec::new();
-    let fingerprint: String;
-    match material {
+    let fingerprint: String = match material {
         Material::Bip39 {
-            phrase, also_electrum, ..
+            phrase,
+            also_electrum,
+            ..
         } => {
             let seed = crate::mnemonic::bip39_seed(phrase, passphrase)?;
             let master = Xpriv::new_master(network.to_bitcoin(), seed.expose_secret());
@@ -357,11 +404,11 @@ pub fn watch_only(
                     fps.push_str(&format!(",{fp}"));
                 }
             }
-            fingerprint = sha256_hex(fps.as_bytes());
+            sha256_hex(fps.as_bytes())
         }
         Material::ElectrumSeed { kind, phrase, .. } => {
             let fp = ctx.electrum_sources(*kind, phrase, passphrase, &mut sources)?;
-            fingerprint = sha256_hex(fp.to_string().as_bytes());
+            sha256_hex(fp.to_string().as_bytes())
         }
         Material::ExtendedPrivate { keys } => {
             let mut fps = Vec::new();
@@ -374,7 +421,11 @@ pub fn watch_only(
                 if xprv.depth == 0 {
                     ctx.hd_sources(
                         &xprv,
-                        &[MaterialClass::Bip32, MaterialClass::ElectrumStandard, MaterialClass::ElectrumSegwit],
+                        &[
+                            MaterialClass::Bip32,
+                            MaterialClass::ElectrumStandard,
+                            MaterialClass::ElectrumSegwit,
+                        ],
                         &mut sources,
                     )?;
                 } else {
@@ -389,23 +440,29 @@ pub fn watch_only(
                 }
                 fps.push(xprv.fingerprint(&ctx.secp).to_string());
             }
-            fingerprint = sha256_hex(fps.join(",").as_bytes());
+            sha256_hex(fps.join(",").as_bytes())
         }
         Material::ExtendedPublic { keys } => {
             for k in keys {
                 xpub_sources(k, "xpub", &mut sources)?;
             }
-            let fps: Vec<String> = keys.iter().map(|k| k.xpub.fingerprint().to_string()).collect();
-            fingerprint = sha256_hex(fps.join(",").as_bytes());
+            let fps: Vec<String> = keys
+                .iter()
+                .map(|k| k.xpub.fingerprint().to_string())
+                .collect();
+            sha256_hex(fps.join(",").as_bytes())
         }
         Material::Descriptors(items) => {
             let mut texts = Vec::new();
             for item in items {
                 let singles = if item.descriptor.is_multipath() {
-                    item.descriptor.clone().into_single_descriptors().map_err(|e| Error::Descriptor {
-                        line: Some(item.line),
-                        reason: e.to_string(),
-                    })?
+                    item.descriptor
+                        .clone()
+                        .into_single_descriptors()
+                        .map_err(|e| Error::Descriptor {
+                            line: Some(item.line),
+                            reason: e.to_string(),
+                        })?
                 } else {
                     vec![item.descriptor.clone()]
                 };
@@ -414,7 +471,11 @@ pub fn watch_only(
                     let text = d.to_string();
                     texts.push(text.clone());
                     sources.push(WatchSource {
-                        label: if n > 1 { format!("descriptor/{}/{i}", item.line) } else { format!("descriptor/{}", item.line) },
+                        label: if n > 1 {
+                            format!("descriptor/{}/{i}", item.line)
+                        } else {
+                            format!("descriptor/{}", item.line)
+                        },
                         descriptor: text,
                         change: n == 2 && i == 1,
                         catalogue_id: None,
@@ -423,7 +484,7 @@ pub fn watch_only(
                     });
                 }
             }
-            fingerprint = sha256_hex(texts.join("\n").as_bytes());
+            sha256_hex(texts.join("\n").as_bytes())
         }
         Material::Wif(keys) => {
             let mut pubs = Vec::new();
@@ -453,7 +514,7 @@ pub fn watch_only(
                     });
                 }
             }
-            fingerprint = sha256_hex(&pubs);
+            sha256_hex(&pubs)
         }
         Material::Addresses(items) => {
             let mut texts = Vec::new();
@@ -469,9 +530,9 @@ pub fn watch_only(
                 });
                 texts.push(s);
             }
-            fingerprint = sha256_hex(texts.join("\n").as_bytes());
+            sha256_hex(texts.join("\n").as_bytes())
         }
-    }
+    };
     let mut described = material.describe();
     if with_pass {
         described.push_str(", with passphrase");
@@ -494,17 +555,30 @@ pub fn master_fingerprint(
 ) -> Result<Option<Fingerprint>, Error> {
     let secp = Secp256k1::new();
     let seed: Option<Vec<u8>> = match material {
-        Material::Bip39 { phrase, .. } => Some(crate::mnemonic::bip39_seed(phrase, passphrase)?.expose_secret().clone()),
+        Material::Bip39 { phrase, .. } => Some(
+            crate::mnemonic::bip39_seed(phrase, passphrase)?
+                .expose_secret()
+                .clone(),
+        ),
         Material::ElectrumSeed { kind, phrase, .. } => match kind {
             ElectrumSeedKind::Old => None,
-            _ => Some(electrum::electrum_seed(phrase, passphrase).expose_secret().clone()),
+            _ => Some(
+                electrum::electrum_seed(phrase, passphrase)
+                    .expose_secret()
+                    .clone(),
+            ),
         },
         Material::ExtendedPrivate { keys } => {
-            return Ok(keys.first().filter(|k| k.xpub.depth == 0).map(|k| k.xpub.fingerprint()));
+            return Ok(keys
+                .first()
+                .filter(|k| k.xpub.depth == 0)
+                .map(|k| k.xpub.fingerprint()));
         }
         _ => None,
     };
-    let Some(mut seed) = seed else { return Ok(None) };
+    let Some(mut seed) = seed else {
+        return Ok(None);
+    };
     let master = Xpriv::new_master(network.to_bitcoin(), &seed);
     seed.zeroize();
     let master = master.map_err(|e| Error::Derivation {
