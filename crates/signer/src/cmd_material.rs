@@ -16,7 +16,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use custos_core::{Network, Secret, SecretString};
 use custos_keys::{
-    bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material, WatchOnlyOptions,
+    bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material,
+    WatchOnlyOptions,
 };
 
 use crate::exit;
@@ -84,14 +85,19 @@ fn read_material(input: &Option<PathBuf>) -> anyhow::Result<SecretString> {
     let mut buf = String::new();
     match input.as_deref() {
         Some(p) if p == Path::new("-") => {
-            std::io::stdin().read_to_string(&mut buf).context("reading material from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut buf)
+                .context("reading material from stdin")?;
         }
         Some(p) => {
-            let mut f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            f.read_to_string(&mut buf).with_context(|| format!("reading {}", p.display()))?;
+            let mut f =
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            f.read_to_string(&mut buf)
+                .with_context(|| format!("reading {}", p.display()))?;
         }
         None => {
-            buf = rpassword::prompt_password("seized material (input hidden): ").context("reading the prompt")?;
+            buf = rpassword::prompt_password("seized material (input hidden): ")
+                .context("reading the prompt")?;
         }
     }
     Ok(Secret::new(buf))
@@ -99,7 +105,8 @@ fn read_material(input: &Option<PathBuf>) -> anyhow::Result<SecretString> {
 
 fn read_passphrase(args: &WatchOnlyArgs) -> anyhow::Result<Option<SecretString>> {
     if let Some(p) = &args.passphrase_file {
-        let mut s = std::fs::read_to_string(p).with_context(|| format!("reading passphrase file {}", p.display()))?;
+        let mut s = std::fs::read_to_string(p)
+            .with_context(|| format!("reading passphrase file {}", p.display()))?;
         if s.ends_with('\n') {
             s.pop();
             if s.ends_with('\r') {
@@ -109,7 +116,8 @@ fn read_passphrase(args: &WatchOnlyArgs) -> anyhow::Result<Option<SecretString>>
         return Ok(Some(Secret::new(s)));
     }
     if args.passphrase_prompt {
-        let s = rpassword::prompt_password("passphrase (input hidden): ").context("reading the prompt")?;
+        let s = rpassword::prompt_password("passphrase (input hidden): ")
+            .context("reading the prompt")?;
         return Ok(Some(Secret::new(s)));
     }
     Ok(None)
@@ -140,37 +148,67 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
     let paths = if a.paths.trim() == "all" {
         None
     } else {
-        Some(a.paths.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        Some(
+            a.paths
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
     };
     let opts = WatchOnlyOptions {
         accounts: a.accounts,
         paths,
         hardened_window: a.hardened_window,
     };
-    let wo = match watch_only(&material, passphrase.as_ref(), network, &Catalogue::builtin(), &opts) {
+    let wo = match watch_only(
+        &material,
+        passphrase.as_ref(),
+        network,
+        &Catalogue::builtin(),
+        &opts,
+    ) {
         Ok(w) => w,
         Err(e) => return Ok(input_error(&e)),
     };
-    let master = master_fingerprint(&material, passphrase.as_ref(), network).ok().flatten();
+    let master = master_fingerprint(&material, passphrase.as_ref(), network)
+        .ok()
+        .flatten();
     let body = serde_json::to_string_pretty(&wo)?;
     let mut f = match OpenOptions::new().write(true).create_new(true).open(&a.out) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            eprintln!("custos-signer: material: refusing to overwrite existing file {}", a.out.display());
+            eprintln!(
+                "custos-signer: material: refusing to overwrite existing file {}",
+                a.out.display()
+            );
             return Ok(exit::REFUSED);
         }
         Err(e) => {
-            eprintln!("custos-signer: material: cannot create {}: {e}", a.out.display());
+            eprintln!(
+                "custos-signer: material: cannot create {}: {e}",
+                a.out.display()
+            );
             return Ok(exit::ENV);
         }
     };
-    if let Err(e) = f.write_all(body.as_bytes()).and_then(|_| f.write_all(b"\n")).and_then(|_| f.sync_all()) {
-        eprintln!("custos-signer: material: cannot write {}: {e}", a.out.display());
+    if let Err(e) = f
+        .write_all(body.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .and_then(|_| f.sync_all())
+    {
+        eprintln!(
+            "custos-signer: material: cannot write {}: {e}",
+            a.out.display()
+        );
         return Ok(exit::ENV);
     }
     let mut per_path: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for s in &wo.sources {
-        let key = s.catalogue_id.clone().unwrap_or_else(|| s.label.split('/').next().unwrap_or("").to_string());
+        let key = s
+            .catalogue_id
+            .clone()
+            .unwrap_or_else(|| s.label.split('/').next().unwrap_or("").to_string());
         *per_path.entry(key).or_default() += 1;
     }
     if json {
@@ -207,7 +245,9 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
     match classify(&text, a.input.network) {
         Ok(m) => {
             let words = match &m {
-                Material::Bip39 { words, .. } | Material::ElectrumSeed { words, .. } => Some(*words),
+                Material::Bip39 { words, .. } | Material::ElectrumSeed { words, .. } => {
+                    Some(*words)
+                }
                 _ => None,
             };
             if json {
@@ -225,7 +265,14 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
             } else {
                 println!("kind:         {}", m.kind_name());
                 println!("description:  {}", m.describe());
-                println!("secret:       {}", if m.is_secret() { "yes (can spend)" } else { "no (watch-only)" });
+                println!(
+                    "secret:       {}",
+                    if m.is_secret() {
+                        "yes (can spend)"
+                    } else {
+                        "no (watch-only)"
+                    }
+                );
                 println!("script types: {}", m.script_hints().join("; "));
             }
             Ok(exit::OK)
