@@ -1,0 +1,169 @@
+//! `custos inspect` as a user runs it: malformed material is refused with exit 2 naming the
+//! kind and the fault; against the lab, a scan recorded in a case replays offline and renders
+//! a self-contained HTML report.
+
+use std::{path::Path, process::Command};
+
+use custos_lab::{Lab, LabConfig};
+
+fn custos() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
+    c.env_remove("CUSTOS_CASE")
+        .env_remove("CUSTOS_SERVER")
+        .env("CUSTOS_NO_PROGRESS", "1")
+        .env("CUSTOS_LOG", "error");
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
+    let cases: &[(&str, &[&str])] = &[
+        // An xpub with its last character changed: the base58 checksum fails.
+        (
+            "tpubDC8msFGeGuwnKG9Upg7DM2b4DaRqg3CUZa5g8v2SRQ6K4NSkxUgd7HsL2XVWbVm39yBA4LAxysQAm397zwQSQoQgewGiYZqrA9DsP4zbQ1N",
+            &["checksum"],
+        ),
+        // A descriptor with a wrong checksum.
+        (
+            "wpkh(02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9)#aaaaaaaa",
+            &["descriptor", "checksum"],
+        ),
+        // A bech32 address with a typo.
+        ("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt081", &["address"]),
+        // Words that are no mnemonic at all.
+        ("correct horse battery staple", &["material"]),
+    ];
+    for (input, needles) in cases {
+        let (code, _, err) = run(custos().args(["--network", "regtest", "inspect", input, "--server", "127.0.0.1:9"]));
+        assert_eq!(code, 2, "{input}: {err}");
+        let low = err.to_lowercase();
+        for n in *needles {
+            assert!(low.contains(n), "{input}: stderr lacks {n:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn refuses_secret_material_on_the_online_side() {
+    let (code, _, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "inspect",
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+        "--server",
+        "127.0.0.1:9",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("bip39 mnemonic") && err.contains("custos-signer"), "{err}");
+    assert!(!err.contains("abandon"), "the secret was echoed: {err}");
+}
+
+#[test]
+fn unreachable_server_is_exit_3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, _, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "inspect",
+        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--timeout",
+        "2",
+    ]));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("retrying later may help"), "{err}");
+}
+
+fn new_case(dir: &Path) {
+    let (code, _, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "case",
+        "new",
+        dir.to_str().unwrap(),
+        "--case-id",
+        "LAB-1",
+        "--examiner",
+        "tester",
+    ]));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let truth = lab.ground_truth().clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    new_case(&case);
+    let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
+    let inv_path = tmp.path().join("inventory.json");
+    let (code, out, err) = run(custos().args([
+        "--case",
+        case.to_str().unwrap(),
+        "--json",
+        "inspect",
+        xpub.to_str().unwrap(),
+        "--server",
+        &lab.url(),
+        "--out",
+        inv_path.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let want: u64 = truth.wallet("watch").unwrap().balance_sat;
+    let got = v["inventory"]["confirmed"].as_u64().unwrap() + v["inventory"]["unconfirmed"].as_u64().unwrap();
+    assert_eq!(got, want);
+    assert!(v["round_trips"].as_u64().unwrap() > 0);
+    let file: custos_core::inventory::Inventory = serde_json::from_slice(&std::fs::read(&inv_path).unwrap()).unwrap();
+    assert_eq!(file.confirmed.0 + file.unconfirmed.0, want);
+
+    // The same scan replayed from the case, with the lab gone.
+    drop(lab);
+    let (code, out, err) = run(custos().args([
+        "--case",
+        case.to_str().unwrap(),
+        "--json",
+        "inspect",
+        xpub.to_str().unwrap(),
+        "--offline",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let v2: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v2["inventory"]["utxos"], v["inventory"]["utxos"]);
+
+    // Report: self-contained HTML with the inventory.
+    let html_path = tmp.path().join("report.html");
+    let (code, _, err) = run(custos().args([
+        "--case",
+        case.to_str().unwrap(),
+        "inspect",
+        "report",
+        "--out",
+        html_path.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<h2>Inventory</h2>"));
+    assert!(html.contains(&want.to_string()));
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
+
+    // The ledger verifies and holds both scans with their evidence.
+    let (code, out, err) = run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
+    assert_eq!(code, 0, "{err}");
+    let events: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let scans = events.as_array().unwrap().iter().filter(|e| e["kind"] == "inspect.scan").count();
+    assert_eq!(scans, 2);
+    let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
+    assert_eq!(code, 0, "{err}");
+}
