@@ -14,6 +14,7 @@ use custos_core::Network;
 mod app;
 mod cmd_broadcast;
 mod cmd_case;
+mod cmd_ceremony;
 mod cmd_inspect;
 
 use app::{exit, App, Failure};
@@ -51,6 +52,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Custody key ceremony: assemble the k-of-n wallet, import signer transcripts.
+    #[command(subcommand)]
+    Ceremony(cmd_ceremony::CeremonyCmd),
     /// Case store: new, log, verify, export.
     #[command(subcommand)]
     Case(cmd_case::CaseCmd),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         examiner: cli.examiner.clone(),
     };
     let result = match &cli.command {
+        Command::Ceremony(c) => cmd_ceremony::run(&app, c),
         Command::Case(c) => cmd_case::run(&app, c),
         Command::Inspect(a) => cmd_inspect::run(&app, a),
         Command::Broadcast(a) => cmd_broadcast::run_broadcast(&app, a),

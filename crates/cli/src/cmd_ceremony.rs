@@ -1,0 +1,329 @@
+//! `custos ceremony ...`: assemble the k-of-n custody wallet from the keyholders' key records,
+//! and import a signer's ceremony transcript into the case ledger.
+//!
+//! `assemble` checks every key (proof of possession, network, script type, distinctness, K and
+//! N limits — see `custos_ceremony::assemble`), builds the receive and change descriptors with
+//! checksums, shows the first receive addresses and writes into `--out-dir`:
+//!
+//! | file | what |
+//! |---|---|
+//! | `<name>.descriptor` | receive and change descriptors, one per line, with checksums |
+//! | `<name>.bsms` | BSMS 1.0 round-2 descriptor record (BIP129) |
+//! | `<name>-coldcard.txt` | Coldcard multisig setup file (not for taproot) |
+//! | `<name>-ur.txt` | UR `output-descriptor`, one frame per line (animated when long) |
+//! | `<name>-summary.txt` | the registration summary every keyholder compares |
+//! | `custody-policy.json` | `custos-custody-policy-v1`: what sweep and signer accept as custody |
+//!
+//! With `--case`, one `ceremony.assembled` event records who, when, every key (fingerprint,
+//! path, xpub, proof status, key-file hash) and every file written (as artifacts). No secret
+//! ever reaches this command.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use bitcoin::secp256k1::Secp256k1;
+use clap::{Args, Subcommand};
+use custos_case::NewArtifact;
+use custos_ceremony::assemble::{self, Request};
+use custos_ceremony::record::{load_key_file, ProofStatus};
+use custos_ceremony::transcript;
+use custos_ceremony::ScriptKind;
+use custos_core::ledger::EventDraft;
+
+use crate::app::{print_json, App, CmdResult, Failure};
+
+/// Ceremony commands.
+#[derive(Debug, Subcommand)]
+pub enum CeremonyCmd {
+    /// Assemble the k-of-n custody wallet from key records; write descriptor, BSMS, Coldcard,
+    /// UR, summary and the custody policy file.
+    Assemble(AssembleArgs),
+    /// Import a signer's ceremony transcript (JSON lines) into the case ledger.
+    ImportTranscript {
+        /// The transcript file written by custos-signer.
+        file: PathBuf,
+    },
+}
+
+/// `ceremony assemble` options.
+#[derive(Debug, Args)]
+pub struct AssembleArgs {
+    /// Signatures required (K).
+    #[arg(long)]
+    pub threshold: usize,
+    /// Key record files (custos JSON or BSMS round 1), one per keyholder.
+    #[arg(required = true)]
+    pub keys: Vec<PathBuf>,
+    /// Script type.
+    #[arg(long, default_value = "wsh")]
+    pub script: ScriptKind,
+    /// Wallet name (1-20 printable ASCII; Coldcard shows it).
+    #[arg(long, default_value = "custody")]
+    pub name: String,
+    /// Output directory (created; files in it are never overwritten).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Accept imported keys that carry no proof of possession.
+    #[arg(long)]
+    pub allow_unproven: bool,
+    /// The ceremony challenge every proof must sign (else: all proofs must agree).
+    #[arg(long, conflicts_with = "challenge_file")]
+    pub challenge: Option<String>,
+    /// File holding the ceremony challenge.
+    #[arg(long)]
+    pub challenge_file: Option<PathBuf>,
+    /// Receive addresses to show.
+    #[arg(long, default_value_t = 3)]
+    pub addresses: u32,
+    /// Extra fountain-coded UR frames beyond the pure fragments (animated QR).
+    #[arg(long, default_value_t = 0)]
+    pub ur_extra_frames: usize,
+    /// Show the UR frames as QR codes in the terminal (animated, 200 ms per frame).
+    #[arg(long)]
+    pub show_qr: bool,
+}
+
+/// Runs a ceremony command.
+pub fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
+    match cmd {
+        CeremonyCmd::Assemble(a) => assemble_cmd(app, a),
+        CeremonyCmd::ImportTranscript { file } => import_transcript(app, file),
+    }
+}
+
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect()
+}
+
+fn write_new(path: &Path, data: &[u8]) -> CmdResult {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))
+        .map_err(Failure::env)?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+        .map_err(Failure::env)
+}
+
+fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
+    let mut case = app.open_case()?;
+    let network = app.network(case.as_ref());
+    let challenge = match (&a.challenge, &a.challenge_file) {
+        (Some(c), _) => Some(c.trim().to_string()),
+        (None, Some(p)) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| p.display().to_string())
+                .map_err(Failure::input)?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let secp = Secp256k1::verification_only();
+    let mut keys = Vec::new();
+    let mut key_files = Vec::new();
+    for p in &a.keys {
+        keys.push(load_key_file(&secp, p).map_err(Failure::input)?);
+        let bytes = std::fs::read(p)
+            .with_context(|| p.display().to_string())
+            .map_err(Failure::input)?;
+        key_files.push((p.clone(), bytes));
+    }
+    let req = Request {
+        name: a.name.clone(),
+        network,
+        script: a.script,
+        threshold: a.threshold,
+        allow_unproven: a.allow_unproven,
+        challenge: challenge.clone(),
+    };
+    let asm = assemble::assemble(&req, keys).map_err(Failure::input)?;
+    let first = asm.receive_addresses(a.addresses.max(1)).map_err(Failure::input)?;
+    let change0 = asm.first_change_address().map_err(Failure::input)?;
+
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("cannot create {}", a.out_dir.display()))
+        .map_err(Failure::env)?;
+    let stem = file_stem(&a.name);
+    let bsms = asm.bsms_round2().map_err(Failure::input)?;
+    let ur_frames = asm.ur_output_descriptor(a.ur_extra_frames).map_err(Failure::input)?;
+    let policy = asm.policy(Some(transcript::sha256_hex(bsms.as_bytes())));
+    let mut outputs: Vec<(String, String, Vec<u8>)> = vec![
+        (
+            "descriptor".into(),
+            format!("{stem}.descriptor"),
+            format!("{}\n{}\n", asm.receive_string(), asm.change_string()).into_bytes(),
+        ),
+        ("bsms_descriptor_record".into(), format!("{stem}.bsms"), bsms.into_bytes()),
+    ];
+    match asm.coldcard_text() {
+        Ok(t) => outputs.push(("coldcard_multisig".into(), format!("{stem}-coldcard.txt"), t.into_bytes())),
+        Err(e) => tracing::warn!(target: "custos::ceremony", "{e}"),
+    }
+    outputs.push((
+        "ur_output_descriptor".into(),
+        format!("{stem}-ur.txt"),
+        (ur_frames.join("\n") + "\n").into_bytes(),
+    ));
+    outputs.push((
+        "registration_summary".into(),
+        format!("{stem}-summary.txt"),
+        asm.summary(&first).into_bytes(),
+    ));
+    outputs.push((
+        "custody_policy".into(),
+        "custody-policy.json".into(),
+        (serde_json::to_string_pretty(&policy).map_err(Failure::env)? + "\n").into_bytes(),
+    ));
+    for (_, name, data) in &outputs {
+        write_new(&a.out_dir.join(name), data)?;
+    }
+
+    let key_payload: Vec<serde_json::Value> = asm
+        .keys
+        .iter()
+        .map(|k| {
+            let sha = key_files
+                .iter()
+                .find(|(p, _)| p.display().to_string() == k.source)
+                .map(|(_, b)| transcript::sha256_hex(b))
+                .unwrap_or_default();
+            serde_json::json!({
+                "fingerprint": k.fingerprint.to_string(), "path": k.path_string(),
+                "xpub": k.xpub.to_string(), "label": k.label, "file": k.source,
+                "file_sha256": sha, "proof": k.proof,
+            })
+        })
+        .collect();
+    let file_payload: Vec<serde_json::Value> = outputs
+        .iter()
+        .map(|(kind, name, data)| {
+            serde_json::json!({"kind": kind, "name": name, "sha256": transcript::sha256_hex(data)})
+        })
+        .collect();
+    let unproven = asm
+        .keys
+        .iter()
+        .filter(|k| k.proof == ProofStatus::Unproven)
+        .count();
+    let payload = serde_json::json!({
+        "name": asm.name, "network": network, "script": asm.script,
+        "threshold": asm.threshold, "n": asm.keys.len(), "keys": key_payload,
+        "unproven_keys": unproven, "challenge": challenge,
+        "receive_descriptor": asm.receive_string(), "change_descriptor": asm.change_string(),
+        "first_receive_addresses": first, "first_change_address": change0,
+        "files": file_payload, "out_dir": a.out_dir,
+    });
+    let mut artifacts: Vec<NewArtifact> = key_files
+        .iter()
+        .map(|(p, b)| NewArtifact {
+            kind: "key_record".into(),
+            name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            data: b.clone(),
+        })
+        .collect();
+    artifacts.extend(outputs.iter().map(|(kind, name, data)| NewArtifact {
+        kind: kind.clone(),
+        name: name.clone(),
+        data: data.clone(),
+    }));
+    let event = app.record(
+        case.as_mut(),
+        EventDraft::new("ceremony.assembled", payload.clone()),
+        artifacts,
+    )?;
+
+    if a.show_qr {
+        show_frames(&ur_frames)?;
+    }
+    if app.json {
+        let mut out = payload;
+        if let Some(e) = event {
+            out["ledger_seq"] = serde_json::json!(e.seq);
+        }
+        out["ur"] = serde_json::json!(ur_frames);
+        return print_json(&out);
+    }
+    print!("{}", asm.summary(&first));
+    println!("First change address: {change0}");
+    if unproven > 0 {
+        println!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)");
+    }
+    for (_, name, data) in &outputs {
+        println!("wrote {} sha256 {}", a.out_dir.join(name).display(), transcript::sha256_hex(data));
+    }
+    if let Some(e) = event {
+        println!("ledger: seq {} {}", e.seq, e.hash);
+    }
+    println!("Every keyholder now runs `custos-signer ceremony verify` and compares the first address.");
+    Ok(())
+}
+
+fn show_frames(frames: &[String]) -> CmdResult {
+    let mut err = std::io::stderr().lock();
+    let loops = if frames.len() > 1 { 3 } else { 1 };
+    for _ in 0..loops {
+        for f in frames {
+            let code = qrcode::QrCode::with_error_correction_level(f.to_ascii_uppercase(), qrcode::EcLevel::L)
+                .map_err(|e| Failure::input(anyhow!("qr: {e}")))?;
+            let text = code
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                .build();
+            let _ = write!(err, "\x1b[2J\x1b[H{text}\n{f}\n");
+            let _ = err.flush();
+            if frames.len() > 1 {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn import_transcript(app: &App, file: &Path) -> CmdResult {
+    let mut case = app.require_case()?;
+    let entries = transcript::read(file).map_err(Failure::input)?;
+    let bytes = std::fs::read(file)
+        .with_context(|| file.display().to_string())
+        .map_err(Failure::input)?;
+    let mut seqs = Vec::new();
+    for e in &entries {
+        let payload = serde_json::to_value(e).map_err(Failure::env)?;
+        // The files' hashes stay in the payload: the files themselves are on the keyholder's
+        // media, not in the case store.
+        let ev = app.record(
+            Some(&mut case),
+            EventDraft::new(format!("signer.{}", e.step), payload),
+            Vec::new(),
+        )?;
+        if let Some(ev) = ev {
+            seqs.push(ev.seq);
+        }
+    }
+    let summary = app.record(
+        Some(&mut case),
+        EventDraft::new(
+            "ceremony.transcript_imported",
+            serde_json::json!({"file": file, "entries": entries.len(), "sha256": transcript::sha256_hex(&bytes)}),
+        ),
+        vec![NewArtifact {
+            kind: "ceremony_transcript".into(),
+            name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            data: bytes,
+        }],
+    )?;
+    if app.json {
+        return print_json(&serde_json::json!({
+            "imported": entries.len(), "seqs": seqs, "summary_seq": summary.map(|e| e.seq),
+        }));
+    }
+    println!("imported {} transcript entries from {} (ledger seq {:?})", entries.len(), file.display(), seqs);
+    Ok(())
+}
