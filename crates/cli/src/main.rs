@@ -16,6 +16,8 @@ mod cmd_broadcast;
 mod cmd_case;
 mod cmd_ceremony;
 mod cmd_inspect;
+mod cmd_psbt;
+mod cmd_sweep;
 
 use app::{exit, App, Failure};
 
@@ -64,6 +66,12 @@ enum Command {
     Broadcast(cmd_broadcast::BroadcastArgs),
     /// Wait until a transaction has N confirmations, checked by SPV.
     Watch(cmd_broadcast::WatchArgs),
+    /// Sweep to custody: build unsigned PSBTs spending an inventory to the custody policy.
+    #[command(subcommand)]
+    Sweep(cmd_sweep::SweepCmd),
+    /// PSBT toolbox after Bitcoin Core's RPCs: decode, analyze, combine, finalize, extract; qr.
+    #[command(subcommand)]
+    Psbt(cmd_psbt::PsbtCmd),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -125,6 +133,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd_inspect::run(&app, a),
         Command::Broadcast(a) => cmd_broadcast::run_broadcast(&app, a),
         Command::Watch(a) => cmd_broadcast::run_watch(&app, a),
+        Command::Sweep(c) => cmd_sweep::run(&app, c),
+        Command::Psbt(c) => cmd_psbt::run(&app, c),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

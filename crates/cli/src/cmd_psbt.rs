@@ -1,0 +1,260 @@
+//! `custos psbt decode|analyze|combine|finalize|extract|qr`, named and behaving after Bitcoin
+//! Core's RPCs (`decodepsbt`, `analyzepsbt`, `combinepsbt`, `finalizepsbt`), with integer
+//! satoshi amounts. PSBTs are read from binary, base64 or hex files, or from files of BC-UR /
+//! BBQr parts; `-` reads stdin. Written files never overwrite existing ones.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use anyhow::anyhow;
+use bitcoin::Psbt;
+use clap::{Args, Subcommand};
+use custos_case::NewArtifact;
+use custos_core::ledger::EventDraft;
+use custos_tx::{
+    psbt_io::{final_name, to_base64, write_new},
+    toolbox, transport,
+};
+
+use crate::app::{print_json, App, CmdResult, Failure};
+
+/// `custos psbt ...`.
+#[derive(Debug, Subcommand)]
+pub enum PsbtCmd {
+    /// Everything in a PSBT, as JSON (Core's `decodepsbt`).
+    Decode(OneArgs),
+    /// Per input: has UTXO, final, next role; estimated vsize, fee and fee rate (Core's `analyzepsbt`).
+    Analyze(OneArgs),
+    /// Merge PSBTs of the same transaction signed by different keyholders (Core's `combinepsbt`).
+    Combine(CombineArgs),
+    /// Finalize every input (rust-miniscript) and, when complete, extract the transaction
+    /// (Core's `finalizepsbt`); writes `<name>-final.txn` (hex) next to the input.
+    Finalize(FinalizeArgs),
+    /// Extract the network transaction of a finalized PSBT, checked by rust-miniscript's interpreter.
+    Extract(ExtractArgs),
+    /// Show a PSBT as QR codes: BC-UR `ur:psbt` parts (default) or BBQr, in the terminal or as SVG frames.
+    Qr(QrArgs),
+}
+
+/// One PSBT.
+#[derive(Debug, Args)]
+pub struct OneArgs {
+    /// PSBT file (binary, base64, hex, UR or BBQr parts) or `-`.
+    psbt: PathBuf,
+}
+
+/// `combine`.
+#[derive(Debug, Args)]
+pub struct CombineArgs {
+    /// PSBT files (two or more).
+    #[arg(required = true, num_args = 2..)]
+    psbts: Vec<PathBuf>,
+    /// Write the combined PSBT (base64) here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `finalize`.
+#[derive(Debug, Args)]
+pub struct FinalizeArgs {
+    /// PSBT file or `-`.
+    psbt: PathBuf,
+    /// Where to write the final transaction (hex). Default: `<name>-final.txn` next to the input.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Only finalize: write the finalized PSBT (base64) to `--out`, do not extract.
+    #[arg(long)]
+    no_extract: bool,
+}
+
+/// `extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// Finalized PSBT file or `-`.
+    psbt: PathBuf,
+    /// Write the transaction (hex) here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `qr`.
+#[derive(Debug, Args)]
+pub struct QrArgs {
+    /// PSBT file or `-`.
+    psbt: PathBuf,
+    /// `ur` (BC-UR v2 `ur:psbt`, fountain-coded) or `bbqr`.
+    #[arg(long, default_value = "ur")]
+    format: String,
+    /// Bytes per UR fragment / characters per BBQr part.
+    #[arg(long, default_value_t = 250)]
+    fragment: usize,
+    /// Write one SVG per frame into this directory (`frame-NNN.svg`) and the parts as `parts.txt`,
+    /// instead of drawing in the terminal.
+    #[arg(long, value_name = "DIR")]
+    svg_dir: Option<PathBuf>,
+}
+
+fn read(path: &Path) -> CmdResult<Psbt> {
+    let data = if path == Path::new("-") {
+        let mut v = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut v)
+            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
+        v
+    } else {
+        std::fs::read(path).map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", path.display())))?
+    };
+    transport::read_psbt(&data)
+        .map(|(p, _)| p)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))
+}
+
+/// Runs `custos psbt`.
+pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
+    let mut case = app.open_case()?;
+    let network = app.network(case.as_ref()).to_bitcoin();
+    match cmd {
+        PsbtCmd::Decode(a) => print_json(&toolbox::decode(&read(&a.psbt)?, network)),
+        PsbtCmd::Analyze(a) => print_json(&toolbox::analyze(&read(&a.psbt)?)),
+        PsbtCmd::Combine(a) => {
+            let psbts = a.psbts.iter().map(|p| read(p)).collect::<CmdResult<Vec<_>>>()?;
+            let combined = toolbox::combine(psbts).map_err(Failure::input)?;
+            let b64 = to_base64(&combined);
+            if let Some(out) = &a.out {
+                write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
+                let draft = EventDraft::new(
+                    "psbt.combine",
+                    serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
+                );
+                let art = NewArtifact {
+                    kind: "psbt".into(),
+                    name: file_name(out),
+                    data: combined.serialize(),
+                };
+                let draft = draft.with_artifacts([art.sha256()]);
+                app.record(case.as_mut(), draft, vec![art])?;
+                if app.json {
+                    return print_json(&serde_json::json!({"psbt": b64, "out": out}));
+                }
+                println!("wrote {}", out.display());
+                Ok(())
+            } else if app.json {
+                print_json(&serde_json::json!({ "psbt": b64 }))
+            } else {
+                println!("{b64}");
+                Ok(())
+            }
+        }
+        PsbtCmd::Finalize(a) => {
+            let mut psbt = read(&a.psbt)?;
+            let outcome = toolbox::finalize(&mut psbt);
+            let mut result = serde_json::json!({"complete": outcome.complete});
+            if !outcome.errors.is_empty() {
+                result["errors"] = serde_json::json!(outcome
+                    .errors
+                    .iter()
+                    .map(|(i, e)| format!("input {i}: {e}"))
+                    .collect::<Vec<_>>());
+            }
+            if !outcome.complete || a.no_extract {
+                result["psbt"] = serde_json::json!(to_base64(&psbt));
+                if let Some(out) = &a.out {
+                    write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes()).map_err(Failure::input)?;
+                    result["out"] = serde_json::json!(out);
+                }
+                print_json(&result)?;
+                if !outcome.complete {
+                    return Err(Failure::finding(anyhow!("psbt is not complete: inputs still need signatures")));
+                }
+                return Ok(());
+            }
+            let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
+            let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+            let out = a.out.clone().unwrap_or_else(|| {
+                if a.psbt == Path::new("-") {
+                    PathBuf::from("stdin-final.txn")
+                } else {
+                    final_name(&a.psbt)
+                }
+            });
+            write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
+            let txid = tx.compute_txid().to_string();
+            let draft = EventDraft::new(
+                "psbt.finalize",
+                serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
+            );
+            let art = NewArtifact {
+                kind: "signed_tx".into(),
+                name: txid.clone(),
+                data: bitcoin::consensus::encode::serialize(&tx),
+            };
+            let draft = draft.with_artifacts([art.sha256()]);
+            app.record(case.as_mut(), draft, vec![art])?;
+            result["hex"] = serde_json::json!(hex);
+            result["txid"] = serde_json::json!(txid);
+            result["out"] = serde_json::json!(out);
+            if app.json {
+                print_json(&result)
+            } else {
+                println!("complete: txid {txid}, {} vB", tx.vsize());
+                println!("wrote {}", out.display());
+                Ok(())
+            }
+        }
+        PsbtCmd::Extract(a) => {
+            let psbt = read(&a.psbt)?;
+            let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
+            let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+            if let Some(out) = &a.out {
+                write_new(out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
+            }
+            if app.json {
+                print_json(&serde_json::json!({"txid": tx.compute_txid().to_string(), "hex": hex}))
+            } else {
+                println!("{hex}");
+                Ok(())
+            }
+        }
+        PsbtCmd::Qr(a) => qr(app, a),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn qr(app: &App, a: &QrArgs) -> CmdResult {
+    let psbt = read(&a.psbt)?;
+    let parts = match a.format.as_str() {
+        "ur" => transport::psbt_to_ur_parts(&psbt, a.fragment.max(10), 0).map_err(Failure::input)?,
+        "bbqr" => transport::psbt_to_bbqr(&psbt, a.fragment.max(16)).map_err(Failure::input)?,
+        other => return Err(Failure::input(anyhow!("--format {other:?}: expected ur or bbqr"))),
+    };
+    if let Some(dir) = &a.svg_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Failure::env(anyhow!("cannot create {}: {e}", dir.display())))?;
+        let parts_file = dir.join("parts.txt");
+        write_new(&parts_file, (parts.join("\n") + "\n").as_bytes()).map_err(Failure::input)?;
+        for (i, p) in parts.iter().enumerate() {
+            // QR alphanumeric mode needs upper case for UR.
+            let text = if a.format == "ur" { p.to_ascii_uppercase() } else { p.clone() };
+            let svg = transport::qr_svg(&text).map_err(Failure::input)?;
+            write_new(&dir.join(format!("frame-{:03}.svg", i + 1)), svg.as_bytes()).map_err(Failure::input)?;
+        }
+        if app.json {
+            return print_json(&serde_json::json!({"frames": parts.len(), "dir": dir, "parts": parts}));
+        }
+        println!("wrote {} frame(s) and parts.txt to {}", parts.len(), dir.display());
+        return Ok(());
+    }
+    if app.json {
+        return print_json(&serde_json::json!({ "parts": parts }));
+    }
+    for (i, p) in parts.iter().enumerate() {
+        let text = if a.format == "ur" { p.to_ascii_uppercase() } else { p.clone() };
+        println!("frame {}/{}", i + 1, parts.len());
+        println!("{}", transport::qr_terminal(&text).map_err(Failure::input)?);
+    }
+    Ok(())
+}
