@@ -6,7 +6,11 @@
 
 use std::str::FromStr;
 
-use bitcoin::{bip32::Xpub, Address, Network};
+use bitcoin::{
+    bip32::{ChildNumber, Xpub},
+    key::CompressedPublicKey,
+    Address, Network, ScriptBuf,
+};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use custos_keys::{catalogue::ScriptType, derive::ChainDeriver, slip132};
 
@@ -48,6 +52,33 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
+    }
+    // Baseline for comparison: rust-bitcoin's own `ckd_pub` (generic tweak-add) and script
+    // constructors, the straightforward way to do the same work.
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    for name in ["bip84", "bip86"] {
+        let chain = account(name)
+            .ckd_pub(&secp, ChildNumber::Normal { index: 0 })
+            .expect("chain key");
+        g.bench_with_input(
+            BenchmarkId::new("naive-script", name),
+            &chain,
+            |b, chain| {
+                b.iter(|| {
+                    for i in 0..N {
+                        let k = chain
+                            .ckd_pub(&secp, ChildNumber::Normal { index: i })
+                            .expect("derive");
+                        let s = if name == "bip84" {
+                            ScriptBuf::new_p2wpkh(&CompressedPublicKey(k.public_key).wpubkey_hash())
+                        } else {
+                            ScriptBuf::new_p2tr(&secp, k.public_key.x_only_public_key().0, None)
+                        };
+                        black_box(s);
+                    }
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -9,6 +9,7 @@
 
 use bitcoin::{
     bip32::{ChildNumber, Xpub},
+    hashes::{hmac, sha512, Hash, HashEngine},
     key::{CompressedPublicKey, TweakedPublicKey},
     secp256k1::{All, Parity, PublicKey, Secp256k1, SecretKey},
     taproot::TapTweakHash,
@@ -18,11 +19,22 @@ use bitcoin::{
 use crate::{catalogue::ScriptType, Error};
 
 /// Derives output scripts of one chain of an account.
-#[derive(Debug)]
 pub struct ChainDeriver {
     chain: Xpub,
+    /// HMAC-SHA512 keyed with the chain code, with the parent public key already absorbed
+    /// (BIP32 CKDpub: I = HMAC-SHA512(c, ser_P(K) || ser_32(i))); cloned per index.
+    hmac_prefix: hmac::HmacEngine<sha512::Hash>,
     script: ScriptType,
     secp: Secp256k1<All>,
+}
+
+impl std::fmt::Debug for ChainDeriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainDeriver")
+            .field("chain", &self.chain)
+            .field("script", &self.script)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChainDeriver {
@@ -49,8 +61,12 @@ impl ChainDeriver {
                 path: format!("{chain}"),
                 reason: e.to_string(),
             })?;
+        let mut hmac_prefix =
+            hmac::HmacEngine::<sha512::Hash>::new(chain_key.chain_code.as_bytes());
+        hmac_prefix.input(&chain_key.public_key.serialize());
         Ok(ChainDeriver {
             chain: chain_key,
+            hmac_prefix,
             script,
             secp,
         })
@@ -62,11 +78,13 @@ impl ChainDeriver {
             path: format!("*/{index}"),
             reason: e,
         };
-        let child = ChildNumber::from_normal_idx(index).map_err(|e| err(e.to_string()))?;
-        let (tweak, _chain_code) = self
-            .chain
-            .ckd_pub_tweak(child)
-            .map_err(|e| err(e.to_string()))?;
+        if index >= 0x8000_0000 {
+            return Err(err("hardened index".into()));
+        }
+        let mut e = self.hmac_prefix.clone();
+        e.input(&index.to_be_bytes());
+        let i = hmac::Hmac::<sha512::Hash>::from_engine(e).to_byte_array();
+        let tweak = SecretKey::from_slice(&i[..32]).map_err(|e| err(e.to_string()))?;
         let pk = self
             .add_generator_multiple(&self.chain.public_key, &tweak)
             .map_err(err)?;

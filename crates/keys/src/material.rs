@@ -396,7 +396,7 @@ pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error
         .expose_secret()
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
+        .map(|(i, l)| (i + 1, l.trim_start_matches('\u{feff}').trim()))
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .collect();
     if lines.is_empty() {

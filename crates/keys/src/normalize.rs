@@ -72,7 +72,11 @@ pub fn electrum_normalize(text: &str) -> String {
 
 /// BIP39 normalisation of a phrase: NFKD, lower case, words joined by single spaces.
 pub fn bip39_normalize(text: &str) -> String {
-    let n: String = text.nfkd().collect::<String>().to_lowercase();
+    let n: String = text
+        .nfkd()
+        .map(|c| if c == '\u{feff}' { ' ' } else { c })
+        .collect::<String>()
+        .to_lowercase();
     n.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -415,6 +415,18 @@ fn old_electrum_seeds_take_no_passphrase() {
 }
 
 #[test]
+fn byte_order_marks_and_crlf_line_ends_are_tolerated() {
+    let m = classify(
+        &secret(&format!("\u{feff}{WIF_C}\r\n{WIF_U}\r\n")),
+        Network::Bitcoin,
+    )
+    .unwrap();
+    assert!(matches!(m, Material::Wif(ref k) if k.len() == 2));
+    let m = classify(&secret(&format!("\u{feff}{ABANDON}\r\n")), Network::Bitcoin).unwrap();
+    assert!(matches!(m, Material::Bip39 { words: 12, .. }));
+}
+
+#[test]
 fn numbered_paper_backups_are_read() {
     let numbered = ABANDON
         .split(' ')
