@@ -27,6 +27,9 @@ pub enum ScriptType {
     /// Single-key taproot (BIP86).
     #[serde(rename = "tr")]
     Tr,
+    /// Bare-P2SH multisig (Electrum 2FA).
+    #[serde(rename = "sh-multi")]
+    ShMulti,
     /// Multisig P2WSH nested in P2SH (cosigner paths only).
     #[serde(rename = "sh-wsh-multi")]
     ShWshMulti,
@@ -43,6 +46,7 @@ impl ScriptType {
             ScriptType::ShWpkh => "sh-wpkh",
             ScriptType::Wpkh => "wpkh",
             ScriptType::Tr => "tr",
+            ScriptType::ShMulti => "sh-multi",
             ScriptType::ShWshMulti => "sh-wsh-multi",
             ScriptType::WshMulti => "wsh-multi",
         }
@@ -55,7 +59,7 @@ impl ScriptType {
             ScriptType::ShWpkh => Some(format!("sh(wpkh({key}))")),
             ScriptType::Wpkh => Some(format!("wpkh({key})")),
             ScriptType::Tr => Some(format!("tr({key})")),
-            ScriptType::ShWshMulti | ScriptType::WshMulti => None,
+            ScriptType::ShMulti | ScriptType::ShWshMulti | ScriptType::WshMulti => None,
         }
     }
 }
@@ -98,6 +102,12 @@ pub enum MaterialClass {
     /// Electrum old (pre-2.0) seeds.
     #[serde(rename = "electrum-old")]
     ElectrumOld,
+    /// Electrum 2FA (TrustedCoin) seeds, p2sh.
+    #[serde(rename = "electrum-2fa")]
+    ElectrumTwoFactor,
+    /// Electrum 2FA (TrustedCoin) segwit seeds, p2wsh.
+    #[serde(rename = "electrum-2fa-segwit")]
+    ElectrumTwoFactorSegwit,
 }
 
 /// One catalogue entry.
@@ -209,10 +219,14 @@ impl CatalogueEntry {
             return Err(bad("a fixed index needs exactly one chain"));
         }
         let multi = self.scripts.iter().any(|s| s.wrap("k").is_none());
-        if multi != self.cosigner {
-            return Err(bad(
-                "multisig script types go with cosigner = true, and only with it",
-            ));
+        let two_factor = self.material.iter().any(|m| {
+            matches!(
+                m,
+                MaterialClass::ElectrumTwoFactor | MaterialClass::ElectrumTwoFactorSegwit
+            )
+        });
+        if multi != (self.cosigner || two_factor) {
+            return Err(bad("multisig script types go with cosigner = true or an electrum 2fa material, and only with them"));
         }
         for n in [Network::Bitcoin, Network::Regtest] {
             self.account_path(n, 0)?;
@@ -297,6 +311,8 @@ mod tests {
             "electrum-standard",
             "electrum-segwit",
             "electrum-old",
+            "electrum-2fa",
+            "electrum-2fa-segwit",
         ] {
             assert!(c.get(id).is_some(), "missing {id}");
         }

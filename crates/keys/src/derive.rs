@@ -105,7 +105,7 @@ impl ChainDeriver {
                 let (output, _) = q.x_only_public_key();
                 ScriptBuf::new_p2tr_tweaked(TweakedPublicKey::dangerous_assume_tweaked(output))
             }
-            ScriptType::ShWshMulti | ScriptType::WshMulti => {
+            ScriptType::ShMulti | ScriptType::ShWshMulti | ScriptType::WshMulti => {
                 return Err(err("multisig script type".into()));
             }
         })

@@ -14,11 +14,14 @@
 
 use std::sync::OnceLock;
 
+use std::str::FromStr;
+
 use bitcoin::{
+    bip32::{ChainCode, ChildNumber, DerivationPath, Fingerprint, Xpriv, Xpub},
     hashes::{hmac, sha256, sha256d, sha512, Hash, HashEngine},
     secp256k1::{self, PublicKey, Scalar, Secp256k1, SecretKey},
 };
-use custos_core::{Secret, SecretString};
+use custos_core::{Network, Secret, SecretString};
 use zeroize::Zeroize;
 
 use crate::{normalize::electrum_normalize, pbkdf2::pbkdf2_hmac_sha512, Error};
@@ -265,6 +268,158 @@ pub fn old_derive_pubkey<C: secp256k1::Verification>(
             path: path(),
             reason: e.to_string(),
         })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2FA (TrustedCoin) seeds
+
+/// TrustedCoin's signing xpub on mainnet (electrum/plugins/trustedcoin/trustedcoin.py,
+/// `get_signing_xpub`). Public data of the Electrum plugin.
+pub const TRUSTEDCOIN_XPUB_MAINNET: &str = "xpub661MyMwAqRbcGnMkaTx2594P9EDuiEqMq25PM2aeG6UmwzaohgA6uDmNsvSUV8ubqwA3Wpste1hg69XHgjUuCD5HLcEp2QPzyV1HMrPppsL";
+/// TrustedCoin's signing xpub on test networks (same source).
+pub const TRUSTEDCOIN_XPUB_TESTNET: &str = "tpubD6NzVbkrYhZ4XdmyJQcCPjQfg6RXVUzGFhPjZ7uvRC8JLcS7Hw1i7UTpyhp9grHpak4TyK2hzBJrujDVLXQ6qB5tNpVx9rC6ixijUXadnmY";
+
+/// One of the user's two keys of a 2FA wallet.
+#[derive(Debug, Clone)]
+pub struct TwoFactorUserKey {
+    /// Master fingerprint of the BIP32 root it comes from.
+    pub master: Fingerprint,
+    /// Path from that root (`m/0'`, `m/1'`, or `m` for pre-2.7 seeds).
+    pub path: DerivationPath,
+    /// The extended public key.
+    pub xpub: Xpub,
+}
+
+/// The three cosigner keys of an Electrum 2FA wallet (2-of-3, sorted keys).
+#[derive(Debug, Clone)]
+pub struct TwoFactorKeys {
+    /// x1 (user key).
+    pub x1: TwoFactorUserKey,
+    /// x2 (user key).
+    pub x2: TwoFactorUserKey,
+    /// x3: TrustedCoin's key for this wallet (its signing xpub CKD'd with the user id).
+    pub x3: Xpub,
+}
+
+fn two_factor_err(reason: impl ToString) -> Error {
+    Error::Derivation {
+        path: "electrum 2fa keys".into(),
+        reason: reason.to_string(),
+    }
+}
+
+fn root_of(
+    phrase: &str,
+    passphrase: Option<&SecretString>,
+    network: Network,
+) -> Result<Xpriv, Error> {
+    let seed = electrum_seed(&Secret::new(phrase.to_string()), passphrase);
+    Xpriv::new_master(network.to_bitcoin(), seed.expose_secret()).map_err(two_factor_err)
+}
+
+fn user_key(
+    root: &Xpriv,
+    path: &str,
+    secp: &Secp256k1<secp256k1::All>,
+) -> Result<TwoFactorUserKey, Error> {
+    let path = DerivationPath::from_str(path).map_err(two_factor_err)?;
+    let k = root.derive_priv(secp, &path).map_err(two_factor_err)?;
+    Ok(TwoFactorUserKey {
+        master: root.fingerprint(secp),
+        path,
+        xpub: Xpub::from_priv(secp, &k),
+    })
+}
+
+/// The keys of an Electrum 2FA wallet, as Electrum's TrustedCoin plugin derives them
+/// (`xkeys_from_seed`, `get_user_id`, `make_xpub`).
+pub fn two_factor_keys(
+    phrase: &SecretString,
+    passphrase: Option<&SecretString>,
+    kind: ElectrumSeedKind,
+    network: Network,
+) -> Result<TwoFactorKeys, Error> {
+    let secp = Secp256k1::new();
+    let normalized = Secret::new(electrum_normalize(phrase.expose_secret()));
+    let words: Vec<&str> = normalized.expose_secret().split(' ').collect();
+    let with_pass = passphrase.is_some_and(|p| !p.is_empty());
+    let (x1, x2) = match (kind, words.len()) {
+        (ElectrumSeedKind::TwoFactor, n) if n >= 20 => {
+            if with_pass {
+                return Err(Error::Unsupported {
+                    kind: "electrum 2fa seed",
+                    reason: "pre-2.7 2fa seeds (20+ words) have no passphrase".into(),
+                });
+            }
+            let first = Secret::new(words[..12].join(" "));
+            let rest = Secret::new(words[12..].join(" "));
+            let r1 = root_of(first.expose_secret(), None, network)?;
+            let r2 = root_of(rest.expose_secret(), None, network)?;
+            (user_key(&r1, "m", &secp)?, user_key(&r2, "m", &secp)?)
+        }
+        (ElectrumSeedKind::TwoFactor, 12) | (ElectrumSeedKind::TwoFactorSegwit, _) => {
+            let r = root_of(normalized.expose_secret(), passphrase, network)?;
+            (user_key(&r, "m/0'", &secp)?, user_key(&r, "m/1'", &secp)?)
+        }
+        (ElectrumSeedKind::TwoFactor, n) => {
+            return Err(Error::Invalid {
+                kind: "electrum 2fa seed",
+                line: None,
+                fault: format!("{n} words; a 2fa seed has 12, or 20 and more (pre-2.7)"),
+            })
+        }
+        (other, _) => {
+            return Err(Error::Unsupported {
+                kind: "electrum seed",
+                reason: format!("{} seeds are not 2fa seeds", other.name()),
+            })
+        }
+    };
+    // The user id hashes the two xpubs as Electrum prints them: xpub/tpub for 2fa, Zpub/Vpub
+    // (p2wsh) for 2fa-segwit.
+    let text = |x: &Xpub| -> Result<String, Error> {
+        if kind == ElectrumSeedKind::TwoFactorSegwit {
+            let prefix = if network == Network::Bitcoin {
+                "Zpub"
+            } else {
+                "Vpub"
+            };
+            crate::slip132::encode_public(x, prefix)
+                .ok_or_else(|| two_factor_err("slip132 encoding"))
+        } else {
+            Ok(x.to_string())
+        }
+    };
+    let mut pair = [text(&x1.xpub)?, text(&x2.xpub)?];
+    pair.sort();
+    let long_id = sha256::Hash::hash(pair.concat().as_bytes()).to_byte_array();
+    let signing = Xpub::from_str(if network == Network::Bitcoin {
+        TRUSTEDCOIN_XPUB_MAINNET
+    } else {
+        TRUSTEDCOIN_XPUB_TESTNET
+    })
+    .map_err(two_factor_err)?;
+    // Electrum's bip32._CKD_pub with a 32-byte "index": I = HMAC-SHA512(c, K || long_id).
+    let mut e = hmac::HmacEngine::<sha512::Hash>::new(signing.chain_code.as_bytes());
+    e.input(&signing.public_key.serialize());
+    e.input(&long_id);
+    let i = hmac::Hmac::<sha512::Hash>::from_engine(e).to_byte_array();
+    let tweak = SecretKey::from_slice(&i[..32]).map_err(two_factor_err)?;
+    let public_key = signing
+        .public_key
+        .add_exp_tweak(&secp, &tweak.into())
+        .map_err(two_factor_err)?;
+    let mut cc = [0u8; 32];
+    cc.copy_from_slice(&i[32..]);
+    let x3 = Xpub {
+        network: network.to_bitcoin().into(),
+        depth: 0,
+        parent_fingerprint: Fingerprint::default(),
+        child_number: ChildNumber::Normal { index: 0 },
+        public_key,
+        chain_code: ChainCode::from(cc),
+    };
+    Ok(TwoFactorKeys { x1, x2, x3 })
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@
 //!
 //! Known limits: BIP39 word lists of all ten BIP39 languages are recognised; Electrum's text
 //! normalisation is implemented in full (NFKD, lower case, accents, CJK spaces) except Python's
-//! rare special lower-casing rules. Electrum 2FA seeds are recognised but not derived.
+//! rare special lower-casing rules. Electrum 2FA seeds are derived with the TrustedCoin
+//! cosigner key computed offline from TrustedCoin's published signing xpub, as Electrum does.
 //!
 //! Features: none.
 

@@ -244,6 +244,41 @@ impl Ctx<'_> {
         Ok(Fingerprint::from([h[0], h[1], h[2], h[3]]))
     }
 
+    /// Electrum 2FA sources: `sh|wsh(sortedmulti(2, x1, x2, x3))` per chain.
+    fn two_factor_sources(
+        &self,
+        kind: ElectrumSeedKind,
+        phrase: &SecretString,
+        passphrase: Option<&SecretString>,
+        out: &mut Vec<WatchSource>,
+    ) -> Result<Fingerprint, Error> {
+        let keys = electrum::two_factor_keys(phrase, passphrase, kind, self.network)?;
+        let (id, wrap) = if kind == ElectrumSeedKind::TwoFactorSegwit {
+            ("electrum-2fa-segwit", "wsh")
+        } else {
+            ("electrum-2fa", "sh")
+        };
+        if let Some(e) = self.catalogue.get(id).filter(|e| self.selected(e)) {
+            let o1 = origin_prefix(keys.x1.master, &keys.x1.path);
+            let o2 = origin_prefix(keys.x2.master, &keys.x2.path);
+            for chain in [0u32, 1] {
+                let text = format!(
+                    "{wrap}(sortedmulti(2,{o1}{}/{chain}/*,{o2}{}/{chain}/*,{}/{chain}/*))",
+                    keys.x1.xpub, keys.x2.xpub, keys.x3
+                );
+                out.push(WatchSource {
+                    label: format!("{id}/{chain}"),
+                    descriptor: checked_descriptor(&text)?,
+                    change: chain == 1,
+                    catalogue_id: Some(id.to_string()),
+                    account: None,
+                    wallets: e.wallets.clone(),
+                });
+            }
+        }
+        Ok(keys.x1.master)
+    }
+
     /// Sources from an Electrum version-prefixed seed.
     fn electrum_sources(
         &self,
@@ -265,10 +300,7 @@ impl Ctx<'_> {
                 return self.old_seed_sources(phrase, out);
             }
             ElectrumSeedKind::TwoFactor | ElectrumSeedKind::TwoFactorSegwit => {
-                return Err(Error::Unsupported {
-                    kind: "electrum 2fa seed",
-                    reason: "2-of-3 trustedcoin wallets need the trustedcoin cosigner key, which custos does not derive yet".into(),
-                })
+                return self.two_factor_sources(kind, phrase, passphrase, out);
             }
         };
         let seed = electrum::electrum_seed(phrase, passphrase);
@@ -347,6 +379,8 @@ fn sha256_hex(data: &[u8]) -> String {
 ///   paths list `opts.hardened_window` single keys per chain. Multisig cosigner paths (BIP48)
 ///   are skipped: one seed does not determine the multisig addresses.
 /// - Electrum old seeds: `opts.hardened_window` uncompressed P2PKH keys per chain.
+/// - Electrum 2FA seeds: `sh|wsh(sortedmulti(2, x1, x2, x3))` per chain, x3 being TrustedCoin's
+///   key for this wallet.
 /// - Account-level xprv/xpub (any SLIP-132 form): receive and change chains for the script
 ///   type(s) the prefix announces (all four single-key types for a plain xpub/tpub).
 /// - WIF keys: one source per plausible script type (compressed: pkh, wpkh, sh(wpkh), tr;
