@@ -42,7 +42,7 @@ impl Log for CaptureLog {
 
 fn init_logger() {
     LOGGER.get_or_init(|| {
-        bitcoinkernel::log::set_logging_options(bitcoinkernel::log::LoggingOptions {
+        bitcoinkernel::log::logging::set_logging_options(bitcoinkernel::log::logging::LoggingOptions {
             log_timestamps: false,
             log_time_micros: false,
             log_threadnames: false,

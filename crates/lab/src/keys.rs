@@ -20,7 +20,6 @@ use bitcoin::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
 
 /// The output script types the lab can receive on and spend from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -238,6 +237,7 @@ pub(crate) fn parse_xpub(s: &str) -> Result<Xpub, String> {
 }
 
 /// Encodes an xpub with a SLIP-132 prefix.
+#[cfg(test)]
 pub(crate) fn encode_xpub(xpub: &Xpub, prefix: &str) -> Result<String, String> {
     let mut data = xpub.encode();
     let v = slip132_version(prefix).ok_or_else(|| format!("unknown xpub prefix {prefix}"))?;
@@ -351,7 +351,7 @@ fn sign_input(
                     let tweaked = kp.tap_tweak(secp, None);
                     let sig = secp.sign_schnorr_no_aux_rand(
                         &Message::from_digest(h.to_byte_array()),
-                        &tweaked.to_inner(),
+                        &tweaked.to_keypair(),
                     );
                     let mut w = Witness::new();
                     w.push(sig.as_ref());

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::keys::ScriptType;
 use crate::Error;
@@ -46,7 +46,7 @@ fn default_premine() -> u32 {
 }
 
 /// Where a wallet's keys come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WalletKind {
     /// BIP39 mnemonic (optionally with a passphrase), accounts by derivation path.

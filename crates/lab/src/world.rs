@@ -39,7 +39,6 @@ pub struct WalletMaterial {
 
 enum Keys {
     Hd {
-        master: Xpriv,
         accounts: HashMap<String, (Xpriv, String, ScriptType)>,
     },
     Wif(Vec<PrivateKey>),
@@ -259,21 +258,6 @@ impl World {
         self.spends.entry(script.clone()).or_insert(spend);
         Ok(script)
     }
-
-    /// The wallet's master key (HD wallets), for tests and truth files.
-    pub(crate) fn account_xpub(&self, wallet: &str, account: &str) -> Option<Xpub> {
-        match &self.wallets.get(wallet)?.keys {
-            Keys::Hd { accounts, .. } => accounts
-                .get(account)
-                .map(|(x, _, _)| Xpub::from_priv(&self.secp, x)),
-            _ => None,
-        }
-    }
-
-    /// Whether the wallet is HD with a master key.
-    pub(crate) fn has_master(&self, wallet: &str) -> bool {
-        matches!(self.wallets.get(wallet).map(|w| &w.keys), Some(Keys::Hd { master: _, .. }))
-    }
 }
 
 fn load_wallet(
@@ -308,7 +292,7 @@ fn load_wallet(
             let x = keys::derive_priv(secp, &master, path.as_ref()).map_err(|e| werr(&w.id, e))?;
             accounts.insert(a.id.clone(), (x, a.path.clone(), a.script));
         }
-        Ok(Keys::Hd { master, accounts })
+        Ok(Keys::Hd { accounts })
     };
     let keys = match w.kind {
         WalletKind::Bip39 => {

@@ -83,7 +83,9 @@ fn headers_and_checkpoint_proofs() {
     assert_eq!(h.block_hash(), tip.header.block_hash());
     let all = c.block_headers(0, 5000).unwrap();
     assert_eq!(all.max, 2016);
-    assert_eq!(all.count, (tip.height + 1).min(2016));
+    // Other tests may mine meanwhile: at least up to the tip seen above.
+    assert!(all.count >= (tip.height + 1).min(2016));
+    assert_eq!(all.count, all.headers.len());
     for w in all.headers.windows(2) {
         assert_eq!(w[1].prev_blockhash, w[0].block_hash());
         w[1].validate_pow(w[1].target()).unwrap();
@@ -160,7 +162,7 @@ fn scripthash_queries_agree_with_ground_truth() {
     for i in &h {
         text.push_str(&format!("{}:{}:", i.tx_hash, i.height));
     }
-    assert_eq!(hex::encode(sha256::Hash::hash(text.as_bytes()).to_byte_array()), status.to_string());
+    assert_eq!(hex::encode(sha256::Hash::hash(text.as_bytes()).to_byte_array()), serde_json::to_value(&status).unwrap().as_str().unwrap());
     assert!(c.script_unsubscribe(s).unwrap());
     // An unused script: empty history, null status.
     let unused = TestKey::new(99).p2wpkh();
@@ -185,7 +187,7 @@ fn broadcast_mempool_entries_and_notifications() {
     assert_eq!(txid, tx.compute_txid());
     // Mempool entry: height 0 and an integer fee.
     let raw = c
-        .raw_call("blockchain.scripthash.get_mempool", vec![Param::String(electrum_client::ToElectrumScriptHash::to_electrum_scripthash(dest.as_script()).to_hex())])
+        .raw_call("blockchain.scripthash.get_mempool", vec![Param::String(custos_lab::scripthash_hex(&custos_lab::script_hash(&dest)))])
         .unwrap();
     assert_eq!(raw[0]["height"], json!(0));
     assert_eq!(raw[0]["fee"], json!(1_000));
@@ -226,7 +228,7 @@ fn batch_calls_answer_in_order() {
     assert_eq!(r.len(), 3);
     assert!(r[0].is_null());
     assert_eq!(r[1].as_str().unwrap().len(), 160);
-    let heights: Vec<usize> = (0..20).collect();
+    let heights: Vec<u32> = (0..20).collect();
     let headers = c.batch_block_header(heights).unwrap();
     assert_eq!(headers.len(), 20);
     let fees = c.batch_estimate_fee(vec![1, 2, 6]).unwrap();

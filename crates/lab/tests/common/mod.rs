@@ -63,7 +63,7 @@ impl TestKey {
         let kp = Keypair::from_secret_key(&self.secp, &self.sk).tap_tweak(&self.secp, None);
         let sig = self
             .secp
-            .sign_schnorr_no_aux_rand(&Message::from_digest(h.to_byte_array()), &kp.to_inner());
+            .sign_schnorr_no_aux_rand(&Message::from_digest(h.to_byte_array()), &kp.to_keypair());
         let mut w = Witness::new();
         w.push(sig.as_ref());
         tx.input[i].witness = w;
