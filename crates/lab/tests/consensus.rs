@@ -32,6 +32,7 @@ fn assert_rejected(lab: &Lab, block: &bitcoin::Block, want: &str) {
     let height_before = lab.tip_height();
     match lab.submit_block(block) {
         Err(Error::BlockRejected { reason, .. }) => {
+            eprintln!("rejected as expected: {reason}");
             assert!(reason.contains(want), "reason {reason:?} does not mention {want}")
         }
         other => panic!("block accepted or wrong error: {other:?}"),
@@ -153,7 +154,7 @@ fn mempool_applies_dust_fee_and_double_spend_policy() {
     // First spend accepted; an equal-fee conflict refused; a higher-fee replacement accepted.
     let first = sign(vec![out(&k.p2wpkh(), 99_000)]);
     lab.submit_tx(&first).unwrap();
-    let same = sign(vec![out(&k.p2wpkh(), 98_999), out(&k.p2wpkh(), 1_000)]);
+    let same = sign(vec![out(&k.p2wpkh(), 98_000), out(&k.p2wpkh(), 1_000)]);
     let err = lab.submit_tx(&same).unwrap_err().to_string();
     assert!(err.contains("insufficient fee"), "{err}");
     let better = sign(vec![out(&k.p2wpkh(), 98_000)]);

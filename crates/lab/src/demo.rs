@@ -1,0 +1,419 @@
+//! `custos-lab demo`: the whole custody path, end to end, on a fresh lab chain, through the real
+//! `custos` and `custos-signer` binaries with files as the air gap:
+//!
+//! seized material → watch-only file (signer) → inventory (inspect, SPV-verified) → key ceremony
+//! (three keyholders, 2-of-3) → sweep PSBTs → offline signing (signer, verify-then-sign) →
+//! finalize → broadcast → mined → confirmations watched → custody balance checked → case
+//! verified and exported with its HTML report.
+//!
+//! Everything it runs is printed, so a trainee can repeat each step by hand. The keyholders'
+//! entropy files are written into the work directory because this is a training run on the lab
+//! chain; a real ceremony uses `custos-signer key generate` interactively on air-gapped machines.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use custos_lab::{fixtures_dir, Lab, LabConfig};
+use serde_json::Value;
+
+/// `custos-lab demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Work directory for the case, the files crossing the air gap and the report (must not exist).
+    #[arg(long, default_value = "demo-run")]
+    pub workdir: PathBuf,
+    /// Scenario whose seized material is swept.
+    #[arg(long, default_value = "seized-basic")]
+    pub scenario: String,
+    /// Sweep fee rate in sat/vB (or `auto` to ask the lab's estimatefee).
+    #[arg(long, default_value = "2")]
+    pub fee_rate: String,
+    /// Keep the lab running at the end (Ctrl-C to stop) to explore it with other tools.
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+struct Demo {
+    work: PathBuf,
+    custos: PathBuf,
+    signer: PathBuf,
+    case: PathBuf,
+    url: String,
+    step: usize,
+}
+
+const STEPS: usize = 13;
+
+impl Demo {
+    fn step(&mut self, title: &str) {
+        self.step += 1;
+        println!();
+        println!("[{}/{STEPS}] {title}", self.step);
+    }
+
+    /// Runs a binary, printing the command; returns stdout. Fails on a non-zero exit.
+    fn run(&self, bin: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+        let name = bin
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        println!("  $ {name} {}", args.join(" "));
+        let mut child = Command::new(bin)
+            .args(args)
+            .current_dir(&self.work)
+            .env_remove("CUSTOS_CASE")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", bin.display()))?;
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().ok_or_else(|| anyhow!("no stdin pipe"))?;
+            pipe.write_all(text.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            bail!(
+                "{name} {} failed with exit code {:?}:\n{}{}",
+                args.join(" "),
+                out.status.code(),
+                stdout,
+                stderr
+            );
+        }
+        Ok(stdout)
+    }
+
+    fn custos(&self, args: &[&str]) -> anyhow::Result<String> {
+        let case = self.case.to_string_lossy().into_owned();
+        let mut full = vec!["--case", case.as_str()];
+        full.extend_from_slice(args);
+        self.run(&self.custos, &full, None)
+    }
+
+    fn custos_json(&self, args: &[&str]) -> anyhow::Result<Value> {
+        let case = self.case.to_string_lossy().into_owned();
+        let mut full = vec!["--case", case.as_str(), "--json"];
+        full.extend_from_slice(args);
+        let out = self.run(&self.custos, &full, None)?;
+        serde_json::from_str(&out).with_context(|| format!("custos {} printed no JSON", args.join(" ")))
+    }
+
+    fn signer(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+        self.run(&self.signer, args, stdin)
+    }
+}
+
+fn indent(text: &str) {
+    for line in text.lines() {
+        println!("    {line}");
+    }
+}
+
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
+    let p = dir.join(name);
+    if !p.is_file() {
+        bail!(
+            "{} not found next to custos-lab; build all three binaries first: \
+             cargo build -p custos-cli -p custos-signer -p custos-lab",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+fn find_one(dir: &Path, prefix: &str, suffix: &str) -> anyhow::Result<PathBuf> {
+    let mut hits = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
+        let e = e?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with(prefix) && n.ends_with(suffix) {
+            hits.push(e.path());
+        }
+    }
+    hits.sort();
+    match hits.len() {
+        1 => Ok(hits.remove(0)),
+        n => bail!("expected one {prefix}*{suffix} in {}, found {n}", dir.display()),
+    }
+}
+
+fn sat(v: &Value, key: &str) -> anyhow::Result<u64> {
+    v.get(key)
+        .and_then(|x| x.as_u64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+        .ok_or_else(|| anyhow!("missing integer field {key:?} in {v}"))
+}
+
+fn write_secret_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Runs the demo.
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.workdir.exists() {
+        bail!(
+            "{} already exists; the demo needs a fresh work directory (nothing was changed)",
+            args.workdir.display()
+        );
+    }
+    let custos = sibling_binary("custos")?;
+    let signer = sibling_binary("custos-signer")?;
+    std::fs::create_dir_all(&args.workdir)?;
+    let work = args.workdir.canonicalize()?;
+    for d in ["seized", "offline", "online", "ceremony"] {
+        std::fs::create_dir_all(work.join(d))?;
+    }
+
+    println!("custos-lab demo: the custody path end to end on the lab chain");
+    println!("work directory: {}", work.display());
+
+    // 1. The lab chain.
+    let scenario_dir = fixtures_dir().join("lab").join(&args.scenario);
+    let lab = Lab::start(LabConfig {
+        data_dir: Some(work.join("lab")),
+        ..LabConfig::scenario(&args.scenario)
+    })
+    .map_err(|e| anyhow!("cannot start the lab: {e}"))?;
+    let mut demo = Demo {
+        case: work.join("case"),
+        url: lab.url(),
+        work: work.clone(),
+        custos,
+        signer,
+        step: 0,
+    };
+    demo.step(&format!("lab chain up: scenario {}", args.scenario));
+    println!("  electrum server {} — tip height {}", demo.url, lab.tip_height());
+    if let Ok(h) = std::fs::read_to_string(scenario_dir.join("handout.md")) {
+        indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
+    }
+    let truth = lab.ground_truth().clone();
+
+    // 2. The case.
+    demo.step("open the case");
+    let case = demo.case.to_string_lossy().into_owned();
+    let out = demo.run(
+        &demo.custos,
+        &[
+            "--network", "regtest", "case", "new", &case, "--case-id", "LAB-DEMO-1", "--examiner",
+            "demo-examiner",
+        ],
+        None,
+    )?;
+    indent(&out);
+
+    // 3. Seized material → watch-only (offline).
+    demo.step("signer (offline): seized material -> watch-only file");
+    let mut material = Vec::new();
+    for w in truth.wallets.iter().filter(|w| w.seized) {
+        for f in &w.material_files {
+            let src = scenario_dir.join(f);
+            let dst = work.join("seized").join(f);
+            std::fs::copy(&src, &dst).with_context(|| format!("{}", src.display()))?;
+            material.push(dst);
+        }
+    }
+    let seed = material
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "seed.txt"))
+        .cloned()
+        .ok_or_else(|| anyhow!("scenario {} has no seed.txt among its seized material", args.scenario))?;
+    let seed_s = seed.to_string_lossy().into_owned();
+    let out = demo.signer(
+        &[
+            "material", "watch-only", "--input", &seed_s, "--network", "regtest", "--accounts", "2",
+            "--out", "offline/watch-only.json",
+        ],
+        None,
+    )?;
+    indent(&out);
+
+    // 4. Inspect (online).
+    demo.step("custos (online): discovery scan over every catalogue path, SPV-verified");
+    let inv = demo.custos_json(&[
+        "inspect", "offline/watch-only.json", "--server", &demo.url, "--out", "online/inventory.json",
+    ])?;
+    let inv_file: Value = serde_json::from_str(&std::fs::read_to_string(work.join("online/inventory.json"))?)?;
+    let found = sat(&inv_file, "confirmed")?;
+    let utxos = inv_file["utxos"].as_array().map(Vec::len).unwrap_or(0);
+    println!(
+        "  found {utxos} UTXOs, {found} sat confirmed (scenario ground truth: {} UTXOs, {} sat); complete: {}",
+        truth.seized_utxo_count, truth.seized_total_sat, inv_file["complete"]
+    );
+    let _ = inv;
+    if found != truth.seized_total_sat {
+        bail!("inventory total {found} sat differs from the scenario's {} sat", truth.seized_total_sat);
+    }
+
+    // 5. Key ceremony: three keyholders on (simulated) separate air-gapped signers.
+    demo.step("key ceremony: three keyholders generate keys on their signers");
+    let challenge = format!("custos custody ceremony LAB-DEMO-1 at lab tip {}", lab.tip_height());
+    std::fs::write(work.join("ceremony/challenge.txt"), &challenge)?;
+    let mut key_files = Vec::new();
+    for i in 1..=3 {
+        let dir = work.join(format!("ceremony/keyholder-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let mut entropy = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut entropy);
+        let mnemonic = bip39::Mnemonic::from_entropy(&entropy)
+            .map_err(|e| anyhow!("bip39: {e}"))?
+            .to_string();
+        // Training only: the entropy file stands in for the keyholder typing dice / the quiz.
+        write_secret_file(&dir.join("TRAINING-ONLY-entropy.hex"), &hex::encode(entropy))?;
+        let d = dir.to_string_lossy().into_owned();
+        let ef = dir.join("TRAINING-ONLY-entropy.hex").to_string_lossy().into_owned();
+        let label = format!("keyholder {i}");
+        let out = demo.signer(
+            &[
+                "key", "generate", "--batch", "--words", "12", "--entropy-file", &ef, "--network",
+                "regtest", "--out-dir", &d, "--label", &label, "--challenge-file",
+                "ceremony/challenge.txt",
+            ],
+            Some(&format!("{mnemonic}\n")),
+        )?;
+        indent(&out);
+        key_files.push(find_one(&dir, "key-", ".json")?);
+    }
+
+    demo.step("custos: assemble the 2-of-3 custody wallet from the key records");
+    let mut a: Vec<String> = vec![
+        "ceremony".into(),
+        "assemble".into(),
+        "--threshold".into(),
+        "2".into(),
+        "--out-dir".into(),
+        "ceremony/custody".into(),
+        "--challenge-file".into(),
+        "ceremony/challenge.txt".into(),
+        "--name".into(),
+        "lab-custody".into(),
+    ];
+    a.extend(key_files.iter().map(|p| p.to_string_lossy().into_owned()));
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    indent(&demo.custos(&refs)?);
+    let policy_path = work.join("ceremony/custody/custody-policy.json");
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&policy_path)?)?;
+    let receive = policy["receive_descriptor"]
+        .as_str()
+        .ok_or_else(|| anyhow!("custody policy without receive_descriptor"))?
+        .to_string();
+
+    // 6. Sweep (online, unsigned).
+    demo.step("custos (online): build the sweep PSBTs to custody");
+    let summary = demo.custos_json(&[
+        "sweep", "build", "--inventory", "online/inventory.json", "--custody",
+        "ceremony/custody/custody-policy.json", "--fee-rate", &args.fee_rate, "--server", &demo.url,
+        "--out-dir", "online/sweep",
+    ])?;
+    let fee = sat(&summary, "total_fee_sat")?;
+    let to_custody = sat(&summary, "total_to_custody_sat")?;
+    let left_out = sat(&summary, "left_out_total_sat")?;
+    let txs = summary["transactions"].as_array().map(Vec::len).unwrap_or(0);
+    println!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
+    let psbts: Vec<String> = summary["files"]
+        .as_array()
+        .ok_or_else(|| anyhow!("sweep summary lists no files"))?
+        .iter()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect();
+
+    // 7. Offline signing, finalize, broadcast.
+    demo.step("signer (offline): verify every output against the custody policy, then sign");
+    let mut finals = Vec::new();
+    for p in &psbts {
+        let out = demo.signer(
+            &["sign", p, "--material", &seed_s, "--policy", "ceremony/custody/custody-policy.json"],
+            None,
+        )?;
+        indent(&out);
+        let signed = p.trim_end_matches(".psbt").to_string() + "-signed.psbt";
+        finals.push(signed);
+    }
+
+    demo.step("custos (online): finalize the signed PSBTs and extract the transactions");
+    let mut txfiles = Vec::new();
+    for s in &finals {
+        indent(&demo.custos(&["psbt", "finalize", s])?);
+        txfiles.push(s.trim_end_matches(".psbt").to_string() + "-final.txn");
+    }
+
+    demo.step("custos (online): broadcast");
+    let mut txids = Vec::new();
+    for t in &txfiles {
+        let v = demo.custos_json(&["broadcast", t, "--server", &demo.url])?;
+        let txid = v["txid"]
+            .as_str()
+            .ok_or_else(|| anyhow!("broadcast printed no txid: {v}"))?
+            .to_string();
+        println!("  accepted by the lab's mempool: {txid}");
+        txids.push(txid);
+    }
+
+    demo.step("lab: mine a block; custos watches the confirmation (SPV-checked)");
+    lab.mine(1).map_err(|e| anyhow!("mining failed: {e}"))?;
+    for txid in &txids {
+        indent(&demo.custos(&[
+            "watch", txid, "--confirmations", "1", "--interval", "1", "--timeout", "60", "--server", &demo.url,
+        ])?);
+    }
+
+    demo.step("custos (online): custody balance and the emptied seized wallet");
+    std::fs::write(work.join("online/custody-descriptors.txt"), format!("{receive}\n"))?;
+    let custody = demo.custos_json(&[
+        "inspect", "online/custody-descriptors.txt", "--server", &demo.url, "--out", "online/custody-inventory.json",
+    ])?;
+    let _ = custody;
+    let cinv: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("online/custody-inventory.json"))?)?;
+    let custody_balance = sat(&cinv, "confirmed")?;
+    let expected = found
+        .checked_sub(fee)
+        .and_then(|v| v.checked_sub(left_out))
+        .ok_or_else(|| anyhow!("fee and left-out amounts exceed the inventory total"))?;
+    println!(
+        "  custody wallet holds {custody_balance} sat = seized {found} - fees {fee} - left out {left_out} = {expected} sat"
+    );
+    if custody_balance != expected {
+        bail!("custody balance {custody_balance} sat differs from the expected {expected} sat");
+    }
+    let _ = demo.custos_json(&[
+        "inspect", "offline/watch-only.json", "--server", &demo.url, "--out", "online/inventory-after.json",
+    ])?;
+    let after: Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("online/inventory-after.json"))?)?;
+    println!("  seized wallet now holds {} sat (left-out dust only)", sat(&after, "confirmed")?);
+
+    demo.step("custos: verify the case ledger and export the report");
+    indent(&demo.custos(&["case", "verify"])?);
+    indent(&demo.custos(&["case", "export", "report"])?);
+    println!();
+    println!("done. report: {}", work.join("report/report.html").display());
+    println!("case ledger: custos --case {} case log", demo.case.display());
+
+    if args.keep_running {
+        println!("lab still serving at {} (Ctrl-C to stop)", demo.url);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    Ok(())
+}
