@@ -78,25 +78,30 @@ pub fn normalize_slip132(s: &str, file: &str) -> Result<Xpub, Error> {
     Xpub::decode(&data).map_err(|e| Error::malformed(file, format!("bad extended key: {e}")))
 }
 
-fn record(
+/// What the imported record is for.
+struct Target<'a> {
     network: Network,
     script: ScriptKind,
+    label: &'a str,
+    created: &'a str,
+}
+
+fn record(
+    t: &Target<'_>,
     fingerprint: Fingerprint,
     path: &DerivationPath,
     xpub: Xpub,
-    label: &str,
-    created: &str,
     origin: &str,
 ) -> KeyRecord {
     KeyRecord {
         format: KEY_RECORD_FORMAT.to_string(),
-        network,
-        script,
+        network: t.network,
+        script: t.script,
         fingerprint: fingerprint.to_string(),
         path: format!("m/{}", path.to_string().trim_start_matches("m/")),
         xpub: xpub.to_string(),
-        label: label.to_string(),
-        created: created.to_string(),
+        label: t.label.to_string(),
+        created: t.created.to_string(),
         origin: origin.to_string(),
         proof: None,
     }
@@ -179,13 +184,15 @@ pub fn import_coldcard_json(
     let xpub = normalize_slip132(xpub, file)?;
     check_xpub(&xpub, network, file)?;
     Ok(record(
-        network,
-        script,
+        &Target {
+            network,
+            script,
+            label,
+            created,
+        },
         fingerprint,
         &path,
         xpub,
-        label,
-        created,
         "coldcard-json",
     ))
 }
@@ -334,13 +341,15 @@ pub fn import_ur(
     check_xpub(&hit.key, network, file)?;
     let origin = format!("ur:{kind}");
     Ok(record(
-        network,
-        script,
+        &Target {
+            network,
+            script,
+            label,
+            created,
+        },
         Fingerprint::from(master.to_be_bytes()),
         &hit.path,
         hit.key,
-        label,
-        created,
         &origin,
     ))
 }
