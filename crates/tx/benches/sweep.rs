@@ -28,7 +28,11 @@ fn params() -> SweepParams {
 }
 
 fn sweep_bytes(n: u32) -> Vec<u8> {
-    let inv = inventory((0..n).map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000 + u64::from(i))).collect());
+    let inv = inventory(
+        (0..n)
+            .map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000 + u64::from(i)))
+            .collect(),
+    );
     let s = build_sweep(&inv, &custody_policy("wsh"), &params()).unwrap();
     assert_eq!(s.txs.len(), 1);
     s.txs[0].psbt.serialize()
@@ -77,7 +81,8 @@ fn build_2000(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("plan_and_build_2000_utxos_from_inventory_json", |b| {
         b.iter(|| {
-            let inv: custos_core::inventory::Inventory = serde_json::from_slice(black_box(&json)).unwrap();
+            let inv: custos_core::inventory::Inventory =
+                serde_json::from_slice(black_box(&json)).unwrap();
             let s = build_sweep(&inv, &policy, &params()).unwrap();
             black_box(s.txs.len())
         })

@@ -10,8 +10,8 @@
 use std::str::FromStr;
 
 use bitcoin::{
-    absolute::LockTime, consensus::encode::deserialize, transaction::Version, Amount, OutPoint, Psbt, ScriptBuf,
-    Sequence, Transaction, TxIn, TxOut, Witness,
+    absolute::LockTime, consensus::encode::deserialize, transaction::Version, Amount, OutPoint,
+    Psbt, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
 };
 use custos_core::inventory::{CustodyPolicy, Inventory, InventoryUtxo};
 use miniscript::{
@@ -75,12 +75,16 @@ pub fn parse_utxo(u: &InventoryUtxo) -> Result<SweepUtxo> {
         outpoint: u.outpoint.clone(),
         reason,
     };
-    let outpoint = OutPoint::from_str(&u.outpoint).map_err(|e| bad(format!("invalid outpoint: {e}")))?;
+    let outpoint =
+        OutPoint::from_str(&u.outpoint).map_err(|e| bad(format!("invalid outpoint: {e}")))?;
     let raw = hex::decode(u.prev_tx.trim()).map_err(|e| bad(format!("prev_tx is not hex: {e}")))?;
-    let prev_tx: Transaction = deserialize(&raw).map_err(|e| bad(format!("prev_tx does not parse: {e}")))?;
+    let prev_tx: Transaction =
+        deserialize(&raw).map_err(|e| bad(format!("prev_tx does not parse: {e}")))?;
     let txid = prev_tx.compute_txid();
     if txid != outpoint.txid {
-        return Err(bad(format!("prev_tx hashes to {txid}, not the outpoint's txid")));
+        return Err(bad(format!(
+            "prev_tx hashes to {txid}, not the outpoint's txid"
+        )));
     }
     let txout = prev_tx
         .output
@@ -94,20 +98,30 @@ pub fn parse_utxo(u: &InventoryUtxo) -> Result<SweepUtxo> {
             txout.value.to_sat()
         )));
     }
-    let spk = ScriptBuf::from_hex(u.script_pubkey.trim()).map_err(|e| bad(format!("script_pubkey is not hex: {e}")))?;
+    let spk = ScriptBuf::from_hex(u.script_pubkey.trim())
+        .map_err(|e| bad(format!("script_pubkey is not hex: {e}")))?;
     if spk != txout.script_pubkey {
-        return Err(bad("inventory script_pubkey differs from prev_tx output".into()));
+        return Err(bad(
+            "inventory script_pubkey differs from prev_tx output".into()
+        ));
     }
-    let d = Descriptor::<DescriptorPublicKey>::from_str(&u.descriptor).map_err(|e| Error::Descriptor {
-        descriptor: u.descriptor.clone(),
-        reason: e.to_string(),
+    let d = Descriptor::<DescriptorPublicKey>::from_str(&u.descriptor).map_err(|e| {
+        Error::Descriptor {
+            descriptor: u.descriptor.clone(),
+            reason: e.to_string(),
+        }
     })?;
     if d.has_wildcard() || d.is_multipath() {
         return Err(bad("descriptor must be definite (no /* or <a;b>)".into()));
     }
-    let descriptor = d.at_derivation_index(0).map_err(|e| bad(format!("descriptor: {e}")))?;
+    let descriptor = d
+        .at_derivation_index(0)
+        .map_err(|e| bad(format!("descriptor: {e}")))?;
     if descriptor.script_pubkey() != spk {
-        return Err(bad(format!("descriptor {} does not produce the output script", u.descriptor)));
+        return Err(bad(format!(
+            "descriptor {} does not produce the output script",
+            u.descriptor
+        )));
     }
     let kind = input_kind(&descriptor).map_err(bad)?;
     Ok(SweepUtxo {
@@ -186,7 +200,11 @@ impl Sweep {
 }
 
 /// Plans and builds a sweep of every UTXO in `inventory` to `policy`.
-pub fn build_sweep(inventory: &Inventory, policy: &CustodyPolicy, params: &SweepParams) -> Result<Sweep> {
+pub fn build_sweep(
+    inventory: &Inventory,
+    policy: &CustodyPolicy,
+    params: &SweepParams,
+) -> Result<Sweep> {
     if inventory.network != policy.network {
         return Err(Error::Policy(format!(
             "inventory is for {}, custody policy for {}",
@@ -194,12 +212,20 @@ pub fn build_sweep(inventory: &Inventory, policy: &CustodyPolicy, params: &Sweep
         )));
     }
     let custody = Custody::from_policy(policy)?;
-    let utxos: Vec<SweepUtxo> = inventory.utxos.iter().map(parse_utxo).collect::<Result<_>>()?;
+    let utxos: Vec<SweepUtxo> = inventory
+        .utxos
+        .iter()
+        .map(parse_utxo)
+        .collect::<Result<_>>()?;
     build_sweep_from(&utxos, &custody, params)
 }
 
 /// Plans and builds a sweep of already-parsed UTXOs.
-pub fn build_sweep_from(utxos: &[SweepUtxo], custody: &Custody, params: &SweepParams) -> Result<Sweep> {
+pub fn build_sweep_from(
+    utxos: &[SweepUtxo],
+    custody: &Custody,
+    params: &SweepParams,
+) -> Result<Sweep> {
     if utxos.is_empty() {
         return Err(Error::NothingToSweep("the inventory has no utxos".into()));
     }
@@ -224,7 +250,8 @@ pub fn build_sweep_from(utxos: &[SweepUtxo], custody: &Custody, params: &SweepPa
             plan_params.fee_rate_sat_per_kvb
         )));
     }
-    let by_outpoint: std::collections::HashMap<OutPoint, &SweepUtxo> = utxos.iter().map(|u| (u.outpoint, u)).collect();
+    let by_outpoint: std::collections::HashMap<OutPoint, &SweepUtxo> =
+        utxos.iter().map(|u| (u.outpoint, u)).collect();
     let xpubs = custody.global_xpubs();
     let mut txs = Vec::with_capacity(plan.batches.len());
     let mut index = custody.policy.next_index;
@@ -263,10 +290,11 @@ pub fn build_sweep_from(utxos: &[SweepUtxo], custody: &Custody, params: &SweepPa
             if u.kind.is_segwit() {
                 inp.witness_utxo = Some(u.txout.clone());
             }
-            inp.update_with_descriptor_unchecked(&u.descriptor).map_err(|e| Error::Descriptor {
-                descriptor: u.descriptor.to_string(),
-                reason: e.to_string(),
-            })?;
+            inp.update_with_descriptor_unchecked(&u.descriptor)
+                .map_err(|e| Error::Descriptor {
+                    descriptor: u.descriptor.to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         psbt.outputs[0]
             .update_with_descriptor_unchecked(&out_desc)

@@ -24,7 +24,7 @@ pub const CHANGE: u32 = 1;
 #[derive(Debug, Clone)]
 enum ChainDesc {
     /// A descriptor rust-miniscript parses directly (`wsh(sortedmulti(...))`, `tr(...)`).
-    Plain(Descriptor<DescriptorPublicKey>),
+    Plain(Box<Descriptor<DescriptorPublicKey>>),
     /// `tr(INTERNAL,sortedmulti_a(K,KEYS))` (BIP387), which rust-miniscript 13 does not parse:
     /// at each index the keys are derived, sorted by x-only bytes and turned into the equivalent
     /// definite `tr(INTERNAL,multi_a(K,...))` with full key origins.
@@ -46,7 +46,10 @@ pub struct Custody {
     pub network: bitcoin::Network,
 }
 
-fn check_keys<'a>(keys: impl Iterator<Item = &'a DescriptorPublicKey>, network: bitcoin::Network) -> Option<&'static str> {
+fn check_keys<'a>(
+    keys: impl Iterator<Item = &'a DescriptorPublicKey>,
+    network: bitcoin::Network,
+) -> Option<&'static str> {
     for k in keys {
         match k {
             DescriptorPublicKey::XPub(x) => {
@@ -63,7 +66,9 @@ fn check_keys<'a>(keys: impl Iterator<Item = &'a DescriptorPublicKey>, network: 
             DescriptorPublicKey::MultiXPub(_) => {
                 return Some("multipath keys are not supported; give receive and change separately")
             }
-            DescriptorPublicKey::Single(_) => return Some("custody keys must be extended public keys"),
+            DescriptorPublicKey::Single(_) => {
+                return Some("custody keys must be extended public keys")
+            }
         }
     }
     None
@@ -74,7 +79,8 @@ fn parse_chain(text: &str, network: bitcoin::Network) -> Result<ChainDesc> {
         descriptor: text.to_string(),
         reason,
     };
-    let body = miniscript::descriptor::checksum::verify_checksum(text.trim()).map_err(|e| bad(e.to_string()))?;
+    let body = miniscript::descriptor::checksum::verify_checksum(text.trim())
+        .map_err(|e| bad(e.to_string()))?;
     if let Some(rest) = body.strip_prefix("tr(") {
         if let Some((internal, tail)) = rest.split_once(",sortedmulti_a(") {
             let inner = tail
@@ -86,12 +92,16 @@ fn parse_chain(text: &str, network: bitcoin::Network) -> Result<ChainDesc> {
                 .and_then(|p| p.trim().parse().ok())
                 .ok_or_else(|| bad("sortedmulti_a threshold is not a number".into()))?;
             let keys: Vec<DescriptorPublicKey> = parts
-                .map(|p| DescriptorPublicKey::from_str(p.trim()).map_err(|e| bad(format!("key {p}: {e}"))))
+                .map(|p| {
+                    DescriptorPublicKey::from_str(p.trim())
+                        .map_err(|e| bad(format!("key {p}: {e}")))
+                })
                 .collect::<Result<_>>()?;
             if k == 0 || k > keys.len() || keys.len() > 999 {
                 return Err(bad(format!("threshold {k} of {} keys", keys.len())));
             }
-            DescriptorPublicKey::from_str(internal).map_err(|e| bad(format!("internal key: {e}")))?;
+            DescriptorPublicKey::from_str(internal)
+                .map_err(|e| bad(format!("internal key: {e}")))?;
             if let Some(p) = check_keys(keys.iter(), network) {
                 return Err(bad(p.into()));
             }
@@ -114,7 +124,7 @@ fn parse_chain(text: &str, network: bitcoin::Network) -> Result<ChainDesc> {
     if let Some(p) = check_keys(keys.iter(), network) {
         return Err(bad(p.into()));
     }
-    Ok(ChainDesc::Plain(d))
+    Ok(ChainDesc::Plain(Box::new(d)))
 }
 
 impl ChainDesc {
@@ -137,9 +147,13 @@ impl ChainDesc {
             ChainDesc::Plain(d) => d.at_derivation_index(index).map_err(|e| e.to_string()),
             ChainDesc::SortedMultiA { internal, k, keys } => {
                 let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-                let mut derived: Vec<(bitcoin::key::XOnlyPublicKey, String)> = Vec::with_capacity(keys.len());
+                let mut derived: Vec<(bitcoin::key::XOnlyPublicKey, String)> =
+                    Vec::with_capacity(keys.len());
                 for key in keys {
-                    let dk = key.clone().at_derivation_index(index).map_err(|e| e.to_string())?;
+                    let dk = key
+                        .clone()
+                        .at_derivation_index(index)
+                        .map_err(|e| e.to_string())?;
                     let pk = dk.derive_public_key(&secp);
                     let xonly = bitcoin::key::XOnlyPublicKey::from(pk.inner);
                     let path = dk.full_derivation_path().ok_or("multipath key")?;
@@ -148,10 +162,11 @@ impl ChainDesc {
                     let origin = origin.trim_start_matches('m').trim_start_matches('/');
                     derived.push((xonly, format!("[{fp}/{origin}]{xonly}")));
                 }
-                derived.sort_by(|a, b| a.0.serialize().cmp(&b.0.serialize()));
+                derived.sort_by_key(|a| a.0.serialize());
                 let list: Vec<String> = derived.into_iter().map(|(_, s)| s).collect();
                 let text = format!("tr({internal},multi_a({k},{}))", list.join(","));
-                let d = Descriptor::<DescriptorPublicKey>::from_str(&text).map_err(|e| e.to_string())?;
+                let d = Descriptor::<DescriptorPublicKey>::from_str(&text)
+                    .map_err(|e| e.to_string())?;
                 d.at_derivation_index(0).map_err(|e| e.to_string())
             }
         }
@@ -236,8 +251,11 @@ impl Custody {
                         if *ofp != fp {
                             continue;
                         }
-                        let prefix: Vec<ChildNumber> =
-                            opath.into_iter().chain(x.derivation_path.into_iter()).copied().collect();
+                        let prefix: Vec<ChildNumber> = opath
+                            .into_iter()
+                            .chain(&x.derivation_path)
+                            .copied()
+                            .collect();
                         let full: &[ChildNumber] = path.as_ref();
                         if full.len() == prefix.len() + 1 && full[..prefix.len()] == prefix[..] {
                             if let ChildNumber::Normal { index } = full[prefix.len()] {

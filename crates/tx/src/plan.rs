@@ -125,7 +125,10 @@ pub fn plan_sweep(utxos: &[PlanUtxo], params: &PlanParams) -> SweepPlan {
     let mut left_out = Vec::new();
     let mut spendable = Vec::with_capacity(sorted.len());
     for u in sorted {
-        let fee = fee_for_weight(u.kind.marginal_weight(params.sig_size), params.fee_rate_sat_per_kvb);
+        let fee = fee_for_weight(
+            u.kind.marginal_weight(params.sig_size),
+            params.fee_rate_sat_per_kvb,
+        );
         if u.value <= fee {
             left_out.push(LeftOut {
                 outpoint: u.outpoint,
@@ -175,7 +178,10 @@ pub fn plan_sweep(utxos: &[PlanUtxo], params: &PlanParams) -> SweepPlan {
                 left_out.push(LeftOut {
                     outpoint: u.outpoint,
                     value: u.value,
-                    fee_to_spend: fee_for_weight(u.kind.marginal_weight(params.sig_size), params.fee_rate_sat_per_kvb),
+                    fee_to_spend: fee_for_weight(
+                        u.kind.marginal_weight(params.sig_size),
+                        params.fee_rate_sat_per_kvb,
+                    ),
                     reason,
                 });
             }
@@ -252,7 +258,9 @@ mod tests {
 
     #[test]
     fn splits_batches_under_max_weight() {
-        let us: Vec<PlanUtxo> = (0..3000).map(|i| utxo(i, 10_000 + u64::from(i), InputKind::P2wpkh)).collect();
+        let us: Vec<PlanUtxo> = (0..3000)
+            .map(|i| utxo(i, 10_000 + u64::from(i), InputKind::P2wpkh))
+            .collect();
         let p = plan_sweep(&us, &PlanParams::new(1_000));
         assert!(p.batches.len() >= 3, "{}", p.batches.len());
         let mut n = 0;
@@ -272,11 +280,16 @@ mod tests {
 
     #[test]
     fn small_max_weight_splits_into_many() {
-        let us: Vec<PlanUtxo> = (0..10).map(|i| utxo(i, 50_000, InputKind::P2wpkh)).collect();
+        let us: Vec<PlanUtxo> = (0..10)
+            .map(|i| utxo(i, 50_000, InputKind::P2wpkh))
+            .collect();
         let mut params = PlanParams::new(1_000);
         params.max_weight = 1_100; // 3 inputs: 40+3*271+172+2 = 1027
         let p = plan_sweep(&us, &params);
-        assert_eq!(p.batches.iter().map(|b| b.inputs.len()).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
+        assert_eq!(
+            p.batches.iter().map(|b| b.inputs.len()).collect::<Vec<_>>(),
+            vec![3, 3, 3, 1]
+        );
     }
 
     #[test]
@@ -290,7 +303,10 @@ mod tests {
 
     #[test]
     fn duplicate_outpoints_are_spent_once() {
-        let us = vec![utxo(1, 10_000, InputKind::P2wpkh), utxo(1, 10_000, InputKind::P2wpkh)];
+        let us = vec![
+            utxo(1, 10_000, InputKind::P2wpkh),
+            utxo(1, 10_000, InputKind::P2wpkh),
+        ];
         let p = plan_sweep(&us, &PlanParams::new(1_000));
         assert_eq!(p.batches[0].inputs.len(), 1);
     }

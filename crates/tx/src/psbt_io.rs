@@ -17,7 +17,8 @@ const MAGIC: &[u8] = b"psbt\xff";
 /// trailing bytes; Bitcoin Core rejects them).
 pub fn parse_binary(bytes: &[u8]) -> Result<Psbt> {
     let mut cursor: &[u8] = bytes;
-    let psbt = Psbt::deserialize_from_reader(&mut cursor).map_err(|e| Error::PsbtParse(e.to_string()))?;
+    let psbt =
+        Psbt::deserialize_from_reader(&mut cursor).map_err(|e| Error::PsbtParse(e.to_string()))?;
     if !cursor.is_empty() {
         return Err(Error::TrailingBytes {
             count: cursor.len(),
@@ -62,7 +63,8 @@ pub fn parse_any_with_encoding(data: &[u8]) -> Result<(Psbt, Encoding)> {
     if data.starts_with(MAGIC) {
         return Ok((parse_binary(data)?, Encoding::Binary));
     }
-    let text = std::str::from_utf8(data).map_err(|_| Error::PsbtParse("neither binary psbt nor text".into()))?;
+    let text = std::str::from_utf8(data)
+        .map_err(|_| Error::PsbtParse("neither binary psbt nor text".into()))?;
     let t = text.trim();
     if t.is_empty() {
         return Err(Error::PsbtParse("empty input".into()));
@@ -91,7 +93,10 @@ pub fn to_base64(psbt: &Psbt) -> String {
 
 /// Strips one known PSBT suffix and Coldcard's `-signed` / `-part` marks from a file stem.
 fn base_stem(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut stem = name.as_str();
     for ext in [".psbt", ".txt", ".b64", ".base64"] {
         if let Some(s) = stem.strip_suffix(ext) {
@@ -139,9 +144,18 @@ mod tests {
 
     #[test]
     fn coldcard_names() {
-        assert_eq!(signed_name(Path::new("/sd/sweep-1.psbt")), PathBuf::from("/sd/sweep-1-signed.psbt"));
-        assert_eq!(signed_name(Path::new("/sd/sweep-1-part.psbt")), PathBuf::from("/sd/sweep-1-signed.psbt"));
-        assert_eq!(final_name(Path::new("x/sweep-1-signed.psbt")), PathBuf::from("x/sweep-1-final.txn"));
+        assert_eq!(
+            signed_name(Path::new("/sd/sweep-1.psbt")),
+            PathBuf::from("/sd/sweep-1-signed.psbt")
+        );
+        assert_eq!(
+            signed_name(Path::new("/sd/sweep-1-part.psbt")),
+            PathBuf::from("/sd/sweep-1-signed.psbt")
+        );
+        assert_eq!(
+            final_name(Path::new("x/sweep-1-signed.psbt")),
+            PathBuf::from("x/sweep-1-final.txn")
+        );
     }
 
     #[test]

@@ -85,7 +85,12 @@ impl SigningKeys {
 
     /// Adds an extended private key that sits at `path` below the master `master_fp`
     /// (e.g. an account xprv `[fp/84'/0'/0']xprv...`).
-    pub fn add_xpriv_with_origin(&mut self, xpriv: Xpriv, master_fp: Fingerprint, path: DerivationPath) {
+    pub fn add_xpriv_with_origin(
+        &mut self,
+        xpriv: Xpriv,
+        master_fp: Fingerprint,
+        path: DerivationPath,
+    ) {
         self.masters.push((master_fp, path, xpriv));
     }
 
@@ -145,7 +150,9 @@ impl<'a> KeyFinder<'a> {
         let key = (master, path.to_vec());
         if !self.nodes.contains_key(&key) {
             let (_, _, x) = self.keys.masters.get(master)?;
-            let d = x.derive_priv(self.secp, &DerivationPath::from(path.to_vec())).ok()?;
+            let d = x
+                .derive_priv(self.secp, &DerivationPath::from(path.to_vec()))
+                .ok()?;
             let public = d.private_key.public_key(self.secp);
             self.nodes.insert(
                 key.clone(),
@@ -176,11 +183,17 @@ impl<'a> KeyFinder<'a> {
         node.secret.add_tweak(&tweak).ok()
     }
 
-    /// The private key for `pk`, if held (via a single key or a master with the origin's
-    /// fingerprint whose derivation gives exactly `pk`).
-    fn find(&mut self, pk: &secp256k1::PublicKey, src: Option<&KeySource>) -> Option<SecretKey> {
+    /// The private key for `pk`, if held: a single key with that public key, or the derivation
+    /// of a master with the origin's fingerprint. The second element says whether the caller
+    /// still has to check that the derived key's public key is `pk` (deferred so that check can
+    /// run in parallel with signing).
+    fn find_deferred(
+        &mut self,
+        pk: &secp256k1::PublicKey,
+        src: Option<&KeySource>,
+    ) -> Option<(SecretKey, bool)> {
         if let Some(sk) = self.singles.get(pk) {
-            return Some(*sk);
+            return Some((*sk, false));
         }
         let (fp, path) = src?;
         let full: &[ChildNumber] = path.as_ref();
@@ -192,11 +205,11 @@ impl<'a> KeyFinder<'a> {
                 continue;
             }
             let rel = parent[prefix.len()..].to_vec();
-            let secp = self.secp;
-            let Some(node) = self.node(m, &rel) else { continue };
-            let Some(sk) = Self::child(node, *last) else { continue };
-            if sk.public_key(secp) == *pk {
-                return Some(sk);
+            let Some(node) = self.node(m, &rel) else {
+                continue;
+            };
+            if let Some(sk) = Self::child(node, *last) {
+                return Some((sk, true));
             }
         }
         None
@@ -219,8 +232,12 @@ impl<'a> KeyFinder<'a> {
             }
             let rel = parent[prefix.len()..].to_vec();
             let secp = self.secp;
-            let Some(node) = self.node(m, &rel) else { continue };
-            let Some(sk) = Self::child(node, *last) else { continue };
+            let Some(node) = self.node(m, &rel) else {
+                continue;
+            };
+            let Some(sk) = Self::child(node, *last) else {
+                continue;
+            };
             if sk.x_only_public_key(secp).0 == *x {
                 return Some(sk);
             }
@@ -252,31 +269,94 @@ fn sign_err(index: usize, reason: impl Into<String>) -> Error {
     }
 }
 
+/// One ECDSA signature to make (the expensive part runs in parallel).
+struct EcdsaJob {
+    index: usize,
+    full: PublicKey,
+    sk: SecretKey,
+    msg: Message,
+    hash_ty: bitcoin::EcdsaSighashType,
+    check: bool,
+}
+
+/// Makes the signatures of `jobs` on all cores: the deferred public-key check, then low-R
+/// ECDSA. A job whose derived key is not the PSBT's key gives `None`.
+fn run_ecdsa_jobs(
+    jobs: &[EcdsaJob],
+    secp: &Secp256k1<All>,
+) -> Vec<Option<secp256k1::ecdsa::Signature>> {
+    let work = |j: &EcdsaJob| {
+        if j.check && j.sk.public_key(secp) != j.full.inner {
+            return None;
+        }
+        Some(secp.sign_ecdsa_low_r(&j.msg, &j.sk))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if threads <= 1 || jobs.len() < 64 {
+        return jobs.iter().map(work).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    let mut out = Vec::with_capacity(jobs.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || c.iter().map(work).collect::<Vec<_>>()))
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(_) => out.extend(std::iter::repeat_n(None, chunk)),
+            }
+        }
+    });
+    out.truncate(jobs.len());
+    out
+}
+
 /// Signs every input of `psbt` it holds keys for. Inputs already carrying a signature by the
 /// same key are left as they are.
 pub fn sign_psbt(psbt: &mut Psbt, keys: &SigningKeys) -> Result<SignOutcome> {
     let secp = Secp256k1::new();
     let spent = spent_outputs(psbt)?;
     let mut finder = KeyFinder::new(keys, &secp);
-    let mut outcome = SignOutcome::default();
     let tx = psbt.unsigned_tx.clone();
     let mut cache = SighashCache::new(&tx);
     let any_taproot = spent.iter().any(|o| o.script_pubkey.is_p2tr());
+    let mut counts = vec![0usize; psbt.inputs.len()];
+    let mut jobs: Vec<EcdsaJob> = Vec::new();
     for (index, inp) in psbt.inputs.iter_mut().enumerate() {
         if inp.final_script_sig.is_some() || inp.final_script_witness.is_some() {
             continue;
         }
         let out = &spent[index];
-        let spk = &out.script_pubkey;
-        let n = if spk.is_p2tr() {
-            if !any_taproot {
-                0
-            } else {
-                sign_taproot(index, inp, out, &spent, &mut cache, &mut finder, &secp)?
+        if out.script_pubkey.is_p2tr() {
+            if any_taproot {
+                counts[index] +=
+                    sign_taproot(index, inp, out, &spent, &mut cache, &mut finder, &secp)?;
             }
         } else {
-            sign_ecdsa(index, inp, out, &mut cache, &mut finder, &secp)?
-        };
+            queue_ecdsa(index, inp, out, &mut cache, &mut finder, &mut jobs)?;
+        }
+    }
+    let sigs = run_ecdsa_jobs(&jobs, &secp);
+    for (j, sig) in jobs.iter_mut().zip(sigs) {
+        j.sk.non_secure_erase();
+        if let Some(signature) = sig {
+            psbt.inputs[j.index].partial_sigs.insert(
+                j.full,
+                bitcoin::ecdsa::Signature {
+                    signature,
+                    sighash_type: j.hash_ty,
+                },
+            );
+            counts[j.index] += 1;
+        }
+    }
+    let mut outcome = SignOutcome::default();
+    for (index, n) in counts.into_iter().enumerate() {
         if n > 0 {
             outcome.signed_inputs.push(index);
             outcome.signatures += n;
@@ -294,13 +374,13 @@ fn candidate_keys(inp: &Input) -> Vec<(secp256k1::PublicKey, Option<KeySource>)>
         .collect()
 }
 
-fn sign_ecdsa(
+fn queue_ecdsa(
     index: usize,
     inp: &mut Input,
     out: &TxOut,
     cache: &mut SighashCache<&bitcoin::Transaction>,
     finder: &mut KeyFinder<'_>,
-    secp: &Secp256k1<All>,
+    jobs: &mut Vec<EcdsaJob>,
 ) -> Result<usize> {
     let spk = &out.script_pubkey;
     let hash_ty = inp
@@ -330,7 +410,9 @@ fn sign_ecdsa(
     }
     let mut added = 0;
     for (pk, src) in cands {
-        let Some(sk) = finder.find(&pk, src.as_ref()) else { continue };
+        let Some((sk, check)) = finder.find_deferred(&pk, src.as_ref()) else {
+            continue;
+        };
         // Which serialisation of the key the script commits to.
         let full = if spk.is_p2pkh() {
             let c = PublicKey::new(pk);
@@ -367,7 +449,10 @@ fn sign_ecdsa(
                 .clone()
                 .ok_or_else(|| sign_err(index, "p2sh input without redeem_script"))?;
             if ScriptBuf::new_p2sh(&redeem.script_hash()) != *spk {
-                return Err(sign_err(index, "redeem_script does not hash to the spent script"));
+                return Err(sign_err(
+                    index,
+                    "redeem_script does not hash to the spent script",
+                ));
             }
             if redeem.is_p2wpkh() {
                 if ScriptBuf::new_p2wpkh(&CompressedPublicKey(pk).wpubkey_hash()) != redeem {
@@ -393,17 +478,19 @@ fn sign_ecdsa(
                 .map(|h| h.to_byte_array())
                 .map_err(|e| sign_err(index, e.to_string()))?
         } else {
-            return Err(sign_err(index, format!("unsupported script {}", spk.to_hex_string())));
+            return Err(sign_err(
+                index,
+                format!("unsupported script {}", spk.to_hex_string()),
+            ));
         };
-        let msg = Message::from_digest(sighash);
-        let sig = secp.sign_ecdsa_low_r(&msg, &sk);
-        inp.partial_sigs.insert(
+        jobs.push(EcdsaJob {
+            index,
             full,
-            bitcoin::ecdsa::Signature {
-                signature: sig,
-                sighash_type: hash_ty,
-            },
-        );
+            sk,
+            msg: Message::from_digest(sighash),
+            hash_ty,
+            check,
+        });
         added += 1;
     }
     Ok(added)
@@ -415,7 +502,10 @@ fn witness_script(index: usize, inp: &Input, expected_wsh: &ScriptBuf) -> Result
         .clone()
         .ok_or_else(|| sign_err(index, "p2wsh input without witness_script"))?;
     if ScriptBuf::new_p2wsh(&ws.wscript_hash()) != *expected_wsh {
-        return Err(sign_err(index, "witness_script does not hash to the spent script"));
+        return Err(sign_err(
+            index,
+            "witness_script does not hash to the spent script",
+        ));
     }
     Ok(ws)
 }
@@ -444,10 +534,14 @@ fn sign_taproot(
     // output key).
     let output_key = XOnlyPublicKey::from_slice(&out.script_pubkey.as_bytes()[2..34])
         .map_err(|e| sign_err(index, format!("taproot output key: {e}")))?;
-    let mut internal: Option<(XOnlyPublicKey, Option<KeySource>)> = inp.tap_internal_key.map(|ik| {
-        let src = origins.iter().find(|(k, _, _)| *k == ik).map(|(_, _, s)| s.clone());
-        (ik, src)
-    });
+    let mut internal: Option<(XOnlyPublicKey, Option<KeySource>)> =
+        inp.tap_internal_key.map(|ik| {
+            let src = origins
+                .iter()
+                .find(|(k, _, _)| *k == ik)
+                .map(|(_, _, s)| s.clone());
+            (ik, src)
+        });
     if internal.is_none() {
         for pk in finder.singles.keys() {
             let x = pk.x_only_public_key().0;
@@ -463,7 +557,10 @@ fn sign_taproot(
                 let kp = Keypair::from_secret_key(secp, &sk);
                 let tweaked = kp.tap_tweak(secp, inp.tap_merkle_root);
                 if tweaked.to_keypair().x_only_public_key().0 != output_key {
-                    return Err(sign_err(index, "tweaked internal key is not the output key"));
+                    return Err(sign_err(
+                        index,
+                        "tweaked internal key is not the output key",
+                    ));
                 }
                 let h = cache
                     .taproot_key_spend_signature_hash(index, &prevouts, hash_ty)
@@ -483,7 +580,9 @@ fn sign_taproot(
         if leaves.is_empty() {
             continue;
         }
-        let Some(sk) = finder.find_xonly(&x, Some(&src)) else { continue };
+        let Some(sk) = finder.find_xonly(&x, Some(&src)) else {
+            continue;
+        };
         let kp = Keypair::from_secret_key(secp, &sk);
         for leaf in leaves {
             if inp.tap_script_sigs.contains_key(&(x, leaf)) {

@@ -53,13 +53,16 @@ pub fn extract(psbt: &Psbt) -> Result<Transaction> {
         }
     }
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-    psbt.extract(&secp).map_err(|e| Error::Extract(e.to_string()))
+    psbt.extract(&secp)
+        .map_err(|e| Error::Extract(e.to_string()))
 }
 
 /// Combines PSBTs of the same unsigned transaction (BIP174 combiner).
 pub fn combine(psbts: Vec<Psbt>) -> Result<Psbt> {
     let mut it = psbts.into_iter();
-    let mut first = it.next().ok_or_else(|| Error::Combine("no psbt given".into()))?;
+    let mut first = it
+        .next()
+        .ok_or_else(|| Error::Combine("no psbt given".into()))?;
     for (n, p) in it.enumerate() {
         first
             .combine(p)
@@ -78,7 +81,9 @@ fn script_json(s: &bitcoin::Script, network: bitcoin::Network) -> Value {
     Value::Object(m)
 }
 
-fn derivs_json(map: &std::collections::BTreeMap<bitcoin::secp256k1::PublicKey, bitcoin::bip32::KeySource>) -> Value {
+fn derivs_json(
+    map: &std::collections::BTreeMap<bitcoin::secp256k1::PublicKey, bitcoin::bip32::KeySource>,
+) -> Value {
     Value::Array(
         map.iter()
             .map(|(k, (fp, p))| json!({"pubkey": k.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))

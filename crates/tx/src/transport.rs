@@ -52,7 +52,10 @@ pub fn cbor_bytes(data: &[u8]) -> Vec<u8> {
 pub fn cbor_unwrap_bytes(cbor: &[u8]) -> Result<Vec<u8>> {
     let (&first, rest) = cbor.split_first().ok_or_else(|| ur_err("empty cbor"))?;
     if first >> 5 != 2 {
-        return Err(ur_err(format!("cbor item is major type {}, expected a byte string", first >> 5)));
+        return Err(ur_err(format!(
+            "cbor item is major type {}, expected a byte string",
+            first >> 5
+        )));
     }
     let info = first & 0x1f;
     let (len, body) = match info {
@@ -66,12 +69,18 @@ pub fn cbor_unwrap_bytes(cbor: &[u8]) -> Result<Vec<u8>> {
             for b in &rest[..w] {
                 v = (v << 8) | u64::from(*b);
             }
-            (usize::try_from(v).map_err(|_| ur_err("cbor length too large"))?, &rest[w..])
+            (
+                usize::try_from(v).map_err(|_| ur_err("cbor length too large"))?,
+                &rest[w..],
+            )
         }
         _ => return Err(ur_err("indefinite or invalid cbor byte string length")),
     };
     if body.len() != len {
-        return Err(ur_err(format!("cbor byte string says {len} bytes, {} present", body.len())));
+        return Err(ur_err(format!(
+            "cbor byte string says {len} bytes, {} present",
+            body.len()
+        )));
     }
     Ok(body.to_vec())
 }
@@ -85,9 +94,12 @@ pub fn psbt_to_ur(psbt: &Psbt) -> String {
 /// mixed ones (a receiver that misses some pure fragments recovers from mixed ones).
 pub fn psbt_to_ur_parts(psbt: &Psbt, max_fragment_len: usize, extra: usize) -> Result<Vec<String>> {
     let msg = cbor_bytes(&psbt.serialize());
-    let mut enc = ur::Encoder::new(&msg, max_fragment_len, "psbt").map_err(|e| ur_err(e.to_string()))?;
+    let mut enc =
+        ur::Encoder::new(&msg, max_fragment_len, "psbt").map_err(|e| ur_err(e.to_string()))?;
     let n = enc.fragment_count();
-    (0..n + extra).map(|_| enc.next_part().map_err(|e| ur_err(e.to_string()))).collect()
+    (0..n + extra)
+        .map(|_| enc.next_part().map_err(|e| ur_err(e.to_string())))
+        .collect()
 }
 
 /// Parses `seq-len` of a multi-part UR.
@@ -123,24 +135,38 @@ pub fn psbt_from_ur(text: &str) -> Result<Psbt> {
         let mut total = 0;
         for (n, p) in parts.iter().enumerate() {
             let Some((seq, len)) = ur_indices(p) else {
-                return Err(ur_err(format!("part {} is a single-part ur among multi-part ones", n + 1)));
+                return Err(ur_err(format!(
+                    "part {} is a single-part ur among multi-part ones",
+                    n + 1
+                )));
             };
             if !p[3..].starts_with(ty) {
-                return Err(ur_err(format!("part {} has another ur type than {ty}", n + 1)));
+                return Err(ur_err(format!(
+                    "part {} has another ur type than {ty}",
+                    n + 1
+                )));
             }
             total = len;
             seen.insert(seq);
-            dec.receive(p).map_err(|e| ur_err(format!("part {} ({seq}-{len}): {e}", n + 1)))?;
+            dec.receive(p)
+                .map_err(|e| ur_err(format!("part {} ({seq}-{len}): {e}", n + 1)))?;
             if dec.complete() {
                 break;
             }
         }
         if !dec.complete() {
-            let missing: Vec<String> = (1..=total).filter(|s| !seen.contains(s)).map(|s| s.to_string()).collect();
+            let missing: Vec<String> = (1..=total)
+                .filter(|s| !seen.contains(s))
+                .map(|s| s.to_string())
+                .collect();
             return Err(ur_err(format!(
                 "incomplete: {} of {total} fragments resolved; missing part(s) {} of {total}",
                 dec.resolved_fragment_count().unwrap_or(0),
-                if missing.is_empty() { "(none by number; more mixed parts needed)".to_string() } else { missing.join(", ") }
+                if missing.is_empty() {
+                    "(none by number; more mixed parts needed)".to_string()
+                } else {
+                    missing.join(", ")
+                }
             )));
         }
         dec.message()
@@ -216,7 +242,10 @@ pub fn psbt_to_bbqr(psbt: &Psbt, max_chars: usize) -> Result<Vec<String>> {
         .map(|c| std::str::from_utf8(c).unwrap_or(""))
         .collect();
     if chunks.len() > 1295 {
-        return Err(bbqr_err(format!("{} parts needed, at most 1295 allowed", chunks.len())));
+        return Err(bbqr_err(format!(
+            "{} parts needed, at most 1295 allowed",
+            chunks.len()
+        )));
     }
     Ok(chunks
         .iter()
@@ -232,26 +261,35 @@ pub fn bbqr_decode(text: &str) -> Result<(char, Vec<u8>)> {
     let mut header: Option<(char, char, usize)> = None;
     for p in text.split_whitespace().filter(|p| p.starts_with("B$")) {
         if p.len() < 8 {
-            return Err(bbqr_err(format!("part {p:?} shorter than its 8-character header")));
+            return Err(bbqr_err(format!(
+                "part {p:?} shorter than its 8-character header"
+            )));
         }
         let enc = char::from(p.as_bytes()[2]);
         let ty = char::from(p.as_bytes()[3]);
-        let total = from_base36(&p[4..6]).ok_or_else(|| bbqr_err(format!("bad part count in {:?}", &p[..8])))?;
-        let idx = from_base36(&p[6..8]).ok_or_else(|| bbqr_err(format!("bad part index in {:?}", &p[..8])))?;
+        let total = from_base36(&p[4..6])
+            .ok_or_else(|| bbqr_err(format!("bad part count in {:?}", &p[..8])))?;
+        let idx = from_base36(&p[6..8])
+            .ok_or_else(|| bbqr_err(format!("bad part index in {:?}", &p[..8])))?;
         if total == 0 || idx >= total {
             return Err(bbqr_err(format!("part index {idx} of {total}")));
         }
         match header {
             None => header = Some((enc, ty, total)),
             Some(h) if h != (enc, ty, total) => {
-                return Err(bbqr_err(format!("part {idx} belongs to another bbqr series")));
+                return Err(bbqr_err(format!(
+                    "part {idx} belongs to another bbqr series"
+                )));
             }
             _ => {}
         }
         parts.insert(idx, p[8..].to_string());
     }
     let (enc, ty, total) = header.ok_or_else(|| bbqr_err("no B$ part found"))?;
-    let missing: Vec<String> = (0..total).filter(|i| !parts.contains_key(i)).map(|i| (i + 1).to_string()).collect();
+    let missing: Vec<String> = (0..total)
+        .filter(|i| !parts.contains_key(i))
+        .map(|i| (i + 1).to_string())
+        .collect();
     if !missing.is_empty() {
         return Err(bbqr_err(format!(
             "incomplete: {} of {total} parts; missing part(s) {} of {total}",
@@ -314,7 +352,10 @@ pub fn qr_svg(text: &str) -> Result<String> {
         format: "qr",
         reason: e.to_string(),
     })?;
-    Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(256, 256).build())
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(256, 256)
+        .build())
 }
 
 #[cfg(test)]

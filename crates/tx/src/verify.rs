@@ -128,15 +128,20 @@ pub fn spent_outputs(psbt: &Psbt) -> Result<Vec<TxOut>> {
             (Some(prev), wit) => {
                 let got = prev.compute_txid();
                 if got != outpoint.txid {
-                    return Err(Refusal::NonWitnessUtxoTxid { index, outpoint, got }.into());
-                }
-                let real = prev
-                    .output
-                    .get(outpoint.vout as usize)
-                    .ok_or(Refusal::NonWitnessUtxoVout {
+                    return Err(Refusal::NonWitnessUtxoTxid {
                         index,
-                        vout: outpoint.vout,
-                    })?;
+                        outpoint,
+                        got,
+                    }
+                    .into());
+                }
+                let real =
+                    prev.output
+                        .get(outpoint.vout as usize)
+                        .ok_or(Refusal::NonWitnessUtxoVout {
+                            index,
+                            vout: outpoint.vout,
+                        })?;
                 if let Some(w) = wit {
                     if w != real {
                         return Err(Refusal::WitnessUtxoMismatch {
@@ -209,7 +214,11 @@ pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> u64 {
         .map(|(i, s)| psbt_input_kind(i, s))
         .collect();
     let known: Vec<InputKind> = kinds.iter().flatten().copied().collect();
-    let lens: Vec<u64> = tx.output.iter().map(|o| o.script_pubkey.len() as u64).collect();
+    let lens: Vec<u64> = tx
+        .output
+        .iter()
+        .map(|o| o.script_pubkey.len() as u64)
+        .collect();
     let mut w = crate::weight::tx_weight(&known, &lens, SigSize::LowR);
     let unknown = kinds.iter().filter(|k| k.is_none()).count() as u64;
     // unknown inputs: outpoint, empty scriptSig, sequence; and count varint growth ignored.
@@ -223,10 +232,15 @@ fn allowed(t: PsbtSighashType, taproot: bool, opts: &VerifyOptions) -> bool {
 }
 
 fn locate_output(custody: &Custody, out: &bitcoin::psbt::Output) -> Option<(u32, u32)> {
-    let mut origins: Vec<(Fingerprint, &DerivationPath)> =
-        out.bip32_derivation.values().map(|(fp, p)| (*fp, p)).collect();
+    let mut origins: Vec<(Fingerprint, &DerivationPath)> = out
+        .bip32_derivation
+        .values()
+        .map(|(fp, p)| (*fp, p))
+        .collect();
     origins.extend(out.tap_key_origins.values().map(|(_, (fp, p))| (*fp, p)));
-    origins.into_iter().find_map(|(fp, p)| custody.locate(fp, p))
+    origins
+        .into_iter()
+        .find_map(|(fp, p)| custody.locate(fp, p))
 }
 
 /// Runs every check. See the module documentation.
@@ -238,7 +252,11 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     }
     for (xpub, (fp, path)) in &psbt.xpub {
         if xpub.network != NetworkKind::from(network) {
-            let found = if xpub.network == NetworkKind::Main { "mainnet" } else { "a test network" };
+            let found = if xpub.network == NetworkKind::Main {
+                "mainnet"
+            } else {
+                "a test network"
+            };
             return Err(Refusal::NetworkMismatch {
                 what: format!("global xpub [{fp}/{path}]"),
                 found: found.into(),
@@ -279,7 +297,10 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             outpoint: txin.previous_output.to_string(),
             value: s.value.to_sat(),
             address: addr(&s.script_pubkey, network),
-            kind: psbt_input_kind(inp, s).map(|k| k.name()).unwrap_or("unknown").to_string(),
+            kind: psbt_input_kind(inp, s)
+                .map(|k| k.name())
+                .unwrap_or("unknown")
+                .to_string(),
         });
     }
     let mut outputs = Vec::with_capacity(tx.output.len());
@@ -292,8 +313,9 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             address: address.clone(),
             reason,
         };
-        let (chain, child) = locate_output(custody, po)
-            .ok_or_else(|| not_custody("no derivation from a custody key in the psbt output".into()))?;
+        let (chain, child) = locate_output(custody, po).ok_or_else(|| {
+            not_custody("no derivation from a custody key in the psbt output".into())
+        })?;
         let limit = custody.policy.next_index.saturating_add(opts.index_window);
         if child > limit {
             return Err(Refusal::OutputIndexOutOfRange {
@@ -324,10 +346,12 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             custody_index: child,
         });
     }
-    let fee = input_total.checked_sub(output_total).ok_or(Refusal::NegativeFee {
-        inputs: input_total,
-        outputs: output_total,
-    })?;
+    let fee = input_total
+        .checked_sub(output_total)
+        .ok_or(Refusal::NegativeFee {
+            inputs: input_total,
+            outputs: output_total,
+        })?;
     if fee > opts.fee_cap_sat {
         return Err(Refusal::FeeAboveCap {
             fee,
@@ -367,7 +391,11 @@ impl Review {
         let _ = writeln!(s, "inputs ({}):", self.inputs.len());
         const SHOWN: usize = 50;
         for i in self.inputs.iter().take(SHOWN) {
-            let _ = writeln!(s, "  #{} {} {} sat {} ({})", i.index, i.outpoint, i.value, i.address, i.kind);
+            let _ = writeln!(
+                s,
+                "  #{} {} {} sat {} ({})",
+                i.index, i.outpoint, i.value, i.address, i.kind
+            );
         }
         if self.inputs.len() > SHOWN {
             let _ = writeln!(

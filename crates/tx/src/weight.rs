@@ -53,7 +53,10 @@ pub enum InputKind {
 impl InputKind {
     /// Whether the input has a witness.
     pub fn is_segwit(self) -> bool {
-        !matches!(self, InputKind::P2pkhCompressed | InputKind::P2pkhUncompressed)
+        !matches!(
+            self,
+            InputKind::P2pkhCompressed | InputKind::P2pkhUncompressed
+        )
     }
 
     /// Length of the scriptSig when signed.
@@ -132,7 +135,8 @@ pub fn output_weight(script_len: u64) -> u64 {
 /// (given by their script lengths).
 pub fn tx_weight(inputs: &[InputKind], output_script_lens: &[u64], sig: SigSize) -> u64 {
     let any_segwit = inputs.iter().any(|k| k.is_segwit());
-    let mut w = 4 * (4 + 4 + varint_len(inputs.len() as u64) + varint_len(output_script_lens.len() as u64));
+    let mut w =
+        4 * (4 + 4 + varint_len(inputs.len() as u64) + varint_len(output_script_lens.len() as u64));
     for k in inputs {
         w += k.weight(sig);
         if any_segwit && !k.is_segwit() {
@@ -193,7 +197,10 @@ pub fn parse_multisig(script: &Script) -> Option<(u8, u8)> {
     };
     let k = small(&ins[0])?;
     let n = small(&ins[ins.len() - 2])?;
-    if ins[ins.len() - 1] != Instruction::Op(op::OP_CHECKMULTISIG) || usize::from(n) != ins.len() - 3 || k > n {
+    if ins[ins.len() - 1] != Instruction::Op(op::OP_CHECKMULTISIG)
+        || usize::from(n) != ins.len() - 3
+        || k > n
+    {
         return None;
     }
     for i in &ins[1..ins.len() - 2] {
@@ -220,7 +227,10 @@ mod tests {
         assert_eq!(InputKind::P2pkhUncompressed.weight(SigSize::LowR), 4 * 179);
         assert_eq!(InputKind::P2shP2wpkh.weight(SigSize::LowR), 4 * 64 + 107);
         // 2-of-3 p2wsh: witness 1 + 1 + 2*72 + 1 + 105 = 252.
-        assert_eq!(InputKind::P2wshMulti { k: 2, n: 3 }.witness_len(SigSize::LowR), 252);
+        assert_eq!(
+            InputKind::P2wshMulti { k: 2, n: 3 }.witness_len(SigSize::LowR),
+            252
+        );
     }
 
     #[test]
@@ -234,12 +244,19 @@ mod tests {
         );
         // mixed: the legacy input gets one empty-witness byte.
         assert_eq!(
-            tx_weight(&[InputKind::P2pkhCompressed, InputKind::P2wpkh], &[34], SigSize::LowR),
+            tx_weight(
+                &[InputKind::P2pkhCompressed, InputKind::P2wpkh],
+                &[34],
+                SigSize::LowR
+            ),
             4 * 10 + 4 * 147 + 1 + 271 + 172 + 2
         );
         // 253 inputs: the count takes 3 bytes.
         let many = vec![InputKind::P2wpkh; 253];
-        assert_eq!(tx_weight(&many, &[34], SigSize::LowR), 4 * 12 + 253 * 271 + 172 + 2);
+        assert_eq!(
+            tx_weight(&many, &[34], SigSize::LowR),
+            4 * 12 + 253 * 271 + 172 + 2
+        );
     }
 
     #[test]
@@ -258,7 +275,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parse_multisig(&s), Some((2, 3)));
-        let p2wpkh = bitcoin::ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
+        let p2wpkh =
+            bitcoin::ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
         assert_eq!(parse_multisig(&p2wpkh), None);
     }
 }

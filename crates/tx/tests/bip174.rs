@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use custos_tx::psbt_io::{parse_any, parse_binary, to_base64};
 
 fn vectors(kind: &str) -> Vec<String> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/psbt/bip174/{kind}.txt"));
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../fixtures/psbt/bip174/{kind}.txt"));
     std::fs::read_to_string(p)
         .unwrap()
         .lines()
@@ -29,11 +30,18 @@ fn valid_bip174_vectors_round_trip_identically() {
             // the leaves in its own depth-first order, which can differ from the input's order
             // for trees with leaves at the same depth. The tree (and so the PSBT) is the same.
             let again = parse_binary(&p.serialize()).unwrap();
-            assert_eq!(again, p, "valid vector {i} changed meaning on re-serialization");
+            assert_eq!(
+                again, p,
+                "valid vector {i} changed meaning on re-serialization"
+            );
             assert_eq!(again.serialize(), p.serialize());
             tap_tree_vectors += 1;
         } else {
-            assert_eq!(p.serialize(), bytes, "valid vector {i} re-serialized differently");
+            assert_eq!(
+                p.serialize(),
+                bytes,
+                "valid vector {i} re-serialized differently"
+            );
         }
         // base64 and hex text forms read the same PSBT.
         assert_eq!(parse_any(to_base64(&p).as_bytes()).unwrap(), p);

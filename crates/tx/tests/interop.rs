@@ -25,13 +25,21 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/psbt/interop")
 }
 
-fn cases() -> Vec<(&'static str, custos_core::inventory::Inventory, &'static str)> {
+fn cases() -> Vec<(
+    &'static str,
+    custos_core::inventory::Inventory,
+    &'static str,
+)> {
     vec![
         ("sweep-mixed-wsh", mixed_inventory(), "wsh"),
         ("sweep-mixed-tr", mixed_inventory(), "tr"),
         (
             "sweep-p2wpkh-20",
-            inventory((0..20).map(|i| inventory_utxo(InputKind::P2wpkh, i, 10_000 * u64::from(i + 1))).collect()),
+            inventory(
+                (0..20)
+                    .map(|i| inventory_utxo(InputKind::P2wpkh, i, 10_000 * u64::from(i + 1)))
+                    .collect(),
+            ),
             "wsh",
         ),
     ]
@@ -100,6 +108,10 @@ fn unsigned_fixtures_are_what_the_builder_produces() {
         )
         .unwrap();
         let text = std::fs::read_to_string(dir().join(format!("{name}.psbt"))).unwrap();
-        assert_eq!(custos_tx::psbt_io::to_base64(&s.txs[0].psbt), text.trim(), "{name}");
+        assert_eq!(
+            custos_tx::psbt_io::to_base64(&s.txs[0].psbt),
+            text.trim(),
+            "{name}"
+        );
     }
 }

@@ -68,14 +68,17 @@ fn honest_sweep_passes() {
 #[test]
 fn refuses_extra_output_to_a_foreign_address() {
     let (mut p, c) = honest();
-    p.unsigned_tx.output[0].value = p.unsigned_tx.output[0].value - Amount::from_sat(50_000);
+    p.unsigned_tx.output[0].value -= Amount::from_sat(50_000);
     p.unsigned_tx.output.push(TxOut {
         value: Amount::from_sat(50_000),
         script_pubkey: attacker_script(),
     });
     p.outputs.push(Default::default());
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::OutputNotCustody { index: 1, .. }), "{t}");
+    assert!(
+        matches!(r, Refusal::OutputNotCustody { index: 1, .. }),
+        "{t}"
+    );
     assert!(t.contains("output 1"), "{t}");
 }
 
@@ -86,17 +89,25 @@ fn refuses_change_to_an_unknown_key() {
     let secp = Secp256k1::new();
     let stranger = Xpriv::new_master(NET, &[0x66; 32]).unwrap();
     let path = DerivationPath::from_str("m/48'/1'/0'/2'/1/0").unwrap();
-    let k = stranger.derive_priv(&secp, &path).unwrap().private_key.public_key(&secp);
-    p.unsigned_tx.output[0].value = p.unsigned_tx.output[0].value - Amount::from_sat(40_000);
+    let k = stranger
+        .derive_priv(&secp, &path)
+        .unwrap()
+        .private_key
+        .public_key(&secp);
+    p.unsigned_tx.output[0].value -= Amount::from_sat(40_000);
     p.unsigned_tx.output.push(TxOut {
         value: Amount::from_sat(40_000),
         script_pubkey: ScriptBuf::new_p2wpkh(&bitcoin::CompressedPublicKey(k).wpubkey_hash()),
     });
     let mut o = bitcoin::psbt::Output::default();
-    o.bip32_derivation.insert(k, (stranger.fingerprint(&secp), path));
+    o.bip32_derivation
+        .insert(k, (stranger.fingerprint(&secp), path));
     p.outputs.push(o);
     let (_, t) = refuse(&p, &c);
-    assert!(t.contains("output 1") && t.contains("no derivation from a custody key"), "{t}");
+    assert!(
+        t.contains("output 1") && t.contains("no derivation from a custody key"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -105,8 +116,14 @@ fn refuses_output_swapped_after_review() {
     let (mut p, c) = honest();
     p.unsigned_tx.output[0].script_pubkey = attacker_script();
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::OutputNotCustody { index: 0, .. }), "{t}");
-    assert!(t.contains("script differs from the custody address at 0/3"), "{t}");
+    assert!(
+        matches!(r, Refusal::OutputNotCustody { index: 0, .. }),
+        "{t}"
+    );
+    assert!(
+        t.contains("script differs from the custody address at 0/3"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -127,27 +144,51 @@ fn refuses_custody_output_far_beyond_next_index() {
     p.outputs[0] = Default::default();
     p.outputs[0].update_with_descriptor_unchecked(&far).unwrap();
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::OutputIndexOutOfRange { index: 0, child: 50_000, .. }), "{t}");
+    assert!(
+        matches!(
+            r,
+            Refusal::OutputIndexOutOfRange {
+                index: 0,
+                child: 50_000,
+                ..
+            }
+        ),
+        "{t}"
+    );
 }
 
 #[test]
 fn refuses_inflated_witness_utxo() {
     let (mut p, c) = honest();
-    let i = p.inputs.iter().position(|i| i.witness_utxo.is_some() && i.non_witness_utxo.is_some()).unwrap();
+    let i = p
+        .inputs
+        .iter()
+        .position(|i| i.witness_utxo.is_some() && i.non_witness_utxo.is_some())
+        .unwrap();
     let w = p.inputs[i].witness_utxo.as_mut().unwrap();
-    w.value = w.value + Amount::from_sat(1_000_000);
+    w.value += Amount::from_sat(1_000_000);
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::WitnessUtxoMismatch { index, .. } if index == i), "{t}");
+    assert!(
+        matches!(r, Refusal::WitnessUtxoMismatch { index, .. } if index == i),
+        "{t}"
+    );
     assert!(t.contains(&format!("input {i}")), "{t}");
 }
 
 #[test]
 fn refuses_witness_utxo_with_another_script() {
     let (mut p, c) = honest();
-    let i = p.inputs.iter().position(|i| i.witness_utxo.is_some() && i.non_witness_utxo.is_some()).unwrap();
+    let i = p
+        .inputs
+        .iter()
+        .position(|i| i.witness_utxo.is_some() && i.non_witness_utxo.is_some())
+        .unwrap();
     p.inputs[i].witness_utxo.as_mut().unwrap().script_pubkey = attacker_script();
     let (_, t) = refuse(&p, &c);
-    assert!(t.contains(&format!("input {i}")) && t.contains("disagrees"), "{t}");
+    assert!(
+        t.contains(&format!("input {i}")) && t.contains("disagrees"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -156,21 +197,39 @@ fn refuses_segwit_v0_input_without_non_witness_utxo() {
     let i = p
         .inputs
         .iter()
-        .position(|i| i.witness_utxo.as_ref().is_some_and(|w| w.script_pubkey.is_p2wpkh()))
+        .position(|i| {
+            i.witness_utxo
+                .as_ref()
+                .is_some_and(|w| w.script_pubkey.is_p2wpkh())
+        })
         .unwrap();
     p.inputs[i].non_witness_utxo = None;
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::MissingNonWitnessUtxo { index, .. } if index == i), "{t}");
+    assert!(
+        matches!(r, Refusal::MissingNonWitnessUtxo { index, .. } if index == i),
+        "{t}"
+    );
 }
 
 #[test]
 fn refuses_non_witness_utxo_of_another_transaction() {
     let (mut p, c) = honest();
-    let other = p.inputs[1].non_witness_utxo.clone().or_else(|| p.inputs[2].non_witness_utxo.clone()).unwrap();
-    let i = p.inputs.iter().position(|i| i.non_witness_utxo.is_some() && i.non_witness_utxo.as_ref() != Some(&other)).unwrap();
+    let other = p.inputs[1]
+        .non_witness_utxo
+        .clone()
+        .or_else(|| p.inputs[2].non_witness_utxo.clone())
+        .unwrap();
+    let i = p
+        .inputs
+        .iter()
+        .position(|i| i.non_witness_utxo.is_some() && i.non_witness_utxo.as_ref() != Some(&other))
+        .unwrap();
     p.inputs[i].non_witness_utxo = Some(other);
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::NonWitnessUtxoTxid { index, .. } if index == i), "{t}");
+    assert!(
+        matches!(r, Refusal::NonWitnessUtxoTxid { index, .. } if index == i),
+        "{t}"
+    );
 }
 
 #[test]
@@ -228,7 +287,17 @@ fn refuses_duplicate_input() {
     p.unsigned_tx.input.push(dup);
     p.inputs.push(p.inputs[0].clone());
     let (r, t) = refuse(&p, &c);
-    assert!(matches!(r, Refusal::DuplicateInput { index: 6, first: 0, .. }), "{t}");
+    assert!(
+        matches!(
+            r,
+            Refusal::DuplicateInput {
+                index: 6,
+                first: 0,
+                ..
+            }
+        ),
+        "{t}"
+    );
 }
 
 #[test]
@@ -246,7 +315,7 @@ fn refuses_fee_above_absolute_cap() {
 fn refuses_fee_rate_above_cap() {
     // The attacker lowers the custody output: the difference goes to the miner.
     let (mut p, c) = honest();
-    p.unsigned_tx.output[0].value = p.unsigned_tx.output[0].value - Amount::from_sat(200_000);
+    p.unsigned_tx.output[0].value -= Amount::from_sat(200_000);
     let opts = VerifyOptions {
         fee_cap_sat: u64::MAX,
         fee_cap_sat_per_kvb: 100_000,

@@ -40,7 +40,9 @@ fn sweep_psbt_carries_everything_a_signer_needs() {
             .map(|w| w.script_pubkey.clone())
             .unwrap_or_else(|| {
                 let t = i.non_witness_utxo.as_ref().unwrap();
-                t.output[p.unsigned_tx.input[n].previous_output.vout as usize].script_pubkey.clone()
+                t.output[p.unsigned_tx.input[n].previous_output.vout as usize]
+                    .script_pubkey
+                    .clone()
             });
         if spk.is_p2tr() {
             assert!(i.tap_internal_key.is_some() && !i.tap_key_origins.is_empty());
@@ -59,12 +61,19 @@ fn sweep_psbt_carries_everything_a_signer_needs() {
     assert_eq!(sweep.txs[0].summary.custody_index, policy.next_index);
     assert_eq!(sweep.next_index, policy.next_index + 1);
     let total: u64 = mixed_inventory().utxos.iter().map(|u| u.value.0).sum();
-    assert_eq!(sweep.txs[0].summary.output_value + sweep.txs[0].summary.fee, total);
+    assert_eq!(
+        sweep.txs[0].summary.output_value + sweep.txs[0].summary.fee,
+        total
+    );
 }
 
 fn sign_finalize(psbt: &mut Psbt, keys: &SigningKeys) -> bitcoin::Transaction {
     let out = sign_psbt(psbt, keys).unwrap();
-    assert!(out.unsigned_inputs.is_empty(), "unsigned: {:?}", out.unsigned_inputs);
+    assert!(
+        out.unsigned_inputs.is_empty(),
+        "unsigned: {:?}",
+        out.unsigned_inputs
+    );
     let f = finalize(psbt);
     assert!(f.complete, "{:?}", f.errors);
     extract(psbt).unwrap()
@@ -88,7 +97,9 @@ fn signed_sweep_weighs_exactly_the_estimate_for_every_policy() {
 
 #[test]
 fn large_inventory_splits_into_standard_transactions() {
-    let utxos = (0..1600).map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000 + u64::from(i))).collect();
+    let utxos = (0..1600)
+        .map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000 + u64::from(i)))
+        .collect();
     let inv = inventory(utxos);
     let policy = custody_policy("wsh");
     let mut sweep = build_sweep(&inv, &policy, &params(1_000)).unwrap();
@@ -101,7 +112,11 @@ fn large_inventory_splits_into_standard_transactions() {
         // low-R signatures are 71 bytes, except when R or S happens to be shorter still
         // (about 1 in 128 signatures): the estimate is an exact upper bound.
         let w = tx.weight().to_wu();
-        assert!(w <= t.summary.weight && w + 40 >= t.summary.weight, "{w} vs {}", t.summary.weight);
+        assert!(
+            w <= t.summary.weight && w + 40 >= t.summary.weight,
+            "{w} vs {}",
+            t.summary.weight
+        );
         assert!(w <= 400_000);
         swept += tx.input.len();
     }
@@ -174,7 +189,10 @@ fn keyholders_cosign_custody_multisig_in_two_rounds() {
         k0.add_master(keyholder(0));
         assert_eq!(sign_psbt(&mut a, &k0).unwrap().signatures, 1);
         let mut one = a.clone();
-        assert!(!finalize(&mut one).complete, "{kind}: one signature must not finalize");
+        assert!(
+            !finalize(&mut one).complete,
+            "{kind}: one signature must not finalize"
+        );
         let mut b = base.clone();
         let mut k2 = SigningKeys::new();
         k2.add_master(keyholder(2));
@@ -195,4 +213,28 @@ fn keys_that_are_not_in_the_psbt_sign_nothing() {
     let out = sign_psbt(&mut sweep.txs[0].psbt, &k).unwrap();
     assert_eq!(out.signatures, 0);
     assert_eq!(out.unsigned_inputs.len(), 6);
+}
+
+#[test]
+fn derivation_claiming_a_foreign_pubkey_gets_no_signature() {
+    // 100 inputs: the parallel signing path. Input 5's derivation names our path but another key.
+    let inv = inventory(
+        (0..100)
+            .map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000))
+            .collect(),
+    );
+    let mut sweep = build_sweep(&inv, &custody_policy("wsh"), &params(1_000)).unwrap();
+    let p = &mut sweep.txs[0].psbt;
+    let (pk, src) = p.inputs[5].bip32_derivation.pop_first().unwrap();
+    let (other, _) = p.inputs[6]
+        .bip32_derivation
+        .first_key_value()
+        .map(|(k, v)| (*k, v.clone()))
+        .unwrap();
+    assert_ne!(pk, other);
+    p.inputs[5].bip32_derivation.insert(other, src);
+    let out = sign_psbt(p, &seized_keys()).unwrap();
+    assert_eq!(out.unsigned_inputs, vec![5]);
+    assert_eq!(out.signatures, 99);
+    assert!(p.inputs[5].partial_sigs.is_empty());
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use custos_tx::{
     psbt_io::{parse_any, parse_binary, Encoding},
-    transport::{psbt_from_bbqr, psbt_from_ur, psbt_to_bbqr, psbt_to_ur, psbt_to_ur_parts, qr_svg, qr_terminal, read_psbt},
+    transport::{
+        psbt_from_bbqr, psbt_from_ur, psbt_to_bbqr, psbt_to_ur, psbt_to_ur_parts, qr_svg,
+        qr_terminal, read_psbt,
+    },
 };
 
 fn fixtures() -> PathBuf {
@@ -20,12 +23,16 @@ fn sample() -> bitcoin::Psbt {
 #[test]
 fn reads_the_bcr_2020_006_crypto_psbt_vector() {
     let ur = std::fs::read_to_string(fixtures().join("ur/bcr-2020-006-crypto-psbt.txt")).unwrap();
-    let hexs = std::fs::read_to_string(fixtures().join("ur/bcr-2020-006-crypto-psbt.psbt.hex")).unwrap();
+    let hexs =
+        std::fs::read_to_string(fixtures().join("ur/bcr-2020-006-crypto-psbt.psbt.hex")).unwrap();
     let p = psbt_from_ur(&ur).unwrap();
     assert_eq!(p.serialize(), hex::decode(hexs.trim()).unwrap());
     // and the same PSBT written as v2 `ur:psbt` has the same body.
     let ours = psbt_to_ur(&p);
-    assert_eq!(ours.strip_prefix("ur:psbt/").unwrap(), ur.trim().strip_prefix("ur:crypto-psbt/").unwrap());
+    assert_eq!(
+        ours.strip_prefix("ur:psbt/").unwrap(),
+        ur.trim().strip_prefix("ur:crypto-psbt/").unwrap()
+    );
 }
 
 #[test]
@@ -46,7 +53,12 @@ fn multipart_ur_with_missing_parts_names_them() {
     let p = sample();
     let parts = psbt_to_ur_parts(&p, 250, 0).unwrap();
     let n = parts.len();
-    let some: Vec<String> = parts.iter().enumerate().filter(|(i, _)| *i != 1 && *i != 3).map(|(_, s)| s.clone()).collect();
+    let some: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1 && *i != 3)
+        .map(|(_, s)| s.clone())
+        .collect();
     let e = psbt_from_ur(&some.join("\n")).unwrap_err().to_string();
     assert!(e.contains(&format!("missing part(s) 2, 4 of {n}")), "{e}");
 }
@@ -60,8 +72,13 @@ fn bbqr_round_trips_and_reports_missing_parts() {
     let mut shuffled = parts.clone();
     shuffled.rotate_left(2);
     assert_eq!(psbt_from_bbqr(&shuffled.join("\n")).unwrap(), p);
-    let e = psbt_from_bbqr(&parts[1..].join("\n")).unwrap_err().to_string();
-    assert!(e.contains(&format!("missing part(s) 1 of {}", parts.len())), "{e}");
+    let e = psbt_from_bbqr(&parts[1..].join("\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("missing part(s) 1 of {}", parts.len())),
+        "{e}"
+    );
 }
 
 #[test]
@@ -74,7 +91,9 @@ fn reads_bbqr_zlib_parts_made_by_python_zlib() {
 
 #[test]
 fn rejects_garbage_transports_with_a_named_format() {
-    let e = read_psbt(b"ur:bytes/iehsjyhspmwfwfia").unwrap_err().to_string();
+    let e = read_psbt(b"ur:bytes/iehsjyhspmwfwfia")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("bc-ur:"), "{e}");
     let e = read_psbt(b"B$2P0100AAAA").unwrap_err().to_string();
     assert!(e.starts_with("bbqr:") || e.contains("psbt"), "{e}");

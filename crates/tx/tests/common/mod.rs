@@ -15,7 +15,10 @@ use bitcoin::{
     Amount, OutPoint, PrivateKey, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Txid, Witness,
 };
 use custos_core::{
-    inventory::{CustodyKey, CustodyPolicy, Inventory, InventoryUtxo, CUSTODY_POLICY_FORMAT, INVENTORY_FORMAT},
+    inventory::{
+        CustodyKey, CustodyPolicy, Inventory, InventoryUtxo, CUSTODY_POLICY_FORMAT,
+        INVENTORY_FORMAT,
+    },
     Network, Sat,
 };
 use custos_tx::{sign::SigningKeys, weight::InputKind};
@@ -107,7 +110,11 @@ pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
     let fp = m.fingerprint(&secp);
     let at = |purpose: u32| {
         let p = DerivationPath::from_str(&format!("m/{purpose}'/1'/0'/0/{i}")).unwrap();
-        let k = m.derive_priv(&secp, &p).unwrap().private_key.public_key(&secp);
+        let k = m
+            .derive_priv(&secp, &p)
+            .unwrap()
+            .private_key
+            .public_key(&secp);
         (format!("[{fp}/{purpose}'/1'/0'/0/{i}]"), k)
     };
     match kind {
@@ -127,7 +134,9 @@ pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
             let (o, k) = at(86);
             format!("tr({o}{})", k.x_only_public_key().0)
         }
-        InputKind::P2pkhUncompressed => format!("pkh({})", seized_wif_uncompressed().public_key(&secp)),
+        InputKind::P2pkhUncompressed => {
+            format!("pkh({})", seized_wif_uncompressed().public_key(&secp))
+        }
         InputKind::P2wshMulti { .. } => panic!("not a seized kind"),
     }
 }
@@ -172,7 +181,9 @@ pub fn inventory_utxo(kind: InputKind, i: u32, value: u64) -> InventoryUtxo {
         outpoint: format!("{}:{vout}", tx.compute_txid()),
         value: Sat(value),
         height: 100,
-        address: bitcoin::Address::from_script(&spk, NET).unwrap().to_string(),
+        address: bitcoin::Address::from_script(&spk, NET)
+            .unwrap()
+            .to_string(),
         script_pubkey: spk.to_hex_string(),
         descriptor: desc,
         source: format!("{}/{i}", kind.name()),
