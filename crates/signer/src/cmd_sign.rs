@@ -13,11 +13,7 @@ use std::{
 };
 
 use anyhow::{anyhow, Context};
-use bitcoin::{
-    bip32::Xpriv,
-    psbt::PsbtSighashType,
-    PrivateKey,
-};
+use bitcoin::{bip32::Xpriv, psbt::PsbtSighashType, PrivateKey};
 use clap::Args;
 use custos_core::{inventory::CustodyPolicy, Secret, SecretString};
 use custos_keys::{classify, Material};
@@ -70,7 +66,9 @@ pub struct SignArgs {
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     if path == Path::new("-") {
         let mut v = Vec::new();
-        std::io::stdin().read_to_end(&mut v).context("cannot read stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut v)
+            .context("cannot read stdin")?;
         Ok(v)
     } else {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
@@ -81,11 +79,14 @@ fn read_secret(path: Option<&Path>, prompt: &str) -> anyhow::Result<SecretString
     match path {
         Some(p) if p == Path::new("-") => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read stdin")?;
             Ok(Secret::new(s))
         }
         Some(p) => {
-            let s = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let s = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             Ok(Secret::new(s))
         }
         None => {
@@ -126,10 +127,13 @@ pub fn signing_keys(
     network: bitcoin::Network,
 ) -> anyhow::Result<SigningKeys> {
     let mut keys = SigningKeys::new();
-    let master_from_seed = |seed: &[u8]| Xpriv::new_master(network, seed).map_err(|e| anyhow!("bip32 master: {e}"));
+    let master_from_seed =
+        |seed: &[u8]| Xpriv::new_master(network, seed).map_err(|e| anyhow!("bip32 master: {e}"));
     match material {
         Material::Bip39 {
-            phrase, also_electrum, ..
+            phrase,
+            also_electrum,
+            ..
         } => {
             let seed = custos_keys::bip39_seed(phrase, passphrase).map_err(|e| anyhow!("{e}"))?;
             keys.add_master(master_from_seed(seed.expose_secret())?);
@@ -140,15 +144,18 @@ pub fn signing_keys(
         }
         Material::ElectrumSeed { kind, phrase, .. } => {
             if kind.name() == "old" {
-                return Err(anyhow!("signing with old (pre-2.0) electrum seeds is not supported"));
+                return Err(anyhow!(
+                    "signing with old (pre-2.0) electrum seeds is not supported"
+                ));
             }
             let seed = custos_keys::electrum::electrum_seed(phrase, passphrase);
             keys.add_master(master_from_seed(seed.expose_secret())?);
         }
         Material::ExtendedPrivate { keys: xs } => {
             for x in xs {
-                let xp = Xpriv::from_str(x.xprv.expose_secret())
-                    .map_err(|e| anyhow!("line {}: extended private key does not parse: {e}", x.line))?;
+                let xp = Xpriv::from_str(x.xprv.expose_secret()).map_err(|e| {
+                    anyhow!("line {}: extended private key does not parse: {e}", x.line)
+                })?;
                 match &x.origin {
                     Some(o) => keys.add_xpriv_with_origin(xp, o.fingerprint, o.path.clone()),
                     None => keys.add_master(xp),
@@ -160,19 +167,35 @@ pub fn signing_keys(
             for d in ds {
                 let Some(text) = &d.secret else { continue };
                 let (_, keymap) =
-                    miniscript::Descriptor::<miniscript::DescriptorPublicKey>::parse_descriptor(&secp, text.expose_secret())
-                        .map_err(|_| anyhow!("line {}: descriptor with private keys does not parse", d.line))?;
+                    miniscript::Descriptor::<miniscript::DescriptorPublicKey>::parse_descriptor(
+                        &secp,
+                        text.expose_secret(),
+                    )
+                    .map_err(|_| {
+                        anyhow!(
+                            "line {}: descriptor with private keys does not parse",
+                            d.line
+                        )
+                    })?;
                 for (_, sk) in keymap {
                     match &sk {
-                        miniscript::descriptor::DescriptorSecretKey::Single(s) => keys.add_private_key(s.key),
+                        miniscript::descriptor::DescriptorSecretKey::Single(s) => {
+                            keys.add_private_key(s.key)
+                        }
                         miniscript::descriptor::DescriptorSecretKey::XPrv(x) => match &x.origin {
-                            Some((fp, path)) => keys.add_xpriv_with_origin(x.xkey, *fp, path.clone()),
+                            Some((fp, path)) => {
+                                keys.add_xpriv_with_origin(x.xkey, *fp, path.clone())
+                            }
                             None => keys.add_master(x.xkey),
                         },
-                        miniscript::descriptor::DescriptorSecretKey::MultiXPrv(x) => match &x.origin {
-                            Some((fp, path)) => keys.add_xpriv_with_origin(x.xkey, *fp, path.clone()),
-                            None => keys.add_master(x.xkey),
-                        },
+                        miniscript::descriptor::DescriptorSecretKey::MultiXPrv(x) => {
+                            match &x.origin {
+                                Some((fp, path)) => {
+                                    keys.add_xpriv_with_origin(x.xkey, *fp, path.clone())
+                                }
+                                None => keys.add_master(x.xkey),
+                            }
+                        }
                     }
                 }
             }
@@ -185,7 +208,10 @@ pub fn signing_keys(
             }
         }
         Material::ExtendedPublic { .. } | Material::Addresses(_) => {
-            return Err(anyhow!("the material ({}) holds no private key", material.kind_name()));
+            return Err(anyhow!(
+                "the material ({}) holds no private key",
+                material.kind_name()
+            ));
         }
     }
     Ok(keys)
@@ -196,8 +222,12 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     // 1. Policy and PSBT: input errors exit 2.
     let policy_text = std::fs::read_to_string(&args.policy)
         .with_context(|| format!("cannot read policy {}", args.policy.display()))?;
-    let policy: CustodyPolicy = serde_json::from_str(&policy_text)
-        .with_context(|| format!("policy {} is not a custody policy file", args.policy.display()))?;
+    let policy: CustodyPolicy = serde_json::from_str(&policy_text).with_context(|| {
+        format!(
+            "policy {} is not a custody policy file",
+            args.policy.display()
+        )
+    })?;
     let custody = Custody::from_policy(&policy).map_err(|e| anyhow!("{e}"))?;
     let data = read_input(&args.psbt)?;
     let (mut psbt, encoding) =
@@ -208,14 +238,18 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         ..VerifyOptions::default()
     };
     for s in &args.allow_sighash {
-        opts.allowed_sighash.push(PsbtSighashType::from_str(s).map_err(|e| anyhow!("--allow-sighash {s}: {e}"))?);
+        opts.allowed_sighash
+            .push(PsbtSighashType::from_str(s).map_err(|e| anyhow!("--allow-sighash {s}: {e}"))?);
     }
     // 2. Verify before touching any secret.
     let review = match verify_psbt(&psbt, &custody, &opts) {
         Ok(r) => r,
         Err(e) if e.is_refusal() => {
             if json {
-                println!("{}", serde_json::json!({"refused": true, "reason": e.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"refused": true, "reason": e.to_string()})
+                );
             }
             eprintln!("custos-signer: {e}");
             return Ok(exit::REFUSED);
@@ -229,7 +263,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         if json {
             println!("{}", serde_json::to_string_pretty(&review)?);
         } else {
-            println!("verified: every output pays the custody policy \"{}\"", policy.name);
+            println!(
+                "verified: every output pays the custody policy \"{}\"",
+                policy.name
+            );
         }
         return Ok(exit::OK);
     }
@@ -241,12 +278,16 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         }
     });
     if out.exists() {
-        return Err(anyhow!("{} already exists; not overwriting it", out.display()));
+        return Err(anyhow!(
+            "{} already exists; not overwriting it",
+            out.display()
+        ));
     }
     // 3. Secrets.
     let material_text = read_secret(args.material.as_deref(), "seized material: ")?;
     let pass = passphrase(args)?;
-    let material = classify(&material_text, policy.network).map_err(|e| anyhow!("material: {e}"))?;
+    let material =
+        classify(&material_text, policy.network).map_err(|e| anyhow!("material: {e}"))?;
     drop(material_text);
     let keys = signing_keys(&material, pass.as_ref(), custody.network)?;
     drop(material);
@@ -295,5 +336,62 @@ mod tests {
         assert_eq!(parse_rate("2.345").unwrap(), 2_345);
         assert!(parse_rate("1.2345").is_err());
         assert!(parse_rate("-1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod material_tests {
+    //! The adapter from classified seized material to signing keys, on the public test keys of
+    //! crates/tx/tests/common (seized master seed 32 × 0x42, WIF secrets 32 × 0x07 / 0x08).
+    use super::*;
+
+    fn fixture(name: &str) -> bitcoin::Psbt {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/psbt/interop")
+            .join(name);
+        custos_tx::psbt_io::parse_any(&std::fs::read(p).expect("fixture")).expect("psbt")
+    }
+
+    fn keys_from(text: &str) -> SigningKeys {
+        let m = classify(
+            &Secret::new(text.to_string()),
+            custos_core::Network::Regtest,
+        )
+        .expect("classify");
+        signing_keys(&m, None, bitcoin::Network::Regtest).expect("keys")
+    }
+
+    #[test]
+    fn account_xprv_with_origin_signs_its_inputs() {
+        // [fp/84'/1'/0'] account key of the seized master: signs the 20 p2wpkh inputs.
+        let k = keys_from("[2de67592/84'/1'/0']tprv8fnGNKmxXA7Y6kuipdmMTkgKwWvRNb6PR6T3mgmR5QhmT8c9hdNXxtrzqmoYYJhpwGxrFXjCeeYzXGGGcEWToGreAaawPmGgenvg2gB1s5s");
+        let mut p = fixture("sweep-p2wpkh-20.psbt");
+        let o = sign_psbt(&mut p, &k).expect("sign");
+        assert_eq!(o.signatures, 20);
+    }
+
+    #[test]
+    fn wif_list_signs_only_the_inputs_of_its_keys() {
+        let k = keys_from(
+            "91e1fpA4xxnUq5jwFxvKkk37nMNPVw1HKf7zGES2gHrV3uSs7pU\ncMrK98iKJu7aYAB4xUAvH8rua5KL8ejTVKJwTke2Ga92T2gMTLvo\n",
+        );
+        let mut p = fixture("sweep-mixed-wsh.psbt");
+        let o = sign_psbt(&mut p, &k).expect("sign");
+        // the uncompressed WIF's p2pkh input; the compressed WIF has no input in this sweep.
+        assert_eq!(o.signatures, 1);
+        assert_eq!(o.unsigned_inputs.len(), 5);
+    }
+
+    #[test]
+    fn watch_only_material_is_refused() {
+        let m = classify(
+            &Secret::new(
+                "bcrt1qyr23fa7gca60ujew2ekj50y8emjakryqe653h9llw3sjp0ynwwmsd9087j".to_string(),
+            ),
+            custos_core::Network::Regtest,
+        )
+        .expect("classify");
+        let e = signing_keys(&m, None, bitcoin::Network::Regtest).unwrap_err();
+        assert!(e.to_string().contains("no private key"), "{e}");
     }
 }
