@@ -2,7 +2,9 @@
 //! wallets (signed by the lab), blocks. Every random choice comes from the scenario seed, and
 //! every signature is deterministic, so the same file gives the same chain byte for byte.
 
-use bitcoin::{absolute, transaction, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    absolute, transaction, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -79,19 +81,28 @@ pub(crate) fn make_tx(
     let fee = total_in - tx.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
     let min = DEFAULT_FEE_RATE.min(fee_rate) * tx.vsize() as u64 / 1000;
     if fee < min / 2 {
-        return Err(Error::Faucet(format!("fee {fee} sat too low for {} vB", tx.vsize())));
+        return Err(Error::Faucet(format!(
+            "fee {fee} sat too low for {} vB",
+            tx.vsize()
+        )));
     }
     Ok((tx, change_vout))
 }
 
 /// Pays `outputs` from the miner's mature coins; change back to the miner.
-pub(crate) fn faucet_tx(st: &ChainState, world: &World, outputs: &[TxOut]) -> Result<Transaction, Error> {
+pub(crate) fn faucet_tx(
+    st: &ChainState,
+    world: &World,
+    outputs: &[TxOut],
+) -> Result<Transaction, Error> {
     let need: u64 = outputs.iter().map(|o| o.value.to_sat()).sum();
     let miner = &world.miner_script;
     let tip = st.index.tip_height();
     let mut inputs = Vec::new();
     let mut have = 0u64;
-    let est_fee = |n_in: usize| DEFAULT_FEE_RATE * (11 + 68 * n_in as u64 + 43 * (outputs.len() as u64 + 1)) / 1000;
+    let est_fee = |n_in: usize| {
+        DEFAULT_FEE_RATE * (11 + 68 * n_in as u64 + 43 * (outputs.len() as u64 + 1)) / 1000
+    };
     for (op, out, height, coinbase) in st.unspent(&script_hash(miner)) {
         if coinbase && tip + 1 - height < COINBASE_MATURITY {
             continue;
@@ -130,7 +141,10 @@ impl Run<'_> {
                         (Some(a), None) => a,
                         (None, Some([lo, hi])) if lo <= hi => self.rng.gen_range(lo..=hi),
                         _ => {
-                            return Err(Error::scenario(&s.to, "give exactly one of amount, amount_range [lo, hi]"))
+                            return Err(Error::scenario(
+                                &s.to,
+                                "give exactly one of amount, amount_range [lo, hi]",
+                            ))
                         }
                     };
                     out.push(TxOut {
@@ -192,14 +206,20 @@ impl Run<'_> {
                 }
             }
             if inputs.is_empty() {
-                return Err(Error::scenario(format!("step {i}"), "pay: nothing to spend at the from references"));
+                return Err(Error::scenario(
+                    format!("step {i}"),
+                    "pay: nothing to spend at the from references",
+                ));
             }
             let outs = self.outputs(&pay.to)?;
             let change = match (&pay.change, &pay.sweep_to) {
                 (Some(c), None) | (None, Some(c)) => Some(self.world.resolve(c)?),
                 (None, None) => None,
                 (Some(_), Some(_)) => {
-                    return Err(Error::scenario(format!("step {i}"), "pay: change and sweep_to are exclusive"))
+                    return Err(Error::scenario(
+                        format!("step {i}"),
+                        "pay: change and sweep_to are exclusive",
+                    ))
                 }
             };
             let (tx, change_vout) = make_tx(
@@ -236,7 +256,11 @@ impl Run<'_> {
 }
 
 /// Runs the whole scenario on `st` (a fresh chain at genesis) and returns its ground truth.
-pub(crate) fn build(sc: &Scenario, st: &mut ChainState, world: &mut World) -> Result<GroundTruth, Error> {
+pub(crate) fn build(
+    sc: &Scenario,
+    st: &mut ChainState,
+    world: &mut World,
+) -> Result<GroundTruth, Error> {
     let mut run = Run {
         st,
         world,
@@ -252,6 +276,12 @@ pub(crate) fn build(sc: &Scenario, st: &mut ChainState, world: &mut World) -> Re
     if run.st.mempool.len() > 0 {
         run.mine(1)?;
     }
-    let Run { st, world, change, txs, .. } = run;
+    let Run {
+        st,
+        world,
+        change,
+        txs,
+        ..
+    } = run;
     Ok(truth::compute(sc, world, st, &change, &txs))
 }

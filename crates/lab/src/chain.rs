@@ -38,7 +38,7 @@ pub(crate) fn subsidy(height: u32) -> Amount {
     if halvings >= 64 {
         return Amount::ZERO;
     }
-    Amount::from_sat(50 * 100_000_000u64 >> halvings)
+    Amount::from_sat((50 * 100_000_000u64) >> halvings)
 }
 
 /// An unspent output in the chain.
@@ -156,7 +156,11 @@ pub(crate) struct ChainState {
 
 impl ChainState {
     /// Opens the kernel under `dir` and indexes its active chain.
-    pub(crate) fn open(dir: &std::path::Path, params: Params, min_relay: u64) -> Result<Self, Error> {
+    pub(crate) fn open(
+        dir: &std::path::Path,
+        params: Params,
+        min_relay: u64,
+    ) -> Result<Self, Error> {
         let kernel = Kernel::open(dir)?;
         let mut index = Index::default();
         let tip = kernel.tip_height();
@@ -174,7 +178,12 @@ impl ChainState {
 
     /// Builds a block on the tip with `txs` (already ordered parents first) and grinds its
     /// proof of work. The coinbase pays subsidy + `fees` to `pay_to`.
-    pub(crate) fn assemble(&self, txs: Vec<Transaction>, fees: Amount, pay_to: &ScriptBuf) -> Result<Block, Error> {
+    pub(crate) fn assemble(
+        &self,
+        txs: Vec<Transaction>,
+        fees: Amount,
+        pay_to: &ScriptBuf,
+    ) -> Result<Block, Error> {
         let height = self.index.tip_height() + 1;
         let prev = self
             .index
@@ -199,7 +208,10 @@ impl ChainState {
             lock_time: absolute::LockTime::ZERO,
             input: vec![TxIn {
                 previous_output: OutPoint::null(),
-                script_sig: Builder::new().push_int(height_i).push_slice(tag).into_script(),
+                script_sig: Builder::new()
+                    .push_int(height_i)
+                    .push_slice(tag)
+                    .into_script(),
                 sequence: Sequence::MAX,
                 witness: Witness::from_slice(&[[0u8; 32]]),
             }],
@@ -273,7 +285,11 @@ pub(crate) fn add_witness_commitment(block: &mut Block) -> Result<(), Error> {
         .txdata
         .first_mut()
         .ok_or_else(|| Error::Kernel("no coinbase".into()))?;
-    cb.output.retain(|o| !o.script_pubkey.as_bytes().starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed]));
+    cb.output.retain(|o| {
+        !o.script_pubkey
+            .as_bytes()
+            .starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed])
+    });
     cb.output.push(TxOut {
         value: Amount::ZERO,
         script_pubkey: script,
@@ -296,7 +312,7 @@ pub(crate) fn merkle_branch(txids: &[Txid], pos: usize) -> Vec<TxMerkleNode> {
     let mut idx = pos;
     let mut branch = Vec::new();
     while level.len() > 1 {
-        if level.len() % 2 == 1 {
+        if !level.len().is_multiple_of(2) {
             if let Some(last) = level.last().copied() {
                 level.push(last);
             }
@@ -320,7 +336,10 @@ pub(crate) fn merkle_branch(txids: &[Txid], pos: usize) -> Vec<TxMerkleNode> {
 }
 
 /// Merkle branch and root over block hashes `hashes[..=cp]` for leaf `pos` (cp_height proofs).
-pub(crate) fn header_branch(hashes: &[sha256d::Hash], pos: usize) -> (Vec<sha256d::Hash>, sha256d::Hash) {
+pub(crate) fn header_branch(
+    hashes: &[sha256d::Hash],
+    pos: usize,
+) -> (Vec<sha256d::Hash>, sha256d::Hash) {
     let mut level = hashes.to_vec();
     let mut idx = pos;
     let mut branch = Vec::new();
@@ -328,7 +347,7 @@ pub(crate) fn header_branch(hashes: &[sha256d::Hash], pos: usize) -> (Vec<sha256
         return (branch, sha256d::Hash::all_zeros());
     }
     while level.len() > 1 {
-        if level.len() % 2 == 1 {
+        if !level.len().is_multiple_of(2) {
             if let Some(last) = level.last().copied() {
                 level.push(last);
             }
@@ -370,7 +389,7 @@ impl ChainState {
                     .collect()
             })
             .unwrap_or_default();
-        out.sort_by(|a, b| (a.2, a.0).cmp(&(b.2, b.0)));
+        out.sort_by_key(|a| (a.2, a.0));
         for (txid, e) in self.mempool.iter() {
             for (vout, o) in e.tx.output.iter().enumerate() {
                 let op = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));

@@ -105,7 +105,8 @@ impl Demo {
         let mut full = vec!["--case", case.as_str(), "--json"];
         full.extend_from_slice(args);
         let out = self.run(&self.custos, &full, None)?;
-        serde_json::from_str(&out).with_context(|| format!("custos {} printed no JSON", args.join(" ")))
+        serde_json::from_str(&out)
+            .with_context(|| format!("custos {} printed no JSON", args.join(" ")))
     }
 
     fn signer(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
@@ -121,7 +122,9 @@ fn indent(text: &str) {
 
 fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe.parent().ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
     let p = dir.join(name);
     if !p.is_file() {
         bail!(
@@ -145,13 +148,19 @@ fn find_one(dir: &Path, prefix: &str, suffix: &str) -> anyhow::Result<PathBuf> {
     hits.sort();
     match hits.len() {
         1 => Ok(hits.remove(0)),
-        n => bail!("expected one {prefix}*{suffix} in {}, found {n}", dir.display()),
+        n => bail!(
+            "expected one {prefix}*{suffix} in {}, found {n}",
+            dir.display()
+        ),
     }
 }
 
 fn sat(v: &Value, key: &str) -> anyhow::Result<u64> {
     v.get(key)
-        .and_then(|x| x.as_u64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|x| {
+            x.as_u64()
+                .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+        })
         .ok_or_else(|| anyhow!("missing integer field {key:?} in {v}"))
 }
 
@@ -202,7 +211,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         step: 0,
     };
     demo.step(&format!("lab chain up: scenario {}", args.scenario));
-    println!("  electrum server {} — tip height {}", demo.url, lab.tip_height());
+    println!(
+        "  electrum server {} — tip height {}",
+        demo.url,
+        lab.tip_height()
+    );
     if let Ok(h) = std::fs::read_to_string(scenario_dir.join("handout.md")) {
         indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
     }
@@ -214,7 +227,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let out = demo.run(
         &demo.custos,
         &[
-            "--network", "regtest", "case", "new", &case, "--case-id", "LAB-DEMO-1", "--examiner",
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            &case,
+            "--case-id",
+            "LAB-DEMO-1",
+            "--examiner",
             "demo-examiner",
         ],
         None,
@@ -236,12 +256,25 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         .iter()
         .find(|p| p.file_name().is_some_and(|n| n == "seed.txt"))
         .cloned()
-        .ok_or_else(|| anyhow!("scenario {} has no seed.txt among its seized material", args.scenario))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "scenario {} has no seed.txt among its seized material",
+                args.scenario
+            )
+        })?;
     let seed_s = seed.to_string_lossy().into_owned();
     let out = demo.signer(
         &[
-            "material", "watch-only", "--input", &seed_s, "--network", "regtest", "--accounts", "2",
-            "--out", "offline/watch-only.json",
+            "material",
+            "watch-only",
+            "--input",
+            &seed_s,
+            "--network",
+            "regtest",
+            "--accounts",
+            "2",
+            "--out",
+            "offline/watch-only.json",
         ],
         None,
     )?;
@@ -250,9 +283,16 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // 4. Inspect (online).
     demo.step("custos (online): discovery scan over every catalogue path, SPV-verified");
     let inv = demo.custos_json(&[
-        "inspect", "offline/watch-only.json", "--server", &demo.url, "--out", "online/inventory.json",
+        "inspect",
+        "offline/watch-only.json",
+        "--server",
+        &demo.url,
+        "--out",
+        "online/inventory.json",
     ])?;
-    let inv_file: Value = serde_json::from_str(&std::fs::read_to_string(work.join("online/inventory.json"))?)?;
+    let inv_file: Value = serde_json::from_str(&std::fs::read_to_string(
+        work.join("online/inventory.json"),
+    )?)?;
     let found = sat(&inv_file, "confirmed")?;
     let utxos = inv_file["utxos"].as_array().map(Vec::len).unwrap_or(0);
     println!(
@@ -261,12 +301,18 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     );
     let _ = inv;
     if found != truth.seized_total_sat {
-        bail!("inventory total {found} sat differs from the scenario's {} sat", truth.seized_total_sat);
+        bail!(
+            "inventory total {found} sat differs from the scenario's {} sat",
+            truth.seized_total_sat
+        );
     }
 
     // 5. Key ceremony: three keyholders on (simulated) separate air-gapped signers.
     demo.step("key ceremony: three keyholders generate keys on their signers");
-    let challenge = format!("custos custody ceremony LAB-DEMO-1 at lab tip {}", lab.tip_height());
+    let challenge = format!(
+        "custos custody ceremony LAB-DEMO-1 at lab tip {}",
+        lab.tip_height()
+    );
     std::fs::write(work.join("ceremony/challenge.txt"), &challenge)?;
     let mut key_files = Vec::new();
     for i in 1..=3 {
@@ -278,14 +324,32 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("bip39: {e}"))?
             .to_string();
         // Training only: the entropy file stands in for the keyholder typing dice / the quiz.
-        write_secret_file(&dir.join("TRAINING-ONLY-entropy.hex"), &hex::encode(entropy))?;
+        write_secret_file(
+            &dir.join("TRAINING-ONLY-entropy.hex"),
+            &hex::encode(entropy),
+        )?;
         let d = dir.to_string_lossy().into_owned();
-        let ef = dir.join("TRAINING-ONLY-entropy.hex").to_string_lossy().into_owned();
+        let ef = dir
+            .join("TRAINING-ONLY-entropy.hex")
+            .to_string_lossy()
+            .into_owned();
         let label = format!("keyholder {i}");
         let out = demo.signer(
             &[
-                "key", "generate", "--batch", "--words", "12", "--entropy-file", &ef, "--network",
-                "regtest", "--out-dir", &d, "--label", &label, "--challenge-file",
+                "key",
+                "generate",
+                "--batch",
+                "--words",
+                "12",
+                "--entropy-file",
+                &ef,
+                "--network",
+                "regtest",
+                "--out-dir",
+                &d,
+                "--label",
+                &label,
+                "--challenge-file",
                 "ceremony/challenge.txt",
             ],
             Some(&format!("{mnemonic}\n")),
@@ -320,14 +384,26 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // 6. Sweep (online, unsigned).
     demo.step("custos (online): build the sweep PSBTs to custody");
     let summary = demo.custos_json(&[
-        "sweep", "build", "--inventory", "online/inventory.json", "--custody",
-        "ceremony/custody/custody-policy.json", "--fee-rate", &args.fee_rate, "--server", &demo.url,
-        "--out-dir", "online/sweep",
+        "sweep",
+        "build",
+        "--inventory",
+        "online/inventory.json",
+        "--custody",
+        "ceremony/custody/custody-policy.json",
+        "--fee-rate",
+        &args.fee_rate,
+        "--server",
+        &demo.url,
+        "--out-dir",
+        "online/sweep",
     ])?;
     let fee = sat(&summary, "total_fee_sat")?;
     let to_custody = sat(&summary, "total_to_custody_sat")?;
     let left_out = sat(&summary, "left_out_total_sat")?;
-    let txs = summary["transactions"].as_array().map(Vec::len).unwrap_or(0);
+    let txs = summary["transactions"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
     println!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
     let psbts: Vec<String> = summary["files"]
         .as_array()
@@ -341,7 +417,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut finals = Vec::new();
     for p in &psbts {
         let out = demo.signer(
-            &["sign", p, "--material", &seed_s, "--policy", "ceremony/custody/custody-policy.json"],
+            &[
+                "sign",
+                p,
+                "--material",
+                &seed_s,
+                "--policy",
+                "ceremony/custody/custody-policy.json",
+            ],
             None,
         )?;
         indent(&out);
@@ -353,7 +436,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut txfiles = Vec::new();
     for s in &finals {
         indent(&demo.custos(&["psbt", "finalize", s])?);
-        txfiles.push(s.trim_end_matches(".psbt").to_string() + "-final.txn");
+        // Coldcard's naming: `<name>-signed.psbt` finalizes to `<name>-final.txn`.
+        txfiles.push(s.trim_end_matches("-signed.psbt").to_string() + "-final.txn");
     }
 
     demo.step("custos (online): broadcast");
@@ -372,18 +456,36 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     lab.mine(1).map_err(|e| anyhow!("mining failed: {e}"))?;
     for txid in &txids {
         indent(&demo.custos(&[
-            "watch", txid, "--confirmations", "1", "--interval", "1", "--timeout", "60", "--server", &demo.url,
+            "watch",
+            txid,
+            "--confirmations",
+            "1",
+            "--interval",
+            "1",
+            "--timeout",
+            "60",
+            "--server",
+            &demo.url,
         ])?);
     }
 
     demo.step("custos (online): custody balance and the emptied seized wallet");
-    std::fs::write(work.join("online/custody-descriptors.txt"), format!("{receive}\n"))?;
+    std::fs::write(
+        work.join("online/custody-descriptors.txt"),
+        format!("{receive}\n"),
+    )?;
     let custody = demo.custos_json(&[
-        "inspect", "online/custody-descriptors.txt", "--server", &demo.url, "--out", "online/custody-inventory.json",
+        "inspect",
+        "online/custody-descriptors.txt",
+        "--server",
+        &demo.url,
+        "--out",
+        "online/custody-inventory.json",
     ])?;
     let _ = custody;
-    let cinv: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.join("online/custody-inventory.json"))?)?;
+    let cinv: Value = serde_json::from_str(&std::fs::read_to_string(
+        work.join("online/custody-inventory.json"),
+    )?)?;
     let custody_balance = sat(&cinv, "confirmed")?;
     let expected = found
         .checked_sub(fee)
@@ -396,18 +498,33 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         bail!("custody balance {custody_balance} sat differs from the expected {expected} sat");
     }
     let _ = demo.custos_json(&[
-        "inspect", "offline/watch-only.json", "--server", &demo.url, "--out", "online/inventory-after.json",
+        "inspect",
+        "offline/watch-only.json",
+        "--server",
+        &demo.url,
+        "--out",
+        "online/inventory-after.json",
     ])?;
-    let after: Value =
-        serde_json::from_str(&std::fs::read_to_string(work.join("online/inventory-after.json"))?)?;
-    println!("  seized wallet now holds {} sat (left-out dust only)", sat(&after, "confirmed")?);
+    let after: Value = serde_json::from_str(&std::fs::read_to_string(
+        work.join("online/inventory-after.json"),
+    )?)?;
+    println!(
+        "  seized wallet now holds {} sat (left-out dust only)",
+        sat(&after, "confirmed")?
+    );
 
     demo.step("custos: verify the case ledger and export the report");
     indent(&demo.custos(&["case", "verify"])?);
     indent(&demo.custos(&["case", "export", "report"])?);
     println!();
-    println!("done. report: {}", work.join("report/report.html").display());
-    println!("case ledger: custos --case {} case log", demo.case.display());
+    println!(
+        "done. report: {}",
+        work.join("report/report.html").display()
+    );
+    println!(
+        "case ledger: custos --case {} case log",
+        demo.case.display()
+    );
 
     if args.keep_running {
         println!("lab still serving at {} (Ctrl-C to stop)", demo.url);

@@ -42,13 +42,15 @@ impl Log for CaptureLog {
 
 fn init_logger() {
     LOGGER.get_or_init(|| {
-        bitcoinkernel::log::logging::set_logging_options(bitcoinkernel::log::logging::LoggingOptions {
-            log_timestamps: false,
-            log_time_micros: false,
-            log_threadnames: false,
-            log_sourcelocations: false,
-            always_print_category_levels: false,
-        });
+        bitcoinkernel::log::logging::set_logging_options(
+            bitcoinkernel::log::logging::LoggingOptions {
+                log_timestamps: false,
+                log_time_micros: false,
+                log_threadnames: false,
+                log_sourcelocations: false,
+                always_print_category_levels: false,
+            },
+        );
         match Logger::new(CaptureLog) {
             // The connection must live as long as the process: the kernel logs globally.
             Ok(l) => std::mem::forget(l),
@@ -81,14 +83,16 @@ impl Kernel {
         let c2 = checked.clone();
         let context = ContextBuilder::new()
             .chain_type(ChainType::Regtest)
-            .with_block_checked_validation(move |block: bitcoinkernel::Block, state: BlockValidationStateRef<'_>| {
-                if state.mode() != ValidationMode::Valid {
-                    let hash = BlockHash::from_byte_array(block.hash().to_bytes());
-                    if let Ok(mut c) = c2.lock() {
-                        *c = Some((hash, format!("{:?}", state.result())));
+            .with_block_checked_validation(
+                move |block: bitcoinkernel::Block, state: BlockValidationStateRef<'_>| {
+                    if state.mode() != ValidationMode::Valid {
+                        let hash = BlockHash::from_byte_array(block.hash().to_bytes());
+                        if let Ok(mut c) = c2.lock() {
+                            *c = Some((hash, format!("{:?}", state.result())));
+                        }
                     }
-                }
-            })
+                },
+            )
             .build()
             .map_err(|e| Error::Kernel(e.to_string()))?;
         let context = Arc::new(context);
@@ -142,12 +146,13 @@ impl Kernel {
     pub(crate) fn process_block(&self, block: &Block) -> Result<(), Error> {
         let hash = block.block_hash();
         let raw = serialize(block);
-        let kblock =
-            bitcoinkernel::Block::new(&raw).map_err(|e| Error::BlockRejected {
-                hash,
-                reason: format!("undecodable block: {e}"),
-            })?;
-        let _guard = PROCESS.lock().map_err(|_| Error::Kernel("lock poisoned".into()))?;
+        let kblock = bitcoinkernel::Block::new(&raw).map_err(|e| Error::BlockRejected {
+            hash,
+            reason: format!("undecodable block: {e}"),
+        })?;
+        let _guard = PROCESS
+            .lock()
+            .map_err(|_| Error::Kernel("lock poisoned".into()))?;
         if let Ok(mut c) = CAPTURE.lock() {
             c.clear();
         }
@@ -186,7 +191,12 @@ fn reason_from(lines: &[String], result: Option<String>) -> Option<String> {
     ];
     let hit = lines
         .iter()
-        .find(|l| l.contains("bad-") || l.contains("verify-flag-failed") || l.contains("high-hash") || l.contains("time-too"))
+        .find(|l| {
+            l.contains("bad-")
+                || l.contains("verify-flag-failed")
+                || l.contains("high-hash")
+                || l.contains("time-too")
+        })
         .or_else(|| lines.iter().find(|l| MARKERS.iter().any(|m| l.contains(m))));
     match (hit, result) {
         (Some(l), Some(r)) => Some(format!("{l} [{r}]")),

@@ -20,7 +20,6 @@ use bitcoin::{
 };
 use serde::{Deserialize, Serialize};
 
-
 /// The output script types the lab can receive on and spend from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,7 +69,9 @@ impl std::fmt::Debug for Spend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Spend::Single { script_type, .. } => write!(f, "Spend::Single({})", script_type.name()),
-            Spend::Multi { threshold, keys, .. } => {
+            Spend::Multi {
+                threshold, keys, ..
+            } => {
                 write!(f, "Spend::Multi({threshold}-of-{})", keys.len())
             }
         }
@@ -84,12 +85,8 @@ pub(crate) fn single_key_script(
     script_type: ScriptType,
 ) -> Result<ScriptBuf, String> {
     let compressed = || {
-        CompressedPublicKey::try_from(*pk).map_err(|_| {
-            format!(
-                "{} needs a compressed public key",
-                script_type.name()
-            )
-        })
+        CompressedPublicKey::try_from(*pk)
+            .map_err(|_| format!("{} needs a compressed public key", script_type.name()))
     };
     Ok(match script_type {
         ScriptType::P2pkh => ScriptBuf::new_p2pkh(&pk.pubkey_hash()),
@@ -168,7 +165,11 @@ fn pbkdf2_sha512(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 64] {
 }
 
 /// Electrum (new-style) seed to a regtest master key; checks the seed version prefix.
-pub(crate) fn electrum_master(phrase: &str, passphrase: &str, want_segwit: bool) -> Result<Xpriv, String> {
+pub(crate) fn electrum_master(
+    phrase: &str,
+    passphrase: &str,
+    want_segwit: bool,
+) -> Result<Xpriv, String> {
     let version = electrum_seed_version(phrase);
     let ok = if want_segwit {
         version.starts_with("100")
@@ -176,7 +177,9 @@ pub(crate) fn electrum_master(phrase: &str, passphrase: &str, want_segwit: bool)
         version.starts_with("01")
     };
     if !ok {
-        return Err(format!("electrum seed version {version} is not the expected kind"));
+        return Err(format!(
+            "electrum seed version {version} is not the expected kind"
+        ));
     }
     let salt = format!("electrum{}", normalize_electrum(passphrase));
     let seed = pbkdf2_sha512(normalize_electrum(phrase).as_bytes(), salt.as_bytes(), 2048);
@@ -194,12 +197,20 @@ pub(crate) fn lab_master(seed: u64, wallet_id: &str) -> Result<Xpriv, String> {
 }
 
 /// Derives `path` below `xpriv`.
-pub(crate) fn derive_priv(secp: &Secp256k1<All>, xpriv: &Xpriv, path: &[ChildNumber]) -> Result<Xpriv, String> {
+pub(crate) fn derive_priv(
+    secp: &Secp256k1<All>,
+    xpriv: &Xpriv,
+    path: &[ChildNumber],
+) -> Result<Xpriv, String> {
     xpriv.derive_priv(secp, &path).map_err(|e| e.to_string())
 }
 
 /// Derives `path` below `xpub` (unhardened only).
-pub(crate) fn derive_pub(secp: &Secp256k1<All>, xpub: &Xpub, path: &[ChildNumber]) -> Result<Xpub, String> {
+pub(crate) fn derive_pub(
+    secp: &Secp256k1<All>,
+    xpub: &Xpub,
+    path: &[ChildNumber],
+) -> Result<Xpub, String> {
     xpub.derive_pub(secp, &path).map_err(|e| e.to_string())
 }
 
@@ -311,7 +322,11 @@ fn sign_input(
             match script_type {
                 ScriptType::P2pkh => {
                     let h = cache
-                        .legacy_signature_hash(i, &prev.script_pubkey, EcdsaSighashType::All.to_u32())
+                        .legacy_signature_hash(
+                            i,
+                            &prev.script_pubkey,
+                            EcdsaSighashType::All.to_u32(),
+                        )
                         .map_err(|e| err(&e))?;
                     let sig = ecdsa_sig(secp, h.to_byte_array(), &key.inner);
                     let ss = Builder::new()
@@ -369,8 +384,10 @@ fn sign_input(
                 .p2wsh_signature_hash(i, witness_script, prev.value, EcdsaSighashType::All)
                 .map_err(|e| err(&e))?;
             // Signatures must appear in the order of the keys in the script.
-            let mut by_pub: Vec<(Vec<u8>, &PrivateKey)> =
-                keys.iter().map(|k| (k.public_key(secp).to_bytes(), k)).collect();
+            let mut by_pub: Vec<(Vec<u8>, &PrivateKey)> = keys
+                .iter()
+                .map(|k| (k.public_key(secp).to_bytes(), k))
+                .collect();
             by_pub.sort_by(|a, b| a.0.cmp(&b.0));
             let mut w = Witness::new();
             w.push(Vec::<u8>::new());

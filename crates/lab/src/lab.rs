@@ -113,11 +113,17 @@ impl Inner {
 
     pub(crate) fn header_hash_hex(&self, h: u32) -> Option<String> {
         let st = self.state.read().ok()?;
-        st.index.headers.get(h as usize).map(|h| h.block_hash().to_string())
+        st.index
+            .headers
+            .get(h as usize)
+            .map(|h| h.block_hash().to_string())
     }
 
     pub(crate) fn min_relay(&self) -> u64 {
-        self.state.read().map(|s| s.mempool.min_relay()).unwrap_or(100)
+        self.state
+            .read()
+            .map(|s| s.mempool.min_relay())
+            .unwrap_or(100)
     }
 
     /// The lab's fee estimate: 1 sat/vB, never below the relay fee.
@@ -174,7 +180,11 @@ impl Inner {
         st.mempool.get(txid).map(|e| serialize(&*e.tx))
     }
 
-    pub(crate) fn merkle(&self, txid: &Txid, height: u32) -> Result<(u32, Vec<TxMerkleNode>), RpcError> {
+    pub(crate) fn merkle(
+        &self,
+        txid: &Txid,
+        height: u32,
+    ) -> Result<(u32, Vec<TxMerkleNode>), RpcError> {
         let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
         let loc = st
             .index
@@ -463,7 +473,11 @@ impl Lab {
 
     /// Number of transactions in the mempool.
     pub fn mempool_len(&self) -> usize {
-        self.inner.state.read().map(|s| s.mempool.len()).unwrap_or(0)
+        self.inner
+            .state
+            .read()
+            .map(|s| s.mempool.len())
+            .unwrap_or(0)
     }
 
     /// Stops the server and waits for its thread.
@@ -494,7 +508,11 @@ impl Drop for Lab {
 
 fn save_mempool(dir: &Path, inner: &Inner) {
     let Ok(st) = inner.state.read() else { return };
-    let lines: Vec<String> = st.mempool.iter().map(|(_, e)| hex::encode(serialize(&*e.tx))).collect();
+    let lines: Vec<String> = st
+        .mempool
+        .iter()
+        .map(|(_, e)| hex::encode(serialize(&*e.tx)))
+        .collect();
     let p = dir.join("mempool.hex");
     if lines.is_empty() {
         let _ = std::fs::remove_file(&p);
@@ -505,10 +523,16 @@ fn save_mempool(dir: &Path, inner: &Inner) {
 
 fn restore_mempool(dir: &Path, st: &mut ChainState) {
     let p = dir.join("mempool.hex");
-    let Ok(text) = std::fs::read_to_string(&p) else { return };
+    let Ok(text) = std::fs::read_to_string(&p) else {
+        return;
+    };
     for line in text.lines() {
-        let Ok(raw) = hex::decode(line.trim()) else { continue };
-        let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(&raw) else { continue };
+        let Ok(raw) = hex::decode(line.trim()) else {
+            continue;
+        };
+        let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(&raw) else {
+            continue;
+        };
         let txid = tx.compute_txid();
         if let Err(r) = st.mempool.accept(tx, &st.index) {
             tracing::warn!("saved mempool transaction {txid} no longer accepted: {r}");

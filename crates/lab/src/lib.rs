@@ -40,7 +40,9 @@ pub use keys::{electrum_seed_version, ScriptType};
 pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;
 pub use scenario::Scenario;
-pub use server::{call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES};
+pub use server::{
+    call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES,
+};
 pub use source::LabSource;
 pub use truth::{AddressTruth, ChangeTruth, GroundTruth, TxTruth, UtxoTruth, WalletTruth};
 pub use world::WalletMaterial;

@@ -16,11 +16,17 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
+
+mod demo;
 use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario};
 use serde_json::json;
 
 #[derive(Debug, Parser)]
-#[command(name = "custos-lab", version, about = "Local regtest training chain served over the Electrum protocol")]
+#[command(
+    name = "custos-lab",
+    version,
+    about = "Local regtest training chain served over the Electrum protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,8 +62,10 @@ enum Command {
         #[arg(long)]
         scenario: String,
     },
-    // `demo` (the full custody path end to end) is wired here by the lead once the custody
-    // commands exist: add a `Demo(DemoArgs)` variant and its match arm below.
+    /// Run the whole custody path end to end on a fresh lab chain (the README's main command):
+    /// seized material, inventory, key ceremony, sweep, offline signing, broadcast, custody
+    /// balance, verified case and HTML report.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +149,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                 min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
             };
             let lab = Lab::start(cfg)?;
-            println!("custos-lab: scenario {} at height {}", a.scenario, lab.tip_height());
+            println!(
+                "custos-lab: scenario {} at height {}",
+                a.scenario,
+                lab.tip_height()
+            );
             println!("electrum server: {}", lab.url());
             if let Some(d) = &a.data {
                 println!("data: {}", d.display());
@@ -172,7 +184,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                 println!("{r}");
             } else {
                 println!("scenario: {}", r["scenario"].as_str().unwrap_or_default());
-                println!("tip: {} {}", r["tip_height"], r["tip_hash"].as_str().unwrap_or_default());
+                println!(
+                    "tip: {} {}",
+                    r["tip_height"],
+                    r["tip_hash"].as_str().unwrap_or_default()
+                );
                 println!("mempool: {} transactions", r["mempool_txs"]);
                 println!("min relay fee: {} sat/kvB", r["min_relay_sat_per_kvb"]);
             }
@@ -188,6 +204,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             print!("{}", lab.ground_truth().to_toml()?);
             Ok(())
         }
+        // Handled in main (it reports through anyhow).
+        Command::Demo(_) => Ok(()),
     }
 }
 
@@ -199,6 +217,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Demo(a) = &cli.command {
+        return match demo::run(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("custos-lab demo: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

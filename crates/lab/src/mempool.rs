@@ -110,7 +110,9 @@ impl Mempool {
     pub(crate) fn touching(&self, sh: &ScriptHash) -> Vec<(Txid, &Entry)> {
         self.iter()
             .filter(|(_, e)| {
-                e.tx.output.iter().any(|o| script_hash(&o.script_pubkey) == *sh)
+                e.tx.output
+                    .iter()
+                    .any(|o| script_hash(&o.script_pubkey) == *sh)
                     || e.spent.iter().any(|o| script_hash(&o.script_pubkey) == *sh)
             })
             .map(|(t, e)| (*t, e))
@@ -137,7 +139,7 @@ impl Mempool {
             .values()
             .map(|e| (e.fee / e.vsize.max(1), e.vsize))
             .collect();
-        rates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        rates.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
         let mut out: Vec<(u64, u64)> = Vec::new();
         for (rate, vsize) in rates {
             match out.last_mut() {
@@ -243,7 +245,9 @@ impl Mempool {
         }
         let weight = tx.weight().to_wu();
         if weight > MAX_STANDARD_TX_WEIGHT {
-            return Err(format!("tx-size, weight {weight} > {MAX_STANDARD_TX_WEIGHT}"));
+            return Err(format!(
+                "tx-size, weight {weight} > {MAX_STANDARD_TX_WEIGHT}"
+            ));
         }
         for inp in &tx.input {
             if inp.script_sig.len() > 1650 {
@@ -268,7 +272,8 @@ impl Mempool {
         if tx.is_lock_time_enabled() {
             let mtp = median_time_past(index).saturating_sub(1);
             let h = absolute::Height::from_consensus(tip).map_err(|e| e.to_string())?;
-            let t = absolute::Time::from_consensus(mtp.max(500_000_000)).map_err(|e| e.to_string())?;
+            let t =
+                absolute::Time::from_consensus(mtp.max(500_000_000)).map_err(|e| e.to_string())?;
             if !tx.lock_time.is_satisfied_by(h, t) {
                 return Err("non-final".into());
             }
@@ -344,15 +349,25 @@ impl Mempool {
                 }
             }
             if all.len() > MAX_REPLACEMENT_EVICTIONS {
-                return Err(format!("too many potential replacements, rejecting replacement {txid}"));
+                return Err(format!(
+                    "too many potential replacements, rejecting replacement {txid}"
+                ));
             }
-            if tx.input.iter().any(|i| all.contains(&i.previous_output.txid)) {
-                return Err(format!("bad-txns-spends-conflicting-tx, {txid} spends conflicting transaction"));
+            if tx
+                .input
+                .iter()
+                .any(|i| all.contains(&i.previous_output.txid))
+            {
+                return Err(format!(
+                    "bad-txns-spends-conflicting-tx, {txid} spends conflicting transaction"
+                ));
             }
             for c in &conflicts {
                 if let Some(e) = self.entries.get(c) {
                     // new fee rate must beat each direct conflict's (cross-multiplied, integers)
-                    if u128::from(fee) * u128::from(e.vsize) <= u128::from(e.fee) * u128::from(vsize) {
+                    if u128::from(fee) * u128::from(e.vsize)
+                        <= u128::from(e.fee) * u128::from(vsize)
+                    {
                         return Err(format!(
                             "insufficient fee, rejecting replacement {txid}; new feerate {fee}/{vsize} <= old feerate {}/{}",
                             e.fee, e.vsize
@@ -360,7 +375,11 @@ impl Mempool {
                     }
                 }
             }
-            let old_fees: u64 = all.iter().filter_map(|t| self.entries.get(t)).map(|e| e.fee).sum();
+            let old_fees: u64 = all
+                .iter()
+                .filter_map(|t| self.entries.get(t))
+                .map(|e| e.fee)
+                .sum();
             if fee < old_fees {
                 return Err(format!(
                     "insufficient fee, rejecting replacement {txid}, less fees than conflicting txs; {fee} < {old_fees}"
@@ -375,9 +394,8 @@ impl Mempool {
             evict = all.into_iter().collect();
         }
         // Scripts, by Core's interpreter.
-        verify_scripts(&tx, &spent).map_err(|(i, e)| {
-            format!("mandatory-script-verify-flag-failed (input {i}: {e})")
-        })?;
+        verify_scripts(&tx, &spent)
+            .map_err(|(i, e)| format!("mandatory-script-verify-flag-failed (input {i}: {e})"))?;
         for t in evict {
             self.remove_with_descendants(t);
         }

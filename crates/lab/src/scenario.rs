@@ -187,11 +187,17 @@ impl Scenario {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         if s.premine < 101 {
-            return Err(Error::scenario(&s.name, "premine must be at least 101 blocks"));
+            return Err(Error::scenario(
+                &s.name,
+                "premine must be at least 101 blocks",
+            ));
         }
         for (i, st) in s.steps.iter().enumerate() {
             if st.fund.is_some() && st.pay.is_some() {
-                return Err(Error::scenario(&s.name, format!("step {i}: fund and pay in one step")));
+                return Err(Error::scenario(
+                    &s.name,
+                    format!("step {i}: fund and pay in one step"),
+                ));
             }
         }
         Ok(s)
@@ -209,7 +215,10 @@ impl Scenario {
         }
         Err(Error::scenario(
             name_or_path,
-            format!("no such scenario (looked for a path and for {})", d.display()),
+            format!(
+                "no such scenario (looked for a path and for {})",
+                d.display()
+            ),
         ))
     }
 

@@ -148,7 +148,9 @@ pub fn status_hash(history: &[(Txid, i64)]) -> Option<String> {
     for (t, h) in history {
         s.push_str(&format!("{t}:{h}:"));
     }
-    Some(hex::encode(sha256::Hash::hash(s.as_bytes()).to_byte_array()))
+    Some(hex::encode(
+        sha256::Hash::hash(s.as_bytes()).to_byte_array(),
+    ))
 }
 
 impl Inner {
@@ -161,7 +163,11 @@ impl Inner {
             .index
             .history
             .get(sh)
-            .map(|h| h.iter().map(|(height, t)| (*t, i64::from(*height), None)).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|(height, t)| (*t, i64::from(*height), None))
+                    .collect()
+            })
             .unwrap_or_default();
         for (t, e) in st.mempool.touching(sh) {
             out.push((t, if e.unconfirmed_parent { -1 } else { 0 }, Some(e.fee)));
@@ -170,7 +176,11 @@ impl Inner {
     }
 
     fn status(&self, sh: &ScriptHash) -> Option<String> {
-        let h: Vec<(Txid, i64)> = self.history(sh).into_iter().map(|(t, h, _)| (t, h)).collect();
+        let h: Vec<(Txid, i64)> = self
+            .history(sh)
+            .into_iter()
+            .map(|(t, h, _)| (t, h))
+            .collect();
         status_hash(&h)
     }
 
@@ -200,7 +210,12 @@ impl Inner {
     }
 
     /// Answers one request (without latency; the caller adds it).
-    pub(crate) fn dispatch(self: &Arc<Self>, conn: Option<&Arc<Conn>>, method: &str, p: &[Value]) -> Result<Value, RpcError> {
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        conn: Option<&Arc<Conn>>,
+        method: &str,
+        p: &[Value],
+    ) -> Result<Value, RpcError> {
         match method {
             "server.version" => Ok(json!([SERVER, PROTOCOL])),
             "server.banner" => Ok(json!(format!(
@@ -300,7 +315,11 @@ impl Inner {
             }
             "blockchain.scripthash.get_mempool" => {
                 let sh = parse_scripthash(p.first())?;
-                let h: Vec<_> = self.history(&sh).into_iter().filter(|(_, h, _)| *h <= 0).collect();
+                let h: Vec<_> = self
+                    .history(&sh)
+                    .into_iter()
+                    .filter(|(_, h, _)| *h <= 0)
+                    .collect();
                 Ok(history_json(&h))
             }
             "blockchain.scripthash.listunspent" => {
@@ -336,11 +355,13 @@ impl Inner {
             "blockchain.transaction.get" => {
                 let txid = parse_txid(p.first())?;
                 if p.get(1).and_then(Value::as_bool) == Some(true) {
-                    return Err(RpcError::params("verbose transactions are not supported by the lab"));
+                    return Err(RpcError::params(
+                        "verbose transactions are not supported by the lab",
+                    ));
                 }
-                let raw = self
-                    .raw_tx(&txid)
-                    .ok_or_else(|| RpcError::app(format!("no such mempool or blockchain transaction: {txid}")))?;
+                let raw = self.raw_tx(&txid).ok_or_else(|| {
+                    RpcError::app(format!("no such mempool or blockchain transaction: {txid}"))
+                })?;
                 Ok(json!(hex::encode(raw)))
             }
             "blockchain.transaction.get_merkle" => {
@@ -363,9 +384,9 @@ impl Inner {
                     .block_txids
                     .get(height as usize)
                     .ok_or_else(|| RpcError::params(format!("no block at height {height}")))?;
-                let txid = *txids
-                    .get(pos as usize)
-                    .ok_or_else(|| RpcError::params(format!("no tx at position {pos} in block {height}")))?;
+                let txid = *txids.get(pos as usize).ok_or_else(|| {
+                    RpcError::params(format!("no tx at position {pos} in block {height}"))
+                })?;
                 if want_merkle {
                     let branch = merkle_branch(txids, pos as usize);
                     Ok(json!({
@@ -381,7 +402,8 @@ impl Inner {
                     .first()
                     .and_then(Value::as_str)
                     .ok_or_else(|| RpcError::params("missing raw transaction"))?;
-                let raw = hex::decode(s).map_err(|_| RpcError::params("raw transaction is not hex"))?;
+                let raw =
+                    hex::decode(s).map_err(|_| RpcError::params("raw transaction is not hex"))?;
                 let tx: Transaction = deserialize(&raw)
                     .map_err(|e| RpcError::app(format!("TX decode failed: {e}")))?;
                 let txid = self
@@ -394,7 +416,10 @@ impl Inner {
             "lab.mine" => {
                 let n = opt_u32(p.first(), "count")?.max(1);
                 let hashes = self.mine(n).map_err(|e| RpcError::app(e.to_string()))?;
-                Ok(json!(hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>()))
+                Ok(json!(hashes
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()))
             }
             "lab.stop" => {
                 self.stop.store(true, Ordering::SeqCst);
@@ -418,7 +443,9 @@ impl Inner {
         };
         let tip = self.tip();
         for c in conns {
-            if c.headers.load(Ordering::SeqCst) && c.last_tip.swap(u64::from(tip), Ordering::SeqCst) != u64::from(tip) {
+            if c.headers.load(Ordering::SeqCst)
+                && c.last_tip.swap(u64::from(tip), Ordering::SeqCst) != u64::from(tip)
+            {
                 let msg = json!({
                     "jsonrpc": "2.0",
                     "method": "blockchain.headers.subscribe",
@@ -464,14 +491,22 @@ fn history_json(h: &[(Txid, i64, Option<u64>)]) -> Value {
 fn response(id: Value, r: Result<Value, RpcError>) -> Value {
     match r {
         Ok(v) => json!({"jsonrpc": "2.0", "id": id, "result": v}),
-        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}}),
+        Err(e) => {
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}})
+        }
     }
 }
 
 fn handle_one(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Value) -> Value {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = req.get("method").and_then(Value::as_str) else {
-        return response(id, Err(RpcError { code: -32600, message: "invalid request".into() }));
+        return response(
+            id,
+            Err(RpcError {
+                code: -32600,
+                message: "invalid request".into(),
+            }),
+        );
     };
     let params: Vec<Value> = match req.get("params") {
         None | Some(Value::Null) => Vec::new(),
@@ -488,7 +523,9 @@ fn handle_one(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Value) -> Value {
 fn handle_line(inner: &Arc<Inner>, conn: &Arc<Conn>, line: &[u8]) -> Option<String> {
     let parsed: Result<Value, _> = serde_json::from_slice(line);
     let reply = match parsed {
-        Err(e) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}}),
+        Err(e) => {
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}})
+        }
         Ok(Value::Array(reqs)) => {
             if reqs.is_empty() {
                 json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "empty batch"}})
@@ -497,7 +534,9 @@ fn handle_line(inner: &Arc<Inner>, conn: &Arc<Conn>, line: &[u8]) -> Option<Stri
             }
         }
         Ok(req @ Value::Object(_)) => handle_one(inner, conn, &req),
-        Ok(_) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "invalid request"}}),
+        Ok(_) => {
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "invalid request"}})
+        }
     };
     Some(reply.to_string())
 }
@@ -556,7 +595,9 @@ pub(crate) fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-        let Ok(writer) = stream.try_clone() else { continue };
+        let Ok(writer) = stream.try_clone() else {
+            continue;
+        };
         let conn = Arc::new(Conn {
             writer: Mutex::new(writer),
             headers: AtomicBool::new(false),
@@ -592,7 +633,8 @@ pub fn call(addr: std::net::SocketAddr, method: &str, params: Value) -> Result<V
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line)?;
-    let v: Value = serde_json::from_str(&line).map_err(|e| Error::Control(format!("bad answer from lab: {e}")))?;
+    let v: Value = serde_json::from_str(&line)
+        .map_err(|e| Error::Control(format!("bad answer from lab: {e}")))?;
     if let Some(e) = v.get("error") {
         return Err(Error::Control(format!("{method}: {}", e["message"])));
     }

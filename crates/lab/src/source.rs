@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use bitcoin::consensus::encode::deserialize;
 use bitcoin::{ScriptBuf, Transaction, Txid};
-use custos_core::source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent};
+use custos_core::source::{
+    BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent,
+};
 use custos_core::Sat;
 
 use crate::chain::script_hash;
@@ -44,7 +46,11 @@ impl BitcoinSource for LabSource {
     }
 
     fn tip(&self) -> Result<Tip, SourceError> {
-        let st = self.inner.state.read().map_err(|_| self.server("tip", "lock"))?;
+        let st = self
+            .inner
+            .state
+            .read()
+            .map_err(|_| self.server("tip", "lock"))?;
         let header = *st
             .index
             .headers
@@ -57,7 +63,11 @@ impl BitcoinSource for LabSource {
     }
 
     fn headers(&self, start: u32, count: u32) -> Result<Vec<bitcoin::block::Header>, SourceError> {
-        let st = self.inner.state.read().map_err(|_| self.server("headers", "lock"))?;
+        let st = self
+            .inner
+            .state
+            .read()
+            .map_err(|_| self.server("headers", "lock"))?;
         Ok(st
             .index
             .headers
@@ -102,9 +112,9 @@ impl BitcoinSource for LabSource {
         txids
             .iter()
             .map(|t| {
-                self.inner
-                    .raw_tx(t)
-                    .ok_or_else(|| self.server("transaction.get", format!("no such transaction {t}")))
+                self.inner.raw_tx(t).ok_or_else(|| {
+                    self.server("transaction.get", format!("no such transaction {t}"))
+                })
             })
             .collect()
     }
@@ -128,7 +138,8 @@ impl BitcoinSource for LabSource {
     }
 
     fn broadcast(&self, raw_tx: &[u8]) -> Result<Txid, SourceError> {
-        let tx: Transaction = deserialize(raw_tx).map_err(|e| self.server("transaction.broadcast", e.to_string()))?;
+        let tx: Transaction =
+            deserialize(raw_tx).map_err(|e| self.server("transaction.broadcast", e.to_string()))?;
         let txid = tx.compute_txid();
         self.inner.submit_tx(tx).map_err(|e| match e {
             crate::Error::TxRejected { txid, reason } => SourceError::Rejected { txid, reason },

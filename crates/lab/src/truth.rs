@@ -133,7 +133,8 @@ impl GroundTruth {
 
     /// TOML text (what `ground-truth.toml` holds).
     pub fn to_toml(&self) -> Result<String, crate::Error> {
-        toml::to_string_pretty(self).map_err(|e| crate::Error::scenario(&self.scenario, e.to_string()))
+        toml::to_string_pretty(self)
+            .map_err(|e| crate::Error::scenario(&self.scenario, e.to_string()))
     }
 
     /// Parses a `ground-truth.toml`.
@@ -199,27 +200,36 @@ pub(crate) fn compute(
             })
             .unwrap_or_default();
         utxos.sort_by(|a, b| (a.height, &a.txid, a.vout).cmp(&(b.height, &b.txid, b.vout)));
-        by_wallet.entry(info.wallet.as_str()).or_default().push(AddressTruth {
-            address: info.address.clone(),
-            path: info.path.clone(),
-            script_type: info.script_type,
-            received_sat: received,
-            balance_sat: utxos.iter().map(|u| u.value_sat).sum(),
-            tx_count: history.len(),
-            utxos,
-        });
+        by_wallet
+            .entry(info.wallet.as_str())
+            .or_default()
+            .push(AddressTruth {
+                address: info.address.clone(),
+                path: info.path.clone(),
+                script_type: info.script_type,
+                received_sat: received,
+                balance_sat: utxos.iter().map(|u| u.value_sat).sum(),
+                tx_count: history.len(),
+                utxos,
+            });
     }
     let mut wallets = Vec::new();
     for w in &sc.wallets {
         let mut addresses = by_wallet.remove(w.id.as_str()).unwrap_or_default();
         addresses.sort_by(|a, b| {
-            (path_key(&a.path), a.script_type.name()).cmp(&(path_key(&b.path), b.script_type.name()))
+            (path_key(&a.path), a.script_type.name())
+                .cmp(&(path_key(&b.path), b.script_type.name()))
         });
-        let material_files = [&w.mnemonic_file, &w.passphrase_file, &w.wif_file, &w.xpub_file]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let material_files = [
+            &w.mnemonic_file,
+            &w.passphrase_file,
+            &w.wif_file,
+            &w.xpub_file,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
         let kind = toml::Value::try_from(w.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -241,8 +251,16 @@ pub(crate) fn compute(
         scenario: sc.name.clone(),
         tip_height: st.index.tip_height(),
         tip_hash: st.kernel.tip_hash().to_string(),
-        seized_total_sat: wallets.iter().filter(|w| w.seized).map(|w| w.balance_sat).sum(),
-        seized_utxo_count: wallets.iter().filter(|w| w.seized).map(|w| w.utxo_count).sum(),
+        seized_total_sat: wallets
+            .iter()
+            .filter(|w| w.seized)
+            .map(|w| w.balance_sat)
+            .sum(),
+        seized_utxo_count: wallets
+            .iter()
+            .filter(|w| w.seized)
+            .map(|w| w.utxo_count)
+            .sum(),
         wallets,
         change_outputs: change.to_vec(),
         transactions: txs.to_vec(),

@@ -106,11 +106,16 @@ impl World {
             material.insert(w.id.clone(), mat);
         }
         let miner = keys::lab_master(sc.seed, "lab-miner").map_err(|e| werr("lab-miner", e))?;
-        let miner_key = keys::derive_priv(&secp, &miner, &[hardened(84).map_err(|e| werr("lab-miner", e))?])
-            .map_err(|e| werr("lab-miner", e))?;
+        let miner_key = keys::derive_priv(
+            &secp,
+            &miner,
+            &[hardened(84).map_err(|e| werr("lab-miner", e))?],
+        )
+        .map_err(|e| werr("lab-miner", e))?;
         let pk = PrivateKey::new(miner_key.private_key, Network::Regtest);
-        let miner_script = keys::single_key_script(&secp, &pk.public_key(&secp), ScriptType::P2wpkh)
-            .map_err(|e| werr("lab-miner", e))?;
+        let miner_script =
+            keys::single_key_script(&secp, &pk.public_key(&secp), ScriptType::P2wpkh)
+                .map_err(|e| werr("lab-miner", e))?;
         let mut world = World {
             secp,
             wallets,
@@ -162,7 +167,10 @@ impl World {
                     .map_err(|e| Error::scenario(r, e.to_string()))?;
                 return Ok(a.script_pubkey());
             }
-            return Err(Error::scenario(r, "reference must be wallet:... or a regtest address"));
+            return Err(Error::scenario(
+                r,
+                "reference must be wallet:... or a regtest address",
+            ));
         };
         if wid.starts_with("bcrt1") {
             return Err(Error::scenario(r, "bad address"));
@@ -173,7 +181,10 @@ impl World {
             .get(wid)
             .ok_or_else(|| Error::scenario(r, format!("unknown wallet {wid}")))?;
         let parts: Vec<&str> = rest.split('/').collect();
-        let num = |s: &str| s.parse::<u32>().map_err(|_| Error::scenario(r, format!("bad number {s}")));
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| Error::scenario(r, format!("bad number {s}")))
+        };
         let (script, info, spend) = match &wallet.keys {
             Keys::Hd { accounts, .. } => {
                 let [acc, ch, idx] = parts.as_slice() else {
@@ -183,14 +194,21 @@ impl World {
                     .get(*acc)
                     .ok_or_else(|| Error::scenario(r, format!("unknown account {acc}")))?;
                 let (c, i) = (num(ch)?, num(idx)?);
-                let path = [child(c).map_err(|e| werr(wid, e))?, child(i).map_err(|e| werr(wid, e))?];
+                let path = [
+                    child(c).map_err(|e| werr(wid, e))?,
+                    child(i).map_err(|e| werr(wid, e))?,
+                ];
                 let k = keys::derive_priv(secp, axprv, &path).map_err(|e| werr(wid, e))?;
                 let pk = PrivateKey::new(k.private_key, Network::Regtest);
-                let script = keys::single_key_script(secp, &pk.public_key(secp), *st).map_err(|e| werr(wid, e))?;
+                let script = keys::single_key_script(secp, &pk.public_key(secp), *st)
+                    .map_err(|e| werr(wid, e))?;
                 (
                     script,
                     (format!("{apath}/{c}/{i}"), *st),
-                    Spend::Single { key: pk, script_type: *st },
+                    Spend::Single {
+                        key: pk,
+                        script_type: *st,
+                    },
                 )
             }
             Keys::Wif(list) => {
@@ -204,18 +222,30 @@ impl World {
                 let pk = *list
                     .get(n)
                     .ok_or_else(|| Error::scenario(r, format!("no WIF number {n}")))?;
-                let script = keys::single_key_script(secp, &pk.public_key(secp), st).map_err(|e| werr(wid, e))?;
-                (script, (format!("wif #{n}"), st), Spend::Single { key: pk, script_type: st })
+                let script = keys::single_key_script(secp, &pk.public_key(secp), st)
+                    .map_err(|e| werr(wid, e))?;
+                (
+                    script,
+                    (format!("wif #{n}"), st),
+                    Spend::Single {
+                        key: pk,
+                        script_type: st,
+                    },
+                )
             }
             Keys::Xpub(x, st) => {
                 let [ch, idx] = parts.as_slice() else {
                     return Err(Error::scenario(r, "expected wallet:chain/index"));
                 };
                 let (c, i) = (num(ch)?, num(idx)?);
-                let path = [child(c).map_err(|e| werr(wid, e))?, child(i).map_err(|e| werr(wid, e))?];
+                let path = [
+                    child(c).map_err(|e| werr(wid, e))?,
+                    child(i).map_err(|e| werr(wid, e))?,
+                ];
                 let k = keys::derive_pub(secp, x, &path).map_err(|e| werr(wid, e))?;
-                let script = keys::single_key_script(secp, &bitcoin::PublicKey::new(k.public_key), *st)
-                    .map_err(|e| werr(wid, e))?;
+                let script =
+                    keys::single_key_script(secp, &bitcoin::PublicKey::new(k.public_key), *st)
+                        .map_err(|e| werr(wid, e))?;
                 // Watch-only: the lab pays to it but never spends from it.
                 let info = (format!("xpub/{c}/{i}"), *st);
                 let addr = keys::address(&script).unwrap_or_default();
@@ -227,12 +257,18 @@ impl World {
                 });
                 return Ok(script);
             }
-            Keys::Multi { threshold, cosigners } => {
+            Keys::Multi {
+                threshold,
+                cosigners,
+            } => {
                 let [ch, idx] = parts.as_slice() else {
                     return Err(Error::scenario(r, "expected wallet:chain/index"));
                 };
                 let (c, i) = (num(ch)?, num(idx)?);
-                let path = [child(c).map_err(|e| werr(wid, e))?, child(i).map_err(|e| werr(wid, e))?];
+                let path = [
+                    child(c).map_err(|e| werr(wid, e))?,
+                    child(i).map_err(|e| werr(wid, e))?,
+                ];
                 let mut privs = Vec::new();
                 for cs in cosigners {
                     let k = keys::derive_priv(secp, cs, &path).map_err(|e| werr(wid, e))?;
@@ -244,7 +280,11 @@ impl World {
                 (
                     script,
                     (format!("m/48'/1'/0'/2'/{c}/{i}"), ScriptType::P2wsh),
-                    Spend::Multi { keys: privs, threshold: *threshold, witness_script: ws },
+                    Spend::Multi {
+                        keys: privs,
+                        threshold: *threshold,
+                        witness_script: ws,
+                    },
                 )
             }
         };
@@ -306,7 +346,8 @@ fn load_wallet(
         }
         WalletKind::ElectrumSegwit => {
             let phrase = read(&w.mnemonic_file, "mnemonic_file")?;
-            let m = keys::electrum_master(&phrase, &passphrase, true).map_err(|e| werr(&w.id, e))?;
+            let m =
+                keys::electrum_master(&phrase, &passphrase, true).map_err(|e| werr(&w.id, e))?;
             mat.mnemonic = Some(SecretString::new(phrase.trim().to_string()));
             master_from(m)?
         }
@@ -340,11 +381,16 @@ fn load_wallet(
             let n = w.cosigners.unwrap_or(3);
             let mut cosigners = Vec::new();
             for k in 0..n {
-                let m = keys::lab_master(sc.seed, &format!("{}/cosigner{k}", w.id)).map_err(|e| werr(&w.id, e))?;
+                let m = keys::lab_master(sc.seed, &format!("{}/cosigner{k}", w.id))
+                    .map_err(|e| werr(&w.id, e))?;
                 let path = keys::parse_path("m/48'/1'/0'/2'").map_err(|e| werr(&w.id, e))?;
-                cosigners.push(keys::derive_priv(secp, &m, path.as_ref()).map_err(|e| werr(&w.id, e))?);
+                cosigners
+                    .push(keys::derive_priv(secp, &m, path.as_ref()).map_err(|e| werr(&w.id, e))?);
             }
-            Keys::Multi { threshold, cosigners }
+            Keys::Multi {
+                threshold,
+                cosigners,
+            }
         }
     };
     Ok((keys, mat))

@@ -29,7 +29,10 @@ impl Raw {
     fn connect() -> Raw {
         let s = TcpStream::connect(lab().addr()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Raw { r: BufReader::new(s.try_clone().unwrap()), w: s }
+        Raw {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
     }
 
     fn send(&mut self, line: &str) -> Value {
@@ -99,12 +102,14 @@ fn request_over_one_mib_drops_that_connection_only() {
 fn client_disconnecting_mid_request_does_not_hurt_the_server() {
     for _ in 0..20 {
         let mut s = TcpStream::connect(lab().addr()).unwrap();
-        s.write_all(br#"{"id":1,"method":"blockchain.block.hea"#).unwrap();
+        s.write_all(br#"{"id":1,"method":"blockchain.block.hea"#)
+            .unwrap();
         drop(s);
     }
     // A client that sends a request and leaves before the answer.
     let mut s = TcpStream::connect(lab().addr()).unwrap();
-    s.write_all(b"{\"id\":1,\"method\":\"blockchain.block.headers\",\"params\":[0,2016]}\n").unwrap();
+    s.write_all(b"{\"id\":1,\"method\":\"blockchain.block.headers\",\"params\":[0,2016]}\n")
+        .unwrap();
     drop(s);
     ping_ok(&mut Raw::connect());
 }

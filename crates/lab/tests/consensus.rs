@@ -32,8 +32,10 @@ fn assert_rejected(lab: &Lab, block: &bitcoin::Block, want: &str) {
     let height_before = lab.tip_height();
     match lab.submit_block(block) {
         Err(Error::BlockRejected { reason, .. }) => {
-            eprintln!("rejected as expected: {reason}");
-            assert!(reason.contains(want), "reason {reason:?} does not mention {want}")
+            assert!(
+                reason.contains(want),
+                "reason {reason:?} does not mention {want}"
+            )
         }
         other => panic!("block accepted or wrong error: {other:?}"),
     }
@@ -52,7 +54,9 @@ fn rejects_block_with_bad_segwit_v0_signature() {
     let good_witness = tx.input[0].witness.clone();
     tx.output[0].value = Amount::from_sat(89_000);
     tx.input[0].witness = good_witness;
-    let block = lab.block_template(vec![tx], Amount::from_sat(11_000)).unwrap();
+    let block = lab
+        .block_template(vec![tx], Amount::from_sat(11_000))
+        .unwrap();
     assert_rejected(&lab, &block, "script-verify-flag-failed");
 }
 
@@ -69,7 +73,9 @@ fn rejects_block_with_bad_taproot_signature() {
     let mut forged = tx.clone();
     k.sign_p2tr(&mut forged, &[lie], 0);
     tx.input[0].witness = forged.input[0].witness.clone();
-    let block = lab.block_template(vec![tx], Amount::from_sat(10_000)).unwrap();
+    let block = lab
+        .block_template(vec![tx], Amount::from_sat(10_000))
+        .unwrap();
     assert_rejected(&lab, &block, "script-verify-flag-failed");
 }
 
@@ -77,9 +83,8 @@ fn rejects_block_with_bad_taproot_signature() {
 fn rejects_block_with_bad_merkle_root() {
     let lab = lab();
     let mut block = lab.block_template(vec![], Amount::ZERO).unwrap();
-    block.header.merkle_root = bitcoin::TxMerkleNode::from_raw_hash(
-        bitcoin::hashes::Hash::hash(b"not the merkle root"),
-    );
+    block.header.merkle_root =
+        bitcoin::TxMerkleNode::from_raw_hash(bitcoin::hashes::Hash::hash(b"not the merkle root"));
     custos_lab::grind(&mut block.header);
     assert_rejected(&lab, &block, "bad-txnmrklroot");
 }
@@ -101,7 +106,9 @@ fn rejects_block_with_double_spend() {
     k.sign_p2wpkh(&mut a, std::slice::from_ref(&prev));
     let mut b = unsigned(&[op], vec![out(&k.p2wpkh(), 80_000)]);
     k.sign_p2wpkh(&mut b, std::slice::from_ref(&prev));
-    let block = lab.block_template(vec![a, b], Amount::from_sat(30_000)).unwrap();
+    let block = lab
+        .block_template(vec![a, b], Amount::from_sat(30_000))
+        .unwrap();
     assert_rejected(&lab, &block, "bad-txns-inputs-missingorspent");
 }
 
@@ -113,7 +120,9 @@ fn accepts_a_valid_block_built_by_hand() {
     let mut tx = unsigned(&[op], vec![out(&k.p2wpkh(), 90_000)]);
     k.sign_p2wpkh(&mut tx, std::slice::from_ref(&prev));
     let h = lab.tip_height();
-    let block = lab.block_template(vec![tx.clone()], Amount::from_sat(10_000)).unwrap();
+    let block = lab
+        .block_template(vec![tx.clone()], Amount::from_sat(10_000))
+        .unwrap();
     lab.submit_block(&block).unwrap();
     assert_eq!(lab.tip_height(), h + 1);
     assert!(lab.utxo(&OutPoint::new(tx.compute_txid(), 0)).is_some());
@@ -128,7 +137,10 @@ fn mempool_refuses_bad_signature_with_core_reason() {
     k.sign_p2wpkh(&mut tx, std::slice::from_ref(&prev));
     tx.output[0].value = Amount::from_sat(89_999);
     match lab.submit_tx(&tx) {
-        Err(Error::TxRejected { reason, .. }) => assert!(reason.contains("mandatory-script-verify-flag-failed"), "{reason}"),
+        Err(Error::TxRejected { reason, .. }) => assert!(
+            reason.contains("mandatory-script-verify-flag-failed"),
+            "{reason}"
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -159,7 +171,10 @@ fn mempool_applies_dust_fee_and_double_spend_policy() {
     assert!(err.contains("insufficient fee"), "{err}");
     let better = sign(vec![out(&k.p2wpkh(), 98_000)]);
     let txid = lab.submit_tx(&better).unwrap();
-    assert!(lab.raw_transaction(&first.compute_txid()).is_none(), "replaced tx still known");
+    assert!(
+        lab.raw_transaction(&first.compute_txid()).is_none(),
+        "replaced tx still known"
+    );
     lab.mine(1).unwrap();
     assert!(lab.utxo(&OutPoint::new(txid, 0)).is_some());
     // Spending it again (already confirmed spent) is refused.
@@ -201,6 +216,9 @@ fn accepts_and_mines_a_1000_input_transaction() {
     let h = lab.tip_height();
     lab.mine(1).unwrap();
     assert_eq!(lab.tip_height(), h + 1);
-    assert!(lab.utxo(&OutPoint::new(txid, 0)).is_some(), "sweep output confirmed");
+    assert!(
+        lab.utxo(&OutPoint::new(txid, 0)).is_some(),
+        "sweep output confirmed"
+    );
     assert_eq!(lab.mempool_len(), 0);
 }

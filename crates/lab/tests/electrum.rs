@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{Amount, OutPoint, ScriptBuf};
 use common::{out, unsigned, TestKey};
-use electrum_client::{Client, ElectrumApi, Param};
 use custos_lab::{Lab, LabConfig};
+use electrum_client::{Client, ElectrumApi, Param};
 use serde_json::json;
 
 fn lab() -> &'static Lab {
@@ -47,7 +47,10 @@ fn status_hash_matches_a_hand_computed_value() {
     let a: bitcoin::Txid = "a".repeat(64).parse().unwrap();
     let b: bitcoin::Txid = "b".repeat(64).parse().unwrap();
     let got = custos_lab::status_hash(&[(a, 5), (b, 0)]).unwrap();
-    assert_eq!(got, "79a127da650a5d2524323656cf496efeb49ecf05f6f338e2c64b8e27789ac553");
+    assert_eq!(
+        got,
+        "79a127da650a5d2524323656cf496efeb49ecf05f6f338e2c64b8e27789ac553"
+    );
     assert_eq!(custos_lab::status_hash(&[]), None);
 }
 
@@ -57,13 +60,24 @@ fn server_methods_answer_like_an_electrum_server() {
     let features = c.server_features().unwrap();
     assert_eq!(features.protocol_max, "1.4");
     // electrum-client keeps the hex as sent (display order).
-    assert_eq!(hex::encode(features.genesis_hash), bitcoin::constants::genesis_block(bitcoin::Network::Regtest).block_hash().to_string());
+    assert_eq!(
+        hex::encode(features.genesis_hash),
+        bitcoin::constants::genesis_block(bitcoin::Network::Regtest)
+            .block_hash()
+            .to_string()
+    );
     c.ping().unwrap();
     assert_eq!(c.protocol_version().unwrap(), "1.4");
     let banner = c.raw_call("server.banner", vec![]).unwrap();
     assert!(banner.as_str().unwrap().contains("seized-basic"));
-    assert_eq!(c.raw_call("server.donation_address", vec![]).unwrap(), json!(""));
-    assert_eq!(c.raw_call("server.peers.subscribe", vec![]).unwrap(), json!([]));
+    assert_eq!(
+        c.raw_call("server.donation_address", vec![]).unwrap(),
+        json!("")
+    );
+    assert_eq!(
+        c.raw_call("server.peers.subscribe", vec![]).unwrap(),
+        json!([])
+    );
     // 0.1 sat/vB = 100 sat/kvB = 0.000001 BTC/kB.
     assert_eq!(c.relay_fee().unwrap().to_string(), "0.000001");
     assert!(c.estimate_fee(6, None).unwrap() > 0.0);
@@ -94,7 +108,10 @@ fn headers_and_checkpoint_proofs() {
     assert_eq!(some.headers[0], all.headers[10]);
     // cp_height: the branch proves header 7 under the root of headers 0..=20.
     let v = c
-        .raw_call("blockchain.block.header", vec![Param::Usize(7), Param::Usize(20)])
+        .raw_call(
+            "blockchain.block.header",
+            vec![Param::Usize(7), Param::Usize(20)],
+        )
         .unwrap();
     let root = v["root"].as_str().unwrap();
     let mut acc: [u8; 32] = all.headers[7].block_hash().to_byte_array();
@@ -103,7 +120,7 @@ fn headers_and_checkpoint_proofs() {
         let mut sib = hex::decode(b.as_str().unwrap()).unwrap();
         sib.reverse();
         let mut data = Vec::new();
-        if idx % 2 == 0 {
+        if idx.is_multiple_of(2) {
             data.extend_from_slice(&acc);
             data.extend_from_slice(&sib);
         } else {
@@ -116,10 +133,16 @@ fn headers_and_checkpoint_proofs() {
     acc.reverse();
     assert_eq!(hex::encode(acc), root);
     let hs = c
-        .raw_call("blockchain.block.headers", vec![Param::Usize(0), Param::Usize(8), Param::Usize(20)])
+        .raw_call(
+            "blockchain.block.headers",
+            vec![Param::Usize(0), Param::Usize(8), Param::Usize(20)],
+        )
         .unwrap();
     assert_eq!(hs["root"].as_str().unwrap(), root);
-    let err = c.raw_call("blockchain.block.header", vec![Param::Usize(30), Param::Usize(20)]);
+    let err = c.raw_call(
+        "blockchain.block.header",
+        vec![Param::Usize(30), Param::Usize(20)],
+    );
     assert!(err.is_err());
 }
 
@@ -128,12 +151,21 @@ fn scripthash_queries_agree_with_ground_truth() {
     let c = client();
     let truth = lab().ground_truth().wallet("suspect").unwrap();
     let scripts = suspect_scripts();
-    let balances = c.batch_script_get_balance(scripts.iter().map(|s| s.as_script())).unwrap();
+    let balances = c
+        .batch_script_get_balance(scripts.iter().map(|s| s.as_script()))
+        .unwrap();
     let total: u64 = balances.iter().map(|b| b.confirmed).sum();
     assert_eq!(total, truth.balance_sat);
-    let unspent = c.batch_script_list_unspent(scripts.iter().map(|s| s.as_script())).unwrap();
-    assert_eq!(unspent.iter().map(Vec::len).sum::<usize>(), truth.utxo_count);
-    let histories = c.batch_script_get_history(scripts.iter().map(|s| s.as_script())).unwrap();
+    let unspent = c
+        .batch_script_list_unspent(scripts.iter().map(|s| s.as_script()))
+        .unwrap();
+    assert_eq!(
+        unspent.iter().map(Vec::len).sum::<usize>(),
+        truth.utxo_count
+    );
+    let histories = c
+        .batch_script_get_history(scripts.iter().map(|s| s.as_script()))
+        .unwrap();
     for (a, h) in truth.addresses.iter().zip(&histories) {
         assert_eq!(h.len(), a.tx_count, "{}", a.address);
         for w in h.windows(2) {
@@ -145,7 +177,11 @@ fn scripthash_queries_agree_with_ground_truth() {
         let height = item.height as usize;
         let proof = c.transaction_get_merkle(&item.tx_hash, height).unwrap();
         let header = c.block_header(height).unwrap();
-        assert!(electrum_client::utils::validate_merkle_proof(&item.tx_hash, &header.merkle_root, &proof));
+        assert!(electrum_client::utils::validate_merkle_proof(
+            &item.tx_hash,
+            &header.merkle_root,
+            &proof
+        ));
         let tx = c.transaction_get(&item.tx_hash).unwrap();
         assert_eq!(tx.compute_txid(), item.tx_hash);
         let id = c.txid_from_pos(height, proof.pos).unwrap();
@@ -161,7 +197,10 @@ fn scripthash_queries_agree_with_ground_truth() {
     for i in &h {
         text.push_str(&format!("{}:{}:", i.tx_hash, i.height));
     }
-    assert_eq!(hex::encode(sha256::Hash::hash(text.as_bytes()).to_byte_array()), serde_json::to_value(&status).unwrap().as_str().unwrap());
+    assert_eq!(
+        hex::encode(sha256::Hash::hash(text.as_bytes()).to_byte_array()),
+        serde_json::to_value(status).unwrap().as_str().unwrap()
+    );
     assert!(c.script_unsubscribe(s).unwrap());
     // An unused script: empty history, null status.
     let unused = TestKey::new(99).p2wpkh();
@@ -186,7 +225,12 @@ fn broadcast_mempool_entries_and_notifications() {
     assert_eq!(txid, tx.compute_txid());
     // Mempool entry: height 0 and an integer fee.
     let raw = c
-        .raw_call("blockchain.scripthash.get_mempool", vec![Param::String(custos_lab::scripthash_hex(&custos_lab::script_hash(&dest)))])
+        .raw_call(
+            "blockchain.scripthash.get_mempool",
+            vec![Param::String(custos_lab::scripthash_hex(
+                &custos_lab::script_hash(&dest),
+            ))],
+        )
         .unwrap();
     assert_eq!(raw[0]["height"], json!(0));
     assert_eq!(raw[0]["fee"], json!(1_000));

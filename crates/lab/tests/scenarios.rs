@@ -8,14 +8,21 @@ use custos_core::source::BitcoinSource;
 use custos_lab::{fixtures_dir, GroundTruth, Lab, LabConfig};
 
 fn committed_truth(name: &str) -> String {
-    let p = fixtures_dir().join("lab").join(name).join("ground-truth.toml");
+    let p = fixtures_dir()
+        .join("lab")
+        .join(name)
+        .join("ground-truth.toml");
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn check_scenario(name: &str) -> Lab {
     let lab = Lab::start(LabConfig::scenario(name)).unwrap();
     let built = lab.ground_truth().to_toml().unwrap();
-    assert_eq!(built, committed_truth(name), "{name}: the chain differs from ground-truth.toml");
+    assert_eq!(
+        built,
+        committed_truth(name),
+        "{name}: the chain differs from ground-truth.toml"
+    );
     GroundTruth::from_toml(&built).unwrap();
     lab
 }
@@ -25,7 +32,11 @@ fn seized_basic_matches_its_ground_truth_and_is_deterministic() {
     let a = check_scenario("seized-basic");
     let t = a.ground_truth();
     let w = t.wallet("suspect").unwrap();
-    assert!((15..=25).contains(&w.utxo_count), "about 20 UTXOs, got {}", w.utxo_count);
+    assert!(
+        (15..=25).contains(&w.utxo_count),
+        "about 20 UTXOs, got {}",
+        w.utxo_count
+    );
     assert!(w.material.mnemonic.is_some());
     // Build it again: byte-identical chain.
     let b = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
@@ -34,9 +45,17 @@ fn seized_basic_matches_its_ground_truth_and_is_deterministic() {
     let n = a.tip_height() + 1;
     assert_eq!(sa.headers(0, n).unwrap(), sb.headers(0, n).unwrap());
     // And the story's transactions, byte for byte.
-    let txids: Vec<bitcoin::Txid> = a.ground_truth().transactions.iter().map(|t| t.txid.parse().unwrap()).collect();
+    let txids: Vec<bitcoin::Txid> = a
+        .ground_truth()
+        .transactions
+        .iter()
+        .map(|t| t.txid.parse().unwrap())
+        .collect();
     assert!(!txids.is_empty());
-    assert_eq!(sa.raw_transactions(&txids).unwrap(), sb.raw_transactions(&txids).unwrap());
+    assert_eq!(
+        sa.raw_transactions(&txids).unwrap(),
+        sb.raw_transactions(&txids).unwrap()
+    );
 }
 
 #[test]
@@ -44,17 +63,46 @@ fn seized_mixed_matches_its_ground_truth() {
     let lab = check_scenario("seized-mixed");
     let t = lab.ground_truth();
     let mixed = t.wallet("mixed").unwrap();
-    for prefix in ["m/44'/1'/0'/", "m/49'/1'/0'/", "m/84'/1'/0'/", "m/84'/1'/1'/", "m/86'/1'/0'/", "m/0'/"] {
-        assert!(mixed.addresses.iter().any(|a| a.path.starts_with(prefix) && a.balance_sat > 0), "{prefix}");
+    for prefix in [
+        "m/44'/1'/0'/",
+        "m/49'/1'/0'/",
+        "m/84'/1'/0'/",
+        "m/84'/1'/1'/",
+        "m/86'/1'/0'/",
+        "m/0'/",
+    ] {
+        assert!(
+            mixed
+                .addresses
+                .iter()
+                .any(|a| a.path.starts_with(prefix) && a.balance_sat > 0),
+            "{prefix}"
+        );
     }
     assert!(t.wallet("hidden").unwrap().balance_sat > 0);
     assert!(t.wallet("electrum").unwrap().balance_sat > 0);
     assert!(t.wallet("watch").unwrap().balance_sat > 0);
     let loose = t.wallet("loose").unwrap();
     assert!(loose.material.wifs.len() >= 3);
-    assert!(loose.addresses.iter().any(|a| a.path == "wif #2" && a.tx_count == 2), "uncompressed key received and spent");
+    assert!(
+        loose
+            .addresses
+            .iter()
+            .any(|a| a.path == "wif #2" && a.tx_count == 2),
+        "uncompressed key received and spent"
+    );
     assert_eq!(
-        custos_lab::electrum_seed_version(lab.ground_truth().wallet("electrum").unwrap().material.mnemonic.as_ref().unwrap().expose_secret()).get(..3),
+        custos_lab::electrum_seed_version(
+            lab.ground_truth()
+                .wallet("electrum")
+                .unwrap()
+                .material
+                .mnemonic
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+        )
+        .get(..3),
         Some("100")
     );
 }
@@ -65,7 +113,12 @@ fn ransomware_matches_its_ground_truth() {
     let w = lab.ground_truth().wallet("operator").unwrap();
     assert!(w.utxo_count >= 2000, "{}", w.utxo_count);
     // Some coins cost more to spend than they hold at 10 sat/vB (68 vB per p2wpkh input).
-    let uneconomic = w.addresses.iter().flat_map(|a| &a.utxos).filter(|u| u.value_sat < 680).count();
+    let uneconomic = w
+        .addresses
+        .iter()
+        .flat_map(|a| &a.utxos)
+        .filter(|u| u.value_sat < 680)
+        .count();
     assert!(uneconomic > 50, "{uneconomic}");
 }
 
@@ -74,7 +127,12 @@ fn tracing_course_matches_its_ground_truth() {
     let lab = check_scenario("tracing-course");
     let t = lab.ground_truth();
     assert!(t.change_outputs.len() >= 8);
-    assert!(t.wallet("exchange-cold").unwrap().addresses.iter().any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
+    assert!(t
+        .wallet("exchange-cold")
+        .unwrap()
+        .addresses
+        .iter()
+        .any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
     let labels = fixtures_dir().join("lab/tracing-course/labels.yaml");
     let text = std::fs::read_to_string(labels).unwrap();
     for w in ["exchange", "exchange-cold"] {
@@ -96,12 +154,23 @@ fn lab_with_data_dir_survives_a_restart() {
         lab.mine(3).unwrap();
         let k = bitcoin::secp256k1::SecretKey::from_slice(&[5; 32]).unwrap();
         let pk = bitcoin::CompressedPublicKey(k.public_key(&bitcoin::secp256k1::Secp256k1::new()));
-        lab.fund(&bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()), Amount::from_sat(12_345)).unwrap();
+        lab.fund(
+            &bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()),
+            Amount::from_sat(12_345),
+        )
+        .unwrap();
         // Over the admin method, like `custos-lab mine`.
         custos_lab::control_call(lab.addr(), "lab.mine", serde_json::json!([2])).unwrap();
-        (lab.tip_hash(), lab.tip_height(), lab.ground_truth().tip_hash.clone())
+        (
+            lab.tip_hash(),
+            lab.tip_height(),
+            lab.ground_truth().tip_hash.clone(),
+        )
     };
-    assert!(!custos_lab::ControlFile::path(&dir).exists(), "control file removed on stop");
+    assert!(
+        !custos_lab::ControlFile::path(&dir).exists(),
+        "control file removed on stop"
+    );
     let lab = Lab::start(cfg).unwrap();
     assert_eq!(lab.tip_height(), height);
     assert_eq!(lab.tip_hash(), tip);

@@ -46,8 +46,13 @@ impl TestKey {
                 let h = cache
                     .p2wpkh_signature_hash(i, &p.script_pubkey, p.value, EcdsaSighashType::All)
                     .unwrap();
-                let sig = self.secp.sign_ecdsa(&Message::from_digest(h.to_byte_array()), &self.sk);
-                sigs.push(bitcoin::ecdsa::Signature { signature: sig, sighash_type: EcdsaSighashType::All });
+                let sig = self
+                    .secp
+                    .sign_ecdsa(&Message::from_digest(h.to_byte_array()), &self.sk);
+                sigs.push(bitcoin::ecdsa::Signature {
+                    signature: sig,
+                    sighash_type: EcdsaSighashType::All,
+                });
             }
         }
         for (inp, sig) in tx.input.iter_mut().zip(sigs) {
@@ -89,12 +94,16 @@ pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
 }
 
 pub fn out(script: &ScriptBuf, sat: u64) -> TxOut {
-    TxOut { value: Amount::from_sat(sat), script_pubkey: script.clone() }
+    TxOut {
+        value: Amount::from_sat(sat),
+        script_pubkey: script.clone(),
+    }
 }
 
 /// A fresh data directory under the test target's temp dir.
 pub fn data_dir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let d =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
