@@ -67,6 +67,46 @@ fn standard_output(out: &TxOut) -> Result<(), String> {
     Ok(())
 }
 
+fn mtp_at(index: &Index, height: u32) -> u32 {
+    let end = (height as usize + 1).min(index.headers.len());
+    let mut times: Vec<u32> = index.headers[end.saturating_sub(11)..end]
+        .iter()
+        .map(|h| h.time)
+        .collect();
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or(0)
+}
+
+/// BIP68 relative lock times for the next block (version >= 2 transactions).
+fn bip68_final(tx: &Transaction, index: &Index, pool: &HashMap<Txid, Entry>) -> Result<(), String> {
+    if tx.version.0 < 2 {
+        return Ok(());
+    }
+    let next = index.tip_height() + 1;
+    let tip_mtp = median_time_past(index);
+    for (i, inp) in tx.input.iter().enumerate() {
+        let Some(lock) = inp.sequence.to_relative_lock_time() else {
+            continue;
+        };
+        let coin_height = match index.utxos.get(&inp.previous_output) {
+            Some(c) => c.height,
+            None if pool.contains_key(&inp.previous_output.txid) => next,
+            None => continue,
+        };
+        let ok = match lock {
+            bitcoin::relative::LockTime::Blocks(h) => coin_height + u32::from(h.value()) <= next,
+            bitcoin::relative::LockTime::Time(t) => {
+                let base = mtp_at(index, coin_height.saturating_sub(1));
+                base.saturating_add(u32::from(t.value()) << 9) <= tip_mtp
+            }
+        };
+        if !ok {
+            return Err(format!("non-BIP68-final (input {i})"));
+        }
+    }
+    Ok(())
+}
+
 fn fee_for(sat_per_kvb: u64, vsize: u64) -> u64 {
     sat_per_kvb.saturating_mul(vsize) / 1000
 }
@@ -315,6 +355,7 @@ impl Mempool {
             }
             spent.push(out);
         }
+        bip68_final(&tx, index, &self.entries)?;
         let in_total = spent
             .iter()
             .try_fold(0u64, |acc, o| acc.checked_add(o.value.to_sat()))

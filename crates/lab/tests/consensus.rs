@@ -222,3 +222,23 @@ fn accepts_and_mines_a_1000_input_transaction() {
     );
     assert_eq!(lab.mempool_len(), 0);
 }
+
+#[test]
+fn mempool_enforces_bip68_relative_lock_times() {
+    let lab = lab();
+    let k = TestKey::new(15);
+    let (op, prev) = funded(&lab, &k.p2wpkh(), 100_000);
+    let mut tx = unsigned(&[op], vec![out(&k.p2wpkh(), 90_000)]);
+    tx.input[0].sequence = bitcoin::Sequence::from_height(5);
+    k.sign_p2wpkh(&mut tx, std::slice::from_ref(&prev));
+    // Confirmed at height H: the spend may enter block H + 5 at the earliest.
+    let err = lab.submit_tx(&tx).unwrap_err().to_string();
+    assert!(err.contains("non-BIP68-final"), "{err}");
+    lab.mine(3).unwrap();
+    let err = lab.submit_tx(&tx).unwrap_err().to_string();
+    assert!(err.contains("non-BIP68-final"), "one block early: {err}");
+    lab.mine(1).unwrap();
+    lab.submit_tx(&tx).unwrap();
+    lab.mine(1).unwrap();
+    assert!(lab.utxo(&OutPoint::new(tx.compute_txid(), 0)).is_some());
+}

@@ -161,6 +161,14 @@ fn lab_with_data_dir_survives_a_restart() {
         .unwrap();
         // Over the admin method, like `custos-lab mine`.
         custos_lab::control_call(lab.addr(), "lab.mine", serde_json::json!([2])).unwrap();
+        // A transaction left in the mempool survives the restart.
+        let k = common::TestKey::new(3);
+        let op = lab.fund(&k.p2wpkh(), Amount::from_sat(50_000)).unwrap();
+        let prev = lab.utxo(&op).unwrap();
+        let mut tx = common::unsigned(&[op], vec![common::out(&k.p2wpkh(), 49_000)]);
+        k.sign_p2wpkh(&mut tx, &[prev]);
+        lab.submit_tx(&tx).unwrap();
+        assert_eq!(lab.mempool_len(), 1);
         (
             lab.tip_hash(),
             lab.tip_height(),
@@ -175,6 +183,8 @@ fn lab_with_data_dir_survives_a_restart() {
     assert_eq!(lab.tip_height(), height);
     assert_eq!(lab.tip_hash(), tip);
     assert_eq!(lab.ground_truth().tip_hash, pending);
+    assert_eq!(lab.mempool_len(), 1, "mempool restored");
     lab.mine(1).unwrap();
+    assert_eq!(lab.mempool_len(), 0);
     assert_eq!(lab.tip_height(), height + 1);
 }
