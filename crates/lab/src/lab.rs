@@ -488,6 +488,12 @@ impl Lab {
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
+        // Connection threads hold the shared state; the kernel (and its database locks) is only
+        // released when the last of them has gone. Their sockets are shut down by now.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&self.inner) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         save_mempool(&self.data_dir, &self.inner);
         let _ = std::fs::remove_file(ControlFile::path(&self.data_dir));
     }

@@ -66,11 +66,11 @@ impl Conn {
         let Ok(mut w) = self.writer.lock() else {
             return false;
         };
-        let ok = w
-            .write_all(line.as_bytes())
-            .and_then(|_| w.write_all(b"\n"))
-            .and_then(|_| w.flush())
-            .is_ok();
+        // One write per message: the reply and its newline in a single segment.
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        let ok = w.write_all(&buf).is_ok();
         if !ok {
             self.alive.store(false, Ordering::SeqCst);
             let _ = w.shutdown(std::net::Shutdown::Both);
