@@ -10,7 +10,9 @@ use bitcoin::{
     ScriptBuf, Txid,
 };
 use custos_case::Case;
-use custos_core::source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent};
+use custos_core::source::{
+    BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent,
+};
 use serde::{de::DeserializeOwned, Serialize};
 
 /// Whether a [`CachedSource`] may go online.
@@ -226,6 +228,8 @@ impl BitcoinSource for CachedSource<'_> {
     }
 
     fn estimate_fee(&self, blocks: u16) -> Result<Option<SatPerKvb>, SourceError> {
-        self.through("estimate_fee", &blocks.to_le_bytes(), |s| s.estimate_fee(blocks))
+        self.through("estimate_fee", &blocks.to_le_bytes(), |s| {
+            s.estimate_fee(blocks)
+        })
     }
 }

@@ -228,7 +228,10 @@ mod tests {
         let r = cross_check("primary", &tip, &[item], &c).unwrap();
         assert_eq!(r.disagreements.len(), 2, "{:?}", r.disagreements);
         let text: Vec<String> = r.disagreements.iter().map(ToString::to_string).collect();
-        assert!(text[0].contains(&tx.compute_txid().to_string()) && text[0].contains("omitted by primary"));
+        assert!(
+            text[0].contains(&tx.compute_txid().to_string())
+                && text[0].contains("omitted by primary")
+        );
         assert!(text[1].contains("balance 0 sat on the primary, 7000 sat"));
     }
 
@@ -239,8 +242,16 @@ mod tests {
         c.fund(&[(s.clone(), 7000)]);
         c.mine();
         let tip = c.tip().unwrap();
-        let history = c.histories(&[s.clone()]).unwrap().remove(0);
-        let item = CheckItem { label: "a".into(), script: s, history, balance: Sat(7000) };
-        assert!(cross_check("p", &tip, &[item], &c).unwrap().disagreements.is_empty());
+        let history = c.histories(std::slice::from_ref(&s)).unwrap().remove(0);
+        let item = CheckItem {
+            label: "a".into(),
+            script: s,
+            history,
+            balance: Sat(7000),
+        };
+        assert!(cross_check("p", &tip, &[item], &c)
+            .unwrap()
+            .disagreements
+            .is_empty());
     }
 }

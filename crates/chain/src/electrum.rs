@@ -10,7 +10,9 @@ use std::{
     time::Duration,
 };
 
-use bitcoin::{block::Header, consensus::deserialize, hashes::Hash, OutPoint, ScriptBuf, TxMerkleNode, Txid};
+use bitcoin::{
+    block::Header, consensus::deserialize, hashes::Hash, OutPoint, ScriptBuf, TxMerkleNode, Txid,
+};
 use custos_core::{
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
     Sat,
@@ -246,7 +248,7 @@ pub fn btc_per_kvb_to_sat(v: &serde_json::Value) -> Option<u64> {
         n.checked_mul(10u128.checked_pow(u32::try_from(scale).ok()?)?)?
     } else {
         let d = 10u128.checked_pow(u32::try_from(-scale).ok()?)?;
-        if n % d != 0 {
+        if !n.is_multiple_of(d) {
             // Sub-satoshi fee rates round up: never under-pay a relay floor.
             n / d + 1
         } else {
@@ -262,7 +264,9 @@ impl BitcoinSource for ElectrumSource {
     }
 
     fn tip(&self) -> Result<Tip, SourceError> {
-        let n = self.call("blockchain.headers.subscribe", |c| c.block_headers_subscribe())?;
+        let n = self.call("blockchain.headers.subscribe", |c| {
+            c.block_headers_subscribe()
+        })?;
         Ok(Tip {
             height: u32::try_from(n.height).map_err(|_| SourceError::Malformed {
                 server: self.url.clone(),
@@ -281,7 +285,10 @@ impl BitcoinSource for ElectrumSource {
             return Err(SourceError::Malformed {
                 server: self.url.clone(),
                 method: "blockchain.block.headers".into(),
-                detail: format!("asked for {count} headers from {start}, got {}", r.headers.len()),
+                detail: format!(
+                    "asked for {count} headers from {start}, got {}",
+                    r.headers.len()
+                ),
             });
         }
         Ok(r.headers)
@@ -445,9 +452,18 @@ mod tests {
 
     #[test]
     fn normalizes_server_urls() {
-        assert_eq!(normalize_url("127.0.0.1:50001").unwrap(), "tcp://127.0.0.1:50001");
-        assert_eq!(normalize_url("ssl://electrum.example:50002").unwrap(), "ssl://electrum.example:50002");
-        assert!(normalize_url("http://x:1").unwrap_err().to_string().contains("scheme"));
+        assert_eq!(
+            normalize_url("127.0.0.1:50001").unwrap(),
+            "tcp://127.0.0.1:50001"
+        );
+        assert_eq!(
+            normalize_url("ssl://electrum.example:50002").unwrap(),
+            "ssl://electrum.example:50002"
+        );
+        assert!(normalize_url("http://x:1")
+            .unwrap_err()
+            .to_string()
+            .contains("scheme"));
         assert!(normalize_url("tcp://x").is_err());
         assert!(normalize_url("tcp://x:99999").is_err());
     }
@@ -466,7 +482,11 @@ mod tests {
     #[test]
     fn reports_an_unreachable_server_as_retryable_transport_error() {
         // Bind then drop a listener: the port is free and refuses connections.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let opts = ElectrumOptions {
             timeout: Duration::from_secs(2),
             ..ElectrumOptions::default()

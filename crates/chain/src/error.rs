@@ -24,7 +24,9 @@ pub enum SpvError {
         got: Txid,
     },
     /// The proof is for another height than the history claimed.
-    #[error("transaction {txid}: merkle proof is for height {got}, history says height {expected}")]
+    #[error(
+        "transaction {txid}: merkle proof is for height {got}, history says height {expected}"
+    )]
     ProofHeight {
         /// Transaction.
         txid: Txid,
@@ -34,7 +36,9 @@ pub enum SpvError {
         got: u32,
     },
     /// The position does not fit the branch.
-    #[error("transaction {txid}: merkle position {pos} does not fit a branch of {branch_len} hashes")]
+    #[error(
+        "transaction {txid}: merkle position {pos} does not fit a branch of {branch_len} hashes"
+    )]
     MerklePosition {
         /// Transaction.
         txid: Txid,

@@ -14,8 +14,8 @@ use bitcoin::{
     merkle_tree,
     params::Params,
     script::Builder,
-    transaction, Amount, Block, CompactTarget, Network, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
+    transaction, Amount, Block, CompactTarget, Network, OutPoint, ScriptBuf, Sequence, Transaction,
+    TxIn, TxMerkleNode, TxOut, Txid, Witness,
 };
 use custos_core::{
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
@@ -24,8 +24,11 @@ use custos_core::{
 
 /// A merkle branch for transaction `pos` of `block`, from the leaf upwards.
 pub fn merkle_branch(block: &Block, pos: usize) -> Vec<TxMerkleNode> {
-    let mut level: Vec<sha256d::Hash> =
-        block.txdata.iter().map(|t| t.compute_txid().to_raw_hash()).collect();
+    let mut level: Vec<sha256d::Hash> = block
+        .txdata
+        .iter()
+        .map(|t| t.compute_txid().to_raw_hash())
+        .collect();
     let mut idx = pos;
     let mut out = Vec::new();
     while level.len() > 1 {
@@ -70,7 +73,9 @@ impl MemoryChain {
             blocks: vec![genesis_block(Params::new(Network::Regtest))],
             mempool: Mutex::new(Vec::new()),
             coins: Vec::new(),
-            anyone: Builder::new().push_opcode(bitcoin::opcodes::OP_TRUE).into_script(),
+            anyone: Builder::new()
+                .push_opcode(bitcoin::opcodes::OP_TRUE)
+                .into_script(),
         }
     }
 
@@ -101,7 +106,10 @@ impl MemoryChain {
             lock_time: LockTime::ZERO,
             input: vec![TxIn {
                 previous_output: OutPoint::null(),
-                script_sig: Builder::new().push_int(i64::from(height)).push_int(0).into_script(),
+                script_sig: Builder::new()
+                    .push_int(i64::from(height))
+                    .push_int(0)
+                    .into_script(),
                 sequence: Sequence::MAX,
                 witness: Witness::new(),
             }],
@@ -110,12 +118,14 @@ impl MemoryChain {
                 script_pubkey: self.anyone.clone(),
             }],
         };
-        self.coins.push((OutPoint::new(coinbase.compute_txid(), 0), 50_0000_0000));
+        self.coins
+            .push((OutPoint::new(coinbase.compute_txid(), 0), 50_0000_0000));
         let mut txdata = vec![coinbase];
         txdata.append(&mut self.pool());
-        let root = merkle_tree::calculate_root(txdata.iter().map(|t| t.compute_txid().to_raw_hash()))
-            .map(TxMerkleNode::from_raw_hash)
-            .unwrap_or_else(TxMerkleNode::all_zeros);
+        let root =
+            merkle_tree::calculate_root(txdata.iter().map(|t| t.compute_txid().to_raw_hash()))
+                .map(TxMerkleNode::from_raw_hash)
+                .unwrap_or_else(TxMerkleNode::all_zeros);
         let mut header = Header {
             version: Version::from_consensus(0x2000_0000),
             prev_blockhash: prev.block_hash(),
@@ -163,7 +173,8 @@ impl MemoryChain {
             output: out,
         };
         let last = u32::try_from(tx.output.len() - 1).unwrap_or(0);
-        self.coins.push((OutPoint::new(tx.compute_txid(), last), change));
+        self.coins
+            .push((OutPoint::new(tx.compute_txid(), last), change));
         self.pool().push(tx.clone());
         tx
     }
@@ -193,19 +204,28 @@ impl MemoryChain {
         for (_, t) in &txs {
             let id = t.compute_txid();
             for (i, o) in t.output.iter().enumerate() {
-                prevouts.insert(OutPoint::new(id, u32::try_from(i).unwrap_or(0)), o.script_pubkey.clone());
+                prevouts.insert(
+                    OutPoint::new(id, u32::try_from(i).unwrap_or(0)),
+                    o.script_pubkey.clone(),
+                );
             }
         }
         let mempool_ids: Vec<Txid> = self.pool().iter().map(Transaction::compute_txid).collect();
         txs.iter()
             .filter(|(_, t)| {
                 t.output.iter().any(|o| &o.script_pubkey == script)
-                    || t.input.iter().any(|i| prevouts.get(&i.previous_output) == Some(script))
+                    || t.input
+                        .iter()
+                        .any(|i| prevouts.get(&i.previous_output) == Some(script))
             })
             .map(|(h, t)| {
                 let height = if *h > 0 {
                     i64::from(*h)
-                } else if t.input.iter().any(|i| mempool_ids.contains(&i.previous_output.txid)) {
+                } else if t
+                    .input
+                    .iter()
+                    .any(|i| mempool_ids.contains(&i.previous_output.txid))
+                {
                     -1
                 } else {
                     0
@@ -275,13 +295,15 @@ impl BitcoinSource for MemoryChain {
                 txs.iter()
                     .flat_map(|(h, t)| {
                         let id = t.compute_txid();
-                        t.output.iter().enumerate().filter_map(move |(i, o)| {
-                            (&o.script_pubkey == s).then(|| Unspent {
+                        t.output
+                            .iter()
+                            .enumerate()
+                            .filter(move |(_, o)| &o.script_pubkey == s)
+                            .map(move |(i, o)| Unspent {
                                 outpoint: OutPoint::new(id, u32::try_from(i).unwrap_or(0)),
                                 height: *h,
                                 value: Sat(o.value.to_sat()),
                             })
-                        })
                     })
                     .filter(|u| !spent.contains(&u.outpoint))
                     .collect()
@@ -297,7 +319,9 @@ impl BitcoinSource for MemoryChain {
                 txs.iter()
                     .find(|(_, t)| t.compute_txid() == *id)
                     .map(|(_, t)| serialize(t))
-                    .ok_or_else(|| self.err("blockchain.transaction.get", format!("no transaction {id}")))
+                    .ok_or_else(|| {
+                        self.err("blockchain.transaction.get", format!("no transaction {id}"))
+                    })
             })
             .collect()
     }
@@ -307,7 +331,10 @@ impl BitcoinSource for MemoryChain {
             .iter()
             .map(|(id, _)| {
                 let (h, pos) = self.locate(id).ok_or_else(|| {
-                    self.err("blockchain.transaction.get_merkle", format!("{id} not in a block"))
+                    self.err(
+                        "blockchain.transaction.get_merkle",
+                        format!("{id} not in a block"),
+                    )
                 })?;
                 Ok(MerkleProof {
                     txid: *id,
@@ -351,7 +378,7 @@ mod tests {
         let tip = c.tip().unwrap();
         let mut vc = VerifiedChain::new(Network::Regtest);
         vc.sync(&c, &tip, &mut |_, _| {}).unwrap();
-        let h = c.histories(&[s.clone()]).unwrap();
+        let h = c.histories(std::slice::from_ref(&s)).unwrap();
         assert_eq!(h[0].len(), 1);
         assert_eq!(h[0][0].txid, tx.compute_txid());
         let proofs = c.merkle_proofs(&[(tx.compute_txid(), 2)]).unwrap();

@@ -8,8 +8,8 @@ use bitcoin::{
     block::Header,
     consensus::deserialize,
     hashes::{sha256d, Hash, HashEngine},
-    pow::CompactTarget,
     params::Params,
+    pow::CompactTarget,
     BlockHash, Network, Target, Transaction, TxMerkleNode, Txid,
 };
 use custos_core::source::MerkleProof;
@@ -35,7 +35,7 @@ pub fn merkle_root_from_branch(txid: &Txid, pos: u32, branch: &[TxMerkleNode]) -
     let mut index = pos;
     for sibling in branch {
         let mut engine = sha256d::Hash::engine();
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             engine.input(cur.as_ref());
             engine.input(sibling.as_ref());
         } else {
@@ -169,18 +169,23 @@ pub fn check_header(
             if t > Params::new(network).max_attainable_target {
                 return Err(SpvError::HeaderTarget {
                     height,
-                    expected_bits: Params::new(network).max_attainable_target.to_compact_lossy().to_consensus(),
+                    expected_bits: Params::new(network)
+                        .max_attainable_target
+                        .to_compact_lossy()
+                        .to_consensus(),
                     got_bits: header.bits.to_consensus(),
                 });
             }
             t
         }
     };
-    header.validate_pow(required).map_err(|_| SpvError::HeaderPow {
-        height,
-        hash: header.block_hash(),
-        bits: header.bits.to_consensus(),
-    })
+    header
+        .validate_pow(required)
+        .map_err(|_| SpvError::HeaderPow {
+            height,
+            hash: header.block_hash(),
+            bits: header.bits.to_consensus(),
+        })
 }
 
 #[cfg(test)]
@@ -189,9 +194,9 @@ pub(crate) mod testchain {
     //! roots, nonces ground until the regtest target is met.
 
     use bitcoin::{
-        absolute::LockTime, block::Version, hashes::Hash, merkle_tree, transaction, Amount,
-        Block, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
-        TxMerkleNode, TxOut, Witness,
+        absolute::LockTime, block::Version, hashes::Hash, merkle_tree, transaction, Amount, Block,
+        BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxMerkleNode,
+        TxOut, Witness,
     };
 
     use super::*;
@@ -238,9 +243,10 @@ pub(crate) mod testchain {
 
     /// Mines a block on `prev` with `txdata` at regtest difficulty.
     pub fn mine(prev: BlockHash, time: u32, txdata: Vec<Transaction>) -> Block {
-        let root = merkle_tree::calculate_root(txdata.iter().map(|t| t.compute_txid().to_raw_hash()))
-            .map(TxMerkleNode::from_raw_hash)
-            .unwrap_or_else(TxMerkleNode::all_zeros);
+        let root =
+            merkle_tree::calculate_root(txdata.iter().map(|t| t.compute_txid().to_raw_hash()))
+                .map(TxMerkleNode::from_raw_hash)
+                .unwrap_or_else(TxMerkleNode::all_zeros);
         let mut header = Header {
             version: Version::from_consensus(0x2000_0000),
             prev_blockhash: prev,
@@ -257,8 +263,11 @@ pub(crate) mod testchain {
 
     /// A merkle branch for transaction `pos` of `block`, built level by level.
     pub fn branch(block: &Block, pos: usize) -> Vec<TxMerkleNode> {
-        let mut level: Vec<sha256d::Hash> =
-            block.txdata.iter().map(|t| t.compute_txid().to_raw_hash()).collect();
+        let mut level: Vec<sha256d::Hash> = block
+            .txdata
+            .iter()
+            .map(|t| t.compute_txid().to_raw_hash())
+            .collect();
         let mut idx = pos;
         let mut out = Vec::new();
         while level.len() > 1 {
@@ -373,21 +382,44 @@ mod tests {
         let txid = block.txdata[2].compute_txid();
         let mut br = branch(block, 2);
         br[0] = TxMerkleNode::from_byte_array([7; 32]);
-        let proof = MerkleProof { txid, block_height: 3, pos: 2, branch: br };
+        let proof = MerkleProof {
+            txid,
+            block_height: 3,
+            pos: 2,
+            branch: br,
+        };
         let err = verify_merkle_proof(&proof, 3, &block.header).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(&txid.to_string()) && msg.contains("height 3"), "{msg}");
+        assert!(
+            msg.contains(&txid.to_string()) && msg.contains("height 3"),
+            "{msg}"
+        );
         // Right branch, wrong position.
-        let proof = MerkleProof { txid, block_height: 3, pos: 3, branch: branch(block, 2) };
+        let proof = MerkleProof {
+            txid,
+            block_height: 3,
+            pos: 3,
+            branch: branch(block, 2),
+        };
         assert!(verify_merkle_proof(&proof, 3, &block.header).is_err());
         // Position beyond the branch.
-        let proof = MerkleProof { txid, block_height: 3, pos: 2 + 8, branch: branch(block, 2) };
+        let proof = MerkleProof {
+            txid,
+            block_height: 3,
+            pos: 2 + 8,
+            branch: branch(block, 2),
+        };
         assert!(matches!(
             verify_merkle_proof(&proof, 3, &block.header),
             Err(SpvError::MerklePosition { .. })
         ));
         // A proof for another height than the history claimed.
-        let proof = MerkleProof { txid, block_height: 2, pos: 2, branch: branch(block, 2) };
+        let proof = MerkleProof {
+            txid,
+            block_height: 2,
+            pos: 2,
+            branch: branch(block, 2),
+        };
         assert!(matches!(
             verify_merkle_proof(&proof, 3, &block.header),
             Err(SpvError::ProofHeight { .. })
@@ -410,7 +442,10 @@ mod tests {
             bad.nonce = bad.nonce.wrapping_add(1);
         }
         let err = check_header(Network::Regtest, 3, &bad, &hs[..3]).unwrap_err();
-        assert!(matches!(err, SpvError::HeaderPow { height: 3, .. }), "{err}");
+        assert!(
+            matches!(err, SpvError::HeaderPow { height: 3, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("height 3"));
     }
 
@@ -420,7 +455,10 @@ mod tests {
         let mut bad = hs[3];
         bad.bits = CompactTarget::from_consensus(0x2100_ffff);
         let err = check_header(Network::Regtest, 3, &bad, &hs[..3]).unwrap_err();
-        assert!(matches!(err, SpvError::HeaderTarget { height: 3, .. }), "{err}");
+        assert!(
+            matches!(err, SpvError::HeaderTarget { height: 3, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -61,9 +61,7 @@ impl VerifiedChain {
     /// those that pass; stops at the first failure and returns it.
     pub fn extend(&mut self, start: u32, headers: &[Header]) -> Result<(), SpvError> {
         if start != self.len() {
-            return Err(SpvError::HeaderUnavailable {
-                height: self.len(),
-            });
+            return Err(SpvError::HeaderUnavailable { height: self.len() });
         }
         for (i, h) in headers.iter().enumerate() {
             let height = start.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));

@@ -61,13 +61,18 @@ fn read_tx(arg: &str) -> CmdResult<Vec<u8>> {
     let text = String::from_utf8_lossy(&data);
     let t = text.trim();
     let raw = if !t.is_empty() && t.chars().all(|c| c.is_ascii_hexdigit()) {
-        hex::decode(t).map_err(|e| Failure::input(anyhow!("transaction hex does not decode: {e}")))?
+        hex::decode(t)
+            .map_err(|e| Failure::input(anyhow!("transaction hex does not decode: {e}")))?
     } else {
         data
     };
     let tx: Transaction = deserialize(&raw)
         .map_err(|e| Failure::input(anyhow!("input is not a serialized transaction: {e}")))?;
-    if tx.input.iter().any(|i| i.script_sig.is_empty() && i.witness.is_empty()) {
+    if tx
+        .input
+        .iter()
+        .any(|i| i.script_sig.is_empty() && i.witness.is_empty())
+    {
         return Err(Failure::input(anyhow!(
             "transaction {} has unsigned inputs; finalize it first",
             tx.compute_txid()
@@ -118,7 +123,9 @@ fn standing(src: &dyn BitcoinSource, txid: &Txid) -> CmdResult<(Standing, Transa
     let raw = src
         .raw_transactions(&[*txid])
         .map_err(|e| match e {
-            SourceError::Server { .. } => Failure::finding(anyhow!("server does not know transaction {txid}: {e}")),
+            SourceError::Server { .. } => {
+                Failure::finding(anyhow!("server does not know transaction {txid}: {e}"))
+            }
             other => Failure::env(other),
         })?
         .pop()
@@ -136,7 +143,13 @@ fn standing(src: &dyn BitcoinSource, txid: &Txid) -> CmdResult<(Standing, Transa
         .find(|h| h.txid == *txid)
         .and_then(|h| h.confirmed_height());
     let tip = src.tip().map_err(Failure::env)?;
-    Ok((Standing { height, tip: tip.height }, tx))
+    Ok((
+        Standing {
+            height,
+            tip: tip.height,
+        },
+        tx,
+    ))
 }
 
 /// Runs `custos watch`.
@@ -150,8 +163,13 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
     let want = args.confirmations.max(1);
     loop {
         let (st, _tx) = standing(&src, &txid)?;
-        let confs = st.height.map_or(0, |h| st.tip.saturating_sub(h).saturating_add(1));
-        eprintln!("watch: {txid}: {confs} of {want} confirmation(s) (tip {})", st.tip);
+        let confs = st
+            .height
+            .map_or(0, |h| st.tip.saturating_sub(h).saturating_add(1));
+        eprintln!(
+            "watch: {txid}: {confs} of {want} confirmation(s) (tip {})",
+            st.tip
+        );
         if let (Some(height), true) = (st.height, confs >= want) {
             // SPV: merkle proof against a header chain validated from genesis to the tip.
             let tip = src.tip().map_err(Failure::env)?;
@@ -164,7 +182,9 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
                 .map_err(Failure::env)?
                 .pop()
                 .ok_or_else(|| Failure::env(anyhow!("server sent no merkle proof for {txid}")))?;
-            chain.verify_proof(&proof, height).map_err(Failure::finding)?;
+            chain
+                .verify_proof(&proof, height)
+                .map_err(Failure::finding)?;
             let confs = tip.height.saturating_sub(height).saturating_add(1);
             app.record(
                 case.as_mut(),
@@ -192,7 +212,9 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
                     "block_hash": chain.hash(height).map(|h| h.to_string()), "spv_verified": true,
                 }))
             } else {
-                println!("{txid} confirmed at height {height}: {confs} confirmation(s), SPV-verified");
+                println!(
+                    "{txid} confirmed at height {height}: {confs} confirmation(s), SPV-verified"
+                );
                 Ok(())
             };
         }

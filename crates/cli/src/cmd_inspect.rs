@@ -82,9 +82,11 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// Connects to the server.
     pub fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
-        let url = url
-            .or(self.server.as_deref())
-            .ok_or_else(|| Failure::input(anyhow!("no server: pass --server URL (or set CUSTOS_SERVER)")))?;
+        let url = url.or(self.server.as_deref()).ok_or_else(|| {
+            Failure::input(anyhow!(
+                "no server: pass --server URL (or set CUSTOS_SERVER)"
+            ))
+        })?;
         let opts = ElectrumOptions {
             socks5: self.socks5.clone(),
             timeout: Duration::from_secs(self.timeout.max(1)),
@@ -112,13 +114,16 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
     if let Some(InspectSub::Report { out }) = &args.sub {
         return run_report(app, out.as_deref());
     }
-    let input = args
-        .input
-        .as_deref()
-        .ok_or_else(|| Failure::input(anyhow!("missing INPUT: a watch-only file, xpubs, descriptors or addresses")))?;
+    let input = args.input.as_deref().ok_or_else(|| {
+        Failure::input(anyhow!(
+            "missing INPUT: a watch-only file, xpubs, descriptors or addresses"
+        ))
+    })?;
     let mut case = app.open_case()?;
     if args.offline && case.is_none() {
-        return Err(Failure::input(anyhow!("--offline replays a case's cache: pass --case DIR")));
+        return Err(Failure::input(anyhow!(
+            "--offline replays a case's cache: pass --case DIR"
+        )));
     }
     let network = app.network(case.as_ref());
     let (watch, watch_bytes) = load_watch_only(input, network)?;
@@ -144,7 +149,9 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         };
         let second = match (&args.verify_with, args.offline) {
             (Some(_), true) => {
-                return Err(Failure::input(anyhow!("--verify-with needs the network; it cannot run with --offline")))
+                return Err(Failure::input(anyhow!(
+                    "--verify-with needs the network; it cannot run with --offline"
+                )))
             }
             (Some(url), false) => Some(args.server.connect(Some(url))?),
             (None, _) => None,
@@ -162,7 +169,8 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             }
             (None, None) => return Err(Failure::input(anyhow!("no source"))),
         };
-        let second_ref: Option<&dyn BitcoinSource> = second.as_ref().map(|s| s as &dyn BitcoinSource);
+        let second_ref: Option<&dyn BitcoinSource> =
+            second.as_ref().map(|s| s as &dyn BitcoinSource);
         let r = scan(&watch, primary, second_ref, &opts, &mut |p| bar.update(&p));
         bar.finish();
         r.map_err(|e| match e {
@@ -228,14 +236,23 @@ fn parse_accounts(s: &str) -> CmdResult<Accounts> {
         .ok()
         .filter(|n| *n > 0)
         .map(Accounts::Fixed)
-        .ok_or_else(|| Failure::input(anyhow!("--accounts {s:?}: expected auto or a positive number")))
+        .ok_or_else(|| {
+            Failure::input(anyhow!(
+                "--accounts {s:?}: expected auto or a positive number"
+            ))
+        })
 }
 
 fn parse_paths(s: &str) -> Paths {
     if s.eq_ignore_ascii_case("all") {
         Paths::All
     } else {
-        Paths::Only(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+        Paths::Only(
+            s.split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        )
     }
 }
 
@@ -261,8 +278,9 @@ fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u
     let text = read_input(input)?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| Failure::input(anyhow!("input looks like JSON but does not parse: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| {
+            Failure::input(anyhow!("input looks like JSON but does not parse: {e}"))
+        })?;
         let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format == INVENTORY_FORMAT {
             return Err(Failure::input(anyhow!(
@@ -274,8 +292,11 @@ fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u
                 "JSON input has format {format:?}; expected {WATCH_ONLY_FORMAT:?}"
             )));
         }
-        let w: WatchOnly = serde_json::from_value(v)
-            .map_err(|e| Failure::input(anyhow!("watch-only file does not match {WATCH_ONLY_FORMAT}: {e}")))?;
+        let w: WatchOnly = serde_json::from_value(v).map_err(|e| {
+            Failure::input(anyhow!(
+                "watch-only file does not match {WATCH_ONLY_FORMAT}: {e}"
+            ))
+        })?;
         return Ok((w, text.into_bytes()));
     }
     let secret = SecretString::new(text);
@@ -320,7 +341,11 @@ fn record(
     ];
     for (txid, raw, ok) in &report.evidence.raw_txs {
         artifacts.push(NewArtifact {
-            kind: if *ok { "raw_tx".into() } else { "raw_tx_rejected".into() },
+            kind: if *ok {
+                "raw_tx".into()
+            } else {
+                "raw_tx_rejected".into()
+            },
             name: txid.to_string(),
             data: raw.clone(),
         });
@@ -456,13 +481,22 @@ impl ProgressBar {
         }
         let line = match p {
             Progress::Tip { height } => format!("inspect: tip at height {height}"),
-            Progress::Window { round, scripts, used } => {
+            Progress::Window {
+                round,
+                scripts,
+                used,
+            } => {
                 format!("inspect: discovery round {round}: {scripts} scripts asked, {used} used addresses so far")
             }
-            Progress::Transactions { count } => format!("inspect: {count} transactions fetched and hashed"),
+            Progress::Transactions { count } => {
+                format!("inspect: {count} transactions fetched and hashed")
+            }
             Progress::Headers { done, total } => {
                 let pct = u64::from(*done) * 100 / u64::from((*total).max(1));
-                format!("inspect: headers {done}/{total} validated [{:<20}] {pct}%", "#".repeat((pct / 5) as usize))
+                format!(
+                    "inspect: headers {done}/{total} validated [{:<20}] {pct}%",
+                    "#".repeat((pct / 5) as usize)
+                )
             }
             Progress::Proofs { count } => format!("inspect: {count} merkle proofs checked"),
             Progress::CrossCheck { server } => format!("inspect: cross-checking with {server}"),

@@ -43,7 +43,14 @@ fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
         ("correct horse battery staple", &["material"]),
     ];
     for (input, needles) in cases {
-        let (code, _, err) = run(custos().args(["--network", "regtest", "inspect", input, "--server", "127.0.0.1:9"]));
+        let (code, _, err) = run(custos().args([
+            "--network",
+            "regtest",
+            "inspect",
+            input,
+            "--server",
+            "127.0.0.1:9",
+        ]));
         assert_eq!(code, 2, "{input}: {err}");
         let low = err.to_lowercase();
         for n in *needles {
@@ -63,13 +70,20 @@ fn refuses_secret_material_on_the_online_side() {
         "127.0.0.1:9",
     ]));
     assert_eq!(code, 2);
-    assert!(err.contains("bip39 mnemonic") && err.contains("custos-signer"), "{err}");
+    assert!(
+        err.contains("bip39 mnemonic") && err.contains("custos-signer"),
+        "{err}"
+    );
     assert!(!err.contains("abandon"), "the secret was echoed: {err}");
 }
 
 #[test]
 fn unreachable_server_is_exit_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (code, _, err) = run(custos().args([
         "--network",
         "regtest",
@@ -122,10 +136,12 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let want: u64 = truth.wallet("watch").unwrap().balance_sat;
-    let got = v["inventory"]["confirmed"].as_u64().unwrap() + v["inventory"]["unconfirmed"].as_u64().unwrap();
+    let got = v["inventory"]["confirmed"].as_u64().unwrap()
+        + v["inventory"]["unconfirmed"].as_u64().unwrap();
     assert_eq!(got, want);
     assert!(v["round_trips"].as_u64().unwrap() > 0);
-    let file: custos_core::inventory::Inventory = serde_json::from_slice(&std::fs::read(&inv_path).unwrap()).unwrap();
+    let file: custos_core::inventory::Inventory =
+        serde_json::from_slice(&std::fs::read(&inv_path).unwrap()).unwrap();
     assert_eq!(file.confirmed.0 + file.unconfirmed.0, want);
 
     // The same scan replayed from the case, with the lab gone.
@@ -159,10 +175,16 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"));
 
     // The ledger verifies and holds both scans with their evidence.
-    let (code, out, err) = run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
+    let (code, out, err) =
+        run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
     assert_eq!(code, 0, "{err}");
     let events: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let scans = events.as_array().unwrap().iter().filter(|e| e["kind"] == "inspect.scan").count();
+    let scans = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "inspect.scan")
+        .count();
     assert_eq!(scans, 2);
     let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");

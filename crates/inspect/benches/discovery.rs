@@ -22,11 +22,20 @@ use custos_inspect::{scan, ScanOptions};
 use custos_lab::{Lab, LabConfig};
 
 fn material(name: &str) -> String {
-    std::fs::read_to_string(custos_lab::fixtures_dir().join("lab/seized-mixed").join(name)).unwrap()
+    std::fs::read_to_string(
+        custos_lab::fixtures_dir()
+            .join("lab/seized-mixed")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn seized_watch_only() -> WatchOnly {
-    let pass = SecretString::new(material("passphrase.txt").trim_end_matches(['\n', '\r']).to_string());
+    let pass = SecretString::new(
+        material("passphrase.txt")
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+    );
     let cat = custos_keys::Catalogue::builtin();
     let mut all = WatchOnly {
         format: WATCH_ONLY_FORMAT.into(),
@@ -43,9 +52,16 @@ fn seized_watch_only() -> WatchOnly {
         ("wif", "wif-keys.txt", None),
         ("xpub", "xpub.txt", None),
     ] {
-        let m = custos_keys::classify(&SecretString::new(material(file)), Network::Regtest).unwrap();
-        let w = custos_keys::watch_only(&m, pass, Network::Regtest, &cat, &custos_keys::WatchOnlyOptions::default())
-            .unwrap();
+        let m =
+            custos_keys::classify(&SecretString::new(material(file)), Network::Regtest).unwrap();
+        let w = custos_keys::watch_only(
+            &m,
+            pass,
+            Network::Regtest,
+            &cat,
+            &custos_keys::WatchOnlyOptions::default(),
+        )
+        .unwrap();
         for mut s in w.sources {
             s.label = format!("{name}:{}", s.label);
             all.sources.push(s);

@@ -29,7 +29,7 @@ pub struct ParsedDescriptor {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Keys(Descriptor<DescriptorPublicKey>),
+    Keys(Box<Descriptor<DescriptorPublicKey>>),
     Addr(Address<NetworkUnchecked>),
 }
 
@@ -51,7 +51,9 @@ fn parse_addr(text: &str) -> Option<Result<String, String>> {
         match desc_checksum(&plain) {
             Ok(expected) if expected == c => {}
             Ok(expected) => {
-                return Some(Err(format!("checksum {c} does not match, expected {expected}")))
+                return Some(Err(format!(
+                    "checksum {c} does not match, expected {expected}"
+                )))
             }
             Err(e) => return Some(Err(e.to_string())),
         }
@@ -72,13 +74,20 @@ impl ParsedDescriptor {
             let addr = addr.map_err(bad)?;
             let a = Address::<NetworkUnchecked>::from_str(&addr)
                 .map_err(|e| bad(format!("address {addr:?}: {e}")))?;
-            return Ok(vec![ParsedDescriptor { kind: Kind::Addr(a) }]);
+            return Ok(vec![ParsedDescriptor {
+                kind: Kind::Addr(a),
+            }]);
         }
-        let desc = Descriptor::<DescriptorPublicKey>::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let singles = desc.into_single_descriptors().map_err(|e| bad(e.to_string()))?;
+        let desc =
+            Descriptor::<DescriptorPublicKey>::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let singles = desc
+            .into_single_descriptors()
+            .map_err(|e| bad(e.to_string()))?;
         Ok(singles
             .into_iter()
-            .map(|desc| ParsedDescriptor { kind: Kind::Keys(desc) })
+            .map(|desc| ParsedDescriptor {
+                kind: Kind::Keys(Box::new(desc)),
+            })
             .collect())
     }
 
@@ -95,7 +104,10 @@ impl ParsedDescriptor {
         match &self.kind {
             Kind::Addr(a) if !a.is_valid_for_network(network) => Err(Error::Descriptor {
                 label: label.to_string(),
-                detail: format!("address {} is not a {network} address", a.clone().assume_checked()),
+                detail: format!(
+                    "address {} is not a {network} address",
+                    a.clone().assume_checked()
+                ),
             }),
             _ => Ok(()),
         }
@@ -183,7 +195,11 @@ pub fn with_full_origins(
             };
             Ok(DescriptorPublicKey::Single(SinglePub { origin, key }))
         }
-        translate_hash_fail!(DefiniteDescriptorKey, DescriptorPublicKey, std::convert::Infallible);
+        translate_hash_fail!(
+            DefiniteDescriptorKey,
+            DescriptorPublicKey,
+            std::convert::Infallible
+        );
     }
     let xonly = desc.desc_type() == DescriptorType::Tr;
     match desc.translate_pk(&mut Origins { secp, xonly }) {
@@ -207,9 +223,15 @@ mod tests {
         let d = ParsedDescriptor::parse("bip84/0", &text).unwrap().remove(0);
         assert!(d.is_ranged());
         let (_, a) = d.script_at("bip84/0", 0, Network::Bitcoin).unwrap();
-        assert_eq!(a.unwrap().to_string(), "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu");
+        assert_eq!(
+            a.unwrap().to_string(),
+            "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
+        );
         let (_, a) = d.script_at("bip84/0", 1, Network::Bitcoin).unwrap();
-        assert_eq!(a.unwrap().to_string(), "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g");
+        assert_eq!(
+            a.unwrap().to_string(),
+            "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"
+        );
         let secp = Secp256k1::verification_only();
         let s = with_full_origins(&d.at("bip84/0", 0).unwrap(), &secp);
         assert!(
@@ -228,7 +250,10 @@ mod tests {
         let v = ParsedDescriptor::parse("bip84/0", &text).unwrap();
         assert_eq!(v.len(), 2);
         let (_, a) = v[1].script_at("x", 0, Network::Bitcoin).unwrap();
-        assert_eq!(a.unwrap().to_string(), "bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el");
+        assert_eq!(
+            a.unwrap().to_string(),
+            "bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el"
+        );
     }
 
     #[test]

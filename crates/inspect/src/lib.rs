@@ -25,6 +25,6 @@ pub mod scan;
 
 pub use error::Error;
 pub use scan::{
-    scan, Accounts, Evidence, Paths, Progress, ProofStatus, ScanOptions, ScanReport,
-    SourceSummary, DEFAULT_CHANGE_GAP, DEFAULT_GAP,
+    scan, Accounts, Evidence, Paths, Progress, ProofStatus, ScanOptions, ScanReport, SourceSummary,
+    DEFAULT_CHANGE_GAP, DEFAULT_GAP,
 };

@@ -36,7 +36,11 @@ pub fn summarize(inv: &Inventory) -> Vec<SourceSummary> {
                 change: false,
                 wallets: Vec::new(),
                 scanned: true,
-                scanned_to: addrs.iter().map(|a| a.index.saturating_add(1)).max().unwrap_or(0),
+                scanned_to: addrs
+                    .iter()
+                    .map(|a| a.index.saturating_add(1))
+                    .max()
+                    .unwrap_or(0),
                 used: u32::try_from(addrs.len()).unwrap_or(u32::MAX),
                 utxos: u32::try_from(utxos.len()).unwrap_or(u32::MAX),
                 confirmed: sum(&|u| u.height > 0),
@@ -144,7 +148,11 @@ pub fn csv(inv: &Inventory) -> String {
         "source,index,address,tx_count,confirmed_sat,unconfirmed_sat,first_height,last_height,utxos,verified_utxos,descriptor\n",
     );
     for a in &inv.addresses {
-        let utxos: Vec<_> = inv.utxos.iter().filter(|u| u.address == a.address).collect();
+        let utxos: Vec<_> = inv
+            .utxos
+            .iter()
+            .filter(|u| u.address == a.address)
+            .collect();
         let fields = [
             a.source.clone(),
             a.index.to_string(),
@@ -169,7 +177,8 @@ pub fn csv(inv: &Inventory) -> String {
 pub fn html_section(inv: &Inventory) -> Section {
     let mut h = String::new();
     let status = if inv.complete {
-        "<p class=\"ok\">Scan complete; every confirmed unspent output SPV-verified.</p>".to_string()
+        "<p class=\"ok\">Scan complete; every confirmed unspent output SPV-verified.</p>"
+            .to_string()
     } else {
         "<p class=\"bad\">Scan INCOMPLETE: the totals below are not final.</p>".to_string()
     };
@@ -180,14 +189,25 @@ pub fn html_section(inv: &Inventory) -> Section {
             vec!["network".into(), inv.network.to_string()],
             vec!["scanned (UTC)".into(), inv.scanned.clone()],
             vec!["servers".into(), inv.servers.join(", ")],
-            vec!["tip".into(), format!("{} ({})", inv.tip_height, inv.tip_hash)],
+            vec![
+                "tip".into(),
+                format!("{} ({})", inv.tip_height, inv.tip_hash),
+            ],
             vec![
                 "confirmed".into(),
-                format!("{} BTC ({} sat)", inv.confirmed.to_btc_string(), inv.confirmed.0),
+                format!(
+                    "{} BTC ({} sat)",
+                    inv.confirmed.to_btc_string(),
+                    inv.confirmed.0
+                ),
             ],
             vec![
                 "unconfirmed".into(),
-                format!("{} BTC ({} sat)", inv.unconfirmed.to_btc_string(), inv.unconfirmed.0),
+                format!(
+                    "{} BTC ({} sat)",
+                    inv.unconfirmed.to_btc_string(),
+                    inv.unconfirmed.0
+                ),
             ],
             vec!["used addresses".into(), inv.addresses.len().to_string()],
             vec!["unspent outputs".into(), inv.utxos.len().to_string()],
@@ -209,7 +229,15 @@ pub fn html_section(inv: &Inventory) -> Section {
         })
         .collect();
     h.push_str(&table(
-        &["source", "used addresses", "utxos", "confirmed (sat)", "unconfirmed (sat)", "first height", "last height"],
+        &[
+            "source",
+            "used addresses",
+            "utxos",
+            "confirmed (sat)",
+            "unconfirmed (sat)",
+            "first height",
+            "last height",
+        ],
         &rows,
     ));
     h.push_str("<h3>Used addresses</h3>");
@@ -231,7 +259,17 @@ pub fn html_section(inv: &Inventory) -> Section {
         })
         .collect();
     h.push_str(&table(
-        &["source", "index", "address", "txs", "confirmed (sat)", "unconfirmed (sat)", "first", "last", "descriptor"],
+        &[
+            "source",
+            "index",
+            "address",
+            "txs",
+            "confirmed (sat)",
+            "unconfirmed (sat)",
+            "first",
+            "last",
+            "descriptor",
+        ],
         &rows,
     ));
     h.push_str("<h3>Unspent outputs</h3>");
@@ -243,14 +281,25 @@ pub fn html_section(inv: &Inventory) -> Section {
                 u.outpoint.clone(),
                 u.value.0.to_string(),
                 u.height.to_string(),
-                if u.verified { "verified".into() } else { "not verified".into() },
+                if u.verified {
+                    "verified".into()
+                } else {
+                    "not verified".into()
+                },
                 u.source.clone(),
                 u.address.clone(),
             ]
         })
         .collect();
     h.push_str(&table(
-        &["outpoint", "value (sat)", "height", "SPV", "source", "address"],
+        &[
+            "outpoint",
+            "value (sat)",
+            "height",
+            "SPV",
+            "source",
+            "address",
+        ],
         &rows,
     ));
     if !inv.warnings.is_empty() {

@@ -16,17 +16,16 @@ use custos_chain::{
     spv, VerifiedChain,
 };
 use custos_core::{
-    inventory::{Inventory, InventoryUtxo, UsedAddress, WatchOnly, INVENTORY_FORMAT, WATCH_ONLY_FORMAT},
+    inventory::{
+        Inventory, InventoryUtxo, UsedAddress, WatchOnly, INVENTORY_FORMAT, WATCH_ONLY_FORMAT,
+    },
     ledger,
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
     Sat,
 };
 use serde::Serialize;
 
-use crate::{
-    derive::ParsedDescriptor,
-    Error,
-};
+use crate::{derive::ParsedDescriptor, Error};
 
 /// Default receive-chain gap limit (BIP44's 20).
 pub const DEFAULT_GAP: u32 = 20;
@@ -311,7 +310,10 @@ fn check_format(watch: &WatchOnly) -> Result<(), Error> {
     let mut seen = BTreeSet::new();
     for s in &watch.sources {
         if !seen.insert(s.label.as_str()) {
-            return Err(Error::WatchOnly(format!("label {:?} appears twice", s.label)));
+            return Err(Error::WatchOnly(format!(
+                "label {:?} appears twice",
+                s.label
+            )));
         }
     }
     Ok(())
@@ -341,7 +343,12 @@ fn build_chains(watch: &WatchOnly, opts: &ScanOptions) -> Result<Vec<Chain>, Err
                 label,
                 desc,
                 ranged,
-                gap: if change { opts.gap_change } else { opts.gap_receive }.max(1),
+                gap: if change {
+                    opts.gap_change
+                } else {
+                    opts.gap_receive
+                }
+                .max(1),
                 next: 0,
                 used_until: 0,
                 has_history: false,
@@ -413,15 +420,21 @@ pub fn scan(
     // Discovery: one batched history request per round across every active chain.
     loop {
         let mut batch: Vec<usize> = Vec::new();
-        for ci in 0..chains.len() {
-            let c = &chains[ci];
+        for (ci, c) in chains.iter_mut().enumerate() {
             if !c.active || c.done {
                 continue;
             }
-            let end = if c.ranged { c.used_until.saturating_add(c.gap) } else { 1 };
+            let end = if c.ranged {
+                c.used_until.saturating_add(c.gap)
+            } else {
+                1
+            };
             for index in c.next..end {
                 let (script, address) = c.desc.script_at(&c.label, index, network)?;
-                let address = address.map_or_else(|| format!("script:{}", script.to_hex_string()), |a| a.to_string());
+                let address = address.map_or_else(
+                    || format!("script:{}", script.to_hex_string()),
+                    |a| a.to_string(),
+                );
                 let duplicate_of = by_script.get(&script).copied();
                 if duplicate_of.is_none() {
                     by_script.insert(script.clone(), slots.len());
@@ -436,7 +449,7 @@ pub fn scan(
                     duplicate_of,
                 });
             }
-            chains[ci].next = end;
+            c.next = end;
         }
         if batch.is_empty() {
             break;
@@ -649,9 +662,9 @@ pub fn scan(
         }
     }
     for (t, h) in &requests {
-        status
-            .entry(*t)
-            .or_insert_with(|| ProofStatus::Failed(format!("transaction {t} at height {h}: no merkle proof")));
+        status.entry(*t).or_insert_with(|| {
+            ProofStatus::Failed(format!("transaction {t} at height {h}: no merkle proof"))
+        });
     }
     progress(Progress::Proofs {
         count: evidence.proofs.len(),
@@ -696,7 +709,8 @@ pub fn scan(
     let mut tainted: BTreeSet<usize> = BTreeSet::new();
     for &i in &used {
         if slots[i].history.iter().any(|h| {
-            !txs.contains_key(&h.txid) || matches!(status.get(&h.txid), Some(ProofStatus::Failed(_)))
+            !txs.contains_key(&h.txid)
+                || matches!(status.get(&h.txid), Some(ProofStatus::Failed(_)))
         }) {
             tainted.insert(i);
         }
@@ -749,7 +763,11 @@ pub fn scan(
     let mut slot_conf: HashMap<usize, Sat> = HashMap::new();
     let mut slot_unconf: HashMap<usize, Sat> = HashMap::new();
     for u in &local {
-        let m = if u.height > 0 { &mut slot_conf } else { &mut slot_unconf };
+        let m = if u.height > 0 {
+            &mut slot_conf
+        } else {
+            &mut slot_unconf
+        };
         let e = m.entry(u.slot).or_insert(Sat::ZERO);
         *e = e.checked_add(u.value)?;
     }
@@ -810,7 +828,11 @@ pub fn scan(
         let c = &chains[s.chain];
         let definite = c.desc.definite_string(&c.label, s.index, &secp)?;
         descriptors.insert(i, definite.clone());
-        let heights: Vec<u32> = s.history.iter().filter_map(HistoryItem::confirmed_height).collect();
+        let heights: Vec<u32> = s
+            .history
+            .iter()
+            .filter_map(HistoryItem::confirmed_height)
+            .collect();
         addresses.push(UsedAddress {
             source: c.label.clone(),
             index: s.index,

@@ -19,7 +19,9 @@ use serde_json::{json, Value};
 use support::proxy::{honest, Proxy, Rewrite};
 
 fn material(name: &str) -> String {
-    let p = custos_lab::fixtures_dir().join("lab/seized-mixed").join(name);
+    let p = custos_lab::fixtures_dir()
+        .join("lab/seized-mixed")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -47,8 +49,14 @@ fn seized_watch_only() -> WatchOnly {
     for (name, file, pass) in items {
         let text = SecretString::new(material(file));
         let m = custos_keys::classify(&text, Network::Regtest).unwrap();
-        let w = custos_keys::watch_only(&m, pass, Network::Regtest, &cat, &custos_keys::WatchOnlyOptions::default())
-            .unwrap();
+        let w = custos_keys::watch_only(
+            &m,
+            pass,
+            Network::Regtest,
+            &cat,
+            &custos_keys::WatchOnlyOptions::default(),
+        )
+        .unwrap();
         for mut s in w.sources {
             s.label = format!("{name}:{}", s.label);
             all.sources.push(s);
@@ -62,12 +70,23 @@ fn start_lab() -> Lab {
 }
 
 fn connect(url: &str) -> ElectrumSource {
-    ElectrumSource::connect(url, ElectrumOptions { timeout: Duration::from_secs(60), ..ElectrumOptions::default() })
-        .unwrap()
+    ElectrumSource::connect(
+        url,
+        ElectrumOptions {
+            timeout: Duration::from_secs(60),
+            ..ElectrumOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 fn expected_addresses(truth: &GroundTruth) -> BTreeSet<String> {
-    let seized: BTreeSet<&str> = truth.wallets.iter().filter(|w| w.seized).map(|w| w.id.as_str()).collect();
+    let seized: BTreeSet<&str> = truth
+        .wallets
+        .iter()
+        .filter(|w| w.seized)
+        .map(|w| w.id.as_str())
+        .collect();
     let mut set: BTreeSet<String> = truth
         .wallets
         .iter()
@@ -87,7 +106,11 @@ fn expected_utxos(truth: &GroundTruth) -> BTreeSet<String> {
         .wallets
         .iter()
         .filter(|w| w.seized)
-        .flat_map(|w| w.addresses.iter().flat_map(|a| a.utxos.iter().map(|u| format!("{}:{}", u.txid, u.vout))))
+        .flat_map(|w| {
+            w.addresses
+                .iter()
+                .flat_map(|a| a.utxos.iter().map(|u| format!("{}:{}", u.txid, u.vout)))
+        })
         .collect()
 }
 
@@ -97,7 +120,9 @@ fn run(url: &str, verify_with: Option<&str>) -> ScanReport {
     scan(
         &seized_watch_only(),
         &primary,
-        second.as_ref().map(|s| s as &dyn custos_core::source::BitcoinSource),
+        second
+            .as_ref()
+            .map(|s| s as &dyn custos_core::source::BitcoinSource),
         &ScanOptions::default(),
         &mut |_| {},
     )
@@ -110,12 +135,26 @@ fn finds_every_funded_path_and_key_of_seized_mixed_and_nothing_else() {
     let truth = lab.ground_truth().clone();
     let r = run(&lab.url(), None);
     let inv = &r.inventory;
+    eprintln!(
+        "seized-mixed: {} scripts in {} rounds, {} round trips, {} used addresses, {} utxos, {} + {} sat (truth {} sat)",
+        r.scripts_scanned,
+        r.rounds,
+        r.round_trips,
+        inv.addresses.len(),
+        inv.utxos.len(),
+        inv.confirmed.0,
+        inv.unconfirmed.0,
+        truth.seized_total_sat
+    );
     assert!(inv.complete, "{:#?}", inv.warnings);
     let found: BTreeSet<String> = inv.addresses.iter().map(|a| a.address.clone()).collect();
     let want = expected_addresses(&truth);
     let missing: Vec<_> = want.difference(&found).collect();
     let extra: Vec<_> = found.difference(&want).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     let utxos: BTreeSet<String> = inv.utxos.iter().map(|u| u.outpoint.clone()).collect();
     assert_eq!(utxos, expected_utxos(&truth));
     let total = inv.confirmed.checked_add(inv.unconfirmed).unwrap();
@@ -125,8 +164,13 @@ fn finds_every_funded_path_and_key_of_seized_mixed_and_nothing_else() {
     // Per wallet: the balance of each seized wallet is found under the sources of its material.
     for w in truth.wallets.iter().filter(|w| w.seized) {
         let addrs: BTreeSet<&str> = w.addresses.iter().map(|a| a.address.as_str()).collect();
-        let bal = Sat::checked_sum(inv.utxos.iter().filter(|u| addrs.contains(u.address.as_str())).map(|u| u.value))
-            .unwrap();
+        let bal = Sat::checked_sum(
+            inv.utxos
+                .iter()
+                .filter(|u| addrs.contains(u.address.as_str()))
+                .map(|u| u.value),
+        )
+        .unwrap();
         let truth_bal: u64 = w.addresses.iter().map(|a| a.balance_sat).sum();
         assert_eq!(bal.0, truth_bal, "wallet {}", w.id);
     }
@@ -157,7 +201,11 @@ fn lying(lab: &Lab, rewrite: Rewrite) -> Proxy {
 fn assert_caught(r: &ScanReport, txid: &str, needle: &str) {
     let inv = &r.inventory;
     assert!(!inv.complete, "a lie went unnoticed");
-    assert!(inv.warnings.iter().any(|w| w.contains(needle)), "no warning with {needle:?}: {:#?}", inv.warnings);
+    assert!(
+        inv.warnings.iter().any(|w| w.contains(needle)),
+        "no warning with {needle:?}: {:#?}",
+        inv.warnings
+    );
     for u in &inv.utxos {
         if u.outpoint.starts_with(txid) {
             assert!(!u.verified, "{} is marked verified", u.outpoint);
@@ -173,16 +221,22 @@ fn catches_a_transaction_that_does_not_hash_to_its_txid() {
     let proxy = lying(
         &lab,
         Arc::new(move |m, p, v| {
-            if m == "blockchain.transaction.get" && p.first().and_then(Value::as_str) == Some(t2.as_str()) {
+            if m == "blockchain.transaction.get"
+                && p.first().and_then(Value::as_str) == Some(t2.as_str())
+            {
                 let mut tx = hex_tx(&v);
-                tx.output[0].value = tx.output[0].value + bitcoin::Amount::from_sat(1);
+                tx.output[0].value += bitcoin::Amount::from_sat(1);
                 return json!(hex::encode(serialize(&tx)));
             }
             v
         }),
     );
     let r = run(&proxy.url(), None);
-    assert_caught(&r, &txid, &format!("transaction {txid}: bytes sent hash to"));
+    assert_caught(
+        &r,
+        &txid,
+        &format!("transaction {txid}: bytes sent hash to"),
+    );
 }
 
 #[test]
@@ -193,14 +247,20 @@ fn catches_a_wrong_merkle_branch() {
     let proxy = lying(
         &lab,
         Arc::new(move |m, p, mut v| {
-            if m == "blockchain.transaction.get_merkle" && p.first().and_then(Value::as_str) == Some(t2.as_str()) {
+            if m == "blockchain.transaction.get_merkle"
+                && p.first().and_then(Value::as_str) == Some(t2.as_str())
+            {
                 v["merkle"][0] = json!("09".repeat(32));
             }
             v
         }),
     );
     let r = run(&proxy.url(), None);
-    assert_caught(&r, &txid, &format!("transaction {txid} at height {height}: merkle branch"));
+    assert_caught(
+        &r,
+        &txid,
+        &format!("transaction {txid} at height {height}: merkle branch"),
+    );
 }
 
 #[test]
@@ -231,7 +291,12 @@ fn catches_a_header_with_bad_proof_of_work() {
     let r = run(&proxy.url(), None);
     assert_caught(&r, &txid, &format!("header at height {height}"));
     // Below the bad header, everything verifies.
-    assert!(r.inventory.utxos.iter().filter(|u| u.height < height && u.height > 0).all(|u| u.verified));
+    assert!(r
+        .inventory
+        .utxos
+        .iter()
+        .filter(|u| u.height < height && u.height > 0)
+        .all(|u| u.verified));
 }
 
 #[test]
@@ -242,7 +307,8 @@ fn catches_an_omitted_history_entry_with_verify_with() {
     let proxy = lying(
         &lab,
         Arc::new(move |m, _p, mut v| {
-            if m == "blockchain.scripthash.get_history" || m == "blockchain.scripthash.listunspent" {
+            if m == "blockchain.scripthash.get_history" || m == "blockchain.scripthash.listunspent"
+            {
                 if let Some(a) = v.as_array_mut() {
                     a.retain(|e| e.get("tx_hash").and_then(Value::as_str) != Some(t2.as_str()));
                 }
@@ -270,9 +336,20 @@ fn reconnects_after_a_dropped_connection_and_finishes_the_scan() {
     // The first connection dies after 3 answers (the connect handshake and the first requests).
     let flaky = Proxy::start_flaky(lab.addr(), honest(), Duration::ZERO, Some(3));
     let primary = connect(&flaky.url());
-    let r = scan(&seized_watch_only(), &primary, None, &ScanOptions::default(), &mut |_| {}).unwrap();
+    let r = scan(
+        &seized_watch_only(),
+        &primary,
+        None,
+        &ScanOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(primary.reconnects() >= 1, "no reconnection happened");
     assert!(r.inventory.complete, "{:#?}", r.inventory.warnings);
-    let total = r.inventory.confirmed.checked_add(r.inventory.unconfirmed).unwrap();
+    let total = r
+        .inventory
+        .confirmed
+        .checked_add(r.inventory.unconfirmed)
+        .unwrap();
     assert_eq!(total, Sat(truth.seized_total_sat));
 }

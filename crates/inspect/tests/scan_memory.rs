@@ -37,7 +37,10 @@ impl Wallet {
         let path = DerivationPath::from_str(&format!("m/{purpose}'/1'/{account}'")).unwrap();
         let xprv = self.master.derive_priv(&secp, &path).unwrap();
         let fp = self.master.fingerprint(&secp);
-        (format!("[{fp}/{purpose}'/1'/{account}']"), Xpub::from_priv(&secp, &xprv))
+        (
+            format!("[{fp}/{purpose}'/1'/{account}']"),
+            Xpub::from_priv(&secp, &xprv),
+        )
     }
 
     fn descriptor(&self, purpose: u32, account: u32, change: u32) -> String {
@@ -49,7 +52,9 @@ impl Wallet {
             86 => format!("tr({inner})"),
             _ => format!("wpkh({inner})"),
         };
-        Descriptor::<DescriptorPublicKey>::from_str(&d).unwrap().to_string()
+        Descriptor::<DescriptorPublicKey>::from_str(&d)
+            .unwrap()
+            .to_string()
     }
 
     fn script(&self, purpose: u32, account: u32, change: u32, index: u32) -> ScriptBuf {
@@ -61,7 +66,13 @@ impl Wallet {
     }
 }
 
-fn source(label: &str, descriptor: String, cat: &str, account: Option<u32>, change: bool) -> WatchSource {
+fn source(
+    label: &str,
+    descriptor: String,
+    cat: &str,
+    account: Option<u32>,
+    change: bool,
+) -> WatchSource {
     WatchSource {
         label: label.to_string(),
         descriptor,
@@ -122,7 +133,11 @@ fn finds_every_funded_index_within_the_gap_and_nothing_beyond() {
     let r = scan(&wo, &chain, None, &ScanOptions::default(), &mut quiet()).unwrap();
     let inv = &r.inventory;
     assert!(inv.complete, "{:?}", inv.warnings);
-    let found: Vec<(String, u32)> = inv.addresses.iter().map(|a| (a.source.clone(), a.index)).collect();
+    let found: Vec<(String, u32)> = inv
+        .addresses
+        .iter()
+        .map(|a| (a.source.clone(), a.index))
+        .collect();
     assert_eq!(
         found,
         vec![
@@ -151,26 +166,58 @@ fn finds_every_funded_index_within_the_gap_and_nothing_beyond() {
     assert!(u.descriptor.contains("/84'/1'/0'/0/0]"), "{}", u.descriptor);
     let prev: bitcoin::Transaction =
         bitcoin::consensus::deserialize(&hex::decode(&u.prev_tx).unwrap()).unwrap();
-    assert_eq!(prev.compute_txid().to_string(), u.outpoint.split(':').next().unwrap());
+    assert_eq!(
+        prev.compute_txid().to_string(),
+        u.outpoint.split(':').next().unwrap()
+    );
 }
 
 #[test]
 fn discovers_accounts_one_after_another_and_flags_a_missing_next_account() {
     let w = Wallet::new(2);
     let mut chain = MemoryChain::regtest();
-    chain.fund(&[(w.script(84, 0, 0, 0), 1_000), (w.script(84, 1, 0, 4), 2_000)]);
+    chain.fund(&[
+        (w.script(84, 0, 0, 0), 1_000),
+        (w.script(84, 1, 0, 4), 2_000),
+    ]);
     chain.mine();
-    let r = scan(&watch(&w, 3), &chain, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let r = scan(
+        &watch(&w, 3),
+        &chain,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert!(r.inventory.complete, "{:?}", r.inventory.warnings);
     assert_eq!(r.inventory.confirmed, Sat(3_000));
-    let scanned: Vec<&str> = r.sources.iter().filter(|s| s.scanned).map(|s| s.label.as_str()).collect();
+    let scanned: Vec<&str> = r
+        .sources
+        .iter()
+        .filter(|s| s.scanned)
+        .map(|s| s.label.as_str())
+        .collect();
     assert!(scanned.contains(&"bip84/2/0"), "{scanned:?}");
     // With only accounts 0 and 1 in the file, account 1's history cannot be followed further.
-    let r = scan(&watch(&w, 2), &chain, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let r = scan(
+        &watch(&w, 2),
+        &chain,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert!(!r.inventory.complete);
-    assert!(r.inventory.warnings.iter().any(|w| w.contains("bip84") && w.contains("account 1 has history")));
+    assert!(r
+        .inventory
+        .warnings
+        .iter()
+        .any(|w| w.contains("bip84") && w.contains("account 1 has history")));
     // --accounts 1 scans account 0 only and misses nothing it was asked for.
-    let opts = ScanOptions { accounts: Accounts::Fixed(1), ..ScanOptions::default() };
+    let opts = ScanOptions {
+        accounts: Accounts::Fixed(1),
+        ..ScanOptions::default()
+    };
     let r = scan(&watch(&w, 3), &chain, None, &opts, &mut quiet()).unwrap();
     assert_eq!(r.inventory.confirmed, Sat(1_000));
 }
@@ -188,13 +235,24 @@ fn excludes_spent_outputs_and_counts_mempool_separately() {
     chain.mine();
     // And an unconfirmed payment.
     chain.fund(&[(w.script(84, 0, 0, 1), 7_000)]);
-    let r = scan(&watch(&w, 2), &chain, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let r = scan(
+        &watch(&w, 2),
+        &chain,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     let inv = &r.inventory;
     assert!(inv.complete, "{:?}", inv.warnings);
     assert_eq!(inv.confirmed, Sat(49_000));
     assert_eq!(inv.unconfirmed, Sat(7_000));
     assert_eq!(inv.addresses.len(), 3);
-    let a = inv.addresses.iter().find(|a| a.index == 0 && a.source == "bip84/0/0").unwrap();
+    let a = inv
+        .addresses
+        .iter()
+        .find(|a| a.index == 0 && a.source == "bip84/0/0")
+        .unwrap();
     assert_eq!((a.tx_count, a.confirmed), (2, Sat::ZERO));
     let pending = inv.utxos.iter().find(|u| u.height == 0).unwrap();
     assert!(!pending.verified);
@@ -270,8 +328,10 @@ impl BitcoinSource for Liar<'_> {
         if let Lie::TxBytes(bad) = self.lie {
             for (id, raw) in t.iter().zip(raws.iter_mut()) {
                 if *id == bad {
-                    let mut tx: bitcoin::Transaction = bitcoin::consensus::deserialize(raw).unwrap();
-                    tx.output[0].value = bitcoin::Amount::from_sat(tx.output[0].value.to_sat() * 10);
+                    let mut tx: bitcoin::Transaction =
+                        bitcoin::consensus::deserialize(raw).unwrap();
+                    tx.output[0].value =
+                        bitcoin::Amount::from_sat(tx.output[0].value.to_sat() * 10);
                     *raw = serialize(&tx);
                 }
             }
@@ -329,51 +389,115 @@ fn assert_only_honest_verified(r: &custos_inspect::ScanReport, bad: Txid, needle
 #[test]
 fn reports_a_transaction_that_does_not_hash_to_its_txid() {
     let (w, chain, a, b) = lying_setup();
-    let liar = Liar { inner: &chain, lie: Lie::TxBytes(b) };
-    let r = scan(&watch(&w, 2), &liar, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let liar = Liar {
+        inner: &chain,
+        lie: Lie::TxBytes(b),
+    };
+    let r = scan(
+        &watch(&w, 2),
+        &liar,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert_only_honest_verified(&r, b, &b.to_string());
-    assert!(r.inventory.utxos.iter().all(|u| !u.outpoint.starts_with(&b.to_string())));
-    let good = r.inventory.utxos.iter().find(|u| u.outpoint.starts_with(&a.to_string())).unwrap();
+    assert!(r
+        .inventory
+        .utxos
+        .iter()
+        .all(|u| !u.outpoint.starts_with(&b.to_string())));
+    let good = r
+        .inventory
+        .utxos
+        .iter()
+        .find(|u| u.outpoint.starts_with(&a.to_string()))
+        .unwrap();
     assert!(good.verified);
 }
 
 #[test]
 fn reports_a_wrong_merkle_branch_with_txid_and_height() {
     let (w, chain, _a, b) = lying_setup();
-    let liar = Liar { inner: &chain, lie: Lie::MerkleBranch(b) };
-    let r = scan(&watch(&w, 2), &liar, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let liar = Liar {
+        inner: &chain,
+        lie: Lie::MerkleBranch(b),
+    };
+    let r = scan(
+        &watch(&w, 2),
+        &liar,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert_only_honest_verified(&r, b, &format!("transaction {b} at height 3"));
 }
 
 #[test]
 fn reports_a_header_with_bad_proof_of_work_by_height() {
     let (w, chain, a, b) = lying_setup();
-    let liar = Liar { inner: &chain, lie: Lie::HeaderPow(3) };
-    let r = scan(&watch(&w, 2), &liar, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let liar = Liar {
+        inner: &chain,
+        lie: Lie::HeaderPow(3),
+    };
+    let r = scan(
+        &watch(&w, 2),
+        &liar,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert_only_honest_verified(&r, b, "header at height 3");
     // Below the bad header everything still verifies.
-    let good = r.inventory.utxos.iter().find(|u| u.outpoint.starts_with(&a.to_string())).unwrap();
+    let good = r
+        .inventory
+        .utxos
+        .iter()
+        .find(|u| u.outpoint.starts_with(&a.to_string()))
+        .unwrap();
     assert!(good.verified);
 }
 
 #[test]
 fn catches_an_omitted_history_entry_with_a_second_server() {
     let (w, chain, _a, b) = lying_setup();
-    let liar = Liar { inner: &chain, lie: Lie::OmitHistory(b) };
+    let liar = Liar {
+        inner: &chain,
+        lie: Lie::OmitHistory(b),
+    };
     // Alone, the liar's story is consistent: nothing to see.
-    let r = scan(&watch(&w, 2), &liar, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    let r = scan(
+        &watch(&w, 2),
+        &liar,
+        None,
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert!(r.inventory.complete);
     assert_eq!(r.inventory.confirmed, Sat(11_000));
     // With --verify-with the omission is named.
-    let r = scan(&watch(&w, 2), &liar, Some(&chain), &ScanOptions::default(), &mut quiet()).unwrap();
+    let r = scan(
+        &watch(&w, 2),
+        &liar,
+        Some(&chain),
+        &ScanOptions::default(),
+        &mut quiet(),
+    )
+    .unwrap();
     assert!(!r.inventory.complete);
     let cc = r.cross_check.as_ref().unwrap();
     assert!(!cc.disagreements.is_empty());
-    assert!(r
-        .inventory
-        .warnings
-        .iter()
-        .any(|x| x.contains(&b.to_string()) && x.contains("omitted by liar")), "{:?}", r.inventory.warnings);
+    assert!(
+        r.inventory
+            .warnings
+            .iter()
+            .any(|x| x.contains(&b.to_string()) && x.contains("omitted by liar")),
+        "{:?}",
+        r.inventory.warnings
+    );
     assert_eq!(r.verify_round_trips, 3);
 }
 

@@ -17,6 +17,9 @@ use serde_json::Value;
 /// Rewrites one answer: (method, params, result) -> new result.
 pub type Rewrite = Arc<dyn Fn(&str, &[Value], Value) -> Value + Send + Sync>;
 
+/// Requests in flight: id -> (method, params, arrival).
+type Pending = HashMap<String, (String, Vec<Value>, Instant)>;
+
 /// A running proxy.
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -45,7 +48,9 @@ impl Proxy {
         std::thread::spawn(move || {
             for (n, client) in listener.incoming().enumerate() {
                 let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(upstream) else { continue };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
                 let rewrite = rewrite.clone();
                 let cut = if n == 0 { drop_after } else { None };
                 std::thread::spawn(move || serve(client, server, rewrite, latency, cut));
@@ -55,13 +60,19 @@ impl Proxy {
     }
 }
 
-fn serve(client: TcpStream, server: TcpStream, rewrite: Rewrite, latency: Duration, cut: Option<usize>) {
+fn serve(
+    client: TcpStream,
+    server: TcpStream,
+    rewrite: Rewrite,
+    latency: Duration,
+    cut: Option<usize>,
+) {
     let cut_handles = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let mut answered = 0usize;
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     // id -> (method, params, arrival)
-    let pending: Arc<Mutex<HashMap<String, (String, Vec<Value>, Instant)>>> = Arc::default();
+    let pending: Arc<Mutex<Pending>> = Arc::default();
     let (c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
     let p2 = pending.clone();
     std::thread::spawn(move || {
@@ -75,9 +86,19 @@ fn serve(client: TcpStream, server: TcpStream, rewrite: Rewrite, latency: Durati
                 };
                 for q in reqs {
                     let id = q.get("id").map(|i| i.to_string()).unwrap_or_default();
-                    let method = q.get("method").and_then(Value::as_str).unwrap_or("").to_string();
-                    let params = q.get("params").and_then(Value::as_array).cloned().unwrap_or_default();
-                    p2.lock().unwrap().insert(id, (method, params, Instant::now()));
+                    let method = q
+                        .get("method")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let params = q
+                        .get("params")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    p2.lock()
+                        .unwrap()
+                        .insert(id, (method, params, Instant::now()));
                 }
             }
             if s_write.write_all(line.as_bytes()).is_err() {
