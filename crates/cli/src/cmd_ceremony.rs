@@ -94,7 +94,13 @@ pub fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
 
 fn file_stem(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -144,7 +150,9 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         challenge: challenge.clone(),
     };
     let asm = assemble::assemble(&req, keys).map_err(Failure::input)?;
-    let first = asm.receive_addresses(a.addresses.max(1)).map_err(Failure::input)?;
+    let first = asm
+        .receive_addresses(a.addresses.max(1))
+        .map_err(Failure::input)?;
     let change0 = asm.first_change_address().map_err(Failure::input)?;
 
     std::fs::create_dir_all(&a.out_dir)
@@ -152,7 +160,9 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         .map_err(Failure::env)?;
     let stem = file_stem(&a.name);
     let bsms = asm.bsms_round2().map_err(Failure::input)?;
-    let ur_frames = asm.ur_output_descriptor(a.ur_extra_frames).map_err(Failure::input)?;
+    let ur_frames = asm
+        .ur_output_descriptor(a.ur_extra_frames)
+        .map_err(Failure::input)?;
     let policy = asm.policy(Some(transcript::sha256_hex(bsms.as_bytes())));
     let mut outputs: Vec<(String, String, Vec<u8>)> = vec![
         (
@@ -160,10 +170,18 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
             format!("{stem}.descriptor"),
             format!("{}\n{}\n", asm.receive_string(), asm.change_string()).into_bytes(),
         ),
-        ("bsms_descriptor_record".into(), format!("{stem}.bsms"), bsms.into_bytes()),
+        (
+            "bsms_descriptor_record".into(),
+            format!("{stem}.bsms"),
+            bsms.into_bytes(),
+        ),
     ];
     match asm.coldcard_text() {
-        Ok(t) => outputs.push(("coldcard_multisig".into(), format!("{stem}-coldcard.txt"), t.into_bytes())),
+        Ok(t) => outputs.push((
+            "coldcard_multisig".into(),
+            format!("{stem}-coldcard.txt"),
+            t.into_bytes(),
+        )),
         Err(e) => tracing::warn!(target: "custos::ceremony", "{e}"),
     }
     outputs.push((
@@ -224,7 +242,10 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         .iter()
         .map(|(p, b)| NewArtifact {
             kind: "key_record".into(),
-            name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             data: b.clone(),
         })
         .collect();
@@ -256,12 +277,18 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         println!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)");
     }
     for (_, name, data) in &outputs {
-        println!("wrote {} sha256 {}", a.out_dir.join(name).display(), transcript::sha256_hex(data));
+        println!(
+            "wrote {} sha256 {}",
+            a.out_dir.join(name).display(),
+            transcript::sha256_hex(data)
+        );
     }
     if let Some(e) = event {
         println!("ledger: seq {} {}", e.seq, e.hash);
     }
-    println!("Every keyholder now runs `custos-signer ceremony verify` and compares the first address.");
+    println!(
+        "Every keyholder now runs `custos-signer ceremony verify` and compares the first address."
+    );
     Ok(())
 }
 
@@ -270,8 +297,11 @@ fn show_frames(frames: &[String]) -> CmdResult {
     let loops = if frames.len() > 1 { 3 } else { 1 };
     for _ in 0..loops {
         for f in frames {
-            let code = qrcode::QrCode::with_error_correction_level(f.to_ascii_uppercase(), qrcode::EcLevel::L)
-                .map_err(|e| Failure::input(anyhow!("qr: {e}")))?;
+            let code = qrcode::QrCode::with_error_correction_level(
+                f.to_ascii_uppercase(),
+                qrcode::EcLevel::L,
+            )
+            .map_err(|e| Failure::input(anyhow!("qr: {e}")))?;
             let text = code
                 .render::<qrcode::render::unicode::Dense1x2>()
                 .dark_color(qrcode::render::unicode::Dense1x2::Light)
@@ -324,6 +354,11 @@ fn import_transcript(app: &App, file: &Path) -> CmdResult {
             "imported": entries.len(), "seqs": seqs, "summary_seq": summary.map(|e| e.seq),
         }));
     }
-    println!("imported {} transcript entries from {} (ledger seq {:?})", entries.len(), file.display(), seqs);
+    println!(
+        "imported {} transcript entries from {} (ledger seq {:?})",
+        entries.len(),
+        file.display(),
+        seqs
+    );
     Ok(())
 }

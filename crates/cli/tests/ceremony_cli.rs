@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use bitcoin::bip32::Xpriv;
 use bitcoin::secp256k1::Secp256k1;
-use bitcoin::{absolute, transaction, Amount, OutPoint, Psbt, Sequence, Transaction, TxIn, TxOut, Witness};
+use bitcoin::{
+    absolute, transaction, Amount, OutPoint, Psbt, Sequence, Transaction, TxIn, TxOut, Witness,
+};
 use custos_ceremony::keys::{derive_account, ScriptKind};
 use custos_ceremony::{mnemonic, record};
 use custos_core::inventory::CustodyPolicy;
@@ -31,7 +33,10 @@ fn custos() -> Command {
 
 /// The signer binary next to `custos` (built on demand: it belongs to another package).
 fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos")).parent().unwrap().to_path_buf();
+    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let bin = dir.join("custos-signer");
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -62,7 +67,12 @@ fn run_with_stdin(c: &mut Command, input: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     (
         o.status.code().unwrap_or(-1),
@@ -73,7 +83,9 @@ fn run_with_stdin(c: &mut Command, input: &str) -> (i32, String, String) {
 
 /// Fixed test entropy for keyholder `i` and its mnemonic.
 fn entropy(i: u8) -> (String, String) {
-    let hex: String = (0..32u8).map(|b| format!("{:02x}", b.wrapping_mul(7).wrapping_add(i.wrapping_mul(31)))).collect();
+    let hex: String = (0..32u8)
+        .map(|b| format!("{:02x}", b.wrapping_mul(7).wrapping_add(i.wrapping_mul(31))))
+        .collect();
     let m = mnemonic::from_entropy(&Secret::new(hex::decode(&hex).unwrap())).unwrap();
     (hex, mnemonic::phrase(&m).expose_secret().clone())
 }
@@ -86,20 +98,43 @@ fn generate(dir: &Path, i: u8, network: &str, script: &str) -> PathBuf {
     let out = dir.join(format!("holder-{i}-{network}-{script}"));
     let (code, stdout, err) = run_with_stdin(
         signer().args([
-            "--json", "key", "generate", "--batch", "--network", network, "--script", script,
-            "--entropy-file", ent.to_str().unwrap(), "--out-dir", out.to_str().unwrap(),
-            "--label", &format!("holder {i}"), "--challenge", CHALLENGE,
+            "--json",
+            "key",
+            "generate",
+            "--batch",
+            "--network",
+            network,
+            "--script",
+            script,
+            "--entropy-file",
+            ent.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--label",
+            &format!("holder {i}"),
+            "--challenge",
+            CHALLENGE,
         ]),
         &format!("{phrase}\n"),
     );
     assert_eq!(code, 0, "{err}");
-    assert!(!stdout.contains(&phrase) && !err.contains(&phrase), "mnemonic leaked");
+    assert!(
+        !stdout.contains(&phrase) && !err.contains(&phrase),
+        "mnemonic leaked"
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     PathBuf::from(v["files"][0]["path"].as_str().unwrap())
 }
 
 fn assemble(keys: &[&Path], k: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut args: Vec<String> = vec!["--network".into(), "regtest".into(), "ceremony".into(), "assemble".into(), "--threshold".into(), k.into()];
+    let mut args: Vec<String> = vec![
+        "--network".into(),
+        "regtest".into(),
+        "ceremony".into(),
+        "assemble".into(),
+        "--threshold".into(),
+        k.into(),
+    ];
     args.extend(keys.iter().map(|p| p.display().to_string()));
     args.extend(["--out-dir".to_string(), out.display().to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
@@ -115,8 +150,17 @@ fn signer_quiz_failure_writes_nothing_and_exits_1() {
     std::fs::write(&ent, hex).unwrap();
     let out = tmp.path().join("k");
     let (code, _, err) = run_with_stdin(
-        signer().args(["key", "generate", "--batch", "--entropy-file", ent.to_str().unwrap(),
-            "--out-dir", out.to_str().unwrap(), "--challenge", CHALLENGE]),
+        signer().args([
+            "key",
+            "generate",
+            "--batch",
+            "--entropy-file",
+            ent.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--challenge",
+            CHALLENGE,
+        ]),
         &format!("{other}\n"),
     );
     assert_eq!(code, 1, "{err}");
@@ -128,8 +172,18 @@ fn signer_quiz_failure_writes_nothing_and_exits_1() {
 fn signer_refuses_too_few_coldcard_dice_rolls() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _, err) = run_with_stdin(
-        signer().args(["key", "generate", "--batch", "--coldcard-dice", "--words", "12",
-            "--out-dir", tmp.path().join("k").to_str().unwrap(), "--challenge", CHALLENGE]),
+        signer().args([
+            "key",
+            "generate",
+            "--batch",
+            "--coldcard-dice",
+            "--words",
+            "12",
+            "--out-dir",
+            tmp.path().join("k").to_str().unwrap(),
+            "--challenge",
+            CHALLENGE,
+        ]),
         &format!("{}\n", "3".repeat(49)),
     );
     assert_eq!(code, 2, "{err}");
@@ -144,7 +198,8 @@ fn refuses_bad_ceremony_inputs_with_exit_2_naming_the_key_or_file() {
     let k2 = generate(d, 2, "regtest", "wsh");
     let k3 = generate(d, 3, "regtest", "wsh");
     let fp = |p: &Path| {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         v["fingerprint"].as_str().unwrap().to_string()
     };
 
@@ -157,20 +212,33 @@ fn refuses_bad_ceremony_inputs_with_exit_2_naming_the_key_or_file() {
     let kmain = generate(d, 4, "bitcoin", "wsh");
     let (code, _, err) = assemble(&[&k1, &k2, &kmain], "2", &d.join("o2"), &[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(&kmain.display().to_string()) && err.contains("bitcoin"), "{err}");
+    assert!(
+        err.contains(&kmain.display().to_string()) && err.contains("bitcoin"),
+        "{err}"
+    );
 
     // Failed proof: the signature replaced by another keyholder's.
-    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&k3).unwrap()).unwrap();
-    let other: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&k2).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&k3).unwrap()).unwrap();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&k2).unwrap()).unwrap();
     let tampered = d.join("tampered.json");
     v["proof"]["signature"] = other["proof"]["signature"].clone();
     std::fs::write(&tampered, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     let (code, _, err) = assemble(&[&k1, &k2, &tampered], "2", &d.join("o3"), &[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("tampered.json") && err.contains("proof"), "{err}");
+    assert!(
+        err.contains("tampered.json") && err.contains("proof"),
+        "{err}"
+    );
 
     // A proof over another ceremony's challenge.
-    let (code, _, err) = assemble(&[&k1, &k2, &k3], "2", &d.join("o3b"), &["--challenge", "some other ceremony"]);
+    let (code, _, err) = assemble(
+        &[&k1, &k2, &k3],
+        "2",
+        &d.join("o3b"),
+        &["--challenge", "some other ceremony"],
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("challenge"), "{err}");
 
@@ -186,8 +254,23 @@ fn refuses_bad_ceremony_inputs_with_exit_2_naming_the_key_or_file() {
             let (hex, _) = entropy(100 + i);
             let m = mnemonic::from_entropy(&Secret::new(hex::decode(hex).unwrap())).unwrap();
             let seed = mnemonic::seed(&m, None);
-            let acct = derive_account(&secp, &seed, Network::Regtest, &ScriptKind::Wsh.account_path(Network::Regtest)).unwrap();
-            let g = record::make_record(&secp, &acct, Network::Regtest, ScriptKind::Wsh, &format!("m{i}"), CHALLENGE, "2026-11-25T00:00:00.000Z").unwrap();
+            let acct = derive_account(
+                &secp,
+                &seed,
+                Network::Regtest,
+                &ScriptKind::Wsh.account_path(Network::Regtest),
+            )
+            .unwrap();
+            let g = record::make_record(
+                &secp,
+                &acct,
+                Network::Regtest,
+                ScriptKind::Wsh,
+                &format!("m{i}"),
+                CHALLENGE,
+                "2026-11-25T00:00:00.000Z",
+            )
+            .unwrap();
             let p = d.join(format!("many-{i}.json"));
             std::fs::write(&p, serde_json::to_string(&g.record).unwrap()).unwrap();
             p
@@ -216,12 +299,27 @@ fn refuses_bad_ceremony_inputs_with_exit_2_naming_the_key_or_file() {
     let flipped: String = sum.chars().rev().collect();
     let bad = d.join("bad-checksum.descriptor");
     std::fs::write(&bad, format!("{body}#{flipped}\n")).unwrap();
-    let (code, _, err) = run(signer().args(["ceremony", "verify", bad.to_str().unwrap(), "--key-record", k1.to_str().unwrap()]));
+    let (code, _, err) = run(signer().args([
+        "ceremony",
+        "verify",
+        bad.to_str().unwrap(),
+        "--key-record",
+        k1.to_str().unwrap(),
+    ]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad-checksum.descriptor") && err.contains("checksum"), "{err}");
+    assert!(
+        err.contains("bad-checksum.descriptor") && err.contains("checksum"),
+        "{err}"
+    );
     // And a key that is not in the wallet is refused with exit 1.
     let k5 = generate(d, 5, "regtest", "wsh");
-    let (code, _, err) = run(signer().args(["ceremony", "verify", desc_file.to_str().unwrap(), "--key-record", k5.to_str().unwrap()]));
+    let (code, _, err) = run(signer().args([
+        "ceremony",
+        "verify",
+        desc_file.to_str().unwrap(),
+        "--key-record",
+        k5.to_str().unwrap(),
+    ]));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("does not appear"), "{err}");
 }
@@ -241,52 +339,102 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
     let keys: Vec<PathBuf> = (1..=3).map(|i| generate(d, i, "regtest", "wsh")).collect();
     // A case records the assembly and the transcripts.
     let case = d.join("case");
-    let (code, _, err) = run(custos().args(["--network", "regtest", "case", "new", case.to_str().unwrap(), "--case-id", "LAB-7", "--examiner", "tester"]));
+    let (code, _, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "case",
+        "new",
+        case.to_str().unwrap(),
+        "--case-id",
+        "LAB-7",
+        "--examiner",
+        "tester",
+    ]));
     assert_eq!(code, 0, "{err}");
     let out = d.join("wallet");
     let mut args = vec!["--case".to_string(), case.display().to_string()];
-    args.extend(["--json", "--network", "regtest", "ceremony", "assemble", "--threshold", "2", "--name", "LAB-7 custody", "--challenge", CHALLENGE].map(String::from));
+    args.extend(
+        [
+            "--json",
+            "--network",
+            "regtest",
+            "ceremony",
+            "assemble",
+            "--threshold",
+            "2",
+            "--name",
+            "LAB-7 custody",
+            "--challenge",
+            CHALLENGE,
+        ]
+        .map(String::from),
+    );
     args.extend(keys.iter().map(|p| p.display().to_string()));
     args.extend(["--out-dir".to_string(), out.display().to_string()]);
     let (code, stdout, err) = run(custos().args(&args));
     assert_eq!(code, 0, "{err}");
     let res: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(res["ledger_seq"].as_u64().unwrap() >= 2);
-    let first_addr = res["first_receive_addresses"][0].as_str().unwrap().to_string();
+    let first_addr = res["first_receive_addresses"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Each keyholder verifies on their own signer: own key once, same first address.
     for k in &keys {
         let (code, stdout, err) = run(signer().args([
-            "--json", "ceremony", "verify",
+            "--json",
+            "ceremony",
+            "verify",
             out.join("LAB-7-custody.bsms").to_str().unwrap(),
             out.join("custody-policy.json").to_str().unwrap(),
             out.join("LAB-7-custody.descriptor").to_str().unwrap(),
-            "--key-record", k.to_str().unwrap(),
+            "--key-record",
+            k.to_str().unwrap(),
         ]));
         assert_eq!(code, 0, "{err}");
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(v["membership"]["first_addresses"][0].as_str().unwrap(), first_addr);
+        assert_eq!(
+            v["membership"]["first_addresses"][0].as_str().unwrap(),
+            first_addr
+        );
         assert_eq!(v["membership"]["n"], 3);
         // The transcript goes into the case.
         let t = k.parent().unwrap().join("ceremony-transcript.jsonl");
-        let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "ceremony", "import-transcript", t.to_str().unwrap()]));
+        let (code, _, err) = run(custos().args([
+            "--case",
+            case.to_str().unwrap(),
+            "ceremony",
+            "import-transcript",
+            t.to_str().unwrap(),
+        ]));
         assert_eq!(code, 0, "{err}");
     }
     let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 
     // The custody policy file.
-    let policy: CustodyPolicy = serde_json::from_str(&std::fs::read_to_string(out.join("custody-policy.json")).unwrap()).unwrap();
+    let policy: CustodyPolicy =
+        serde_json::from_str(&std::fs::read_to_string(out.join("custody-policy.json")).unwrap())
+            .unwrap();
     assert_eq!(policy.format, "custos-custody-policy-v1");
-    assert_eq!((policy.threshold, policy.keys.len(), policy.next_index), (2, 3, 0));
+    assert_eq!(
+        (policy.threshold, policy.keys.len(), policy.next_index),
+        (2, 3, 0)
+    );
     let receive = Descriptor::<DescriptorPublicKey>::from_str(&policy.receive_descriptor).unwrap();
 
     // Fund the first receive address on the lab chain.
     let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
     let secp = Secp256k1::new();
     let def0 = receive.at_derivation_index(0).unwrap();
-    assert_eq!(def0.address(bitcoin::Network::Regtest).unwrap().to_string(), first_addr);
-    let funding = lab.fund(&def0.script_pubkey(), Amount::from_sat(1_000_000)).unwrap();
+    assert_eq!(
+        def0.address(bitcoin::Network::Regtest).unwrap().to_string(),
+        first_addr
+    );
+    let funding = lab
+        .fund(&def0.script_pubkey(), Amount::from_sat(1_000_000))
+        .unwrap();
     let prev_raw = lab.raw_transaction(&funding.txid).unwrap();
     let prev: Transaction = bitcoin::consensus::deserialize(&prev_raw).unwrap();
 
@@ -295,8 +443,16 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
     let unsigned = Transaction {
         version: transaction::Version::TWO,
         lock_time: absolute::LockTime::ZERO,
-        input: vec![TxIn { previous_output: funding, script_sig: Default::default(), sequence: Sequence::ENABLE_RBF_NO_LOCKTIME, witness: Witness::new() }],
-        output: vec![TxOut { value: Amount::from_sat(1_000_000 - 2_000), script_pubkey: def1.script_pubkey() }],
+        input: vec![TxIn {
+            previous_output: funding,
+            script_sig: Default::default(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(1_000_000 - 2_000),
+            script_pubkey: def1.script_pubkey(),
+        }],
     };
     let mut psbt = Psbt::from_unsigned_tx(unsigned).unwrap();
     psbt.inputs[0].witness_utxo = Some(prev.output[funding.vout as usize].clone());

@@ -70,7 +70,10 @@ fn descriptor_of(
     if t.starts_with("BSMS 1.0") {
         let lines: Vec<&str> = t.lines().map(str::trim).collect();
         if lines.len() < 4 {
-            return Err(CeremonyError::malformed(&file, "bsms descriptor record must have 4 lines"));
+            return Err(CeremonyError::malformed(
+                &file,
+                "bsms descriptor record must have 4 lines",
+            ));
         }
         let desc = if lines[1].contains("/**") {
             let first = lines[2]
@@ -88,7 +91,10 @@ fn descriptor_of(
         let p: CustodyPolicy = serde_json::from_str(t)
             .map_err(|e| CeremonyError::malformed(&file, format!("not a custody policy: {e}")))?;
         if p.format != CUSTODY_POLICY_FORMAT {
-            return Err(CeremonyError::malformed(&file, format!("format {:?}", p.format)));
+            return Err(CeremonyError::malformed(
+                &file,
+                format!("format {:?}", p.format),
+            ));
         }
         return Ok((parse_descriptor(&p.receive_descriptor, &file)?, None));
     }
@@ -115,7 +121,9 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             None => chosen = Some((d, name)),
             Some((c, cname)) => {
                 if c.to_string() != d.to_string() {
-                    eprintln!("custos-signer: refused: {name} describes another wallet than {cname}");
+                    eprintln!(
+                        "custos-signer: refused: {name} describes another wallet than {cname}"
+                    );
                     return Ok(1);
                 }
             }
@@ -144,7 +152,11 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         if membership.first_addresses.first() != Some(addr) {
             eprintln!(
                 "custos-signer: refused: {file} states first address {addr}, derived here: {}",
-                membership.first_addresses.first().map(String::as_str).unwrap_or("none")
+                membership
+                    .first_addresses
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("none")
             );
             return Ok(1);
         }
@@ -186,7 +198,12 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             }))?
         );
     } else {
-        println!("accepted: own key {} appears once (position {} of {})", mine.origin(), membership.position, membership.n);
+        println!(
+            "accepted: own key {} appears once (position {} of {})",
+            mine.origin(),
+            membership.position,
+            membership.n
+        );
         if let Some(k) = membership.threshold {
             println!("policy: {k} of {}", membership.n);
         }

@@ -145,9 +145,15 @@ impl Input {
                     .read_line(line.expose_secret_mut())
                     .context("cannot read stdin")?;
                 if n == 0 {
-                    bail!("stdin ended before: {}", prompt.trim_end_matches([':', ' ']));
+                    bail!(
+                        "stdin ended before: {}",
+                        prompt.trim_end_matches([':', ' '])
+                    );
                 }
-                let t = line.expose_secret().trim_end_matches(['\n', '\r']).to_string();
+                let t = line
+                    .expose_secret()
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
                 Ok(Secret::new(t))
             }
         }
@@ -161,7 +167,9 @@ fn read_challenge(c: &Option<String>, f: &Option<PathBuf>) -> anyhow::Result<Str
             .with_context(|| format!("{}", p.display()))?
             .trim()
             .to_string()),
-        (None, None) => bail!("a ceremony challenge is required: --challenge TEXT or --challenge-file F"),
+        (None, None) => {
+            bail!("a ceremony challenge is required: --challenge TEXT or --challenge-file F")
+        }
     }
     .and_then(|c| {
         if c.is_empty() {
@@ -229,9 +237,8 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
 
     // 1. Entropy.
     let (entropy, mode, rolls, dice_digest) = if let Some(f) = &a.entropy_file {
-        let text = Secret::new(
-            std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?,
-        );
+        let text =
+            Secret::new(std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?);
         let bytes = Secret::new(
             hex::decode(text.expose_secret().trim())
                 .map_err(|_| anyhow!("{}: entropy file must hold hex", f.display()))?,
@@ -295,8 +302,11 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
             "\nWRITE DOWN THESE WORDS. They are shown once.\n\n",
         ));
         for (i, w) in phrase.expose_secret().split(' ').enumerate() {
-            text.expose_secret_mut()
-                .push_str(&format!("{:>2}. {w:<10}{}", i + 1, if i % 4 == 3 { "\n" } else { "  " }));
+            text.expose_secret_mut().push_str(&format!(
+                "{:>2}. {w:<10}{}",
+                i + 1,
+                if i % 4 == 3 { "\n" } else { "  " }
+            ));
         }
         screen(false, text.expose_secret());
         for (kind, name) in [
@@ -312,7 +322,11 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     }
     if let Some(svg) = &a.seedqr_svg {
         let code = seedqr::qr(&m, seedqr::Kind::Compact)?;
-        write_file(svg, seedqr::render_svg(&code).expose_secret().as_bytes(), true)?;
+        write_file(
+            svg,
+            seedqr::render_svg(&code).expose_secret().as_bytes(),
+            true,
+        )?;
         tracing::warn!(target: "custos::ceremony", path = %svg.display(), "seedqr svg written: it is the seed; print it and destroy the file");
     }
 
@@ -340,7 +354,10 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
                 screen(false, "That is not the word. Check your copy.\n");
             }
             if !ok {
-                eprintln!("custos-signer: verification quiz failed at word {}: nothing was written", p + 1);
+                eprintln!(
+                    "custos-signer: verification quiz failed at word {}: nothing was written",
+                    p + 1
+                );
                 return Ok(1);
             }
         }
@@ -371,7 +388,9 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     let account = derive_account(&secp, &seed, a.network, &path)?;
     drop(seed);
     let created = custos_core::ledger::now_utc();
-    let gen = make_record(&secp, &account, a.network, a.script, &a.label, &challenge, &created)?;
+    let gen = make_record(
+        &secp, &account, a.network, a.script, &a.label, &challenge, &created,
+    )?;
     drop(account);
     // Check what we wrote, as the coordinator will.
     let json_text = serde_json::to_string_pretty(&gen.record)? + "\n";
@@ -383,8 +402,16 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     write_file(&json_path, json_text.as_bytes(), false)?;
     write_file(&bsms_path, gen.bsms.as_bytes(), false)?;
 
-    let files = vec![transcript::hash_file(&json_path)?, transcript::hash_file(&bsms_path)?];
-    let key_expr = format!("[{}/{}]{}", fp, gen.record.path.trim_start_matches("m/"), gen.record.xpub);
+    let files = vec![
+        transcript::hash_file(&json_path)?,
+        transcript::hash_file(&bsms_path)?,
+    ];
+    let key_expr = format!(
+        "[{}/{}]{}",
+        fp,
+        gen.record.path.trim_start_matches("m/"),
+        gen.record.xpub
+    );
     transcript::append(
         &transcript_path,
         &Entry {
@@ -403,7 +430,14 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
             }),
         },
     )?;
-    print_result(json, &fp, &key_expr, &files, &[&json_path, &bsms_path], &transcript_path)?;
+    print_result(
+        json,
+        &fp,
+        &key_expr,
+        &files,
+        &[&json_path, &bsms_path],
+        &transcript_path,
+    )?;
     Ok(0)
 }
 
@@ -438,7 +472,9 @@ fn import(a: &ImportArgs, json: bool) -> anyhow::Result<u8> {
     let text = std::fs::read_to_string(&a.file).with_context(|| format!("{}", a.file.display()))?;
     let file = a.file.display().to_string();
     let created = custos_core::ledger::now_utc();
-    let rec = custos_ceremony::import::import_text(&text, &file, a.network, a.script, &a.label, &created)?;
+    let rec = custos_ceremony::import::import_text(
+        &text, &file, a.network, a.script, &a.label, &created,
+    )?;
     let secp = Secp256k1::verification_only();
     let json_text = serde_json::to_string_pretty(&rec)? + "\n";
     rec.check(&secp, &file)?;
@@ -450,8 +486,16 @@ fn import(a: &ImportArgs, json: bool) -> anyhow::Result<u8> {
         .transcript
         .clone()
         .unwrap_or_else(|| a.out_dir.join("ceremony-transcript.jsonl"));
-    let files = vec![transcript::hash_file(&a.file)?, transcript::hash_file(&path)?];
-    let key_expr = format!("[{}/{}]{}", rec.fingerprint, rec.path.trim_start_matches("m/"), rec.xpub);
+    let files = vec![
+        transcript::hash_file(&a.file)?,
+        transcript::hash_file(&path)?,
+    ];
+    let key_expr = format!(
+        "[{}/{}]{}",
+        rec.fingerprint,
+        rec.path.trim_start_matches("m/"),
+        rec.xpub
+    );
     transcript::append(
         &transcript_path,
         &Entry {
@@ -469,6 +513,13 @@ fn import(a: &ImportArgs, json: bool) -> anyhow::Result<u8> {
         },
     )?;
     eprintln!("custos-signer: imported key has no proof of possession; assemble will need --allow-unproven");
-    print_result(json, &rec.fingerprint, &key_expr, &files[1..], &[&path], &transcript_path)?;
+    print_result(
+        json,
+        &rec.fingerprint,
+        &key_expr,
+        &files[1..],
+        &[&path],
+        &transcript_path,
+    )?;
     Ok(0)
 }
