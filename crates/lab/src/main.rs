@@ -10,6 +10,7 @@
 //! Exit codes: 0 ok, 2 usage or input error, 3 environment error (lab unreachable, kernel).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -149,21 +150,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                 min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
             };
             let lab = Lab::start(cfg)?;
-            println!(
-                "custos-lab: scenario {} at height {}",
+            // Whoever started us may close our stdout early: a failed write must not stop the lab.
+            let mut text = format!(
+                "custos-lab: scenario {} at height {}\nelectrum server: {}\n",
                 a.scenario,
-                lab.tip_height()
+                lab.tip_height(),
+                lab.url()
             );
-            println!("electrum server: {}", lab.url());
             if let Some(d) = &a.data {
-                println!("data: {}", d.display());
+                text.push_str(&format!("data: {}\n", d.display()));
             }
             if let Ok(sc) = Scenario::resolve(&a.scenario) {
                 if let Some(h) = sc.handout_text() {
-                    println!();
-                    println!("{h}");
+                    text.push_str(&format!("\n{h}\n"));
                 }
             }
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            drop(out);
             lab.wait(&STOP);
             drop(lab);
             eprintln!("custos-lab: stopped");

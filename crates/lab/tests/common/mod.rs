@@ -100,10 +100,10 @@ pub fn out(script: &ScriptBuf, sat: u64) -> TxOut {
     }
 }
 
-/// A fresh data directory under the test target's temp dir.
+/// A fresh data directory under the test target's temp dir (emptied first, so labs kept in
+/// statics for a whole test binary leave one directory behind, not one per run).
 pub fn data_dir(name: &str) -> PathBuf {
-    let d =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lab-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
