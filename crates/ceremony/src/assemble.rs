@@ -4,14 +4,17 @@
 //! a proof over another ceremony's challenge, a key for another network (record network, xpub
 //! version, coin type in the path), a key made for another script type, the same key or the
 //! same master fingerprint twice, K outside 1..=N, more than 15 keys for `wsh`/`sh-wsh`
-//! sortedmulti (Coldcard's and P2SH's limit) and more than 999 for taproot `sortedmulti_a`.
+//! sortedmulti (Coldcard's and P2SH's limit) and more than 999 for taproot `multi_a`.
 //!
 //! Keys are ordered by their key expression so the descriptor text does not depend on the order
 //! the files were given in (`sortedmulti` sorts the derived public keys in any case).
 //!
-//! Taproot: `tr(H, sortedmulti_a(K, ...))` where H is the BIP341 NUMS point
+//! Taproot: `tr(H, multi_a(K, ...))` where H is the BIP341 NUMS point
 //! `50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0` (lift_x of the SHA256 of
 //! the uncompressed secp256k1 generator), so there is no key path anyone can spend with.
+//! rust-miniscript 13 has no `sortedmulti_a` (Bitcoin Core 26+ does), so the leaf is `multi_a`
+//! with the keys in the canonical order above — fixed in the descriptor every keyholder
+//! registers, which is what matters for `multi_a` (the order is part of the script).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -30,7 +33,7 @@ pub const NUMS_H: &str = "50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee
 
 /// Largest N for `wsh`/`sh-wsh` sortedmulti.
 pub const MAX_KEYS_WSH: usize = 15;
-/// Largest N for `sortedmulti_a`.
+/// Largest N for taproot `multi_a`.
 pub const MAX_KEYS_TR: usize = 999;
 
 /// What to assemble.
@@ -76,7 +79,7 @@ fn descriptor_body(script: ScriptKind, k: usize, keys: &[String], suffix: &str) 
     match script {
         ScriptKind::Wsh => format!("wsh(sortedmulti({k},{list}))"),
         ScriptKind::ShWsh => format!("sh(wsh(sortedmulti({k},{list})))"),
-        ScriptKind::Tr => format!("tr({NUMS_H},sortedmulti_a({k},{list}))"),
+        ScriptKind::Tr => format!("tr({NUMS_H},multi_a({k},{list}))"),
     }
 }
 

@@ -47,7 +47,7 @@ pub enum ScriptKind {
     Wsh,
     /// Nested segwit multisig, `sh(wsh(sortedmulti(...)))`.
     ShWsh,
-    /// Taproot, `tr(NUMS, sortedmulti_a(...))`.
+    /// Taproot, `tr(NUMS, multi_a(...))` (keys in canonical order).
     Tr,
 }
 

@@ -280,7 +280,7 @@ fn refuses_bad_ceremony_inputs_with_exit_2_naming_the_key_or_file() {
     let (code, _, err) = assemble(&refs, "2", &d.join("o5"), &[]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("16 keys") && err.contains("15"), "{err}");
-    // The same 16 keys are fine for taproot sortedmulti_a... but they were made for wsh.
+    // Taproot multi_a would take 16 keys, but these were made for the wsh path.
     let (code, _, err) = assemble(&refs, "2", &d.join("o6"), &["--script", "tr"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("made for wsh"), "{err}");
