@@ -277,3 +277,35 @@ fn batch_calls_answer_in_order() {
     let fees = c.batch_estimate_fee(vec![1, 2, 6]).unwrap();
     assert_eq!(fees.len(), 3);
 }
+
+#[test]
+fn in_process_source_agrees_with_the_electrum_server() {
+    use custos_core::source::BitcoinSource;
+    let c = client();
+    let src = lab().source();
+    let scripts = suspect_scripts();
+    let via_server = c
+        .batch_script_get_history(scripts.iter().map(|s| s.as_script()))
+        .unwrap();
+    let via_source = src.histories(&scripts).unwrap();
+    for (a, b) in via_server.iter().zip(&via_source) {
+        let a: Vec<_> = a.iter().map(|i| (i.tx_hash, i.height as i64)).collect();
+        let b: Vec<_> = b.iter().map(|i| (i.txid, i.height)).collect();
+        assert_eq!(a, b);
+    }
+    let unspent = src.unspents(&scripts).unwrap();
+    let total: u64 = unspent.iter().flatten().map(|u| u.value.0).sum();
+    assert_eq!(
+        total,
+        lab().ground_truth().wallet("suspect").unwrap().balance_sat
+    );
+    let item = &via_source[0][0];
+    let h = item.confirmed_height().unwrap();
+    let proof = &src.merkle_proofs(&[(item.txid, h)]).unwrap()[0];
+    let server = c.transaction_get_merkle(&item.txid, h as usize).unwrap();
+    assert_eq!(proof.pos as usize, server.pos);
+    assert_eq!(proof.branch.len(), server.merkle.len());
+    assert_eq!(src.relay_fee().unwrap().0, 100);
+    let tip = src.tip().unwrap();
+    assert!(tip.height >= lab().ground_truth().tip_height);
+}
