@@ -144,3 +144,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Catches clashing argument names (e.g. a subcommand flag shadowing a flattened one) for
+    /// every subcommand, which clap otherwise reports only when that subcommand is run.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

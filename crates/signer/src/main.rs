@@ -122,3 +122,15 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod cli_definition_tests {
+    use clap::CommandFactory;
+
+    /// Catches clashing argument names in every subcommand, which clap otherwise reports only
+    /// when that subcommand is run.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
