@@ -40,9 +40,9 @@ pub struct WatchArgs {
     /// Seconds between polls.
     #[arg(long, default_value_t = 10)]
     interval: u64,
-    /// Give up after this many seconds (exit 1).
+    /// Give up after this many seconds (exit 1). (`--timeout` is the socket timeout.)
     #[arg(long, default_value_t = 3600)]
-    timeout: u64,
+    give_up_after: u64,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -159,7 +159,7 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
     let mut case = app.open_case()?;
     let network = app.network(case.as_ref()).to_bitcoin();
     let src = args.server.connect(None)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.give_up_after);
     let want = args.confirmations.max(1);
     loop {
         let (st, _tx) = standing(&src, &txid)?;
@@ -221,7 +221,7 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
         if std::time::Instant::now() + Duration::from_secs(args.interval) > deadline {
             return Err(Failure::finding(anyhow!(
                 "transaction {txid} has {confs} of {want} confirmation(s) after {} s; giving up",
-                args.timeout
+                args.give_up_after
             )));
         }
         std::thread::sleep(Duration::from_secs(args.interval.max(1)));
