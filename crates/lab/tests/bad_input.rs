@@ -136,3 +136,25 @@ fn serves_one_hundred_concurrent_clients() {
     }
     ping_ok(&mut Raw::connect());
 }
+
+#[test]
+fn latency_option_delays_every_response() {
+    let mut cfg = LabConfig::scenario("seized-basic");
+    cfg.latency_ms = 300;
+    let slow = Lab::start(cfg).unwrap();
+    let s = TcpStream::connect(slow.addr()).unwrap();
+    let mut c = Raw {
+        r: BufReader::new(s.try_clone().unwrap()),
+        w: s,
+    };
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        ping_ok_on(&mut c);
+        assert!(t.elapsed() >= Duration::from_millis(300));
+    }
+}
+
+fn ping_ok_on(raw: &mut Raw) {
+    let v = raw.send(r#"{"id":1,"method":"server.ping"}"#);
+    assert!(v["result"].is_null() && v.get("error").is_none());
+}
