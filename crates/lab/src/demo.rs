@@ -462,7 +462,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             "1",
             "--interval",
             "1",
-            "--timeout",
+            "--give-up-after",
             "60",
             "--server",
             &demo.url,
