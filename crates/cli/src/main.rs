@@ -18,6 +18,7 @@ mod cmd_ceremony;
 mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
+mod report;
 
 use app::{exit, App, Failure};
 
@@ -100,6 +101,7 @@ pub(crate) fn report_sections(
 ) -> Result<Vec<custos_case::report::Section>, Failure> {
     #[allow(unused_mut)]
     let mut sections = Vec::new();
+    sections.extend(report::custody_path_section(_case)?);
     sections.extend(cmd_inspect::report_section(_case)?);
     Ok(sections)
 }
