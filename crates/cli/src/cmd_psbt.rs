@@ -104,7 +104,8 @@ fn read(path: &Path) -> CmdResult<Psbt> {
             .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
         v
     } else {
-        std::fs::read(path).map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", path.display())))?
+        std::fs::read(path)
+            .map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", path.display())))?
     };
     transport::read_psbt(&data)
         .map(|(p, _)| p)
@@ -119,7 +120,11 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
         PsbtCmd::Decode(a) => print_json(&toolbox::decode(&read(&a.psbt)?, network)),
         PsbtCmd::Analyze(a) => print_json(&toolbox::analyze(&read(&a.psbt)?)),
         PsbtCmd::Combine(a) => {
-            let psbts = a.psbts.iter().map(|p| read(p)).collect::<CmdResult<Vec<_>>>()?;
+            let psbts = a
+                .psbts
+                .iter()
+                .map(|p| read(p))
+                .collect::<CmdResult<Vec<_>>>()?;
             let combined = toolbox::combine(psbts).map_err(Failure::input)?;
             let b64 = to_base64(&combined);
             if let Some(out) = &a.out {
@@ -161,12 +166,15 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if !outcome.complete || a.no_extract {
                 result["psbt"] = serde_json::json!(to_base64(&psbt));
                 if let Some(out) = &a.out {
-                    write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes()).map_err(Failure::input)?;
+                    write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes())
+                        .map_err(Failure::input)?;
                     result["out"] = serde_json::json!(out);
                 }
                 print_json(&result)?;
                 if !outcome.complete {
-                    return Err(Failure::finding(anyhow!("psbt is not complete: inputs still need signatures")));
+                    return Err(Failure::finding(anyhow!(
+                        "psbt is not complete: inputs still need signatures"
+                    )));
                 }
                 return Ok(());
             }
@@ -222,37 +230,61 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn qr(app: &App, a: &QrArgs) -> CmdResult {
     let psbt = read(&a.psbt)?;
     let parts = match a.format.as_str() {
-        "ur" => transport::psbt_to_ur_parts(&psbt, a.fragment.max(10), 0).map_err(Failure::input)?,
+        "ur" => {
+            transport::psbt_to_ur_parts(&psbt, a.fragment.max(10), 0).map_err(Failure::input)?
+        }
         "bbqr" => transport::psbt_to_bbqr(&psbt, a.fragment.max(16)).map_err(Failure::input)?,
-        other => return Err(Failure::input(anyhow!("--format {other:?}: expected ur or bbqr"))),
+        other => {
+            return Err(Failure::input(anyhow!(
+                "--format {other:?}: expected ur or bbqr"
+            )))
+        }
     };
     if let Some(dir) = &a.svg_dir {
-        std::fs::create_dir_all(dir).map_err(|e| Failure::env(anyhow!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::env(anyhow!("cannot create {}: {e}", dir.display())))?;
         let parts_file = dir.join("parts.txt");
         write_new(&parts_file, (parts.join("\n") + "\n").as_bytes()).map_err(Failure::input)?;
         for (i, p) in parts.iter().enumerate() {
             // QR alphanumeric mode needs upper case for UR.
-            let text = if a.format == "ur" { p.to_ascii_uppercase() } else { p.clone() };
+            let text = if a.format == "ur" {
+                p.to_ascii_uppercase()
+            } else {
+                p.clone()
+            };
             let svg = transport::qr_svg(&text).map_err(Failure::input)?;
-            write_new(&dir.join(format!("frame-{:03}.svg", i + 1)), svg.as_bytes()).map_err(Failure::input)?;
+            write_new(&dir.join(format!("frame-{:03}.svg", i + 1)), svg.as_bytes())
+                .map_err(Failure::input)?;
         }
         if app.json {
-            return print_json(&serde_json::json!({"frames": parts.len(), "dir": dir, "parts": parts}));
+            return print_json(
+                &serde_json::json!({"frames": parts.len(), "dir": dir, "parts": parts}),
+            );
         }
-        println!("wrote {} frame(s) and parts.txt to {}", parts.len(), dir.display());
+        println!(
+            "wrote {} frame(s) and parts.txt to {}",
+            parts.len(),
+            dir.display()
+        );
         return Ok(());
     }
     if app.json {
         return print_json(&serde_json::json!({ "parts": parts }));
     }
     for (i, p) in parts.iter().enumerate() {
-        let text = if a.format == "ur" { p.to_ascii_uppercase() } else { p.clone() };
+        let text = if a.format == "ur" {
+            p.to_ascii_uppercase()
+        } else {
+            p.clone()
+        };
         println!("frame {}/{}", i + 1, parts.len());
         println!("{}", transport::qr_terminal(&text).map_err(Failure::input)?);
     }

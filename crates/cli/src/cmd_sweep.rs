@@ -79,8 +79,12 @@ pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf, what: &str) -> CmdResult<(T, Vec<u8>)> {
-    let bytes = std::fs::read(path).map_err(|e| Failure::input(anyhow!("cannot read {what} {}: {e}", path.display())))?;
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &PathBuf,
+    what: &str,
+) -> CmdResult<(T, Vec<u8>)> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::input(anyhow!("cannot read {what} {}: {e}", path.display())))?;
     let v = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::input(anyhow!("{} is not a {what} file: {e}", path.display())))?;
     Ok((v, bytes))
@@ -88,7 +92,8 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf, what: &str) -> CmdR
 
 /// Parses `N` / `N.NNN` sat/vB exactly into sat/kvB.
 fn parse_rate(s: &str) -> CmdResult<u64> {
-    let v = custos_core::amount::parse_decimal(s, 3).map_err(|e| Failure::input(anyhow!("--fee-rate {s:?}: {e}")))?;
+    let v = custos_core::amount::parse_decimal(s, 3)
+        .map_err(|e| Failure::input(anyhow!("--fee-rate {s:?}: {e}")))?;
     let v = u64::try_from(v).map_err(|_| Failure::input(anyhow!("--fee-rate {s:?} too large")))?;
     if v == 0 {
         return Err(Failure::input(anyhow!("--fee-rate must be above zero")));
@@ -113,11 +118,21 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         tracing::warn!(target: "custos::sweep", "inventory scan was incomplete: sweeping what it found");
     }
     let need_server = a.fee_rate == "auto" || a.tip_height.is_none();
-    let source = if need_server { Some(a.server.connect(None)?) } else { None };
+    let source = if need_server {
+        Some(a.server.connect(None)?)
+    } else {
+        None
+    };
     let fee_rate_kvb = if a.fee_rate == "auto" {
-        let src = source.as_ref().ok_or_else(|| Failure::input(anyhow!("--fee-rate auto needs --server")))?;
+        let src = source
+            .as_ref()
+            .ok_or_else(|| Failure::input(anyhow!("--fee-rate auto needs --server")))?;
         let relay = src.relay_fee().map_err(Failure::env)?.0;
-        let est = src.estimate_fee(a.target_blocks).map_err(Failure::env)?.map(|r| r.0).unwrap_or(relay);
+        let est = src
+            .estimate_fee(a.target_blocks)
+            .map_err(Failure::env)?
+            .map(|r| r.0)
+            .unwrap_or(relay);
         est.max(relay).max(1)
     } else {
         parse_rate(&a.fee_rate)?
@@ -125,7 +140,9 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let tip_height = match a.tip_height {
         Some(h) => h,
         None => {
-            let src = source.as_ref().ok_or_else(|| Failure::input(anyhow!("give --tip-height or --server")))?;
+            let src = source
+                .as_ref()
+                .ok_or_else(|| Failure::input(anyhow!("give --tip-height or --server")))?;
             src.tip().map_err(Failure::env)?.height
         }
     };
@@ -142,14 +159,26 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
     // Refuse before writing anything when any target exists.
     let mut targets = vec![a.out_dir.join(format!("{}-summary.json", a.name))];
     for t in &sweep.txs {
-        targets.push(a.out_dir.join(format!("{}-{}.psbt", a.name, t.summary.batch)));
+        targets.push(
+            a.out_dir
+                .join(format!("{}-{}.psbt", a.name, t.summary.batch)),
+        );
         if a.qr_parts {
-            targets.push(a.out_dir.join(format!("{}-{}.ur.txt", a.name, t.summary.batch)));
-            targets.push(a.out_dir.join(format!("{}-{}.bbqr.txt", a.name, t.summary.batch)));
+            targets.push(
+                a.out_dir
+                    .join(format!("{}-{}.ur.txt", a.name, t.summary.batch)),
+            );
+            targets.push(
+                a.out_dir
+                    .join(format!("{}-{}.bbqr.txt", a.name, t.summary.batch)),
+            );
         }
     }
     if let Some(t) = targets.iter().find(|t| t.exists()) {
-        return Err(Failure::input(anyhow!("{} already exists; not overwriting anything", t.display())));
+        return Err(Failure::input(anyhow!(
+            "{} already exists; not overwriting anything",
+            t.display()
+        )));
     }
     let mut files = Vec::new();
     let mut artifacts = Vec::new();
@@ -160,11 +189,19 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         write_new(&path, text.as_bytes()).map_err(Failure::input)?;
         if a.qr_parts {
             let ur = transport::psbt_to_ur_parts(&t.psbt, 250, 0).map_err(Failure::env)?;
-            write_new(&a.out_dir.join(format!("{}-{}.ur.txt", a.name, t.summary.batch)), (ur.join("\n") + "\n").as_bytes())
-                .map_err(Failure::input)?;
+            write_new(
+                &a.out_dir
+                    .join(format!("{}-{}.ur.txt", a.name, t.summary.batch)),
+                (ur.join("\n") + "\n").as_bytes(),
+            )
+            .map_err(Failure::input)?;
             let bb = transport::psbt_to_bbqr(&t.psbt, 1000).map_err(Failure::env)?;
-            write_new(&a.out_dir.join(format!("{}-{}.bbqr.txt", a.name, t.summary.batch)), (bb.join("\n") + "\n").as_bytes())
-                .map_err(Failure::input)?;
+            write_new(
+                &a.out_dir
+                    .join(format!("{}-{}.bbqr.txt", a.name, t.summary.batch)),
+                (bb.join("\n") + "\n").as_bytes(),
+            )
+            .map_err(Failure::input)?;
         }
         files.push(path.display().to_string());
         artifacts.push(NewArtifact {
@@ -194,7 +231,11 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         "next_custody_index": sweep.next_index,
     });
     let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(Failure::env)?;
-    write_new(&a.out_dir.join(format!("{}-summary.json", a.name)), &summary_bytes).map_err(Failure::input)?;
+    write_new(
+        &a.out_dir.join(format!("{}-summary.json", a.name)),
+        &summary_bytes,
+    )
+    .map_err(Failure::input)?;
 
     if let Some(c) = case.as_mut() {
         artifacts.push(NewArtifact {
@@ -222,7 +263,11 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
     }
     for t in &sweep.txs {
         let s = &t.summary;
-        let kinds: Vec<String> = s.input_kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let kinds: Vec<String> = s
+            .input_kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
         println!(
             "tx {}: {} inputs ({}), {} sat in, {} sat to custody {} (index {}), fee {} sat at {}.{:03} sat/vB, {} vB, {} WU",
             s.batch,
@@ -246,7 +291,10 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             sweep.plan.left_out_total
         );
         for l in sweep.left_out() {
-            println!("  {} {} sat (fee to spend {} sat): {}", l.outpoint, l.value, l.fee_to_spend, l.reason);
+            println!(
+                "  {} {} sat (fee to spend {} sat): {}",
+                l.outpoint, l.value, l.fee_to_spend, l.reason
+            );
         }
     }
     println!(
