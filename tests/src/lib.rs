@@ -34,7 +34,11 @@ pub fn run(name: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
     cmd.args(args)
         .env_remove("CUSTOS_CASE")
         .env_remove("CUSTOS_NETWORK")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");

@@ -4,7 +4,21 @@ use custos_tests::{run, stderr, stdout};
 
 fn new_case(dir: &std::path::Path) {
     let d = dir.to_str().unwrap();
-    let o = run("custos", &["--network", "regtest", "case", "new", d, "--case-id", "E2E-1", "--examiner", "alice"], None);
+    let o = run(
+        "custos",
+        &[
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            d,
+            "--case-id",
+            "E2E-1",
+            "--examiner",
+            "alice",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -13,7 +27,10 @@ fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap_or_default())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap_or_default(),
+            )
         })
         .collect();
     v.sort();
@@ -36,10 +53,19 @@ fn new_log_verify_export_round_trip() {
     let o = run("custos", &["--case", cs, "case", "verify"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = t.path().join("export");
-    let o = run("custos", &["--case", cs, "case", "export", out.to_str().unwrap()], None);
+    let o = run(
+        "custos",
+        &["--case", cs, "case", "export", out.to_str().unwrap()],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("E2E-1") && !html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    assert!(
+        html.contains("E2E-1")
+            && !html.contains("<script")
+            && !html.contains("http://")
+            && !html.contains("https://")
+    );
     let jsonl = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 1);
     // export is recorded
@@ -47,7 +73,11 @@ fn new_log_verify_export_round_trip() {
     let events: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(events[1]["kind"], "case.exported");
     // exporting again into the same directory is refused
-    let o = run("custos", &["--case", cs, "case", "export", out.to_str().unwrap()], None);
+    let o = run(
+        "custos",
+        &["--case", cs, "case", "export", out.to_str().unwrap()],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -57,7 +87,19 @@ fn case_new_refuses_to_overwrite() {
     let c = t.path().join("case");
     new_case(&c);
     let before = files(&c);
-    let o = run("custos", &["case", "new", c.to_str().unwrap(), "--case-id", "X", "--examiner", "bob"], None);
+    let o = run(
+        "custos",
+        &[
+            "case",
+            "new",
+            c.to_str().unwrap(),
+            "--case-id",
+            "X",
+            "--examiner",
+            "bob",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("refusing"), "{}", stderr(&o));
     assert_eq!(files(&c), before);
@@ -70,7 +112,16 @@ fn tampered_case_fails_verify_with_exit_1_naming_the_seq() {
     new_case(&c);
     let cs = c.to_str().unwrap();
     let out = t.path().join("export");
-    assert_eq!(run("custos", &["--case", cs, "case", "export", out.to_str().unwrap()], None).status.code(), Some(0));
+    assert_eq!(
+        run(
+            "custos",
+            &["--case", cs, "case", "export", out.to_str().unwrap()],
+            None
+        )
+        .status
+        .code(),
+        Some(0)
+    );
     rusqlite::Connection::open(c.join("case.sqlite"))
         .unwrap()
         .execute("UPDATE ledger SET examiner = 'mallory' WHERE seq = 2", [])
@@ -85,7 +136,11 @@ fn tampered_case_fails_verify_with_exit_1_naming_the_seq() {
 fn missing_case_directory_exits_2_naming_it() {
     let t = tempfile::tempdir().unwrap();
     let c = t.path().join("no-such-case");
-    let o = run("custos", &["--case", c.to_str().unwrap(), "case", "log"], None);
+    let o = run(
+        "custos",
+        &["--case", c.to_str().unwrap(), "case", "log"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no-such-case"), "{}", stderr(&o));
     assert!(!c.exists());
@@ -101,7 +156,11 @@ fn file_that_is_not_a_case_exits_2_and_is_untouched() {
         .execute_batch("CREATE TABLE notes(x); INSERT INTO notes VALUES ('hello');")
         .unwrap();
     let before = files(&c);
-    let o = run("custos", &["--case", c.to_str().unwrap(), "case", "verify"], None);
+    let o = run(
+        "custos",
+        &["--case", c.to_str().unwrap(), "case", "verify"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a custos case"), "{}", stderr(&o));
     assert_eq!(files(&c), before);
@@ -120,9 +179,17 @@ fn corrupt_database_exits_2_and_is_untouched() {
     }
     std::fs::write(&p, &bytes).unwrap();
     let before = files(&c);
-    let o = run("custos", &["--case", c.to_str().unwrap(), "case", "log"], None);
+    let o = run(
+        "custos",
+        &["--case", c.to_str().unwrap(), "case", "log"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("case.sqlite") && stderr(&o).contains("corrupt"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("case.sqlite") && stderr(&o).contains("corrupt"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(files(&c), before);
 }
 
@@ -132,10 +199,24 @@ fn case_id_mismatch_exits_2_naming_both_ids() {
     let c = t.path().join("case");
     new_case(&c);
     let before = files(&c);
-    let o = run("custos", &["--case", c.to_str().unwrap(), "--expect-case-id", "OTHER-9", "case", "log"], None);
+    let o = run(
+        "custos",
+        &[
+            "--case",
+            c.to_str().unwrap(),
+            "--expect-case-id",
+            "OTHER-9",
+            "case",
+            "log",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("E2E-1") && e.contains("OTHER-9") && e.contains("case.sqlite"), "{e}");
+    assert!(
+        e.contains("E2E-1") && e.contains("OTHER-9") && e.contains("case.sqlite"),
+        "{e}"
+    );
     assert_eq!(files(&c), before);
 }
 

@@ -33,14 +33,21 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 /// Exports `case` into `out` (which must not exist yet), with extra report sections.
-pub fn export(case: &Case, out: &Path, sections: &[report::Section]) -> Result<ExportSummary, Error> {
+pub fn export(
+    case: &Case,
+    out: &Path,
+    sections: &[report::Section],
+) -> Result<ExportSummary, Error> {
     if out.exists() {
         return Err(Error::AlreadyExists {
             path: out.to_path_buf(),
             detail: "the export directory already exists (exports never overwrite)",
         });
     }
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -83,7 +83,10 @@ pub fn render_html(
             vec!["report generated (UTC)".into(), generated.to_string()],
             vec!["ledger events".into(), verify.events.to_string()],
             vec!["ledger head hash".into(), verify.head.clone()],
-            vec!["custos version".into(), env!("CARGO_PKG_VERSION").to_string()],
+            vec![
+                "custos version".into(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ],
         ],
     ));
     h.push_str("<h2>Integrity</h2>");
@@ -123,13 +126,29 @@ pub fn render_html(
         })
         .collect();
     h.push_str(&table(
-        &["seq", "time (UTC)", "examiner", "host", "kind", "command", "payload", "hash"],
+        &[
+            "seq",
+            "time (UTC)",
+            "examiner",
+            "host",
+            "kind",
+            "command",
+            "payload",
+            "hash",
+        ],
         &rows,
     ));
     h.push_str("<h2>Artifacts</h2>");
     let rows: Vec<Vec<String>> = artifacts
         .iter()
-        .map(|a| vec![a.sha256.clone(), a.kind.clone(), a.name.clone(), a.size.to_string()])
+        .map(|a| {
+            vec![
+                a.sha256.clone(),
+                a.kind.clone(),
+                a.name.clone(),
+                a.size.to_string(),
+            ]
+        })
         .collect();
     h.push_str(&table(&["sha256", "kind", "name", "bytes"], &rows));
     h.push_str("</body></html>\n");
@@ -142,6 +161,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
     }
 }

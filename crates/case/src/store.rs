@@ -156,7 +156,8 @@ impl Case {
         let created = ledger::now_utc();
         {
             let conn = Connection::open(&tmp).map_err(db)?;
-            conn.execute_batch("PRAGMA journal_mode=DELETE;").map_err(db)?;
+            conn.execute_batch("PRAGMA journal_mode=DELETE;")
+                .map_err(db)?;
             conn.execute_batch(schema::CREATE).map_err(db)?;
             let tx = conn.unchecked_transaction().map_err(db)?;
             for (k, v) in [
@@ -169,8 +170,11 @@ impl Case {
                 ("head_seq", "0"),
                 ("head_hash", ledger::GENESIS_PREV),
             ] {
-                tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", params![k, v])
-                    .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )
+                .map_err(db)?;
             }
             tx.commit().map_err(db)?;
         }
@@ -394,11 +398,15 @@ impl Case {
     pub fn head(&self) -> Result<(u64, String), Error> {
         let seq: String = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key='head_seq'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key='head_seq'", [], |r| {
+                r.get(0)
+            })
             .map_err(self.db())?;
         let hash: String = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key='head_hash'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key='head_hash'", [], |r| {
+                r.get(0)
+            })
             .map_err(self.db())?;
         Ok((seq.parse().unwrap_or(0), hash))
     }

@@ -68,7 +68,12 @@ fn sigkill_during_append_leaves_a_verifiable_case() {
     let rounds = 100;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_appender", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_appender",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -78,7 +83,8 @@ fn sigkill_during_append_leaves_a_verifiable_case() {
         child.kill().unwrap(); // SIGKILL on unix
         child.wait().unwrap();
 
-        let case = Case::open(&dir).unwrap_or_else(|e| panic!("round {round}: case does not open: {e}"));
+        let case =
+            Case::open(&dir).unwrap_or_else(|e| panic!("round {round}: case does not open: {e}"));
         let report = case.verify(None).unwrap();
         assert!(report.ok(), "round {round}: {:?}", report.problems);
         let events = case.events().unwrap();

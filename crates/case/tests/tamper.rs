@@ -67,7 +67,10 @@ fn detects_edited_event() {
     let d = t.path().join("c");
     make_case(&d, 5);
     db(&d)
-        .execute("UPDATE ledger SET payload = '{\"step\":99}' WHERE seq = 3", [])
+        .execute(
+            "UPDATE ledger SET payload = '{\"step\":99}' WHERE seq = 3",
+            [],
+        )
         .unwrap();
     let (seq, kind, msg) = first_problem(&d);
     assert_eq!((seq, kind.as_str()), (3, "edited"), "{msg}");
@@ -79,7 +82,9 @@ fn detects_deleted_event() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("c");
     make_case(&d, 5);
-    db(&d).execute("DELETE FROM ledger WHERE seq = 4", []).unwrap();
+    db(&d)
+        .execute("DELETE FROM ledger WHERE seq = 4", [])
+        .unwrap();
     let (seq, kind, _) = first_problem(&d);
     assert_eq!((seq, kind.as_str()), (4, "deleted"));
 }
@@ -89,7 +94,9 @@ fn detects_deleted_last_event_against_head_record() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("c");
     make_case(&d, 5);
-    db(&d).execute("DELETE FROM ledger WHERE seq = 6", []).unwrap();
+    db(&d)
+        .execute("DELETE FROM ledger WHERE seq = 6", [])
+        .unwrap();
     let (seq, kind, _) = first_problem(&d);
     assert_eq!((seq, kind.as_str()), (6, "head_mismatch"));
 }
@@ -107,8 +114,13 @@ fn detects_full_rewrite_against_external_anchor() {
         .query_row("SELECT hash FROM ledger WHERE seq = 3", [], |r| r.get(0))
         .unwrap();
     c.execute("DELETE FROM ledger WHERE seq = 4", []).unwrap();
-    c.execute("UPDATE meta SET value = ?1 WHERE key = 'head_hash'", [&prev]).unwrap();
-    c.execute("UPDATE meta SET value = '3' WHERE key = 'head_seq'", []).unwrap();
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
+        [&prev],
+    )
+    .unwrap();
+    c.execute("UPDATE meta SET value = '3' WHERE key = 'head_seq'", [])
+        .unwrap();
     let case = Case::open(&d).unwrap();
     assert!(case.verify(None).unwrap().ok());
     let r = case.verify(Some(&anchor)).unwrap();
@@ -157,7 +169,10 @@ fn detects_altered_artifact() {
     let d = t.path().join("c");
     let shas = make_case(&d, 5);
     db(&d)
-        .execute("UPDATE artifacts SET data = X'00' WHERE sha256 = ?1", [&shas[2]])
+        .execute(
+            "UPDATE artifacts SET data = X'00' WHERE sha256 = ?1",
+            [&shas[2]],
+        )
         .unwrap();
     let (seq, kind, msg) = first_problem(&d);
     // artifact 2 belongs to the event with step 2, which is seq 4 (seq 1 is case.created)

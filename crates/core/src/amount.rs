@@ -12,12 +12,16 @@ use crate::Error;
 pub const SAT_PER_BTC: u64 = 100_000_000;
 
 /// An amount of satoshis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Sat(pub u64);
 
 /// An amount of wei (10^-18 ether), or of an ERC-20 token's base unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Wei(#[serde(with = "u128_string")] pub u128);
 
@@ -41,37 +45,47 @@ macro_rules! checked_ops {
 
             /// Checked addition.
             pub fn checked_add(self, rhs: $t) -> Result<$t, Error> {
-                self.0.checked_add(rhs.0).map($t).ok_or_else(|| Error::AmountOverflow {
-                    op: "add",
-                    lhs: self.0.to_string(),
-                    rhs: rhs.0.to_string(),
-                    unit: $unit,
-                })
+                self.0
+                    .checked_add(rhs.0)
+                    .map($t)
+                    .ok_or_else(|| Error::AmountOverflow {
+                        op: "add",
+                        lhs: self.0.to_string(),
+                        rhs: rhs.0.to_string(),
+                        unit: $unit,
+                    })
             }
 
             /// Checked subtraction; fails below zero.
             pub fn checked_sub(self, rhs: $t) -> Result<$t, Error> {
-                self.0.checked_sub(rhs.0).map($t).ok_or_else(|| Error::AmountOverflow {
-                    op: "sub",
-                    lhs: self.0.to_string(),
-                    rhs: rhs.0.to_string(),
-                    unit: $unit,
-                })
+                self.0
+                    .checked_sub(rhs.0)
+                    .map($t)
+                    .ok_or_else(|| Error::AmountOverflow {
+                        op: "sub",
+                        lhs: self.0.to_string(),
+                        rhs: rhs.0.to_string(),
+                        unit: $unit,
+                    })
             }
 
             /// Checked multiplication by an integer.
             pub fn checked_mul(self, rhs: $inner) -> Result<$t, Error> {
-                self.0.checked_mul(rhs).map($t).ok_or_else(|| Error::AmountOverflow {
-                    op: "mul",
-                    lhs: self.0.to_string(),
-                    rhs: rhs.to_string(),
-                    unit: $unit,
-                })
+                self.0
+                    .checked_mul(rhs)
+                    .map($t)
+                    .ok_or_else(|| Error::AmountOverflow {
+                        op: "mul",
+                        lhs: self.0.to_string(),
+                        rhs: rhs.to_string(),
+                        unit: $unit,
+                    })
             }
 
             /// Checked sum of many amounts.
             pub fn checked_sum<I: IntoIterator<Item = $t>>(iter: I) -> Result<$t, Error> {
-                iter.into_iter().try_fold($t::ZERO, |acc, x| acc.checked_add(x))
+                iter.into_iter()
+                    .try_fold($t::ZERO, |acc, x| acc.checked_add(x))
             }
 
             /// The raw number of base units.
@@ -194,7 +208,9 @@ pub fn parse_decimal(s: &str, decimals: u32) -> Result<u128, Error> {
         frac.parse().map_err(|_| err("fraction too large"))?
     };
     for _ in frac.len()..decimals as usize {
-        frac_v = frac_v.checked_mul(10).ok_or_else(|| err("fraction too large"))?;
+        frac_v = frac_v
+            .checked_mul(10)
+            .ok_or_else(|| err("fraction too large"))?;
     }
     int_v
         .checked_mul(scale)
@@ -233,7 +249,10 @@ mod tests {
     #[test]
     fn formats_exact_decimals() {
         assert_eq!(Sat(1).to_btc_string(), "0.00000001");
-        assert_eq!(Sat(2_100_000_000_000_000).to_btc_string(), "21000000.00000000");
+        assert_eq!(
+            Sat(2_100_000_000_000_000).to_btc_string(),
+            "21000000.00000000"
+        );
         assert_eq!(Sat(123_456_789).to_btc_string(), "1.23456789");
         assert_eq!(Wei(1).to_eth_string(), "0.000000000000000001");
         assert_eq!(Wei(1_500_000).to_decimal_string(6), "1.500000");
@@ -243,14 +262,20 @@ mod tests {
     #[test]
     fn parses_exact_decimals() {
         assert_eq!(Sat::from_btc_str("0.5").unwrap(), Sat(50_000_000));
-        assert_eq!(Sat::from_btc_str("21000000").unwrap(), Sat(2_100_000_000_000_000));
+        assert_eq!(
+            Sat::from_btc_str("21000000").unwrap(),
+            Sat(2_100_000_000_000_000)
+        );
         assert_eq!(Sat::from_btc_str(".00000001").unwrap(), Sat(1));
         assert!(Sat::from_btc_str("0.000000001").is_err());
         assert!(Sat::from_btc_str("1e5").is_err());
         assert!(Sat::from_btc_str("-1").is_err());
         assert!(Sat::from_btc_str("").is_err());
         assert!(Sat::from_btc_str("99999999999999999999").is_err());
-        assert_eq!(Wei::from_decimal_str("1.000000000000000001", 18).unwrap(), Wei(10u128.pow(18) + 1));
+        assert_eq!(
+            Wei::from_decimal_str("1.000000000000000001", 18).unwrap(),
+            Wei(10u128.pow(18) + 1)
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub struct CaseId(String);
 impl CaseId {
     /// Validates and wraps a case id.
     pub fn new(s: &str) -> Result<CaseId, Error> {
-        validate("case id", s, |c| c.is_ascii_alphanumeric() || "-_./".contains(c))?;
+        validate("case id", s, |c| {
+            c.is_ascii_alphanumeric() || "-_./".contains(c)
+        })?;
         Ok(CaseId(s.to_string()))
     }
 

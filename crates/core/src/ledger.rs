@@ -386,7 +386,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_recursively() {
         let v = json!({"b": 1, "a": {"y": [3, {"d": 1, "c": 2}], "x": null}});
-        assert_eq!(canonical_json(&v), r#"{"a":{"x":null,"y":[3,{"c":2,"d":1}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"x":null,"y":[3,{"c":2,"d":1}]},"b":1}"#
+        );
     }
 
     #[test]
@@ -412,7 +415,10 @@ mod tests {
         c[3] = Event { seq: 4, ..a };
         assert_eq!(
             verify_chain(&c),
-            Err(ChainFault::Reordered { seq: 3, original_seq: 4 })
+            Err(ChainFault::Reordered {
+                seq: 3,
+                original_seq: 4
+            })
         );
     }
 
@@ -431,7 +437,11 @@ mod tests {
     #[test]
     fn detects_forged_self_consistent_insertion() {
         let mut c = chain(4);
-        let forged = chain_event(Some(&c[1]), &ctx("2026-11-25T11:00:00.000Z"), EventDraft::new("x", json!({})));
+        let forged = chain_event(
+            Some(&c[1]),
+            &ctx("2026-11-25T11:00:00.000Z"),
+            EventDraft::new("x", json!({})),
+        );
         // put it at seq 3 in place of the real one, without relinking what follows
         c[2] = forged;
         // the real 4th row no longer links to it: seq 3 was replaced
@@ -441,7 +451,11 @@ mod tests {
     #[test]
     fn detects_self_consistent_insertion_with_renumbering() {
         let mut c = chain(5);
-        let forged = chain_event(Some(&c[1]), &ctx("2026-11-25T11:00:00.000Z"), EventDraft::new("x", json!({})));
+        let forged = chain_event(
+            Some(&c[1]),
+            &ctx("2026-11-25T11:00:00.000Z"),
+            EventDraft::new("x", json!({})),
+        );
         c.insert(2, forged);
         for (i, e) in c.iter_mut().enumerate() {
             e.seq = i as u64 + 1;
@@ -453,15 +467,42 @@ mod tests {
     fn hash_covers_every_field() {
         let base = chain(1).remove(0);
         let variants = [
-            Event { time: "x".into(), ..base.clone() },
-            Event { examiner: "x".into(), ..base.clone() },
-            Event { host: "x".into(), ..base.clone() },
-            Event { command: "x".into(), ..base.clone() },
-            Event { kind: "x".into(), ..base.clone() },
-            Event { payload: json!(1), ..base.clone() },
-            Event { artifacts: vec!["aa".into()], ..base.clone() },
-            Event { prev_hash: "11".into(), ..base.clone() },
-            Event { seq: 2, ..base.clone() },
+            Event {
+                time: "x".into(),
+                ..base.clone()
+            },
+            Event {
+                examiner: "x".into(),
+                ..base.clone()
+            },
+            Event {
+                host: "x".into(),
+                ..base.clone()
+            },
+            Event {
+                command: "x".into(),
+                ..base.clone()
+            },
+            Event {
+                kind: "x".into(),
+                ..base.clone()
+            },
+            Event {
+                payload: json!(1),
+                ..base.clone()
+            },
+            Event {
+                artifacts: vec!["aa".into()],
+                ..base.clone()
+            },
+            Event {
+                prev_hash: "11".into(),
+                ..base.clone()
+            },
+            Event {
+                seq: 2,
+                ..base.clone()
+            },
         ];
         for v in variants {
             assert_ne!(event_hash(&v), base.hash, "{v:?}");

@@ -127,7 +127,13 @@ mod tests {
 
     #[test]
     fn round_trips_rust_bitcoin() {
-        for n in [Network::Bitcoin, Network::Testnet, Network::Testnet4, Network::Signet, Network::Regtest] {
+        for n in [
+            Network::Bitcoin,
+            Network::Testnet,
+            Network::Testnet4,
+            Network::Signet,
+            Network::Regtest,
+        ] {
             assert_eq!(Network::from_bitcoin(n.to_bitcoin()), n);
         }
     }

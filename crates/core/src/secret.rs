@@ -78,7 +78,8 @@ mod tests {
         key: SecretString,
     }
 
-    const CANARY: &str = "abandon ability able about above absent absorb abstract absurd abuse access accident";
+    const CANARY: &str =
+        "abandon ability able about above absent absorb abstract absurd abuse access accident";
 
     #[test]
     fn debug_never_prints_content() {
@@ -116,7 +117,10 @@ mod tests {
             seed: Secret::new(vec![0xde, 0xad, 0xbe, 0xef]),
         };
         let d = format!("{h:?}");
-        assert!(!d.contains("222") && !d.contains("de, ad") && !d.contains("0xde"), "{d}");
+        assert!(
+            !d.contains("222") && !d.contains("de, ad") && !d.contains("0xde"),
+            "{d}"
+        );
     }
 
     #[test]

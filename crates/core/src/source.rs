@@ -114,7 +114,13 @@ pub enum SourceError {
 impl SourceError {
     /// Whether a retry can help.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SourceError::Transport { retryable: true, .. })
+        matches!(
+            self,
+            SourceError::Transport {
+                retryable: true,
+                ..
+            }
+        )
     }
 }
 
