@@ -29,15 +29,24 @@ pub struct Failure {
 impl Failure {
     /// Usage or input error (exit 2).
     pub fn input(e: impl Into<anyhow::Error>) -> Failure {
-        Failure { code: exit::INPUT, error: e.into() }
+        Failure {
+            code: exit::INPUT,
+            error: e.into(),
+        }
     }
     /// Environment or network error (exit 3).
     pub fn env(e: impl Into<anyhow::Error>) -> Failure {
-        Failure { code: exit::ENV, error: e.into() }
+        Failure {
+            code: exit::ENV,
+            error: e.into(),
+        }
     }
     /// A finding or refusal (exit 1).
     pub fn finding(e: impl Into<anyhow::Error>) -> Failure {
-        Failure { code: exit::FINDING, error: e.into() }
+        Failure {
+            code: exit::FINDING,
+            error: e.into(),
+        }
     }
 }
 
@@ -97,7 +106,9 @@ impl App {
     /// Opens the case, failing when `--case` was not given.
     pub fn require_case(&self) -> CmdResult<Case> {
         self.open_case()?.ok_or_else(|| {
-            Failure::input(anyhow::anyhow!("this command needs a case: pass --case DIR (or set CUSTOS_CASE)"))
+            Failure::input(anyhow::anyhow!(
+                "this command needs a case: pass --case DIR (or set CUSTOS_CASE)"
+            ))
         })
     }
 

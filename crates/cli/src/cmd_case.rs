@@ -42,7 +42,11 @@ pub enum CaseCmd {
 /// Runs a case command.
 pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
     match cmd {
-        CaseCmd::New { dir, case_id, examiner } => {
+        CaseCmd::New {
+            dir,
+            case_id,
+            examiner,
+        } => {
             let id = CaseId::new(case_id).map_err(Failure::input)?;
             let ex = ExaminerId::new(examiner).map_err(Failure::input)?;
             let case = Case::create(dir, &id, &ex, app.network, &crate::app::command_line())?;
@@ -65,7 +69,10 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                 return print_json(&events);
             }
             println!("case {} ({})", case.info().case_id, case.info().network);
-            println!("{:>5}  {:<24}  {:<16}  {:<22}  hash", "seq", "time (UTC)", "examiner", "kind");
+            println!(
+                "{:>5}  {:<24}  {:<16}  {:<22}  hash",
+                "seq", "time (UTC)", "examiner", "kind"
+            );
             for e in &events {
                 println!(
                     "{:>5}  {:<24}  {:<16}  {:<22}  {}",
@@ -132,13 +139,19 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                     summary.artifacts,
                     out.display(),
                     summary.head,
-                    if summary.verified { "verified" } else { "VERIFICATION FAILED" }
+                    if summary.verified {
+                        "verified"
+                    } else {
+                        "VERIFICATION FAILED"
+                    }
                 );
             }
             if summary.verified {
                 Ok(())
             } else {
-                Err(Failure::finding(anyhow!("the exported case does not verify; see report.html")))
+                Err(Failure::finding(anyhow!(
+                    "the exported case does not verify; see report.html"
+                )))
             }
         }
     }
