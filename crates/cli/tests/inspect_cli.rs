@@ -189,3 +189,121 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
     let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 }
+
+/// A P2WPKH spend of `prev` (paid to `sk`'s key) to `to`, signed.
+fn signed_spend(
+    sk: &bitcoin::secp256k1::SecretKey,
+    prev: bitcoin::OutPoint,
+    prev_value: bitcoin::Amount,
+    to: &bitcoin::Script,
+) -> bitcoin::Transaction {
+    use bitcoin::{
+        secp256k1::{Message, Secp256k1},
+        sighash::{EcdsaSighashType, SighashCache},
+        transaction, Amount, CompressedPublicKey, ScriptBuf, Transaction, TxIn, TxOut, Witness,
+    };
+    let secp = Secp256k1::new();
+    let pk = CompressedPublicKey(sk.public_key(&secp));
+    let mut tx = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: prev,
+            ..Default::default()
+        }],
+        output: vec![TxOut {
+            value: prev_value - Amount::from_sat(1_000),
+            script_pubkey: to.to_owned(),
+        }],
+    };
+    let spk = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash());
+    let sighash = SighashCache::new(&tx)
+        .p2wpkh_signature_hash(0, &spk, prev_value, EcdsaSighashType::All)
+        .unwrap();
+    let sig = secp.sign_ecdsa(&Message::from(sighash), sk);
+    let sig = bitcoin::ecdsa::Signature {
+        signature: sig,
+        sighash_type: EcdsaSighashType::All,
+    };
+    tx.input[0].witness = Witness::p2wpkh(&sig, &pk.0);
+    tx
+}
+
+#[test]
+fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation() {
+    let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    // A test-only key, fixed so the test is reproducible.
+    let sk = bitcoin::secp256k1::SecretKey::from_slice(&[0x42; 32]).unwrap();
+    let pk = bitcoin::CompressedPublicKey(sk.public_key(&secp));
+    let spk = bitcoin::ScriptBuf::new_p2wpkh(&pk.wpubkey_hash());
+    let amount = bitcoin::Amount::from_sat(250_000);
+    let prev = lab.fund(&spk, amount).unwrap();
+    lab.mine(1).unwrap();
+    let tx = signed_spend(&sk, prev, amount, &spk);
+    let hex_tx = hex::encode(bitcoin::consensus::serialize(&tx));
+
+    // Unsigned input: refused before anything is sent.
+    let mut unsigned = tx.clone();
+    unsigned.input[0].witness = bitcoin::Witness::new();
+    let (code, _, err) = run(custos().args([
+        "broadcast",
+        &hex::encode(bitcoin::consensus::serialize(&unsigned)),
+        "--server",
+        &lab.url(),
+    ]));
+    assert_eq!(code, 2, "{err}");
+
+    let (code, out, err) = run(custos().args(["broadcast", &hex_tx, "--server", &lab.url()]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), tx.compute_txid().to_string());
+    // A double spend is a refusal (exit 1) with the server's reason.
+    let double = signed_spend(
+        &sk,
+        prev,
+        amount,
+        &bitcoin::ScriptBuf::new_op_return([1u8; 4]),
+    );
+    let (code, _, err) = run(custos().args([
+        "broadcast",
+        &hex::encode(bitcoin::consensus::serialize(&double)),
+        "--server",
+        &lab.url(),
+    ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&double.compute_txid().to_string()), "{err}");
+
+    lab.mine(2).unwrap();
+    let (code, out, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "watch",
+        &tx.compute_txid().to_string(),
+        "--confirmations",
+        "2",
+        "--interval",
+        "1",
+        "--give-up-after",
+        "30",
+        "--server",
+        &lab.url(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 confirmation(s), SPV-verified"), "{out}");
+    // Waiting for more confirmations than exist times out with exit 1.
+    let (code, _, _) = run(custos().args([
+        "--network",
+        "regtest",
+        "watch",
+        &tx.compute_txid().to_string(),
+        "--confirmations",
+        "50",
+        "--interval",
+        "1",
+        "--give-up-after",
+        "1",
+        "--server",
+        &lab.url(),
+    ]));
+    assert_eq!(code, 1);
+}
