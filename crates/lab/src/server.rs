@@ -542,9 +542,29 @@ fn handle_line(inner: &Arc<Inner>, conn: &Arc<Conn>, line: &[u8]) -> Option<Stri
 }
 
 /// Reads newline-delimited requests until EOF, error, an oversized line or stop.
+/// With `--latency-ms`, replies leave through this writer thread: each one is sent `latency`
+/// after its request arrived, like on a real slow link where pipelined requests travel together
+/// (sleeping before each reply in turn would make a batch of N cost N × latency).
+fn delayed_writer(conn: Arc<Conn>) -> std::sync::mpsc::Sender<(std::time::Instant, String)> {
+    let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, String)>();
+    std::thread::spawn(move || {
+        for (due, reply) in rx {
+            let now = std::time::Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if !conn.send(&reply) {
+                break;
+            }
+        }
+    });
+    tx
+}
+
 fn serve_conn(inner: Arc<Inner>, conn: Arc<Conn>, stream: TcpStream) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut line: Vec<u8> = Vec::new();
+    let delayed = (!inner.latency.is_zero()).then(|| delayed_writer(conn.clone()));
     loop {
         if inner.stop.load(Ordering::SeqCst) || !conn.alive.load(Ordering::SeqCst) {
             break;
@@ -572,12 +592,19 @@ fn serve_conn(inner: Arc<Inner>, conn: Arc<Conn>, stream: TcpStream) {
         }
         let trimmed = line.trim_ascii();
         if !trimmed.is_empty() {
+            let arrived = std::time::Instant::now();
             if let Some(reply) = handle_line(&inner, &conn, trimmed) {
-                if !inner.latency.is_zero() {
-                    std::thread::sleep(inner.latency);
-                }
-                if !conn.send(&reply) {
-                    break;
+                match &delayed {
+                    Some(tx) => {
+                        if tx.send((arrived + inner.latency, reply)).is_err() {
+                            break;
+                        }
+                    }
+                    None => {
+                        if !conn.send(&reply) {
+                            break;
+                        }
+                    }
                 }
             }
         }

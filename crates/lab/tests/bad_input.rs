@@ -154,6 +154,35 @@ fn latency_option_delays_every_response() {
     }
 }
 
+#[test]
+fn latency_applies_per_request_not_per_queue_position() {
+    // Pipelined requests travel together on a slow link: 20 of them at 200 ms each arrive
+    // after about 200 ms, not 20 × 200 ms (which would make --latency-ms useless for batches).
+    let mut cfg = LabConfig::scenario("seized-basic");
+    cfg.latency_ms = 200;
+    let slow = Lab::start(cfg).unwrap();
+    let mut s = TcpStream::connect(slow.addr()).unwrap();
+    let t = std::time::Instant::now();
+    let mut batch = String::new();
+    for i in 0..20 {
+        batch.push_str(&format!("{{\"id\":{i},\"method\":\"server.ping\"}}\n"));
+    }
+    s.write_all(batch.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    for i in 0..20 {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["id"], i);
+    }
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(
+        took < Duration::from_millis(200 * 10),
+        "replies were serialised: {took:?}"
+    );
+}
+
 fn ping_ok_on(raw: &mut Raw) {
     let v = raw.send(r#"{"id":1,"method":"server.ping"}"#);
     assert!(v["result"].is_null() && v.get("error").is_none());
