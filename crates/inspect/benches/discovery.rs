@@ -1,14 +1,9 @@
 //! Discovery over every catalogue path for all seized material of the lab's `seized-mixed`, over
 //! a link with 50 ms latency: wall time per full scan (criterion) and round trips (printed).
 //!
-//! The latency is applied by a proxy in front of the lab that releases each answer 50 ms after
-//! its request arrived, as a network link does: requests pipelined in one batch share one
-//! round trip. (The lab's own `--latency-ms` sleeps before every answer line in turn, so a
-//! batch of N requests costs N × latency there, which models no real link.)
+//! The latency is the lab's own `--latency-ms 50`: each answer leaves 50 ms after its request
+//! arrived, as on a real link, so requests pipelined in one batch share one round trip.
 #![allow(clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "../tests/support/proxy.rs"]
-mod proxy;
 
 use std::time::Duration;
 
@@ -71,12 +66,13 @@ fn seized_watch_only() -> WatchOnly {
 }
 
 fn discovery(c: &mut Criterion) {
-    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
-    let link = proxy::Proxy::start(lab.addr(), proxy::honest(), Duration::from_millis(50));
+    let mut cfg = LabConfig::scenario("seized-mixed");
+    cfg.latency_ms = 50;
+    let lab = Lab::start(cfg).unwrap();
     let watch = seized_watch_only();
     let opts = ScanOptions::default();
     let once = || {
-        let src = ElectrumSource::connect(&link.url(), ElectrumOptions::default()).unwrap();
+        let src = ElectrumSource::connect(&lab.url(), ElectrumOptions::default()).unwrap();
         scan(&watch, &src, None, &opts, &mut |_| {}).unwrap()
     };
     let r = once();
