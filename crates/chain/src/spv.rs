@@ -261,33 +261,9 @@ pub(crate) mod testchain {
         Block { header, txdata }
     }
 
-    /// A merkle branch for transaction `pos` of `block`, built level by level.
+    /// A merkle branch for transaction `pos` of `block` (the same builder `MemoryChain` serves).
     pub fn branch(block: &Block, pos: usize) -> Vec<TxMerkleNode> {
-        let mut level: Vec<sha256d::Hash> = block
-            .txdata
-            .iter()
-            .map(|t| t.compute_txid().to_raw_hash())
-            .collect();
-        let mut idx = pos;
-        let mut out = Vec::new();
-        while level.len() > 1 {
-            if level.len() % 2 == 1 {
-                let last = level[level.len() - 1];
-                level.push(last);
-            }
-            out.push(TxMerkleNode::from_raw_hash(level[idx ^ 1]));
-            level = level
-                .chunks(2)
-                .map(|p| {
-                    let mut e = sha256d::Hash::engine();
-                    e.input(p[0].as_ref());
-                    e.input(p[1].as_ref());
-                    sha256d::Hash::from_engine(e)
-                })
-                .collect();
-            idx /= 2;
-        }
-        out
+        crate::memory::merkle_branch(block, pos)
     }
 
     /// A regtest chain of `n` blocks after genesis; block i holds a coinbase and, from block 2
