@@ -24,4 +24,20 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// The source failed before anything could be traced.
+    #[error("{what}: {cause}")]
+    Source {
+        /// What was being done.
+        what: String,
+        /// The source's error (names the server).
+        cause: custos_core::source::SourceError,
+    },
+    /// The header chain could not be validated to the tip, so nothing could be proven.
+    #[error("header chain from {server}: {detail}")]
+    Headers {
+        /// The server.
+        server: String,
+        /// What failed (names the height).
+        detail: String,
+    },
 }
