@@ -37,8 +37,6 @@ use crate::cmd_inspect::ServerArgs;
 /// Ledger event kind of a trace.
 pub const EVENT_KIND: &str = "trace.run";
 
-/// Largest label file read (bytes).
-const MAX_LABEL_FILE: u64 = 64 << 20;
 /// Largest start file (inventory or address list) read (bytes).
 const MAX_START_FILE: u64 = 64 << 20;
 
@@ -168,7 +166,9 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
         not_after: args.before.as_deref().map(parse_time).transpose()?,
     };
     let label_stop = LabelStop::new(&labels);
-    let cluster_stop = args.max_cluster.map(|n| ClusterSizeStop::new(n, &heuristics));
+    let cluster_stop = args
+        .max_cluster
+        .map(|n| ClusterSizeStop::new(n, &heuristics));
     let mut rules: Vec<&dyn StopRule> = vec![&label_stop];
     if let Some(c) = &cluster_stop {
         rules.push(c);
@@ -195,9 +195,15 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
             (None, None) => return Err(Failure::input(anyhow!("no source"))),
         };
         let server = source.name();
-        let t = walk::trace(source, network, direction, &starts, &limits, &rules, &mut |p| {
-            bar.update(&p)
-        });
+        let t = walk::trace(
+            source,
+            network,
+            direction,
+            &starts,
+            &limits,
+            &rules,
+            &mut |p| bar.update(&p),
+        );
         bar.finish();
         (t.map_err(trace_failure)?, server)
     };
@@ -385,22 +391,9 @@ fn parse_start(s: &str, network: Network) -> CmdResult<Start> {
 }
 
 fn load_labels(files: &[PathBuf], network: Network) -> CmdResult<LabelSet> {
-    let mut set = LabelSet::default();
+    let mut set = LabelSet::new();
     for f in files {
-        let data = read_limited(f, MAX_LABEL_FILE, "label file")?;
-        let text = String::from_utf8(data)
-            .map_err(|_| Failure::input(anyhow!("label file {} is not UTF-8", f.display())))?;
-        let name = f.display().to_string();
-        let is_csv = f
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        let more = if is_csv {
-            LabelSet::from_csv(&text, &name, network)
-        } else {
-            LabelSet::from_tagpack(&text, &name, network)
-        }
-        .map_err(Failure::input)?;
-        set.extend(more);
+        set.load(f, network).map_err(Failure::input)?;
     }
     Ok(set)
 }
@@ -453,11 +446,13 @@ fn record(
         data: json.to_vec(),
     }];
     let trace_sha = artifacts[0].sha256();
-    for (txid, raw) in report.trace.evidence.raw_txs() {
+    for (txid, raw) in &report.trace.evidence.raw_txs {
+        let data = hex::decode(raw)
+            .map_err(|e| Failure::env(anyhow!("evidence of transaction {txid} is not hex: {e}")))?;
         artifacts.push(NewArtifact {
             kind: "raw_tx".into(),
             name: txid.to_string(),
-            data: raw,
+            data,
         });
     }
     artifacts.push(NewArtifact {
@@ -613,7 +608,20 @@ impl ProgressBar {
         if !self.on {
             return;
         }
-        let line = p.to_string();
+        let line = match p {
+            Progress::Headers { done, total } => {
+                format!("trace: headers {done}/{total} validated")
+            }
+            Progress::Hop {
+                hop,
+                frontier,
+                transactions,
+                round_trips,
+            } => format!(
+                "trace: hop {hop}: {frontier} coin(s) to follow, {transactions} transactions, {round_trips} round trips"
+            ),
+            _ => return,
+        };
         let mut err = std::io::stderr();
         if self.tty {
             let pad = self.last_len.saturating_sub(line.len());
@@ -667,7 +675,10 @@ mod tests {
             Ok(Start::Outpoint(o)) if o.vout == 1
         ));
         assert!(matches!(
-            parse_start("bcrt1q7ptzv0nc6p6xvx3c0gyj2rwdc8s6rkta68gpde", Network::Regtest),
+            parse_start(
+                "bcrt1q7ptzv0nc6p6xvx3c0gyj2rwdc8s6rkta68gpde",
+                Network::Regtest
+            ),
             Ok(Start::Script { .. })
         ));
         assert!(parse_start("nonsense", Network::Regtest).is_err());

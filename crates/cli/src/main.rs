@@ -18,6 +18,7 @@ mod cmd_ceremony;
 mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
+mod cmd_trace;
 mod report;
 
 use app::{exit, App, Failure};
@@ -70,6 +71,10 @@ enum Command {
     /// Sweep to custody: build unsigned PSBTs spending an inventory to the custody policy.
     #[command(subcommand)]
     Sweep(cmd_sweep::SweepCmd),
+    /// Trace coins forward (where they went) or backward (where they came from), SPV-checked,
+    /// with taint, heuristics, labels and exposure; `trace view` renders the latest trace.
+    #[command(subcommand)]
+    Trace(cmd_trace::TraceCmd),
     /// PSBT toolbox after Bitcoin Core's RPCs: decode, analyze, combine, finalize, extract; qr.
     #[command(subcommand)]
     Psbt(cmd_psbt::PsbtCmd),
@@ -103,6 +108,7 @@ pub(crate) fn report_sections(
     let mut sections = Vec::new();
     sections.extend(report::custody_path_section(_case)?);
     sections.extend(cmd_inspect::report_section(_case)?);
+    sections.extend(cmd_trace::report_section(_case)?);
     Ok(sections)
 }
 
@@ -137,6 +143,7 @@ fn main() -> ExitCode {
         Command::Watch(a) => cmd_broadcast::run_watch(&app, a),
         Command::Sweep(c) => cmd_sweep::run(&app, c),
         Command::Psbt(c) => cmd_psbt::run(&app, c),
+        Command::Trace(c) => cmd_trace::run(&app, c),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -25,11 +25,12 @@ pub enum Error {
         problem: String,
     },
     /// The source failed before anything could be traced.
-    #[error("{what}: {cause}")]
+    #[error("{what}")]
     Source {
         /// What was being done.
         what: String,
         /// The source's error (names the server).
+        #[source]
         cause: custos_core::source::SourceError,
     },
     /// The header chain could not be validated to the tip, so nothing could be proven.
@@ -40,4 +41,12 @@ pub enum Error {
         /// What failed (names the height).
         detail: String,
     },
+}
+
+impl Error {
+    /// Whether the error is the user's input (a bad start, a malformed label file) rather than
+    /// the environment (a server failing).
+    pub fn is_input_error(&self) -> bool {
+        matches!(self, Error::LabelFile { .. } | Error::BadStart { .. })
+    }
 }

@@ -331,6 +331,9 @@ mod tests {
         assert_eq!(taint_permille(Some(Sat(5)), Some(Sat(3))), 1000);
         assert_eq!(taint_permille(Some(Sat(5)), Some(Sat(0))), 0);
         assert_eq!(taint_permille(None, Some(Sat(3))), 0);
-        assert_eq!(taint_permille(Some(Sat(u64::MAX)), Some(Sat(u64::MAX))), 1000);
+        assert_eq!(
+            taint_permille(Some(Sat(u64::MAX)), Some(Sat(u64::MAX))),
+            1000
+        );
     }
 }

@@ -226,7 +226,10 @@ impl TxNode {
         if self.coinbase {
             return Some(Sat(0));
         }
-        self.input_total()?.0.checked_sub(self.output_total()?.0).map(Sat)
+        self.input_total()?
+            .0
+            .checked_sub(self.output_total()?.0)
+            .map(Sat)
     }
 
     /// Whether any input signals replaceability (BIP125).
@@ -343,7 +346,14 @@ impl Graph {
 
     /// Resolves an input's value and address from a parent transaction that is not itself part
     /// of the graph (fetched only to learn what the input spends).
-    pub fn resolve_input(&mut self, txid: &Txid, vin: usize, value: Sat, address: String, kind: ScriptKind) {
+    pub fn resolve_input(
+        &mut self,
+        txid: &Txid,
+        vin: usize,
+        value: Sat,
+        address: String,
+        kind: ScriptKind,
+    ) {
         if let Some(i) = self.txs.get_mut(txid).and_then(|t| t.inputs.get_mut(vin)) {
             i.value = Some(value);
             i.address = Some(address);

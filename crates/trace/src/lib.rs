@@ -26,8 +26,10 @@ pub mod exposure;
 pub mod graph;
 pub mod heuristics;
 pub mod labels;
+pub mod report;
 pub mod taint;
 pub mod walk;
 
 pub use error::Error;
 pub use graph::{Graph, TxNode};
+pub use report::TraceReport;

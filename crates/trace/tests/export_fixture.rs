@@ -89,11 +89,20 @@ pub struct Fixture {
 pub fn fixture(exchange_label: &str) -> Fixture {
     let origin_tx = tx(&[OutPoint::null()], &[("victim", 150_010_000)]);
     let origin = origin_tx.compute_txid();
-    let tx0 = tx(&[OutPoint::new(origin, 0)], &[("thief", 150_000_000), ("thief-2", 30_000_000)]);
+    let tx0 = tx(
+        &[OutPoint::new(origin, 0)],
+        &[("thief", 150_000_000), ("thief-2", 30_000_000)],
+    );
     let t0 = tx0.compute_txid();
-    let tx1 = tx(&[OutPoint::new(t0, 0)], &[("exchange", 100_000_000), ("change", 49_990_000)]);
+    let tx1 = tx(
+        &[OutPoint::new(t0, 0)],
+        &[("exchange", 100_000_000), ("change", 49_990_000)],
+    );
     let t1 = tx1.compute_txid();
-    let tx2 = tx(&[OutPoint::new(t1, 1)], &[("mule", 20_000_000), ("mule-2", 29_980_000)]);
+    let tx2 = tx(
+        &[OutPoint::new(t1, 1)],
+        &[("mule", 20_000_000), ("mule-2", 29_980_000)],
+    );
     let t2 = tx2.compute_txid();
     let other = tx(&[OutPoint::new(origin, 1)], &[("other", 5_000_000)]);
     let extra = OutPoint::new(other.compute_txid(), 0);
@@ -106,10 +115,26 @@ pub fn fixture(exchange_label: &str) -> Fixture {
     // Inserted out of order on purpose: the graph links both ways whatever the order.
     graph.insert(TxNode::from_tx(&tx2, Network::Regtest, confirmed(101)));
     graph.insert(TxNode::from_tx(&tx0, Network::Regtest, confirmed(100)));
-    graph.insert(TxNode::from_tx(&tx3, Network::Regtest, Inclusion::Unconfirmed));
+    graph.insert(TxNode::from_tx(
+        &tx3,
+        Network::Regtest,
+        Inclusion::Unconfirmed,
+    ));
     graph.insert(TxNode::from_tx(&tx1, Network::Regtest, confirmed(101)));
-    graph.resolve_input(&t0, 0, Sat(150_010_000), address("victim"), custos_trace::graph::ScriptKind::P2wpkh);
-    graph.resolve_input(&t3, 1, Sat(5_000_000), address("other"), custos_trace::graph::ScriptKind::P2wpkh);
+    graph.resolve_input(
+        &t0,
+        0,
+        Sat(150_010_000),
+        address("victim"),
+        custos_trace::graph::ScriptKind::P2wpkh,
+    );
+    graph.resolve_input(
+        &t3,
+        1,
+        Sat(5_000_000),
+        address("other"),
+        custos_trace::graph::ScriptKind::P2wpkh,
+    );
     if let Some(node) = graph.txs.get_mut(&t2) {
         node.outputs[1].spent_by = Some((spender, 0));
     }
@@ -149,7 +174,9 @@ pub fn fixture(exchange_label: &str) -> Fixture {
         direction: "forward".to_string(),
         network: "regtest".to_string(),
         model: "haircut".to_string(),
-        partial: vec![format!("{t2}:1 spent by {spender}, not fetched: server error")],
+        partial: vec![format!(
+            "{t2}:1 spent by {spender}, not fetched: server error"
+        )],
         graph,
         seeds: vec![OutPoint::new(t0, 0)],
         taint,
@@ -158,7 +185,10 @@ pub fn fixture(exchange_label: &str) -> Fixture {
         calls: vec![Call {
             subject: format!("change {t1}:1"),
             conclusion: "change back to the sender".to_string(),
-            agreed: vec!["same script type".to_string(), "non-round amount".to_string()],
+            agreed: vec![
+                "same script type".to_string(),
+                "non-round amount".to_string(),
+            ],
             disagreed: vec!["address reuse".to_string()],
             confidence: 80,
         }],
@@ -189,8 +219,17 @@ fn fixture_links_the_graph_both_ways() {
     let f = fixture("Kraken");
     let g = &f.view.graph;
     assert_eq!(g.len(), 4);
-    assert_eq!(g.output(&OutPoint::new(f.t0, 0)).and_then(|o| o.spent_by), Some((f.t1, 0)));
-    assert_eq!(g.output(&OutPoint::new(f.t2, 0)).and_then(|o| o.spent_by), Some((f.t3, 0)));
-    assert_eq!(g.tx(&f.t3).map(|t| t.inputs[0].value), Some(Some(Sat(20_000_000))));
+    assert_eq!(
+        g.output(&OutPoint::new(f.t0, 0)).and_then(|o| o.spent_by),
+        Some((f.t1, 0))
+    );
+    assert_eq!(
+        g.output(&OutPoint::new(f.t2, 0)).and_then(|o| o.spent_by),
+        Some((f.t3, 0))
+    );
+    assert_eq!(
+        g.tx(&f.t3).map(|t| t.inputs[0].value),
+        Some(Some(Sat(20_000_000)))
+    );
     assert_eq!(g.topological(), vec![f.t0, f.t1, f.t2, f.t3]);
 }

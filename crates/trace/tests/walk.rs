@@ -645,19 +645,34 @@ fn trips_per_hop(src: &Wrapper<'_>, direction: Direction, starts: &[Start]) -> V
 fn round_trips_per_hop_do_not_grow_with_the_frontier() {
     let (narrow, narrow_seeds, narrow_last) = fan(1);
     let (wide, wide_seeds, wide_last) = fan(50);
-    let starts = |seeds: &[OutPoint]| -> Vec<Start> {
-        seeds.iter().map(|s| Start::Outpoint(*s)).collect()
-    };
-    let a = trips_per_hop(&Wrapper::new(&narrow), Direction::Forward, &starts(&narrow_seeds));
-    let b = trips_per_hop(&Wrapper::new(&wide), Direction::Forward, &starts(&wide_seeds));
+    let starts =
+        |seeds: &[OutPoint]| -> Vec<Start> { seeds.iter().map(|s| Start::Outpoint(*s)).collect() };
+    let a = trips_per_hop(
+        &Wrapper::new(&narrow),
+        Direction::Forward,
+        &starts(&narrow_seeds),
+    );
+    let b = trips_per_hop(
+        &Wrapper::new(&wide),
+        Direction::Forward,
+        &starts(&wide_seeds),
+    );
     assert_eq!(a, b);
     // Hops 1 and 2: histories, candidates, proofs (the other parents are held already);
     // hop 3: the histories that show the ends unspent.
     assert_eq!(a, vec![3, 3, 1]);
 
     let tx_starts = |last: &[Txid]| -> Vec<Start> { last.iter().map(|t| Start::Tx(*t)).collect() };
-    let a = trips_per_hop(&Wrapper::new(&narrow), Direction::Backward, &tx_starts(&narrow_last));
-    let b = trips_per_hop(&Wrapper::new(&wide), Direction::Backward, &tx_starts(&wide_last));
+    let a = trips_per_hop(
+        &Wrapper::new(&narrow),
+        Direction::Backward,
+        &tx_starts(&narrow_last),
+    );
+    let b = trips_per_hop(
+        &Wrapper::new(&wide),
+        Direction::Backward,
+        &tx_starts(&wide_last),
+    );
     assert_eq!(a, b);
     // Parents, their heights, their proofs; hop 3 reaches the coinbase.
     assert_eq!(a, vec![3, 3, 3]);
@@ -688,9 +703,7 @@ fn a_source_failing_at_hop_two_gives_a_partial_trace_naming_what_was_not_followe
     assert!(!tr.is_complete());
     let msg = tr.partial.join("\n");
     assert!(
-        msg.contains("hop 2")
-            && msg.contains(&coin.to_string())
-            && msg.contains("flaky.example"),
+        msg.contains("hop 2") && msg.contains(&coin.to_string()) && msg.contains("flaky.example"),
         "{msg}"
     );
     // Backward: raw transactions 1 = start, 2 = hop 1, 3 = hop 2 fails.
@@ -731,7 +744,10 @@ fn bytes_that_do_not_hash_to_the_txid_are_rejected_and_reported() {
     )
     .unwrap();
     assert!(tr.graph.tx(&liar).is_none());
-    assert_eq!(tr.evidence.rejected[&liar].hex, hex::encode(serialize(&p.t[3])));
+    assert_eq!(
+        tr.evidence.rejected[&liar].hex,
+        hex::encode(serialize(&p.t[3]))
+    );
     assert!(matches!(
         &stop_at(&tr, op(&p.t[1], 0))[..],
         [StopReason::SourceFailed { detail }] if detail.contains(&liar.to_string())

@@ -95,7 +95,10 @@ pub fn html(view: &View) -> String {
     stops_table(&mut s, view);
     exposure_table(&mut s, view);
     addresses_table(&mut s, view);
-    let _ = write!(s, "</aside>\n</main>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n");
+    let _ = write!(
+        s,
+        "</aside>\n</main>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n"
+    );
     s
 }
 
@@ -132,7 +135,9 @@ fn legend(s: &mut String, view: &View) {
     s.push_str("<rect class=\"stop\" x=\"130\" y=\"50\" width=\"9\" height=\"9\" transform=\"rotate(45 134 54)\"/><text x=\"146\" y=\"57\">trace stopped (reason)</text>");
     s.push_str("<polygon class=\"origin\" points=\"7,74 12,69 17,74 12,79\"/><text x=\"22\" y=\"77\">coin from a tx not traced</text>");
     s.push_str("<line x1=\"180\" y1=\"74\" x2=\"210\" y2=\"74\" stroke=\"#999\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/><text x=\"216\" y=\"77\">spent outside the trace</text>");
-    s.push_str("<text class=\"seed\" x=\"6\" y=\"98\">★</text><text x=\"22\" y=\"97\">seed coin</text>");
+    s.push_str(
+        "<text class=\"seed\" x=\"6\" y=\"98\">★</text><text x=\"22\" y=\"97\">seed coin</text>",
+    );
     s.push_str("<rect x=\"100\" y=\"88\" width=\"16\" height=\"12\" fill=\"none\" stroke=\"#6a1b9a\" stroke-width=\"2\"/><text x=\"122\" y=\"97\">◆ tx with a heuristic call</text>");
     s.push_str("<rect class=\"mempool\" x=\"290\" y=\"88\" width=\"16\" height=\"12\"/><text x=\"310\" y=\"97\">mempool</text>");
     s.push_str("<text x=\"4\" y=\"114\">amounts in BTC; hover for details</text>");
@@ -149,15 +154,26 @@ fn subject_tokens(subject: &str) -> String {
     let bytes = subject.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let hex_len = bytes[i..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        let hex_len = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
         let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
         if hex_len == 64 && boundary {
             let txid = &subject[i..i + 64];
             tokens.insert(txid.to_ascii_lowercase());
             let rest = &bytes[i + 64..];
-            let digits = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).count();
+            let digits = rest
+                .iter()
+                .skip(1)
+                .take_while(|b| b.is_ascii_digit())
+                .count();
             if rest.first() == Some(&b':') && digits > 0 {
-                tokens.insert(format!("{}:{}", txid.to_ascii_lowercase(), &subject[i + 65..i + 65 + digits]));
+                tokens.insert(format!(
+                    "{}:{}",
+                    txid.to_ascii_lowercase(),
+                    &subject[i + 65..i + 65 + digits]
+                ));
             }
         }
         i += hex_len.max(1);
@@ -194,7 +210,11 @@ fn calls_table(s: &mut String, view: &View) {
 }
 
 fn stops_table(s: &mut String, view: &View) {
-    let _ = write!(s, "<section id=\"stops\"><h2>Stops ({})</h2>\n", view.stops.len());
+    let _ = write!(
+        s,
+        "<section id=\"stops\"><h2>Stops ({})</h2>\n",
+        view.stops.len()
+    );
     if view.stops.is_empty() {
         s.push_str("<p>The trace stopped nowhere before the ends of the chain.</p></section>\n");
         return;
@@ -266,7 +286,10 @@ mod tests {
     #[test]
     fn subject_tokens_find_txids_coins_and_clusters() {
         let t = "ab".repeat(32);
-        assert_eq!(subject_tokens(&format!("change {t}:1")), format!("{t} {t}:1"));
+        assert_eq!(
+            subject_tokens(&format!("change {t}:1")),
+            format!("{t} {t}:1")
+        );
         assert_eq!(subject_tokens(&format!("coinjoin {t}")), t);
         assert_eq!(subject_tokens("cluster c 7"), "c:c_7");
         assert_eq!(subject_tokens("peel chain of 12 hops"), "");

@@ -89,7 +89,9 @@ pub(super) struct Layout {
 fn column_keys(view: &View, order: &[Txid]) -> BTreeMap<Txid, (u32, u32)> {
     let mut keys: BTreeMap<Txid, (u32, u32)> = BTreeMap::new();
     for txid in order {
-        let Some(node) = view.graph.tx(txid) else { continue };
+        let Some(node) = view.graph.tx(txid) else {
+            continue;
+        };
         let h = node.height().unwrap_or(u32::MAX);
         let depth = node
             .inputs
@@ -121,7 +123,11 @@ pub(super) fn layout(view: &View, edges: &[FlowEdge]) -> Layout {
     let labelled_in: BTreeSet<Txid> = edges
         .iter()
         .filter(|e| e.from.txid().is_none())
-        .filter(|e| e.address.as_deref().is_some_and(|a| view.labels.contains_key(a)))
+        .filter(|e| {
+            e.address
+                .as_deref()
+                .is_some_and(|a| view.labels.contains_key(a))
+        })
         .filter_map(|e| e.to.txid())
         .collect();
     let columns: Vec<Column> = distinct
@@ -140,12 +146,20 @@ pub(super) fn layout(view: &View, edges: &[FlowEdge]) -> Layout {
         let mut members: Vec<(i64, usize, Txid)> = order
             .iter()
             .filter(|t| keys.get(*t) == Some(key))
-            .map(|t| (parent_pull(view, &boxes, t), rank.get(t).copied().unwrap_or(0), *t))
+            .map(|t| {
+                (
+                    parent_pull(view, &boxes, t),
+                    rank.get(t).copied().unwrap_or(0),
+                    *t,
+                )
+            })
             .collect();
         members.sort_unstable();
         let mut y = TOP;
         for (_, _, txid) in members {
-            let Some(node) = view.graph.tx(&txid) else { continue };
+            let Some(node) = view.graph.tx(&txid) else {
+                continue;
+            };
             let b = place(view, node, labelled_in.contains(&txid), columns[ci].x, y);
             y = b.y + b.h + V_GAP;
             boxes.insert(txid, b);
@@ -164,11 +178,17 @@ pub(super) fn layout(view: &View, edges: &[FlowEdge]) -> Layout {
 /// The mean height of the ports of a transaction's placed parents (0 when none is placed),
 /// so that children line up with their parents.
 fn parent_pull(view: &View, boxes: &BTreeMap<Txid, TxBox>, txid: &Txid) -> i64 {
-    let Some(node) = view.graph.tx(txid) else { return 0 };
+    let Some(node) = view.graph.tx(txid) else {
+        return 0;
+    };
     let ys: Vec<i64> = node
         .inputs
         .iter()
-        .filter_map(|i| boxes.get(&i.prevout.txid).map(|b| b.out_port(i.prevout.vout).1))
+        .filter_map(|i| {
+            boxes
+                .get(&i.prevout.txid)
+                .map(|b| b.out_port(i.prevout.vout).1)
+        })
         .collect();
     match i64::try_from(ys.len()) {
         Ok(n) if n > 0 => ys.iter().sum::<i64>() / n,
@@ -187,7 +207,10 @@ fn place(view: &View, node: &TxNode, labelled_in: bool, x: i64, y: i64) -> TxBox
             vouts: vec![u32::try_from(vout).expect("a transaction has fewer than 2^32 outputs")],
             label: labels,
         });
-        top += ROW_H + rows.last().map_or(0, |r| if r.label.is_some() { LABEL_H } else { 0 });
+        top += ROW_H
+            + rows
+                .last()
+                .map_or(0, |r| if r.label.is_some() { LABEL_H } else { 0 });
     }
     if node.outputs.len() > MAX_ROWS {
         rows.push(Row {
@@ -265,7 +288,8 @@ pub(super) fn token(prefix: &str, s: &str) -> String {
 }
 
 fn btc(v: Option<Sat>) -> String {
-    v.map(|v| v.to_btc_string()).unwrap_or_else(|| "?".to_string())
+    v.map(|v| v.to_btc_string())
+        .unwrap_or_else(|| "?".to_string())
 }
 
 /// Draws the whole SVG element.
@@ -317,7 +341,11 @@ fn draw_columns(s: &mut String, lay: &Layout) {
             (Some(h), None) => (format!("height {h}"), String::new()),
             (None, _) => ("unconfirmed".to_string(), "mempool".to_string()),
         };
-        let cont = if previous == Some(c.height) { " (same block, later)" } else { "" };
+        let cont = if previous == Some(c.height) {
+            " (same block, later)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
             "<text class=\"colhead\" x=\"{}\" y=\"{}\">{}{}</text><text class=\"colsub\" x=\"{}\" y=\"{}\">{}</text>",
@@ -367,7 +395,10 @@ fn draw_edge(s: &mut String, view: &View, lay: &Layout, e: &FlowEdge) {
         End::Tx(t, vin) => lay.boxes.get(&t).map(|b| b.in_port(vin)),
         _ => None,
     };
-    let _ = write!(s, "<g class=\"coin\" data-ref=\"{refs}\"><title>{title}</title>");
+    let _ = write!(
+        s,
+        "<g class=\"coin\" data-ref=\"{refs}\"><title>{title}</title>"
+    );
     match (from, to) {
         (Some((x1, y1)), Some((x2, y2))) => {
             let dx = ((x2 - x1) / 2).max(40);
@@ -399,7 +430,15 @@ fn amount_at_input(s: &mut String, e: &FlowEdge, x: i64, y: i64) {
     );
 }
 
-fn draw_out_stub(s: &mut String, view: &View, e: &FlowEdge, x: i64, y: i64, colour: &str, width: u8) {
+fn draw_out_stub(
+    s: &mut String,
+    view: &View,
+    e: &FlowEdge,
+    x: i64,
+    y: i64,
+    colour: &str,
+    width: u8,
+) {
     let end = x + 36;
     let _ = write!(
         s,
@@ -408,7 +447,11 @@ fn draw_out_stub(s: &mut String, view: &View, e: &FlowEdge, x: i64, y: i64, colo
     );
     match e.to {
         End::Unspent(_) => {
-            let _ = write!(s, "<circle class=\"unspent\" cx=\"{}\" cy=\"{y}\" r=\"4\"/>", end + 4);
+            let _ = write!(
+                s,
+                "<circle class=\"unspent\" cx=\"{}\" cy=\"{y}\" r=\"4\"/>",
+                end + 4
+            );
         }
         End::Stop(op) => {
             marker_stop(s, end + 6, y);
@@ -440,7 +483,15 @@ fn draw_out_stub(s: &mut String, view: &View, e: &FlowEdge, x: i64, y: i64, colo
     }
 }
 
-fn draw_in_stub(s: &mut String, view: &View, e: &FlowEdge, x: i64, y: i64, colour: &str, width: u8) {
+fn draw_in_stub(
+    s: &mut String,
+    view: &View,
+    e: &FlowEdge,
+    x: i64,
+    y: i64,
+    colour: &str,
+    width: u8,
+) {
     let start = x - 96;
     let _ = write!(
         s,
@@ -462,7 +513,12 @@ fn draw_in_stub(s: &mut String, view: &View, e: &FlowEdge, x: i64, y: i64, colou
         }
     }
     if view.seeds.contains(&e.coin) {
-        let _ = write!(s, "<text class=\"seed\" x=\"{}\" y=\"{}\">★</text>", start - 24, y + 4);
+        let _ = write!(
+            s,
+            "<text class=\"seed\" x=\"{}\" y=\"{}\">★</text>",
+            start - 24,
+            y + 4
+        );
     }
     if let Some(a) = e.address.as_deref() {
         let l = label_text(view, a);
@@ -498,7 +554,11 @@ fn inclusion_line(node: &TxNode) -> String {
 fn box_title(view: &View, node: &TxNode) -> String {
     let mut t = format!("transaction {}\n", node.txid);
     match &node.inclusion {
-        Inclusion::Verified { height, block, time } => {
+        Inclusion::Verified {
+            height,
+            block,
+            time,
+        } => {
             let _ = write!(t, "block {height} ({block}), {}, SPV-verified", utc(*time));
         }
         Inclusion::Unconfirmed => t.push_str("unconfirmed"),
@@ -520,7 +580,11 @@ fn box_title(view: &View, node: &TxNode) -> String {
     }
     let txid = node.txid.to_string();
     for c in view.calls.iter().filter(|c| c.subject.contains(&txid)) {
-        let _ = write!(t, "\ncall: {} — {} ({}%)", c.subject, c.conclusion, c.confidence);
+        let _ = write!(
+            t,
+            "\ncall: {} — {} ({}%)",
+            c.subject, c.conclusion, c.confidence
+        );
     }
     t
 }
@@ -540,7 +604,10 @@ fn draw_box(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
     let third = if node.coinbase {
         format!("coinbase · {} out", node.outputs.len())
     } else {
-        let fee = node.fee().map(|f| format!("fee {} sat · ", f.0)).unwrap_or_default();
+        let fee = node
+            .fee()
+            .map(|f| format!("fee {} sat · ", f.0))
+            .unwrap_or_default();
         format!("{fee}{} in / {} out", node.inputs.len(), node.outputs.len())
     };
     let _ = write!(
@@ -570,8 +637,16 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
         .iter()
         .filter_map(|v| made.get(&OutPoint::new(node.txid, *v)).copied())
         .collect();
-    let value: u128 = coins.iter().filter_map(|e| e.value).map(|v| u128::from(v.0)).sum();
-    let taint: u128 = coins.iter().filter_map(|e| e.taint).map(|v| u128::from(v.0)).sum();
+    let value: u128 = coins
+        .iter()
+        .filter_map(|e| e.value)
+        .map(|v| u128::from(v.0))
+        .sum();
+    let taint: u128 = coins
+        .iter()
+        .filter_map(|e| e.taint)
+        .map(|v| u128::from(v.0))
+        .sum();
     let permille = if value > 0 {
         u32::try_from((taint * 1000 / value).min(1000)).expect("capped")
     } else {
@@ -580,7 +655,11 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
     let h = ROW_H + if row.label.is_some() { LABEL_H } else { 0 };
     let (text, refs) = match (row.vouts.as_slice(), coins.first()) {
         ([vout], Some(e)) => {
-            let star = if view.seeds.contains(&e.coin) { "★" } else { "" };
+            let star = if view.seeds.contains(&e.coin) {
+                "★"
+            } else {
+                ""
+            };
             let addr = e.address.as_deref().unwrap_or("?");
             (
                 format!("{star}#{vout} {}", shorten(addr, 20)),
@@ -590,7 +669,11 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
         _ => (format!("+{} more outputs", row.vouts.len()), String::new()),
     };
     let total = u64::try_from(value).ok().map(Sat);
-    let fill = if taint > 0 { row_colour(permille) } else { "none".to_string() };
+    let fill = if taint > 0 {
+        row_colour(permille)
+    } else {
+        "none".to_string()
+    };
     let _ = write!(
         s,
         "<g class=\"row\" data-ref=\"{}\"><rect class=\"rowbg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{h}\" fill=\"{fill}\"/><text class=\"out\" x=\"{}\" y=\"{}\">{}</text><text class=\"out\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",

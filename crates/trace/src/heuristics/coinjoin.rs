@@ -112,8 +112,10 @@ pub fn coinjoin_with(tx: &TxNode, set: &HeuristicSet) -> Option<CoinJoin> {
         (CoinJoinKind::JoinMarket, joinmarket),
         (CoinJoinKind::EqualOutput, equal_output),
     ];
-    rules.into_iter().filter(|(kind, _)| set.is_enabled(kind.heuristic())).find_map(
-        |(kind, rule)| {
+    rules
+        .into_iter()
+        .filter(|(kind, _)| set.is_enabled(kind.heuristic()))
+        .find_map(|(kind, rule)| {
             rule(&shape).map(|m| CoinJoin {
                 txid: tx.txid,
                 kind,
@@ -122,8 +124,7 @@ pub fn coinjoin_with(tx: &TxNode, set: &HeuristicSet) -> Option<CoinJoin> {
                 equal_outputs: m.count,
                 reason: m.reason,
             })
-        },
-    )
+        })
 }
 
 /// What a rule found.
@@ -163,7 +164,10 @@ impl Shape {
             *values.entry(o.value.0).or_insert(0usize) += 1;
             outputs += 1;
         }
-        let top = values.iter().map(|(v, c)| (*v, *c)).max_by_key(|(v, c)| (*c, *v));
+        let top = values
+            .iter()
+            .map(|(v, c)| (*v, *c))
+            .max_by_key(|(v, c)| (*c, *v));
         Shape {
             inputs: tx.inputs.len(),
             outputs,
@@ -209,8 +213,12 @@ fn wasabi2(s: &Shape) -> Option<Match> {
     if s.inputs < 50 {
         return None;
     }
-    let standard: usize =
-        s.values.iter().filter(|(v, _)| is_wabisabi_denomination(**v)).map(|(_, c)| *c).sum();
+    let standard: usize = s
+        .values
+        .iter()
+        .filter(|(v, _)| is_wabisabi_denomination(**v))
+        .map(|(_, c)| *c)
+        .sum();
     let (value, count) = s
         .values
         .iter()
@@ -296,7 +304,17 @@ mod tests {
 
     #[test]
     fn wabisabi_denominations_follow_the_generator_families() {
-        for v in [5_000, 6_561, 8_192, 10_000, 13_122, 20_000, 50_000, 1_048_576, 100_000_000] {
+        for v in [
+            5_000,
+            6_561,
+            8_192,
+            10_000,
+            13_122,
+            20_000,
+            50_000,
+            1_048_576,
+            100_000_000,
+        ] {
             assert!(is_wabisabi_denomination(v), "{v}");
         }
         for v in [4_096, 5_001, 7_000, 12_345, 30_000, 134_375_000_001] {

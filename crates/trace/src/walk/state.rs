@@ -314,7 +314,10 @@ impl<'a> Walk<'a> {
         self.stops.sort();
         self.stops.dedup();
         for (reason, what) in [
-            (StopReason::HopLimit, format!("hop limit {}", self.limits.hops)),
+            (
+                StopReason::HopLimit,
+                format!("hop limit {}", self.limits.hops),
+            ),
             (
                 StopReason::TxLimit,
                 format!("transaction limit {}", self.limits.max_txs),
@@ -327,8 +330,10 @@ impl<'a> Walk<'a> {
                 .map(|s| s.coin)
                 .collect();
             if !coins.is_empty() {
-                self.partial
-                    .push(format!("{what} reached: {} not followed", name_coins(&coins)));
+                self.partial.push(format!(
+                    "{what} reached: {} not followed",
+                    name_coins(&coins)
+                ));
             }
         }
         if let Some(header) = self.chain.header(self.tip.height) {
