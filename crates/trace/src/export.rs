@@ -31,6 +31,7 @@ mod dot;
 mod escape;
 mod graphml;
 mod html;
+mod layout;
 mod svg;
 
 pub use csv::csv_edges;
@@ -331,6 +332,9 @@ mod tests {
         assert_eq!(taint_permille(Some(Sat(5)), Some(Sat(3))), 1000);
         assert_eq!(taint_permille(Some(Sat(5)), Some(Sat(0))), 0);
         assert_eq!(taint_permille(None, Some(Sat(3))), 0);
-        assert_eq!(taint_permille(Some(Sat(u64::MAX)), Some(Sat(u64::MAX))), 1000);
+        assert_eq!(
+            taint_permille(Some(Sat(u64::MAX)), Some(Sat(u64::MAX))),
+            1000
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! Exports of a hand-built trace: CSV rows and quoting, DOT and GraphML escaping and validity,
 //! the HTML view's escaping, banner, layout and determinism.
 
+// Skipping an optional check says so on stderr.
+#![allow(clippy::print_stderr)]
+
 #[path = "export_fixture.rs"]
 mod export_fixture;
 
@@ -9,7 +12,7 @@ use std::process::Command;
 
 use bitcoin::OutPoint;
 use custos_trace::export::{csv_edges, dot, flow_edges, graphml, html, json, End, View};
-use export_fixture::{address, fixture};
+use export_fixture::{address, fixture, peel_chain};
 
 const HOSTILE: &str = "<script>alert(\"pwned\")</script> & \\N \"quoted\", 'x'";
 
@@ -21,7 +24,10 @@ fn python_available() -> bool {
 }
 
 fn python(script: &str, file: &Path) -> String {
-    assert!(python_available(), "python3 is needed (scripts/install-deps.sh installs it)");
+    assert!(
+        python_available(),
+        "python3 is needed (scripts/install-deps.sh installs it)"
+    );
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
@@ -43,10 +49,22 @@ fn flow_edges_end_at_stops_unspent_and_outside_pseudo_nodes() {
     let edges = flow_edges(&f.view);
     let find = |op: OutPoint| edges.iter().find(|e| e.coin == op).expect("edge present");
     assert_eq!(find(OutPoint::new(f.t0, 0)).to, End::Tx(f.t1, 0));
-    assert_eq!(find(OutPoint::new(f.t0, 1)).to.id(), format!("unspent:{}:1", f.t0));
-    assert_eq!(find(OutPoint::new(f.t1, 0)).to.id(), format!("stop:{}:0", f.t1));
-    assert_eq!(find(OutPoint::new(f.t2, 1)).to.id(), format!("outside:{}:1", f.t2));
-    assert_eq!(find(OutPoint::new(f.origin, 0)).from.id(), format!("outside:{}:0", f.origin));
+    assert_eq!(
+        find(OutPoint::new(f.t0, 1)).to.id(),
+        format!("unspent:{}:1", f.t0)
+    );
+    assert_eq!(
+        find(OutPoint::new(f.t1, 0)).to.id(),
+        format!("stop:{}:0", f.t1)
+    );
+    assert_eq!(
+        find(OutPoint::new(f.t2, 1)).to.id(),
+        format!("outside:{}:1", f.t2)
+    );
+    assert_eq!(
+        find(OutPoint::new(f.origin, 0)).from.id(),
+        format!("outside:{}:0", f.origin)
+    );
     assert_eq!(find(f.extra).to, End::Tx(f.t3, 1));
     // 7 outputs made in the graph + 2 coins coming in from outside.
     assert_eq!(edges.len(), 9);
@@ -70,10 +88,19 @@ fn csv_has_one_row_per_coin_with_times_and_taint() {
     );
     assert!(lines.contains(&row.as_str()), "missing {row} in\n{csv}");
     let unconfirmed_end = format!("{},{},0,0,", f.t2, f.t3);
-    let r = lines.iter().find(|l| l.starts_with(&unconfirmed_end)).expect("t2 -> t3 row");
-    assert!(r.ends_with(",2023-11-15T15:03:20Z,"), "unconfirmed spender has no time: {r}");
+    let r = lines
+        .iter()
+        .find(|l| l.starts_with(&unconfirmed_end))
+        .expect("t2 -> t3 row");
+    assert!(
+        r.ends_with(",2023-11-15T15:03:20Z,"),
+        "unconfirmed spender has no time: {r}"
+    );
     let stop = format!("{},stop:{}:0,0,,", f.t1, f.t1);
-    assert!(lines.iter().any(|l| l.starts_with(&stop)), "stop row in\n{csv}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(&stop)),
+        "stop row in\n{csv}"
+    );
 }
 
 #[test]
@@ -102,9 +129,16 @@ fn dot_escapes_hostile_labels_and_marks_partial() {
     // Every quote inside a label is escaped: lines pair up their quotes.
     for line in d.lines() {
         let unescaped = line.replace("\\\\", "").replace("\\\"", "");
-        assert_eq!(unescaped.matches('"').count() % 2, 0, "unbalanced quotes: {line}");
+        assert_eq!(
+            unescaped.matches('"').count() % 2,
+            0,
+            "unbalanced quotes: {line}"
+        );
     }
-    let complete = View { partial: vec![], ..f.view.clone() };
+    let complete = View {
+        partial: vec![],
+        ..f.view.clone()
+    };
     assert!(!dot(&complete).contains("PARTIAL"));
 }
 
@@ -118,9 +152,16 @@ fn dot_is_accepted_by_graphviz_when_installed() {
         eprintln!("graphviz `dot` not installed: skipping the graphviz check");
         return;
     };
-    assert!(out.status.success(), "dot failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = String::from_utf8_lossy(&out.stdout);
-    assert!(svg.contains("&lt;script&gt;"), "label reached graphviz's output escaped");
+    assert!(
+        svg.contains("&lt;script&gt;"),
+        "label reached graphviz's output escaped"
+    );
 }
 
 #[test]
@@ -151,7 +192,11 @@ fn graphml_is_well_formed_and_carries_the_attributes() {
 fn html_escapes_hostile_labels() {
     let f = fixture(HOSTILE);
     let page = html(&f.view);
-    assert_eq!(page.matches("<script>").count(), 1, "only the page's own script");
+    assert_eq!(
+        page.matches("<script>").count(),
+        1,
+        "only the page's own script"
+    );
     assert!(page.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; \\N &quot;quoted&quot;, &#39;x&#39;"));
 }
 
@@ -161,8 +206,14 @@ fn html_shows_partial_banner_only_when_partial() {
     let page = html(&f.view);
     assert!(page.contains("id=\"partial\""));
     assert!(page.contains("PARTIAL TRACE"));
-    assert!(page.contains(&format!("{}:1 spent by {}, not fetched: server error", f.t2, f.spender)));
-    let complete = View { partial: vec![], ..f.view.clone() };
+    assert!(page.contains(&format!(
+        "{}:1 spent by {}, not fetched: server error",
+        f.t2, f.spender
+    )));
+    let complete = View {
+        partial: vec![],
+        ..f.view.clone()
+    };
     let page = html(&complete);
     assert!(!page.contains("PARTIAL"));
     assert!(page.contains("id=\"complete\""));
@@ -171,7 +222,9 @@ fn html_shows_partial_banner_only_when_partial() {
 #[test]
 fn html_is_self_contained() {
     let page = html(&fixture("Kraken").view);
-    for banned in ["http:", "https:", "src=", "<link", "url(", "@import", "<iframe", "fetch("] {
+    for banned in [
+        "http:", "https:", "src=", "<link", "url(", "@import", "<iframe", "fetch(",
+    ] {
         assert!(!page.contains(banned), "page contains {banned}");
     }
     assert!(page.contains("Content-Security-Policy\" content=\"default-src 'none'"));
@@ -209,7 +262,9 @@ fn html_shows_amounts_labels_calls_and_taint_shading() {
 
 /// The x of a transaction's box in the page.
 fn box_x(page: &str, txid: &str) -> i64 {
-    let at = page.find(&format!("data-ref=\"{txid}\"><title>")).expect("box present");
+    let at = page
+        .find(&format!("data-ref=\"{txid}\"><title>"))
+        .expect("box present");
     let rect = &page[at..];
     let x = &rect[rect.find("class=\"box\" x=\"").expect("rect") + 15..];
     x[..x.find('"').expect("quote")].parse().expect("integer x")
@@ -242,4 +297,42 @@ fn json_round_trips() {
     let v = fixture("Kraken").view;
     let back: View = serde_json::from_str(&json(&v)).expect("parses");
     assert_eq!(back, v);
+}
+
+/// Parses the page's graph `<svg>` element with a strict XML parser.
+fn svg_is_well_formed(page: &str) -> String {
+    let start = page.find("<svg id=\"graph\"").expect("graph svg");
+    let end = page[start..].find("</svg>").expect("svg end") + start + 6;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("graph.svg");
+    std::fs::write(&file, &page[start..end]).expect("write");
+    python(
+        "import sys,xml.etree.ElementTree as E\nr=E.parse(sys.argv[1]).getroot()\nprint(r.get('width'), len([g for g in r.iter('g') if g.get('class','').startswith('tx')]))",
+        &file,
+    )
+}
+
+#[test]
+fn html_drawing_is_well_formed_svg_even_with_hostile_labels() {
+    let page = html(&fixture(HOSTILE).view);
+    let summary = svg_is_well_formed(&page);
+    assert!(summary.ends_with(" 4"), "four transaction boxes: {summary}");
+}
+
+#[test]
+fn large_graphs_stay_valid_and_scroll() {
+    let view = peel_chain(250);
+    let page = html(&view);
+    let summary = svg_is_well_formed(&page);
+    let (width, boxes) = summary.split_once(' ').expect("two fields");
+    assert_eq!(boxes, "250");
+    let width: u64 = width.parse().expect("integer width");
+    assert!(
+        width > 5_000,
+        "wide drawing inside a scrolling section: {width}"
+    );
+    assert!(page.contains("<section class=\"scroll\">"));
+    for t in view.graph.txs.keys() {
+        assert!(page.contains(&format!("<title>transaction {t}\n")), "{t}");
+    }
 }

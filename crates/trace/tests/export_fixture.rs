@@ -89,11 +89,20 @@ pub struct Fixture {
 pub fn fixture(exchange_label: &str) -> Fixture {
     let origin_tx = tx(&[OutPoint::null()], &[("victim", 150_010_000)]);
     let origin = origin_tx.compute_txid();
-    let tx0 = tx(&[OutPoint::new(origin, 0)], &[("thief", 150_000_000), ("thief-2", 30_000_000)]);
+    let tx0 = tx(
+        &[OutPoint::new(origin, 0)],
+        &[("thief", 150_000_000), ("thief-2", 30_000_000)],
+    );
     let t0 = tx0.compute_txid();
-    let tx1 = tx(&[OutPoint::new(t0, 0)], &[("exchange", 100_000_000), ("change", 49_990_000)]);
+    let tx1 = tx(
+        &[OutPoint::new(t0, 0)],
+        &[("exchange", 100_000_000), ("change", 49_990_000)],
+    );
     let t1 = tx1.compute_txid();
-    let tx2 = tx(&[OutPoint::new(t1, 1)], &[("mule", 20_000_000), ("mule-2", 29_980_000)]);
+    let tx2 = tx(
+        &[OutPoint::new(t1, 1)],
+        &[("mule", 20_000_000), ("mule-2", 29_980_000)],
+    );
     let t2 = tx2.compute_txid();
     let other = tx(&[OutPoint::new(origin, 1)], &[("other", 5_000_000)]);
     let extra = OutPoint::new(other.compute_txid(), 0);
@@ -106,10 +115,26 @@ pub fn fixture(exchange_label: &str) -> Fixture {
     // Inserted out of order on purpose: the graph links both ways whatever the order.
     graph.insert(TxNode::from_tx(&tx2, Network::Regtest, confirmed(101)));
     graph.insert(TxNode::from_tx(&tx0, Network::Regtest, confirmed(100)));
-    graph.insert(TxNode::from_tx(&tx3, Network::Regtest, Inclusion::Unconfirmed));
+    graph.insert(TxNode::from_tx(
+        &tx3,
+        Network::Regtest,
+        Inclusion::Unconfirmed,
+    ));
     graph.insert(TxNode::from_tx(&tx1, Network::Regtest, confirmed(101)));
-    graph.resolve_input(&t0, 0, Sat(150_010_000), address("victim"), custos_trace::graph::ScriptKind::P2wpkh);
-    graph.resolve_input(&t3, 1, Sat(5_000_000), address("other"), custos_trace::graph::ScriptKind::P2wpkh);
+    graph.resolve_input(
+        &t0,
+        0,
+        Sat(150_010_000),
+        address("victim"),
+        custos_trace::graph::ScriptKind::P2wpkh,
+    );
+    graph.resolve_input(
+        &t3,
+        1,
+        Sat(5_000_000),
+        address("other"),
+        custos_trace::graph::ScriptKind::P2wpkh,
+    );
     if let Some(node) = graph.txs.get_mut(&t2) {
         node.outputs[1].spent_by = Some((spender, 0));
     }
@@ -149,7 +174,9 @@ pub fn fixture(exchange_label: &str) -> Fixture {
         direction: "forward".to_string(),
         network: "regtest".to_string(),
         model: "haircut".to_string(),
-        partial: vec![format!("{t2}:1 spent by {spender}, not fetched: server error")],
+        partial: vec![format!(
+            "{t2}:1 spent by {spender}, not fetched: server error"
+        )],
         graph,
         seeds: vec![OutPoint::new(t0, 0)],
         taint,
@@ -158,7 +185,10 @@ pub fn fixture(exchange_label: &str) -> Fixture {
         calls: vec![Call {
             subject: format!("change {t1}:1"),
             conclusion: "change back to the sender".to_string(),
-            agreed: vec!["same script type".to_string(), "non-round amount".to_string()],
+            agreed: vec![
+                "same script type".to_string(),
+                "non-round amount".to_string(),
+            ],
             disagreed: vec!["address reuse".to_string()],
             confidence: 80,
         }],
@@ -184,13 +214,106 @@ pub fn fixture(exchange_label: &str) -> Fixture {
     }
 }
 
+/// A peeling chain of `n` transactions: each pays a small amount out (left unspent) and sends
+/// the rest on; three transactions per block, the last ten unconfirmed; every seventh payment
+/// address labelled, every change address in cluster `peel`, one change call per tenth hop.
+pub fn peel_chain(n: usize) -> View {
+    let mut graph = Graph::new();
+    let mut labels = BTreeMap::new();
+    let mut clusters = BTreeMap::new();
+    let mut taint = BTreeMap::new();
+    let mut calls = Vec::new();
+    let start = tx(&[OutPoint::null()], &[("peel-start", 5_000_000_000)]);
+    let seed = OutPoint::new(start.compute_txid(), 0);
+    let mut prev = seed;
+    let mut value = 5_000_000_000u64;
+    for i in 0..n {
+        let pay = 1_000_000 + u64::try_from(i).expect("small") * 1_000;
+        let fee = 500;
+        value -= pay + fee;
+        let (pay_name, change_name) = (format!("pay-{i}"), format!("change-{i}"));
+        let t = tx(
+            &[prev],
+            &[(pay_name.as_str(), pay), (change_name.as_str(), value)],
+        );
+        let txid = t.compute_txid();
+        let height = u32::try_from(i / 3).expect("small") + 200;
+        let inclusion = if i + 10 >= n {
+            Inclusion::Unconfirmed
+        } else {
+            confirmed(height)
+        };
+        graph.insert(TxNode::from_tx(&t, Network::Regtest, inclusion));
+        if i % 7 == 0 {
+            labels.insert(
+                address(&pay_name),
+                vec![NodeLabel {
+                    label: format!("merchant {i}"),
+                    category: "merchant".to_string(),
+                    propagated_from: None,
+                }],
+            );
+        }
+        clusters.insert(address(&change_name), "peel".to_string());
+        taint.insert(OutPoint::new(txid, 0), Sat(pay / 2));
+        taint.insert(OutPoint::new(txid, 1), Sat(value / 2));
+        if i % 10 == 0 {
+            calls.push(Call {
+                subject: format!("change {txid}:1"),
+                conclusion: "change".to_string(),
+                agreed: vec!["peel chain shape".to_string()],
+                disagreed: vec![],
+                confidence: 90,
+            });
+        }
+        prev = OutPoint::new(txid, 1);
+    }
+    View {
+        title: format!("peeling chain of {n} transactions"),
+        direction: "forward".to_string(),
+        network: "regtest".to_string(),
+        model: "haircut".to_string(),
+        partial: vec![],
+        graph,
+        seeds: vec![seed],
+        taint,
+        labels,
+        clusters,
+        calls,
+        stops: vec![],
+        exposure: vec![],
+    }
+}
+
+#[test]
+fn peel_chain_is_one_long_path() {
+    let v = peel_chain(30);
+    assert_eq!(v.graph.len(), 30);
+    let linked = v
+        .graph
+        .txs
+        .values()
+        .filter(|t| t.outputs[1].spent_by.is_some())
+        .count();
+    assert_eq!(linked, 29);
+}
+
 #[test]
 fn fixture_links_the_graph_both_ways() {
     let f = fixture("Kraken");
     let g = &f.view.graph;
     assert_eq!(g.len(), 4);
-    assert_eq!(g.output(&OutPoint::new(f.t0, 0)).and_then(|o| o.spent_by), Some((f.t1, 0)));
-    assert_eq!(g.output(&OutPoint::new(f.t2, 0)).and_then(|o| o.spent_by), Some((f.t3, 0)));
-    assert_eq!(g.tx(&f.t3).map(|t| t.inputs[0].value), Some(Some(Sat(20_000_000))));
+    assert_eq!(
+        g.output(&OutPoint::new(f.t0, 0)).and_then(|o| o.spent_by),
+        Some((f.t1, 0))
+    );
+    assert_eq!(
+        g.output(&OutPoint::new(f.t2, 0)).and_then(|o| o.spent_by),
+        Some((f.t3, 0))
+    );
+    assert_eq!(
+        g.tx(&f.t3).map(|t| t.inputs[0].value),
+        Some(Some(Sat(20_000_000)))
+    );
     assert_eq!(g.topological(), vec![f.t0, f.t1, f.t2, f.t3]);
 }

@@ -4,9 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::escape::{dot_str, shorten};
-use super::{
-    category_text, flow_edges, label_text, taint_permille, utc, End, FlowEdge, View,
-};
+use super::{category_text, flow_edges, label_text, taint_permille, utc, End, FlowEdge, View};
 use crate::graph::TxNode;
 
 /// The view as a Graphviz digraph: transaction nodes (boxes) and address nodes (ellipses,
@@ -129,7 +127,10 @@ fn write_pseudo(out: &mut String, view: &View, end: &End) {
                 super::stop_reason(view, op).unwrap_or_default()
             ),
         ),
-        _ => ("plaintext", format!("not traced\n{}", shorten(&end.id(), 29))),
+        _ => (
+            "plaintext",
+            format!("not traced\n{}", shorten(&end.id(), 29)),
+        ),
     };
     let _ = writeln!(
         out,
@@ -170,7 +171,11 @@ fn write_edges(out: &mut String, view: &View, e: &FlowEdge) {
             let _ = writeln!(out, "  \"{t}\" -> \"{addr}\" [{attrs}];");
         }
         from => {
-            let _ = writeln!(out, "  \"{}\" -> \"{addr}\" [{attrs}];", dot_str(&from.id()));
+            let _ = writeln!(
+                out,
+                "  \"{}\" -> \"{addr}\" [{attrs}];",
+                dot_str(&from.id())
+            );
         }
     }
     match e.to {

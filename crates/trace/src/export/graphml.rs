@@ -53,7 +53,9 @@ pub fn graphml(view: &View) -> String {
         data(&mut out, k, &v);
     }
     for txid in view.graph.topological() {
-        let Some(node) = view.graph.tx(&txid) else { continue };
+        let Some(node) = view.graph.tx(&txid) else {
+            continue;
+        };
         let _ = writeln!(out, "    <node id=\"{txid}\">");
         data(&mut out, "kind", "tx");
         if let (Some(h), Some(t)) = (node.height(), node.time()) {
@@ -81,7 +83,11 @@ pub fn graphml(view: &View) -> String {
         match p {
             End::Stop(op) => {
                 data(&mut out, "kind", "stop");
-                data(&mut out, "reason", stop_reason(view, op).unwrap_or_default());
+                data(
+                    &mut out,
+                    "reason",
+                    stop_reason(view, op).unwrap_or_default(),
+                );
             }
             _ => data(&mut out, "kind", "outside"),
         }
