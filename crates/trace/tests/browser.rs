@@ -3,7 +3,7 @@
 //! labels and amounts. A planted script error proves the console check can fail.
 //!
 //! Skipped (with a message) when chromium is not installed, unless `CUSTOS_REQUIRE_LIVE=1`.
-//! Set `CUSTOS_SCREENSHOT_DIR` to keep a copy of the screenshot for a human to look at.
+//! Set `CUSTOS_SCREENSHOT_DIR` to keep a copy of the page and its screenshot for a human to look at.
 
 // Skipping an optional check says so on stderr.
 #![allow(clippy::print_stderr)]
@@ -142,6 +142,7 @@ fn chromium_renders_the_trace_view_without_console_errors() {
     assert!(png.len() > 30_000, "screenshot only {} bytes", png.len());
     if let Some(keep) = std::env::var_os("CUSTOS_SCREENSHOT_DIR") {
         std::fs::copy(&shot, Path::new(&keep).join("trace.png")).expect("copy screenshot");
+        std::fs::copy(&page, Path::new(&keep).join("trace.html")).expect("copy page");
     }
 
     let run = run_chromium(&bin, &profile, &page, &["--dump-dom"]);
@@ -161,7 +162,8 @@ fn chromium_renders_the_trace_view_without_console_errors() {
         "change back to the sender",
         "same script type, non-round amount",
         "80%",
-        "stop: exchange deposit",
+        "trace stopped: exchange deposit",
+        "<td>exchange deposit</td>",
     ] {
         assert!(dom.contains(text), "dumped DOM lacks {text}");
     }

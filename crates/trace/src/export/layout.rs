@@ -13,7 +13,7 @@ use crate::graph::TxNode;
 /// Width of a transaction box.
 pub(super) const NODE_W: i64 = 236;
 /// Horizontal gap between columns (room for amounts and stubs).
-pub(super) const GAP: i64 = 150;
+pub(super) const GAP: i64 = 170;
 /// Left margin (room for stubs of coins coming from outside the first column).
 pub(super) const LEFT: i64 = 150;
 /// Top margin (column headings).

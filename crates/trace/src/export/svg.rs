@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use bitcoin::OutPoint;
 use custos_core::Sat;
 
-use super::escape::{html as esc, shorten};
+use super::escape::{html as esc, shorten, truncate};
 use super::layout::{Layout, Row, TxBox, LABEL_H, LEFT, NODE_W, ROW_H, TOP};
 use super::{label_text, taint_permille, utc, End, FlowEdge, View};
 use crate::graph::{Inclusion, TxNode};
@@ -140,6 +140,20 @@ fn edge_title(view: &View, e: &FlowEdge) -> String {
             let _ = write!(t, "\nlabels {l}");
         }
     }
+    match (e.from, e.to) {
+        (_, End::Stop(op)) | (End::Stop(op), _) => {
+            let reason = super::stop_reason(view, &op).unwrap_or_default();
+            let _ = write!(t, "\ntrace stopped: {reason}");
+        }
+        (_, End::Outside(op)) => {
+            if let Some((spender, vin)) = view.graph.output(&op).and_then(|o| o.spent_by) {
+                let _ = write!(t, "\nspent by {spender} input {vin} (not traced)");
+            }
+        }
+        (End::Outside(_), _) => t.push_str("\nmade by a transaction not traced"),
+        (_, End::Unspent(_)) => t.push_str("\nunspent"),
+        _ => {}
+    }
     t
 }
 
@@ -222,24 +236,17 @@ fn draw_out_stub(
             let _ = write!(
                 s,
                 "<text class=\"stoptext\" x=\"{}\" y=\"{}\">stop: {}</text>",
-                end + 14,
-                y + 3,
-                esc(&shorten(reason, 16))
+                end + 12,
+                y - 3,
+                esc(&truncate(reason, 16))
             );
         }
-        End::Outside(op) => {
-            let spender = view
-                .graph
-                .output(&op)
-                .and_then(|o| o.spent_by)
-                .map(|(t, _)| shorten(&t.to_string(), 13))
-                .unwrap_or_default();
+        End::Outside(_) => {
             let _ = write!(
                 s,
-                "<text class=\"outside\" x=\"{}\" y=\"{}\">→ {} (not traced)</text>",
-                end + 3,
-                y + 3,
-                esc(&spender)
+                "<text class=\"outside\" x=\"{}\" y=\"{}\">→ not traced</text>",
+                x + 4,
+                y - 3
             );
         }
         End::Tx(..) => {}
@@ -255,7 +262,7 @@ fn draw_in_stub(
     colour: &str,
     width: u8,
 ) {
-    let start = x - 96;
+    let start = x - 64;
     let _ = write!(
         s,
         "<line x1=\"{start}\" y1=\"{y}\" x2=\"{x}\" y2=\"{y}\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-dasharray=\"4 3\"/>"
@@ -291,7 +298,7 @@ fn draw_in_stub(
                 "<text class=\"lbl\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
                 x - 4,
                 y + 10,
-                esc(&shorten(&l, 26))
+                esc(&truncate(&l, 16))
             );
         }
     }
@@ -455,7 +462,7 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
             "<text class=\"lbl\" x=\"{}\" y=\"{}\">{}</text>",
             b.x + 14,
             row.top + 21,
-            esc(&shorten(l, 40))
+            esc(&truncate(l, 40))
         );
     }
     s.push_str("</g>");
