@@ -31,9 +31,10 @@ mod dot;
 mod escape;
 mod graphml;
 mod html;
+mod layout;
 mod svg;
 
-pub use csv::csv_edges;
+pub use csv::{csv_edges, CSV_HEADER};
 pub use dot::dot;
 pub use graphml::graphml;
 pub use html::html;

@@ -1,6 +1,9 @@
 //! Exports of a hand-built trace: CSV rows and quoting, DOT and GraphML escaping and validity,
 //! the HTML view's escaping, banner, layout and determinism.
 
+// Skipping an optional check says so on stderr.
+#![allow(clippy::print_stderr)]
+
 #[path = "export_fixture.rs"]
 mod export_fixture;
 
@@ -9,7 +12,7 @@ use std::process::Command;
 
 use bitcoin::OutPoint;
 use custos_trace::export::{csv_edges, dot, flow_edges, graphml, html, json, End, View};
-use export_fixture::{address, fixture};
+use export_fixture::{address, fixture, peel_chain};
 
 const HOSTILE: &str = "<script>alert(\"pwned\")</script> & \\N \"quoted\", 'x'";
 
@@ -240,7 +243,8 @@ fn html_shows_amounts_labels_calls_and_taint_shading() {
         "same script type, non-round amount",
         "address reuse",
         "80%",
-        "stop: exchange deposit",
+        "trace stopped: exchange deposit",
+        "<td>exchange deposit</td>",
         "(not traced)",
         "unconfirmed",
         "Darkmarket hot wallet",
@@ -294,4 +298,42 @@ fn json_round_trips() {
     let v = fixture("Kraken").view;
     let back: View = serde_json::from_str(&json(&v)).expect("parses");
     assert_eq!(back, v);
+}
+
+/// Parses the page's graph `<svg>` element with a strict XML parser.
+fn svg_is_well_formed(page: &str) -> String {
+    let start = page.find("<svg id=\"graph\"").expect("graph svg");
+    let end = page[start..].find("</svg>").expect("svg end") + start + 6;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("graph.svg");
+    std::fs::write(&file, &page[start..end]).expect("write");
+    python(
+        "import sys,xml.etree.ElementTree as E\nr=E.parse(sys.argv[1]).getroot()\nprint(r.get('width'), len([g for g in r.iter('g') if g.get('class','').startswith('tx')]))",
+        &file,
+    )
+}
+
+#[test]
+fn html_drawing_is_well_formed_svg_even_with_hostile_labels() {
+    let page = html(&fixture(HOSTILE).view);
+    let summary = svg_is_well_formed(&page);
+    assert!(summary.ends_with(" 4"), "four transaction boxes: {summary}");
+}
+
+#[test]
+fn large_graphs_stay_valid_and_scroll() {
+    let view = peel_chain(250);
+    let page = html(&view);
+    let summary = svg_is_well_formed(&page);
+    let (width, boxes) = summary.split_once(' ').expect("two fields");
+    assert_eq!(boxes, "250");
+    let width: u64 = width.parse().expect("integer width");
+    assert!(
+        width > 5_000,
+        "wide drawing inside a scrolling section: {width}"
+    );
+    assert!(page.contains("<section class=\"scroll\">"));
+    for t in view.graph.txs.keys() {
+        assert!(page.contains(&format!("<title>transaction {t}\n")), "{t}");
+    }
 }

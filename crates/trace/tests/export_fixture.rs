@@ -214,6 +214,90 @@ pub fn fixture(exchange_label: &str) -> Fixture {
     }
 }
 
+/// A peeling chain of `n` transactions: each pays a small amount out (left unspent) and sends
+/// the rest on; three transactions per block, the last ten unconfirmed; every seventh payment
+/// address labelled, every change address in cluster `peel`, one change call per tenth hop.
+pub fn peel_chain(n: usize) -> View {
+    let mut graph = Graph::new();
+    let mut labels = BTreeMap::new();
+    let mut clusters = BTreeMap::new();
+    let mut taint = BTreeMap::new();
+    let mut calls = Vec::new();
+    let start = tx(&[OutPoint::null()], &[("peel-start", 5_000_000_000)]);
+    let seed = OutPoint::new(start.compute_txid(), 0);
+    let mut prev = seed;
+    let mut value = 5_000_000_000u64;
+    for i in 0..n {
+        let pay = 1_000_000 + u64::try_from(i).expect("small") * 1_000;
+        let fee = 500;
+        value -= pay + fee;
+        let (pay_name, change_name) = (format!("pay-{i}"), format!("change-{i}"));
+        let t = tx(
+            &[prev],
+            &[(pay_name.as_str(), pay), (change_name.as_str(), value)],
+        );
+        let txid = t.compute_txid();
+        let height = u32::try_from(i / 3).expect("small") + 200;
+        let inclusion = if i + 10 >= n {
+            Inclusion::Unconfirmed
+        } else {
+            confirmed(height)
+        };
+        graph.insert(TxNode::from_tx(&t, Network::Regtest, inclusion));
+        if i % 7 == 0 {
+            labels.insert(
+                address(&pay_name),
+                vec![NodeLabel {
+                    label: format!("merchant {i}"),
+                    category: "merchant".to_string(),
+                    propagated_from: None,
+                }],
+            );
+        }
+        clusters.insert(address(&change_name), "peel".to_string());
+        taint.insert(OutPoint::new(txid, 0), Sat(pay / 2));
+        taint.insert(OutPoint::new(txid, 1), Sat(value / 2));
+        if i % 10 == 0 {
+            calls.push(Call {
+                subject: format!("change {txid}:1"),
+                conclusion: "change".to_string(),
+                agreed: vec!["peel chain shape".to_string()],
+                disagreed: vec![],
+                confidence: 90,
+            });
+        }
+        prev = OutPoint::new(txid, 1);
+    }
+    View {
+        title: format!("peeling chain of {n} transactions"),
+        direction: "forward".to_string(),
+        network: "regtest".to_string(),
+        model: "haircut".to_string(),
+        partial: vec![],
+        graph,
+        seeds: vec![seed],
+        taint,
+        labels,
+        clusters,
+        calls,
+        stops: vec![],
+        exposure: vec![],
+    }
+}
+
+#[test]
+fn peel_chain_is_one_long_path() {
+    let v = peel_chain(30);
+    assert_eq!(v.graph.len(), 30);
+    let linked = v
+        .graph
+        .txs
+        .values()
+        .filter(|t| t.outputs[1].spent_by.is_some())
+        .count();
+    assert_eq!(linked, 29);
+}
+
 #[test]
 fn fixture_links_the_graph_both_ways() {
     let f = fixture("Kraken");

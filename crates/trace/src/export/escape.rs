@@ -77,6 +77,16 @@ pub(crate) fn shorten(s: &str, max: usize) -> String {
     format!("{start}…{end}")
 }
 
+/// Cuts `s` to at most `max` characters, ending with `…` when cut (for labels and reasons,
+/// whose start says most).
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max || max < 2 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(max - 1).collect();
+    format!("{head}…")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +131,11 @@ mod tests {
         assert_eq!(shorten("abcdefghij", 7), "abc…hij");
         assert_eq!(shorten("abcdefghij", 8), "abcd…hij");
         assert_eq!(shorten("abc", 7), "abc");
+    }
+
+    #[test]
+    fn truncates_keeping_the_start() {
+        assert_eq!(truncate("exchange deposit", 10), "exchange …");
+        assert_eq!(truncate("short", 10), "short");
     }
 }

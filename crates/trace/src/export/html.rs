@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::escape::{html as esc, shorten};
-use super::svg::{draw, edge_colour, layout, token};
+use super::layout::layout;
+use super::svg::{draw, edge_colour, token};
 use super::{flow_edges, label_text, View};
 
 const STYLE: &str = "\
@@ -17,15 +18,15 @@ header p{margin:2px 0 0;color:#cfd8dc}
 .partial{margin:8px 16px;padding:8px 12px;border:2px solid #b71c1c;background:#ffebee;color:#7f0000}
 .partial ul{margin:4px 0 0 18px;padding:0}
 .complete{margin:8px 16px;color:#1b5e20}
-main{display:grid;grid-template-columns:minmax(0,1fr) 400px;gap:12px;padding:0 16px 16px}
+main{display:grid;grid-template-columns:minmax(0,1fr) 360px;gap:12px;padding:0 16px 16px}
 .scroll{overflow:auto;max-height:85vh;border:1px solid #ccc;background:#fff}
 aside section{background:#fff;border:1px solid #ccc;margin-bottom:10px;padding:6px 8px;max-height:40vh;overflow:auto}
 aside h2{font-size:14px;margin:2px 0 6px}
-table{border-collapse:collapse;width:100%;font-size:12px}
-th,td{border-bottom:1px solid #e0e0e0;padding:2px 4px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:12px;table-layout:fixed}
+th,td{border-bottom:1px solid #e0e0e0;padding:2px 4px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.num{text-align:right;font-family:monospace;white-space:nowrap}
 code{font-size:11px}
-.bar{display:inline-block;height:6px;background:#1565c0;vertical-align:middle}
+.bar{display:block;height:6px;margin-top:2px;background:#1565c0}
 svg text{font-family:monospace;font-size:10px;fill:#1d1d1f}
 svg .axis{font-size:11px;fill:#555}
 svg .colhead{font-weight:bold;font-size:11px}
@@ -58,6 +59,7 @@ var hit=t.length>0&&toks(e).some(function(x){return t.indexOf(x)>=0;});e.classLi
 els.forEach(function(e){
 e.addEventListener('mouseenter',function(){mark(e);});
 e.addEventListener('mouseleave',function(){mark(null);});});
+document.documentElement.setAttribute('data-interactive',String(els.length));
 })();
 ";
 
@@ -115,32 +117,32 @@ fn partial_banner(s: &mut String, view: &View) {
 }
 
 fn legend(s: &mut String, view: &View) {
-    s.push_str("<section id=\"legend\"><h2>Legend</h2>\n<svg width=\"370\" height=\"118\" role=\"img\" aria-label=\"legend\">\n");
+    s.push_str("<section id=\"legend\"><h2>Legend</h2>\n<svg width=\"330\" height=\"142\" role=\"img\" aria-label=\"legend\">\n");
     let _ = write!(
         s,
         "<text x=\"4\" y=\"12\">coin shading = tainted share under {}:</text>",
         esc(&view.model)
     );
     for (i, p) in [0u32, 250, 500, 750, 1000].iter().enumerate() {
-        let x = 8 + 70 * i64::try_from(i).expect("five samples");
+        let x = 8 + 64 * i64::try_from(i).expect("five samples");
         let _ = write!(
             s,
             "<line x1=\"{x}\" y1=\"24\" x2=\"{}\" y2=\"24\" stroke=\"{}\" stroke-width=\"4\"/><text x=\"{x}\" y=\"38\">{}%</text>",
-            x + 50,
+            x + 46,
             edge_colour(*p),
             p / 10
         );
     }
     s.push_str("<circle class=\"unspent\" cx=\"12\" cy=\"54\" r=\"4\"/><text x=\"22\" y=\"57\">unspent coin</text>");
-    s.push_str("<rect class=\"stop\" x=\"130\" y=\"50\" width=\"9\" height=\"9\" transform=\"rotate(45 134 54)\"/><text x=\"146\" y=\"57\">trace stopped (reason)</text>");
-    s.push_str("<polygon class=\"origin\" points=\"7,74 12,69 17,74 12,79\"/><text x=\"22\" y=\"77\">coin from a tx not traced</text>");
-    s.push_str("<line x1=\"180\" y1=\"74\" x2=\"210\" y2=\"74\" stroke=\"#999\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/><text x=\"216\" y=\"77\">spent outside the trace</text>");
+    s.push_str("<rect class=\"stop\" x=\"166\" y=\"50\" width=\"9\" height=\"9\" transform=\"rotate(45 170 54)\"/><text x=\"182\" y=\"57\">trace stopped (reason)</text>");
+    s.push_str("<polygon class=\"origin\" points=\"7,74 12,69 17,74 12,79\"/><text x=\"22\" y=\"77\">from a tx not traced</text>");
+    s.push_str("<line x1=\"160\" y1=\"74\" x2=\"180\" y2=\"74\" stroke=\"#999\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/><text x=\"182\" y=\"77\">spent outside the trace</text>");
     s.push_str(
         "<text class=\"seed\" x=\"6\" y=\"98\">★</text><text x=\"22\" y=\"97\">seed coin</text>",
     );
-    s.push_str("<rect x=\"100\" y=\"88\" width=\"16\" height=\"12\" fill=\"none\" stroke=\"#6a1b9a\" stroke-width=\"2\"/><text x=\"122\" y=\"97\">◆ tx with a heuristic call</text>");
-    s.push_str("<rect class=\"mempool\" x=\"290\" y=\"88\" width=\"16\" height=\"12\"/><text x=\"310\" y=\"97\">mempool</text>");
-    s.push_str("<text x=\"4\" y=\"114\">amounts in BTC; hover for details</text>");
+    s.push_str("<rect x=\"162\" y=\"88\" width=\"16\" height=\"12\" fill=\"none\" stroke=\"#6a1b9a\" stroke-width=\"2\"/><text x=\"182\" y=\"97\">◆ tx with a call</text>");
+    s.push_str("<rect class=\"mempool\" x=\"4\" y=\"108\" width=\"16\" height=\"12\"/><text x=\"22\" y=\"117\">unconfirmed column</text>");
+    s.push_str("<text x=\"4\" y=\"137\">amounts in BTC; hover for details</text>");
     s.push_str("</svg></section>\n");
 }
 
@@ -182,16 +184,16 @@ fn subject_tokens(subject: &str) -> String {
 }
 
 fn calls_table(s: &mut String, view: &View) {
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<section id=\"calls\"><h2>Heuristic calls ({})</h2>\n",
+        "<section id=\"calls\"><h2>Heuristic calls ({})</h2>",
         view.calls.len()
     );
     if view.calls.is_empty() {
         s.push_str("<p>No heuristic call was made.</p></section>\n");
         return;
     }
-    s.push_str("<table><thead><tr><th>subject</th><th>conclusion</th><th>agreed</th><th>disagreed</th><th>confidence</th></tr></thead><tbody>\n");
+    s.push_str("<table><colgroup><col style=\"width:30%\"><col style=\"width:22%\"><col style=\"width:20%\"><col style=\"width:15%\"><col style=\"width:13%\"></colgroup><thead><tr><th>subject</th><th>conclusion</th><th>agreed</th><th>disagreed</th><th>conf.</th></tr></thead><tbody>\n");
     for c in &view.calls {
         let conf = c.confidence.min(100);
         let _ = writeln!(
@@ -203,16 +205,16 @@ fn calls_table(s: &mut String, view: &View) {
             esc(&c.conclusion),
             esc(&c.agreed.join(", ")),
             esc(&c.disagreed.join(", ")),
-            u32::from(conf) * 40 / 100
+            u32::from(conf) * 30 / 100
         );
     }
     s.push_str("</tbody></table></section>\n");
 }
 
 fn stops_table(s: &mut String, view: &View) {
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<section id=\"stops\"><h2>Stops ({})</h2>\n",
+        "<section id=\"stops\"><h2>Stops ({})</h2>",
         view.stops.len()
     );
     if view.stops.is_empty() {
@@ -254,9 +256,9 @@ fn addresses_table(s: &mut String, view: &View) {
     if addresses.is_empty() {
         return;
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<section id=\"addresses\"><h2>Labelled and clustered addresses ({})</h2><table><thead><tr><th>address</th><th>labels</th><th>cluster</th></tr></thead><tbody>\n",
+        "<section id=\"addresses\"><h2>Labelled and clustered addresses ({})</h2><table><thead><tr><th>address</th><th>labels</th><th>cluster</th></tr></thead><tbody>",
         addresses.len()
     );
     for a in addresses {

@@ -1,253 +1,16 @@
-//! The inline SVG drawing of the HTML view: a deterministic layered layout (columns by block
-//! height, time flowing left to right, unconfirmed transactions in the rightmost columns; rows
-//! in topological order, nudged towards their parents) and its drawing. Every coordinate and
-//! colour is computed with integers.
+//! The inline SVG drawing of the HTML view, over the [`layout`](super::layout). Every
+//! coordinate and colour is computed with integers; every text is HTML-escaped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use bitcoin::{OutPoint, Txid};
+use bitcoin::OutPoint;
 use custos_core::Sat;
 
-use super::escape::{html as esc, shorten};
+use super::escape::{html as esc, shorten, truncate};
+use super::layout::{Layout, Row, TxBox, LABEL_H, LEFT, NODE_W, ROW_H, TOP};
 use super::{label_text, taint_permille, utc, End, FlowEdge, View};
 use crate::graph::{Inclusion, TxNode};
-
-/// Width of a transaction box.
-const NODE_W: i64 = 250;
-/// Horizontal gap between columns (room for amounts and stubs).
-const GAP: i64 = 170;
-/// Left margin (room for stubs of coins coming from outside the first column).
-const LEFT: i64 = 150;
-/// Top margin (column headings).
-const TOP: i64 = 56;
-/// Height of a box's header (three lines).
-const HEADER_H: i64 = 46;
-/// Height of one output row, and of its label line when it has one.
-const ROW_H: i64 = 14;
-const LABEL_H: i64 = 11;
-/// Vertical gap between boxes in a column.
-const V_GAP: i64 = 28;
-/// Outputs shown one per row; the rest share one summary row.
-const MAX_ROWS: usize = 16;
-/// Inputs with their own port; the rest share the last one.
-const MAX_IN: usize = 24;
-
-/// One column of the layout.
-#[derive(Debug)]
-pub(super) struct Column {
-    x: i64,
-    height: Option<u32>,
-    time: Option<u32>,
-}
-
-/// One output row of a box (or the summary row of the outputs past [`MAX_ROWS`]).
-#[derive(Debug)]
-pub(super) struct Row {
-    top: i64,
-    vouts: Vec<u32>,
-    label: Option<String>,
-}
-
-/// A placed transaction.
-#[derive(Debug)]
-pub(super) struct TxBox {
-    x: i64,
-    y: i64,
-    h: i64,
-    rows: Vec<Row>,
-    in_step: i64,
-}
-
-impl TxBox {
-    fn row_of(&self, vout: u32) -> Option<&Row> {
-        self.rows.iter().find(|r| r.vouts.contains(&vout))
-    }
-
-    fn out_port(&self, vout: u32) -> (i64, i64) {
-        let y = self.row_of(vout).map(|r| r.top + 10).unwrap_or(self.y + 10);
-        (self.x + NODE_W, y)
-    }
-
-    fn in_port(&self, vin: u32) -> (i64, i64) {
-        let shown = i64::try_from((vin as usize).min(MAX_IN - 1)).expect("small");
-        (self.x, self.y + 12 + shown * self.in_step)
-    }
-}
-
-/// Where everything goes.
-#[derive(Debug)]
-pub(super) struct Layout {
-    pub(super) width: i64,
-    pub(super) height: i64,
-    columns: Vec<Column>,
-    boxes: BTreeMap<Txid, TxBox>,
-}
-
-/// Column key of each transaction: (height or `u32::MAX` when unconfirmed, depth among
-/// transactions of the same height that it spends from).
-fn column_keys(view: &View, order: &[Txid]) -> BTreeMap<Txid, (u32, u32)> {
-    let mut keys: BTreeMap<Txid, (u32, u32)> = BTreeMap::new();
-    for txid in order {
-        let Some(node) = view.graph.tx(txid) else {
-            continue;
-        };
-        let h = node.height().unwrap_or(u32::MAX);
-        let depth = node
-            .inputs
-            .iter()
-            .filter_map(|i| keys.get(&i.prevout.txid))
-            .filter(|(ph, _)| *ph == h)
-            .map(|(_, d)| d + 1)
-            .max()
-            .unwrap_or(0);
-        keys.insert(*txid, (h, depth));
-    }
-    keys
-}
-
-/// Computes the layout of the view's graph.
-pub(super) fn layout(view: &View, edges: &[FlowEdge]) -> Layout {
-    let order = view.graph.topological();
-    let keys = column_keys(view, &order);
-    let mut distinct: Vec<(u32, u32)> = keys.values().copied().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut times: BTreeMap<u32, u32> = BTreeMap::new();
-    for node in view.graph.txs.values() {
-        if let (Some(h), Some(t)) = (node.height(), node.time()) {
-            times.entry(h).or_insert(t);
-        }
-    }
-    // Transactions with an input from outside the graph whose address has a label.
-    let labelled_in: BTreeSet<Txid> = edges
-        .iter()
-        .filter(|e| e.from.txid().is_none())
-        .filter(|e| {
-            e.address
-                .as_deref()
-                .is_some_and(|a| view.labels.contains_key(a))
-        })
-        .filter_map(|e| e.to.txid())
-        .collect();
-    let columns: Vec<Column> = distinct
-        .iter()
-        .enumerate()
-        .map(|(i, (h, _))| Column {
-            x: LEFT + i64::try_from(i).expect("few columns") * (NODE_W + GAP),
-            height: (*h != u32::MAX).then_some(*h),
-            time: times.get(h).copied(),
-        })
-        .collect();
-    let rank: BTreeMap<Txid, usize> = order.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-    let mut boxes: BTreeMap<Txid, TxBox> = BTreeMap::new();
-    let mut bottom = TOP;
-    for (ci, key) in distinct.iter().enumerate() {
-        let mut members: Vec<(i64, usize, Txid)> = order
-            .iter()
-            .filter(|t| keys.get(*t) == Some(key))
-            .map(|t| {
-                (
-                    parent_pull(view, &boxes, t),
-                    rank.get(t).copied().unwrap_or(0),
-                    *t,
-                )
-            })
-            .collect();
-        members.sort_unstable();
-        let mut y = TOP;
-        for (_, _, txid) in members {
-            let Some(node) = view.graph.tx(&txid) else {
-                continue;
-            };
-            let b = place(view, node, labelled_in.contains(&txid), columns[ci].x, y);
-            y = b.y + b.h + V_GAP;
-            boxes.insert(txid, b);
-        }
-        bottom = bottom.max(y);
-    }
-    let ncols = i64::try_from(columns.len()).expect("few columns");
-    Layout {
-        width: LEFT + ncols * (NODE_W + GAP) + 40,
-        height: bottom + 30,
-        columns,
-        boxes,
-    }
-}
-
-/// The mean height of the ports of a transaction's placed parents (0 when none is placed),
-/// so that children line up with their parents.
-fn parent_pull(view: &View, boxes: &BTreeMap<Txid, TxBox>, txid: &Txid) -> i64 {
-    let Some(node) = view.graph.tx(txid) else {
-        return 0;
-    };
-    let ys: Vec<i64> = node
-        .inputs
-        .iter()
-        .filter_map(|i| {
-            boxes
-                .get(&i.prevout.txid)
-                .map(|b| b.out_port(i.prevout.vout).1)
-        })
-        .collect();
-    match i64::try_from(ys.len()) {
-        Ok(n) if n > 0 => ys.iter().sum::<i64>() / n,
-        _ => 0,
-    }
-}
-
-/// Places one transaction's box with its top-left corner at (x, y).
-fn place(view: &View, node: &TxNode, labelled_in: bool, x: i64, y: i64) -> TxBox {
-    let mut rows = Vec::new();
-    let mut top = y + HEADER_H;
-    for (vout, out) in node.outputs.iter().enumerate().take(MAX_ROWS) {
-        let labels = label_line(view, &out.address);
-        rows.push(Row {
-            top,
-            vouts: vec![u32::try_from(vout).expect("a transaction has fewer than 2^32 outputs")],
-            label: labels,
-        });
-        top += ROW_H
-            + rows
-                .last()
-                .map_or(0, |r| if r.label.is_some() { LABEL_H } else { 0 });
-    }
-    if node.outputs.len() > MAX_ROWS {
-        rows.push(Row {
-            top,
-            vouts: (MAX_ROWS..node.outputs.len())
-                .map(|v| u32::try_from(v).expect("a transaction has fewer than 2^32 outputs"))
-                .collect(),
-            label: None,
-        });
-        top += ROW_H;
-    }
-    // Inputs from outside the graph carry a label line under their stub: space them wider.
-    let in_step = if labelled_in { 24 } else { 14 };
-    let shown = i64::try_from(node.inputs.len().clamp(1, MAX_IN)).expect("small");
-    let h = (top - y + 6).max(24 + (shown - 1) * in_step);
-    TxBox {
-        x,
-        y,
-        h,
-        rows,
-        in_step,
-    }
-}
-
-/// The label line shown under an output row: labels, then the cluster id.
-fn label_line(view: &View, address: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    let labels = label_text(view, address);
-    if !labels.is_empty() {
-        parts.push(labels);
-    }
-    if let Some(c) = view.clusters.get(address) {
-        parts.push(format!("cluster {c}"));
-    }
-    (!parts.is_empty()).then(|| parts.join(" · "))
-}
-
 /// Stroke colour of a coin: grey, shading to red in proportion to its taint share.
 pub(super) fn edge_colour(permille: u32) -> String {
     let p = i64::from(permille.min(1000));
@@ -262,7 +25,7 @@ pub(super) fn edge_colour(permille: u32) -> String {
 /// Background of a coin's row: white, shading to pink in proportion to its taint share.
 fn row_colour(permille: u32) -> String {
     let p = i64::from(permille.min(1000));
-    let gb = 255 - 125 * p / 1000;
+    let gb = 255 - 100 * p / 1000;
     format!("#ff{gb:02x}{gb:02x}")
 }
 
@@ -377,6 +140,20 @@ fn edge_title(view: &View, e: &FlowEdge) -> String {
             let _ = write!(t, "\nlabels {l}");
         }
     }
+    match (e.from, e.to) {
+        (_, End::Stop(op)) | (End::Stop(op), _) => {
+            let reason = super::stop_reason(view, &op).unwrap_or_default();
+            let _ = write!(t, "\ntrace stopped: {reason}");
+        }
+        (_, End::Outside(op)) => {
+            if let Some((spender, vin)) = view.graph.output(&op).and_then(|o| o.spent_by) {
+                let _ = write!(t, "\nspent by {spender} input {vin} (not traced)");
+            }
+        }
+        (End::Outside(_), _) => t.push_str("\nmade by a transaction not traced"),
+        (_, End::Unspent(_)) => t.push_str("\nunspent"),
+        _ => {}
+    }
     t
 }
 
@@ -459,24 +236,17 @@ fn draw_out_stub(
             let _ = write!(
                 s,
                 "<text class=\"stoptext\" x=\"{}\" y=\"{}\">stop: {}</text>",
-                end + 14,
-                y + 3,
-                esc(&shorten(reason, 18))
+                end + 12,
+                y - 3,
+                esc(&truncate(reason, 16))
             );
         }
-        End::Outside(op) => {
-            let spender = view
-                .graph
-                .output(&op)
-                .and_then(|o| o.spent_by)
-                .map(|(t, _)| shorten(&t.to_string(), 13))
-                .unwrap_or_default();
+        End::Outside(_) => {
             let _ = write!(
                 s,
-                "<text class=\"outside\" x=\"{}\" y=\"{}\">→ {} (not traced)</text>",
-                end + 3,
-                y + 3,
-                esc(&spender)
+                "<text class=\"outside\" x=\"{}\" y=\"{}\">→ not traced</text>",
+                x + 4,
+                y - 3
             );
         }
         End::Tx(..) => {}
@@ -492,7 +262,7 @@ fn draw_in_stub(
     colour: &str,
     width: u8,
 ) {
-    let start = x - 96;
+    let start = x - 64;
     let _ = write!(
         s,
         "<line x1=\"{start}\" y1=\"{y}\" x2=\"{x}\" y2=\"{y}\" stroke=\"{colour}\" stroke-width=\"{width}\" stroke-dasharray=\"4 3\"/>"
@@ -528,7 +298,7 @@ fn draw_in_stub(
                 "<text class=\"lbl\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
                 x - 4,
                 y + 10,
-                esc(&shorten(&l, 26))
+                esc(&truncate(&l, 16))
             );
         }
     }
@@ -647,11 +417,9 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
         .filter_map(|e| e.taint)
         .map(|v| u128::from(v.0))
         .sum();
-    let permille = if value > 0 {
-        u32::try_from((taint * 1000 / value).min(1000)).expect("capped")
-    } else {
-        0
-    };
+    let permille = (taint * 1000)
+        .checked_div(value)
+        .map_or(0, |p| u32::try_from(p.min(1000)).expect("capped at 1000"));
     let h = ROW_H + if row.label.is_some() { LABEL_H } else { 0 };
     let (text, refs) = match (row.vouts.as_slice(), coins.first()) {
         ([vout], Some(e)) => {
@@ -694,7 +462,7 @@ fn draw_row(s: &mut String, view: &View, made: &Made<'_>, node: &TxNode, b: &TxB
             "<text class=\"lbl\" x=\"{}\" y=\"{}\">{}</text>",
             b.x + 14,
             row.top + 21,
-            esc(&shorten(l, 40))
+            esc(&truncate(l, 40))
         );
     }
     s.push_str("</g>");
