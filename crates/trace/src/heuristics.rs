@@ -155,7 +155,10 @@ impl Default for HeuristicSet {
     /// [`HeuristicId::on_by_default`]).
     fn default() -> HeuristicSet {
         HeuristicSet {
-            enabled: HeuristicId::ALL.into_iter().filter(|h| h.on_by_default()).collect(),
+            enabled: HeuristicId::ALL
+                .into_iter()
+                .filter(|h| h.on_by_default())
+                .collect(),
         }
     }
 }
@@ -163,12 +166,16 @@ impl Default for HeuristicSet {
 impl HeuristicSet {
     /// Every heuristic on, the weak linking ones included.
     pub fn all() -> HeuristicSet {
-        HeuristicSet { enabled: HeuristicId::ALL.into_iter().collect() }
+        HeuristicSet {
+            enabled: HeuristicId::ALL.into_iter().collect(),
+        }
     }
 
     /// No heuristic on.
     pub fn none() -> HeuristicSet {
-        HeuristicSet { enabled: BTreeSet::new() }
+        HeuristicSet {
+            enabled: BTreeSet::new(),
+        }
     }
 
     /// Switches one off.
@@ -214,10 +221,19 @@ pub struct Analysis {
 /// detection skip them), then change detection, then clustering (which may use the change calls
 /// when `change-link` is on) and peeling chains.
 pub fn analyze(graph: &Graph, set: &HeuristicSet) -> Analysis {
-    let coinjoins: Vec<CoinJoin> =
-        graph.txs.values().filter_map(|tx| coinjoin_with(tx, set)).collect();
+    let coinjoins: Vec<CoinJoin> = graph
+        .txs
+        .values()
+        .filter_map(|tx| coinjoin_with(tx, set))
+        .collect();
     let change = detect_change(graph, set);
     let clustering = cluster(graph, set, &change);
     let peels = peeling_chains(graph, set, &change);
-    Analysis { heuristics: set.enabled().collect(), coinjoins, clustering, change, peels }
+    Analysis {
+        heuristics: set.enabled().collect(),
+        coinjoins,
+        clustering,
+        change,
+        peels,
+    }
 }

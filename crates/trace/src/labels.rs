@@ -96,7 +96,10 @@ impl LabelSet {
 
     /// The labels of an address (empty when none).
     pub fn get(&self, address: &str) -> &[Label] {
-        self.by_address.get(address).map(Vec::as_slice).unwrap_or(&[])
+        self.by_address
+            .get(address)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Number of labelled addresses.
@@ -118,13 +121,19 @@ impl LabelSet {
 /// Reads a label file, choosing the format by extension (`.yaml`, `.yml`: TagPack; `.csv`).
 pub fn read_label_file(path: &Path, network: Network) -> Result<Vec<Label>, Error> {
     let file = path.display().to_string();
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("yaml" | "yml") => {
-            Ok(parse_tagpack(&read_limited(path)?, &file, network)?.labels)
-        }
+        Some("yaml" | "yml") => Ok(parse_tagpack(&read_limited(path)?, &file, network)?.labels),
         Some("csv") => parse_csv(&read_limited(path)?, &file, network),
-        _ => Err(file_error(&file, 0, "", "unknown label file type (expected .yaml, .yml or .csv)")),
+        _ => Err(file_error(
+            &file,
+            0,
+            "",
+            "unknown label file type (expected .yaml, .yml or .csv)",
+        )),
     }
 }
 
@@ -135,13 +144,20 @@ pub fn read_limited(path: &Path) -> Result<String, Error> {
     let f = std::fs::File::open(path).map_err(io)?;
     let size = f.metadata().map_err(io)?.len();
     let too_large = |size: u64| {
-        file_error(&file, 0, "", &format!("{size} bytes is over the {MAX_LABEL_FILE_BYTES} byte limit"))
+        file_error(
+            &file,
+            0,
+            "",
+            &format!("{size} bytes is over the {MAX_LABEL_FILE_BYTES} byte limit"),
+        )
     };
     if size > MAX_LABEL_FILE_BYTES {
         return Err(too_large(size));
     }
     let mut bytes = Vec::new();
-    f.take(MAX_LABEL_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    f.take(MAX_LABEL_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_LABEL_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
@@ -172,7 +188,12 @@ pub(crate) fn check_address(
 ) -> Result<String, Error> {
     let trimmed = raw.trim();
     let unchecked = Address::<NetworkUnchecked>::from_str(trimmed).map_err(|e| {
-        file_error(file, line, field, &format!("`{trimmed}` is not a bitcoin address: {e}"))
+        file_error(
+            file,
+            line,
+            field,
+            &format!("`{trimmed}` is not a bitcoin address: {e}"),
+        )
     })?;
     let expected = network.to_bitcoin();
     if !unchecked.is_valid_for_network(expected) {
@@ -241,12 +262,18 @@ pub fn propagate(labels: &LabelSet, clustering: &Clustering) -> Vec<AppliedLabel
         }
     }
     applied.sort_by(|a, b| {
-        (&a.address, a.propagated_from.is_some(), &a.label, &a.category).cmp(&(
-            &b.address,
-            b.propagated_from.is_some(),
-            &b.label,
-            &b.category,
-        ))
+        (
+            &a.address,
+            a.propagated_from.is_some(),
+            &a.label,
+            &a.category,
+        )
+            .cmp(&(
+                &b.address,
+                b.propagated_from.is_some(),
+                &b.label,
+                &b.category,
+            ))
     });
     applied
 }

@@ -27,13 +27,17 @@ fn hash20(n: u32) -> [u8; 20] {
 /// A regtest P2WPKH address, distinct per `n`.
 fn addr(n: u32) -> String {
     let spk = ScriptBuf::new_p2wpkh(&WPubkeyHash::from_byte_array(hash20(n)));
-    Address::from_script(&spk, bitcoin::Network::Regtest).unwrap().to_string()
+    Address::from_script(&spk, bitcoin::Network::Regtest)
+        .unwrap()
+        .to_string()
 }
 
 /// A regtest P2PKH address, distinct per `n`.
 fn addr_pkh(n: u32) -> String {
     let spk = ScriptBuf::new_p2pkh(&PubkeyHash::from_byte_array(hash20(n)));
-    Address::from_script(&spk, bitcoin::Network::Regtest).unwrap().to_string()
+    Address::from_script(&spk, bitcoin::Network::Regtest)
+        .unwrap()
+        .to_string()
 }
 
 /// An input spending a coin from outside the graph, resolved (value, address, kind known).
@@ -59,7 +63,12 @@ fn spend(parent: u32, vout: u32) -> TxInput {
 }
 
 fn out(value: u64, address: &str, kind: ScriptKind) -> TxOutput {
-    TxOutput { value: Sat(value), address: address.to_string(), kind, spent_by: None }
+    TxOutput {
+        value: Sat(value),
+        address: address.to_string(),
+        kind,
+        spent_by: None,
+    }
 }
 
 fn wout(value: u64, address: &str) -> TxOutput {
@@ -75,13 +84,19 @@ fn node(id: u32, inputs: Vec<TxInput>, outputs: Vec<TxOutput>) -> TxNode {
         vsize: 200,
         inputs,
         outputs,
-        inclusion: Inclusion::Verified { height: id, block: BlockHash::all_zeros(), time: 1_700_000_000 + id },
+        inclusion: Inclusion::Verified {
+            height: id,
+            block: BlockHash::all_zeros(),
+            time: 1_700_000_000 + id,
+        },
     }
 }
 
 /// `n` external P2WPKH inputs of `value` each, from distinct addresses starting at `first`.
 fn ext_inputs(first: u32, n: u32, value: u64) -> Vec<TxInput> {
-    (0..n).map(|i| ext(first + i, value, &addr(first + i), ScriptKind::P2wpkh)).collect()
+    (0..n)
+        .map(|i| ext(first + i, value, &addr(first + i), ScriptKind::P2wpkh))
+        .collect()
 }
 
 fn equal_outputs(first: u32, n: u32, value: u64) -> Vec<TxOutput> {
@@ -106,7 +121,11 @@ fn only(id: HeuristicId) -> HeuristicSet {
 
 #[test]
 fn detects_whirlpool_pool_mix() {
-    let tx = node(1, ext_inputs(100, 5, 1_001_700), equal_outputs(200, 5, 1_000_000));
+    let tx = node(
+        1,
+        ext_inputs(100, 5, 1_001_700),
+        equal_outputs(200, 5, 1_000_000),
+    );
     let cj = coinjoin(&tx).expect("a whirlpool mix");
     assert_eq!(cj.kind, CoinJoinKind::Whirlpool);
     assert_eq!(cj.heuristic, HeuristicId::CoinjoinWhirlpool);
@@ -117,13 +136,21 @@ fn detects_whirlpool_pool_mix() {
 
 #[test]
 fn whirlpool_shape_with_six_outputs_is_no_coinjoin() {
-    let tx = node(1, ext_inputs(100, 5, 1_201_700), equal_outputs(200, 6, 1_000_000));
+    let tx = node(
+        1,
+        ext_inputs(100, 5, 1_201_700),
+        equal_outputs(200, 6, 1_000_000),
+    );
     assert_eq!(coinjoin(&tx), None);
 }
 
 #[test]
 fn five_equal_outputs_outside_the_pools_are_not_whirlpool() {
-    let tx = node(1, ext_inputs(100, 5, 2_001_700), equal_outputs(200, 5, 2_000_000));
+    let tx = node(
+        1,
+        ext_inputs(100, 5, 2_001_700),
+        equal_outputs(200, 5, 2_000_000),
+    );
     assert_eq!(coinjoin(&tx), None);
 }
 
@@ -194,7 +221,11 @@ fn disabled_kind_falls_back_to_the_less_specific_rule() {
 
 #[test]
 fn detects_two_party_equal_output_join_by_the_blocksci_rule() {
-    let outputs = vec![wout(700_000, &addr(200)), wout(700_000, &addr(201)), wout(123_456, &addr(202))];
+    let outputs = vec![
+        wout(700_000, &addr(200)),
+        wout(700_000, &addr(201)),
+        wout(123_456, &addr(202)),
+    ];
     let tx = node(1, ext_inputs(100, 2, 800_000), outputs);
     let cj = coinjoin(&tx).expect("blocksci equal-output");
     assert_eq!(cj.kind, CoinJoinKind::EqualOutput);
@@ -204,8 +235,15 @@ fn detects_two_party_equal_output_join_by_the_blocksci_rule() {
 #[test]
 fn equal_outputs_from_one_address_are_no_coinjoin() {
     let a = addr(100);
-    let inputs = vec![ext(1, 800_000, &a, ScriptKind::P2wpkh), ext(2, 800_000, &a, ScriptKind::P2wpkh)];
-    let outputs = vec![wout(700_000, &addr(200)), wout(700_000, &addr(201)), wout(123_456, &addr(202))];
+    let inputs = vec![
+        ext(1, 800_000, &a, ScriptKind::P2wpkh),
+        ext(2, 800_000, &a, ScriptKind::P2wpkh),
+    ];
+    let outputs = vec![
+        wout(700_000, &addr(200)),
+        wout(700_000, &addr(201)),
+        wout(123_456, &addr(202)),
+    ];
     assert_eq!(coinjoin(&node(1, inputs, outputs)), None);
 }
 
@@ -228,8 +266,22 @@ fn pay(id: u32, inputs: Vec<TxInput>, to: &[(u64, String)]) -> TxNode {
 fn merges_co_spent_inputs_transitively() {
     let (a, b, c, d) = (addr(1), addr(2), addr(3), addr(4));
     let g = graph_of(vec![
-        pay(10, vec![ext(1, 50_000, &a, ScriptKind::P2wpkh), ext(2, 60_000, &b, ScriptKind::P2wpkh)], &[(100_000, d.clone())]),
-        pay(11, vec![ext(3, 50_000, &b, ScriptKind::P2wpkh), ext(4, 60_000, &c, ScriptKind::P2wpkh)], &[(100_000, d.clone())]),
+        pay(
+            10,
+            vec![
+                ext(1, 50_000, &a, ScriptKind::P2wpkh),
+                ext(2, 60_000, &b, ScriptKind::P2wpkh),
+            ],
+            &[(100_000, d.clone())],
+        ),
+        pay(
+            11,
+            vec![
+                ext(3, 50_000, &b, ScriptKind::P2wpkh),
+                ext(4, 60_000, &c, ScriptKind::P2wpkh),
+            ],
+            &[(100_000, d.clone())],
+        ),
     ]);
     let clustering = cluster(&g, &HeuristicSet::default(), &[]);
     assert_eq!(clustering.clusters.len(), 1);
@@ -239,7 +291,10 @@ fn merges_co_spent_inputs_transitively() {
     assert_eq!(c0.addresses, expected);
     assert_eq!(c0.id, expected[0]);
     assert_eq!(c0.links.len(), 2);
-    assert!(c0.links.iter().all(|l| l.heuristic == HeuristicId::CommonInput));
+    assert!(c0
+        .links
+        .iter()
+        .all(|l| l.heuristic == HeuristicId::CommonInput));
     assert_eq!(clustering.of(&c), Some(expected[0].as_str()));
     assert_eq!(clustering.of(&d), None);
 }
@@ -251,19 +306,39 @@ fn never_merges_across_a_coinjoin() {
     let e = addr(999);
     let g = graph_of(vec![
         cj,
-        pay(50, vec![ext(50, 40_000, &first_input, ScriptKind::P2wpkh), ext(51, 40_000, &e, ScriptKind::P2wpkh)], &[(70_000, addr(998))]),
+        pay(
+            50,
+            vec![
+                ext(50, 40_000, &first_input, ScriptKind::P2wpkh),
+                ext(51, 40_000, &e, ScriptKind::P2wpkh),
+            ],
+            &[(70_000, addr(998))],
+        ),
     ]);
     let clustering = cluster(&g, &HeuristicSet::default(), &[]);
-    assert_eq!(clustering.clusters.len(), 1, "only the ordinary spend links");
+    assert_eq!(
+        clustering.clusters.len(),
+        1,
+        "only the ordinary spend links"
+    );
     assert_eq!(clustering.clusters[0].addresses.len(), 2);
     assert_eq!(clustering.clusters[0].links[0].txid, txid(50));
 
     let mut no_detection = HeuristicSet::default();
-    for k in [HeuristicId::CoinjoinWasabi, HeuristicId::CoinjoinWhirlpool, HeuristicId::CoinjoinJoinmarket, HeuristicId::CoinjoinEqualOutput] {
+    for k in [
+        HeuristicId::CoinjoinWasabi,
+        HeuristicId::CoinjoinWhirlpool,
+        HeuristicId::CoinjoinJoinmarket,
+        HeuristicId::CoinjoinEqualOutput,
+    ] {
         no_detection.disable(k);
     }
     let merged = cluster(&g, &no_detection, &[]);
-    assert_eq!(merged.clusters[0].addresses.len(), 5, "without detection the coinjoin inputs merge");
+    assert_eq!(
+        merged.clusters[0].addresses.len(),
+        5,
+        "without detection the coinjoin inputs merge"
+    );
 }
 
 /// One P2PKH input; a P2WPKH payment and a P2PKH change (script-type calls it).
@@ -272,7 +347,10 @@ fn script_type_case() -> (Graph, String, String) {
     let tx = node(
         10,
         vec![ext(1, 1_000_000, &a, ScriptKind::P2pkh)],
-        vec![wout(400_000, &addr(3)), out(599_000, &change, ScriptKind::P2pkh)],
+        vec![
+            wout(400_000, &addr(3)),
+            out(599_000, &change, ScriptKind::P2pkh),
+        ],
     );
     (graph_of(vec![tx]), a, change)
 }
@@ -286,7 +364,9 @@ fn change_link_merges_change_only_when_enabled() {
     let mut set = HeuristicSet::default();
     set.enable(HeuristicId::ChangeLink);
     let clustering = cluster(&g, &set, &calls);
-    let c = clustering.cluster_of(&change).expect("change merged with its input");
+    let c = clustering
+        .cluster_of(&change)
+        .expect("change merged with its input");
     assert!(c.addresses.contains(&a));
     assert_eq!(c.links[0].heuristic, HeuristicId::ChangeLink);
 }
@@ -303,9 +383,14 @@ fn coinbase_outputs_merge_only_when_enabled() {
         kind: None,
     }];
     let g = graph_of(vec![cb]);
-    assert!(cluster(&g, &HeuristicSet::default(), &[]).clusters.is_empty());
+    assert!(cluster(&g, &HeuristicSet::default(), &[])
+        .clusters
+        .is_empty());
     let clustering = cluster(&g, &HeuristicSet::all(), &[]);
-    assert_eq!(clustering.clusters[0].links[0].heuristic, HeuristicId::CoinbaseOutputs);
+    assert_eq!(
+        clustering.clusters[0].links[0].heuristic,
+        HeuristicId::CoinbaseOutputs
+    );
 }
 
 // ---- change detection, one heuristic at a time ----
@@ -329,13 +414,24 @@ fn address_reuse_calls_the_output_back_to_an_input_address_change() {
 fn address_reuse_marks_an_address_paid_before_as_payment() {
     let shop = addr(50);
     let g = graph_of(vec![
-        pay(5, vec![ext(9, 90_000, &addr(9), ScriptKind::P2wpkh)], &[(80_000, shop.clone())]),
-        pay(10, vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)], &[(400_000, shop.clone()), (599_000, addr(2))]),
+        pay(
+            5,
+            vec![ext(9, 90_000, &addr(9), ScriptKind::P2wpkh)],
+            &[(80_000, shop.clone())],
+        ),
+        pay(
+            10,
+            vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)],
+            &[(400_000, shop.clone()), (599_000, addr(2))],
+        ),
     ]);
     let votes = change_votes(&g, &txid(10), &only(HeuristicId::AddressReuse)).unwrap();
     assert_eq!(votes[0].not_change, vec![HeuristicId::AddressReuse]);
     assert!(votes[1].change.is_empty() && votes[1].not_change.is_empty());
-    assert!(detect_change(&g, &only(HeuristicId::AddressReuse)).is_empty(), "one-sided evidence is no call");
+    assert!(
+        detect_change(&g, &only(HeuristicId::AddressReuse)).is_empty(),
+        "one-sided evidence is no call"
+    );
 }
 
 #[test]
@@ -344,14 +440,20 @@ fn script_type_calls_the_only_output_matching_the_inputs() {
     let calls = detect_change(&g, &only(HeuristicId::ScriptType));
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].address, change);
-    assert_eq!((calls[0].agreed.clone(), calls[0].confidence), (vec![HeuristicId::ScriptType], 100));
+    assert_eq!(
+        (calls[0].agreed.clone(), calls[0].confidence),
+        (vec![HeuristicId::ScriptType], 100)
+    );
 }
 
 #[test]
 fn optimal_change_calls_the_output_smaller_than_every_input() {
     let g = graph_of(vec![pay(
         10,
-        vec![ext(1, 50_000, &addr(1), ScriptKind::P2wpkh), ext(2, 60_000, &addr(2), ScriptKind::P2wpkh)],
+        vec![
+            ext(1, 50_000, &addr(1), ScriptKind::P2wpkh),
+            ext(2, 60_000, &addr(2), ScriptKind::P2wpkh),
+        ],
         &[(95_000, addr(3)), (14_000, addr(4))],
     )]);
     let calls = detect_change(&g, &only(HeuristicId::OptimalChange));
@@ -362,16 +464,31 @@ fn optimal_change_calls_the_output_smaller_than_every_input() {
 
 #[test]
 fn optimal_change_is_silent_with_one_input() {
-    let g = graph_of(vec![pay(10, vec![ext(1, 500_000, &addr(1), ScriptKind::P2wpkh)], &[(95_000, addr(3)), (404_000, addr(4))])]);
+    let g = graph_of(vec![pay(
+        10,
+        vec![ext(1, 500_000, &addr(1), ScriptKind::P2wpkh)],
+        &[(95_000, addr(3)), (404_000, addr(4))],
+    )]);
     assert!(detect_change(&g, &only(HeuristicId::OptimalChange)).is_empty());
 }
 
 #[test]
 fn round_amount_calls_the_non_round_output_change() {
-    let g = graph_of(vec![pay(10, vec![ext(1, 1_234_567, &addr(1), ScriptKind::P2wpkh)], &[(500_000, addr(2)), (733_321, addr(3))])]);
+    let g = graph_of(vec![pay(
+        10,
+        vec![ext(1, 1_234_567, &addr(1), ScriptKind::P2wpkh)],
+        &[(500_000, addr(2)), (733_321, addr(3))],
+    )]);
     let calls = detect_change(&g, &only(HeuristicId::RoundAmount));
-    assert_eq!((calls.len(), calls[0].vout, calls[0].value), (1, 1, Sat(733_321)));
-    let none_round = graph_of(vec![pay(10, vec![ext(1, 1_234_567, &addr(1), ScriptKind::P2wpkh)], &[(500_001, addr(2)), (733_320 - 1, addr(3))])]);
+    assert_eq!(
+        (calls.len(), calls[0].vout, calls[0].value),
+        (1, 1, Sat(733_321))
+    );
+    let none_round = graph_of(vec![pay(
+        10,
+        vec![ext(1, 1_234_567, &addr(1), ScriptKind::P2wpkh)],
+        &[(500_001, addr(2)), (733_320 - 1, addr(3))],
+    )]);
     assert!(detect_change(&none_round, &only(HeuristicId::RoundAmount)).is_empty());
 }
 
@@ -379,15 +496,29 @@ fn round_amount_calls_the_non_round_output_change() {
 fn fresh_address_calls_the_one_time_output_change() {
     let exchange = addr(60);
     let g = graph_of(vec![
-        pay(10, vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)], &[(400_000, exchange.clone()), (599_000, addr(2))]),
+        pay(
+            10,
+            vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)],
+            &[(400_000, exchange.clone()), (599_000, addr(2))],
+        ),
         // The exchange address shows up again later: it is not one-time.
-        pay(20, vec![ext(7, 70_000, &addr(7), ScriptKind::P2wpkh)], &[(69_000, exchange.clone())]),
+        pay(
+            20,
+            vec![ext(7, 70_000, &addr(7), ScriptKind::P2wpkh)],
+            &[(69_000, exchange.clone())],
+        ),
         // The change is spent; that spend does not make it reused.
         pay(30, vec![spend(10, 1)], &[(598_000, addr(3))]),
     ]);
     let calls = detect_change(&g, &only(HeuristicId::FreshAddress));
-    let call = calls.iter().find(|c| c.txid == txid(10)).expect("a call on tx 10");
-    assert_eq!((call.vout, call.agreed.clone()), (1, vec![HeuristicId::FreshAddress]));
+    let call = calls
+        .iter()
+        .find(|c| c.txid == txid(10))
+        .expect("a call on tx 10");
+    assert_eq!(
+        (call.vout, call.agreed.clone()),
+        (1, vec![HeuristicId::FreshAddress])
+    );
 }
 
 #[test]
@@ -396,12 +527,19 @@ fn fingerprint_calls_the_output_spent_in_the_same_wallet_style() {
     other_wallet.version = 1;
     other_wallet.lock_time = 800_000;
     let g = graph_of(vec![
-        pay(10, vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)], &[(400_000, addr(2)), (599_000, addr(3))]),
+        pay(
+            10,
+            vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)],
+            &[(400_000, addr(2)), (599_000, addr(3))],
+        ),
         other_wallet,
         pay(30, vec![spend(10, 1)], &[(598_000, addr(4))]),
     ]);
     let calls = detect_change(&g, &only(HeuristicId::Fingerprint));
-    let call = calls.iter().find(|c| c.txid == txid(10)).expect("a call on tx 10");
+    let call = calls
+        .iter()
+        .find(|c| c.txid == txid(10))
+        .expect("a call on tx 10");
     assert_eq!(call.vout, 1);
     let votes = change_votes(&g, &txid(10), &only(HeuristicId::Fingerprint)).unwrap();
     assert_eq!(votes[0].not_change, vec![HeuristicId::Fingerprint]);
@@ -414,8 +552,14 @@ fn disagreement_case() -> Graph {
     graph_of(vec![
         node(
             10,
-            vec![ext(1, 300_000, &addr(1), ScriptKind::P2wpkh), ext(2, 400_000, &addr(2), ScriptKind::P2wpkh)],
-            vec![out(600_000, &addr_pkh(3), ScriptKind::P2pkh), wout(98_766, &addr(4))],
+            vec![
+                ext(1, 300_000, &addr(1), ScriptKind::P2wpkh),
+                ext(2, 400_000, &addr(2), ScriptKind::P2wpkh),
+            ],
+            vec![
+                out(600_000, &addr_pkh(3), ScriptKind::P2pkh),
+                wout(98_766, &addr(4)),
+            ],
         ),
         spender,
     ])
@@ -425,11 +569,18 @@ fn disagreement_case() -> Graph {
 fn disagreeing_heuristics_lower_the_confidence() {
     let g = disagreement_case();
     let calls = detect_change(&g, &HeuristicSet::default());
-    let call = calls.iter().find(|c| c.txid == txid(10)).expect("a call on tx 10");
+    let call = calls
+        .iter()
+        .find(|c| c.txid == txid(10))
+        .expect("a call on tx 10");
     assert_eq!(call.vout, 1);
     assert_eq!(
         call.agreed,
-        vec![HeuristicId::ScriptType, HeuristicId::OptimalChange, HeuristicId::RoundAmount]
+        vec![
+            HeuristicId::ScriptType,
+            HeuristicId::OptimalChange,
+            HeuristicId::RoundAmount
+        ]
     );
     assert_eq!(call.disagreed, vec![HeuristicId::Fingerprint]);
     assert_eq!(call.confidence, 75);
@@ -439,7 +590,10 @@ fn disagreeing_heuristics_lower_the_confidence() {
 fn no_call_when_disagreement_matches_agreement() {
     let g = disagreement_case();
     let mut set = only(HeuristicId::RoundAmount);
-    assert!(detect_change(&g, &set).iter().any(|c| c.txid == txid(10)), "round-amount alone calls it");
+    assert!(
+        detect_change(&g, &set).iter().any(|c| c.txid == txid(10)),
+        "round-amount alone calls it"
+    );
     set.enable(HeuristicId::Fingerprint);
     assert!(detect_change(&g, &set).iter().all(|c| c.txid != txid(10)));
 }
@@ -459,9 +613,17 @@ fn peel_graph() -> Vec<TxNode> {
     let mut nodes = Vec::new();
     for (i, p) in pays.iter().enumerate() {
         let id = 10 + i as u32;
-        let input = if i == 0 { ext(1, value, &addr(1), ScriptKind::P2wpkh) } else { spend(id - 1, 1) };
+        let input = if i == 0 {
+            ext(1, value, &addr(1), ScriptKind::P2wpkh)
+        } else {
+            spend(id - 1, 1)
+        };
         value -= p + 1_000;
-        nodes.push(pay(id, vec![input], &[(*p, addr(100 + id)), (value, addr(200 + id))]));
+        nodes.push(pay(
+            id,
+            vec![input],
+            &[(*p, addr(100 + id)), (value, addr(200 + id))],
+        ));
     }
     nodes
 }
@@ -475,8 +637,18 @@ fn finds_a_four_hop_peeling_chain_hop_by_hop() {
     assert_eq!(chains.len(), 1);
     let c = &chains[0];
     assert_eq!(c.txids, vec![txid(10), txid(11), txid(12), txid(13)]);
-    assert_eq!(c.change, (10..14).map(|t| OutPoint::new(txid(t), 1)).collect::<Vec<_>>());
-    assert_eq!(c.payments, (10..14).map(|t| OutPoint::new(txid(t), 0)).collect::<Vec<_>>());
+    assert_eq!(
+        c.change,
+        (10..14)
+            .map(|t| OutPoint::new(txid(t), 1))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        c.payments,
+        (10..14)
+            .map(|t| OutPoint::new(txid(t), 0))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(c.heuristics[0], HeuristicId::PeelChain);
 }
 
@@ -486,8 +658,16 @@ fn peeling_chain_lists_agreeing_change_heuristics() {
     let analysis = analyze(&g, &HeuristicSet::default());
     let chain = &analysis.peels[0];
     // Round payments: round-amount calls every hop's change; the fingerprint of each next hop matches.
-    assert!(chain.heuristics.contains(&HeuristicId::RoundAmount), "{:?}", chain.heuristics);
-    assert!(chain.heuristics.contains(&HeuristicId::Fingerprint), "{:?}", chain.heuristics);
+    assert!(
+        chain.heuristics.contains(&HeuristicId::RoundAmount),
+        "{:?}",
+        chain.heuristics
+    );
+    assert!(
+        chain.heuristics.contains(&HeuristicId::Fingerprint),
+        "{:?}",
+        chain.heuristics
+    );
     assert!(chain.disagreed.is_empty(), "{:?}", chain.disagreed);
 }
 
@@ -514,7 +694,10 @@ fn peeling_chains_switch_off() {
 fn heuristic_names_parse_back_and_unknown_names_are_refused() {
     for h in HeuristicId::ALL {
         assert_eq!(h.name().parse::<HeuristicId>().unwrap(), h);
-        assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{}\"", h.name()));
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            format!("\"{}\"", h.name())
+        );
     }
     let err = "round-amounts".parse::<HeuristicId>().unwrap_err();
     assert!(err.to_string().contains("round-amounts"));
@@ -529,7 +712,10 @@ fn analysis_serializes_deterministically_and_round_trips() {
     assert_eq!(a.coinjoins.len(), 1);
     assert_eq!(a.peels.len(), 1);
     let json = serde_json::to_string(&a).unwrap();
-    assert_eq!(json, serde_json::to_string(&analyze(&g, &HeuristicSet::default())).unwrap());
+    assert_eq!(
+        json,
+        serde_json::to_string(&analyze(&g, &HeuristicSet::default())).unwrap()
+    );
     let back: custos_trace::heuristics::Analysis = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
 }

@@ -26,7 +26,12 @@ fn addr(n: u32) -> String {
 /// (line, field, problem) of a label-file error.
 fn where_(e: Error) -> (usize, String, String) {
     match e {
-        Error::LabelFile { line, field, problem, .. } => (line, field, problem),
+        Error::LabelFile {
+            line,
+            field,
+            problem,
+            ..
+        } => (line, field, problem),
         other => panic!("expected a label file error, got {other}"),
     }
 }
@@ -40,20 +45,37 @@ fn fixture() -> PathBuf {
 #[test]
 fn parses_the_lab_tracing_course_tagpack() {
     let text = std::fs::read_to_string(fixture()).unwrap();
-    let tag_lines = text.lines().filter(|l| l.trim_start().starts_with("- address:")).count();
+    let tag_lines = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- address:"))
+        .count();
     let pack = parse_tagpack(&text, "labels.yaml", Network::Regtest).unwrap();
     assert_eq!(pack.labels.len(), tag_lines);
     assert_eq!(pack.labels.len(), 12);
     assert!(pack.skipped.is_empty());
     assert_eq!(pack.title, "custos-lab tracing-course known entities");
     assert_eq!(pack.is_public, Some(true));
-    let exchange = pack.labels.iter().filter(|l| l.label == "Lab Exchange").count();
+    let exchange = pack
+        .labels
+        .iter()
+        .filter(|l| l.label == "Lab Exchange")
+        .count();
     assert_eq!(exchange, 11);
-    let shop = pack.labels.iter().find(|l| l.label == "Coffee Shop").unwrap();
+    let shop = pack
+        .labels
+        .iter()
+        .find(|l| l.label == "Coffee Shop")
+        .unwrap();
     assert_eq!(shop.category.as_deref(), Some("shop"));
     // Inherited from the header.
-    assert!(pack.labels.iter().all(|l| l.source.as_deref() == Some("custos-lab tracing-course scenario")));
-    assert!(pack.labels.iter().all(|l| l.confidence.as_deref() == Some("ownership")));
+    assert!(pack
+        .labels
+        .iter()
+        .all(|l| l.source.as_deref() == Some("custos-lab tracing-course scenario")));
+    assert!(pack
+        .labels
+        .iter()
+        .all(|l| l.confidence.as_deref() == Some("ownership")));
     assert_eq!(pack.labels[0].line, 10, "the first tag starts on line 10");
 }
 
@@ -81,10 +103,22 @@ fn tags_inherit_header_fields_unless_they_override_them() {
     ));
     let pack = parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap();
     let (a, b) = (&pack.labels[0], &pack.labels[1]);
-    assert_eq!((a.label.as_str(), a.category.as_deref()), ("Header Entity", Some("exchange")));
-    assert_eq!((a.source.as_deref(), a.confidence.as_deref()), (Some("header source"), None));
-    assert_eq!((b.label.as_str(), b.category.as_deref()), ("Own Entity", Some("mixer")));
-    assert_eq!((b.source.as_deref(), b.confidence.as_deref()), (Some("tag source"), Some("web_crawl")));
+    assert_eq!(
+        (a.label.as_str(), a.category.as_deref()),
+        ("Header Entity", Some("exchange"))
+    );
+    assert_eq!(
+        (a.source.as_deref(), a.confidence.as_deref()),
+        (Some("header source"), None)
+    );
+    assert_eq!(
+        (b.label.as_str(), b.category.as_deref()),
+        ("Own Entity", Some("mixer"))
+    );
+    assert_eq!(
+        (b.source.as_deref(), b.confidence.as_deref()),
+        (Some("tag source"), Some("web_crawl"))
+    );
     assert_eq!((a.line, b.line), (8, 9));
 }
 
@@ -102,14 +136,18 @@ fn a_tag_without_label_names_its_line_and_the_field() {
 #[test]
 fn a_field_of_the_wrong_type_names_its_line() {
     let text = pack(&format!("  - address: {}\n    is_public: maybe\n", addr(1)));
-    let (line, field, problem) = where_(parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap_err());
+    let (line, field, problem) =
+        where_(parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap_err());
     assert_eq!((line, field.as_str()), (9, "is_public"));
     assert!(problem.contains("true or false"));
 }
 
 #[test]
 fn a_missing_title_is_refused() {
-    let text = format!("creator: c\nsource: s\ncurrency: BTC\nlabel: L\ntags:\n  - address: {}\n", addr(1));
+    let text = format!(
+        "creator: c\nsource: s\ncurrency: BTC\nlabel: L\ntags:\n  - address: {}\n",
+        addr(1)
+    );
     let (_, field, _) = where_(parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap_err());
     assert_eq!(field, "title");
 }
@@ -117,7 +155,8 @@ fn a_missing_title_is_refused() {
 #[test]
 fn yaml_syntax_errors_report_the_yaml_line() {
     let text = "title: t\ncreator: c\ntags:\n  - address: x\n    label: [unclosed\n";
-    let (line, field, problem) = where_(parse_tagpack(text, "p.yaml", Network::Regtest).unwrap_err());
+    let (line, field, problem) =
+        where_(parse_tagpack(text, "p.yaml", Network::Regtest).unwrap_err());
     assert_eq!(field, "yaml");
     // serde_yaml stops at the end of the input (line 6) and names where the list opened.
     assert_eq!(line, 6, "{problem}");
@@ -131,7 +170,8 @@ fn an_address_of_another_network_is_refused_with_its_line() {
         addr(1),
         addr_on(2, bitcoin::Network::Bitcoin)
     ));
-    let (line, field, problem) = where_(parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap_err());
+    let (line, field, problem) =
+        where_(parse_tagpack(&text, "p.yaml", Network::Regtest).unwrap_err());
     assert_eq!((line, field.as_str()), (9, "address"));
     assert!(problem.contains("regtest"), "{problem}");
 }
@@ -191,27 +231,58 @@ fn csv_quoting_follows_rfc_4180() {
     assert_eq!(labels.len(), 3);
     assert_eq!(labels[0].label, "Shop, Inc.");
     assert_eq!(labels[0].source.as_deref(), Some("said \"hi\""));
-    assert_eq!((labels[1].label.as_str(), labels[1].category.as_deref()), ("two\nlines", None));
+    assert_eq!(
+        (labels[1].label.as_str(), labels[1].category.as_deref()),
+        ("two\nlines", None)
+    );
     assert_eq!(labels[1].address, addr(2));
     assert_eq!(labels[2].source, None);
-    assert_eq!(labels.iter().map(|l| l.line).collect::<Vec<_>>(), vec![2, 4, 6]);
+    assert_eq!(
+        labels.iter().map(|l| l.line).collect::<Vec<_>>(),
+        vec![2, 4, 6]
+    );
 }
 
 #[test]
 fn csv_errors_name_line_and_field() {
     let head = "address,label,category\n";
     let cases = [
-        (format!("{head}{},A,x\n{},\"open,x\n", addr(1), addr(2)), 3, "column 2"),
+        (
+            format!("{head}{},A,x\n{},\"open,x\n", addr(1), addr(2)),
+            3,
+            "column 2",
+        ),
         (format!("{head}{},A\"b,x\n", addr(1)), 2, "column 2"),
         (format!("{head}{},A,x,extra\n", addr(1)), 2, "row"),
         (format!("{head}{},,x\n", addr(1)), 2, "label"),
-        (format!("{head}{},A,x\n{},B,y\n", addr(1), addr_on(2, bitcoin::Network::Testnet)), 3, "address"),
-        (format!("address,label,kind\n{},A,x\n", addr(1)), 1, "category"),
-        (format!("address,label,category,owner\n{},A,x,y\n", addr(1)), 1, "owner"),
+        (
+            format!(
+                "{head}{},A,x\n{},B,y\n",
+                addr(1),
+                addr_on(2, bitcoin::Network::Testnet)
+            ),
+            3,
+            "address",
+        ),
+        (
+            format!("address,label,kind\n{},A,x\n", addr(1)),
+            1,
+            "category",
+        ),
+        (
+            format!("address,label,category,owner\n{},A,x,y\n", addr(1)),
+            1,
+            "owner",
+        ),
     ];
     for (text, want_line, want_field) in cases {
-        let (line, field, problem) = where_(parse_csv(&text, "l.csv", Network::Regtest).unwrap_err());
-        assert_eq!((line, field.as_str()), (want_line, want_field), "{problem}\n{text}");
+        let (line, field, problem) =
+            where_(parse_csv(&text, "l.csv", Network::Regtest).unwrap_err());
+        assert_eq!(
+            (line, field.as_str()),
+            (want_line, want_field),
+            "{problem}\n{text}"
+        );
     }
 }
 
@@ -219,10 +290,22 @@ fn csv_errors_name_line_and_field() {
 fn label_set_loads_csv_files_and_looks_up_by_address() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.csv");
-    std::fs::write(&path, format!("address,label,category\n{},A,exchange\n{},A,exchange\n", addr(1), addr(1))).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "address,label,category\n{},A,exchange\n{},A,exchange\n",
+            addr(1),
+            addr(1)
+        ),
+    )
+    .unwrap();
     let mut set = LabelSet::new();
     assert_eq!(set.load(&path, Network::Regtest).unwrap(), 2);
-    assert_eq!(set.get(&addr(1)).len(), 1, "the same label twice is kept once");
+    assert_eq!(
+        set.get(&addr(1)).len(),
+        1,
+        "the same label twice is kept once"
+    );
     assert!(set.get(&addr(2)).is_empty());
 }
 
@@ -252,8 +335,17 @@ fn spend(id: u32, inputs: Vec<TxInput>, to: &str) -> TxNode {
         coinbase: false,
         vsize: 200,
         inputs,
-        outputs: vec![TxOutput { value: Sat(150_000), address: to.to_string(), kind: ScriptKind::P2wpkh, spent_by: None }],
-        inclusion: Inclusion::Verified { height: id, block: BlockHash::all_zeros(), time: 0 },
+        outputs: vec![TxOutput {
+            value: Sat(150_000),
+            address: to.to_string(),
+            kind: ScriptKind::P2wpkh,
+            spent_by: None,
+        }],
+        inclusion: Inclusion::Verified {
+            height: id,
+            block: BlockHash::all_zeros(),
+            time: 0,
+        },
     }
 }
 
@@ -269,10 +361,21 @@ fn labels_propagate_through_a_cluster_marked_with_their_origin() {
     let applied = propagate(&labels, &clustering);
     let id = clustering.of(&a).unwrap().to_string();
 
-    let on = |x: &str| applied.iter().filter(|l| l.address == x).collect::<Vec<_>>();
+    let on = |x: &str| {
+        applied
+            .iter()
+            .filter(|l| l.address == x)
+            .collect::<Vec<_>>()
+    };
     let direct = on(&a);
     assert_eq!(direct.len(), 1);
-    assert_eq!((direct[0].propagated_from.as_deref(), direct[0].cluster.as_deref()), (None, Some(id.as_str())));
+    assert_eq!(
+        (
+            direct[0].propagated_from.as_deref(),
+            direct[0].cluster.as_deref()
+        ),
+        (None, Some(id.as_str()))
+    );
     for other in [&b, &c] {
         let got = on(other);
         assert_eq!(got.len(), 1, "{other}");
@@ -284,6 +387,12 @@ fn labels_propagate_through_a_cluster_marked_with_their_origin() {
     // The shop is paid by the cluster but not part of it: direct label only, no cluster.
     let shop = on(&d);
     assert_eq!(shop.len(), 1);
-    assert_eq!((shop[0].propagated_from.as_deref(), shop[0].cluster.as_deref()), (None, None));
+    assert_eq!(
+        (
+            shop[0].propagated_from.as_deref(),
+            shop[0].cluster.as_deref()
+        ),
+        (None, None)
+    );
     assert_eq!(applied.len(), 4);
 }

@@ -87,21 +87,32 @@ struct Context {
 
 impl Context {
     fn new(graph: &Graph) -> Context {
-        let order: BTreeMap<Txid, usize> =
-            graph.topological().into_iter().enumerate().map(|(i, t)| (t, i)).collect();
+        let order: BTreeMap<Txid, usize> = graph
+            .topological()
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t, i))
+            .collect();
         let mut received: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
         let mut appears: BTreeMap<String, BTreeSet<Txid>> = BTreeMap::new();
         for tx in graph.txs.values() {
             let pos = order.get(&tx.txid).copied().unwrap_or(usize::MAX);
             for o in &tx.outputs {
                 received.entry(o.address.clone()).or_default().insert(pos);
-                appears.entry(o.address.clone()).or_default().insert(tx.txid);
+                appears
+                    .entry(o.address.clone())
+                    .or_default()
+                    .insert(tx.txid);
             }
             for a in tx.inputs.iter().filter_map(|i| i.address.as_ref()) {
                 appears.entry(a.clone()).or_default().insert(tx.txid);
             }
         }
-        Context { order, received, appears }
+        Context {
+            order,
+            received,
+            appears,
+        }
     }
 }
 
@@ -111,7 +122,11 @@ pub fn detect_change(graph: &Graph, set: &HeuristicSet) -> Vec<ChangeCall> {
         return Vec::new();
     }
     let ctx = Context::new(graph);
-    graph.txs.values().filter_map(|tx| call_change(graph, &ctx, tx, set)).collect()
+    graph
+        .txs
+        .values()
+        .filter_map(|tx| call_change(graph, &ctx, tx, set))
+        .collect()
 }
 
 /// The votes of every enabled change heuristic on every output of `txid`, or `None` when the
@@ -121,7 +136,12 @@ pub fn change_votes(graph: &Graph, txid: &Txid, set: &HeuristicSet) -> Option<Ve
     votes(graph, &Context::new(graph), tx, set)
 }
 
-fn call_change(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) -> Option<ChangeCall> {
+fn call_change(
+    graph: &Graph,
+    ctx: &Context,
+    tx: &TxNode,
+    set: &HeuristicSet,
+) -> Option<ChangeCall> {
     let votes = votes(graph, ctx, tx, set)?;
     let margin = |v: &OutputVotes| {
         i64::try_from(v.change.len()).unwrap_or(i64::MAX)
@@ -130,7 +150,10 @@ fn call_change(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) ->
     let mut qualified: Vec<&OutputVotes> = votes.iter().filter(|v| margin(v) > 0).collect();
     qualified.sort_by_key(|v| std::cmp::Reverse(margin(v)));
     let best = *qualified.first()?;
-    if qualified.get(1).is_some_and(|second| margin(second) == margin(best)) {
+    if qualified
+        .get(1)
+        .is_some_and(|second| margin(second) == margin(best))
+    {
         return None;
     }
     let out = tx.outputs.get(usize::try_from(best.vout).ok()?)?;
@@ -147,7 +170,12 @@ fn call_change(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) ->
     })
 }
 
-fn votes(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) -> Option<Vec<OutputVotes>> {
+fn votes(
+    graph: &Graph,
+    ctx: &Context,
+    tx: &TxNode,
+    set: &HeuristicSet,
+) -> Option<Vec<OutputVotes>> {
     let candidates: Vec<usize> = (0..tx.outputs.len())
         .filter(|&v| tx.outputs[v].kind != ScriptKind::OpReturn)
         .collect();
@@ -156,7 +184,16 @@ fn votes(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) -> Optio
     }
     let mut table: BTreeMap<usize, OutputVotes> = candidates
         .iter()
-        .map(|&v| (v, OutputVotes { vout: tx.outpoint(v).vout, change: vec![], not_change: vec![] }))
+        .map(|&v| {
+            (
+                v,
+                OutputVotes {
+                    vout: tx.outpoint(v).vout,
+                    change: vec![],
+                    not_change: vec![],
+                },
+            )
+        })
         .collect();
     type Rule = fn(&Graph, &Context, &TxNode, &[usize]) -> Vec<(usize, Vote)>;
     let rules: [(HeuristicId, Rule); 6] = [
@@ -181,7 +218,11 @@ fn votes(graph: &Graph, ctx: &Context, tx: &TxNode, set: &HeuristicSet) -> Optio
 }
 
 fn address_reuse(_: &Graph, ctx: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(usize, Vote)> {
-    let inputs: BTreeSet<&str> = tx.inputs.iter().filter_map(|i| i.address.as_deref()).collect();
+    let inputs: BTreeSet<&str> = tx
+        .inputs
+        .iter()
+        .filter_map(|i| i.address.as_deref())
+        .collect();
     let here = ctx.order.get(&tx.txid).copied().unwrap_or(usize::MAX);
     cands
         .iter()
@@ -190,7 +231,10 @@ fn address_reuse(_: &Graph, ctx: &Context, tx: &TxNode, cands: &[usize]) -> Vec<
             if inputs.contains(addr) {
                 Some((v, Vote::Change))
             } else {
-                let earlier = ctx.received.get(addr).is_some_and(|s| s.range(..here).next().is_some());
+                let earlier = ctx
+                    .received
+                    .get(addr)
+                    .is_some_and(|s| s.range(..here).next().is_some());
                 earlier.then_some((v, Vote::NotChange))
             }
         })
@@ -200,20 +244,37 @@ fn address_reuse(_: &Graph, ctx: &Context, tx: &TxNode, cands: &[usize]) -> Vec<
 fn script_type(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(usize, Vote)> {
     let kinds: Option<BTreeSet<ScriptKind>> = tx.inputs.iter().map(|i| i.kind).collect();
     let Some(kinds) = kinds else { return vec![] };
-    let [kind] = kinds.into_iter().collect::<Vec<_>>()[..] else { return vec![] };
-    let matching: Vec<usize> = cands.iter().copied().filter(|&v| tx.outputs[v].kind == kind).collect();
+    let [kind] = kinds.into_iter().collect::<Vec<_>>()[..] else {
+        return vec![];
+    };
+    let matching: Vec<usize> = cands
+        .iter()
+        .copied()
+        .filter(|&v| tx.outputs[v].kind == kind)
+        .collect();
     if matching.len() != 1 {
         return vec![];
     }
     cands
         .iter()
-        .map(|&v| (v, if matching.contains(&v) { Vote::Change } else { Vote::NotChange }))
+        .map(|&v| {
+            (
+                v,
+                if matching.contains(&v) {
+                    Vote::Change
+                } else {
+                    Vote::NotChange
+                },
+            )
+        })
         .collect()
 }
 
 fn optimal_change(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(usize, Vote)> {
     let values: Option<Vec<Sat>> = tx.inputs.iter().map(|i| i.value).collect();
-    let Some(smallest) = values.and_then(|v| v.into_iter().min()) else { return vec![] };
+    let Some(smallest) = values.and_then(|v| v.into_iter().min()) else {
+        return vec![];
+    };
     let (smaller, larger): (Vec<usize>, Vec<usize>) =
         cands.iter().partition(|&&v| tx.outputs[v].value < smallest);
     let mut votes: Vec<(usize, Vote)> = larger.into_iter().map(|v| (v, Vote::NotChange)).collect();
@@ -224,7 +285,8 @@ fn optimal_change(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(
 }
 
 fn round_amount(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(usize, Vote)> {
-    let is_round = |v: usize| tx.outputs[v].value.0 > 0 && tx.outputs[v].value.0 % ROUND_UNIT == 0;
+    let is_round =
+        |v: usize| tx.outputs[v].value.0 > 0 && tx.outputs[v].value.0.is_multiple_of(ROUND_UNIT);
     split_votes(cands, is_round)
 }
 
@@ -270,7 +332,14 @@ fn fingerprint(graph: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<
             let (spender, _) = tx.outputs[v].spent_by?;
             let s = graph.tx(&spender)?;
             let theirs = (s.version, lock_time_style(s.lock_time), s.signals_rbf());
-            Some((v, if theirs == mine { Vote::Change } else { Vote::NotChange }))
+            Some((
+                v,
+                if theirs == mine {
+                    Vote::Change
+                } else {
+                    Vote::NotChange
+                },
+            ))
         })
         .collect()
 }

@@ -66,7 +66,9 @@ impl From<ClusteringData> for Clustering {
 
 impl From<Clustering> for ClusteringData {
     fn from(c: Clustering) -> ClusteringData {
-        ClusteringData { clusters: c.clusters }
+        ClusteringData {
+            clusters: c.clusters,
+        }
     }
 }
 
@@ -85,12 +87,17 @@ impl Clustering {
 
     /// The id of the cluster holding `address`, when it is clustered with another address.
     pub fn of(&self, address: &str) -> Option<&str> {
-        self.index.get(address).map(|&n| self.clusters[n].id.as_str())
+        self.index
+            .get(address)
+            .map(|&n| self.clusters[n].id.as_str())
     }
 
     /// The cluster with this id.
     pub fn cluster(&self, id: &str) -> Option<&Cluster> {
-        self.index.get(id).map(|&n| &self.clusters[n]).filter(|c| c.id == id)
+        self.index
+            .get(id)
+            .map(|&n| &self.clusters[n])
+            .filter(|c| c.id == id)
     }
 
     /// The cluster holding `address`.
@@ -125,7 +132,11 @@ impl UnionFind {
         if ra == rb {
             return;
         }
-        let (big, small) = if self.size[ra] >= self.size[rb] { (ra, rb) } else { (rb, ra) };
+        let (big, small) = if self.size[ra] >= self.size[rb] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
         self.parent[small] = big;
         self.size[big] += self.size[small];
     }
@@ -136,11 +147,15 @@ impl UnionFind {
 pub fn cluster(graph: &Graph, set: &HeuristicSet, change: &[ChangeCall]) -> Clustering {
     let links = collect_links(graph, set, change);
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
-    let mut uf = UnionFind { parent: Vec::new(), size: Vec::new() };
+    let mut uf = UnionFind {
+        parent: Vec::new(),
+        size: Vec::new(),
+    };
     for link in &links {
-        let mut members = link.addresses.iter().map(|a| {
-            *ids.entry(a.clone()).or_insert_with(|| uf.add())
-        });
+        let mut members = link
+            .addresses
+            .iter()
+            .map(|a| *ids.entry(a.clone()).or_insert_with(|| uf.add()));
         if let Some(first) = members.next() {
             let rest: Vec<usize> = members.collect();
             for m in rest {
@@ -166,7 +181,11 @@ pub fn cluster(graph: &Graph, set: &HeuristicSet, change: &[ChangeCall]) -> Clus
         .map(|(root, addresses)| {
             let mut links = links_by_root.remove(&root).unwrap_or_default();
             links.sort();
-            Cluster { id: addresses[0].clone(), addresses, links }
+            Cluster {
+                id: addresses[0].clone(),
+                addresses,
+                links,
+            }
         })
         .collect();
     Clustering::from_clusters(clusters)
@@ -178,14 +197,23 @@ fn collect_links(graph: &Graph, set: &HeuristicSet, change: &[ChangeCall]) -> Ve
     let mut links = Vec::new();
     let mut push = |txid: Txid, heuristic: HeuristicId, addrs: BTreeSet<String>| {
         if addrs.len() >= 2 {
-            links.push(Link { txid, heuristic, addresses: addrs.into_iter().collect() });
+            links.push(Link {
+                txid,
+                heuristic,
+                addresses: addrs.into_iter().collect(),
+            });
         }
     };
     let mut input_addresses: BTreeMap<Txid, BTreeSet<String>> = BTreeMap::new();
     for tx in graph.txs.values() {
         if tx.coinbase {
             if set.is_enabled(HeuristicId::CoinbaseOutputs) {
-                let outs = tx.outputs.iter().map(|o| &o.address).filter(is_address).cloned();
+                let outs = tx
+                    .outputs
+                    .iter()
+                    .map(|o| &o.address)
+                    .filter(is_address)
+                    .cloned();
                 push(tx.txid, HeuristicId::CoinbaseOutputs, outs.collect());
             }
             continue;
@@ -193,8 +221,13 @@ fn collect_links(graph: &Graph, set: &HeuristicSet, change: &[ChangeCall]) -> Ve
         if coinjoin_with(tx, set).is_some() {
             continue;
         }
-        let ins: BTreeSet<String> =
-            tx.inputs.iter().filter_map(|i| i.address.as_ref()).filter(is_address).cloned().collect();
+        let ins: BTreeSet<String> = tx
+            .inputs
+            .iter()
+            .filter_map(|i| i.address.as_ref())
+            .filter(is_address)
+            .cloned()
+            .collect();
         if set.is_enabled(HeuristicId::CommonInput) {
             push(tx.txid, HeuristicId::CommonInput, ins.clone());
         }

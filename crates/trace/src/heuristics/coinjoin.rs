@@ -106,14 +106,17 @@ pub fn coinjoin_with(tx: &TxNode, set: &HeuristicSet) -> Option<CoinJoin> {
         return None;
     }
     let shape = Shape::of(tx);
-    let rules: [(CoinJoinKind, fn(&Shape) -> Option<Match>); 4] = [
+    type Rule = fn(&Shape) -> Option<Match>;
+    let rules: [(CoinJoinKind, Rule); 4] = [
         (CoinJoinKind::Whirlpool, whirlpool),
         (CoinJoinKind::Wasabi, wasabi),
         (CoinJoinKind::JoinMarket, joinmarket),
         (CoinJoinKind::EqualOutput, equal_output),
     ];
-    rules.into_iter().filter(|(kind, _)| set.is_enabled(kind.heuristic())).find_map(
-        |(kind, rule)| {
+    rules
+        .into_iter()
+        .filter(|(kind, _)| set.is_enabled(kind.heuristic()))
+        .find_map(|(kind, rule)| {
             rule(&shape).map(|m| CoinJoin {
                 txid: tx.txid,
                 kind,
@@ -122,8 +125,7 @@ pub fn coinjoin_with(tx: &TxNode, set: &HeuristicSet) -> Option<CoinJoin> {
                 equal_outputs: m.count,
                 reason: m.reason,
             })
-        },
-    )
+        })
 }
 
 /// What a rule found.
@@ -163,7 +165,10 @@ impl Shape {
             *values.entry(o.value.0).or_insert(0usize) += 1;
             outputs += 1;
         }
-        let top = values.iter().map(|(v, c)| (*v, *c)).max_by_key(|(v, c)| (*c, *v));
+        let top = values
+            .iter()
+            .map(|(v, c)| (*v, *c))
+            .max_by_key(|(v, c)| (*c, *v));
         Shape {
             inputs: tx.inputs.len(),
             outputs,
@@ -209,8 +214,12 @@ fn wasabi2(s: &Shape) -> Option<Match> {
     if s.inputs < 50 {
         return None;
     }
-    let standard: usize =
-        s.values.iter().filter(|(v, _)| is_wabisabi_denomination(**v)).map(|(_, c)| *c).sum();
+    let standard: usize = s
+        .values
+        .iter()
+        .filter(|(v, _)| is_wabisabi_denomination(**v))
+        .map(|(_, c)| *c)
+        .sum();
     let (value, count) = s
         .values
         .iter()
@@ -271,8 +280,8 @@ pub fn is_wabisabi_denomination(v: u64) -> bool {
     if !(WABISABI_MIN..=WABISABI_MAX).contains(&v) {
         return false;
     }
-    let even_half = (v % 2 == 0).then_some(v / 2);
-    let fifth = (v % 5 == 0).then_some(v / 5);
+    let even_half = v.is_multiple_of(2).then_some(v / 2);
+    let fifth = v.is_multiple_of(5).then_some(v / 5);
     v.is_power_of_two()
         || is_power_of(v, 3)
         || even_half.is_some_and(|h| is_power_of(h, 3) || is_power_of(h, 10))
@@ -284,7 +293,7 @@ fn is_power_of(mut v: u64, base: u64) -> bool {
     if v == 0 {
         return false;
     }
-    while v % base == 0 {
+    while v.is_multiple_of(base) {
         v /= base;
     }
     v == 1
@@ -296,7 +305,17 @@ mod tests {
 
     #[test]
     fn wabisabi_denominations_follow_the_generator_families() {
-        for v in [5_000, 6_561, 8_192, 10_000, 13_122, 20_000, 50_000, 1_048_576, 100_000_000] {
+        for v in [
+            5_000,
+            6_561,
+            8_192,
+            10_000,
+            13_122,
+            20_000,
+            50_000,
+            1_048_576,
+            100_000_000,
+        ] {
             assert!(is_wabisabi_denomination(v), "{v}");
         }
         for v in [4_096, 5_001, 7_000, 12_345, 30_000, 134_375_000_001] {

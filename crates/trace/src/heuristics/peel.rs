@@ -56,7 +56,9 @@ fn next_hop(graph: &Graph, set: &HeuristicSet, tx: &TxNode, change: usize) -> Op
     let change_op = tx.outpoint(change);
     let from_change = match next.inputs.as_slice() {
         [only] => only.prevout == change_op,
-        inputs => inputs.iter().all(|i| i.address.as_deref() == Some(out.address.as_str())),
+        inputs => inputs
+            .iter()
+            .all(|i| i.address.as_deref() == Some(out.address.as_str())),
     };
     from_change.then_some(spender)
 }
@@ -66,11 +68,16 @@ pub fn peeling_chains(graph: &Graph, set: &HeuristicSet, calls: &[ChangeCall]) -
     if !set.is_enabled(HeuristicId::PeelChain) {
         return Vec::new();
     }
-    let hops: BTreeMap<Txid, (usize, usize)> =
-        graph.txs.values().filter_map(|tx| Some((tx.txid, hop(tx, set)?))).collect();
+    let hops: BTreeMap<Txid, (usize, usize)> = graph
+        .txs
+        .values()
+        .filter_map(|tx| Some((tx.txid, hop(tx, set)?)))
+        .collect();
     let mut next: BTreeMap<Txid, Txid> = BTreeMap::new();
     for (txid, (change, _)) in &hops {
-        let tx = graph.tx(txid).expect("hops are built from the graph's transactions");
+        let tx = graph
+            .tx(txid)
+            .expect("hops are built from the graph's transactions");
         if let Some(n) = next_hop(graph, set, tx, *change) {
             next.insert(*txid, n);
         }
@@ -116,5 +123,11 @@ fn describe(
     }
     let mut heuristics = vec![HeuristicId::PeelChain];
     heuristics.extend(agreed);
-    PeelChain { txids, change, payments, heuristics, disagreed: disagreed.into_iter().collect() }
+    PeelChain {
+        txids,
+        change,
+        payments,
+        heuristics,
+        disagreed: disagreed.into_iter().collect(),
+    }
 }

@@ -17,7 +17,11 @@ struct Record {
 /// Splits CSV text into records (RFC 4180).
 fn records(text: &str, file: &str) -> Result<Vec<Record>, Error> {
     let mut out = Vec::new();
-    let mut chars = text.strip_prefix('\u{feff}').unwrap_or(text).chars().peekable();
+    let mut chars = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .chars()
+        .peekable();
     let mut line = 1usize;
     while chars.peek().is_some() {
         let start = line;
@@ -50,8 +54,9 @@ fn records(text: &str, file: &str) -> Result<Vec<Record>, Error> {
                     None | Some(',' | '\n' | '\r') => {}
                     Some(c) => {
                         let col = format!("column {}", fields.len() + 1);
-                        let problem =
-                            format!("`{c}` after a closing quote (quotes inside a field are doubled)");
+                        let problem = format!(
+                            "`{c}` after a closing quote (quotes inside a field are doubled)"
+                        );
                         return Err(file_error(file, line, &col, &problem));
                     }
                 }
@@ -62,7 +67,12 @@ fn records(text: &str, file: &str) -> Result<Vec<Record>, Error> {
                     }
                     if c == '"' {
                         let col = format!("column {}", fields.len() + 1);
-                        return Err(file_error(file, line, &col, "quote inside an unquoted field"));
+                        return Err(file_error(
+                            file,
+                            line,
+                            &col,
+                            "quote inside an unquoted field",
+                        ));
                     }
                     field.push(c);
                     chars.next();
@@ -86,7 +96,10 @@ fn records(text: &str, file: &str) -> Result<Vec<Record>, Error> {
             }
         }
         if !(fields.len() == 1 && fields[0].trim().is_empty()) {
-            out.push(Record { line: start, fields });
+            out.push(Record {
+                line: start,
+                fields,
+            });
         }
     }
     Ok(out)
@@ -100,8 +113,11 @@ struct Columns {
 }
 
 fn columns(header: &Record, file: &str) -> Result<Columns, Error> {
-    let names: Vec<String> =
-        header.fields.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
+    let names: Vec<String> = header
+        .fields
+        .iter()
+        .map(|f| f.trim().to_ascii_lowercase())
+        .collect();
     for (i, want) in ["address", "label", "category"].iter().enumerate() {
         if names.get(i).map(String::as_str) != Some(*want) {
             let problem = format!(
@@ -112,7 +128,11 @@ fn columns(header: &Record, file: &str) -> Result<Columns, Error> {
             return Err(file_error(file, header.line, want, &problem));
         }
     }
-    let mut cols = Columns { count: names.len(), source: None, confidence: None };
+    let mut cols = Columns {
+        count: names.len(),
+        source: None,
+        confidence: None,
+    };
     for (i, name) in names.iter().enumerate().skip(3) {
         let slot = match name.as_str() {
             "source" => &mut cols.source,
@@ -133,18 +153,23 @@ fn columns(header: &Record, file: &str) -> Result<Columns, Error> {
 pub fn parse_csv(text: &str, file: &str, network: Network) -> Result<Vec<Label>, Error> {
     let recs = records(text, file)?;
     let Some((header, rows)) = recs.split_first() else {
-        return Err(file_error(file, 1, "", "empty file (expected a header address,label,category)"));
+        return Err(file_error(
+            file,
+            1,
+            "",
+            "empty file (expected a header address,label,category)",
+        ));
     };
     let cols = columns(header, file)?;
     let mut labels = Vec::with_capacity(rows.len());
     for row in rows {
         if row.fields.len() != cols.count {
-            let problem =
-                format!("{} fields, the header has {}", row.fields.len(), cols.count);
+            let problem = format!("{} fields, the header has {}", row.fields.len(), cols.count);
             return Err(file_error(file, row.line, "row", &problem));
         }
         let opt = |i: Option<usize>| {
-            i.map(|i| row.fields[i].trim().to_string()).filter(|v| !v.is_empty())
+            i.map(|i| row.fields[i].trim().to_string())
+                .filter(|v| !v.is_empty())
         };
         let label = row.fields[1].trim();
         if label.is_empty() {

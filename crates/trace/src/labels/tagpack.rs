@@ -23,8 +23,16 @@ use crate::Error;
 
 /// Tag fields a header may set as defaults.
 const INHERITED: [&str; 10] = [
-    "label", "category", "source", "confidence", "currency", "lastmod", "context", "abuse",
-    "actor", "network",
+    "label",
+    "category",
+    "source",
+    "confidence",
+    "currency",
+    "lastmod",
+    "context",
+    "abuse",
+    "actor",
+    "network",
 ];
 
 /// A parsed TagPack.
@@ -69,11 +77,16 @@ impl LineMap {
     }
 
     fn item(&self, n: usize) -> usize {
-        self.items.get(n).map_or(self.tags_line.max(1), |(line, _)| *line)
+        self.items
+            .get(n)
+            .map_or(self.tags_line.max(1), |(line, _)| *line)
     }
 
     fn field(&self, n: usize, field: &str) -> usize {
-        self.items.get(n).and_then(|(_, f)| f.get(field).copied()).unwrap_or_else(|| self.item(n))
+        self.items
+            .get(n)
+            .and_then(|(_, f)| f.get(field).copied())
+            .unwrap_or_else(|| self.item(n))
     }
 }
 
@@ -98,7 +111,9 @@ fn map_lines(text: &str) -> LineMap {
             continue;
         }
         let indent = raw.len() - trimmed.len();
-        let item = trimmed.strip_prefix("- ").or((trimmed == "-").then_some(""));
+        let item = trimmed
+            .strip_prefix("- ")
+            .or((trimmed == "-").then_some(""));
         if indent == 0 && item.is_none() {
             if let Some(k) = key_of(trimmed) {
                 in_tags = k == "tags";
@@ -132,18 +147,18 @@ fn map_lines(text: &str) -> LineMap {
 }
 
 /// A text field: strings as they are, numbers printed; `None` when absent or null.
-fn text(
-    map: &Mapping,
-    field: &str,
-    at: usize,
-    file: &str,
-) -> Result<Option<String>, Error> {
+fn text(map: &Mapping, field: &str, at: usize, file: &str) -> Result<Option<String>, Error> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(file_error(file, at, field, "expected text, found a list or mapping")),
+        Some(_) => Err(file_error(
+            file,
+            at,
+            field,
+            "expected text, found a list or mapping",
+        )),
     }
 }
 
@@ -163,12 +178,24 @@ pub fn parse_tagpack(text_in: &str, file: &str, network: Network) -> Result<TagP
     })?;
     let lines = map_lines(text_in);
     let Value::Mapping(header) = root else {
-        return Err(file_error(file, 1, "", "a tagpack is a mapping with a `tags` list"));
+        return Err(file_error(
+            file,
+            1,
+            "",
+            "a tagpack is a mapping with a `tags` list",
+        ));
     };
     let required = |field: &str| -> Result<String, Error> {
         text(&header, field, lines.header(field), file)?
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| file_error(file, lines.header(field), field, "required header field is missing"))
+            .ok_or_else(|| {
+                file_error(
+                    file,
+                    lines.header(field),
+                    field,
+                    "required header field is missing",
+                )
+            })
     };
     let title = required("title")?;
     let creator = required("creator")?;
@@ -177,8 +204,22 @@ pub fn parse_tagpack(text_in: &str, file: &str, network: Network) -> Result<TagP
     let is_public = boolean(&header, "is_public", lines.header("is_public"), file)?;
     let tags = match header.get("tags") {
         Some(Value::Sequence(tags)) => tags,
-        Some(_) => return Err(file_error(file, lines.header("tags"), "tags", "expected a list of tags")),
-        None => return Err(file_error(file, 1, "tags", "required header field is missing")),
+        Some(_) => {
+            return Err(file_error(
+                file,
+                lines.header("tags"),
+                "tags",
+                "expected a list of tags",
+            ))
+        }
+        None => {
+            return Err(file_error(
+                file,
+                1,
+                "tags",
+                "required header field is missing",
+            ))
+        }
     };
     let mut pack = TagPack {
         title,
@@ -191,7 +232,12 @@ pub fn parse_tagpack(text_in: &str, file: &str, network: Network) -> Result<TagP
     };
     for (n, tag) in tags.iter().enumerate() {
         let Value::Mapping(tag) = tag else {
-            return Err(file_error(file, lines.item(n), "tags", "a tag must be a mapping"));
+            return Err(file_error(
+                file,
+                lines.item(n),
+                "tags",
+                "a tag must be a mapping",
+            ));
         };
         match tag_label(&header, tag, n, &lines, file, network)? {
             Ok(label) => pack.labels.push(label),
@@ -223,23 +269,42 @@ fn tag_label(
         Ok(None)
     };
     let require = |name: &str| -> Result<String, Error> {
-        field(name)?.map(|(v, _)| v).filter(|v| !v.is_empty()).ok_or_else(|| {
-            file_error(file, lines.item(n), name, "missing (neither in the tag nor in the header)")
-        })
+        field(name)?
+            .map(|(v, _)| v)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                file_error(
+                    file,
+                    lines.item(n),
+                    name,
+                    "missing (neither in the tag nor in the header)",
+                )
+            })
     };
     boolean(tag, "is_public", lines.field(n, "is_public"), file)?;
     let item_line = lines.item(n);
     let currency = require("currency")?;
     if !currency.eq_ignore_ascii_case("btc") {
         let reason = format!("currency {currency}, not btc");
-        return Ok(Err(SkippedTag { line: item_line, reason }));
+        return Ok(Err(SkippedTag {
+            line: item_line,
+            reason,
+        }));
     }
     let Some((raw_address, address_line)) = field("address")? else {
         if field("tx_hash")?.is_some() {
             let reason = "transaction tag (tx_hash), not an address".to_string();
-            return Ok(Err(SkippedTag { line: item_line, reason }));
+            return Ok(Err(SkippedTag {
+                line: item_line,
+                reason,
+            }));
         }
-        return Err(file_error(file, item_line, "address", "a tag needs an address"));
+        return Err(file_error(
+            file,
+            item_line,
+            "address",
+            "a tag needs an address",
+        ));
     };
     let address = check_address(&raw_address, network, file, address_line, "address")?;
     Ok(Ok(Label {
@@ -247,7 +312,9 @@ fn tag_label(
         label: require("label")?,
         category: field("category")?.map(|(v, _)| v).filter(|v| !v.is_empty()),
         source: Some(require("source")?),
-        confidence: field("confidence")?.map(|(v, _)| v).filter(|v| !v.is_empty()),
+        confidence: field("confidence")?
+            .map(|(v, _)| v)
+            .filter(|v| !v.is_empty()),
         file: file.to_string(),
         line: item_line,
     }))
