@@ -7,8 +7,8 @@
 //! wallets break on purpose or by accident. Their output is a lead for an investigator, never a
 //! finding on its own.
 //!
-//! - [`coinjoin`]: Wasabi (1.x and 2.x), Whirlpool, JoinMarket and the generic equal-output rule;
-//! - [`cluster`]: union-find over addresses, never across a CoinJoin;
+//! - [`coinjoin`](mod@coinjoin): Wasabi (1.x and 2.x), Whirlpool, JoinMarket and the generic equal-output rule;
+//! - [`cluster`](mod@cluster): union-find over addresses, never across a CoinJoin;
 //! - [`change`]: per-output votes from six named change heuristics;
 //! - [`peel`]: peeling chains of three or more hops.
 

@@ -672,6 +672,18 @@ fn peeling_chain_lists_agreeing_change_heuristics() {
 }
 
 #[test]
+fn a_first_hop_with_several_inputs_is_left_out_of_the_chain() {
+    let mut nodes = peel_graph();
+    nodes[0]
+        .inputs
+        .push(ext(2, 5_000, &addr(2), ScriptKind::P2wpkh));
+    nodes[0].outputs[1].value = Sat(nodes[0].outputs[1].value.0 + 5_000);
+    let chains = peeling_chains(&graph_of(nodes), &HeuristicSet::default(), &[]);
+    assert_eq!(chains.len(), 1);
+    assert_eq!(chains[0].txids, vec![txid(11), txid(12), txid(13)]);
+}
+
+#[test]
 fn a_hop_with_a_large_payment_breaks_the_chain() {
     let mut nodes = peel_graph();
     // Hop 12 pays out more than half of what remains: no longer a peel.

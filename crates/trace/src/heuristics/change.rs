@@ -285,7 +285,8 @@ fn optimal_change(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(
 }
 
 fn round_amount(_: &Graph, _: &Context, tx: &TxNode, cands: &[usize]) -> Vec<(usize, Vote)> {
-    let is_round = |v: usize| tx.outputs[v].value.0 > 0 && tx.outputs[v].value.0 % ROUND_UNIT == 0;
+    let is_round =
+        |v: usize| tx.outputs[v].value.0 > 0 && tx.outputs[v].value.0.is_multiple_of(ROUND_UNIT);
     split_votes(cands, is_round)
 }
 

@@ -106,7 +106,8 @@ pub fn coinjoin_with(tx: &TxNode, set: &HeuristicSet) -> Option<CoinJoin> {
         return None;
     }
     let shape = Shape::of(tx);
-    let rules: [(CoinJoinKind, fn(&Shape) -> Option<Match>); 4] = [
+    type Rule = fn(&Shape) -> Option<Match>;
+    let rules: [(CoinJoinKind, Rule); 4] = [
         (CoinJoinKind::Whirlpool, whirlpool),
         (CoinJoinKind::Wasabi, wasabi),
         (CoinJoinKind::JoinMarket, joinmarket),
@@ -279,8 +280,8 @@ pub fn is_wabisabi_denomination(v: u64) -> bool {
     if !(WABISABI_MIN..=WABISABI_MAX).contains(&v) {
         return false;
     }
-    let even_half = (v % 2 == 0).then_some(v / 2);
-    let fifth = (v % 5 == 0).then_some(v / 5);
+    let even_half = v.is_multiple_of(2).then_some(v / 2);
+    let fifth = v.is_multiple_of(5).then_some(v / 5);
     v.is_power_of_two()
         || is_power_of(v, 3)
         || even_half.is_some_and(|h| is_power_of(h, 3) || is_power_of(h, 10))
@@ -292,7 +293,7 @@ fn is_power_of(mut v: u64, base: u64) -> bool {
     if v == 0 {
         return false;
     }
-    while v % base == 0 {
+    while v.is_multiple_of(base) {
         v /= base;
     }
     v == 1

@@ -4,8 +4,10 @@
 //! outputs, one at least twice the other: the larger is the change, the smaller the payment
 //! (`change ≥ 2 × payment`). Hop B *follows* hop A when B spends A's change and B's inputs are
 //! either that one coin or all coins at A's change address. A peeling chain is a maximal run of
-//! three or more hops each following the previous one (BlockSci's `isPeelingChain` looks at one
-//! input / two outputs and a neighbour of the same shape; this follows the whole run).
+//! three or more hops each following the previous one, whose first hop spends a single coin (a
+//! first hop with several inputs is left out and the chain starts at its follower). BlockSci's
+//! `isPeelingChain` looks at one input / two outputs and a neighbour of the same shape; this
+//! follows the whole run.
 //!
 //! Each chain also lists the change-detection heuristics whose calls agreed with the chain's
 //! change on some hop, and those whose calls pointed at the payment instead.
@@ -89,6 +91,9 @@ pub fn peeling_chains(graph: &Graph, set: &HeuristicSet, calls: &[ChangeCall]) -
         let mut txids = vec![*start];
         while let Some(n) = next.get(txids.last().expect("starts with one txid")) {
             txids.push(*n);
+        }
+        if graph.tx(start).is_some_and(|t| t.inputs.len() != 1) {
+            txids.remove(0);
         }
         if txids.len() >= MIN_HOPS {
             chains.push(describe(graph, &hops, &calls, txids));
