@@ -99,8 +99,10 @@ pub struct Exposure {
 pub type Labels<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
 
 fn label_refs(labels: Labels<'_>, address: &str) -> Vec<LabelRef> {
-    let set: BTreeSet<LabelRef> =
-        labels(address).into_iter().map(|(label, category)| LabelRef { label, category }).collect();
+    let set: BTreeSet<LabelRef> = labels(address)
+        .into_iter()
+        .map(|(label, category)| LabelRef { label, category })
+        .collect();
     set.into_iter().collect()
 }
 
@@ -254,7 +256,10 @@ fn walk_back(graph: &Graph, targets: &BTreeSet<OutPoint>, labels: Labels<'_>) ->
             continue;
         }
         let address = coin_address(graph, &coin);
-        let refs = address.as_deref().map(|a| label_refs(labels, a)).unwrap_or_default();
+        let refs = address
+            .as_deref()
+            .map(|a| label_refs(labels, a))
+            .unwrap_or_default();
         if !refs.is_empty() && !targets.contains(&coin) {
             let value = coin_value(graph, &coin);
             let lc = LabelledCoin {
@@ -280,7 +285,11 @@ fn walk_back(graph: &Graph, targets: &BTreeSet<OutPoint>, labels: Labels<'_>) ->
             }
         }
     }
-    Ancestry { sub, sources, boundary }
+    Ancestry {
+        sub,
+        sources,
+        boundary,
+    }
 }
 
 /// Backward (provenance) exposure of the `targets` under `model`. See the module documentation.
@@ -331,7 +340,12 @@ pub fn backward(
         .sub
         .topological()
         .into_iter()
-        .filter(|t| ancestry.sub.tx(t).is_some_and(|n| !n.coinbase && n.input_total().is_none()))
+        .filter(|t| {
+            ancestry
+                .sub
+                .tx(t)
+                .is_some_and(|n| !n.coinbase && n.input_total().is_none())
+        })
         .collect();
     Exposure {
         direction: Direction::Backward,
@@ -386,7 +400,11 @@ impl Colours<'_> {
             .collect();
         let traced = run(self.sub, self.model, &seeds, stops)
             .expect("every seed is a full coin of the value the run checks it against");
-        let amount = self.targets.iter().map(|t| traced.taint(t).amount().0).sum();
+        let amount = self
+            .targets
+            .iter()
+            .map(|t| traced.taint(t).amount().0)
+            .sum();
         for i in traced.inconsistent {
             self.inconsistent.entry(i.txid).or_insert(i);
         }
@@ -396,10 +414,16 @@ impl Colours<'_> {
 
 /// [`forward`] under every model, in [`TaintModel::ALL`] order.
 pub fn forward_all(graph: &Graph, starts: &[OutPoint], labels: Labels<'_>) -> Vec<Exposure> {
-    TaintModel::ALL.into_iter().map(|m| forward(graph, m, starts, labels)).collect()
+    TaintModel::ALL
+        .into_iter()
+        .map(|m| forward(graph, m, starts, labels))
+        .collect()
 }
 
 /// [`backward`] under every model, in [`TaintModel::ALL`] order.
 pub fn backward_all(graph: &Graph, targets: &[OutPoint], labels: Labels<'_>) -> Vec<Exposure> {
-    TaintModel::ALL.into_iter().map(|m| backward(graph, m, targets, labels)).collect()
+    TaintModel::ALL
+        .into_iter()
+        .map(|m| backward(graph, m, targets, labels))
+        .collect()
 }

@@ -152,16 +152,23 @@ pub fn propagate(
                 value: value.0,
             });
         }
-        total_in = total_in.checked_add(value.0).ok_or(TaintError::Overflow { what: "input" })?;
+        total_in = total_in
+            .checked_add(value.0)
+            .ok_or(TaintError::Overflow { what: "input" })?;
         // Each taint fits inside its value, so this sum is at most `total_in`.
         tainted += taint.amount().0;
     }
     let mut total_out = 0u64;
     for value in outputs {
-        total_out = total_out.checked_add(value.0).ok_or(TaintError::Overflow { what: "output" })?;
+        total_out = total_out
+            .checked_add(value.0)
+            .ok_or(TaintError::Overflow { what: "output" })?;
     }
     if total_out > total_in {
-        return Err(TaintError::OutputsExceedInputs { inputs: total_in, outputs: total_out });
+        return Err(TaintError::OutputsExceedInputs {
+            inputs: total_in,
+            outputs: total_out,
+        });
     }
     let fee = total_in - total_out;
     Ok(match model {
@@ -223,7 +230,10 @@ fn on_a_line<'a>(
         start = end;
     }
     debug_assert_eq!(start, total_out);
-    let fee: u64 = cut(&line, &mut cursor, total_out, at).iter().map(|(s, e)| e - s).sum();
+    let fee: u64 = cut(&line, &mut cursor, total_out, at)
+        .iter()
+        .map(|(s, e)| e - s)
+        .sum();
     (taints, Sat(fee))
 }
 

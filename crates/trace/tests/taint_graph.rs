@@ -27,7 +27,11 @@ fn op(n: u8, vout: u32) -> OutPoint {
 }
 
 /// A transaction spending `inputs` (coin, value if known, address if known) into `outputs`.
-fn node(n: u8, inputs: &[(OutPoint, Option<u64>, Option<&str>)], outputs: &[(u64, &str)]) -> TxNode {
+fn node(
+    n: u8,
+    inputs: &[(OutPoint, Option<u64>, Option<&str>)],
+    outputs: &[(u64, &str)],
+) -> TxNode {
     TxNode {
         txid: txid(n),
         version: 2,
@@ -70,10 +74,22 @@ fn f_coin() -> OutPoint {
 fn graph(f_value: Option<u64>) -> Graph {
     let mut g = Graph::new();
     // Children first, so the graph must link values both ways.
-    g.insert(node(4, &[(op(2, 0), None, None)], &[(20, "addr-e1"), (25, "addr-f1")]));
-    g.insert(node(3, &[(op(1, 1), None, None), (f_coin(), f_value, Some("addr-f"))], &[(45, "addr-d")]));
+    g.insert(node(
+        4,
+        &[(op(2, 0), None, None)],
+        &[(20, "addr-e1"), (25, "addr-f1")],
+    ));
+    g.insert(node(
+        3,
+        &[(op(1, 1), None, None), (f_coin(), f_value, Some("addr-f"))],
+        &[(45, "addr-d")],
+    ));
     g.insert(node(2, &[(op(1, 0), None, None)], &[(50, "addr-c")]));
-    g.insert(node(1, &[(e(), Some(100), Some("addr-e"))], &[(60, "addr-a"), (30, "addr-b")]));
+    g.insert(node(
+        1,
+        &[(e(), Some(100), Some("addr-e"))],
+        &[(60, "addr-a"), (30, "addr-b")],
+    ));
     g
 }
 
@@ -88,8 +104,13 @@ fn r(ranges: &[(u64, u64)]) -> Taint {
 #[test]
 fn fifo_flows_through_a_three_hop_chain_with_a_fork() {
     let g = graph(Some(20));
-    let out = run(&g, TaintModel::Fifo, &seeds(&[(e(), Taint::full(Sat(100)))]), &BTreeSet::new())
-        .unwrap();
+    let out = run(
+        &g,
+        TaintModel::Fifo,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
     assert_eq!(out.taint(&op(1, 0)), r(&[(0, 60)]));
     assert_eq!(out.taint(&op(1, 1)), r(&[(0, 30)]));
     assert_eq!(out.taint(&op(2, 0)), r(&[(0, 50)]));
@@ -106,8 +127,13 @@ fn fifo_flows_through_a_three_hop_chain_with_a_fork() {
 #[test]
 fn lifo_puts_the_later_clean_input_first_at_the_merge() {
     let g = graph(Some(20));
-    let out = run(&g, TaintModel::Lifo, &seeds(&[(e(), Taint::full(Sat(100)))]), &BTreeSet::new())
-        .unwrap();
+    let out = run(
+        &g,
+        TaintModel::Lifo,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
     // T3 under LIFO: F's 20 clean sats on [0, 20), b's tainted 30 on [20, 50); d = [0, 45).
     assert_eq!(out.taint(&op(3, 0)), r(&[(20, 45)]));
     assert_eq!(out.fee_taint, Sat(30));
@@ -117,8 +143,13 @@ fn lifo_puts_the_later_clean_input_first_at_the_merge() {
 fn stop_coin_receives_taint_but_passes_none_on() {
     let g = graph(Some(20));
     let stops: BTreeSet<OutPoint> = [op(1, 0)].into();
-    let out =
-        run(&g, TaintModel::Fifo, &seeds(&[(e(), Taint::full(Sat(100)))]), &stops).unwrap();
+    let out = run(
+        &g,
+        TaintModel::Fifo,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &stops,
+    )
+    .unwrap();
     assert_eq!(out.taint(&op(1, 0)), r(&[(0, 60)]));
     for coin in [op(2, 0), op(4, 0), op(4, 1)] {
         assert!(!out.per_coin.contains_key(&coin), "{coin} must be clean");
@@ -134,8 +165,13 @@ fn unknown_input_value_leaves_the_transaction_unpropagated() {
     // A transaction with an unknown input value but no taint coming in is exact (clean) and
     // not listed.
     g.insert(node(5, &[(op(0xaa, 0), None, None)], &[(5, "addr-x")]));
-    let out = run(&g, TaintModel::Fifo, &seeds(&[(e(), Taint::full(Sat(100)))]), &BTreeSet::new())
-        .unwrap();
+    let out = run(
+        &g,
+        TaintModel::Fifo,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
     assert_eq!(out.unpropagated, vec![txid(3)]);
     assert!(!out.per_coin.contains_key(&op(3, 0)));
     assert!(!out.per_coin.contains_key(&op(5, 0)));
@@ -147,31 +183,58 @@ fn unknown_input_value_leaves_the_transaction_unpropagated() {
 #[test]
 fn refuses_a_seed_beyond_its_coins_value() {
     let g = graph(Some(20));
-    let err = run(&g, TaintModel::Fifo, &seeds(&[(op(1, 1), r(&[(0, 31)]))]), &BTreeSet::new());
-    assert_eq!(err, Err(TaintError::SeedBeyondValue { outpoint: op(1, 1), end: 31, value: 30 }));
+    let err = run(
+        &g,
+        TaintModel::Fifo,
+        &seeds(&[(op(1, 1), r(&[(0, 31)]))]),
+        &BTreeSet::new(),
+    );
+    assert_eq!(
+        err,
+        Err(TaintError::SeedBeyondValue {
+            outpoint: op(1, 1),
+            end: 31,
+            value: 30
+        })
+    );
 }
 
 #[test]
 fn seeded_graph_output_keeps_what_it_receives_as_well() {
     let g = graph(Some(20));
-    let s = seeds(&[(op(0xe0, 0), Taint::none()), (e(), r(&[(0, 10)])), (op(1, 1), r(&[(20, 30)]))]);
+    let s = seeds(&[
+        (op(0xe0, 0), Taint::none()),
+        (e(), r(&[(0, 10)])),
+        (op(1, 1), r(&[(20, 30)])),
+    ]);
     let out = run(&g, TaintModel::Fifo, &s, &BTreeSet::new()).unwrap();
     // FIFO at T1: E's [0, 10) goes to a; b is seeded on [20, 30).
     assert_eq!(out.taint(&op(1, 0)), r(&[(0, 10)]));
     assert_eq!(out.taint(&op(1, 1)), r(&[(20, 30)]));
     assert_eq!(out.taint(&op(3, 0)), r(&[(20, 30)]));
-    assert!(!out.per_coin.contains_key(&op(0xe0, 0)), "empty seeds are not kept");
+    assert!(
+        !out.per_coin.contains_key(&op(0xe0, 0)),
+        "empty seeds are not kept"
+    );
 }
 
 #[test]
 fn inconsistent_transaction_is_reported_with_its_problem() {
     let mut g = graph(Some(20));
     g.insert(node(6, &[(op(4, 1), None, None)], &[(26, "addr-y")]));
-    let out = run(&g, TaintModel::Tiho, &seeds(&[(e(), Taint::full(Sat(100)))]), &BTreeSet::new())
-        .unwrap();
+    let out = run(
+        &g,
+        TaintModel::Tiho,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
     assert_eq!(out.inconsistent.len(), 1);
     assert_eq!(out.inconsistent[0].txid, txid(6));
-    assert_eq!(out.inconsistent[0].problem, "outputs total 26 sat, more than the inputs' 25 sat");
+    assert_eq!(
+        out.inconsistent[0].problem,
+        "outputs total 26 sat, more than the inputs' 25 sat"
+    );
 }
 
 #[test]
@@ -189,12 +252,23 @@ fn coinbase_passes_no_taint_and_is_not_unpropagated() {
 #[test]
 fn taint_run_serialises_to_json_with_outpoint_keys() {
     let g = graph(Some(20));
-    let out = run(&g, TaintModel::Fifo, &seeds(&[(e(), Taint::full(Sat(100)))]), &BTreeSet::new())
-        .unwrap();
+    let out = run(
+        &g,
+        TaintModel::Fifo,
+        &seeds(&[(e(), Taint::full(Sat(100)))]),
+        &BTreeSet::new(),
+    )
+    .unwrap();
     let json = serde_json::to_value(&out).unwrap();
     assert_eq!(json["model"], "fifo");
-    assert_eq!(json["per_coin"][op(3, 0).to_string()], serde_json::json!([[0, 30]]));
-    assert_eq!(serde_json::from_value::<custos_trace::taint::TaintRun>(json).unwrap(), out);
+    assert_eq!(
+        json["per_coin"][op(3, 0).to_string()],
+        serde_json::json!([[0, 30]])
+    );
+    assert_eq!(
+        serde_json::from_value::<custos_trace::taint::TaintRun>(json).unwrap(),
+        out
+    );
 }
 
 fn forward_labels(address: &str) -> Vec<(String, String)> {
@@ -202,13 +276,20 @@ fn forward_labels(address: &str) -> Vec<(String, String)> {
     match address {
         "addr-d" => vec![pair("MixY", "mixer")],
         // Two labels, two categories, listed twice: each category counts once.
-        "addr-e1" => vec![pair("ExchX", "exchange"), pair("Gamb", "gambling"), pair("ExchX", "exchange")],
+        "addr-e1" => vec![
+            pair("ExchX", "exchange"),
+            pair("Gamb", "gambling"),
+            pair("ExchX", "exchange"),
+        ],
         _ => vec![],
     }
 }
 
 fn cats(e: &Exposure) -> Vec<(&str, u64)> {
-    e.per_category.iter().map(|(k, v)| (k.as_str(), v.0)).collect()
+    e.per_category
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.0))
+        .collect()
 }
 
 #[test]
@@ -227,7 +308,15 @@ fn forward_exposure_per_category_under_every_model() {
         assert_eq!(e.model, model);
         assert_eq!(e.direction, Direction::Forward);
         assert_eq!(e.total_traced, Sat(100));
-        assert_eq!(cats(e), vec![("exchange", exchange), ("gambling", exchange), ("mixer", mixer)], "{model}");
+        assert_eq!(
+            cats(e),
+            vec![
+                ("exchange", exchange),
+                ("gambling", exchange),
+                ("mixer", mixer)
+            ],
+            "{model}"
+        );
         assert_eq!(e.per_label["ExchX"], Sat(exchange));
         assert_eq!(e.per_label["Gamb"], Sat(exchange));
         assert_eq!(e.per_label["MixY"], Sat(mixer));
@@ -236,7 +325,11 @@ fn forward_exposure_per_category_under_every_model() {
         assert_eq!(e.fee, Some(Sat(fee)), "{model}");
         assert_eq!(e.blocked, Some(Sat(0)));
         if model != TaintModel::Poison {
-            assert_eq!(mixer + exchange + unresolved + fee, 100, "{model} conserves");
+            assert_eq!(
+                mixer + exchange + unresolved + fee,
+                100,
+                "{model} conserves"
+            );
         }
         let stops: Vec<OutPoint> = e.labelled_coins.iter().map(|c| c.outpoint).collect();
         assert_eq!(stops, vec![op(3, 0), op(4, 0)]);
@@ -248,7 +341,10 @@ fn forward_exposure_counts_taint_stuck_at_an_unpropagated_transaction_as_blocked
     let g = graph(None);
     let e = forward(&g, TaintModel::Fifo, &[e()], &forward_labels);
     assert_eq!(e.unpropagated, vec![txid(3)]);
-    assert_eq!(cats(&e), vec![("exchange", 20), ("gambling", 20), ("mixer", 0)]);
+    assert_eq!(
+        cats(&e),
+        vec![("exchange", 20), ("gambling", 20), ("mixer", 0)]
+    );
     assert_eq!(e.blocked, Some(Sat(30)));
     assert_eq!(e.unresolved, Sat(25));
     assert_eq!(e.fee, Some(Sat(25)));
@@ -289,7 +385,11 @@ fn backward_exposure_colours_each_category_on_its_own() {
         let e = backward(&g, model, &targets, &backward_labels);
         assert_eq!(e.direction, Direction::Backward);
         assert_eq!(e.total_traced, Sat(70));
-        assert_eq!(cats(&e), vec![("exchange", exchange), ("mixer", mixer)], "{model}");
+        assert_eq!(
+            cats(&e),
+            vec![("exchange", exchange), ("mixer", mixer)],
+            "{model}"
+        );
         assert_eq!(e.per_label["ExchX"], Sat(exchange));
         assert_eq!(e.per_label["MixY"], Sat(mixer));
         assert_eq!(e.reached, Sat(reached), "{model}");
@@ -299,7 +399,11 @@ fn backward_exposure_colours_each_category_on_its_own() {
         assert_eq!(sources, vec![op(1, 0), f_coin()]);
         assert!(e.unpropagated.is_empty() && e.missing.is_empty());
         if matches!(model, TaintModel::Fifo | TaintModel::Lifo) {
-            assert_eq!(reached + unresolved, 70, "{model}: every target sat has one origin");
+            assert_eq!(
+                reached + unresolved,
+                70,
+                "{model}: every target sat has one origin"
+            );
         }
     }
 }
@@ -307,9 +411,18 @@ fn backward_exposure_colours_each_category_on_its_own() {
 #[test]
 fn backward_exposure_lists_ancestors_with_unknown_input_values() {
     let g = graph(None);
-    let e = backward(&g, TaintModel::Fifo, &[op(4, 1), op(3, 0)], &backward_labels);
+    let e = backward(
+        &g,
+        TaintModel::Fifo,
+        &[op(4, 1), op(3, 0)],
+        &backward_labels,
+    );
     assert_eq!(e.unpropagated, vec![txid(3)]);
-    let f = e.labelled_coins.iter().find(|c| c.outpoint == f_coin()).unwrap();
+    let f = e
+        .labelled_coins
+        .iter()
+        .find(|c| c.outpoint == f_coin())
+        .unwrap();
     assert_eq!((f.value, f.taint), (None, Sat(0)));
     assert_eq!(e.per_category["mixer"], Sat(0));
     assert_eq!(e.per_category["exchange"], Sat(25));

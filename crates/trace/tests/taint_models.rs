@@ -78,9 +78,12 @@ fn tiho_gives_the_tainted_amount_to_the_largest_output() {
 fn tiho_breaks_ties_by_lower_output_index() {
     let i = Taint::full(Sat(50));
     let c = Taint::none();
-    let (outs, fee) =
-        propagate(TaintModel::Tiho, &[(Sat(50), &i), (Sat(50), &c)], &[Sat(25), Sat(40), Sat(25)])
-            .unwrap();
+    let (outs, fee) = propagate(
+        TaintModel::Tiho,
+        &[(Sat(50), &i), (Sat(50), &c)],
+        &[Sat(25), Sat(40), Sat(25)],
+    )
+    .unwrap();
     assert_eq!(amounts(&outs), vec![10, 40, 0]);
     assert_eq!(fee, Sat(0));
 }
@@ -101,15 +104,23 @@ fn tiho_sends_taint_the_outputs_cannot_take_to_the_fee() {
 fn haircut_floors_each_share_and_the_fee_keeps_the_rest() {
     // 7 of 10 tainted, three outputs of 3: 21/10 floors to 2 each; fee (1 sat) keeps 1.
     let i = t(&[(0, 7)]);
-    let (outs, fee) =
-        propagate(TaintModel::Haircut, &[(Sat(10), &i)], &[Sat(3), Sat(3), Sat(3)]).unwrap();
+    let (outs, fee) = propagate(
+        TaintModel::Haircut,
+        &[(Sat(10), &i)],
+        &[Sat(3), Sat(3), Sat(3)],
+    )
+    .unwrap();
     assert_eq!(amounts(&outs), vec![2, 2, 2]);
     assert_eq!(fee, Sat(1));
     // 1 of 3 tainted, no fee: every share floors to 0 and the rounding leftover is the fee's,
     // even though the fee is 0 sat.
     let i = t(&[(2, 3)]);
-    let (outs, fee) =
-        propagate(TaintModel::Haircut, &[(Sat(3), &i)], &[Sat(1), Sat(1), Sat(1)]).unwrap();
+    let (outs, fee) = propagate(
+        TaintModel::Haircut,
+        &[(Sat(3), &i)],
+        &[Sat(1), Sat(1), Sat(1)],
+    )
+    .unwrap();
     assert_eq!(amounts(&outs), vec![0, 0, 0]);
     assert_eq!(fee, Sat(1));
 }
@@ -153,7 +164,10 @@ fn refuses_outputs_exceeding_inputs() {
     for model in TaintModel::ALL {
         assert_eq!(
             propagate(model, &[(Sat(10), &i)], &[Sat(6), Sat(5)]),
-            Err(TaintError::OutputsExceedInputs { inputs: 10, outputs: 11 })
+            Err(TaintError::OutputsExceedInputs {
+                inputs: 10,
+                outputs: 11
+            })
         );
     }
 }
@@ -162,8 +176,19 @@ fn refuses_outputs_exceeding_inputs() {
 fn refuses_input_taint_beyond_its_value() {
     let ok = Taint::none();
     let bad = t(&[(5, 12)]);
-    let err = propagate(TaintModel::Fifo, &[(Sat(10), &ok), (Sat(10), &bad)], &[Sat(20)]);
-    assert_eq!(err, Err(TaintError::InputTaintBeyondValue { input: 1, end: 12, value: 10 }));
+    let err = propagate(
+        TaintModel::Fifo,
+        &[(Sat(10), &ok), (Sat(10), &bad)],
+        &[Sat(20)],
+    );
+    assert_eq!(
+        err,
+        Err(TaintError::InputTaintBeyondValue {
+            input: 1,
+            end: 12,
+            value: 10
+        })
+    );
     assert_eq!(
         err.unwrap_err().to_string(),
         "input 1: taint reaches sat 12 but the coin holds 10 sat"
@@ -180,7 +205,12 @@ fn refuses_value_sums_overflowing_64_bits() {
 #[test]
 fn no_outputs_sends_all_taint_to_the_fee() {
     let i = t(&[(3, 9)]);
-    for model in [TaintModel::Haircut, TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
+    for model in [
+        TaintModel::Haircut,
+        TaintModel::Fifo,
+        TaintModel::Lifo,
+        TaintModel::Tiho,
+    ] {
         let (outs, fee) = propagate(model, &[(Sat(10), &i)], &[]).unwrap();
         assert!(outs.is_empty());
         assert_eq!(fee, Sat(6), "{model}");
@@ -228,7 +258,11 @@ fn random_transactions_conserve_taint_and_never_overfill_an_output() {
         let mut budget = total_in - rng.below(total_in / 4 + 1);
         let mut outputs = Vec::new();
         for k in 0..n_out {
-            let b = if k + 1 == n_out { budget } else { rng.below(budget + 1) };
+            let b = if k + 1 == n_out {
+                budget
+            } else {
+                rng.below(budget + 1)
+            };
             budget -= b;
             outputs.push(Sat(b));
         }
@@ -237,7 +271,10 @@ fn random_transactions_conserve_taint_and_never_overfill_an_output() {
             let (outs, fee) = propagate(model, &inputs, &outputs).unwrap();
             assert_eq!(outs.len(), outputs.len());
             for (taint, value) in outs.iter().zip(&outputs) {
-                assert!(taint.end() <= value.0, "case {case} {model}: {taint:?} > {value}");
+                assert!(
+                    taint.end() <= value.0,
+                    "case {case} {model}: {taint:?} > {value}"
+                );
             }
             let out_sum: u64 = outs.iter().map(|t| t.amount().0).sum();
             match model {
@@ -246,16 +283,26 @@ fn random_transactions_conserve_taint_and_never_overfill_an_output() {
                 }
                 TaintModel::Haircut => {
                     assert!(out_sum + fee.0 <= tainted, "case {case} {model}");
-                    assert_eq!(out_sum + fee.0, tainted, "case {case}: the fee keeps the rest");
+                    assert_eq!(
+                        out_sum + fee.0,
+                        tainted,
+                        "case {case}: the fee keeps the rest"
+                    );
                 }
                 TaintModel::Poison => {
                     let expect = if tainted > 0 { total_in } else { 0 };
                     assert_eq!(out_sum + fee.0, expect, "case {case} {model}");
                 }
             }
-            if matches!(model, TaintModel::Fifo | TaintModel::Lifo | TaintModel::Tiho) {
+            if matches!(
+                model,
+                TaintModel::Fifo | TaintModel::Lifo | TaintModel::Tiho
+            ) {
                 let fee_sats = total_in - outputs.iter().map(|o| o.0).sum::<u64>();
-                assert!(fee.0 <= fee_sats, "case {case} {model}: fee taint above the fee");
+                assert!(
+                    fee.0 <= fee_sats,
+                    "case {case} {model}: fee taint above the fee"
+                );
             }
         }
     }

@@ -33,7 +33,9 @@ impl Taint {
         if n == 0 {
             Taint::none()
         } else {
-            Taint { ranges: vec![(0, n)] }
+            Taint {
+                ranges: vec![(0, n)],
+            }
         }
     }
 
@@ -50,14 +52,18 @@ impl Taint {
             }
         }
         rs.sort_unstable();
-        Ok(Taint { ranges: merge_sorted(rs) })
+        Ok(Taint {
+            ranges: merge_sorted(rs),
+        })
     }
 
     /// Builds a taint from ranges already sorted by start and non-overlapping (touching allowed),
     /// as the propagation code produces them.
     pub(crate) fn from_sorted(ranges: Vec<(u64, u64)>) -> Taint {
         debug_assert!(ranges.windows(2).all(|w| w[0].1 <= w[1].0));
-        Taint { ranges: merge_sorted(ranges.into_iter().filter(|(s, e)| s < e).collect()) }
+        Taint {
+            ranges: merge_sorted(ranges.into_iter().filter(|(s, e)| s < e).collect()),
+        }
     }
 
     /// The ranges, sorted, disjoint and non-adjacent.
@@ -86,7 +92,9 @@ impl Taint {
     pub fn union(&self, other: &Taint) -> Taint {
         let mut rs: Vec<(u64, u64)> = self.ranges.iter().chain(&other.ranges).copied().collect();
         rs.sort_unstable();
-        Taint { ranges: merge_sorted(rs) }
+        Taint {
+            ranges: merge_sorted(rs),
+        }
     }
 }
 

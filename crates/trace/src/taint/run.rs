@@ -92,14 +92,20 @@ pub fn run(
     }
     let mut out = TaintRun {
         model,
-        per_coin: seeds.iter().filter(|(_, t)| !t.is_empty()).map(|(c, t)| (*c, t.clone())).collect(),
+        per_coin: seeds
+            .iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(c, t)| (*c, t.clone()))
+            .collect(),
         unpropagated: Vec::new(),
         inconsistent: Vec::new(),
         fee_taint: Sat(0),
     };
     let none = Taint::none();
     for txid in graph.topological() {
-        let Some(node) = graph.tx(&txid) else { continue };
+        let Some(node) = graph.tx(&txid) else {
+            continue;
+        };
         if node.coinbase {
             continue;
         }
@@ -135,7 +141,10 @@ pub fn run(
                     out.per_coin.insert(coin, merged);
                 }
             }
-            Err(e) => out.inconsistent.push(InconsistentTx { txid, problem: e.to_string() }),
+            Err(e) => out.inconsistent.push(InconsistentTx {
+                txid,
+                problem: e.to_string(),
+            }),
         }
     }
     Ok(out)
@@ -145,6 +154,9 @@ pub fn run(
 fn input_values(graph: &Graph, node: &TxNode) -> Option<Vec<Sat>> {
     node.inputs
         .iter()
-        .map(|i| i.value.or_else(|| graph.output(&i.prevout).map(|o| o.value)))
+        .map(|i| {
+            i.value
+                .or_else(|| graph.output(&i.prevout).map(|o| o.value))
+        })
         .collect()
 }
