@@ -23,7 +23,7 @@ use custos_core::Sat;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::Graph;
-use crate::taint::{coin_value, run, InconsistentTx, Taint, TaintModel, TaintRun};
+use crate::taint::{run, CoinIndex, InconsistentTx, Taint, TaintModel, TaintRun};
 
 /// Which way the exposure was traced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -110,19 +110,6 @@ fn categories(refs: &[LabelRef]) -> BTreeSet<&str> {
     refs.iter().map(|r| r.category.as_str()).collect()
 }
 
-/// The address of a coin: its output's, or the resolved address on an input spending it.
-fn coin_address(graph: &Graph, coin: &OutPoint) -> Option<String> {
-    if let Some(out) = graph.output(coin) {
-        return Some(out.address.clone());
-    }
-    graph
-        .txs
-        .values()
-        .flat_map(|t| t.inputs.iter())
-        .find(|i| i.prevout == *coin && i.address.is_some())
-        .and_then(|i| i.address.clone())
-}
-
 /// Forward (destination) exposure of the `starts` under `model`. See the module documentation.
 ///
 /// Start coins are not stops even at a labelled address (the trace begins there). A start that
@@ -134,10 +121,11 @@ pub fn forward(
     starts: &[OutPoint],
     labels: Labels<'_>,
 ) -> Exposure {
+    let index = CoinIndex::new(graph);
     let mut seeds: BTreeMap<OutPoint, Taint> = BTreeMap::new();
     let mut missing = Vec::new();
     for s in starts {
-        match coin_value(graph, s) {
+        match index.value(s) {
             Some(v) => {
                 seeds.insert(*s, Taint::full(v));
             }
@@ -245,7 +233,12 @@ struct Ancestry {
     boundary: BTreeSet<OutPoint>,
 }
 
-fn walk_back(graph: &Graph, targets: &BTreeSet<OutPoint>, labels: Labels<'_>) -> Ancestry {
+fn walk_back(
+    graph: &Graph,
+    index: &CoinIndex<'_>,
+    targets: &BTreeSet<OutPoint>,
+    labels: Labels<'_>,
+) -> Ancestry {
     let mut sub = Graph::new();
     let mut sources = BTreeMap::new();
     let mut boundary = BTreeSet::new();
@@ -255,16 +248,13 @@ fn walk_back(graph: &Graph, targets: &BTreeSet<OutPoint>, labels: Labels<'_>) ->
         if !seen.insert(coin) {
             continue;
         }
-        let address = coin_address(graph, &coin);
-        let refs = address
-            .as_deref()
-            .map(|a| label_refs(labels, a))
-            .unwrap_or_default();
+        let address = index.address(&coin);
+        let refs = address.map(|a| label_refs(labels, a)).unwrap_or_default();
         if !refs.is_empty() && !targets.contains(&coin) {
-            let value = coin_value(graph, &coin);
+            let value = index.value(&coin);
             let lc = LabelledCoin {
                 outpoint: coin,
-                address: address.unwrap_or_default(),
+                address: address.unwrap_or_default().to_string(),
                 value,
                 taint: value.unwrap_or_default(),
                 labels: refs,
@@ -301,10 +291,11 @@ pub fn backward(
     targets: &[OutPoint],
     labels: Labels<'_>,
 ) -> Exposure {
+    let index = CoinIndex::new(graph);
     let mut known: BTreeMap<OutPoint, Sat> = BTreeMap::new();
     let mut missing = Vec::new();
     for t in targets {
-        match coin_value(graph, t) {
+        match index.value(t) {
             Some(v) => {
                 known.insert(*t, v);
             }
@@ -312,9 +303,10 @@ pub fn backward(
         }
     }
     let target_set: BTreeSet<OutPoint> = known.keys().copied().collect();
-    let ancestry = walk_back(graph, &target_set, labels);
+    let ancestry = walk_back(graph, &index, &target_set, labels);
     let mut colours = Colours {
         sub: &ancestry.sub,
+        coins: CoinIndex::new(&ancestry.sub),
         model,
         targets: &target_set,
         inconsistent: BTreeMap::new(),
@@ -384,6 +376,8 @@ fn split_sources(
 /// Colour runs over the ancestor graph of a backward trace.
 struct Colours<'a> {
     sub: &'a Graph,
+    /// The coins of `sub`, as [`run`] reads their values.
+    coins: CoinIndex<'a>,
     model: TaintModel,
     targets: &'a BTreeSet<OutPoint>,
     /// Inconsistent transactions met by any colour.
@@ -396,7 +390,7 @@ impl Colours<'_> {
     fn run(&mut self, coins: &BTreeSet<OutPoint>, stops: &BTreeSet<OutPoint>) -> Sat {
         let seeds: BTreeMap<OutPoint, Taint> = coins
             .iter()
-            .filter_map(|c| coin_value(self.sub, c).map(|v| (*c, Taint::full(v))))
+            .filter_map(|c| self.coins.value(c).map(|v| (*c, Taint::full(v))))
             .collect();
         let traced = run(self.sub, self.model, &seeds, stops)
             .expect("every seed is a full coin of the value the run checks it against");

@@ -21,7 +21,8 @@ mod ranges;
 mod run;
 
 pub use ranges::Taint;
-pub use run::{coin_value, run, InconsistentTx, TaintRun};
+pub(crate) use run::CoinIndex;
+pub use run::{run, InconsistentTx, TaintRun};
 
 /// A taint model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -427,3 +427,38 @@ fn backward_exposure_lists_ancestors_with_unknown_input_values() {
     assert_eq!(e.per_category["mixer"], Sat(0));
     assert_eq!(e.per_category["exchange"], Sat(25));
 }
+
+#[test]
+fn backward_exposure_counts_an_address_with_two_categories_for_each() {
+    let g = graph(Some(20));
+    let labels = |address: &str| -> Vec<(String, String)> {
+        match address {
+            "addr-a" => vec![
+                ("ExchX".to_string(), "exchange".to_string()),
+                ("MarketZ".to_string(), "darknet".to_string()),
+            ],
+            _ => vec![],
+        }
+    };
+    let e = backward(&g, TaintModel::Fifo, &[op(4, 1), op(3, 0)], &labels);
+    assert_eq!(cats(&e), vec![("darknet", 25), ("exchange", 25)]);
+    assert_eq!(e.reached, Sat(25), "one source, counted once");
+    // Without F's label, F is a boundary coin: d = b's 30 + F's 15 is all unresolved.
+    assert_eq!(e.unresolved, Sat(45));
+}
+
+#[test]
+fn exposure_round_trips_through_json() {
+    let g = graph(Some(20));
+    for e in [
+        forward(&g, TaintModel::Haircut, &[e()], &forward_labels),
+        backward(&g, TaintModel::Lifo, &[op(4, 1)], &backward_labels),
+    ] {
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Exposure>(&json).unwrap(), e);
+    }
+    let json =
+        serde_json::to_value(forward(&g, TaintModel::Fifo, &[e()], &forward_labels)).unwrap();
+    assert_eq!(json["direction"], "forward");
+    assert_eq!(json["per_category"]["mixer"], 30);
+}

@@ -47,18 +47,42 @@ impl TaintRun {
     }
 }
 
-/// The value of a coin as the graph knows it: its output when its transaction is in the graph,
-/// else the resolved value of the first input (in txid order) spending it.
-pub fn coin_value(graph: &Graph, coin: &OutPoint) -> Option<Sat> {
-    if let Some(out) = graph.output(coin) {
-        return Some(out.value);
+/// What a graph knows of coins: the outputs of its transactions, and, for coins outside it, the
+/// value and address resolved on the first input (in txid order) spending them. Built once, so
+/// lookups do not scan the graph.
+#[derive(Debug)]
+pub(crate) struct CoinIndex<'a> {
+    graph: &'a Graph,
+    spent: BTreeMap<OutPoint, (Option<Sat>, Option<&'a str>)>,
+}
+
+impl<'a> CoinIndex<'a> {
+    pub(crate) fn new(graph: &'a Graph) -> CoinIndex<'a> {
+        let mut spent: BTreeMap<OutPoint, (Option<Sat>, Option<&'a str>)> = BTreeMap::new();
+        for input in graph.txs.values().flat_map(|t| t.inputs.iter()) {
+            let entry = spent.entry(input.prevout).or_default();
+            entry.0 = entry.0.or(input.value);
+            entry.1 = entry.1.or(input.address.as_deref());
+        }
+        CoinIndex { graph, spent }
     }
-    graph
-        .txs
-        .values()
-        .flat_map(|t| t.inputs.iter())
-        .find(|i| i.prevout == *coin && i.value.is_some())
-        .and_then(|i| i.value)
+
+    /// The coin's value: its output's when its transaction is in the graph, else resolved on
+    /// an input spending it.
+    pub(crate) fn value(&self, coin: &OutPoint) -> Option<Sat> {
+        match self.graph.output(coin) {
+            Some(out) => Some(out.value),
+            None => self.spent.get(coin).and_then(|e| e.0),
+        }
+    }
+
+    /// The coin's address, likewise.
+    pub(crate) fn address(&self, coin: &OutPoint) -> Option<&'a str> {
+        match self.graph.output(coin) {
+            Some(out) => Some(out.address.as_str()),
+            None => self.spent.get(coin).and_then(|e| e.1),
+        }
+    }
 }
 
 /// Flows taint through `graph` under `model`, transactions in topological order.
@@ -72,15 +96,17 @@ pub fn coin_value(graph: &Graph, coin: &OutPoint) -> Option<Sat> {
 /// no taint from it; when no taint flows in, its outputs are exactly untainted under every model
 /// and it is not listed.
 ///
-/// Fails only when a seed reaches past the value of its coin as the graph knows it.
+/// Fails only when a seed reaches past the value of its coin as the graph knows it (its
+/// output, or else the value resolved on the first input, in txid order, spending it).
 pub fn run(
     graph: &Graph,
     model: TaintModel,
     seeds: &BTreeMap<OutPoint, Taint>,
     stops: &BTreeSet<OutPoint>,
 ) -> Result<TaintRun, TaintError> {
+    let coins = CoinIndex::new(graph);
     for (coin, taint) in seeds {
-        if let Some(value) = coin_value(graph, coin) {
+        if let Some(value) = coins.value(coin) {
             if taint.end() > value.0 {
                 return Err(TaintError::SeedBeyondValue {
                     outpoint: *coin,
