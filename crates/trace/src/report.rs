@@ -212,11 +212,9 @@ impl TraceReport {
             let agreed: Vec<String> = names(&p.heuristics);
             let disagreed: Vec<String> = names(&p.disagreed);
             let total = agreed.len() + disagreed.len();
-            let confidence = if total == 0 {
-                0
-            } else {
-                u8::try_from(agreed.len() * 100 / total).expect("a share of 100 fits in u8")
-            };
+            let confidence = (agreed.len() * 100)
+                .checked_div(total)
+                .map_or(0, |c| u8::try_from(c).expect("a share of 100 fits in u8"));
             calls.push(export::Call {
                 subject: format!(
                     "peel chain {}",
@@ -410,7 +408,7 @@ fn coin_taint(
     let stops: BTreeSet<OutPoint> = match trace.direction {
         Direction::Forward => {
             for s in &trace.seeds {
-                if let Some(v) = taint::coin_value(graph, s) {
+                if let Some(v) = coin_value(graph, s) {
                     seeds.insert(*s, Taint::full(v));
                 }
             }
@@ -421,7 +419,7 @@ fn coin_taint(
         }
         Direction::Backward => {
             for c in &labelled {
-                if let Some(v) = taint::coin_value(graph, c) {
+                if let Some(v) = coin_value(graph, c) {
                     seeds.insert(*c, Taint::full(v));
                 }
             }
@@ -439,6 +437,19 @@ fn coin_taint(
         ),
         Err(_) => (Vec::new(), Vec::new()),
     }
+}
+
+/// The value of a coin: its output's, or the resolved value on an input spending it.
+fn coin_value(graph: &Graph, coin: &OutPoint) -> Option<Sat> {
+    if let Some(o) = graph.output(coin) {
+        return Some(o.value);
+    }
+    graph
+        .txs
+        .values()
+        .flat_map(|t| t.inputs.iter())
+        .find(|i| i.prevout == *coin)
+        .and_then(|i| i.value)
 }
 
 /// Coins of the graph (outputs, and coins its inputs spend) at directly labelled addresses.
