@@ -645,19 +645,34 @@ fn trips_per_hop(src: &Wrapper<'_>, direction: Direction, starts: &[Start]) -> V
 fn round_trips_per_hop_do_not_grow_with_the_frontier() {
     let (narrow, narrow_seeds, narrow_last) = fan(1);
     let (wide, wide_seeds, wide_last) = fan(50);
-    let starts = |seeds: &[OutPoint]| -> Vec<Start> {
-        seeds.iter().map(|s| Start::Outpoint(*s)).collect()
-    };
-    let a = trips_per_hop(&Wrapper::new(&narrow), Direction::Forward, &starts(&narrow_seeds));
-    let b = trips_per_hop(&Wrapper::new(&wide), Direction::Forward, &starts(&wide_seeds));
+    let starts =
+        |seeds: &[OutPoint]| -> Vec<Start> { seeds.iter().map(|s| Start::Outpoint(*s)).collect() };
+    let a = trips_per_hop(
+        &Wrapper::new(&narrow),
+        Direction::Forward,
+        &starts(&narrow_seeds),
+    );
+    let b = trips_per_hop(
+        &Wrapper::new(&wide),
+        Direction::Forward,
+        &starts(&wide_seeds),
+    );
     assert_eq!(a, b);
     // Hops 1 and 2: histories, candidates, proofs (the other parents are held already);
     // hop 3: the histories that show the ends unspent.
     assert_eq!(a, vec![3, 3, 1]);
 
     let tx_starts = |last: &[Txid]| -> Vec<Start> { last.iter().map(|t| Start::Tx(*t)).collect() };
-    let a = trips_per_hop(&Wrapper::new(&narrow), Direction::Backward, &tx_starts(&narrow_last));
-    let b = trips_per_hop(&Wrapper::new(&wide), Direction::Backward, &tx_starts(&wide_last));
+    let a = trips_per_hop(
+        &Wrapper::new(&narrow),
+        Direction::Backward,
+        &tx_starts(&narrow_last),
+    );
+    let b = trips_per_hop(
+        &Wrapper::new(&wide),
+        Direction::Backward,
+        &tx_starts(&wide_last),
+    );
     assert_eq!(a, b);
     // Parents, their heights, their proofs; hop 3 reaches the coinbase.
     assert_eq!(a, vec![3, 3, 3]);
@@ -688,9 +703,7 @@ fn a_source_failing_at_hop_two_gives_a_partial_trace_naming_what_was_not_followe
     assert!(!tr.is_complete());
     let msg = tr.partial.join("\n");
     assert!(
-        msg.contains("hop 2")
-            && msg.contains(&coin.to_string())
-            && msg.contains("flaky.example"),
+        msg.contains("hop 2") && msg.contains(&coin.to_string()) && msg.contains("flaky.example"),
         "{msg}"
     );
     // Backward: raw transactions 1 = start, 2 = hop 1, 3 = hop 2 fails.
@@ -731,7 +744,10 @@ fn bytes_that_do_not_hash_to_the_txid_are_rejected_and_reported() {
     )
     .unwrap();
     assert!(tr.graph.tx(&liar).is_none());
-    assert_eq!(tr.evidence.rejected[&liar].hex, hex::encode(serialize(&p.t[3])));
+    assert_eq!(
+        tr.evidence.rejected[&liar].hex,
+        hex::encode(serialize(&p.t[3]))
+    );
     assert!(matches!(
         &stop_at(&tr, op(&p.t[1], 0))[..],
         [StopReason::SourceFailed { detail }] if detail.contains(&liar.to_string())
@@ -856,4 +872,48 @@ fn two_identical_runs_give_byte_identical_json_that_reads_back() {
     let back: Trace = serde_json::from_str(&ja).unwrap();
     assert_eq!(back, a);
     assert!(ja.contains("\"reason\": \"hop_limit\""), "{ja}");
+}
+
+#[test]
+fn a_spender_reached_early_is_linked_to_a_coin_found_later_not_walked_twice() {
+    // S pays o0 and o1; o0 -> X -> X2; Z spends o1 (hop 1) and X2's output (hop 2).
+    let mut chain = MemoryChain::regtest();
+    chain.mine();
+    let s = chain.fund(&[(script(1), 100_000), (script(2), 100_000)]);
+    chain.mine();
+    let x = tx(&[op(&s, 0)], &[(script(3), 99_000)]);
+    chain.submit(x.clone());
+    chain.mine();
+    let x2 = tx(&[op(&x, 0)], &[(script(4), 98_000)]);
+    chain.submit(x2.clone());
+    chain.mine();
+    let z = tx(&[op(&s, 1), op(&x2, 0)], &[(script(5), 197_000)]);
+    chain.submit(z.clone());
+    chain.mine();
+    let src = Wrapper::new(&chain);
+    let tr = run(
+        &src,
+        Direction::Forward,
+        &[Start::Outpoint(op(&s, 0)), Start::Outpoint(op(&s, 1))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let zid = z.compute_txid();
+    assert_eq!(tr.hop_of[&zid], 1);
+    assert_eq!(tr.hop_of[&x2.compute_txid()], 2);
+    assert_eq!(
+        tr.graph.output(&op(&x2, 0)).unwrap().spent_by,
+        Some((zid, 1))
+    );
+    let zn = tr.graph.tx(&zid).unwrap();
+    assert_eq!(zn.inputs[1].value, Some(Sat(98_000)));
+    assert_eq!(zn.fee(), Some(Sat(1_000)));
+    assert_eq!(stop_at(&tr, op(&z, 0)), vec![StopReason::Unspent]);
+    assert_eq!(tr.stops.len(), 1, "{:?}", tr.stops);
+    let mut asked = src.raw_asked.borrow().clone();
+    let n = asked.len();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), n, "a transaction was fetched twice");
 }
