@@ -210,8 +210,9 @@ pub struct RejectedTx {
 /// What a second examiner needs to re-check a trace without trusting the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// Every transaction the walk used (graph transactions and the parents that gave input
-    /// values), raw bytes in hex, each hashing to its txid.
+    /// Every transaction the walk used (graph transactions, the parents that gave input
+    /// values, the history entries examined for spends), raw bytes in hex, each hashing to its
+    /// txid.
     pub raw_txs: BTreeMap<Txid, String>,
     /// Bytes that did not hash to the txid asked for.
     pub rejected: BTreeMap<Txid, RejectedTx>,

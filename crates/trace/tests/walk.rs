@@ -223,7 +223,7 @@ fn script_start_follows_every_coin_the_script_received() {
     let tr = run(
         &p.chain,
         Direction::Forward,
-        &[start.clone()],
+        std::slice::from_ref(&start),
         &Limits::default(),
         &[],
     )
@@ -916,4 +916,35 @@ fn a_spender_reached_early_is_linked_to_a_coin_found_later_not_walked_twice() {
     asked.sort();
     asked.dedup();
     assert_eq!(asked.len(), n, "a transaction was fetched twice");
+}
+
+#[test]
+fn conflicting_spends_of_a_coin_are_reported_and_one_is_followed() {
+    let p = path();
+    let a = tx(&[op(&p.t[3], 0)], &[(script(0x41), 580_000)]);
+    let b = tx(&[op(&p.t[3], 0)], &[(script(0x42), 570_000)]);
+    p.chain.submit(a.clone());
+    p.chain.submit(b.clone());
+    let tr = run(
+        &p.chain,
+        Direction::Forward,
+        &[Start::Outpoint(op(&p.t[3], 0))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let (first, second) = if a.compute_txid() < b.compute_txid() {
+        (a.compute_txid(), b.compute_txid())
+    } else {
+        (b.compute_txid(), a.compute_txid())
+    };
+    assert!(tr.graph.tx(&first).is_some());
+    assert!(tr.graph.tx(&second).is_none());
+    assert!(
+        tr.partial
+            .iter()
+            .any(|m| m.contains(&first.to_string()) && m.contains(&second.to_string())),
+        "{:?}",
+        tr.partial
+    );
 }
