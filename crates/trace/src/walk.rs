@@ -30,12 +30,16 @@
 //! time of the header at the height the server claimed when its proof did not check; the tip's
 //! time for a mempool transaction (it cannot be earlier).
 //!
+//! Evidence: the raw transactions, proofs and headers used are kept in the trace, and
+//! [`Trace::recheck`] re-verifies a trace file from them alone.
+//!
 //! Determinism: requests are made in sorted order and every collection in a [`Trace`] is sorted,
 //! so the same answers give a byte-identical JSON trace (and a cached source replays offline).
 
 mod backward;
 mod fetch;
 mod forward;
+mod recheck;
 mod seed;
 mod state;
 

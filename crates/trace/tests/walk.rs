@@ -948,3 +948,47 @@ fn conflicting_spends_of_a_coin_are_reported_and_one_is_followed() {
         tr.partial
     );
 }
+
+#[test]
+fn a_trace_file_rechecks_from_its_own_evidence_and_tampering_is_caught() {
+    let p = path();
+    let tr = run(
+        &p.chain,
+        Direction::Forward,
+        &[Start::Outpoint(op(&p.t[0], 0))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let file: Trace = serde_json::from_str(&serde_json::to_string(&tr).unwrap()).unwrap();
+    assert_eq!(file.recheck(), Vec::<String>::new());
+
+    // Raw bytes of another transaction.
+    let t1 = p.t[1].compute_txid();
+    let mut bad = file.clone();
+    bad.evidence
+        .raw_txs
+        .insert(t1, hex::encode(serialize(&p.t[2])));
+    let problems = bad.recheck();
+    assert!(
+        problems.iter().any(|m| m.contains(&t1.to_string())),
+        "{problems:?}"
+    );
+
+    // An output value edited in the graph.
+    let mut bad = file.clone();
+    bad.graph.txs.get_mut(&t1).unwrap().outputs[0].value = Sat(1);
+    assert_eq!(bad.recheck().len(), 1);
+
+    // A header swapped for another block's.
+    let mut bad = file.clone();
+    let other = p.chain.blocks()[1].header;
+    bad.evidence
+        .headers
+        .insert(3, hex::encode(serialize(&other)));
+    let problems = bad.recheck();
+    assert!(
+        problems.iter().any(|m| m.contains("height 3")),
+        "{problems:?}"
+    );
+}
