@@ -992,3 +992,34 @@ fn a_trace_file_rechecks_from_its_own_evidence_and_tampering_is_caught() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_trace_recorded_in_a_case_replays_offline_to_the_same_json() {
+    use custos_case::Case;
+    use custos_chain::CachedSource;
+    use custos_core::ids::{CaseId, ExaminerId};
+
+    let (chain, seeds, last) = fan(5);
+    let dir = tempfile::tempdir().unwrap();
+    let case = Case::create(
+        &dir.path().join("case"),
+        &CaseId::new("T-1").unwrap(),
+        &ExaminerId::new("tester").unwrap(),
+        Network::Regtest,
+        "custos trace",
+    )
+    .unwrap();
+    let starts: Vec<Start> = seeds.iter().map(|s| Start::Outpoint(*s)).collect();
+    let back: Vec<Start> = last.iter().map(|t| Start::Tx(*t)).collect();
+    for (direction, starts) in [(Direction::Forward, &starts), (Direction::Backward, &back)] {
+        let online = CachedSource::online(&chain, &case);
+        let recorded = run(&online, direction, starts, &Limits::default(), &[]).unwrap();
+        let offline = CachedSource::offline(&case);
+        let replayed = run(&offline, direction, starts, &Limits::default(), &[]).unwrap();
+        assert!(recorded.is_complete(), "{:?}", recorded.partial);
+        assert_eq!(
+            serde_json::to_string(&recorded).unwrap(),
+            serde_json::to_string(&replayed).unwrap()
+        );
+    }
+}
