@@ -162,6 +162,8 @@ fn forward_trace_recovers_a_known_path_with_every_hop_verified() {
     assert_eq!(stop_at(&tr, op(t2, 1)), vec![StopReason::Unspent]);
     assert_eq!(stop_at(&tr, op(t3, 0)), vec![StopReason::Unspent]);
     assert_eq!(tr.stops.len(), 2, "{:?}", tr.stops);
+    let order: Vec<(u32, OutPoint)> = tr.stops.iter().map(|s| (s.hop, s.coin)).collect();
+    assert_eq!(order, vec![(3, op(t2, 1)), (4, op(t3, 0))], "sorted by hop");
     assert!(tr.is_complete(), "{:?}", tr.partial);
     // Evidence: every graph transaction's bytes and proof, headers at their heights.
     for t in [t0, t1, t2, t3] {

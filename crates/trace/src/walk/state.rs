@@ -329,7 +329,8 @@ impl<'a> Walk<'a> {
 
     /// The finished trace: stops sorted, limits reached reported.
     pub fn finish(mut self, starts: &[Start], seeds: &Seeds) -> Trace {
-        self.stops.sort();
+        self.stops
+            .sort_by(|a, b| (a.hop, a.coin, &a.reason).cmp(&(b.hop, b.coin, &b.reason)));
         self.stops.dedup();
         for (reason, what) in [
             (
