@@ -294,7 +294,20 @@ impl Graph {
     /// Inserts a transaction and links it both ways with what the graph already holds: its
     /// inputs get the value and address of coins whose transaction is known, and the coins it
     /// spends get `spent_by`. A transaction already present is left as it is.
-    pub fn insert(&mut self, mut node: TxNode) {
+    pub fn insert(&mut self, node: TxNode) {
+        let children: Vec<Txid> = self
+            .txs
+            .values()
+            .filter(|c| c.inputs.iter().any(|i| i.prevout.txid == node.txid))
+            .map(|c| c.txid)
+            .collect();
+        self.insert_with_children(node, &children);
+    }
+
+    /// [`Graph::insert`] for a caller that knows which graph transactions spend the new one's
+    /// outputs (`children`; others are not looked for), so inserting costs the size of the
+    /// transaction, not of the graph.
+    pub fn insert_with_children(&mut self, mut node: TxNode, children: &[Txid]) {
         if self.txs.contains_key(&node.txid) {
             return;
         }
@@ -318,7 +331,10 @@ impl Graph {
         }
         // Known children spending its outputs.
         let mut spenders: Vec<(usize, Txid, u32)> = Vec::new();
-        for child in self.txs.values_mut() {
+        for child_txid in children {
+            let Some(child) = self.txs.get_mut(child_txid) else {
+                continue;
+            };
             for (vin, input) in child.inputs.iter_mut().enumerate() {
                 if input.prevout.txid != txid {
                     continue;

@@ -30,12 +30,16 @@
 //! time of the header at the height the server claimed when its proof did not check; the tip's
 //! time for a mempool transaction (it cannot be earlier).
 //!
+//! Evidence: the raw transactions, proofs and headers used are kept in the trace, and
+//! [`Trace::recheck`] re-verifies a trace file from them alone.
+//!
 //! Determinism: requests are made in sorted order and every collection in a [`Trace`] is sorted,
 //! so the same answers give a byte-identical JSON trace (and a cached source replays offline).
 
 mod backward;
 mod fetch;
 mod forward;
+mod recheck;
 mod seed;
 mod state;
 
@@ -210,8 +214,9 @@ pub struct RejectedTx {
 /// What a second examiner needs to re-check a trace without trusting the server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// Every transaction the walk used (graph transactions and the parents that gave input
-    /// values), raw bytes in hex, each hashing to its txid.
+    /// Every transaction the walk used (graph transactions, the parents that gave input
+    /// values, the history entries examined for spends), raw bytes in hex, each hashing to its
+    /// txid.
     pub raw_txs: BTreeMap<Txid, String>,
     /// Bytes that did not hash to the txid asked for.
     pub rejected: BTreeMap<Txid, RejectedTx>,

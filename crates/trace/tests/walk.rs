@@ -162,6 +162,8 @@ fn forward_trace_recovers_a_known_path_with_every_hop_verified() {
     assert_eq!(stop_at(&tr, op(t2, 1)), vec![StopReason::Unspent]);
     assert_eq!(stop_at(&tr, op(t3, 0)), vec![StopReason::Unspent]);
     assert_eq!(tr.stops.len(), 2, "{:?}", tr.stops);
+    let order: Vec<(u32, OutPoint)> = tr.stops.iter().map(|s| (s.hop, s.coin)).collect();
+    assert_eq!(order, vec![(3, op(t2, 1)), (4, op(t3, 0))], "sorted by hop");
     assert!(tr.is_complete(), "{:?}", tr.partial);
     // Evidence: every graph transaction's bytes and proof, headers at their heights.
     for t in [t0, t1, t2, t3] {
@@ -223,7 +225,7 @@ fn script_start_follows_every_coin_the_script_received() {
     let tr = run(
         &p.chain,
         Direction::Forward,
-        &[start.clone()],
+        std::slice::from_ref(&start),
         &Limits::default(),
         &[],
     )
@@ -872,4 +874,154 @@ fn two_identical_runs_give_byte_identical_json_that_reads_back() {
     let back: Trace = serde_json::from_str(&ja).unwrap();
     assert_eq!(back, a);
     assert!(ja.contains("\"reason\": \"hop_limit\""), "{ja}");
+}
+
+#[test]
+fn a_spender_reached_early_is_linked_to_a_coin_found_later_not_walked_twice() {
+    // S pays o0 and o1; o0 -> X -> X2; Z spends o1 (hop 1) and X2's output (hop 2).
+    let mut chain = MemoryChain::regtest();
+    chain.mine();
+    let s = chain.fund(&[(script(1), 100_000), (script(2), 100_000)]);
+    chain.mine();
+    let x = tx(&[op(&s, 0)], &[(script(3), 99_000)]);
+    chain.submit(x.clone());
+    chain.mine();
+    let x2 = tx(&[op(&x, 0)], &[(script(4), 98_000)]);
+    chain.submit(x2.clone());
+    chain.mine();
+    let z = tx(&[op(&s, 1), op(&x2, 0)], &[(script(5), 197_000)]);
+    chain.submit(z.clone());
+    chain.mine();
+    let src = Wrapper::new(&chain);
+    let tr = run(
+        &src,
+        Direction::Forward,
+        &[Start::Outpoint(op(&s, 0)), Start::Outpoint(op(&s, 1))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let zid = z.compute_txid();
+    assert_eq!(tr.hop_of[&zid], 1);
+    assert_eq!(tr.hop_of[&x2.compute_txid()], 2);
+    assert_eq!(
+        tr.graph.output(&op(&x2, 0)).unwrap().spent_by,
+        Some((zid, 1))
+    );
+    let zn = tr.graph.tx(&zid).unwrap();
+    assert_eq!(zn.inputs[1].value, Some(Sat(98_000)));
+    assert_eq!(zn.fee(), Some(Sat(1_000)));
+    assert_eq!(stop_at(&tr, op(&z, 0)), vec![StopReason::Unspent]);
+    assert_eq!(tr.stops.len(), 1, "{:?}", tr.stops);
+    let mut asked = src.raw_asked.borrow().clone();
+    let n = asked.len();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), n, "a transaction was fetched twice");
+}
+
+#[test]
+fn conflicting_spends_of_a_coin_are_reported_and_one_is_followed() {
+    let p = path();
+    let a = tx(&[op(&p.t[3], 0)], &[(script(0x41), 580_000)]);
+    let b = tx(&[op(&p.t[3], 0)], &[(script(0x42), 570_000)]);
+    p.chain.submit(a.clone());
+    p.chain.submit(b.clone());
+    let tr = run(
+        &p.chain,
+        Direction::Forward,
+        &[Start::Outpoint(op(&p.t[3], 0))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let (first, second) = if a.compute_txid() < b.compute_txid() {
+        (a.compute_txid(), b.compute_txid())
+    } else {
+        (b.compute_txid(), a.compute_txid())
+    };
+    assert!(tr.graph.tx(&first).is_some());
+    assert!(tr.graph.tx(&second).is_none());
+    assert!(
+        tr.partial
+            .iter()
+            .any(|m| m.contains(&first.to_string()) && m.contains(&second.to_string())),
+        "{:?}",
+        tr.partial
+    );
+}
+
+#[test]
+fn a_trace_file_rechecks_from_its_own_evidence_and_tampering_is_caught() {
+    let p = path();
+    let tr = run(
+        &p.chain,
+        Direction::Forward,
+        &[Start::Outpoint(op(&p.t[0], 0))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    let file: Trace = serde_json::from_str(&serde_json::to_string(&tr).unwrap()).unwrap();
+    assert_eq!(file.recheck(), Vec::<String>::new());
+
+    // Raw bytes of another transaction.
+    let t1 = p.t[1].compute_txid();
+    let mut bad = file.clone();
+    bad.evidence
+        .raw_txs
+        .insert(t1, hex::encode(serialize(&p.t[2])));
+    let problems = bad.recheck();
+    assert!(
+        problems.iter().any(|m| m.contains(&t1.to_string())),
+        "{problems:?}"
+    );
+
+    // An output value edited in the graph.
+    let mut bad = file.clone();
+    bad.graph.txs.get_mut(&t1).unwrap().outputs[0].value = Sat(1);
+    assert_eq!(bad.recheck().len(), 1);
+
+    // A header swapped for another block's.
+    let mut bad = file.clone();
+    let other = p.chain.blocks()[1].header;
+    bad.evidence
+        .headers
+        .insert(3, hex::encode(serialize(&other)));
+    let problems = bad.recheck();
+    assert!(
+        problems.iter().any(|m| m.contains("height 3")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_trace_recorded_in_a_case_replays_offline_to_the_same_json() {
+    use custos_case::Case;
+    use custos_chain::CachedSource;
+    use custos_core::ids::{CaseId, ExaminerId};
+
+    let (chain, seeds, last) = fan(5);
+    let dir = tempfile::tempdir().unwrap();
+    let case = Case::create(
+        &dir.path().join("case"),
+        &CaseId::new("T-1").unwrap(),
+        &ExaminerId::new("tester").unwrap(),
+        Network::Regtest,
+        "custos trace",
+    )
+    .unwrap();
+    let starts: Vec<Start> = seeds.iter().map(|s| Start::Outpoint(*s)).collect();
+    let back: Vec<Start> = last.iter().map(|t| Start::Tx(*t)).collect();
+    for (direction, starts) in [(Direction::Forward, &starts), (Direction::Backward, &back)] {
+        let online = CachedSource::online(&chain, &case);
+        let recorded = run(&online, direction, starts, &Limits::default(), &[]).unwrap();
+        let offline = CachedSource::offline(&case);
+        let replayed = run(&offline, direction, starts, &Limits::default(), &[]).unwrap();
+        assert!(recorded.is_complete(), "{:?}", recorded.partial);
+        assert_eq!(
+            serde_json::to_string(&recorded).unwrap(),
+            serde_json::to_string(&replayed).unwrap()
+        );
+    }
 }

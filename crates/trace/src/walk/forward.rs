@@ -126,14 +126,23 @@ fn find_spenders(
 
     let wanted: BTreeSet<OutPoint> = follow.values().flatten().copied().collect();
     let mut spender_of: BTreeMap<OutPoint, Txid> = BTreeMap::new();
+    let mut conflicts: Vec<String> = Vec::new();
     for txid in &candidates {
         let Some(tx) = w.txs.get(txid) else { continue };
         for input in &tx.input {
-            if wanted.contains(&input.previous_output) {
-                spender_of.entry(input.previous_output).or_insert(*txid);
+            if !wanted.contains(&input.previous_output) {
+                continue;
+            }
+            let first = *spender_of.entry(input.previous_output).or_insert(*txid);
+            if first != *txid {
+                conflicts.push(format!(
+                    "coin {}: spent by both {first} and {txid} (conflicting transactions); only {first} followed",
+                    input.previous_output
+                ));
             }
         }
     }
+    w.partial.extend(conflicts);
     let mut spenders: BTreeMap<Txid, Vec<OutPoint>> = BTreeMap::new();
     for (coins, history) in follow.values().zip(&histories) {
         let rejected: Vec<String> = history

@@ -41,6 +41,9 @@ pub(super) struct Walk<'a> {
     pub evidence: Evidence,
     /// Coins already taken up by a hop (never followed twice).
     pub followed: HashSet<OutPoint>,
+    /// Graph transactions by the txids they spend from (so linking a new transaction does not
+    /// scan the graph).
+    children: HashMap<Txid, Vec<Txid>>,
 }
 
 impl<'a> Walk<'a> {
@@ -69,6 +72,7 @@ impl<'a> Walk<'a> {
             partial: Vec::new(),
             evidence: Evidence::default(),
             followed: HashSet::new(),
+            children: HashMap::new(),
         }
     }
 
@@ -123,22 +127,26 @@ impl<'a> Walk<'a> {
             .get(usize::try_from(coin.vout).ok()?)
     }
 
-    /// Records the heights the histories gave; when two disagree, the higher is kept (a
-    /// confirmed height over a mempool one) and the disagreement reported.
+    /// Records the heights the histories gave. A transaction seen in the mempool and later
+    /// confirmed takes the confirmed height; two different confirmed heights contradict each
+    /// other: the higher is kept (its proof decides) and the contradiction reported.
     pub fn learn_heights(&mut self, histories: &[Vec<HistoryItem>]) {
         for item in histories.iter().flatten() {
             let known = *self.heights.entry(item.txid).or_insert(item.height);
-            if known != item.height {
-                let both = (known.min(item.height), known.max(item.height));
+            if known == item.height {
+                continue;
+            }
+            let (low, high) = (known.min(item.height), known.max(item.height));
+            if low > 0 {
                 let note = format!(
-                    "transaction {}: the server gives heights {} and {} in different histories",
-                    item.txid, both.0, both.1
+                    "transaction {}: the server gives heights {low} and {high} in different histories",
+                    item.txid
                 );
                 if !self.partial.contains(&note) {
                     self.partial.push(note);
                 }
-                self.heights.insert(item.txid, both.1);
             }
+            self.heights.insert(item.txid, high);
         }
     }
 
@@ -224,11 +232,21 @@ impl<'a> Walk<'a> {
     /// Adds a held transaction to the graph at `hop`, linked with what the graph holds, its
     /// other inputs resolved from held parents.
     pub fn add_tx(&mut self, txid: Txid, inclusion: Inclusion, hop: u32) {
+        if self.graph.tx(&txid).is_some() {
+            return;
+        }
         let Some(tx) = self.txs.get(&txid) else {
             return;
         };
-        self.graph
-            .insert(TxNode::from_tx(tx, self.network, inclusion));
+        let node = TxNode::from_tx(tx, self.network, inclusion);
+        let children = self.children.get(&txid).map_or(&[][..], Vec::as_slice);
+        self.graph.insert_with_children(node, children);
+        for input in &tx.input {
+            let list = self.children.entry(input.previous_output.txid).or_default();
+            if list.last() != Some(&txid) {
+                list.push(txid);
+            }
+        }
         self.hop_of.entry(txid).or_insert(hop);
         let n = tx.input.len();
         for vin in 0..n {
@@ -311,7 +329,8 @@ impl<'a> Walk<'a> {
 
     /// The finished trace: stops sorted, limits reached reported.
     pub fn finish(mut self, starts: &[Start], seeds: &Seeds) -> Trace {
-        self.stops.sort();
+        self.stops
+            .sort_by(|a, b| (a.hop, a.coin, &a.reason).cmp(&(b.hop, b.coin, &b.reason)));
         self.stops.dedup();
         for (reason, what) in [
             (
