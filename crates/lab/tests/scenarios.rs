@@ -23,7 +23,22 @@ fn check_scenario(name: &str) -> Lab {
         committed_truth(name),
         "{name}: the chain differs from ground-truth.toml"
     );
-    GroundTruth::from_toml(&built).unwrap();
+    let parsed = GroundTruth::from_toml(&built).unwrap();
+    assert_eq!(parsed.tracing, lab.ground_truth().tracing);
+    if let Some(tracing) = &lab.ground_truth().tracing {
+        let p = fixtures_dir()
+            .join("lab")
+            .join(name)
+            .join("transactions.jsonl");
+        let committed =
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let fresh = lab.ground_truth().transactions_jsonl().unwrap();
+        assert!(
+            committed == fresh,
+            "{name}: the chain differs from transactions.jsonl"
+        );
+        assert_eq!(fresh.lines().count(), tracing.chain_transactions);
+    }
     lab
 }
 
@@ -135,10 +150,68 @@ fn tracing_course_matches_its_ground_truth() {
         .any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
     let labels = fixtures_dir().join("lab/tracing-course/labels.yaml");
     let text = std::fs::read_to_string(labels).unwrap();
-    for w in ["exchange", "exchange-cold"] {
+    for w in ["exchange", "exchange-cold", "shop", "casino", "whirlpool", "wasabi"] {
         for a in &t.wallet(w).unwrap().addresses {
             assert!(text.contains(&a.address), "label pack misses {}", a.address);
         }
+    }
+    for a in &t.wallet("thief").unwrap().addresses {
+        assert!(!text.contains(&a.address), "the thief is not a known entity");
+    }
+    let tr = t.tracing.as_ref().expect("tracing section");
+    // Every address of every wallet belongs to exactly its owner's entity.
+    for w in &t.wallets {
+        let owner = w.owner.clone().unwrap_or_else(|| w.id.clone());
+        for a in &w.addresses {
+            let holders: Vec<&str> = tr
+                .entities
+                .iter()
+                .filter(|e| e.addresses.contains(&a.address))
+                .map(|e| e.name.as_str())
+                .collect();
+            assert_eq!(holders, [owner.as_str()], "{}", a.address);
+        }
+    }
+    let kinds: Vec<String> = tr
+        .coinjoins
+        .iter()
+        .map(|c| format!("{:?}:{}x{}", c.kind, c.equal_outputs, c.equal_value_sat))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "EqualOutput:3x100000000",
+            "Whirlpool:5x1000000",
+            "Wasabi:12x10000000",
+            "Joinmarket:3x25000000"
+        ]
+    );
+    let theft = &tr.flows.iter().find(|f| f.name == "theft").unwrap().txids;
+    assert_eq!(theft.first(), Some(&t.transactions[1].txid), "starts at the theft");
+    for c in &tr.coinjoins {
+        assert!(theft.contains(&c.txid), "the theft passes through {}", c.txid);
+        assert!(c.parties.len() >= 3 && c.parties[0] == "thief");
+    }
+    let peel = &tr.peels[0];
+    assert_eq!(peel.name, "thief-peel");
+    assert_eq!(peel.hops.len(), 4);
+    for pair in peel.hops.windows(2) {
+        let change = pair[0].change.as_ref().unwrap();
+        let next = t
+            .chain_transactions
+            .iter()
+            .find(|x| x.txid == pair[1].txid)
+            .unwrap();
+        assert!(
+            next.inputs.iter().any(|i| &i.prevout == change),
+            "the next hop spends the change {change}"
+        );
+        assert!(
+            t.change_outputs
+                .iter()
+                .any(|c| &format!("{}:{}", c.txid, c.vout) == change),
+            "hop change {change} is recorded as change"
+        );
     }
 }
 
