@@ -657,6 +657,7 @@ impl Background {
 
     /// After a block: every pending coin is confirmed.
     fn confirm(&mut self) {
+        self.since_block = 0;
         for w in &mut self.wallets {
             let p = std::mem::take(&mut w.pending);
             w.coins.extend(p);

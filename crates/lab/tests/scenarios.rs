@@ -261,3 +261,43 @@ fn lab_with_data_dir_survives_a_restart() {
     assert_eq!(lab.mempool_len(), 0);
     assert_eq!(lab.tip_height(), height + 1);
 }
+
+#[test]
+fn tracing_large_matches_its_ground_truth() {
+    // One debug build of 10,000 payments takes about 20 s here; this is the only test that
+    // builds tracing-large.
+    let lab = check_scenario("tracing-large");
+    let t = lab.ground_truth();
+    let tr = t.tracing.as_ref().unwrap();
+    let bg = tr.background.as_ref().unwrap();
+    assert!(bg.transactions >= 10_000 && bg.wallets >= 500);
+    assert!(tr.entities.len() >= 500);
+    assert!(tr.chain_transactions > bg.transactions);
+    assert!(tr.peels.iter().any(|p| p.hops.len() >= 8));
+    assert!(tr.coinjoins.len() >= 2);
+    let theft = &tr.flows.iter().find(|f| f.name == "theft").unwrap().txids;
+    for c in &tr.coinjoins {
+        assert!(theft.contains(&c.txid));
+    }
+    // The thief's flow deposits at addresses of both labelled exchanges.
+    let exchange: Vec<&String> = tr
+        .entities
+        .iter()
+        .filter(|e| e.category.as_deref() == Some("exchange"))
+        .flat_map(|e| &e.addresses)
+        .collect();
+    let deposits = t
+        .chain_transactions
+        .iter()
+        .filter(|x| theft.contains(&x.txid))
+        .flat_map(|x| &x.outputs)
+        .filter(|o| exchange.contains(&&o.address))
+        .count();
+    assert!(deposits >= 3, "{deposits}");
+    assert!(t.wallet("thief").unwrap().balance_sat > 0);
+    let labels = fixtures_dir().join("lab/tracing-large/labels.yaml");
+    let text = std::fs::read_to_string(labels).unwrap();
+    for a in &exchange {
+        assert!(text.contains(a.as_str()), "label pack misses {a}");
+    }
+}

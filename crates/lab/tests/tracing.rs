@@ -30,6 +30,14 @@ fn taint_checker_passes_its_hand_worked_cases() {
 }
 
 #[test]
+fn tracing_large_exposure_matches_the_independent_checker() {
+    let dir = fixtures_dir().join("lab/tracing-large");
+    let fresh = checker(&["--exposure", dir.to_str().unwrap()]);
+    let committed = std::fs::read_to_string(dir.join("exposure.toml")).unwrap();
+    assert_eq!(fresh.trim_end(), committed.trim_end());
+}
+
+#[test]
 fn committed_exposure_matches_the_independent_checker() {
     let dir = fixtures_dir().join("lab/tracing-course");
     let fresh = checker(&["--exposure", dir.to_str().unwrap()]);
