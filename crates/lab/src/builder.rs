@@ -115,7 +115,10 @@ pub(crate) fn make_shaped_tx(
     let mut tx = unsigned(inputs, outputs.to_vec(), &shape);
     let mut change_vout = None;
     if let Some(ch) = change {
-        let pos = shape.change_index.unwrap_or(usize::MAX).min(tx.output.len());
+        let pos = shape
+            .change_index
+            .unwrap_or(usize::MAX)
+            .min(tx.output.len());
         tx.output.insert(
             pos,
             TxOut {
@@ -285,6 +288,9 @@ pub(crate) fn faucet_tx(
     Ok(make_tx(world, &inputs, outputs, Some(miner), DEFAULT_FEE_RATE)?.0)
 }
 
+/// Coins with the outputs they spend.
+type Coins = Vec<(OutPoint, TxOut)>;
+
 /// A generated background wallet.
 struct BgWallet {
     id: String,
@@ -379,7 +385,7 @@ impl Run<'_> {
     }
 
     /// Every unspent output at `refs` (in reference order) and the wallets they belong to.
-    fn gather(&mut self, refs: &[String]) -> Result<(Vec<(OutPoint, TxOut)>, Vec<String>), Error> {
+    fn gather(&mut self, refs: &[String]) -> Result<(Coins, Vec<String>), Error> {
         let mut inputs: Vec<(OutPoint, TxOut)> = Vec::new();
         let mut from_wallets: Vec<String> = Vec::new();
         for r in refs {
@@ -405,8 +411,10 @@ impl Run<'_> {
             None => absolute::LockTime::ZERO,
             Some(LockTimeSpec::Value(n)) => absolute::LockTime::from_consensus(*n),
             Some(LockTimeSpec::Named(n)) if n == "zero" => absolute::LockTime::ZERO,
-            Some(LockTimeSpec::Named(n)) if n == "height" => absolute::LockTime::from_height(tip)
-                .map_err(|e| Error::scenario(format!("step {i}"), e.to_string()))?,
+            Some(LockTimeSpec::Named(n)) if n == "height" => {
+                absolute::LockTime::from_height(tip)
+                    .map_err(|e| Error::scenario(format!("step {i}"), e.to_string()))?
+            }
             Some(LockTimeSpec::Named(n)) => {
                 return Err(Error::scenario(
                     format!("step {i}"),
@@ -529,8 +537,15 @@ impl Run<'_> {
         }
         let shared = self.outputs(&js.to)?;
         let fee_rate = js.fee_rate.unwrap_or(DEFAULT_FEE_RATE);
-        let (tx, changes) = join_tx(self.world, &parties, &shared, fee_rate, js.order, &mut self.rng)
-            .map_err(|e| Error::scenario(format!("step {i}"), e.to_string()))?;
+        let (tx, changes) = join_tx(
+            self.world,
+            &parties,
+            &shared,
+            fee_rate,
+            js.order,
+            &mut self.rng,
+        )
+        .map_err(|e| Error::scenario(format!("step {i}"), e.to_string()))?;
         let txid = self.accept(tx)?;
         for (pi, vout) in &changes {
             let script = parties[*pi].change.as_ref();
@@ -755,7 +770,11 @@ impl Run<'_> {
         let mut payer = None;
         for _ in 0..10 * n.max(1) {
             let w = bg.rng.gen_range(0..n);
-            let total: u64 = bg.wallets[w].coins.iter().map(|(_, o)| o.value.to_sat()).sum();
+            let total: u64 = bg.wallets[w]
+                .coins
+                .iter()
+                .map(|(_, o)| o.value.to_sat())
+                .sum();
             if total >= BG_MIN_BALANCE {
                 payer = Some((w, total));
                 break;
@@ -801,7 +820,10 @@ impl Run<'_> {
                 deposit: false,
             });
         }
-        let amount = bg.rng.gen_range(balance / 100..=balance * 6 / 10).max(20_000);
+        let amount = bg
+            .rng
+            .gen_range(balance / 100..=balance * 6 / 10)
+            .max(20_000);
         let mut amounts = vec![amount];
         if bg.rng.gen_range(0..100) < 10 {
             amounts.push((amount / bg.rng.gen_range(2..10)).max(20_000));

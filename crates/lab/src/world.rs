@@ -168,7 +168,8 @@ impl World {
                 keys: Keys::Hd { accounts },
             },
         );
-        self.material.insert(id.to_string(), WalletMaterial::default());
+        self.material
+            .insert(id.to_string(), WalletMaterial::default());
         Ok(())
     }
 

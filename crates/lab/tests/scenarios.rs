@@ -150,13 +150,23 @@ fn tracing_course_matches_its_ground_truth() {
         .any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
     let labels = fixtures_dir().join("lab/tracing-course/labels.yaml");
     let text = std::fs::read_to_string(labels).unwrap();
-    for w in ["exchange", "exchange-cold", "shop", "casino", "whirlpool", "wasabi"] {
+    for w in [
+        "exchange",
+        "exchange-cold",
+        "shop",
+        "casino",
+        "whirlpool",
+        "wasabi",
+    ] {
         for a in &t.wallet(w).unwrap().addresses {
             assert!(text.contains(&a.address), "label pack misses {}", a.address);
         }
     }
     for a in &t.wallet("thief").unwrap().addresses {
-        assert!(!text.contains(&a.address), "the thief is not a known entity");
+        assert!(
+            !text.contains(&a.address),
+            "the thief is not a known entity"
+        );
     }
     let tr = t.tracing.as_ref().expect("tracing section");
     // Every address of every wallet belongs to exactly its owner's entity.
@@ -187,9 +197,17 @@ fn tracing_course_matches_its_ground_truth() {
         ]
     );
     let theft = &tr.flows.iter().find(|f| f.name == "theft").unwrap().txids;
-    assert_eq!(theft.first(), Some(&t.transactions[1].txid), "starts at the theft");
+    assert_eq!(
+        theft.first(),
+        Some(&t.transactions[1].txid),
+        "starts at the theft"
+    );
     for c in &tr.coinjoins {
-        assert!(theft.contains(&c.txid), "the theft passes through {}", c.txid);
+        assert!(
+            theft.contains(&c.txid),
+            "the theft passes through {}",
+            c.txid
+        );
         assert!(c.parties.len() >= 3 && c.parties[0] == "thief");
     }
     let peel = &tr.peels[0];

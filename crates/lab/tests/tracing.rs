@@ -159,7 +159,11 @@ mine = 1
         .find(|x| &x.txid == txid)
         .unwrap();
     assert_eq!(tx.version, 1);
-    assert_eq!(tx.lock_time, tx.height - 1, "the tip height when it was made");
+    assert_eq!(
+        tx.lock_time,
+        tx.height - 1,
+        "the tip height when it was made"
+    );
     assert!(tx.inputs.iter().all(|i| i.sequence == 0xffff_fffe));
     assert_eq!(t.change_outputs[0].vout, 0);
     assert_eq!(tr.peels[0].hops[0].change, Some(format!("{txid}:0")));
