@@ -6,6 +6,7 @@
 //! custos-lab status (--data DIR | --port P) [--json]
 //! custos-lab down (--data DIR | --port P)
 //! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
+//!     [--transactions FILE]                  # and writes its transactions.jsonl
 //! ```
 //! Exit codes: 0 ok, 2 usage or input error, 3 environment error (lab unreachable, kernel).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -62,6 +63,10 @@ enum Command {
         /// Scenario name in fixtures/lab or a path.
         #[arg(long)]
         scenario: String,
+        /// Also write every non-coinbase transaction of the chain (JSON lines) to this file
+        /// (tracing scenarios: `transactions.jsonl`).
+        #[arg(long)]
+        transactions: Option<PathBuf>,
     },
     /// Run the whole custody path end to end on a fresh lab chain (the README's main command):
     /// seized material, inventory, key ceremony, sweep, offline signing, broadcast, custody
@@ -203,9 +208,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("stopping");
             Ok(())
         }
-        Command::Truth { scenario } => {
+        Command::Truth {
+            scenario,
+            transactions,
+        } => {
             let lab = Lab::start(LabConfig::scenario(&scenario))?;
-            print!("{}", lab.ground_truth().to_toml()?);
+            let truth = lab.ground_truth();
+            if let Some(path) = transactions {
+                std::fs::write(&path, truth.transactions_jsonl()?)
+                    .map_err(|source| Error::Io { path, source })?;
+            }
+            print!("{}", truth.to_toml()?);
             Ok(())
         }
         // Handled in main (it reports through anyhow).

@@ -36,6 +36,9 @@ pub struct Scenario {
     /// What happens, in order.
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
+    /// Generated background activity interleaved with the story (tracing scenarios).
+    #[serde(default)]
+    pub background: Option<BackgroundSpec>,
     /// Directory the scenario was read from (set by the loader).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -101,6 +104,20 @@ pub struct WalletSpec {
     /// Accounts (bip39, lab): id, path, script type.
     #[serde(default, rename = "account")]
     pub accounts: Vec<AccountSpec>,
+    /// A public label of the owner (known entities: exchanges, shops, mixers), for the label
+    /// pack and the tracing ground truth.
+    #[serde(default)]
+    pub label: Option<LabelSpec>,
+}
+
+/// A public label of a known entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    /// Name as a label pack shows it (`Lab Exchange`).
+    pub name: String,
+    /// Category (`exchange`, `shop`, `mixing service`, `gambling`, `theft`, ...).
+    pub category: String,
 }
 
 /// An account of an HD wallet.
@@ -151,6 +168,112 @@ pub struct PaySpec {
     /// Fee rate in sat per 1000 vB (default 2000).
     #[serde(default)]
     pub fee_rate: Option<u64>,
+    /// nLockTime: `"zero"` (default), `"height"` (the current tip height, as wallets that
+    /// discourage fee sniping set it) or a number.
+    #[serde(default)]
+    pub lock_time: Option<LockTimeSpec>,
+    /// nVersion (default 2).
+    #[serde(default)]
+    pub version: Option<i32>,
+    /// Signal replaceability: `true` (nSequence 0xfffffffd, the default) or `false`
+    /// (0xfffffffe).
+    #[serde(default)]
+    pub rbf: Option<bool>,
+    /// Output position of the change (default: after the `to` outputs).
+    #[serde(default)]
+    pub change_index: Option<usize>,
+}
+
+/// nLockTime of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum LockTimeSpec {
+    /// A block height (below 500,000,000) or a timestamp.
+    Value(u32),
+    /// `"height"` (current tip) or `"zero"`.
+    Named(String),
+}
+
+/// Kind of a planted CoinJoin, named in the ground truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoinJoinKind {
+    /// Wasabi 1.x: many equal ~0.1 BTC outputs, a coordinator fee output, changes.
+    Wasabi,
+    /// Whirlpool: 5 inputs, 5 equal outputs (the pool denomination), no change.
+    Whirlpool,
+    /// JoinMarket: n equal outputs, the makers' and the taker's changes.
+    Joinmarket,
+    /// Any other transaction with equal outputs from several owners.
+    EqualOutput,
+}
+
+/// Order of the inputs and outputs of a multi-party transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JoinOrder {
+    /// Inputs party by party; outputs: shared, then each party's, then the changes.
+    #[default]
+    Given,
+    /// Inputs and outputs shuffled from the scenario seed.
+    Shuffle,
+}
+
+/// One party of a multi-party transaction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartySpec {
+    /// Spend every unspent output at these references.
+    pub from: Vec<String>,
+    /// The party's outputs.
+    #[serde(default)]
+    pub to: Vec<OutSpec>,
+    /// The party's change. Without it the party's remainder goes to the fee.
+    #[serde(default)]
+    pub change: Option<String>,
+    /// A fixed contribution to the fee and the shared outputs, sat (negative: the party is
+    /// paid, as a JoinMarket maker). Parties with a change and no `fee` share what is left.
+    #[serde(default)]
+    pub fee: Option<i64>,
+}
+
+/// A transaction with inputs of several owners (CoinJoins).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// The parties.
+    pub parties: Vec<PartySpec>,
+    /// Shared outputs (a coordinator's fee), paid by the parties without a fixed `fee`.
+    #[serde(default)]
+    pub to: Vec<OutSpec>,
+    /// Fee rate in sat per 1000 vB (default 2000).
+    #[serde(default)]
+    pub fee_rate: Option<u64>,
+    /// Input and output order.
+    #[serde(default)]
+    pub order: JoinOrder,
+}
+
+/// Background activity: lab-owned wallets (each its own entity) paying each other, generated
+/// from the scenario seed and interleaved with the story's steps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackgroundSpec {
+    /// Number of wallets (`bg-0000`, `bg-0001`, ...; usable in references as `bg-0007:main/0/3`).
+    pub wallets: usize,
+    /// Number of payments.
+    pub transactions: usize,
+    /// Background payments per block (default 50).
+    #[serde(default)]
+    pub per_block: Option<usize>,
+    /// Each wallet's first coin from the lab faucet, sat.
+    pub fund_range: [u64; 2],
+    /// Service addresses (exchange deposits, shops) that some payments go to.
+    #[serde(default)]
+    pub deposits: Vec<String>,
+    /// Percentage of payments that go to one of `deposits`.
+    #[serde(default)]
+    pub deposit_percent: u32,
 }
 
 /// One step of the story.
@@ -166,6 +289,18 @@ pub struct Step {
     /// A payment between wallets.
     #[serde(default)]
     pub pay: Option<PaySpec>,
+    /// A multi-party payment (CoinJoin).
+    #[serde(default)]
+    pub join: Option<JoinSpec>,
+    /// Names a planted flow the transaction belongs to (`"theft"`), for the ground truth.
+    #[serde(default)]
+    pub flow: Option<String>,
+    /// Marks the transaction as a planted CoinJoin of this kind.
+    #[serde(default)]
+    pub coinjoin: Option<CoinJoinKind>,
+    /// Names the peeling chain the transaction is a hop of.
+    #[serde(default)]
+    pub peel: Option<String>,
     /// Blocks to mine after the action.
     #[serde(default)]
     pub mine: Option<u32>,
@@ -193,10 +328,18 @@ impl Scenario {
             ));
         }
         for (i, st) in s.steps.iter().enumerate() {
-            if st.fund.is_some() && st.pay.is_some() {
+            let actions = [st.fund.is_some(), st.pay.is_some(), st.join.is_some()];
+            if actions.iter().filter(|a| **a).count() > 1 {
                 return Err(Error::scenario(
                     &s.name,
-                    format!("step {i}: fund and pay in one step"),
+                    format!("step {i}: only one of fund, pay, join in one step"),
+                ));
+            }
+            let tagged = st.flow.is_some() || st.coinjoin.is_some() || st.peel.is_some();
+            if tagged && st.pay.is_none() && st.join.is_none() {
+                return Err(Error::scenario(
+                    &s.name,
+                    format!("step {i}: flow, coinjoin and peel tags need a pay or join"),
                 ));
             }
         }

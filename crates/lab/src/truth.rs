@@ -2,14 +2,20 @@
 //! amounts and unspent outputs), change outputs and the story's transactions. Graders and
 //! tests compare what custos finds with this; `custos-lab truth` writes it to
 //! `fixtures/lab/<name>/ground-truth.toml`.
+//!
+//! Tracing scenarios (tagged steps, labels, background activity) also get a `[tracing]`
+//! section — the owner of every address, the planted flows, CoinJoins and peeling chains —
+//! and a dump of every non-coinbase transaction of the chain (`transactions.jsonl`). All of
+//! it comes from the scenario and the built chain, never from a tracer.
 
 use std::collections::HashMap;
 
+use bitcoin::OutPoint;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{script_hash, ChainState};
-use crate::keys::ScriptType;
-use crate::scenario::Scenario;
+use crate::keys::{self, ScriptType};
+use crate::scenario::{CoinJoinKind, Scenario};
 use crate::world::{WalletMaterial, World};
 
 /// An unspent output in the ground truth.
@@ -123,6 +129,180 @@ pub struct GroundTruth {
     /// The story's transactions in order.
     #[serde(default, rename = "transaction")]
     pub transactions: Vec<TxTruth>,
+    /// Tracing ground truth (scenarios with tagged steps, labels or background activity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingTruth>,
+    /// Every non-coinbase transaction of the built chain in block order (what
+    /// `transactions.jsonl` holds). Not kept in `ground-truth.toml`: empty when the truth was
+    /// read back from a file (a resumed lab).
+    #[serde(skip)]
+    pub chain_transactions: Vec<ChainTx>,
+}
+
+/// The tracing section of the ground truth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracingTruth {
+    /// Number of lines of `transactions.jsonl` (non-coinbase transactions of the chain).
+    pub chain_transactions: usize,
+    /// Background activity, if the scenario generates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundTruth>,
+    /// Owners: every address that appears on the chain, grouped by entity (the true clusters).
+    #[serde(default, rename = "entity")]
+    pub entities: Vec<EntityTruth>,
+    /// Planted flows: tagged transactions in story order.
+    #[serde(default, rename = "flow")]
+    pub flows: Vec<FlowTruth>,
+    /// Planted CoinJoins.
+    #[serde(default, rename = "coinjoin")]
+    pub coinjoins: Vec<CoinJoinTruth>,
+    /// Planted peeling chains.
+    #[serde(default, rename = "peel")]
+    pub peels: Vec<PeelTruth>,
+}
+
+/// Generated background activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackgroundTruth {
+    /// Background wallets (each its own entity, named like its wallet).
+    pub wallets: usize,
+    /// Background payments (faucet funding not counted).
+    pub transactions: usize,
+    /// Background payments that went to a service address (`deposits`).
+    pub deposits: usize,
+}
+
+/// One entity and every address of it seen on the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityTruth {
+    /// Owner name (the wallet's `owner`, else its id; `lab-miner` for the faucet).
+    pub name: String,
+    /// Public label, when the scenario declares the entity publicly known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Label category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Its wallets (ids).
+    pub wallets: Vec<String>,
+    /// Its addresses, sorted.
+    pub addresses: Vec<String>,
+}
+
+/// A planted flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowTruth {
+    /// Flow name (`theft`).
+    pub name: String,
+    /// Its transactions in story order.
+    pub txids: Vec<String>,
+}
+
+/// A planted CoinJoin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoinJoinTruth {
+    /// Transaction id.
+    pub txid: String,
+    /// Kind of CoinJoin.
+    pub kind: CoinJoinKind,
+    /// The step's note.
+    #[serde(default)]
+    pub note: String,
+    /// The most frequent output value (the denomination), sat.
+    pub equal_value_sat: u64,
+    /// Number of outputs of that value.
+    pub equal_outputs: usize,
+    /// Number of inputs.
+    pub inputs: usize,
+    /// Number of outputs.
+    pub outputs: usize,
+    /// Paying wallets (ids), in party order.
+    pub parties: Vec<String>,
+}
+
+/// A planted peeling chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeelTruth {
+    /// Chain name.
+    pub name: String,
+    /// Hops in order.
+    #[serde(rename = "hop")]
+    pub hops: Vec<PeelHop>,
+}
+
+/// One hop of a peeling chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeelHop {
+    /// Transaction id.
+    pub txid: String,
+    /// The peeled payments (`txid:vout`).
+    pub payments: Vec<String>,
+    /// The change that carries the chain on (`txid:vout`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+}
+
+/// One transaction of the chain, as `transactions.jsonl` holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainTx {
+    /// Transaction id.
+    pub txid: String,
+    /// Block height.
+    pub height: u32,
+    /// nVersion.
+    pub version: i32,
+    /// nLockTime (consensus value).
+    pub lock_time: u32,
+    /// Inputs in transaction order.
+    pub inputs: Vec<ChainIn>,
+    /// Outputs in transaction order.
+    pub outputs: Vec<ChainOut>,
+}
+
+/// An input of a dumped transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainIn {
+    /// The spent output, `txid:vout`.
+    pub prevout: String,
+    /// Its value, sat.
+    pub value: u64,
+    /// Its address (empty for a script without one).
+    pub address: String,
+    /// nSequence.
+    pub sequence: u32,
+}
+
+/// An output of a dumped transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainOut {
+    /// Value, sat.
+    pub value: u64,
+    /// Address (empty for a script without one, such as OP_RETURN).
+    pub address: String,
+}
+
+/// What the builder records of a tagged story transaction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoryTx {
+    pub(crate) txid: String,
+    pub(crate) note: String,
+    pub(crate) flow: Option<String>,
+    pub(crate) coinjoin: Option<CoinJoinKind>,
+    pub(crate) peel: Option<String>,
+    /// Outputs that are not change (the payments).
+    pub(crate) payments: Vec<u32>,
+    pub(crate) change: Option<u32>,
+    pub(crate) parties: Vec<String>,
+}
+
+/// What the builder knows of the story's tracing side.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TracingInput {
+    pub(crate) story: Vec<StoryTx>,
+    /// Background wallet ids, in order.
+    pub(crate) background_wallets: Vec<String>,
+    pub(crate) background_txs: usize,
+    pub(crate) background_deposits: usize,
 }
 
 impl GroundTruth {
@@ -140,6 +320,19 @@ impl GroundTruth {
     /// Parses a `ground-truth.toml`.
     pub fn from_toml(text: &str) -> Result<GroundTruth, crate::Error> {
         toml::from_str(text).map_err(|e| crate::Error::scenario("ground-truth.toml", e.to_string()))
+    }
+
+    /// `transactions.jsonl`: one JSON object per non-coinbase transaction of the chain, in
+    /// block order (so parents come before children).
+    pub fn transactions_jsonl(&self) -> Result<String, crate::Error> {
+        let mut out = String::new();
+        for t in &self.chain_transactions {
+            let line = serde_json::to_string(t)
+                .map_err(|e| crate::Error::scenario(&self.scenario, e.to_string()))?;
+            out.push_str(&line);
+            out.push('\n');
+        }
+        Ok(out)
     }
 }
 
@@ -162,6 +355,7 @@ pub(crate) fn compute(
     st: &ChainState,
     change: &[ChangeTruth],
     txs: &[TxTruth],
+    tracing: &TracingInput,
 ) -> GroundTruth {
     let mut by_wallet: HashMap<&str, Vec<AddressTruth>> = HashMap::new();
     for (script, info) in &world.scripts {
@@ -247,7 +441,7 @@ pub(crate) fn compute(
             material: world.material.get(&w.id).cloned().unwrap_or_default(),
         });
     }
-    GroundTruth {
+    let mut truth = GroundTruth {
         scenario: sc.name.clone(),
         tip_height: st.index.tip_height(),
         tip_hash: st.kernel.tip_hash().to_string(),
@@ -264,5 +458,207 @@ pub(crate) fn compute(
         wallets,
         change_outputs: change.to_vec(),
         transactions: txs.to_vec(),
+        tracing: None,
+        chain_transactions: Vec::new(),
+    };
+    if is_tracing_scenario(sc) {
+        truth.chain_transactions = dump_chain(st);
+        truth.tracing = Some(tracing_truth(
+            sc,
+            world,
+            st,
+            tracing,
+            truth.chain_transactions.len(),
+        ));
+    }
+    truth
+}
+
+fn is_tracing_scenario(sc: &Scenario) -> bool {
+    sc.background.is_some()
+        || sc.wallets.iter().any(|w| w.label.is_some())
+        || sc
+            .steps
+            .iter()
+            .any(|s| s.flow.is_some() || s.coinjoin.is_some() || s.peel.is_some())
+}
+
+/// Every non-coinbase transaction of the chain, in block order, with its spent outputs.
+fn dump_chain(st: &ChainState) -> Vec<ChainTx> {
+    let mut out = Vec::new();
+    let prev = |op: &OutPoint| {
+        st.index
+            .txs
+            .get(&op.txid)
+            .and_then(|loc| loc.tx.output.get(usize::try_from(op.vout).ok()?).cloned())
+    };
+    for (height, txids) in st.index.block_txids.iter().enumerate() {
+        for txid in txids.iter().skip(1) {
+            let Some(loc) = st.index.txs.get(txid) else {
+                continue;
+            };
+            let tx = &loc.tx;
+            let inputs = tx
+                .input
+                .iter()
+                .map(|i| {
+                    let p = prev(&i.previous_output);
+                    ChainIn {
+                        prevout: i.previous_output.to_string(),
+                        value: p.as_ref().map(|o| o.value.to_sat()).unwrap_or(0),
+                        address: p
+                            .and_then(|o| keys::address(&o.script_pubkey))
+                            .unwrap_or_default(),
+                        sequence: i.sequence.0,
+                    }
+                })
+                .collect();
+            let outputs = tx
+                .output
+                .iter()
+                .map(|o| ChainOut {
+                    value: o.value.to_sat(),
+                    address: keys::address(&o.script_pubkey).unwrap_or_default(),
+                })
+                .collect();
+            out.push(ChainTx {
+                txid: txid.to_string(),
+                height: u32::try_from(height).unwrap_or(u32::MAX),
+                version: tx.version.0,
+                lock_time: tx.lock_time.to_consensus_u32(),
+                inputs,
+                outputs,
+            });
+        }
+    }
+    out
+}
+
+/// Entities (owners) with every address of theirs seen on the chain.
+fn entities(sc: &Scenario, world: &World, st: &ChainState, bg: &[String]) -> Vec<EntityTruth> {
+    let mut order: Vec<EntityTruth> = Vec::new();
+    let mut wallet_entity: HashMap<&str, usize> = HashMap::new();
+    let add = |order: &mut Vec<EntityTruth>, name: &str, wallet: &str| -> usize {
+        let i = match order.iter().position(|e| e.name == name) {
+            Some(i) => i,
+            None => {
+                order.push(EntityTruth {
+                    name: name.to_string(),
+                    label: None,
+                    category: None,
+                    wallets: Vec::new(),
+                    addresses: Vec::new(),
+                });
+                order.len() - 1
+            }
+        };
+        order[i].wallets.push(wallet.to_string());
+        i
+    };
+    for w in &sc.wallets {
+        let i = add(&mut order, w.owner.as_deref().unwrap_or(&w.id), &w.id);
+        if let (Some(l), None) = (&w.label, &order[i].label) {
+            order[i].label = Some(l.name.clone());
+            order[i].category = Some(l.category.clone());
+        }
+        wallet_entity.insert(w.id.as_str(), i);
+    }
+    for id in bg {
+        let i = add(&mut order, id, id);
+        wallet_entity.insert(id.as_str(), i);
+    }
+    let miner = add(&mut order, "lab-miner", "lab-miner");
+    let seen = |script: &bitcoin::ScriptBuf| st.index.history.contains_key(&script_hash(script));
+    for (script, info) in &world.scripts {
+        if let Some(i) = wallet_entity.get(info.wallet.as_str()) {
+            if seen(script) {
+                order[*i].addresses.push(info.address.clone());
+            }
+        }
+    }
+    if let Some(a) = keys::address(&world.miner_script) {
+        order[miner].addresses.push(a);
+    }
+    for e in &mut order {
+        e.addresses.sort();
+        e.addresses.dedup();
+    }
+    order.retain(|e| !e.addresses.is_empty());
+    order
+}
+
+fn outpoint(txid: &str, vout: u32) -> String {
+    format!("{txid}:{vout}")
+}
+
+fn tracing_truth(
+    sc: &Scenario,
+    world: &World,
+    st: &ChainState,
+    input: &TracingInput,
+    chain_transactions: usize,
+) -> TracingTruth {
+    let mut flows: Vec<FlowTruth> = Vec::new();
+    let mut peels: Vec<PeelTruth> = Vec::new();
+    let mut coinjoins = Vec::new();
+    for t in &input.story {
+        if let Some(name) = &t.flow {
+            match flows.iter_mut().find(|f| &f.name == name) {
+                Some(f) => f.txids.push(t.txid.clone()),
+                None => flows.push(FlowTruth {
+                    name: name.clone(),
+                    txids: vec![t.txid.clone()],
+                }),
+            }
+        }
+        if let Some(name) = &t.peel {
+            let hop = PeelHop {
+                txid: t.txid.clone(),
+                payments: t.payments.iter().map(|v| outpoint(&t.txid, *v)).collect(),
+                change: t.change.map(|v| outpoint(&t.txid, v)),
+            };
+            match peels.iter_mut().find(|p| &p.name == name) {
+                Some(p) => p.hops.push(hop),
+                None => peels.push(PeelTruth {
+                    name: name.clone(),
+                    hops: vec![hop],
+                }),
+            }
+        }
+        if let Some(kind) = t.coinjoin {
+            let txid: Option<bitcoin::Txid> = t.txid.parse().ok();
+            if let Some(loc) = txid.and_then(|id| st.index.txs.get(&id)) {
+                let mut counts: HashMap<u64, usize> = HashMap::new();
+                for o in &loc.tx.output {
+                    *counts.entry(o.value.to_sat()).or_default() += 1;
+                }
+                let (value, n) = counts
+                    .into_iter()
+                    .max_by_key(|(v, n)| (*n, *v))
+                    .unwrap_or((0, 0));
+                coinjoins.push(CoinJoinTruth {
+                    txid: t.txid.clone(),
+                    kind,
+                    note: t.note.clone(),
+                    equal_value_sat: value,
+                    equal_outputs: n,
+                    inputs: loc.tx.input.len(),
+                    outputs: loc.tx.output.len(),
+                    parties: t.parties.clone(),
+                });
+            }
+        }
+    }
+    TracingTruth {
+        chain_transactions,
+        background: sc.background.as_ref().map(|_| BackgroundTruth {
+            wallets: input.background_wallets.len(),
+            transactions: input.background_txs,
+            deposits: input.background_deposits,
+        }),
+        entities: entities(sc, world, st, &input.background_wallets),
+        flows,
+        coinjoins,
+        peels,
     }
 }

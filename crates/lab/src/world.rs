@@ -138,6 +138,41 @@ impl World {
         &self.secp
     }
 
+    /// Adds a lab wallet with one account `main` of `script` type (keys from the scenario
+    /// seed and `id`, at the BIP44/49/84/86 account path of that type), for generated
+    /// background wallets.
+    pub(crate) fn add_lab_wallet(
+        &mut self,
+        seed: u64,
+        id: &str,
+        script: ScriptType,
+    ) -> Result<(), Error> {
+        if self.wallets.contains_key(id) {
+            return Err(werr(id, "duplicate wallet id"));
+        }
+        let purpose = match script {
+            ScriptType::P2pkh => "44",
+            ScriptType::P2shP2wpkh => "49",
+            ScriptType::P2tr => "86",
+            _ => "84",
+        };
+        let path_text = format!("m/{purpose}'/1'/0'");
+        let master = keys::lab_master(seed, id).map_err(|e| werr(id, e))?;
+        let path = keys::parse_path(&path_text).map_err(|e| werr(id, e))?;
+        let x = keys::derive_priv(&self.secp, &master, path.as_ref()).map_err(|e| werr(id, e))?;
+        let mut accounts = HashMap::new();
+        accounts.insert("main".to_string(), (x, path_text, script));
+        self.wallets.insert(
+            id.to_string(),
+            Wallet {
+                keys: Keys::Hd { accounts },
+            },
+        );
+        self.material
+            .insert(id.to_string(), WalletMaterial::default());
+        Ok(())
+    }
+
     /// Expands a reference with an optional `a..b` range in its last component.
     pub(crate) fn expand(&mut self, r: &str) -> Result<Vec<ScriptBuf>, Error> {
         let r = r.trim();

@@ -23,7 +23,22 @@ fn check_scenario(name: &str) -> Lab {
         committed_truth(name),
         "{name}: the chain differs from ground-truth.toml"
     );
-    GroundTruth::from_toml(&built).unwrap();
+    let parsed = GroundTruth::from_toml(&built).unwrap();
+    assert_eq!(parsed.tracing, lab.ground_truth().tracing);
+    if let Some(tracing) = &lab.ground_truth().tracing {
+        let p = fixtures_dir()
+            .join("lab")
+            .join(name)
+            .join("transactions.jsonl");
+        let committed =
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let fresh = lab.ground_truth().transactions_jsonl().unwrap();
+        assert!(
+            committed == fresh,
+            "{name}: the chain differs from transactions.jsonl"
+        );
+        assert_eq!(fresh.lines().count(), tracing.chain_transactions);
+    }
     lab
 }
 
@@ -135,10 +150,86 @@ fn tracing_course_matches_its_ground_truth() {
         .any(|a| a.script_type == custos_lab::ScriptType::P2wsh));
     let labels = fixtures_dir().join("lab/tracing-course/labels.yaml");
     let text = std::fs::read_to_string(labels).unwrap();
-    for w in ["exchange", "exchange-cold"] {
+    for w in [
+        "exchange",
+        "exchange-cold",
+        "shop",
+        "casino",
+        "whirlpool",
+        "wasabi",
+    ] {
         for a in &t.wallet(w).unwrap().addresses {
             assert!(text.contains(&a.address), "label pack misses {}", a.address);
         }
+    }
+    for a in &t.wallet("thief").unwrap().addresses {
+        assert!(
+            !text.contains(&a.address),
+            "the thief is not a known entity"
+        );
+    }
+    let tr = t.tracing.as_ref().expect("tracing section");
+    // Every address of every wallet belongs to exactly its owner's entity.
+    for w in &t.wallets {
+        let owner = w.owner.clone().unwrap_or_else(|| w.id.clone());
+        for a in &w.addresses {
+            let holders: Vec<&str> = tr
+                .entities
+                .iter()
+                .filter(|e| e.addresses.contains(&a.address))
+                .map(|e| e.name.as_str())
+                .collect();
+            assert_eq!(holders, [owner.as_str()], "{}", a.address);
+        }
+    }
+    let kinds: Vec<String> = tr
+        .coinjoins
+        .iter()
+        .map(|c| format!("{:?}:{}x{}", c.kind, c.equal_outputs, c.equal_value_sat))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "EqualOutput:3x100000000",
+            "Whirlpool:5x1000000",
+            "Wasabi:12x10000000",
+            "Joinmarket:3x25000000"
+        ]
+    );
+    let theft = &tr.flows.iter().find(|f| f.name == "theft").unwrap().txids;
+    assert_eq!(
+        theft.first(),
+        Some(&t.transactions[1].txid),
+        "starts at the theft"
+    );
+    for c in &tr.coinjoins {
+        assert!(
+            theft.contains(&c.txid),
+            "the theft passes through {}",
+            c.txid
+        );
+        assert!(c.parties.len() >= 3 && c.parties[0] == "thief");
+    }
+    let peel = &tr.peels[0];
+    assert_eq!(peel.name, "thief-peel");
+    assert_eq!(peel.hops.len(), 4);
+    for pair in peel.hops.windows(2) {
+        let change = pair[0].change.as_ref().unwrap();
+        let next = t
+            .chain_transactions
+            .iter()
+            .find(|x| x.txid == pair[1].txid)
+            .unwrap();
+        assert!(
+            next.inputs.iter().any(|i| &i.prevout == change),
+            "the next hop spends the change {change}"
+        );
+        assert!(
+            t.change_outputs
+                .iter()
+                .any(|c| &format!("{}:{}", c.txid, c.vout) == change),
+            "hop change {change} is recorded as change"
+        );
     }
 }
 
@@ -187,4 +278,44 @@ fn lab_with_data_dir_survives_a_restart() {
     lab.mine(1).unwrap();
     assert_eq!(lab.mempool_len(), 0);
     assert_eq!(lab.tip_height(), height + 1);
+}
+
+#[test]
+fn tracing_large_matches_its_ground_truth() {
+    // One debug build of 10,000 payments takes about 20 s here; this is the only test that
+    // builds tracing-large.
+    let lab = check_scenario("tracing-large");
+    let t = lab.ground_truth();
+    let tr = t.tracing.as_ref().unwrap();
+    let bg = tr.background.as_ref().unwrap();
+    assert!(bg.transactions >= 10_000 && bg.wallets >= 500);
+    assert!(tr.entities.len() >= 500);
+    assert!(tr.chain_transactions > bg.transactions);
+    assert!(tr.peels.iter().any(|p| p.hops.len() >= 8));
+    assert!(tr.coinjoins.len() >= 2);
+    let theft = &tr.flows.iter().find(|f| f.name == "theft").unwrap().txids;
+    for c in &tr.coinjoins {
+        assert!(theft.contains(&c.txid));
+    }
+    // The thief's flow deposits at addresses of both labelled exchanges.
+    let exchange: Vec<&String> = tr
+        .entities
+        .iter()
+        .filter(|e| e.category.as_deref() == Some("exchange"))
+        .flat_map(|e| &e.addresses)
+        .collect();
+    let deposits = t
+        .chain_transactions
+        .iter()
+        .filter(|x| theft.contains(&x.txid))
+        .flat_map(|x| &x.outputs)
+        .filter(|o| exchange.contains(&&o.address))
+        .count();
+    assert!(deposits >= 3, "{deposits}");
+    assert!(t.wallet("thief").unwrap().balance_sat > 0);
+    let labels = fixtures_dir().join("lab/tracing-large/labels.yaml");
+    let text = std::fs::read_to_string(labels).unwrap();
+    for a in &exchange {
+        assert!(text.contains(a.as_str()), "label pack misses {a}");
+    }
 }
