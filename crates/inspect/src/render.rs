@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use custos_case::report::{escape, table, Section};
 use custos_core::inventory::Inventory;
 
-use crate::SourceSummary;
+use crate::{scan::count_u32, SourceSummary};
 
 fn opt(h: Option<u32>) -> String {
     h.map_or_else(|| "-".into(), |h| h.to_string())
@@ -41,8 +41,8 @@ pub fn summarize(inv: &Inventory) -> Vec<SourceSummary> {
                     .map(|a| a.index.saturating_add(1))
                     .max()
                     .unwrap_or(0),
-                used: u32::try_from(addrs.len()).unwrap_or(u32::MAX),
-                utxos: u32::try_from(utxos.len()).unwrap_or(u32::MAX),
+                used: count_u32(addrs.len()),
+                utxos: count_u32(utxos.len()),
                 confirmed: sum(&|u| u.height > 0),
                 unconfirmed: sum(&|u| u.height == 0),
                 first_height: addrs.iter().filter_map(|a| a.first_height).min(),

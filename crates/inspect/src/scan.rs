@@ -389,6 +389,28 @@ fn sum(values: impl IntoIterator<Item = Sat>) -> Result<Sat, Error> {
     Ok(Sat::checked_sum(values)?)
 }
 
+/// A count as the inventory's `u32`, saturating: no scan holds 2^32 addresses or transactions.
+pub(crate) fn count_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Output `vout` of transaction `txid` as an outpoint.
+fn outpoint(txid: Txid, vout: usize) -> OutPoint {
+    let vout = u32::try_from(vout).expect("a transaction has fewer than 2^32 outputs");
+    OutPoint::new(txid, vout)
+}
+
+/// The height of a block the server places a transaction in: `None` for mempool heights (0,
+/// and -1 for an unconfirmed parent) and for heights no block can have.
+fn block_height(height: i64) -> Option<u32> {
+    u32::try_from(height).ok().filter(|h| *h > 0)
+}
+
+/// The inventory's height of an output: its block's height, or 0 for "unconfirmed".
+fn inventory_height(height: i64) -> u32 {
+    block_height(height).unwrap_or(0)
+}
+
 /// Runs the scan. `verify_with` is a second server to cross-check every answer with.
 ///
 /// Fails only when nothing can be reported (no tip, an unusable watch-only file); any later
@@ -402,7 +424,7 @@ pub fn scan(
 ) -> Result<ScanReport, Error> {
     check_format(watch)?;
     let network = watch.network.to_bitcoin();
-    let mut chains = build_chains(watch, opts)?;
+    let chains = build_chains(watch, opts)?;
     let src = Counting {
         inner: source,
         n: Cell::new(0),
@@ -411,106 +433,116 @@ pub fn scan(
     progress(Progress::Tip { height: tip.height });
 
     let mut warnings: Vec<String> = Vec::new();
-    let mut discovery_finished = true;
+    let found = discover(
+        &src,
+        chains,
+        network,
+        opts.accounts,
+        &mut warnings,
+        progress,
+    )?;
+    let tx_height = transaction_heights(&found, &mut warnings);
+    let txids: Vec<Txid> = tx_height.keys().copied().collect();
+    let mut fetched = fetch_and_hash(&src, &txids, &mut warnings);
+    progress(Progress::Transactions {
+        count: fetched.txs.len(),
+    });
+    let headers = sync_headers(&src, network, &tip, &mut warnings, progress);
+    let proven = verify_proofs(
+        &src,
+        &headers.chain,
+        &tx_height,
+        &mut fetched,
+        &mut warnings,
+    );
+    progress(Progress::Proofs {
+        count: fetched.evidence.proofs.len(),
+    });
+    keep_headers(&headers.chain, proven, tip.height, &mut fetched.evidence);
+    let local = derive_utxos(&found, &fetched.txs, &tx_height);
+    let mut tainted = tainted_slots(&found, &fetched);
+    let unspents_ok = compare_unspents(&src, &found, &local, &mut tainted, &mut warnings);
+    let balances = Balances::of(&local)?;
+    let second = match verify_with {
+        Some(second) => {
+            progress(Progress::CrossCheck {
+                server: second.name(),
+            });
+            second_opinion(
+                &src,
+                second,
+                &tip,
+                &found,
+                &balances,
+                &mut tainted,
+                &mut warnings,
+            )?
+        }
+        None => SecondOpinion::default(),
+    };
+    let findings = Findings {
+        warnings,
+        fetch_failed: fetched.failed || !unspents_ok || second.failed,
+        tainted,
+    };
+    let outcome = Outcome {
+        found,
+        fetched,
+        headers,
+        local,
+        balances,
+        second,
+        findings,
+    };
+    assemble(watch, &src, verify_with, &tip, outcome)
+}
+
+/// What discovery found: the chains, every script asked about, and the first slot of every
+/// used script.
+struct Discovery {
+    chains: Vec<Chain>,
+    slots: Vec<Slot>,
+    /// Slots with history, first occurrence of each script only, in scan order.
+    used: Vec<usize>,
+    rounds: u32,
+    /// False when a round failed or account discovery could not continue.
+    finished: bool,
+}
+
+/// Discovery: one batched history request per round across every active chain, until every
+/// chain has a full gap of unused scripts; BIP44 account discovery activates account n+1 of a
+/// catalogue entry when account n shows history.
+fn discover(
+    src: &dyn BitcoinSource,
+    mut chains: Vec<Chain>,
+    network: bitcoin::Network,
+    accounts: Accounts,
+    warnings: &mut Vec<String>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Discovery, Error> {
     let mut slots: Vec<Slot> = Vec::new();
     let mut by_script: HashMap<ScriptBuf, usize> = HashMap::new();
     let mut rounds = 0u32;
+    let mut finished = true;
     let mut missing_accounts: BTreeSet<(String, u32)> = BTreeSet::new();
-
-    // Discovery: one batched history request per round across every active chain.
     loop {
-        let mut batch: Vec<usize> = Vec::new();
-        for (ci, c) in chains.iter_mut().enumerate() {
-            if !c.active || c.done {
-                continue;
-            }
-            let end = if c.ranged {
-                c.used_until.saturating_add(c.gap)
-            } else {
-                1
-            };
-            for index in c.next..end {
-                let (script, address) = c.desc.script_at(&c.label, index, network)?;
-                let address = address.map_or_else(
-                    || format!("script:{}", script.to_hex_string()),
-                    |a| a.to_string(),
-                );
-                let duplicate_of = by_script.get(&script).copied();
-                if duplicate_of.is_none() {
-                    by_script.insert(script.clone(), slots.len());
-                }
-                batch.push(slots.len());
-                slots.push(Slot {
-                    chain: ci,
-                    index,
-                    script,
-                    address,
-                    history: Vec::new(),
-                    duplicate_of,
-                });
-            }
-            c.next = end;
-        }
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script, network)?;
         if batch.is_empty() {
             break;
         }
         rounds += 1;
         let scripts: Vec<ScriptBuf> = batch.iter().map(|&s| slots[s].script.clone()).collect();
-        let answer = src.histories(&scripts).and_then(|h| {
-            if h.len() == scripts.len() {
-                Ok(h)
-            } else {
-                Err(SourceError::Malformed {
-                    server: src.name(),
-                    method: "blockchain.scripthash.get_history".into(),
-                    detail: format!("{} answers to {} requests", h.len(), scripts.len()),
-                })
-            }
-        });
-        let histories = match answer {
+        let histories = match fetch_histories(src, &scripts) {
             Ok(h) => h,
             Err(e) => {
                 warnings.push(format!("discovery stopped in round {rounds}: {e}"));
-                discovery_finished = false;
+                finished = false;
                 break;
             }
         };
-        let mut newly_used: Vec<usize> = Vec::new();
-        for (&si, hist) in batch.iter().zip(histories) {
-            if hist.is_empty() {
-                continue;
-            }
-            let ci = slots[si].chain;
-            let c = &mut chains[ci];
-            c.used_until = c.used_until.max(slots[si].index.saturating_add(1));
-            if !c.has_history {
-                c.has_history = true;
-                newly_used.push(ci);
-            }
-            slots[si].history = hist;
-        }
-        for c in chains.iter_mut() {
-            if c.active && (!c.ranged || c.next >= c.used_until.saturating_add(c.gap)) {
-                c.done = true;
-            }
-        }
-        if opts.accounts == Accounts::Auto {
-            for ci in newly_used {
-                let (Some(a), cat) = (chains[ci].account, chains[ci].catalogue.clone()) else {
-                    continue;
-                };
-                let next = a.saturating_add(1);
-                let mut found = false;
-                for c in chains.iter_mut() {
-                    if c.catalogue == cat && c.account == Some(next) {
-                        found = true;
-                        c.active = true;
-                    }
-                }
-                if !found {
-                    missing_accounts.insert((cat.unwrap_or_else(|| "(no catalogue id)".into()), a));
-                }
-            }
+        let newly_used = record_histories(&mut chains, &mut slots, &batch, histories);
+        if accounts == Accounts::Auto {
+            activate_next_accounts(&mut chains, &newly_used, &mut missing_accounts);
         }
         progress(Progress::Window {
             round: rounds,
@@ -523,15 +555,139 @@ pub fn scan(
             "catalogue entry {cat}: account {a} has history but the watch-only file holds no account {}; export more accounts to continue account discovery",
             a.saturating_add(1)
         ));
-        discovery_finished = false;
+        finished = false;
     }
+    let used = used_slots(&chains, &slots);
+    Ok(Discovery {
+        chains,
+        slots,
+        used,
+        rounds,
+        finished,
+    })
+}
 
-    // The used scripts (first occurrence of each script only).
+/// Derives the next window of every active chain into new slots; returns the slots to ask about.
+fn derive_window(
+    chains: &mut [Chain],
+    slots: &mut Vec<Slot>,
+    by_script: &mut HashMap<ScriptBuf, usize>,
+    network: bitcoin::Network,
+) -> Result<Vec<usize>, Error> {
+    let mut batch: Vec<usize> = Vec::new();
+    for (ci, c) in chains.iter_mut().enumerate() {
+        if !c.active || c.done {
+            continue;
+        }
+        let end = if c.ranged {
+            c.used_until.saturating_add(c.gap)
+        } else {
+            1
+        };
+        for index in c.next..end {
+            let (script, address) = c.desc.script_at(&c.label, index, network)?;
+            let address = address.map_or_else(
+                || format!("script:{}", script.to_hex_string()),
+                |a| a.to_string(),
+            );
+            let duplicate_of = by_script.get(&script).copied();
+            if duplicate_of.is_none() {
+                by_script.insert(script.clone(), slots.len());
+            }
+            batch.push(slots.len());
+            slots.push(Slot {
+                chain: ci,
+                index,
+                script,
+                address,
+                history: Vec::new(),
+                duplicate_of,
+            });
+        }
+        c.next = end;
+    }
+    Ok(batch)
+}
+
+/// One batched history request, refusing an answer of the wrong length.
+fn fetch_histories(
+    src: &dyn BitcoinSource,
+    scripts: &[ScriptBuf],
+) -> Result<Vec<Vec<HistoryItem>>, SourceError> {
+    let h = src.histories(scripts)?;
+    if h.len() == scripts.len() {
+        Ok(h)
+    } else {
+        Err(SourceError::Malformed {
+            server: src.name(),
+            method: "blockchain.scripthash.get_history".into(),
+            detail: format!("{} answers to {} requests", h.len(), scripts.len()),
+        })
+    }
+}
+
+/// Stores a round's histories, moves each chain's gap past its last used index and marks
+/// finished chains done; returns the chains that showed history for the first time.
+fn record_histories(
+    chains: &mut [Chain],
+    slots: &mut [Slot],
+    batch: &[usize],
+    histories: Vec<Vec<HistoryItem>>,
+) -> Vec<usize> {
+    let mut newly_used: Vec<usize> = Vec::new();
+    for (&si, hist) in batch.iter().zip(histories) {
+        if hist.is_empty() {
+            continue;
+        }
+        let ci = slots[si].chain;
+        let c = &mut chains[ci];
+        c.used_until = c.used_until.max(slots[si].index.saturating_add(1));
+        if !c.has_history {
+            c.has_history = true;
+            newly_used.push(ci);
+        }
+        slots[si].history = hist;
+    }
+    for c in chains.iter_mut() {
+        if c.active && (!c.ranged || c.next >= c.used_until.saturating_add(c.gap)) {
+            c.done = true;
+        }
+    }
+    newly_used
+}
+
+/// BIP44 account discovery: activates account n+1 of the catalogue entry of every chain in
+/// `newly_used`, or records that the watch-only file lacks it.
+fn activate_next_accounts(
+    chains: &mut [Chain],
+    newly_used: &[usize],
+    missing: &mut BTreeSet<(String, u32)>,
+) {
+    for &ci in newly_used {
+        let (Some(a), cat) = (chains[ci].account, chains[ci].catalogue.clone()) else {
+            continue;
+        };
+        let next = a.saturating_add(1);
+        let mut found = false;
+        for c in chains.iter_mut() {
+            if c.catalogue == cat && c.account == Some(next) {
+                found = true;
+                c.active = true;
+            }
+        }
+        if !found {
+            missing.insert((cat.unwrap_or_else(|| "(no catalogue id)".into()), a));
+        }
+    }
+}
+
+/// The used scripts (first occurrence of each script only); a script scanned under several
+/// sources is reported once, and where else it appears is logged.
+fn used_slots(chains: &[Chain], slots: &[Slot]) -> Vec<usize> {
     let used: Vec<usize> = (0..slots.len())
         .filter(|&i| !slots[i].history.is_empty() && slots[i].duplicate_of.is_none())
         .collect();
     for &i in &used {
-        // A script scanned under two sources: report it once, say where else it appears.
         let dups: Vec<String> = slots
             .iter()
             .filter(|s| s.duplicate_of == Some(i))
@@ -541,10 +697,15 @@ pub fn scan(
             tracing::info!(target: "custos::inspect", address = %slots[i].address, also = ?dups, "script appears under several sources; counted once");
         }
     }
+    used
+}
 
+/// Every transaction in the used scripts' histories with its height; a transaction the
+/// server places at two heights is warned about and kept at the higher.
+fn transaction_heights(found: &Discovery, warnings: &mut Vec<String>) -> BTreeMap<Txid, i64> {
     let mut tx_height: BTreeMap<Txid, i64> = BTreeMap::new();
-    for &i in &used {
-        for h in &slots[i].history {
+    for &i in &found.used {
+        for h in &found.slots[i].history {
             let e = tx_height.entry(h.txid).or_insert(h.height);
             if *e != h.height {
                 warnings.push(format!(
@@ -555,26 +716,37 @@ pub fn scan(
             }
         }
     }
+    tx_height
+}
 
-    // Transactions: hashed against their txids.
-    let mut evidence = Evidence::default();
-    let mut txs: HashMap<Txid, Transaction> = HashMap::new();
-    let mut status: BTreeMap<Txid, ProofStatus> = BTreeMap::new();
-    let txids: Vec<Txid> = tx_height.keys().copied().collect();
-    let mut fetch_failed = false;
+/// The transactions fetched and what was checked about them.
+#[derive(Default)]
+struct Fetched {
+    /// Transactions that hashed to their txid.
+    txs: HashMap<Txid, Transaction>,
+    /// SPV status per transaction.
+    status: BTreeMap<Txid, ProofStatus>,
+    evidence: Evidence,
+    /// A batch failed or came back with the wrong number of answers.
+    failed: bool,
+}
+
+/// Fetches the transactions in batches and hashes each against its txid.
+fn fetch_and_hash(src: &dyn BitcoinSource, txids: &[Txid], warnings: &mut Vec<String>) -> Fetched {
+    let mut f = Fetched::default();
     for chunk in txids.chunks(TX_BATCH) {
         match src.raw_transactions(chunk) {
             Ok(raws) if raws.len() == chunk.len() => {
                 for (txid, raw) in chunk.iter().zip(raws) {
                     match spv::check_tx_bytes(txid, &raw) {
                         Ok(tx) => {
-                            txs.insert(*txid, tx);
-                            evidence.raw_txs.push((*txid, raw, true));
+                            f.txs.insert(*txid, tx);
+                            f.evidence.raw_txs.push((*txid, raw, true));
                         }
                         Err(e) => {
                             warnings.push(e.to_string());
-                            status.insert(*txid, ProofStatus::Failed(e.to_string()));
-                            evidence.raw_txs.push((*txid, raw, false));
+                            f.status.insert(*txid, ProofStatus::Failed(e.to_string()));
+                            f.evidence.raw_txs.push((*txid, raw, false));
                         }
                     }
                 }
@@ -585,66 +757,83 @@ pub fn scan(
                     raws.len(),
                     chunk.len()
                 ));
-                fetch_failed = true;
+                f.failed = true;
             }
             Err(e) => {
                 warnings.push(format!("fetching transactions failed: {e}"));
-                fetch_failed = true;
+                f.failed = true;
             }
         }
     }
-    progress(Progress::Transactions { count: txs.len() });
+    f
+}
 
-    // Header chain from genesis to the tip.
+/// The header chain validated from genesis, and whether its sync failed.
+struct Headers {
+    chain: VerifiedChain,
+    fault: bool,
+}
+
+impl Headers {
+    /// Whether a header-chain failure leaves `height` unvalidated.
+    fn fault_affects(&self, height: u32) -> bool {
+        self.fault && height > 0 && self.chain.header(height).is_none()
+    }
+}
+
+/// Syncs the header chain from genesis to the tip.
+fn sync_headers(
+    src: &dyn BitcoinSource,
+    network: bitcoin::Network,
+    tip: &Tip,
+    warnings: &mut Vec<String>,
+    progress: &mut dyn FnMut(Progress),
+) -> Headers {
     let mut chain = VerifiedChain::new(network);
-    let mut header_fault = false;
-    if let Err(e) = chain.sync(&src, &tip, &mut |done, total| {
+    let mut fault = false;
+    if let Err(e) = chain.sync(src, tip, &mut |done, total| {
         progress(Progress::Headers { done, total })
     }) {
         warnings.push(format!("header chain: {e}"));
-        header_fault = true;
+        fault = true;
     }
+    Headers { chain, fault }
+}
 
-    // Merkle proofs of the confirmed transactions we hold.
+/// Checks the merkle proof of every confirmed transaction held against the header chain;
+/// mempool transactions are marked unconfirmed, and a confirmed one without a proof failed.
+/// Returns the heights of the blocks the verified proofs lead to.
+fn verify_proofs(
+    src: &dyn BitcoinSource,
+    chain: &VerifiedChain,
+    tx_height: &BTreeMap<Txid, i64>,
+    f: &mut Fetched,
+    warnings: &mut Vec<String>,
+) -> BTreeSet<u32> {
+    let mut proven = BTreeSet::new();
     let requests: Vec<(Txid, u32)> = tx_height
         .iter()
-        .filter(|(t, _)| txs.contains_key(*t))
-        .filter_map(|(t, h)| u32::try_from(*h).ok().filter(|h| *h > 0).map(|h| (*t, h)))
+        .filter(|(t, _)| f.txs.contains_key(*t))
+        .filter_map(|(t, h)| block_height(*h).map(|h| (*t, h)))
         .collect();
-    for (t, h) in &tx_height {
-        if *h <= 0 && txs.contains_key(t) {
-            status.insert(*t, ProofStatus::Unconfirmed);
+    for (t, h) in tx_height {
+        if *h <= 0 && f.txs.contains_key(t) {
+            f.status.insert(*t, ProofStatus::Unconfirmed);
         }
     }
-    let mut proof_heights = BTreeSet::new();
     for chunk in requests.chunks(TX_BATCH) {
         match src.merkle_proofs(chunk) {
             Ok(proofs) if proofs.len() == chunk.len() => {
                 for (proof, (txid, height)) in proofs.into_iter().zip(chunk) {
-                    let st = if proof.txid != *txid {
-                        ProofStatus::Failed(format!(
-                            "transaction {txid}: server sent a proof for {}",
-                            proof.txid
-                        ))
-                    } else {
-                        match chain.verify_proof(&proof, *height) {
-                            Ok(()) => {
-                                proof_heights.insert(*height);
-                                ProofStatus::Verified
-                            }
-                            Err(e) => ProofStatus::Failed(match e {
-                                custos_chain::SpvError::HeaderUnavailable { height: hh } => format!(
-                                    "transaction {txid} at height {height}: no validated header at height {hh}"
-                                ),
-                                other => other.to_string(),
-                            }),
-                        }
-                    };
+                    let st = proof_status(chain, &proof, *txid, *height);
+                    if st == ProofStatus::Verified {
+                        proven.insert(*height);
+                    }
                     if let ProofStatus::Failed(m) = &st {
                         warnings.push(m.clone());
                     }
-                    status.insert(*txid, st.clone());
-                    evidence.proofs.push((proof, st));
+                    f.status.insert(*txid, st.clone());
+                    f.evidence.proofs.push((proof, st));
                 }
             }
             Ok(proofs) => {
@@ -653,266 +842,333 @@ pub fn scan(
                     proofs.len(),
                     chunk.len()
                 ));
-                fetch_failed = true;
+                f.failed = true;
             }
             Err(e) => {
                 warnings.push(format!("fetching merkle proofs failed: {e}"));
-                fetch_failed = true;
+                f.failed = true;
             }
         }
     }
     for (t, h) in &requests {
-        status.entry(*t).or_insert_with(|| {
+        f.status.entry(*t).or_insert_with(|| {
             ProofStatus::Failed(format!("transaction {t} at height {h}: no merkle proof"))
         });
     }
-    progress(Progress::Proofs {
-        count: evidence.proofs.len(),
-    });
-    proof_heights.insert(tip.height);
-    for h in proof_heights {
+    proven
+}
+
+/// The status of one transaction given the proof the server sent for it.
+fn proof_status(
+    chain: &VerifiedChain,
+    proof: &MerkleProof,
+    txid: Txid,
+    height: u32,
+) -> ProofStatus {
+    if proof.txid != txid {
+        return ProofStatus::Failed(format!(
+            "transaction {txid}: server sent a proof for {}",
+            proof.txid
+        ));
+    }
+    match chain.verify_proof(proof, height) {
+        Ok(()) => ProofStatus::Verified,
+        Err(custos_chain::SpvError::HeaderUnavailable { height: hh }) => ProofStatus::Failed(
+            format!("transaction {txid} at height {height}: no validated header at height {hh}"),
+        ),
+        Err(other) => ProofStatus::Failed(other.to_string()),
+    }
+}
+
+/// Keeps the validated headers at the heights the verified proofs and the tip refer to as
+/// evidence.
+fn keep_headers(
+    chain: &VerifiedChain,
+    mut heights: BTreeSet<u32>,
+    tip_height: u32,
+    evidence: &mut Evidence,
+) {
+    heights.insert(tip_height);
+    for h in heights {
         if let Some(hd) = chain.header(h) {
             evidence.headers.push((h, *hd));
         }
     }
+}
 
-    // Unspent outputs derived from the transactions themselves.
-    let owner: HashMap<&ScriptBuf, usize> = used.iter().map(|&i| (&slots[i].script, i)).collect();
-    let mut spent: BTreeSet<OutPoint> = BTreeSet::new();
-    for tx in txs.values() {
-        for i in &tx.input {
-            spent.insert(i.previous_output);
-        }
-    }
+/// Unspent outputs derived from the transactions themselves: outputs to a used script that no
+/// fetched transaction spends.
+fn derive_utxos(
+    found: &Discovery,
+    txs: &HashMap<Txid, Transaction>,
+    tx_height: &BTreeMap<Txid, i64>,
+) -> Vec<LocalUtxo> {
+    let owner: HashMap<&ScriptBuf, usize> = found
+        .used
+        .iter()
+        .map(|&i| (&found.slots[i].script, i))
+        .collect();
+    let spent: BTreeSet<OutPoint> = txs
+        .values()
+        .flat_map(|tx| tx.input.iter().map(|i| i.previous_output))
+        .collect();
     let mut local: Vec<LocalUtxo> = Vec::new();
-    for (txid, tx) in &txs {
-        let height = tx_height.get(txid).copied().unwrap_or(0);
+    for (txid, tx) in txs {
+        let height = tx_height
+            .get(txid)
+            .copied()
+            .expect("every fetched transaction was asked for by its height");
         for (vout, o) in tx.output.iter().enumerate() {
             let Some(&slot) = owner.get(&o.script_pubkey) else {
                 continue;
             };
-            let outpoint = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));
+            let outpoint = outpoint(*txid, vout);
             if spent.contains(&outpoint) {
                 continue;
             }
             local.push(LocalUtxo {
                 outpoint,
                 value: Sat(o.value.to_sat()),
-                height: u32::try_from(height).unwrap_or(0),
+                height: inventory_height(height),
                 slot,
             });
         }
     }
+    local
+}
 
-    // A slot is tainted when some transaction of its history could not be checked: its
-    // unspent outputs are then listed but not marked verified.
-    let mut tainted: BTreeSet<usize> = BTreeSet::new();
-    for &i in &used {
-        if slots[i].history.iter().any(|h| {
-            !txs.contains_key(&h.txid)
-                || matches!(status.get(&h.txid), Some(ProofStatus::Failed(_)))
-        }) {
-            tainted.insert(i);
-        }
-    }
+/// Slots some transaction of whose history could not be checked: their unspent outputs are
+/// listed but not marked verified.
+fn tainted_slots(found: &Discovery, f: &Fetched) -> BTreeSet<usize> {
+    found
+        .used
+        .iter()
+        .copied()
+        .filter(|&i| {
+            found.slots[i].history.iter().any(|h| {
+                !f.txs.contains_key(&h.txid)
+                    || matches!(f.status.get(&h.txid), Some(ProofStatus::Failed(_)))
+            })
+        })
+        .collect()
+}
 
-    // The server's own unspent list, compared with the one derived from its transactions.
-    let used_scripts: Vec<ScriptBuf> = used.iter().map(|&i| slots[i].script.clone()).collect();
-    match src.unspents(&used_scripts) {
-        Ok(lists) if lists.len() == used.len() => {
-            for (&slot, list) in used.iter().zip(&lists) {
-                let theirs: BTreeMap<OutPoint, Sat> =
-                    list.iter().map(|u| (u.outpoint, u.value)).collect();
-                let mine: BTreeMap<OutPoint, Sat> = local
-                    .iter()
-                    .filter(|u| u.slot == slot)
-                    .map(|u| (u.outpoint, u.value))
-                    .collect();
-                if theirs != mine {
-                    tainted.insert(slot);
-                    for (op, v) in &theirs {
-                        if mine.get(op) != Some(v) {
-                            warnings.push(format!(
-                                "address {}: server lists unspent output {op} of {} sat that its transactions do not show",
-                                slots[slot].address, v.0
-                            ));
-                        }
-                    }
-                    for (op, v) in &mine {
-                        if theirs.get(op) != Some(v) {
-                            warnings.push(format!(
-                                "address {}: transactions show unspent output {op} of {} sat that the server does not list",
-                                slots[slot].address, v.0
-                            ));
-                        }
-                    }
-                }
-            }
-        }
+/// Compares the server's own unspent list with the one derived from its transactions; a slot
+/// where they differ is tainted. Returns false when the list could not be had.
+fn compare_unspents(
+    src: &dyn BitcoinSource,
+    found: &Discovery,
+    local: &[LocalUtxo],
+    tainted: &mut BTreeSet<usize>,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let used = &found.used;
+    let used_scripts: Vec<ScriptBuf> = used
+        .iter()
+        .map(|&i| found.slots[i].script.clone())
+        .collect();
+    let lists = match src.unspents(&used_scripts) {
+        Ok(lists) if lists.len() == used.len() => lists,
         Ok(_) => {
             warnings.push("server sent a wrong number of unspent lists".into());
-            fetch_failed = true;
+            return false;
         }
         Err(e) => {
             warnings.push(format!("listing unspent outputs failed: {e}"));
-            fetch_failed = true;
+            return false;
         }
-    }
-
-    // Balances per slot.
-    let mut slot_conf: HashMap<usize, Sat> = HashMap::new();
-    let mut slot_unconf: HashMap<usize, Sat> = HashMap::new();
-    for u in &local {
-        let m = if u.height > 0 {
-            &mut slot_conf
-        } else {
-            &mut slot_unconf
-        };
-        let e = m.entry(u.slot).or_insert(Sat::ZERO);
-        *e = e.checked_add(u.value)?;
-    }
-
-    // Second server.
-    let mut verify_round_trips = 0;
-    let mut cc = None;
-    if let Some(second) = verify_with {
-        progress(Progress::CrossCheck {
-            server: second.name(),
-        });
-        let items: Vec<CheckItem> = (0..slots.len())
-            .filter(|&i| slots[i].duplicate_of.is_none())
-            .map(|i| {
-                let bal = slot_conf
-                    .get(&i)
-                    .copied()
-                    .unwrap_or(Sat::ZERO)
-                    .checked_add(slot_unconf.get(&i).copied().unwrap_or(Sat::ZERO))?;
-                Ok(CheckItem {
-                    label: slots[i].address.clone(),
-                    script: slots[i].script.clone(),
-                    history: slots[i].history.clone(),
-                    balance: bal,
-                })
-            })
-            .collect::<Result<_, Error>>()?;
-        match cross_check(&src.name(), &tip, &items, second) {
-            Ok(r) => {
-                verify_round_trips = r.round_trips;
-                for d in &r.disagreements {
-                    warnings.push(format!("cross-check with {}: {d}", r.secondary));
-                    if let Some(a) = d.address() {
-                        for &i in &used {
-                            if slots[i].address == a {
-                                tainted.insert(i);
-                            }
-                        }
-                    }
-                }
-                cc = Some(r);
-            }
-            Err(e) => {
-                warnings.push(format!("cross-check with {} failed: {e}", second.name()));
-                fetch_failed = true;
-            }
-        }
-    }
-
-    // The inventory.
-    let secp = Secp256k1::verification_only();
-    let mut addresses = Vec::new();
-    let mut used_sorted = used.clone();
-    used_sorted.sort_by_key(|&i| (chains[slots[i].chain].src, slots[i].chain, slots[i].index));
-    let mut descriptors: HashMap<usize, String> = HashMap::new();
-    for &i in &used_sorted {
-        let s = &slots[i];
-        let c = &chains[s.chain];
-        let definite = c.desc.definite_string(&c.label, s.index, &secp)?;
-        descriptors.insert(i, definite.clone());
-        let heights: Vec<u32> = s
-            .history
+    };
+    for (&slot, list) in used.iter().zip(&lists) {
+        let theirs: BTreeMap<OutPoint, Sat> = list.iter().map(|u| (u.outpoint, u.value)).collect();
+        let mine: BTreeMap<OutPoint, Sat> = local
             .iter()
-            .filter_map(HistoryItem::confirmed_height)
+            .filter(|u| u.slot == slot)
+            .map(|u| (u.outpoint, u.value))
             .collect();
-        addresses.push(UsedAddress {
-            source: c.label.clone(),
-            index: s.index,
-            address: s.address.clone(),
-            descriptor: definite,
-            tx_count: u32::try_from(s.history.len()).unwrap_or(u32::MAX),
-            confirmed: slot_conf.get(&i).copied().unwrap_or(Sat::ZERO),
-            unconfirmed: slot_unconf.get(&i).copied().unwrap_or(Sat::ZERO),
-            first_height: heights.iter().min().copied(),
-            last_height: heights.iter().max().copied(),
-        });
-    }
-    local.sort_by_key(|u| {
-        let s = &slots[u.slot];
-        (chains[s.chain].src, s.chain, s.index, u.outpoint)
-    });
-    let mut utxos = Vec::new();
-    let mut unverified_confirmed = 0usize;
-    for u in &local {
-        let s = &slots[u.slot];
-        let tx = txs.get(&u.outpoint.txid);
-        let verified = !tainted.contains(&u.slot)
-            && !header_fault_affects(header_fault, &chain, u.height)
-            && matches!(status.get(&u.outpoint.txid), Some(ProofStatus::Verified));
-        if u.height > 0 && !verified {
-            unverified_confirmed += 1;
+        if theirs == mine {
+            continue;
         }
-        utxos.push(InventoryUtxo {
-            outpoint: u.outpoint.to_string(),
-            value: u.value,
-            height: u.height,
-            address: s.address.clone(),
-            script_pubkey: s.script.to_hex_string(),
-            descriptor: descriptors.get(&u.slot).cloned().unwrap_or_default(),
-            source: chains[s.chain].label.clone(),
-            verified,
-            prev_tx: tx.map(|t| hex::encode(serialize(t))).unwrap_or_default(),
-        });
+        tainted.insert(slot);
+        let address = &found.slots[slot].address;
+        for (op, v) in &theirs {
+            if mine.get(op) != Some(v) {
+                warnings.push(format!(
+                    "address {address}: server lists unspent output {op} of {} sat that its transactions do not show",
+                    v.0
+                ));
+            }
+        }
+        for (op, v) in &mine {
+            if theirs.get(op) != Some(v) {
+                warnings.push(format!(
+                    "address {address}: transactions show unspent output {op} of {} sat that the server does not list",
+                    v.0
+                ));
+            }
+        }
     }
+    true
+}
+
+/// Confirmed and unconfirmed balance per slot, from the derived unspent outputs.
+#[derive(Default)]
+struct Balances {
+    confirmed: HashMap<usize, Sat>,
+    unconfirmed: HashMap<usize, Sat>,
+}
+
+impl Balances {
+    fn of(local: &[LocalUtxo]) -> Result<Balances, Error> {
+        let mut b = Balances::default();
+        for u in local {
+            let m = if u.height > 0 {
+                &mut b.confirmed
+            } else {
+                &mut b.unconfirmed
+            };
+            let e = m.entry(u.slot).or_insert(Sat::ZERO);
+            *e = e.checked_add(u.value)?;
+        }
+        Ok(b)
+    }
+
+    fn confirmed(&self, slot: usize) -> Sat {
+        self.confirmed.get(&slot).copied().unwrap_or(Sat::ZERO)
+    }
+
+    fn unconfirmed(&self, slot: usize) -> Sat {
+        self.unconfirmed.get(&slot).copied().unwrap_or(Sat::ZERO)
+    }
+}
+
+/// What the second server said.
+#[derive(Default)]
+struct SecondOpinion {
+    report: Option<CrossCheck>,
+    round_trips: u64,
+    /// The cross-check could not run to the end.
+    failed: bool,
+}
+
+/// Cross-check: every script asked about, its history and balance, checked with a second
+/// server; a used slot it disagrees about is tainted.
+fn second_opinion(
+    src: &dyn BitcoinSource,
+    second: &dyn BitcoinSource,
+    tip: &Tip,
+    found: &Discovery,
+    balances: &Balances,
+    tainted: &mut BTreeSet<usize>,
+    warnings: &mut Vec<String>,
+) -> Result<SecondOpinion, Error> {
+    let slots = &found.slots;
+    let items: Vec<CheckItem> = (0..slots.len())
+        .filter(|&i| slots[i].duplicate_of.is_none())
+        .map(|i| {
+            Ok(CheckItem {
+                label: slots[i].address.clone(),
+                script: slots[i].script.clone(),
+                history: slots[i].history.clone(),
+                balance: balances.confirmed(i).checked_add(balances.unconfirmed(i))?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    match cross_check(&src.name(), tip, &items, second) {
+        Ok(r) => {
+            for d in &r.disagreements {
+                warnings.push(format!("cross-check with {}: {d}", r.secondary));
+                if let Some(a) = d.address() {
+                    tainted.extend(found.used.iter().filter(|&&i| slots[i].address == a));
+                }
+            }
+            Ok(SecondOpinion {
+                round_trips: r.round_trips,
+                report: Some(r),
+                failed: false,
+            })
+        }
+        Err(e) => {
+            warnings.push(format!("cross-check with {} failed: {e}", second.name()));
+            Ok(SecondOpinion {
+                failed: true,
+                ..SecondOpinion::default()
+            })
+        }
+    }
+}
+
+/// What decides whether the inventory is complete, gathered over the phases.
+struct Findings {
+    warnings: Vec<String>,
+    /// A fetch, the unspent list or the cross-check failed.
+    fetch_failed: bool,
+    tainted: BTreeSet<usize>,
+}
+
+/// Everything the phases produced, for [`assemble`].
+struct Outcome {
+    found: Discovery,
+    fetched: Fetched,
+    headers: Headers,
+    local: Vec<LocalUtxo>,
+    balances: Balances,
+    second: SecondOpinion,
+    findings: Findings,
+}
+
+/// The inventory and the report from everything the phases found.
+fn assemble(
+    watch: &WatchOnly,
+    src: &Counting<'_>,
+    verify_with: Option<&dyn BitcoinSource>,
+    tip: &Tip,
+    outcome: Outcome,
+) -> Result<ScanReport, Error> {
+    let Outcome {
+        found,
+        fetched,
+        headers,
+        mut local,
+        balances,
+        second,
+        mut findings,
+    } = outcome;
+    let (addresses, descriptors) = used_addresses(&found, &balances)?;
+    local.sort_by_key(|u| {
+        let s = &found.slots[u.slot];
+        (found.chains[s.chain].src, s.chain, s.index, u.outpoint)
+    });
+    let (utxos, unverified_confirmed) = inventory_utxos(
+        &found,
+        &local,
+        &descriptors,
+        &fetched,
+        &headers,
+        &findings.tainted,
+    );
     if unverified_confirmed > 0 {
-        warnings.push(format!(
+        findings.warnings.push(format!(
             "{unverified_confirmed} confirmed unspent output(s) could not be verified; the totals are not final"
         ));
     }
     let confirmed = sum(utxos.iter().filter(|u| u.height > 0).map(|u| u.value))?;
     let unconfirmed = sum(utxos.iter().filter(|u| u.height == 0).map(|u| u.value))?;
-    let any_fault = status.values().any(|s| matches!(s, ProofStatus::Failed(_)));
-    let disagreements = cc.as_ref().is_some_and(|c| !c.disagreements.is_empty());
-    let complete = discovery_finished
-        && !fetch_failed
-        && !header_fault
+    let any_fault = fetched
+        .status
+        .values()
+        .any(|s| matches!(s, ProofStatus::Failed(_)));
+    let disagreements = second
+        .report
+        .as_ref()
+        .is_some_and(|c| !c.disagreements.is_empty());
+    let complete = found.finished
+        && !findings.fetch_failed
+        && !headers.fault
         && !any_fault
         && !disagreements
         && unverified_confirmed == 0
-        && tainted.is_empty();
-
-    // Per-source summaries.
-    let mut sources = Vec::new();
-    for (ci, c) in chains.iter().enumerate() {
-        let ws = &watch.sources[c.src];
-        let mine: Vec<&UsedAddress> = addresses.iter().filter(|a| a.source == c.label).collect();
-        let my_utxos: Vec<&InventoryUtxo> = utxos.iter().filter(|u| u.source == c.label).collect();
-        let _ = ci;
-        sources.push(SourceSummary {
-            label: c.label.clone(),
-            catalogue_id: c.catalogue.clone(),
-            account: c.account,
-            change: c.change,
-            wallets: ws.wallets.clone(),
-            scanned: c.active,
-            scanned_to: c.next,
-            used: u32::try_from(mine.len()).unwrap_or(u32::MAX),
-            utxos: u32::try_from(my_utxos.len()).unwrap_or(u32::MAX),
-            confirmed: sum(my_utxos.iter().filter(|u| u.height > 0).map(|u| u.value))?,
-            unconfirmed: sum(my_utxos.iter().filter(|u| u.height == 0).map(|u| u.value))?,
-            first_height: mine.iter().filter_map(|a| a.first_height).min(),
-            last_height: mine.iter().filter_map(|a| a.last_height).max(),
-        });
-    }
-
+        && findings.tainted.is_empty();
+    let sources = source_summaries(watch, &found.chains, &addresses, &utxos)?;
     let mut servers = vec![src.name()];
     if let Some(s) = verify_with {
         servers.push(s.name());
@@ -929,22 +1185,348 @@ pub fn scan(
         utxos,
         confirmed,
         unconfirmed,
-        warnings,
+        warnings: findings.warnings,
     };
     Ok(ScanReport {
         inventory,
         sources,
-        tx_status: status,
+        tx_status: fetched.status,
         round_trips: src.n.get(),
-        verify_round_trips,
-        rounds,
-        scripts_scanned: slots.len(),
-        cross_check: cc,
-        evidence,
+        verify_round_trips: second.round_trips,
+        rounds: found.rounds,
+        scripts_scanned: found.slots.len(),
+        cross_check: second.report,
+        evidence: fetched.evidence,
     })
 }
 
-/// Whether a header-chain failure leaves `height` unvalidated.
-fn header_fault_affects(fault: bool, chain: &VerifiedChain, height: u32) -> bool {
-    fault && height > 0 && chain.header(height).is_none()
+/// The used addresses in watch-only order, and the definite descriptor of each used slot.
+fn used_addresses(
+    found: &Discovery,
+    balances: &Balances,
+) -> Result<(Vec<UsedAddress>, HashMap<usize, String>), Error> {
+    let secp = Secp256k1::verification_only();
+    let (chains, slots) = (&found.chains, &found.slots);
+    let mut used_sorted = found.used.clone();
+    used_sorted.sort_by_key(|&i| (chains[slots[i].chain].src, slots[i].chain, slots[i].index));
+    let mut addresses = Vec::new();
+    let mut descriptors: HashMap<usize, String> = HashMap::new();
+    for &i in &used_sorted {
+        let s = &slots[i];
+        let c = &chains[s.chain];
+        let definite = c.desc.definite_string(&c.label, s.index, &secp)?;
+        descriptors.insert(i, definite.clone());
+        let heights: Vec<u32> = s
+            .history
+            .iter()
+            .filter_map(HistoryItem::confirmed_height)
+            .collect();
+        addresses.push(UsedAddress {
+            source: c.label.clone(),
+            index: s.index,
+            address: s.address.clone(),
+            descriptor: definite,
+            tx_count: count_u32(s.history.len()),
+            confirmed: balances.confirmed(i),
+            unconfirmed: balances.unconfirmed(i),
+            first_height: heights.iter().min().copied(),
+            last_height: heights.iter().max().copied(),
+        });
+    }
+    Ok((addresses, descriptors))
+}
+
+/// The inventory's unspent outputs (in `local`'s order), each verified only when its slot is
+/// untainted, its height validated and its transaction proven; with the count of confirmed
+/// outputs left unverified.
+fn inventory_utxos(
+    found: &Discovery,
+    local: &[LocalUtxo],
+    descriptors: &HashMap<usize, String>,
+    fetched: &Fetched,
+    headers: &Headers,
+    tainted: &BTreeSet<usize>,
+) -> (Vec<InventoryUtxo>, usize) {
+    let mut utxos = Vec::new();
+    let mut unverified_confirmed = 0usize;
+    for u in local {
+        let s = &found.slots[u.slot];
+        let tx = fetched.txs.get(&u.outpoint.txid);
+        let verified = !tainted.contains(&u.slot)
+            && !headers.fault_affects(u.height)
+            && matches!(
+                fetched.status.get(&u.outpoint.txid),
+                Some(ProofStatus::Verified)
+            );
+        if u.height > 0 && !verified {
+            unverified_confirmed += 1;
+        }
+        utxos.push(InventoryUtxo {
+            outpoint: u.outpoint.to_string(),
+            value: u.value,
+            height: u.height,
+            address: s.address.clone(),
+            script_pubkey: s.script.to_hex_string(),
+            descriptor: descriptors
+                .get(&u.slot)
+                .cloned()
+                .expect("every unspent output belongs to a used slot, which has a descriptor"),
+            source: found.chains[s.chain].label.clone(),
+            verified,
+            prev_tx: tx
+                .map(|t| hex::encode(serialize(t)))
+                .expect("unspent outputs are derived from fetched transactions"),
+        });
+    }
+    (utxos, unverified_confirmed)
+}
+
+/// Per-source findings, in watch-only order.
+fn source_summaries(
+    watch: &WatchOnly,
+    chains: &[Chain],
+    addresses: &[UsedAddress],
+    utxos: &[InventoryUtxo],
+) -> Result<Vec<SourceSummary>, Error> {
+    let mut sources = Vec::new();
+    for c in chains {
+        let ws = &watch.sources[c.src];
+        let mine: Vec<&UsedAddress> = addresses.iter().filter(|a| a.source == c.label).collect();
+        let my_utxos: Vec<&InventoryUtxo> = utxos.iter().filter(|u| u.source == c.label).collect();
+        sources.push(SourceSummary {
+            label: c.label.clone(),
+            catalogue_id: c.catalogue.clone(),
+            account: c.account,
+            change: c.change,
+            wallets: ws.wallets.clone(),
+            scanned: c.active,
+            scanned_to: c.next,
+            used: count_u32(mine.len()),
+            utxos: count_u32(my_utxos.len()),
+            confirmed: sum(my_utxos.iter().filter(|u| u.height > 0).map(|u| u.value))?,
+            unconfirmed: sum(my_utxos.iter().filter(|u| u.height == 0).map(|u| u.value))?,
+            first_height: mine.iter().filter_map(|a| a.first_height).min(),
+            last_height: mine.iter().filter_map(|a| a.last_height).max(),
+        });
+    }
+    Ok(sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::{hashes::Hash, Network};
+    use custos_chain::MemoryChain;
+
+    use super::*;
+
+    // BIP84 test vector account 0 (mnemonic "abandon ... about"), from BIP84's text.
+    const XPUB: &str = "xpub6CatWdiZiodmUeTDp8LT5or8nmbKNcuyvz7WyksVFkKB4RHwCD3XyuvPEbvqAQY3rAPshWcMLoP2fMFMKHPJ4ZeZXYVUhLv1VMrjPC7PW6V";
+
+    fn chain(gap: u32, account: Option<u32>) -> Chain {
+        let text = format!("wpkh([73c5da0a/84'/0'/0']{XPUB}/0/*)");
+        let desc = ParsedDescriptor::parse("bip84/0", &text).unwrap().remove(0);
+        Chain {
+            src: 0,
+            label: format!("bip84/{}/0", account.unwrap_or(0)),
+            ranged: desc.is_ranged(),
+            desc,
+            gap,
+            next: 0,
+            used_until: 0,
+            has_history: false,
+            active: true,
+            done: false,
+            catalogue: Some("bip84".into()),
+            account,
+            change: false,
+        }
+    }
+
+    fn slot(script: ScriptBuf, history: Vec<HistoryItem>) -> Slot {
+        Slot {
+            chain: 0,
+            index: 0,
+            address: format!("script:{}", script.to_hex_string()),
+            script,
+            history,
+            duplicate_of: None,
+        }
+    }
+
+    fn item(txid: Txid, height: i64) -> HistoryItem {
+        HistoryItem {
+            txid,
+            height,
+            fee: None,
+        }
+    }
+
+    fn discovery(slots: Vec<Slot>) -> Discovery {
+        let used = (0..slots.len())
+            .filter(|&i| !slots[i].history.is_empty())
+            .collect();
+        Discovery {
+            chains: Vec::new(),
+            slots,
+            used,
+            rounds: 1,
+            finished: true,
+        }
+    }
+
+    fn script(tag: u8) -> ScriptBuf {
+        ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([tag; 20]))
+    }
+
+    #[test]
+    fn a_window_runs_a_gap_past_the_last_used_index_and_then_stops() {
+        let mut chains = vec![chain(3, None)];
+        let mut slots = Vec::new();
+        let mut by_script = HashMap::new();
+        let batch =
+            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        assert_eq!(batch, vec![0, 1, 2]);
+        let used_at_1 = vec![vec![], vec![item(Txid::all_zeros(), 5)], vec![]];
+        let newly = record_histories(&mut chains, &mut slots, &batch, used_at_1);
+        assert_eq!(newly, vec![0]);
+        assert_eq!(chains[0].used_until, 2);
+        assert!(!chains[0].done, "index 1 used: the gap runs to index 4");
+        let batch =
+            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        assert_eq!(batch, vec![3, 4], "only indices 3 and 4 are new");
+        let newly = record_histories(&mut chains, &mut slots, &batch, vec![vec![], vec![]]);
+        assert!(newly.is_empty());
+        assert!(chains[0].done);
+    }
+
+    #[test]
+    fn account_discovery_activates_the_next_account_or_records_it_missing() {
+        let mut chains = vec![chain(3, Some(0)), chain(3, Some(1)), chain(3, Some(2))];
+        chains[1].active = false;
+        chains[2].active = false;
+        let mut missing = BTreeSet::new();
+        activate_next_accounts(&mut chains, &[0], &mut missing);
+        assert!(chains[1].active && !chains[2].active);
+        assert!(missing.is_empty());
+        activate_next_accounts(&mut chains, &[2], &mut missing);
+        assert_eq!(missing, BTreeSet::from([("bip84".to_string(), 2)]));
+    }
+
+    #[test]
+    fn a_transaction_at_two_heights_is_warned_about_and_kept_at_the_higher() {
+        let t = Txid::from_byte_array([7; 32]);
+        let found = discovery(vec![
+            slot(script(1), vec![item(t, 5)]),
+            slot(script(2), vec![item(t, 9)]),
+        ]);
+        let mut warnings = Vec::new();
+        let heights = transaction_heights(&found, &mut warnings);
+        assert_eq!(heights.get(&t), Some(&9));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains(&t.to_string()), "{warnings:?}");
+    }
+
+    #[test]
+    fn derived_utxos_leave_out_outputs_spent_by_a_fetched_transaction() {
+        let mut mc = MemoryChain::regtest();
+        let fund = mc.fund(&[(script(1), 10_000), (script(2), 20_000)]);
+        let mut spend = fund.clone();
+        spend.input[0].previous_output = OutPoint::new(fund.compute_txid(), 0);
+        spend.output = vec![bitcoin::TxOut {
+            value: bitcoin::Amount::from_sat(9_000),
+            script_pubkey: script(3),
+        }];
+        let (f, s) = (fund.compute_txid(), spend.compute_txid());
+        let found = discovery(vec![
+            slot(script(1), vec![item(f, 3), item(s, 0)]),
+            slot(script(2), vec![item(f, 3)]),
+        ]);
+        let txs = HashMap::from([(f, fund), (s, spend)]);
+        let heights = BTreeMap::from([(f, 3), (s, -1)]);
+        let local = derive_utxos(&found, &txs, &heights);
+        assert_eq!(local.len(), 1, "the output to script 1 is spent");
+        assert_eq!(local[0].outpoint, OutPoint::new(f, 1));
+        assert_eq!(
+            (local[0].value, local[0].height, local[0].slot),
+            (Sat(20_000), 3, 1)
+        );
+        let b = Balances::of(&local).unwrap();
+        assert_eq!((b.confirmed(1), b.unconfirmed(1)), (Sat(20_000), Sat::ZERO));
+    }
+
+    #[test]
+    fn a_slot_with_a_failed_or_missing_transaction_is_tainted() {
+        let (ok, bad, absent) = (
+            Txid::from_byte_array([1; 32]),
+            Txid::from_byte_array([2; 32]),
+            Txid::from_byte_array([3; 32]),
+        );
+        let found = discovery(vec![
+            slot(script(1), vec![item(ok, 2)]),
+            slot(script(2), vec![item(bad, 2)]),
+            slot(script(3), vec![item(absent, 2)]),
+        ]);
+        let mut fetched = Fetched::default();
+        let some_tx = MemoryChain::regtest().fund(&[(script(9), 1_000)]);
+        fetched.txs.insert(ok, some_tx.clone());
+        fetched.txs.insert(bad, some_tx);
+        fetched.status.insert(ok, ProofStatus::Verified);
+        fetched.status.insert(bad, ProofStatus::Failed("x".into()));
+        assert_eq!(tainted_slots(&found, &fetched), BTreeSet::from([1, 2]));
+    }
+
+    #[test]
+    fn an_unspent_output_the_transactions_do_not_show_taints_its_slot() {
+        let mut mc = MemoryChain::regtest();
+        let fund = mc.fund(&[(script(1), 10_000)]);
+        mc.mine();
+        let found = discovery(vec![slot(script(1), vec![item(fund.compute_txid(), 2)])]);
+        let mut tainted = BTreeSet::new();
+        let mut warnings = Vec::new();
+        assert!(compare_unspents(
+            &mc,
+            &found,
+            &[],
+            &mut tainted,
+            &mut warnings
+        ));
+        assert_eq!(tainted, BTreeSet::from([0]));
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("server lists unspent output")
+                && warnings[0].contains("10000 sat"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_proof_for_another_transaction_fails_naming_both() {
+        let chain = VerifiedChain::new(Network::Regtest);
+        let (asked, sent) = (
+            Txid::from_byte_array([1; 32]),
+            Txid::from_byte_array([2; 32]),
+        );
+        let proof = MerkleProof {
+            txid: sent,
+            block_height: 1,
+            pos: 0,
+            branch: Vec::new(),
+        };
+        let ProofStatus::Failed(m) = proof_status(&chain, &proof, asked, 1) else {
+            panic!("a proof for another transaction verified");
+        };
+        assert!(
+            m.contains(&asked.to_string()) && m.contains(&sent.to_string()),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn inventory_heights_are_zero_for_mempool_and_impossible_heights() {
+        assert_eq!(inventory_height(7), 7);
+        assert_eq!(inventory_height(0), 0);
+        assert_eq!(inventory_height(-1), 0);
+        assert_eq!(inventory_height(i64::from(u32::MAX) + 1), 0);
+        assert_eq!(block_height(-1), None);
+    }
 }

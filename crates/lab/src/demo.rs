@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use custos_lab::{fixtures_dir, Lab, LabConfig};
+use custos_lab::{fixtures_dir, GroundTruth, Lab, LabConfig};
 use serde_json::Value;
 
 /// `custos-lab demo` options.
@@ -177,25 +177,18 @@ fn write_secret_file(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Runs the demo.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    if args.workdir.exists() {
-        bail!(
-            "{} already exists; the demo needs a fresh work directory (nothing was changed)",
-            args.workdir.display()
-        );
-    }
-    let custos = sibling_binary("custos")?;
-    let signer = sibling_binary("custos-signer")?;
-    std::fs::create_dir_all(&args.workdir)?;
-    let work = args.workdir.canonicalize()?;
-    for d in ["seized", "offline", "online", "ceremony"] {
-        std::fs::create_dir_all(work.join(d))?;
-    }
+/// What the sweep build reported.
+struct Sweep {
+    fee: u64,
+    left_out: u64,
+    psbts: Vec<String>,
+}
 
+/// Runs the demo: each step below is one phase, in the order a case goes.
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    let work = prepare_workdir(&args.workdir)?;
     println!("custos-lab demo: the custody path end to end on the lab chain");
     println!("work directory: {}", work.display());
-
-    // 1. The lab chain.
     let scenario_dir = fixtures_dir().join("lab").join(&args.scenario);
     let lab = Lab::start(LabConfig {
         data_dir: Some(work.join("lab")),
@@ -205,118 +198,177 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut demo = Demo {
         case: work.join("case"),
         url: lab.url(),
-        work: work.clone(),
-        custos,
-        signer,
+        work,
+        custos: sibling_binary("custos")?,
+        signer: sibling_binary("custos-signer")?,
         step: 0,
     };
-    demo.step(&format!("lab chain up: scenario {}", args.scenario));
-    println!(
-        "  electrum server {} — tip height {}",
-        demo.url,
-        lab.tip_height()
-    );
-    if let Ok(h) = std::fs::read_to_string(scenario_dir.join("handout.md")) {
-        indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
-    }
+    demo.lab_up(&lab, &args.scenario, &scenario_dir);
     let truth = lab.ground_truth().clone();
-
-    // 2. The case.
-    demo.step("open the case");
-    let case = demo.case.to_string_lossy().into_owned();
-    let out = demo.run(
-        &demo.custos,
-        &[
-            "--network",
-            "regtest",
-            "case",
-            "new",
-            &case,
-            "--case-id",
-            "LAB-DEMO-1",
-            "--examiner",
-            "demo-examiner",
-        ],
-        None,
-    )?;
-    indent(&out);
-
-    // 3. Seized material → watch-only (offline).
-    demo.step("signer (offline): seized material -> watch-only file");
-    let mut material = Vec::new();
-    for w in truth.wallets.iter().filter(|w| w.seized) {
-        for f in &w.material_files {
-            let src = scenario_dir.join(f);
-            let dst = work.join("seized").join(f);
-            std::fs::copy(&src, &dst).with_context(|| format!("{}", src.display()))?;
-            material.push(dst);
+    demo.open_case()?;
+    let seed = demo.watch_only(&truth, &args.scenario, &scenario_dir)?;
+    let found = demo.inspect_seized(&truth)?;
+    let key_files = demo.key_ceremony(lab.tip_height())?;
+    let receive = demo.assemble_custody(&key_files)?;
+    let sweep = demo.build_sweep(&args.fee_rate)?;
+    let signed = demo.sign_offline(&sweep.psbts, &seed)?;
+    let txfiles = demo.finalize(&signed)?;
+    let txids = demo.broadcast(&txfiles)?;
+    demo.confirm(&lab, &txids)?;
+    demo.check_custody(&receive, found, &sweep)?;
+    demo.close_case()?;
+    if args.keep_running {
+        println!("lab still serving at {} (Ctrl-C to stop)", demo.url);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
-    let seed = material
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "seed.txt"))
-        .cloned()
-        .ok_or_else(|| {
-            anyhow!(
-                "scenario {} has no seed.txt among its seized material",
-                args.scenario
-            )
-        })?;
-    let seed_s = seed.to_string_lossy().into_owned();
-    let out = demo.signer(
-        &[
-            "material",
-            "watch-only",
-            "--input",
-            &seed_s,
-            "--network",
-            "regtest",
-            "--accounts",
-            "2",
-            "--out",
-            "offline/watch-only.json",
-        ],
-        None,
-    )?;
-    indent(&out);
+    Ok(())
+}
 
-    // 4. Inspect (online).
-    demo.step("custos (online): discovery scan over every catalogue path, SPV-verified");
-    let inv = demo.custos_json(&[
-        "inspect",
-        "offline/watch-only.json",
-        "--server",
-        &demo.url,
-        "--out",
-        "online/inventory.json",
-    ])?;
-    let inv_file: Value = serde_json::from_str(&std::fs::read_to_string(
-        work.join("online/inventory.json"),
-    )?)?;
-    let found = sat(&inv_file, "confirmed")?;
-    let utxos = inv_file["utxos"].as_array().map(Vec::len).unwrap_or(0);
-    println!(
-        "  found {utxos} UTXOs, {found} sat confirmed (scenario ground truth: {} UTXOs, {} sat); complete: {}",
-        truth.seized_utxo_count, truth.seized_total_sat, inv_file["complete"]
-    );
-    let _ = inv;
-    if found != truth.seized_total_sat {
+/// Creates the (new) work directory and its air-gap folders; returns its canonical path.
+fn prepare_workdir(workdir: &Path) -> anyhow::Result<PathBuf> {
+    if workdir.exists() {
         bail!(
-            "inventory total {found} sat differs from the scenario's {} sat",
-            truth.seized_total_sat
+            "{} already exists; the demo needs a fresh work directory (nothing was changed)",
+            workdir.display()
         );
     }
+    // Both binaries must be there before anything is created.
+    sibling_binary("custos")?;
+    sibling_binary("custos-signer")?;
+    std::fs::create_dir_all(workdir)?;
+    let work = workdir.canonicalize()?;
+    for d in ["seized", "offline", "online", "ceremony"] {
+        std::fs::create_dir_all(work.join(d))?;
+    }
+    Ok(work)
+}
 
-    // 5. Key ceremony: three keyholders on (simulated) separate air-gapped signers.
-    demo.step("key ceremony: three keyholders generate keys on their signers");
-    let challenge = format!(
-        "custos custody ceremony LAB-DEMO-1 at lab tip {}",
-        lab.tip_height()
-    );
-    std::fs::write(work.join("ceremony/challenge.txt"), &challenge)?;
-    let mut key_files = Vec::new();
-    for i in 1..=3 {
-        let dir = work.join(format!("ceremony/keyholder-{i}"));
+impl Demo {
+    /// Step 1: the lab chain.
+    fn lab_up(&mut self, lab: &Lab, scenario: &str, scenario_dir: &Path) {
+        self.step(&format!("lab chain up: scenario {scenario}"));
+        println!(
+            "  electrum server {} — tip height {}",
+            self.url,
+            lab.tip_height()
+        );
+        if let Ok(h) = std::fs::read_to_string(scenario_dir.join("handout.md")) {
+            indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
+        }
+    }
+
+    /// Step 2: the case.
+    fn open_case(&mut self) -> anyhow::Result<()> {
+        self.step("open the case");
+        let case = self.case.to_string_lossy().into_owned();
+        let out = self.run(
+            &self.custos,
+            &[
+                "--network",
+                "regtest",
+                "case",
+                "new",
+                &case,
+                "--case-id",
+                "LAB-DEMO-1",
+                "--examiner",
+                "demo-examiner",
+            ],
+            None,
+        )?;
+        indent(&out);
+        Ok(())
+    }
+
+    /// Step 3: seized material → watch-only (offline). Returns the seed file's path.
+    fn watch_only(
+        &mut self,
+        truth: &GroundTruth,
+        scenario: &str,
+        scenario_dir: &Path,
+    ) -> anyhow::Result<String> {
+        self.step("signer (offline): seized material -> watch-only file");
+        let mut material = Vec::new();
+        for w in truth.wallets.iter().filter(|w| w.seized) {
+            for f in &w.material_files {
+                let src = scenario_dir.join(f);
+                let dst = self.work.join("seized").join(f);
+                std::fs::copy(&src, &dst).with_context(|| format!("{}", src.display()))?;
+                material.push(dst);
+            }
+        }
+        let seed = material
+            .iter()
+            .find(|p| p.file_name().is_some_and(|n| n == "seed.txt"))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!("scenario {scenario} has no seed.txt among its seized material")
+            })?;
+        let seed = seed.to_string_lossy().into_owned();
+        let out = self.signer(
+            &[
+                "material",
+                "watch-only",
+                "--input",
+                &seed,
+                "--network",
+                "regtest",
+                "--accounts",
+                "2",
+                "--out",
+                "offline/watch-only.json",
+            ],
+            None,
+        )?;
+        indent(&out);
+        Ok(seed)
+    }
+
+    /// Step 4: inspect (online). Returns the confirmed total found, checked against the scenario.
+    fn inspect_seized(&mut self, truth: &GroundTruth) -> anyhow::Result<u64> {
+        self.step("custos (online): discovery scan over every catalogue path, SPV-verified");
+        self.custos_json(&[
+            "inspect",
+            "offline/watch-only.json",
+            "--server",
+            &self.url,
+            "--out",
+            "online/inventory.json",
+        ])?;
+        let inv = self.read_json("online/inventory.json")?;
+        let found = sat(&inv, "confirmed")?;
+        let utxos = inv["utxos"].as_array().map_or(0, Vec::len);
+        println!(
+            "  found {utxos} UTXOs, {found} sat confirmed (scenario ground truth: {} UTXOs, {} sat); complete: {}",
+            truth.seized_utxo_count, truth.seized_total_sat, inv["complete"]
+        );
+        if found != truth.seized_total_sat {
+            bail!(
+                "inventory total {found} sat differs from the scenario's {} sat",
+                truth.seized_total_sat
+            );
+        }
+        Ok(found)
+    }
+
+    /// Step 5: key ceremony: three keyholders on (simulated) separate air-gapped signers. Returns
+    /// their key records.
+    fn key_ceremony(&mut self, tip_height: u32) -> anyhow::Result<Vec<PathBuf>> {
+        self.step("key ceremony: three keyholders generate keys on their signers");
+        let challenge = format!("custos custody ceremony LAB-DEMO-1 at lab tip {tip_height}");
+        std::fs::write(self.work.join("ceremony/challenge.txt"), &challenge)?;
+        let mut key_files = Vec::new();
+        for i in 1..=3 {
+            key_files.push(self.keyholder(i)?);
+        }
+        Ok(key_files)
+    }
+
+    /// One keyholder's `key generate`, fed a training-only entropy file.
+    fn keyholder(&self, i: u32) -> anyhow::Result<PathBuf> {
+        let dir = self.work.join(format!("ceremony/keyholder-{i}"));
         std::fs::create_dir_all(&dir)?;
         let mut entropy = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut entropy);
@@ -324,17 +376,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("bip39: {e}"))?
             .to_string();
         // Training only: the entropy file stands in for the keyholder typing dice / the quiz.
-        write_secret_file(
-            &dir.join("TRAINING-ONLY-entropy.hex"),
-            &hex::encode(entropy),
-        )?;
+        let entropy_file = dir.join("TRAINING-ONLY-entropy.hex");
+        write_secret_file(&entropy_file, &hex::encode(entropy))?;
         let d = dir.to_string_lossy().into_owned();
-        let ef = dir
-            .join("TRAINING-ONLY-entropy.hex")
-            .to_string_lossy()
-            .into_owned();
+        let ef = entropy_file.to_string_lossy().into_owned();
         let label = format!("keyholder {i}");
-        let out = demo.signer(
+        let out = self.signer(
             &[
                 "key",
                 "generate",
@@ -355,182 +402,208 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             Some(&format!("{mnemonic}\n")),
         )?;
         indent(&out);
-        key_files.push(find_one(&dir, "key-", ".json")?);
+        find_one(&dir, "key-", ".json")
     }
 
-    demo.step("custos: assemble the 2-of-3 custody wallet from the key records");
-    let mut a: Vec<String> = vec![
-        "ceremony".into(),
-        "assemble".into(),
-        "--threshold".into(),
-        "2".into(),
-        "--out-dir".into(),
-        "ceremony/custody".into(),
-        "--challenge-file".into(),
-        "ceremony/challenge.txt".into(),
-        "--name".into(),
-        "lab-custody".into(),
-    ];
-    a.extend(key_files.iter().map(|p| p.to_string_lossy().into_owned()));
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    indent(&demo.custos(&refs)?);
-    let policy_path = work.join("ceremony/custody/custody-policy.json");
-    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&policy_path)?)?;
-    let receive = policy["receive_descriptor"]
-        .as_str()
-        .ok_or_else(|| anyhow!("custody policy without receive_descriptor"))?
-        .to_string();
-
-    // 6. Sweep (online, unsigned).
-    demo.step("custos (online): build the sweep PSBTs to custody");
-    let summary = demo.custos_json(&[
-        "sweep",
-        "build",
-        "--inventory",
-        "online/inventory.json",
-        "--custody",
-        "ceremony/custody/custody-policy.json",
-        "--fee-rate",
-        &args.fee_rate,
-        "--server",
-        &demo.url,
-        "--out-dir",
-        "online/sweep",
-    ])?;
-    let fee = sat(&summary, "total_fee_sat")?;
-    let to_custody = sat(&summary, "total_to_custody_sat")?;
-    let left_out = sat(&summary, "left_out_total_sat")?;
-    let txs = summary["transactions"]
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0);
-    println!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
-    let psbts: Vec<String> = summary["files"]
-        .as_array()
-        .ok_or_else(|| anyhow!("sweep summary lists no files"))?
-        .iter()
-        .filter_map(|f| f.as_str().map(str::to_string))
-        .collect();
-
-    // 7. Offline signing, finalize, broadcast.
-    demo.step("signer (offline): verify every output against the custody policy, then sign");
-    let mut finals = Vec::new();
-    for p in &psbts {
-        let out = demo.signer(
-            &[
-                "sign",
-                p,
-                "--material",
-                &seed_s,
-                "--policy",
-                "ceremony/custody/custody-policy.json",
-            ],
-            None,
-        )?;
-        indent(&out);
-        let signed = p.trim_end_matches(".psbt").to_string() + "-signed.psbt";
-        finals.push(signed);
-    }
-
-    demo.step("custos (online): finalize the signed PSBTs and extract the transactions");
-    let mut txfiles = Vec::new();
-    for s in &finals {
-        indent(&demo.custos(&["psbt", "finalize", s])?);
-        // Coldcard's naming: `<name>-signed.psbt` finalizes to `<name>-final.txn`.
-        txfiles.push(s.trim_end_matches("-signed.psbt").to_string() + "-final.txn");
-    }
-
-    demo.step("custos (online): broadcast");
-    let mut txids = Vec::new();
-    for t in &txfiles {
-        let v = demo.custos_json(&["broadcast", t, "--server", &demo.url])?;
-        let txid = v["txid"]
+    /// The 2-of-3 custody wallet from the key records. Returns its receive descriptor.
+    fn assemble_custody(&mut self, key_files: &[PathBuf]) -> anyhow::Result<String> {
+        self.step("custos: assemble the 2-of-3 custody wallet from the key records");
+        let mut a: Vec<String> = vec![
+            "ceremony".into(),
+            "assemble".into(),
+            "--threshold".into(),
+            "2".into(),
+            "--out-dir".into(),
+            "ceremony/custody".into(),
+            "--challenge-file".into(),
+            "ceremony/challenge.txt".into(),
+            "--name".into(),
+            "lab-custody".into(),
+        ];
+        a.extend(key_files.iter().map(|p| p.to_string_lossy().into_owned()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        indent(&self.custos(&refs)?);
+        let policy = self.read_json("ceremony/custody/custody-policy.json")?;
+        Ok(policy["receive_descriptor"]
             .as_str()
-            .ok_or_else(|| anyhow!("broadcast printed no txid: {v}"))?
-            .to_string();
-        println!("  accepted by the lab's mempool: {txid}");
-        txids.push(txid);
+            .ok_or_else(|| anyhow!("custody policy without receive_descriptor"))?
+            .to_string())
     }
 
-    demo.step("lab: mine a block; custos watches the confirmation (SPV-checked)");
-    lab.mine(1).map_err(|e| anyhow!("mining failed: {e}"))?;
-    for txid in &txids {
-        indent(&demo.custos(&[
-            "watch",
-            txid,
-            "--confirmations",
-            "1",
-            "--interval",
-            "1",
-            "--give-up-after",
-            "60",
+    /// Step 6: sweep (online, unsigned).
+    fn build_sweep(&mut self, fee_rate: &str) -> anyhow::Result<Sweep> {
+        self.step("custos (online): build the sweep PSBTs to custody");
+        let summary = self.custos_json(&[
+            "sweep",
+            "build",
+            "--inventory",
+            "online/inventory.json",
+            "--custody",
+            "ceremony/custody/custody-policy.json",
+            "--fee-rate",
+            fee_rate,
             "--server",
-            &demo.url,
-        ])?);
+            &self.url,
+            "--out-dir",
+            "online/sweep",
+        ])?;
+        let fee = sat(&summary, "total_fee_sat")?;
+        let to_custody = sat(&summary, "total_to_custody_sat")?;
+        let left_out = sat(&summary, "left_out_total_sat")?;
+        let txs = summary["transactions"].as_array().map_or(0, Vec::len);
+        println!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
+        let psbts: Vec<String> = summary["files"]
+            .as_array()
+            .ok_or_else(|| anyhow!("sweep summary lists no files"))?
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect();
+        Ok(Sweep {
+            fee,
+            left_out,
+            psbts,
+        })
     }
 
-    demo.step("custos (online): custody balance and the emptied seized wallet");
-    std::fs::write(
-        work.join("online/custody-descriptors.txt"),
-        format!("{receive}\n"),
-    )?;
-    let custody = demo.custos_json(&[
-        "inspect",
-        "online/custody-descriptors.txt",
-        "--server",
-        &demo.url,
-        "--out",
-        "online/custody-inventory.json",
-    ])?;
-    let _ = custody;
-    let cinv: Value = serde_json::from_str(&std::fs::read_to_string(
-        work.join("online/custody-inventory.json"),
-    )?)?;
-    let custody_balance = sat(&cinv, "confirmed")?;
-    let expected = found
-        .checked_sub(fee)
-        .and_then(|v| v.checked_sub(left_out))
-        .ok_or_else(|| anyhow!("fee and left-out amounts exceed the inventory total"))?;
-    println!(
-        "  custody wallet holds {custody_balance} sat = seized {found} - fees {fee} - left out {left_out} = {expected} sat"
-    );
-    if custody_balance != expected {
-        bail!("custody balance {custody_balance} sat differs from the expected {expected} sat");
-    }
-    let _ = demo.custos_json(&[
-        "inspect",
-        "offline/watch-only.json",
-        "--server",
-        &demo.url,
-        "--out",
-        "online/inventory-after.json",
-    ])?;
-    let after: Value = serde_json::from_str(&std::fs::read_to_string(
-        work.join("online/inventory-after.json"),
-    )?)?;
-    println!(
-        "  seized wallet now holds {} sat (left-out dust only)",
-        sat(&after, "confirmed")?
-    );
-
-    demo.step("custos: verify the case ledger and export the report");
-    indent(&demo.custos(&["case", "verify"])?);
-    indent(&demo.custos(&["case", "export", "report"])?);
-    println!();
-    println!(
-        "done. report: {}",
-        work.join("report/report.html").display()
-    );
-    println!(
-        "case ledger: custos --case {} case log",
-        demo.case.display()
-    );
-
-    if args.keep_running {
-        println!("lab still serving at {} (Ctrl-C to stop)", demo.url);
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
+    /// Step 7: offline signing. Returns the signed PSBTs' names.
+    fn sign_offline(&mut self, psbts: &[String], seed: &str) -> anyhow::Result<Vec<String>> {
+        self.step("signer (offline): verify every output against the custody policy, then sign");
+        let mut signed = Vec::new();
+        for p in psbts {
+            let out = self.signer(
+                &[
+                    "sign",
+                    p,
+                    "--material",
+                    seed,
+                    "--policy",
+                    "ceremony/custody/custody-policy.json",
+                ],
+                None,
+            )?;
+            indent(&out);
+            signed.push(p.trim_end_matches(".psbt").to_string() + "-signed.psbt");
         }
+        Ok(signed)
     }
-    Ok(())
+
+    /// Finalize. Returns the extracted transactions' file names.
+    fn finalize(&mut self, signed: &[String]) -> anyhow::Result<Vec<String>> {
+        self.step("custos (online): finalize the signed PSBTs and extract the transactions");
+        let mut txfiles = Vec::new();
+        for s in signed {
+            indent(&self.custos(&["psbt", "finalize", s])?);
+            // Coldcard's naming: `<name>-signed.psbt` finalizes to `<name>-final.txn`.
+            txfiles.push(s.trim_end_matches("-signed.psbt").to_string() + "-final.txn");
+        }
+        Ok(txfiles)
+    }
+
+    /// Broadcast. Returns the txids.
+    fn broadcast(&mut self, txfiles: &[String]) -> anyhow::Result<Vec<String>> {
+        self.step("custos (online): broadcast");
+        let mut txids = Vec::new();
+        for t in txfiles {
+            let v = self.custos_json(&["broadcast", t, "--server", &self.url])?;
+            let txid = v["txid"]
+                .as_str()
+                .ok_or_else(|| anyhow!("broadcast printed no txid: {v}"))?
+                .to_string();
+            println!("  accepted by the lab's mempool: {txid}");
+            txids.push(txid);
+        }
+        Ok(txids)
+    }
+
+    /// Mine and watch the confirmations.
+    fn confirm(&mut self, lab: &Lab, txids: &[String]) -> anyhow::Result<()> {
+        self.step("lab: mine a block; custos watches the confirmation (SPV-checked)");
+        lab.mine(1).map_err(|e| anyhow!("mining failed: {e}"))?;
+        for txid in txids {
+            indent(&self.custos(&[
+                "watch",
+                txid,
+                "--confirmations",
+                "1",
+                "--interval",
+                "1",
+                "--give-up-after",
+                "60",
+                "--server",
+                &self.url,
+            ])?);
+        }
+        Ok(())
+    }
+
+    /// The custody balance must be what was found less fees and what was left out; the
+    /// seized wallet keeps only the left-out dust.
+    fn check_custody(&mut self, receive: &str, found: u64, sweep: &Sweep) -> anyhow::Result<()> {
+        self.step("custos (online): custody balance and the emptied seized wallet");
+        std::fs::write(
+            self.work.join("online/custody-descriptors.txt"),
+            format!("{receive}\n"),
+        )?;
+        self.custos_json(&[
+            "inspect",
+            "online/custody-descriptors.txt",
+            "--server",
+            &self.url,
+            "--out",
+            "online/custody-inventory.json",
+        ])?;
+        let custody_balance = sat(
+            &self.read_json("online/custody-inventory.json")?,
+            "confirmed",
+        )?;
+        let (fee, left_out) = (sweep.fee, sweep.left_out);
+        let expected = found
+            .checked_sub(fee)
+            .and_then(|v| v.checked_sub(left_out))
+            .ok_or_else(|| anyhow!("fee and left-out amounts exceed the inventory total"))?;
+        println!(
+            "  custody wallet holds {custody_balance} sat = seized {found} - fees {fee} - left out {left_out} = {expected} sat"
+        );
+        if custody_balance != expected {
+            bail!("custody balance {custody_balance} sat differs from the expected {expected} sat");
+        }
+        self.custos_json(&[
+            "inspect",
+            "offline/watch-only.json",
+            "--server",
+            &self.url,
+            "--out",
+            "online/inventory-after.json",
+        ])?;
+        let after = self.read_json("online/inventory-after.json")?;
+        println!(
+            "  seized wallet now holds {} sat (left-out dust only)",
+            sat(&after, "confirmed")?
+        );
+        Ok(())
+    }
+
+    /// Verify the case ledger and export the report.
+    fn close_case(&mut self) -> anyhow::Result<()> {
+        self.step("custos: verify the case ledger and export the report");
+        indent(&self.custos(&["case", "verify"])?);
+        indent(&self.custos(&["case", "export", "report"])?);
+        println!();
+        println!(
+            "done. report: {}",
+            self.work.join("report/report.html").display()
+        );
+        println!(
+            "case ledger: custos --case {} case log",
+            self.case.display()
+        );
+        Ok(())
+    }
+
+    /// A JSON file of the work directory.
+    fn read_json(&self, rel: &str) -> anyhow::Result<Value> {
+        let p = self.work.join(rel);
+        let text = std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}", p.display()))
+    }
 }

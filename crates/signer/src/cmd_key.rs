@@ -23,9 +23,10 @@ use bitcoin::secp256k1::Secp256k1;
 use clap::{Args, Subcommand};
 use custos_ceremony::entropy::{self, EntropyMode, Words};
 use custos_ceremony::keys::{derive_account, ScriptKind};
+use custos_ceremony::mnemonic::{self, SecretMnemonic};
 use custos_ceremony::record::{self, make_record};
+use custos_ceremony::seedqr;
 use custos_ceremony::transcript::{self, Entry, FileHash, TRANSCRIPT_FORMAT};
-use custos_ceremony::{mnemonic, seedqr};
 use custos_core::{Network, Secret, SecretString};
 
 /// Key commands.
@@ -235,8 +236,57 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| a.out_dir.join("ceremony-transcript.jsonl"));
 
-    // 1. Entropy.
-    let (entropy, mode, rolls, dice_digest) = if let Some(f) = &a.entropy_file {
+    let drawn = draw_entropy(a, words, &mut input)?;
+    show_dice_digest(a.batch, &drawn);
+    let m = mnemonic::from_entropy(&drawn.entropy)?;
+    let (mode, rolls) = (drawn.mode, drawn.rolls);
+    drop(drawn);
+    show_words(a, &m)?;
+    let Some(quizzed) = quiz(a, words, &m, &mut input)? else {
+        return Ok(1);
+    };
+    let Ok(passphrase) = read_passphrase(a, &mut input)? else {
+        return Ok(2);
+    };
+    let created = custos_core::ledger::now_utc();
+    let written = write_key_record(a, &challenge, &created, m, passphrase)?;
+    transcript::append(
+        &transcript_path,
+        &Entry {
+            format: TRANSCRIPT_FORMAT.into(),
+            time: created,
+            who: a.who.clone(),
+            host: host(),
+            step: "ceremony.key_generated".into(),
+            fingerprints: vec![written.fingerprint.clone()],
+            files: written.files.clone(),
+            details: serde_json::json!({
+                "network": a.network, "script": a.script, "words": words.count(),
+                "entropy": mode, "dice_rolls": rolls, "passphrase": a.passphrase,
+                "quiz_words": quizzed, "key": written.key_expr, "challenge": challenge,
+                "proof": "bip322-simple", "seedqr_svg": a.seedqr_svg.is_some(),
+            }),
+        },
+    )?;
+    print_result(
+        json,
+        &written.fingerprint,
+        &written.key_expr,
+        &written.files,
+        &[&written.json_path, &written.bsms_path],
+        &transcript_path,
+    )?;
+    Ok(0)
+}
+
+/// Step 1: entropy: from `--entropy-file` (tests and training), else the OS, mixed with or made
+/// from dice rolls read as a secret line.
+fn draw_entropy(
+    a: &GenerateArgs,
+    words: Words,
+    input: &mut Input,
+) -> anyhow::Result<entropy::Generated> {
+    if let Some(f) = &a.entropy_file {
         let text =
             Secret::new(std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?);
         let bytes = Secret::new(
@@ -253,51 +303,61 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
             );
         }
         tracing::warn!(target: "custos::ceremony", "fixed entropy from a file: for tests and training only");
-        (bytes, EntropyMode::Fixed, 0, None)
-    } else {
-        let mode = if a.coldcard_dice {
-            EntropyMode::ColdcardDice
-        } else if a.dice {
-            EntropyMode::OsDice
-        } else {
-            EntropyMode::Os
-        };
-        let rolls = if mode == EntropyMode::Os {
-            None
-        } else {
-            let need = if mode == EntropyMode::ColdcardDice {
-                words.min_coldcard_rolls()
-            } else {
-                1
-            };
-            let line = input.secret_line(&format!(
-                "Dice rolls (digits 1-6, at least {need}; not echoed): "
-            ))?;
-            Some(entropy::parse_rolls(line.expose_secret())?)
-        };
-        let g = entropy::generate(words, mode, rolls.as_ref())?;
-        (g.entropy, g.mode, g.rolls, g.dice_digest)
-    };
-    if let Some(d) = &dice_digest {
-        screen(
-            a.batch,
-            &format!(
-                "\n{rolls} rolls. Dice-derived entropy SHA256(rolls) = {}\n{}\n",
-                hex::encode(d.expose_secret()),
-                if mode == EntropyMode::ColdcardDice {
-                    "This is the entropy itself: a Coldcard or SeedSigner given the same rolls shows the same words."
-                } else {
-                    "Mixed with 32 bytes of OS entropy: SHA256(os || SHA256(rolls))."
-                }
-            ),
-        );
+        return Ok(entropy::Generated {
+            entropy: bytes,
+            mode: EntropyMode::Fixed,
+            dice_digest: None,
+            rolls: 0,
+        });
     }
-    let m = mnemonic::from_entropy(&entropy)?;
-    drop(entropy);
+    let mode = if a.coldcard_dice {
+        EntropyMode::ColdcardDice
+    } else if a.dice {
+        EntropyMode::OsDice
+    } else {
+        EntropyMode::Os
+    };
+    let rolls = if mode == EntropyMode::Os {
+        None
+    } else {
+        let need = if mode == EntropyMode::ColdcardDice {
+            words.min_coldcard_rolls()
+        } else {
+            1
+        };
+        let line = input.secret_line(&format!(
+            "Dice rolls (digits 1-6, at least {need}; not echoed): "
+        ))?;
+        Some(entropy::parse_rolls(line.expose_secret())?)
+    };
+    Ok(entropy::generate(words, mode, rolls.as_ref())?)
+}
 
-    // 2. Show the words once, with the SeedQRs.
+/// Shows what the dice contributed, so the keyholder can cross-check it on another device.
+fn show_dice_digest(batch: bool, drawn: &entropy::Generated) {
+    let Some(d) = &drawn.dice_digest else {
+        return;
+    };
+    screen(
+        batch,
+        &format!(
+            "\n{} rolls. Dice-derived entropy SHA256(rolls) = {}\n{}\n",
+            drawn.rolls,
+            hex::encode(d.expose_secret()),
+            if drawn.mode == EntropyMode::ColdcardDice {
+                "This is the entropy itself: a Coldcard or SeedSigner given the same rolls shows the same words."
+            } else {
+                "Mixed with 32 bytes of OS entropy: SHA256(os || SHA256(rolls))."
+            }
+        ),
+    );
+}
+
+/// Step 2: shows the words once, with the SeedQRs (interactive only), and writes the SeedQR SVG
+/// when asked.
+fn show_words(a: &GenerateArgs, m: &SecretMnemonic) -> anyhow::Result<()> {
     if !a.batch {
-        let phrase = mnemonic::phrase(&m);
+        let phrase = mnemonic::phrase(m);
         let mut text = Secret::new(String::from(
             "\nWRITE DOWN THESE WORDS. They are shown once.\n\n",
         ));
@@ -313,7 +373,7 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
             (seedqr::Kind::Standard, "SeedQR (standard)"),
             (seedqr::Kind::Compact, "CompactSeedQR"),
         ] {
-            let code = seedqr::qr(&m, kind)?;
+            let code = seedqr::qr(m, kind)?;
             screen(false, &format!("\n{name}:\n"));
             screen(false, seedqr::render_terminal(&code).expose_secret());
         }
@@ -321,7 +381,7 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
         clear_screen(false);
     }
     if let Some(svg) = &a.seedqr_svg {
-        let code = seedqr::qr(&m, seedqr::Kind::Compact)?;
+        let code = seedqr::qr(m, seedqr::Kind::Compact)?;
         write_file(
             svg,
             seedqr::render_svg(&code).expose_secret().as_bytes(),
@@ -329,57 +389,91 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
         )?;
         tracing::warn!(target: "custos::ceremony", path = %svg.display(), "seedqr svg written: it is the seed; print it and destroy the file");
     }
+    Ok(())
+}
 
-    // 3. The quiz.
-    let quizzed = if a.batch {
+/// Step 3: the quiz: the whole mnemonic re-entered (batch), or `--quiz` words asked with three
+/// tries each. Returns the number of words checked, or `None` (after saying why) when it failed.
+fn quiz(
+    a: &GenerateArgs,
+    words: Words,
+    m: &SecretMnemonic,
+    input: &mut Input,
+) -> anyhow::Result<Option<usize>> {
+    if a.batch {
         let again = input.secret_line("Re-enter the whole mnemonic: ")?;
         let same = mnemonic::parse(&again)
             .map(|again| again.expose_secret() == m.expose_secret())
             .unwrap_or(false);
         if !same {
             eprintln!("custos-signer: verification quiz failed: the words re-entered are not the mnemonic");
-            return Ok(1);
+            return Ok(None);
         }
-        words.count()
-    } else {
-        let positions = mnemonic::quiz_positions(words.count(), a.quiz)?;
-        for &p in &positions {
-            let mut ok = false;
-            for _ in 0..3 {
-                let ans = input.secret_line(&format!("Word #{}: ", p + 1))?;
-                if mnemonic::check_answer(&m, p, &ans).is_ok() {
-                    ok = true;
-                    break;
-                }
-                screen(false, "That is not the word. Check your copy.\n");
+        return Ok(Some(words.count()));
+    }
+    let positions = mnemonic::quiz_positions(words.count(), a.quiz)?;
+    for &p in &positions {
+        let mut ok = false;
+        for _ in 0..3 {
+            let ans = input.secret_line(&format!("Word #{}: ", p + 1))?;
+            if mnemonic::check_answer(m, p, &ans).is_ok() {
+                ok = true;
+                break;
             }
-            if !ok {
-                eprintln!(
-                    "custos-signer: verification quiz failed at word {}: nothing was written",
-                    p + 1
-                );
-                return Ok(1);
-            }
+            screen(false, "That is not the word. Check your copy.\n");
         }
-        positions.len()
-    };
+        if !ok {
+            eprintln!(
+                "custos-signer: verification quiz failed at word {}: nothing was written",
+                p + 1
+            );
+            return Ok(None);
+        }
+    }
+    Ok(Some(positions.len()))
+}
 
-    // 4. Passphrase.
-    let passphrase = if a.passphrase {
-        let p1 = input.secret_line("BIP39 passphrase (not echoed): ")?;
-        if !a.batch {
-            let p2 = input.secret_line("Repeat the passphrase: ")?;
-            if p1.expose_secret() != p2.expose_secret() {
-                eprintln!("custos-signer: the passphrases differ: nothing was written");
-                return Ok(2);
-            }
-        }
-        Some(p1)
-    } else {
-        None
-    };
+/// The two passphrase entries differed.
+struct PassphraseMismatch;
 
-    // 5. The key record.
+/// Step 4: the optional BIP39 passphrase (asked twice when interactive).
+fn read_passphrase(
+    a: &GenerateArgs,
+    input: &mut Input,
+) -> anyhow::Result<Result<Option<SecretString>, PassphraseMismatch>> {
+    if !a.passphrase {
+        return Ok(Ok(None));
+    }
+    let p1 = input.secret_line("BIP39 passphrase (not echoed): ")?;
+    if !a.batch {
+        let p2 = input.secret_line("Repeat the passphrase: ")?;
+        if p1.expose_secret() != p2.expose_secret() {
+            eprintln!("custos-signer: the passphrases differ: nothing was written");
+            return Ok(Err(PassphraseMismatch));
+        }
+    }
+    Ok(Ok(Some(p1)))
+}
+
+/// What `write_key_record` wrote.
+struct Written {
+    fingerprint: String,
+    key_expr: String,
+    json_path: PathBuf,
+    bsms_path: PathBuf,
+    files: Vec<FileHash>,
+}
+
+/// Step 5: the key record at the script's account path with its proof of possession, checked as
+/// the coordinator will check it, then written as JSON and BSMS. The mnemonic, passphrase and
+/// seed are dropped as soon as the account key is derived.
+fn write_key_record(
+    a: &GenerateArgs,
+    challenge: &str,
+    created: &str,
+    m: SecretMnemonic,
+    passphrase: Option<SecretString>,
+) -> anyhow::Result<Written> {
     let secp = Secp256k1::new();
     let seed = mnemonic::seed(&m, passphrase.as_ref());
     drop(passphrase);
@@ -387,9 +481,8 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     let path = a.script.account_path(a.network);
     let account = derive_account(&secp, &seed, a.network, &path)?;
     drop(seed);
-    let created = custos_core::ledger::now_utc();
     let gen = make_record(
-        &secp, &account, a.network, a.script, &a.label, &challenge, &created,
+        &secp, &account, a.network, a.script, &a.label, challenge, created,
     )?;
     drop(account);
     // Check what we wrote, as the coordinator will.
@@ -401,7 +494,6 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     record::load_key_text(&secp, &gen.bsms, &bsms_path.display().to_string())?;
     write_file(&json_path, json_text.as_bytes(), false)?;
     write_file(&bsms_path, gen.bsms.as_bytes(), false)?;
-
     let files = vec![
         transcript::hash_file(&json_path)?,
         transcript::hash_file(&bsms_path)?,
@@ -412,33 +504,13 @@ fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
         gen.record.path.trim_start_matches("m/"),
         gen.record.xpub
     );
-    transcript::append(
-        &transcript_path,
-        &Entry {
-            format: TRANSCRIPT_FORMAT.into(),
-            time: created.clone(),
-            who: a.who.clone(),
-            host: host(),
-            step: "ceremony.key_generated".into(),
-            fingerprints: vec![fp.clone()],
-            files: files.clone(),
-            details: serde_json::json!({
-                "network": a.network, "script": a.script, "words": words.count(),
-                "entropy": mode, "dice_rolls": rolls, "passphrase": a.passphrase,
-                "quiz_words": quizzed, "key": key_expr, "challenge": challenge,
-                "proof": "bip322-simple", "seedqr_svg": a.seedqr_svg.is_some(),
-            }),
-        },
-    )?;
-    print_result(
-        json,
-        &fp,
-        &key_expr,
-        &files,
-        &[&json_path, &bsms_path],
-        &transcript_path,
-    )?;
-    Ok(0)
+    Ok(Written {
+        fingerprint: fp,
+        key_expr,
+        json_path,
+        bsms_path,
+        files,
+    })
 }
 
 fn print_result(
