@@ -23,6 +23,7 @@ use custos_tx::{
     sign::{sign_psbt, SigningKeys},
     transport,
     verify::{verify_psbt, VerifyOptions},
+    weight::FeeRate,
 };
 
 use crate::exit;
@@ -46,7 +47,7 @@ pub struct SignArgs {
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
     /// Refuse when the fee is above this many satoshis.
-    #[arg(long, value_name = "SAT", default_value_t = custos_tx::verify::DEFAULT_FEE_CAP_SAT)]
+    #[arg(long, value_name = "SAT", default_value_t = custos_tx::verify::DEFAULT_FEE_CAP.to_sat())]
     fee_cap_sat: u64,
     /// Refuse when the fee rate is above this (sat/vB, decimal with up to 3 places).
     #[arg(long, value_name = "SAT_PER_VB", default_value = "1000")]
@@ -114,10 +115,12 @@ fn passphrase(args: &SignArgs) -> anyhow::Result<Option<SecretString>> {
     Ok(None)
 }
 
-/// Parses `N` or `N.NNN` sat/vB exactly into sat/kvB.
-pub fn parse_rate(s: &str) -> anyhow::Result<u64> {
+/// Parses `N` or `N.NNN` sat/vB exactly into a rate in sat/kvB.
+pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3).map_err(|e| anyhow!("fee rate {s:?}: {e}"))?;
-    u64::try_from(v).map_err(|_| anyhow!("fee rate {s:?} too large"))
+    u64::try_from(v)
+        .map(FeeRate)
+        .map_err(|_| anyhow!("fee rate {s:?} too large"))
 }
 
 /// Turns classified material into signing keys (the adapter between custos-keys and custos-tx).
@@ -233,8 +236,8 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     let (mut psbt, encoding) =
         transport::read_psbt(&data).map_err(|e| anyhow!("{}: {e}", args.psbt.display()))?;
     let mut opts = VerifyOptions {
-        fee_cap_sat: args.fee_cap_sat,
-        fee_cap_sat_per_kvb: parse_rate(&args.fee_cap_rate)?,
+        fee_cap: bitcoin::Amount::from_sat(args.fee_cap_sat),
+        fee_rate_cap: parse_rate(&args.fee_cap_rate)?,
         ..VerifyOptions::default()
     };
     for s in &args.allow_sighash {
@@ -331,9 +334,9 @@ mod tests {
 
     #[test]
     fn fee_rate_parses_exactly() {
-        assert_eq!(parse_rate("12").unwrap(), 12_000);
-        assert_eq!(parse_rate("0.1").unwrap(), 100);
-        assert_eq!(parse_rate("2.345").unwrap(), 2_345);
+        assert_eq!(parse_rate("12").unwrap(), FeeRate(12_000));
+        assert_eq!(parse_rate("0.1").unwrap(), FeeRate(100));
+        assert_eq!(parse_rate("2.345").unwrap(), FeeRate(2_345));
         assert!(parse_rate("1.2345").is_err());
         assert!(parse_rate("-1").is_err());
     }

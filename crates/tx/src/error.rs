@@ -4,7 +4,9 @@
 //! Two families: [`Error::Refused`] carries a [`Refusal`], a reason the signer will not sign a
 //! PSBT (exit code 1 in the binaries); every other variant is bad input (exit code 2).
 
-use bitcoin::{OutPoint, Txid};
+use bitcoin::{Amount, OutPoint, Txid};
+
+use crate::weight::FeeRate;
 
 /// Why the custody-policy check refused a PSBT. Every variant names the input or output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,12 +16,12 @@ pub enum Refusal {
     #[error("psbt has no outputs")]
     NoOutputs,
     /// An output does not pay the custody policy.
-    #[error("output {index} ({value} sat to {address}) does not pay the custody policy: {reason}")]
+    #[error("output {index} ({} sat to {address}) does not pay the custody policy: {reason}", .value.to_sat())]
     OutputNotCustody {
         /// Output index.
         index: usize,
-        /// Value in sat.
-        value: u64,
+        /// Value.
+        value: Amount,
         /// Address (or script hex when it has none).
         address: String,
         /// Why.
@@ -40,28 +42,28 @@ pub enum Refusal {
         window: u32,
     },
     /// Absolute fee above the cap.
-    #[error("fee {fee} sat is above the cap of {cap} sat")]
+    #[error("fee {} sat is above the cap of {} sat", .fee.to_sat(), .cap.to_sat())]
     FeeAboveCap {
         /// Fee.
-        fee: u64,
+        fee: Amount,
         /// Cap.
-        cap: u64,
+        cap: Amount,
     },
     /// Fee rate above the cap.
-    #[error("fee rate {rate_sat_per_kvb} sat/kvB is above the cap of {cap_sat_per_kvb} sat/kvB")]
+    #[error("fee rate {} sat/kvB is above the cap of {} sat/kvB", .rate.0, .cap.0)]
     FeeRateAboveCap {
         /// Estimated rate.
-        rate_sat_per_kvb: u64,
+        rate: FeeRate,
         /// Cap.
-        cap_sat_per_kvb: u64,
+        cap: FeeRate,
     },
     /// Outputs spend more than the inputs bring.
-    #[error("outputs ({outputs} sat) exceed inputs ({inputs} sat)")]
+    #[error("outputs ({} sat) exceed inputs ({} sat)", .outputs.to_sat(), .inputs.to_sat())]
     NegativeFee {
         /// Sum of inputs.
-        inputs: u64,
+        inputs: Amount,
         /// Sum of outputs.
-        outputs: u64,
+        outputs: Amount,
     },
     /// Non-taproot input without `non_witness_utxo`.
     #[error("input {index} ({outpoint}) is not taproot and lacks non_witness_utxo (segwit-v0 fee attack)")]
@@ -98,7 +100,7 @@ pub enum Refusal {
         vout: u32,
     },
     /// `witness_utxo` disagrees with `non_witness_utxo`.
-    #[error("input {index} ({outpoint}): witness_utxo ({witness_value} sat, {witness_script}) disagrees with non_witness_utxo output {vout} ({value} sat, {script})")]
+    #[error("input {index} ({outpoint}): witness_utxo ({} sat, {witness_script}) disagrees with non_witness_utxo output {vout} ({} sat, {script})", .witness_value.to_sat(), .value.to_sat())]
     WitnessUtxoMismatch {
         /// Input index.
         index: usize,
@@ -107,11 +109,11 @@ pub enum Refusal {
         /// Output index in the previous tx.
         vout: u32,
         /// witness_utxo amount.
-        witness_value: u64,
+        witness_value: Amount,
         /// witness_utxo script hex.
         witness_script: String,
         /// Real amount.
-        value: u64,
+        value: Amount,
         /// Real script hex.
         script: String,
     },
@@ -217,6 +219,12 @@ pub enum Error {
         path: String,
         /// Cause.
         source: std::io::Error,
+    },
+    /// A sum of amounts overflowed (no real set of bitcoin amounts does).
+    #[error("amount overflow: {what}")]
+    AmountOverflow {
+        /// Which sum.
+        what: String,
     },
     /// Money arithmetic overflowed.
     #[error(transparent)]

@@ -17,30 +17,30 @@ use bitcoin::{
     bip32::{DerivationPath, Fingerprint},
     hashes::Hash,
     psbt::PsbtSighashType,
-    Address, NetworkKind, OutPoint, Psbt, ScriptBuf, TxOut,
+    Address, Amount, NetworkKind, OutPoint, Psbt, ScriptBuf, TxOut, Weight,
 };
 use serde::Serialize;
 
 use crate::{
     custody::Custody,
     error::{Error, Refusal, Result},
-    weight::{rate_sat_per_kvb, vsize, InputKind, SigSize},
+    weight::{rate_of, vsize, FeeRate, InputKind, SigSize, Vsize},
 };
 
 /// Bitcoin Core's default `-maxtxfee`: 0.1 BTC.
-pub const DEFAULT_FEE_CAP_SAT: u64 = 10_000_000;
+pub const DEFAULT_FEE_CAP: Amount = Amount::from_sat(10_000_000);
 /// Default fee-rate cap: 1,000 sat/vB.
-pub const DEFAULT_FEE_CAP_SAT_PER_KVB: u64 = 1_000_000;
+pub const DEFAULT_FEE_RATE_CAP: FeeRate = FeeRate(1_000_000);
 /// How far above the policy's next receive index an output may be.
 pub const DEFAULT_INDEX_WINDOW: u32 = 1_000;
 
 /// Limits of the check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyOptions {
-    /// Largest acceptable fee, sat.
-    pub fee_cap_sat: u64,
-    /// Largest acceptable fee rate, sat/kvB (estimated on the signed size).
-    pub fee_cap_sat_per_kvb: u64,
+    /// Largest acceptable fee.
+    pub fee_cap: Amount,
+    /// Largest acceptable fee rate (estimated on the signed size).
+    pub fee_rate_cap: FeeRate,
     /// Sighash types allowed beyond ALL / DEFAULT.
     pub allowed_sighash: Vec<PsbtSighashType>,
     /// Window above `next_index` within which custody outputs may be.
@@ -50,8 +50,8 @@ pub struct VerifyOptions {
 impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
-            fee_cap_sat: DEFAULT_FEE_CAP_SAT,
-            fee_cap_sat_per_kvb: DEFAULT_FEE_CAP_SAT_PER_KVB,
+            fee_cap: DEFAULT_FEE_CAP,
+            fee_rate_cap: DEFAULT_FEE_RATE_CAP,
             allowed_sighash: Vec::new(),
             index_window: DEFAULT_INDEX_WINDOW,
         }
@@ -65,8 +65,8 @@ pub struct InputReview {
     pub index: usize,
     /// Prevout.
     pub outpoint: String,
-    /// Value, sat.
-    pub value: u64,
+    /// Value (JSON: sat).
+    pub value: Amount,
     /// Spent address (or script hex).
     pub address: String,
     /// Kind name.
@@ -78,8 +78,8 @@ pub struct InputReview {
 pub struct OutputReview {
     /// Index.
     pub index: usize,
-    /// Value, sat.
-    pub value: u64,
+    /// Value (JSON: sat).
+    pub value: Amount,
     /// Address.
     pub address: String,
     /// Custody chain (0 receive, 1 change).
@@ -97,18 +97,18 @@ pub struct Review {
     pub inputs: Vec<InputReview>,
     /// Outputs.
     pub outputs: Vec<OutputReview>,
-    /// Sum of inputs.
-    pub input_total: u64,
-    /// Sum of outputs.
-    pub output_total: u64,
-    /// Fee.
-    pub fee: u64,
-    /// Estimated signed weight.
-    pub weight: u64,
+    /// Sum of inputs (JSON: sat).
+    pub input_total: Amount,
+    /// Sum of outputs (JSON: sat).
+    pub output_total: Amount,
+    /// Fee (JSON: sat).
+    pub fee: Amount,
+    /// Estimated signed weight (JSON: WU).
+    pub weight: Weight,
     /// Estimated signed vsize.
-    pub vsize: u64,
-    /// Fee rate, sat/kvB.
-    pub fee_rate_sat_per_kvb: u64,
+    pub vsize: Vsize,
+    /// Fee rate, sat/kvB, rounded down.
+    pub fee_rate_sat_per_kvb: FeeRate,
 }
 
 fn addr(script: &bitcoin::Script, network: bitcoin::Network) -> String {
@@ -148,9 +148,9 @@ pub fn spent_outputs(psbt: &Psbt) -> Result<Vec<TxOut>> {
                             index,
                             outpoint,
                             vout: outpoint.vout,
-                            witness_value: w.value.to_sat(),
+                            witness_value: w.value,
                             witness_script: w.script_pubkey.to_hex_string(),
-                            value: real.value.to_sat(),
+                            value: real.value,
                             script: real.script_pubkey.to_hex_string(),
                         }
                         .into());
@@ -205,7 +205,7 @@ pub fn psbt_input_kind(inp: &bitcoin::psbt::Input, spent: &TxOut) -> Option<Inpu
 }
 
 /// Estimated signed weight of a PSBT's transaction.
-pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> u64 {
+pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> Weight {
     let tx = &psbt.unsigned_tx;
     let kinds: Vec<Option<InputKind>> = psbt
         .inputs
@@ -219,11 +219,10 @@ pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> u64 {
         .iter()
         .map(|o| o.script_pubkey.len() as u64)
         .collect();
-    let mut w = crate::weight::tx_weight(&known, &lens, SigSize::LowR);
+    let w = crate::weight::tx_weight(&known, &lens, SigSize::LowR);
     let unknown = kinds.iter().filter(|k| k.is_none()).count() as u64;
     // unknown inputs: outpoint, empty scriptSig, sequence; and count varint growth ignored.
-    w += unknown * 4 * 41;
-    w
+    w + Weight::from_non_witness_data_size(41) * unknown
 }
 
 fn allowed(t: PsbtSighashType, taproot: bool, opts: &VerifyOptions) -> bool {
@@ -278,7 +277,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     }
     let spent = spent_outputs(psbt)?;
     let mut inputs = Vec::with_capacity(spent.len());
-    let mut input_total: u64 = 0;
+    let mut input_total = Amount::ZERO;
     for (index, ((txin, inp), s)) in tx.input.iter().zip(&psbt.inputs).zip(&spent).enumerate() {
         if let Some(t) = inp.sighash_type {
             if !allowed(t, s.script_pubkey.is_p2tr(), opts) {
@@ -290,12 +289,12 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             }
         }
         input_total = input_total
-            .checked_add(s.value.to_sat())
+            .checked_add(s.value)
             .ok_or_else(|| Error::PsbtParse("input values overflow".into()))?;
         inputs.push(InputReview {
             index,
             outpoint: txin.previous_output.to_string(),
-            value: s.value.to_sat(),
+            value: s.value,
             address: addr(&s.script_pubkey, network),
             kind: psbt_input_kind(inp, s)
                 .map(|k| k.name())
@@ -304,12 +303,12 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
         });
     }
     let mut outputs = Vec::with_capacity(tx.output.len());
-    let mut output_total: u64 = 0;
+    let mut output_total = Amount::ZERO;
     for (index, (o, po)) in tx.output.iter().zip(&psbt.outputs).enumerate() {
         let address = addr(&o.script_pubkey, network);
         let not_custody = |reason: String| Refusal::OutputNotCustody {
             index,
-            value: o.value.to_sat(),
+            value: o.value,
             address: address.clone(),
             reason,
         };
@@ -336,11 +335,11 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             .into());
         }
         output_total = output_total
-            .checked_add(o.value.to_sat())
+            .checked_add(o.value)
             .ok_or_else(|| Error::PsbtParse("output values overflow".into()))?;
         outputs.push(OutputReview {
             index,
-            value: o.value.to_sat(),
+            value: o.value,
             address,
             custody_chain: chain,
             custody_index: child,
@@ -352,20 +351,21 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             inputs: input_total,
             outputs: output_total,
         })?;
-    if fee > opts.fee_cap_sat {
+    if fee > opts.fee_cap {
         return Err(Refusal::FeeAboveCap {
             fee,
-            cap: opts.fee_cap_sat,
+            cap: opts.fee_cap,
         }
         .into());
     }
     let weight = estimate_weight(psbt, &spent);
     let vs = vsize(weight);
-    let rate = rate_sat_per_kvb(fee, vs);
-    if rate > opts.fee_cap_sat_per_kvb {
+    // A rate too large for a u64 is above every cap.
+    let rate = rate_of(fee, vs).unwrap_or(FeeRate(u64::MAX));
+    if rate > opts.fee_rate_cap {
         return Err(Refusal::FeeRateAboveCap {
-            rate_sat_per_kvb: rate,
-            cap_sat_per_kvb: opts.fee_cap_sat_per_kvb,
+            rate,
+            cap: opts.fee_rate_cap,
         }
         .into());
     }
@@ -394,7 +394,11 @@ impl Review {
             let _ = writeln!(
                 s,
                 "  #{} {} {} sat {} ({})",
-                i.index, i.outpoint, i.value, i.address, i.kind
+                i.index,
+                i.outpoint,
+                i.value.to_sat(),
+                i.address,
+                i.kind
             );
         }
         if self.inputs.len() > SHOWN {
@@ -402,9 +406,12 @@ impl Review {
                 s,
                 "  ... {} more input(s) totalling {} sat (all {} inputs: {} sat)",
                 self.inputs.len() - SHOWN,
-                self.inputs[SHOWN..].iter().map(|i| i.value).sum::<u64>(),
+                self.inputs[SHOWN..]
+                    .iter()
+                    .map(|i| i.value.to_sat())
+                    .sum::<u64>(),
                 self.inputs.len(),
-                self.input_total
+                self.input_total.to_sat()
             );
         }
         let _ = writeln!(s, "outputs ({}):", self.outputs.len());
@@ -412,16 +419,20 @@ impl Review {
             let _ = writeln!(
                 s,
                 "  #{} {} sat -> {} [CUSTODY {}/{}]",
-                o.index, o.value, o.address, o.custody_chain, o.custody_index
+                o.index,
+                o.value.to_sat(),
+                o.address,
+                o.custody_chain,
+                o.custody_index
             );
         }
         let _ = writeln!(
             s,
-            "fee {} sat, {} vB estimated, {}.{:03} sat/vB",
-            self.fee,
+            "fee {} sat, {} estimated, {}.{:03} sat/vB",
+            self.fee.to_sat(),
             self.vsize,
-            self.fee_rate_sat_per_kvb / 1000,
-            self.fee_rate_sat_per_kvb % 1000
+            self.fee_rate_sat_per_kvb.0 / 1000,
+            self.fee_rate_sat_per_kvb.0 % 1000
         );
         s
     }
