@@ -135,6 +135,26 @@ pub enum Refusal {
         /// The prevout.
         outpoint: OutPoint,
     },
+    /// An input's script data does not hash to the script it claims to be.
+    #[error("input {index}: {field} {reason}")]
+    InputScriptMismatch {
+        /// Input index.
+        index: usize,
+        /// The PSBT field (`redeem_script`, `witness_script`).
+        field: &'static str,
+        /// What it contradicts.
+        reason: String,
+    },
+    /// A key derived at the origin the PSBT names is not the key the PSBT names.
+    #[error("input {index}: the key derived at [{fingerprint}/{path}] is not the key the psbt names for that origin (other material, or a psbt that lies about its keys)")]
+    KeyMismatch {
+        /// Input index.
+        index: usize,
+        /// Master fingerprint of the origin.
+        fingerprint: bitcoin::bip32::Fingerprint,
+        /// Origin path.
+        path: bitcoin::bip32::DerivationPath,
+    },
     /// Something in the PSBT belongs to another network.
     #[error("network mismatch: {what} is for {found}, the policy is for {expected}")]
     NetworkMismatch {
@@ -195,6 +215,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A signing thread failed; no signature of the run was kept.
+    #[error("a signing thread failed; nothing was signed")]
+    SigningThread,
+    /// Seized material cannot be turned into signing keys.
+    #[error("seized material: {0}")]
+    Material(String),
     /// Finalizing failed.
     #[error("cannot finalize: {0}")]
     Finalize(String),
@@ -232,7 +258,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when this is a refusal of the policy check (exit code 1), not bad input.
+    /// True when this is a refusal (exit code 1), not bad input: the policy check refused, or
+    /// signing found the PSBT's claims contradicted (e.g. [`Refusal::KeyMismatch`]).
     pub fn is_refusal(&self) -> bool {
         matches!(self, Error::Refused(_))
     }

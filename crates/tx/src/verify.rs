@@ -15,13 +15,13 @@ use std::collections::HashMap;
 
 use bitcoin::{
     bip32::{DerivationPath, Fingerprint},
-    hashes::Hash,
     psbt::PsbtSighashType,
-    Address, Amount, NetworkKind, OutPoint, Psbt, ScriptBuf, TxOut, Weight,
+    Address, Amount, NetworkKind, OutPoint, Psbt, TxOut, Weight,
 };
 use serde::Serialize;
 
 use crate::{
+    classify::{classify_input, Spend},
     custody::Custody,
     error::{Error, Refusal, Result},
     weight::{rate_of, vsize, FeeRate, InputKind, SigSize, Vsize},
@@ -171,48 +171,26 @@ pub fn spent_outputs(psbt: &Psbt) -> Result<Vec<TxOut>> {
     Ok(out)
 }
 
-/// The spending kind of a PSBT input, for the size estimate. Unknown kinds give `None` (counted
-/// without a witness, which can only overestimate the fee rate).
+/// The spending kind of a PSBT input, for the size estimate. Unknown kinds (and inputs whose
+/// script data contradicts the spent script) give `None`: counted without a witness, which can
+/// only overestimate the fee rate.
 pub fn psbt_input_kind(inp: &bitcoin::psbt::Input, spent: &TxOut) -> Option<InputKind> {
-    let spk = &spent.script_pubkey;
-    if spk.is_p2pkh() {
-        let uncompressed = inp.bip32_derivation.keys().any(|k| {
-            let h = bitcoin::PubkeyHash::hash(&k.serialize_uncompressed());
-            ScriptBuf::new_p2pkh(&h) == *spk
-        }) || inp.partial_sigs.keys().any(|k| !k.compressed);
-        Some(if uncompressed {
-            InputKind::P2pkhUncompressed
-        } else {
-            InputKind::P2pkhCompressed
-        })
-    } else if spk.is_p2wpkh() {
-        Some(InputKind::P2wpkh)
-    } else if spk.is_p2sh() {
-        inp.redeem_script
-            .as_ref()
-            .filter(|r| r.is_p2wpkh())
-            .map(|_| InputKind::P2shP2wpkh)
-    } else if spk.is_p2tr() {
-        Some(InputKind::P2trKeyPath)
-    } else if spk.is_p2wsh() {
-        inp.witness_script
-            .as_ref()
-            .and_then(|w| crate::weight::parse_multisig(w))
-            .map(|(k, n)| InputKind::P2wshMulti { k, n })
-    } else {
-        None
-    }
+    classify_input(0, inp, spent).ok()?.input_kind(inp)
 }
 
 /// Estimated signed weight of a PSBT's transaction.
 pub fn estimate_weight(psbt: &Psbt, spent: &[TxOut]) -> Weight {
-    let tx = &psbt.unsigned_tx;
     let kinds: Vec<Option<InputKind>> = psbt
         .inputs
         .iter()
         .zip(spent)
         .map(|(i, s)| psbt_input_kind(i, s))
         .collect();
+    weight_of_kinds(&psbt.unsigned_tx, &kinds)
+}
+
+/// Estimated signed weight of `tx` whose inputs are of `kinds` (`None`: unknown).
+fn weight_of_kinds(tx: &bitcoin::Transaction, kinds: &[Option<InputKind>]) -> Weight {
     let known: Vec<InputKind> = kinds.iter().flatten().copied().collect();
     let lens: Vec<u64> = tx
         .output
@@ -278,7 +256,11 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     let spent = spent_outputs(psbt)?;
     let mut inputs = Vec::with_capacity(spent.len());
     let mut input_total = Amount::ZERO;
+    let mut kinds = Vec::with_capacity(spent.len());
     for (index, ((txin, inp), s)) in tx.input.iter().zip(&psbt.inputs).zip(&spent).enumerate() {
+        let spend: Spend = classify_input(index, inp, s)?;
+        let kind = spend.input_kind(inp);
+        kinds.push(kind);
         if let Some(t) = inp.sighash_type {
             if !allowed(t, s.script_pubkey.is_p2tr(), opts) {
                 return Err(Refusal::SighashNotAllowed {
@@ -296,10 +278,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             outpoint: txin.previous_output.to_string(),
             value: s.value,
             address: addr(&s.script_pubkey, network),
-            kind: psbt_input_kind(inp, s)
-                .map(|k| k.name())
-                .unwrap_or("unknown")
-                .to_string(),
+            kind: kind.map(|k| k.name()).unwrap_or("unknown").to_string(),
         });
     }
     let mut outputs = Vec::with_capacity(tx.output.len());
@@ -358,7 +337,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
         }
         .into());
     }
-    let weight = estimate_weight(psbt, &spent);
+    let weight = weight_of_kinds(tx, &kinds);
     let vs = vsize(weight);
     // A rate too large for a u64 is above every cap.
     let rate = rate_of(fee, vs).unwrap_or(FeeRate(u64::MAX));

@@ -217,8 +217,9 @@ fn keys_that_are_not_in_the_psbt_sign_nothing() {
 }
 
 #[test]
-fn derivation_claiming_a_foreign_pubkey_gets_no_signature() {
-    // 100 inputs: the parallel signing path. Input 5's derivation names our path but another key.
+fn refuses_derivation_claiming_a_foreign_pubkey() {
+    // 100 inputs: the parallel signing path. Input 5's derivation names our path but another
+    // key: issue 15 item 3 makes this an error naming the input (it was a silent "unsigned").
     let inv = inventory(
         (0..100)
             .map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000))
@@ -234,8 +235,47 @@ fn derivation_claiming_a_foreign_pubkey_gets_no_signature() {
         .unwrap();
     assert_ne!(pk, other);
     p.inputs[5].bip32_derivation.insert(other, src);
-    let out = sign_psbt(p, &seized_keys()).unwrap();
-    assert_eq!(out.unsigned_inputs, vec![5]);
-    assert_eq!(out.signatures, 99);
-    assert!(p.inputs[5].partial_sigs.is_empty());
+    let before = p.clone();
+    let e = sign_psbt(p, &seized_keys()).unwrap_err();
+    assert!(e.is_refusal(), "{e}");
+    assert!(
+        matches!(
+            e,
+            custos_tx::Error::Refused(custos_tx::Refusal::KeyMismatch { index: 5, .. })
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("input 5"), "{e}");
+    // nothing of the failed run is kept
+    assert_eq!(*p, before);
+}
+
+#[test]
+fn refuses_derivation_path_that_derives_another_key_in_the_parallel_path() {
+    // Input 5 keeps its real key but claims input 6's path: the derived key differs, found by
+    // the deferred check inside the signing threads (100 inputs).
+    let inv = inventory(
+        (0..100)
+            .map(|i| inventory_utxo(InputKind::P2wpkh, i, 20_000))
+            .collect(),
+    );
+    let mut sweep = build_sweep(&inv, &custody_policy("wsh"), &params(1_000)).unwrap();
+    let p = &mut sweep.txs[0].psbt;
+    let src6 = p.inputs[6]
+        .bip32_derivation
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let pk5 = *p.inputs[5].bip32_derivation.keys().next().unwrap();
+    p.inputs[5].bip32_derivation.insert(pk5, src6);
+    let e = sign_psbt(p, &seized_keys()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            custos_tx::Error::Refused(custos_tx::Refusal::KeyMismatch { index: 5, .. })
+        ),
+        "{e}"
+    );
+    assert!(p.inputs.iter().all(|i| i.partial_sigs.is_empty()));
 }
