@@ -155,6 +155,64 @@ pub enum Refusal {
         /// Origin path.
         path: bitcoin::bip32::DerivationPath,
     },
+    /// An input or output amount above 21 million BTC.
+    #[error("{what}: amount {} sat is above 21 million btc", .value.to_sat())]
+    AmountOutOfRange {
+        /// Which input or output.
+        what: String,
+        /// The amount.
+        value: Amount,
+    },
+    /// A sum of amounts above 21 million BTC (or past `u64`).
+    #[error("the sum of the {what} is above 21 million btc")]
+    AmountSumOutOfRange {
+        /// Which sum ("inputs", "outputs").
+        what: &'static str,
+    },
+    /// An output below its script type's dust limit: the transaction would not relay.
+    #[error("output {index} pays {} sat, below the dust limit of {} sat for its script type", .value.to_sat(), .limit.to_sat())]
+    OutputBelowDust {
+        /// Output index.
+        index: usize,
+        /// Its value.
+        value: Amount,
+        /// The dust limit.
+        limit: Amount,
+    },
+    /// Output metadata that disagrees with the output script or the custody policy.
+    #[error("output {index}: {field} {reason}")]
+    OutputMetadata {
+        /// Output index.
+        index: usize,
+        /// The PSBT field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A taproot input's script data contradicts its output key.
+    #[error("input {index}: taproot script data contradicts the output key: {reason}")]
+    TaprootMismatch {
+        /// Input index.
+        index: usize,
+        /// What contradicts.
+        reason: String,
+    },
+    /// A partial signature in the PSBT does not verify.
+    #[error("input {index}: the partial signature of {key} does not verify (corrupted or forged psbt)")]
+    BadPartialSignature {
+        /// Input index.
+        index: usize,
+        /// The key it claims to be by.
+        key: String,
+    },
+    /// An nLockTime far beyond the PSBT's own context.
+    #[error("nlocktime: {lock_time}, beyond {bound} (review it, then allow it explicitly)")]
+    FarLockTime {
+        /// The lock time in words.
+        lock_time: String,
+        /// The bound it passes.
+        bound: String,
+    },
     /// Something in the PSBT belongs to another network.
     #[error("network mismatch: {what} is for {found}, the policy is for {expected}")]
     NetworkMismatch {

@@ -132,6 +132,11 @@ pub fn sign_psbt(psbt: &mut Psbt, keys: &SigningKeys) -> Result<SignOutcome> {
         .enumerate()
         .map(|(i, (inp, out))| classify_input(i, inp, out))
         .collect::<std::result::Result<_, _>>()?;
+    for (index, (inp, spend)) in psbt.inputs.iter().zip(&spends).enumerate() {
+        if let Spend::P2tr { output_key } = spend {
+            crate::checks::taproot_script_data(index, inp, *output_key, &secp)?;
+        }
+    }
     let mut ring = KeyRing::new(keys, &secp);
     let tx = psbt.unsigned_tx.clone();
     let mut cache = SighashCache::new(&tx);

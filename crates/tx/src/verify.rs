@@ -7,7 +7,10 @@
 //! input lacks `non_witness_utxo` while not being taproot; `non_witness_utxo` is not the
 //! transaction the input spends; `witness_utxo` disagrees with it; an input asks for a sighash
 //! type other than ALL / DEFAULT that was not explicitly allowed; a prevout is spent twice; a
-//! global xpub belongs to another network.
+//! global xpub belongs to another network; and the checks of [`crate::checks`]: an amount or a
+//! sum above 21 million BTC, an output below its dust limit, output metadata that is not the
+//! custody policy's, taproot script data contradicting the output key, a partial signature that
+//! does not verify, an nLockTime far beyond the PSBT's context (unless allowed).
 //!
 //! When it does not refuse, it returns a [`Review`]: what a human should see before signing.
 
@@ -16,14 +19,17 @@ use std::collections::HashMap;
 use bitcoin::{
     bip32::{DerivationPath, Fingerprint},
     psbt::PsbtSighashType,
+    secp256k1::Secp256k1,
+    sighash::SighashCache,
     Address, Amount, NetworkKind, OutPoint, Psbt, TxOut, Weight,
 };
 use serde::Serialize;
 
 use crate::{
+    checks,
     classify::{classify_input, Spend},
     custody::Custody,
-    error::{Error, Refusal, Result},
+    error::{Refusal, Result},
     weight::{rate_of, vsize, FeeRate, InputKind, SigSize, Vsize},
 };
 
@@ -45,6 +51,13 @@ pub struct VerifyOptions {
     pub allowed_sighash: Vec<PsbtSighashType>,
     /// Window above `next_index` within which custody outputs may be.
     pub index_window: u32,
+    /// Accept an nLockTime beyond the PSBT's context (after a human reviewed it).
+    pub allow_far_lock_time: bool,
+    /// The chain tip height, when the operator knows it; the context height is the larger of
+    /// it and what the PSBT's previous transactions prove.
+    pub tip_height: Option<u32>,
+    /// The signer's clock (unix seconds); `None`: read the system clock.
+    pub now_unix: Option<u64>,
 }
 
 impl Default for VerifyOptions {
@@ -54,6 +67,9 @@ impl Default for VerifyOptions {
             fee_rate_cap: DEFAULT_FEE_RATE_CAP,
             allowed_sighash: Vec::new(),
             index_window: DEFAULT_INDEX_WINDOW,
+            allow_far_lock_time: false,
+            tip_height: None,
+            now_unix: None,
         }
     }
 }
@@ -109,6 +125,8 @@ pub struct Review {
     pub vsize: Vsize,
     /// Fee rate, sat/kvB, rounded down.
     pub fee_rate_sat_per_kvb: FeeRate,
+    /// The nLockTime in words.
+    pub lock_time: String,
 }
 
 fn addr(script: &bitcoin::Script, network: bitcoin::Network) -> String {
@@ -220,15 +238,13 @@ fn locate_output(custody: &Custody, out: &bitcoin::psbt::Output) -> Option<(u32,
         .find_map(|(fp, p)| custody.locate(fp, p))
 }
 
-/// Runs every check. See the module documentation.
-pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Result<Review> {
+fn check_globals(psbt: &Psbt, custody: &Custody) -> Result<()> {
     let tx = &psbt.unsigned_tx;
-    let network = custody.network;
     if tx.output.is_empty() {
         return Err(Refusal::NoOutputs.into());
     }
     for (xpub, (fp, path)) in &psbt.xpub {
-        if xpub.network != NetworkKind::from(network) {
+        if xpub.network != NetworkKind::from(custody.network) {
             let found = if xpub.network == NetworkKind::Main {
                 "mainnet"
             } else {
@@ -253,14 +269,37 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             .into());
         }
     }
-    let spent = spent_outputs(psbt)?;
-    let mut inputs = Vec::with_capacity(spent.len());
-    let mut input_total = Amount::ZERO;
-    let mut kinds = Vec::with_capacity(spent.len());
-    for (index, ((txin, inp), s)) in tx.input.iter().zip(&psbt.inputs).zip(&spent).enumerate() {
+    Ok(())
+}
+
+/// Inputs as reviewed, their total and their kinds (for the size estimate).
+struct InputsReviewed {
+    inputs: Vec<InputReview>,
+    total: Amount,
+    kinds: Vec<Option<InputKind>>,
+}
+
+fn review_inputs(
+    psbt: &Psbt,
+    spent: &[TxOut],
+    network: bitcoin::Network,
+    opts: &VerifyOptions,
+) -> Result<InputsReviewed> {
+    let tx = &psbt.unsigned_tx;
+    let secp = Secp256k1::verification_only();
+    let mut cache = SighashCache::new(tx);
+    let mut r = InputsReviewed {
+        inputs: Vec::with_capacity(spent.len()),
+        total: Amount::ZERO,
+        kinds: Vec::with_capacity(spent.len()),
+    };
+    for (index, ((txin, inp), s)) in tx.input.iter().zip(&psbt.inputs).zip(spent).enumerate() {
+        checks::amount_in_range(format!("input {index}"), s.value)?;
+        r.total = checks::add_amount(r.total, s.value, "inputs")?;
         let spend: Spend = classify_input(index, inp, s)?;
-        let kind = spend.input_kind(inp);
-        kinds.push(kind);
+        if let Spend::P2tr { output_key } = spend {
+            checks::taproot_script_data(index, inp, output_key, &secp)?;
+        }
         if let Some(t) = inp.sighash_type {
             if !allowed(t, s.script_pubkey.is_p2tr(), opts) {
                 return Err(Refusal::SighashNotAllowed {
@@ -270,10 +309,10 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
                 .into());
             }
         }
-        input_total = input_total
-            .checked_add(s.value)
-            .ok_or_else(|| Error::PsbtParse("input values overflow".into()))?;
-        inputs.push(InputReview {
+        checks::partial_signatures(index, inp, &spend, spent, &mut cache, &secp)?;
+        let kind = spend.input_kind(inp);
+        r.kinds.push(kind);
+        r.inputs.push(InputReview {
             index,
             outpoint: txin.previous_output.to_string(),
             value: s.value,
@@ -281,48 +320,86 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
             kind: kind.map(|k| k.name()).unwrap_or("unknown").to_string(),
         });
     }
+    Ok(r)
+}
+
+fn review_output(
+    index: usize,
+    o: &TxOut,
+    po: &bitcoin::psbt::Output,
+    custody: &Custody,
+    opts: &VerifyOptions,
+) -> Result<OutputReview> {
+    let network = custody.network;
+    checks::amount_in_range(format!("output {index}"), o.value)?;
+    checks::not_dust(index, o)?;
+    let address = addr(&o.script_pubkey, network);
+    let not_custody = |reason: String| Refusal::OutputNotCustody {
+        index,
+        value: o.value,
+        address: address.clone(),
+        reason,
+    };
+    let (chain, child) = locate_output(custody, po)
+        .ok_or_else(|| not_custody("no derivation from a custody key in the psbt output".into()))?;
+    let limit = custody.policy.next_index.saturating_add(opts.index_window);
+    if child > limit {
+        return Err(Refusal::OutputIndexOutOfRange {
+            index,
+            chain,
+            child,
+            next_index: custody.policy.next_index,
+            window: opts.index_window,
+        }
+        .into());
+    }
+    let desc = custody.at(chain, child)?;
+    let expected = desc.script_pubkey();
+    if expected != o.script_pubkey {
+        return Err(not_custody(format!(
+            "script differs from the custody address at {chain}/{child} ({})",
+            addr(&expected, network)
+        ))
+        .into());
+    }
+    checks::output_metadata(index, o, po, &desc, &format!("{chain}/{child}"))?;
+    Ok(OutputReview {
+        index,
+        value: o.value,
+        address,
+        custody_chain: chain,
+        custody_index: child,
+    })
+}
+
+fn check_lock_time(psbt: &Psbt, opts: &VerifyOptions) -> Result<()> {
+    if opts.allow_far_lock_time {
+        return Ok(());
+    }
+    let context = checks::context_height(psbt).max(opts.tip_height.unwrap_or(0));
+    let now = opts.now_unix.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    checks::lock_time(&psbt.unsigned_tx, context, now)?;
+    Ok(())
+}
+
+/// Runs every check. See the module documentation.
+pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Result<Review> {
+    let tx = &psbt.unsigned_tx;
+    check_globals(psbt, custody)?;
+    check_lock_time(psbt, opts)?;
+    let spent = spent_outputs(psbt)?;
+    let reviewed = review_inputs(psbt, &spent, custody.network, opts)?;
+    let input_total = reviewed.total;
     let mut outputs = Vec::with_capacity(tx.output.len());
     let mut output_total = Amount::ZERO;
     for (index, (o, po)) in tx.output.iter().zip(&psbt.outputs).enumerate() {
-        let address = addr(&o.script_pubkey, network);
-        let not_custody = |reason: String| Refusal::OutputNotCustody {
-            index,
-            value: o.value,
-            address: address.clone(),
-            reason,
-        };
-        let (chain, child) = locate_output(custody, po).ok_or_else(|| {
-            not_custody("no derivation from a custody key in the psbt output".into())
-        })?;
-        let limit = custody.policy.next_index.saturating_add(opts.index_window);
-        if child > limit {
-            return Err(Refusal::OutputIndexOutOfRange {
-                index,
-                chain,
-                child,
-                next_index: custody.policy.next_index,
-                window: opts.index_window,
-            }
-            .into());
-        }
-        let expected = custody.script_at(chain, child)?;
-        if expected != o.script_pubkey {
-            return Err(not_custody(format!(
-                "script differs from the custody address at {chain}/{child} ({})",
-                addr(&expected, network)
-            ))
-            .into());
-        }
-        output_total = output_total
-            .checked_add(o.value)
-            .ok_or_else(|| Error::PsbtParse("output values overflow".into()))?;
-        outputs.push(OutputReview {
-            index,
-            value: o.value,
-            address,
-            custody_chain: chain,
-            custody_index: child,
-        });
+        outputs.push(review_output(index, o, po, custody, opts)?);
+        output_total = checks::add_amount(output_total, o.value, "outputs")?;
     }
     let fee = input_total
         .checked_sub(output_total)
@@ -337,7 +414,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
         }
         .into());
     }
-    let weight = weight_of_kinds(tx, &kinds);
+    let weight = weight_of_kinds(tx, &reviewed.kinds);
     let vs = vsize(weight);
     // A rate too large for a u64 is above every cap.
     let rate = rate_of(fee, vs).unwrap_or(FeeRate(u64::MAX));
@@ -350,7 +427,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     }
     Ok(Review {
         unsigned_txid: tx.compute_txid().to_string(),
-        inputs,
+        inputs: reviewed.inputs,
         outputs,
         input_total,
         output_total,
@@ -358,6 +435,7 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
         weight,
         vsize: vs,
         fee_rate_sat_per_kvb: rate,
+        lock_time: checks::lock_time_words(tx),
     })
 }
 
@@ -405,6 +483,7 @@ impl Review {
                 o.custody_index
             );
         }
+        let _ = writeln!(s, "lock time: {}", self.lock_time);
         let _ = writeln!(
             s,
             "fee {} sat, {} estimated, {}.{:03} sat/vB",
