@@ -57,6 +57,14 @@ pub struct SignArgs {
     /// repeatable. Default: only ALL (and DEFAULT for taproot).
     #[arg(long, value_name = "SIGHASH")]
     allow_sighash: Vec<String>,
+    /// Accept an nLockTime beyond the PSBT's context (more than 1,000 blocks above the height
+    /// its previous transactions and `--tip-height` prove, or more than a day ahead of this
+    /// machine's clock), after reviewing it in the summary.
+    #[arg(long)]
+    allow_locktime: bool,
+    /// The current chain tip height, read off the online machine (raises the lock-time context).
+    #[arg(long, value_name = "HEIGHT")]
+    tip_height: Option<u32>,
     /// Output file (default: `<name>-signed.psbt` next to the input). Never overwritten.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -142,6 +150,8 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     let mut opts = VerifyOptions {
         fee_cap: bitcoin::Amount::from_sat(args.fee_cap_sat),
         fee_rate_cap: parse_rate(&args.fee_cap_rate)?,
+        allow_far_lock_time: args.allow_locktime,
+        tip_height: args.tip_height,
         ..VerifyOptions::default()
     };
     for s in &args.allow_sighash {

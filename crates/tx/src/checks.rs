@@ -97,16 +97,25 @@ pub fn output_metadata(
     let spk = &out.script_pubkey;
     if let Some(rs) = &po.redeem_script {
         if ScriptBuf::new_p2sh(&rs.script_hash()) != *spk {
-            return Err(meta(index, "redeem_script", "does not hash to the output script".into()));
+            return Err(meta(
+                index,
+                "redeem_script",
+                "does not hash to the output script".into(),
+            ));
         }
     }
     if let Some(ws) = &po.witness_script {
         let wsh = ScriptBuf::new_p2wsh(&ws.wscript_hash());
         if wsh != *spk && po.redeem_script.as_ref() != Some(&wsh) {
-            return Err(meta(index, "witness_script", "does not hash to the output script".into()));
+            return Err(meta(
+                index,
+                "witness_script",
+                "does not hash to the output script".into(),
+            ));
         }
     }
-    let differs = |field: &'static str| meta(index, field, format!("is not the custody policy's at {at}"));
+    let differs =
+        |field: &'static str| meta(index, field, format!("is not the custody policy's at {at}"));
     if po.redeem_script.is_some() && po.redeem_script != exp.redeem_script {
         return Err(differs("redeem_script"));
     }
@@ -238,8 +247,12 @@ pub fn partial_signatures<C: Verification>(
         let h = cache
             .taproot_key_spend_signature_hash(index, &prevouts, sig.sighash_type)
             .map_err(|_| bad_sig(index, output_key.to_string()))?;
-        secp.verify_schnorr(&sig.signature, &Message::from_digest(h.to_byte_array()), output_key)
-            .map_err(|_| bad_sig(index, format!("{output_key} (key path)")))?;
+        secp.verify_schnorr(
+            &sig.signature,
+            &Message::from_digest(h.to_byte_array()),
+            output_key,
+        )
+        .map_err(|_| bad_sig(index, format!("{output_key} (key path)")))?;
     }
     for ((x, leaf), sig) in &inp.tap_script_sigs {
         let h = cache
@@ -289,7 +302,10 @@ pub fn utc(secs: u64) -> String {
 
 /// The transaction's lock time in words.
 pub fn lock_time_words(tx: &Transaction) -> String {
-    let enforced = tx.input.iter().any(|i| i.sequence.enables_absolute_lock_time());
+    let enforced = tx
+        .input
+        .iter()
+        .any(|i| i.sequence.enables_absolute_lock_time());
     let what = match tx.lock_time {
         LockTime::Blocks(h) if h.to_consensus_u32() == 0 => "none (0)".to_string(),
         LockTime::Blocks(h) => format!("not before block height {}", h.to_consensus_u32()),
@@ -309,7 +325,11 @@ pub fn lock_time_words(tx: &Transaction) -> String {
 /// Refuses an enforced nLockTime above `context + 1,000` blocks or more than a day after
 /// `now` (unix seconds).
 pub fn lock_time(tx: &Transaction, context: u32, now: u64) -> Result<(), Refusal> {
-    if !tx.input.iter().any(|i| i.sequence.enables_absolute_lock_time()) {
+    if !tx
+        .input
+        .iter()
+        .any(|i| i.sequence.enables_absolute_lock_time())
+    {
         return Ok(());
     }
     match tx.lock_time {

@@ -198,7 +198,9 @@ pub enum Refusal {
         reason: String,
     },
     /// A partial signature in the PSBT does not verify.
-    #[error("input {index}: the partial signature of {key} does not verify (corrupted or forged psbt)")]
+    #[error(
+        "input {index}: the partial signature of {key} does not verify (corrupted or forged psbt)"
+    )]
     BadPartialSignature {
         /// Input index.
         index: usize,
