@@ -98,6 +98,15 @@ pub fn parse_descriptor(text: &str, file: &str) -> Result<Descriptor<DescriptorP
     Ok(d)
 }
 
+/// A refused proof, challenge or duplicate key (exit 1 in the binaries).
+fn refuse_proof(key: &CeremonyKey, reason: impl Into<String>) -> Error {
+    Error::ProofRefused {
+        key: key.origin(),
+        file: key.source.clone(),
+        reason: reason.into(),
+    }
+}
+
 fn refuse(key: &CeremonyKey, reason: impl Into<String>) -> Error {
     Error::KeyRefused {
         key: key.origin(),
@@ -193,7 +202,7 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
         }
         match &key.proof {
             ProofStatus::Unproven if !req.allow_unproven => {
-                return Err(refuse(
+                return Err(refuse_proof(
                     key,
                     "no proof of possession (imported key); pass --allow-unproven to accept it",
                 ))
@@ -201,14 +210,14 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
             ProofStatus::Unproven => {}
             ProofStatus::Bip322 { challenge } => match (&req.challenge, &agreed_challenge) {
                 (Some(want), _) if want != challenge => {
-                    return Err(refuse(
+                    return Err(refuse_proof(
                         key,
                         "proof of possession signs a different challenge than this ceremony's",
                     ))
                 }
                 (Some(_), _) => {}
                 (None, Some((c, first))) if c != challenge => {
-                    return Err(refuse(
+                    return Err(refuse_proof(
                         key,
                         format!("proof signs a different challenge than {first}"),
                     ))
@@ -220,7 +229,10 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
                 if let Some(want) = &req.challenge {
                     let t = crate::record::bsms_token(want);
                     if t != "00" && &t != token {
-                        return Err(refuse(key, "bsms token is not this ceremony's challenge"));
+                        return Err(refuse_proof(
+                            key,
+                            "bsms token is not this ceremony's challenge",
+                        ));
                     }
                 }
             }
@@ -230,13 +242,13 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
     let mut seen_fp: HashMap<String, &CeremonyKey> = HashMap::new();
     for key in &keys {
         if let Some(prev) = seen_key.insert(key.xpub.public_key.serialize(), key) {
-            return Err(refuse(
+            return Err(refuse_proof(
                 key,
                 format!("duplicate key: the same public key is in {}", prev.source),
             ));
         }
         if let Some(prev) = seen_fp.insert(key.fingerprint.to_string(), key) {
-            return Err(refuse(
+            return Err(refuse_proof(
                 key,
                 format!(
                     "duplicate master fingerprint {} (also in {}): one keyholder, one key",

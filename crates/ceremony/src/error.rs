@@ -69,6 +69,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A key's proof of possession fails, signs another ceremony's challenge, is missing, or
+    /// the key is a duplicate: a refusal (exit code 1 in the binaries), not bad input.
+    #[error("key {key} ({file}): {reason}")]
+    ProofRefused {
+        /// `[fingerprint/path]` of the key.
+        key: String,
+        /// The key record file it came from.
+        file: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A key in the ceremony is refused.
     #[error("key {key} ({file}): {reason}")]
     KeyRefused {
@@ -109,6 +120,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// True for refusals (exit code 1): [`Error::ProofRefused`]. Everything else is bad input
+    /// or an environment failure.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::ProofRefused { .. })
+    }
+
     /// Wraps an I/O error with its path.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
         Error::Io {

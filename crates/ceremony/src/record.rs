@@ -265,7 +265,7 @@ impl KeyRecord {
             script: Some(self.script),
             proof: ProofStatus::Unproven,
         };
-        let refuse = |reason: String| Error::KeyRefused {
+        let refuse = |reason: String| Error::ProofRefused {
             key: key.origin(),
             file: file.to_string(),
             reason,
@@ -425,7 +425,7 @@ pub fn load_key_text<C: Verification>(
                 token: rec.token.clone(),
             },
         };
-        verify_bsms_key(secp, &rec, file).map_err(|e| Error::KeyRefused {
+        verify_bsms_key(secp, &rec, file).map_err(|e| Error::ProofRefused {
             key: key.origin(),
             file: file.to_string(),
             reason: format!("bsms signature failed: {e}"),

@@ -117,6 +117,15 @@ fn write_new(path: &Path, data: &[u8]) -> CmdResult {
         .map_err(Failure::env)
 }
 
+/// A refused proof, challenge or duplicate key exits 1 (a refusal); other errors are input.
+fn ceremony_failure(e: custos_ceremony::Error) -> Failure {
+    if e.is_refusal() {
+        Failure::finding(e)
+    } else {
+        Failure::input(e)
+    }
+}
+
 fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     let mut case = app.open_case()?;
     let network = app.network(case.as_ref());
@@ -135,7 +144,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     let mut keys = Vec::new();
     let mut key_files = Vec::new();
     for p in &a.keys {
-        keys.push(load_key_file(&secp, p).map_err(Failure::input)?);
+        keys.push(load_key_file(&secp, p).map_err(ceremony_failure)?);
         let bytes = std::fs::read(p)
             .with_context(|| p.display().to_string())
             .map_err(Failure::input)?;
@@ -149,7 +158,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         allow_unproven: a.allow_unproven,
         challenge: challenge.clone(),
     };
-    let asm = assemble::assemble(&req, keys).map_err(Failure::input)?;
+    let asm = assemble::assemble(&req, keys).map_err(ceremony_failure)?;
     let first = asm
         .receive_addresses(a.addresses.max(1))
         .map_err(Failure::input)?;

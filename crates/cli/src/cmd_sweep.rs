@@ -21,6 +21,7 @@ use custos_tx::{
     plan::{PlanParams, MAX_STANDARD_WEIGHT},
     psbt_io::{to_base64, write_new},
     transport,
+    weight::FeeRate,
 };
 
 use crate::{
@@ -54,7 +55,7 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = 6)]
     target_blocks: u16,
     /// Largest weight of one transaction (WU).
-    #[arg(long, default_value_t = MAX_STANDARD_WEIGHT)]
+    #[arg(long, default_value_t = MAX_STANDARD_WEIGHT.to_wu())]
     max_weight: u64,
     /// Current tip height, used as nLockTime (default: the server's tip).
     #[arg(long)]
@@ -90,15 +91,15 @@ fn read_json<T: serde::de::DeserializeOwned>(
     Ok((v, bytes))
 }
 
-/// Parses `N` / `N.NNN` sat/vB exactly into sat/kvB.
-fn parse_rate(s: &str) -> CmdResult<u64> {
+/// Parses `N` / `N.NNN` sat/vB exactly into a rate in sat/kvB.
+fn parse_rate(s: &str) -> CmdResult<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3)
         .map_err(|e| Failure::input(anyhow!("--fee-rate {s:?}: {e}")))?;
     let v = u64::try_from(v).map_err(|_| Failure::input(anyhow!("--fee-rate {s:?} too large")))?;
     if v == 0 {
         return Err(Failure::input(anyhow!("--fee-rate must be above zero")));
     }
-    Ok(v)
+    Ok(FeeRate(v))
 }
 
 fn build(app: &App, a: &BuildArgs) -> CmdResult {
@@ -133,7 +134,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             .map_err(Failure::env)?
             .map(|r| r.0)
             .unwrap_or(relay);
-        est.max(relay).max(1)
+        FeeRate(est.max(relay).max(1))
     } else {
         parse_rate(&a.fee_rate)?
     };
@@ -147,7 +148,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         }
     };
     let mut plan = PlanParams::new(fee_rate_kvb);
-    plan.max_weight = a.max_weight;
+    plan.max_weight = bitcoin::Weight::from_wu(a.max_weight);
     let params = SweepParams { plan, tip_height };
     let sweep = build_sweep(&inventory, &policy, &params).map_err(|e| match e {
         custos_tx::Error::NothingToSweep(_) => Failure::finding(e),
@@ -213,7 +214,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let left_out: Vec<serde_json::Value> = sweep
         .left_out()
         .iter()
-        .map(|l| serde_json::json!({"outpoint": l.outpoint.to_string(), "value_sat": l.value, "fee_to_spend_sat": l.fee_to_spend, "reason": l.reason}))
+        .map(|l| serde_json::json!({"outpoint": l.outpoint.to_string(), "value_sat": l.value.to_sat(), "fee_to_spend_sat": l.fee_to_spend.map(|f| f.to_sat()), "reason": l.reason}))
         .collect();
     let summary = serde_json::json!({
         "network": inventory.network,
@@ -223,11 +224,11 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         "max_weight": a.max_weight,
         "transactions": sweep.txs.iter().map(|t| &t.summary).collect::<Vec<_>>(),
         "files": files,
-        "total_input_sat": sweep.txs.iter().map(|t| t.summary.input_total).sum::<u64>(),
-        "total_fee_sat": sweep.plan.total_fee(),
-        "total_to_custody_sat": sweep.plan.total_output(),
+        "total_input_sat": sweep.txs.iter().map(|t| t.summary.input_total.to_sat()).sum::<u64>(),
+        "total_fee_sat": sweep.plan.total_fee().to_sat(),
+        "total_to_custody_sat": sweep.plan.total_output().to_sat(),
         "left_out": left_out,
-        "left_out_total_sat": sweep.plan.left_out_total,
+        "left_out_total_sat": sweep.plan.left_out_total.to_sat(),
         "next_custody_index": sweep.next_index,
     });
     let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(Failure::env)?;
@@ -273,34 +274,40 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             s.batch,
             s.inputs,
             kinds.join(", "),
-            s.input_total,
-            s.output_value,
+            s.input_total.to_sat(),
+            s.output_value.to_sat(),
             s.custody_address,
             s.custody_index,
-            s.fee,
-            s.fee_rate_sat_per_kvb / 1000,
-            s.fee_rate_sat_per_kvb % 1000,
-            s.vsize,
-            s.weight
+            s.fee.to_sat(),
+            s.fee_rate_sat_per_kvb.0 / 1000,
+            s.fee_rate_sat_per_kvb.0 % 1000,
+            s.vsize.to_vb(),
+            s.weight.to_wu()
         );
     }
     if !sweep.left_out().is_empty() {
         println!(
             "left out: {} utxo(s) worth {} sat in total (uneconomic at this fee rate or below dust):",
             sweep.left_out().len(),
-            sweep.plan.left_out_total
+            sweep.plan.left_out_total.to_sat()
         );
         for l in sweep.left_out() {
+            let fee = l.fee_to_spend.map_or_else(
+                || "more than u64::MAX".to_string(),
+                |f| f.to_sat().to_string(),
+            );
             println!(
-                "  {} {} sat (fee to spend {} sat): {}",
-                l.outpoint, l.value, l.fee_to_spend, l.reason
+                "  {} {} sat (fee to spend {fee} sat): {}",
+                l.outpoint,
+                l.value.to_sat(),
+                l.reason
             );
         }
     }
     println!(
         "total: {} sat to custody, {} sat fees; next custody index {}",
-        sweep.plan.total_output(),
-        sweep.plan.total_fee(),
+        sweep.plan.total_output().to_sat(),
+        sweep.plan.total_fee().to_sat(),
         sweep.next_index
     );
     for f in &files {

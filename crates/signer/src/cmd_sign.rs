@@ -13,16 +13,18 @@ use std::{
 };
 
 use anyhow::{anyhow, Context};
-use bitcoin::{bip32::Xpriv, psbt::PsbtSighashType, PrivateKey};
+use bitcoin::psbt::PsbtSighashType;
 use clap::Args;
 use custos_core::{inventory::CustodyPolicy, Secret, SecretString};
-use custos_keys::{classify, Material};
+use custos_keys::classify;
 use custos_tx::{
     custody::Custody,
+    material::signing_keys,
     psbt_io::{encode, signed_name, write_new},
-    sign::{sign_psbt, SigningKeys},
+    sign::sign_psbt,
     transport,
     verify::{verify_psbt, VerifyOptions},
+    weight::FeeRate,
 };
 
 use crate::exit;
@@ -46,7 +48,7 @@ pub struct SignArgs {
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
     /// Refuse when the fee is above this many satoshis.
-    #[arg(long, value_name = "SAT", default_value_t = custos_tx::verify::DEFAULT_FEE_CAP_SAT)]
+    #[arg(long, value_name = "SAT", default_value_t = custos_tx::verify::DEFAULT_FEE_CAP.to_sat())]
     fee_cap_sat: u64,
     /// Refuse when the fee rate is above this (sat/vB, decimal with up to 3 places).
     #[arg(long, value_name = "SAT_PER_VB", default_value = "1000")]
@@ -55,6 +57,14 @@ pub struct SignArgs {
     /// repeatable. Default: only ALL (and DEFAULT for taproot).
     #[arg(long, value_name = "SIGHASH")]
     allow_sighash: Vec<String>,
+    /// Accept an nLockTime beyond the PSBT's context (more than 1,000 blocks above the height
+    /// its previous transactions and `--tip-height` prove, or more than a day ahead of this
+    /// machine's clock), after reviewing it in the summary.
+    #[arg(long)]
+    allow_locktime: bool,
+    /// The current chain tip height, read off the online machine (raises the lock-time context).
+    #[arg(long, value_name = "HEIGHT")]
+    tip_height: Option<u32>,
     /// Output file (default: `<name>-signed.psbt` next to the input). Never overwritten.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -114,107 +124,12 @@ fn passphrase(args: &SignArgs) -> anyhow::Result<Option<SecretString>> {
     Ok(None)
 }
 
-/// Parses `N` or `N.NNN` sat/vB exactly into sat/kvB.
-pub fn parse_rate(s: &str) -> anyhow::Result<u64> {
+/// Parses `N` or `N.NNN` sat/vB exactly into a rate in sat/kvB.
+pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3).map_err(|e| anyhow!("fee rate {s:?}: {e}"))?;
-    u64::try_from(v).map_err(|_| anyhow!("fee rate {s:?} too large"))
-}
-
-/// Turns classified material into signing keys (the adapter between custos-keys and custos-tx).
-pub fn signing_keys(
-    material: &Material,
-    passphrase: Option<&SecretString>,
-    network: bitcoin::Network,
-) -> anyhow::Result<SigningKeys> {
-    let mut keys = SigningKeys::new();
-    let master_from_seed =
-        |seed: &[u8]| Xpriv::new_master(network, seed).map_err(|e| anyhow!("bip32 master: {e}"));
-    match material {
-        Material::Bip39 {
-            phrase,
-            also_electrum,
-            ..
-        } => {
-            let seed = custos_keys::bip39_seed(phrase, passphrase).map_err(|e| anyhow!("{e}"))?;
-            keys.add_master(master_from_seed(seed.expose_secret())?);
-            if also_electrum.is_some() {
-                let seed = custos_keys::electrum::electrum_seed(phrase, passphrase);
-                keys.add_master(master_from_seed(seed.expose_secret())?);
-            }
-        }
-        Material::ElectrumSeed { kind, phrase, .. } => {
-            if kind.name() == "old" {
-                return Err(anyhow!(
-                    "signing with old (pre-2.0) electrum seeds is not supported"
-                ));
-            }
-            let seed = custos_keys::electrum::electrum_seed(phrase, passphrase);
-            keys.add_master(master_from_seed(seed.expose_secret())?);
-        }
-        Material::ExtendedPrivate { keys: xs } => {
-            for x in xs {
-                let xp = Xpriv::from_str(x.xprv.expose_secret()).map_err(|e| {
-                    anyhow!("line {}: extended private key does not parse: {e}", x.line)
-                })?;
-                match &x.origin {
-                    Some(o) => keys.add_xpriv_with_origin(xp, o.fingerprint, o.path.clone()),
-                    None => keys.add_master(xp),
-                }
-            }
-        }
-        Material::Descriptors(ds) => {
-            let secp = bitcoin::secp256k1::Secp256k1::new();
-            for d in ds {
-                let Some(text) = &d.secret else { continue };
-                let (_, keymap) =
-                    miniscript::Descriptor::<miniscript::DescriptorPublicKey>::parse_descriptor(
-                        &secp,
-                        text.expose_secret(),
-                    )
-                    .map_err(|_| {
-                        anyhow!(
-                            "line {}: descriptor with private keys does not parse",
-                            d.line
-                        )
-                    })?;
-                for (_, sk) in keymap {
-                    match &sk {
-                        miniscript::descriptor::DescriptorSecretKey::Single(s) => {
-                            keys.add_private_key(s.key)
-                        }
-                        miniscript::descriptor::DescriptorSecretKey::XPrv(x) => match &x.origin {
-                            Some((fp, path)) => {
-                                keys.add_xpriv_with_origin(x.xkey, *fp, path.clone())
-                            }
-                            None => keys.add_master(x.xkey),
-                        },
-                        miniscript::descriptor::DescriptorSecretKey::MultiXPrv(x) => {
-                            match &x.origin {
-                                Some((fp, path)) => {
-                                    keys.add_xpriv_with_origin(x.xkey, *fp, path.clone())
-                                }
-                                None => keys.add_master(x.xkey),
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Material::Wif(ws) => {
-            for w in ws {
-                let k = PrivateKey::from_wif(w.wif.expose_secret())
-                    .map_err(|e| anyhow!("line {}: wif does not parse: {e}", w.line))?;
-                keys.add_private_key(k);
-            }
-        }
-        Material::ExtendedPublic { .. } | Material::Addresses(_) => {
-            return Err(anyhow!(
-                "the material ({}) holds no private key",
-                material.kind_name()
-            ));
-        }
-    }
-    Ok(keys)
+    u64::try_from(v)
+        .map(FeeRate)
+        .map_err(|_| anyhow!("fee rate {s:?} too large"))
 }
 
 /// Runs `custos-signer sign`. Returns the exit code.
@@ -233,8 +148,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     let (mut psbt, encoding) =
         transport::read_psbt(&data).map_err(|e| anyhow!("{}: {e}", args.psbt.display()))?;
     let mut opts = VerifyOptions {
-        fee_cap_sat: args.fee_cap_sat,
-        fee_cap_sat_per_kvb: parse_rate(&args.fee_cap_rate)?,
+        fee_cap: bitcoin::Amount::from_sat(args.fee_cap_sat),
+        fee_rate_cap: parse_rate(&args.fee_cap_rate)?,
+        allow_far_lock_time: args.allow_locktime,
+        tip_height: args.tip_height,
         ..VerifyOptions::default()
     };
     for s in &args.allow_sighash {
@@ -289,10 +206,24 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     let material =
         classify(&material_text, policy.network).map_err(|e| anyhow!("material: {e}"))?;
     drop(material_text);
-    let keys = signing_keys(&material, pass.as_ref(), custody.network)?;
+    let keys =
+        signing_keys(&material, pass.as_ref(), custody.network).map_err(|e| anyhow!("{e}"))?;
     drop(material);
-    // 4. Sign.
-    let outcome = sign_psbt(&mut psbt, &keys).map_err(|e| anyhow!("{e}"))?;
+    // 4. Sign. A derived key that is not the PSBT's key is a refusal, not "unsigned".
+    let outcome = match sign_psbt(&mut psbt, &keys) {
+        Ok(o) => o,
+        Err(e) if e.is_refusal() => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"refused": true, "reason": e.to_string()})
+                );
+            }
+            eprintln!("custos-signer: REFUSED: {e}");
+            return Ok(exit::REFUSED);
+        }
+        Err(e) => return Err(anyhow!("{e}")),
+    };
     drop(keys);
     if outcome.signatures == 0 {
         eprintln!("custos-signer: REFUSED: the material holds no key for any input of this psbt; nothing written");
@@ -331,67 +262,10 @@ mod tests {
 
     #[test]
     fn fee_rate_parses_exactly() {
-        assert_eq!(parse_rate("12").unwrap(), 12_000);
-        assert_eq!(parse_rate("0.1").unwrap(), 100);
-        assert_eq!(parse_rate("2.345").unwrap(), 2_345);
+        assert_eq!(parse_rate("12").unwrap(), FeeRate(12_000));
+        assert_eq!(parse_rate("0.1").unwrap(), FeeRate(100));
+        assert_eq!(parse_rate("2.345").unwrap(), FeeRate(2_345));
         assert!(parse_rate("1.2345").is_err());
         assert!(parse_rate("-1").is_err());
-    }
-}
-
-#[cfg(test)]
-mod material_tests {
-    //! The adapter from classified seized material to signing keys, on the public test keys of
-    //! crates/tx/tests/common (seized master seed 32 × 0x42, WIF secrets 32 × 0x07 / 0x08).
-    use super::*;
-
-    fn fixture(name: &str) -> bitcoin::Psbt {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/psbt/interop")
-            .join(name);
-        custos_tx::psbt_io::parse_any(&std::fs::read(p).expect("fixture")).expect("psbt")
-    }
-
-    fn keys_from(text: &str) -> SigningKeys {
-        let m = classify(
-            &Secret::new(text.to_string()),
-            custos_core::Network::Regtest,
-        )
-        .expect("classify");
-        signing_keys(&m, None, bitcoin::Network::Regtest).expect("keys")
-    }
-
-    #[test]
-    fn account_xprv_with_origin_signs_its_inputs() {
-        // [fp/84'/1'/0'] account key of the seized master: signs the 20 p2wpkh inputs.
-        let k = keys_from("[2de67592/84'/1'/0']tprv8fnGNKmxXA7Y6kuipdmMTkgKwWvRNb6PR6T3mgmR5QhmT8c9hdNXxtrzqmoYYJhpwGxrFXjCeeYzXGGGcEWToGreAaawPmGgenvg2gB1s5s");
-        let mut p = fixture("sweep-p2wpkh-20.psbt");
-        let o = sign_psbt(&mut p, &k).expect("sign");
-        assert_eq!(o.signatures, 20);
-    }
-
-    #[test]
-    fn wif_list_signs_only_the_inputs_of_its_keys() {
-        let k = keys_from(
-            "91e1fpA4xxnUq5jwFxvKkk37nMNPVw1HKf7zGES2gHrV3uSs7pU\ncMrK98iKJu7aYAB4xUAvH8rua5KL8ejTVKJwTke2Ga92T2gMTLvo\n",
-        );
-        let mut p = fixture("sweep-mixed-wsh.psbt");
-        let o = sign_psbt(&mut p, &k).expect("sign");
-        // the uncompressed WIF's p2pkh input; the compressed WIF has no input in this sweep.
-        assert_eq!(o.signatures, 1);
-        assert_eq!(o.unsigned_inputs.len(), 5);
-    }
-
-    #[test]
-    fn watch_only_material_is_refused() {
-        let m = classify(
-            &Secret::new(
-                "bcrt1qyr23fa7gca60ujew2ekj50y8emjakryqe653h9llw3sjp0ynwwmsd9087j".to_string(),
-            ),
-            custos_core::Network::Regtest,
-        )
-        .expect("classify");
-        let e = signing_keys(&m, None, bitcoin::Network::Regtest).unwrap_err();
-        assert!(e.to_string().contains("no private key"), "{e}");
     }
 }

@@ -22,7 +22,7 @@ use custos_tx::{
 
 fn params() -> SweepParams {
     SweepParams {
-        plan: PlanParams::new(2_000),
+        plan: PlanParams::new(custos_tx::weight::FeeRate(2_000)),
         tip_height: 900,
     }
 }

@@ -47,7 +47,7 @@ fn main() {
         &inv,
         &policy,
         &SweepParams {
-            plan: PlanParams::new(2_000),
+            plan: PlanParams::new(custos_tx::weight::FeeRate(2_000)),
             tip_height: 900,
         },
     )

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use bitcoin::{
     absolute::LockTime, consensus::encode::deserialize, transaction::Version, Amount, OutPoint,
-    Psbt, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+    Psbt, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Weight, Witness,
 };
 use custos_core::inventory::{CustodyPolicy, Inventory, InventoryUtxo};
 use miniscript::{
@@ -25,7 +25,7 @@ use crate::{
     custody::{Custody, RECEIVE},
     error::{Error, Result},
     plan::{plan_sweep, LeftOut, PlanParams, PlanUtxo, SweepPlan},
-    weight::{rate_sat_per_kvb, InputKind},
+    weight::{rate_of, FeeRate, InputKind, Vsize},
 };
 
 /// A UTXO of the inventory, parsed and checked against its previous transaction.
@@ -163,22 +163,22 @@ pub struct SweepTxSummary {
     pub inputs: usize,
     /// Input kinds and counts, e.g. `p2wpkh: 12`.
     pub input_kinds: Vec<(String, usize)>,
-    /// Sum of inputs, sat.
-    pub input_total: u64,
-    /// Custody output value, sat.
-    pub output_value: u64,
+    /// Sum of inputs (JSON: sat).
+    pub input_total: Amount,
+    /// Custody output value (JSON: sat).
+    pub output_value: Amount,
     /// Custody address.
     pub custody_address: String,
     /// Custody receive index.
     pub custody_index: u32,
-    /// Fee, sat.
-    pub fee: u64,
+    /// Fee (JSON: sat).
+    pub fee: Amount,
     /// Fee rate, sat/kvB (rounded down).
-    pub fee_rate_sat_per_kvb: u64,
-    /// Estimated weight when signed.
-    pub weight: u64,
+    pub fee_rate_sat_per_kvb: FeeRate,
+    /// Estimated weight when signed (JSON: WU).
+    pub weight: Weight,
     /// Estimated vsize when signed.
-    pub vsize: u64,
+    pub vsize: Vsize,
 }
 
 /// A whole sweep.
@@ -237,17 +237,17 @@ pub fn build_sweep_from(
         .iter()
         .map(|u| PlanUtxo {
             outpoint: u.outpoint,
-            value: u.txout.value.to_sat(),
+            value: u.txout.value,
             kind: u.kind,
         })
         .collect();
-    let plan = plan_sweep(&plan_in, &plan_params);
+    let plan = plan_sweep(&plan_in, &plan_params)?;
     if plan.batches.is_empty() {
         return Err(Error::NothingToSweep(format!(
             "all {} utxos ({} sat) are uneconomic at {} sat/kvB",
             plan.left_out.len(),
-            plan.left_out_total,
-            plan_params.fee_rate_sat_per_kvb
+            plan.left_out_total.to_sat(),
+            plan_params.fee_rate.0
         )));
     }
     let by_outpoint: std::collections::HashMap<OutPoint, &SweepUtxo> =
@@ -272,7 +272,7 @@ pub fn build_sweep_from(
                 })
                 .collect(),
             output: vec![TxOut {
-                value: Amount::from_sat(batch.output_value),
+                value: batch.output_value,
                 script_pubkey: out_spk.clone(),
             }],
         };
@@ -325,7 +325,11 @@ pub fn build_sweep_from(
                 custody_address: address,
                 custody_index: index,
                 fee: batch.fee,
-                fee_rate_sat_per_kvb: rate_sat_per_kvb(batch.fee, batch.vsize),
+                fee_rate_sat_per_kvb: rate_of(batch.fee, batch.vsize).ok_or_else(|| {
+                    Error::AmountOverflow {
+                        what: format!("fee rate of batch {}", bi + 1),
+                    }
+                })?,
                 weight: batch.weight,
                 vsize: batch.vsize,
             },

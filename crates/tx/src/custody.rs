@@ -9,7 +9,7 @@ use bitcoin::{
 };
 use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
 use miniscript::{
-    descriptor::{DefiniteDescriptorKey, DescriptorPublicKey},
+    descriptor::{DefiniteDescriptorKey, DescriptorPublicKey, SinglePubKey},
     Descriptor, ForEachKey,
 };
 
@@ -19,6 +19,46 @@ use crate::error::{Error, Result};
 pub const RECEIVE: u32 = 0;
 /// Chain number of change addresses.
 pub const CHANGE: u32 = 1;
+
+/// BIP341's NUMS point H (x-only): a taproot internal key nobody can sign for, which the key
+/// ceremony uses so a taproot custody wallet is spendable only through its `multi_a` leaf.
+pub const NUMS_H: &str = "50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0";
+
+/// True when `k` is the NUMS point H as a plain key (no origin, no derivation).
+fn is_nums(k: &DescriptorPublicKey) -> bool {
+    match k {
+        DescriptorPublicKey::Single(s) => {
+            s.origin.is_none()
+                && match s.key {
+                    SinglePubKey::XOnly(x) => x.to_string() == NUMS_H,
+                    SinglePubKey::FullKey(pk) => {
+                        pk.compressed && pk.inner.x_only_public_key().0.to_string() == NUMS_H
+                    }
+                }
+        }
+        _ => false,
+    }
+}
+
+/// The keys of a custody descriptor that must be custody keys: all of them, except a taproot
+/// internal key that is the NUMS point (it is unspendable by construction, not a keyholder).
+fn custody_keys(d: &Descriptor<DescriptorPublicKey>) -> Vec<DescriptorPublicKey> {
+    let nums_internal = match d {
+        Descriptor::Tr(tr) => is_nums(tr.internal_key()).then(|| tr.internal_key().clone()),
+        _ => None,
+    };
+    let mut keys = Vec::new();
+    let mut skipped_internal = false;
+    d.for_each_key(|k| {
+        if !skipped_internal && nums_internal.as_ref() == Some(k) {
+            skipped_internal = true;
+        } else {
+            keys.push(k.clone());
+        }
+        true
+    });
+    keys
+}
 
 /// One chain (receive or change) of the custody wallet.
 #[derive(Debug, Clone)]
@@ -116,11 +156,7 @@ fn parse_chain(text: &str, network: bitcoin::Network) -> Result<ChainDesc> {
     if !d.has_wildcard() {
         return Err(bad("custody descriptor must be ranged (/*)".into()));
     }
-    let mut keys = Vec::new();
-    d.for_each_key(|k| {
-        keys.push(k.clone());
-        true
-    });
+    let keys = custody_keys(&d);
     if let Some(p) = check_keys(keys.iter(), network) {
         return Err(bad(p.into()));
     }
@@ -130,14 +166,7 @@ fn parse_chain(text: &str, network: bitcoin::Network) -> Result<ChainDesc> {
 impl ChainDesc {
     fn keys(&self) -> Vec<DescriptorPublicKey> {
         match self {
-            ChainDesc::Plain(d) => {
-                let mut keys = Vec::new();
-                d.for_each_key(|k| {
-                    keys.push(k.clone());
-                    true
-                });
-                keys
-            }
+            ChainDesc::Plain(d) => custody_keys(d),
             ChainDesc::SortedMultiA { keys, .. } => keys.clone(),
         }
     }
@@ -374,5 +403,43 @@ mod tests {
     fn tr_policy_parses() {
         let c = Custody::from_policy(&testkeys::tr_policy()).unwrap();
         assert_eq!(c.script_at(RECEIVE, 0).unwrap().len(), 34);
+    }
+
+    #[test]
+    fn tr_policy_with_nums_internal_key_and_multi_a_parses() {
+        // What `ceremony assemble --script tr` writes: tr(NUMS, multi_a(...)).
+        let mut p = testkeys::tr_policy();
+        for d in [&mut p.receive_descriptor, &mut p.change_descriptor] {
+            let body = d
+                .split('#')
+                .next()
+                .expect("body")
+                .replace("sortedmulti_a(", "multi_a(");
+            let mut eng = miniscript::descriptor::checksum::Engine::new();
+            eng.input(&body).expect("checksum");
+            *d = format!("{body}#{}", eng.checksum());
+        }
+        let c = Custody::from_policy(&p).expect("tr(NUMS, multi_a) is a custody policy");
+        assert_eq!(c.global_xpubs().len(), 3);
+        assert_eq!(c.script_at(RECEIVE, 0).expect("script").len(), 34);
+    }
+
+    #[test]
+    fn single_key_other_than_nums_is_still_refused() {
+        let mut p = testkeys::tr_policy();
+        let other = "02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13";
+        for d in [&mut p.receive_descriptor, &mut p.change_descriptor] {
+            let body = d
+                .split('#')
+                .next()
+                .expect("body")
+                .replace("sortedmulti_a(", "multi_a(")
+                .replace(NUMS_H, other);
+            let mut eng = miniscript::descriptor::checksum::Engine::new();
+            eng.input(&body).expect("checksum");
+            *d = format!("{body}#{}", eng.checksum());
+        }
+        let e = Custody::from_policy(&p).unwrap_err();
+        assert!(e.to_string().contains("extended public keys"), "{e}");
     }
 }

@@ -4,7 +4,9 @@
 //! Two families: [`Error::Refused`] carries a [`Refusal`], a reason the signer will not sign a
 //! PSBT (exit code 1 in the binaries); every other variant is bad input (exit code 2).
 
-use bitcoin::{OutPoint, Txid};
+use bitcoin::{Amount, OutPoint, Txid};
+
+use crate::weight::FeeRate;
 
 /// Why the custody-policy check refused a PSBT. Every variant names the input or output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,12 +16,12 @@ pub enum Refusal {
     #[error("psbt has no outputs")]
     NoOutputs,
     /// An output does not pay the custody policy.
-    #[error("output {index} ({value} sat to {address}) does not pay the custody policy: {reason}")]
+    #[error("output {index} ({} sat to {address}) does not pay the custody policy: {reason}", .value.to_sat())]
     OutputNotCustody {
         /// Output index.
         index: usize,
-        /// Value in sat.
-        value: u64,
+        /// Value.
+        value: Amount,
         /// Address (or script hex when it has none).
         address: String,
         /// Why.
@@ -40,28 +42,28 @@ pub enum Refusal {
         window: u32,
     },
     /// Absolute fee above the cap.
-    #[error("fee {fee} sat is above the cap of {cap} sat")]
+    #[error("fee {} sat is above the cap of {} sat", .fee.to_sat(), .cap.to_sat())]
     FeeAboveCap {
         /// Fee.
-        fee: u64,
+        fee: Amount,
         /// Cap.
-        cap: u64,
+        cap: Amount,
     },
     /// Fee rate above the cap.
-    #[error("fee rate {rate_sat_per_kvb} sat/kvB is above the cap of {cap_sat_per_kvb} sat/kvB")]
+    #[error("fee rate {} sat/kvB is above the cap of {} sat/kvB", .rate.0, .cap.0)]
     FeeRateAboveCap {
         /// Estimated rate.
-        rate_sat_per_kvb: u64,
+        rate: FeeRate,
         /// Cap.
-        cap_sat_per_kvb: u64,
+        cap: FeeRate,
     },
     /// Outputs spend more than the inputs bring.
-    #[error("outputs ({outputs} sat) exceed inputs ({inputs} sat)")]
+    #[error("outputs ({} sat) exceed inputs ({} sat)", .outputs.to_sat(), .inputs.to_sat())]
     NegativeFee {
         /// Sum of inputs.
-        inputs: u64,
+        inputs: Amount,
         /// Sum of outputs.
-        outputs: u64,
+        outputs: Amount,
     },
     /// Non-taproot input without `non_witness_utxo`.
     #[error("input {index} ({outpoint}) is not taproot and lacks non_witness_utxo (segwit-v0 fee attack)")]
@@ -98,7 +100,7 @@ pub enum Refusal {
         vout: u32,
     },
     /// `witness_utxo` disagrees with `non_witness_utxo`.
-    #[error("input {index} ({outpoint}): witness_utxo ({witness_value} sat, {witness_script}) disagrees with non_witness_utxo output {vout} ({value} sat, {script})")]
+    #[error("input {index} ({outpoint}): witness_utxo ({} sat, {witness_script}) disagrees with non_witness_utxo output {vout} ({} sat, {script})", .witness_value.to_sat(), .value.to_sat())]
     WitnessUtxoMismatch {
         /// Input index.
         index: usize,
@@ -107,11 +109,11 @@ pub enum Refusal {
         /// Output index in the previous tx.
         vout: u32,
         /// witness_utxo amount.
-        witness_value: u64,
+        witness_value: Amount,
         /// witness_utxo script hex.
         witness_script: String,
         /// Real amount.
-        value: u64,
+        value: Amount,
         /// Real script hex.
         script: String,
     },
@@ -132,6 +134,86 @@ pub enum Refusal {
         first: usize,
         /// The prevout.
         outpoint: OutPoint,
+    },
+    /// An input's script data does not hash to the script it claims to be.
+    #[error("input {index}: {field} {reason}")]
+    InputScriptMismatch {
+        /// Input index.
+        index: usize,
+        /// The PSBT field (`redeem_script`, `witness_script`).
+        field: &'static str,
+        /// What it contradicts.
+        reason: String,
+    },
+    /// A key derived at the origin the PSBT names is not the key the PSBT names.
+    #[error("input {index}: the key derived at [{fingerprint}/{path}] is not the key the psbt names for that origin (other material, or a psbt that lies about its keys)")]
+    KeyMismatch {
+        /// Input index.
+        index: usize,
+        /// Master fingerprint of the origin.
+        fingerprint: bitcoin::bip32::Fingerprint,
+        /// Origin path.
+        path: bitcoin::bip32::DerivationPath,
+    },
+    /// An input or output amount above 21 million BTC.
+    #[error("{what}: amount {} sat is above 21 million btc", .value.to_sat())]
+    AmountOutOfRange {
+        /// Which input or output.
+        what: String,
+        /// The amount.
+        value: Amount,
+    },
+    /// A sum of amounts above 21 million BTC (or past `u64`).
+    #[error("the sum of the {what} is above 21 million btc")]
+    AmountSumOutOfRange {
+        /// Which sum ("inputs", "outputs").
+        what: &'static str,
+    },
+    /// An output below its script type's dust limit: the transaction would not relay.
+    #[error("output {index} pays {} sat, below the dust limit of {} sat for its script type", .value.to_sat(), .limit.to_sat())]
+    OutputBelowDust {
+        /// Output index.
+        index: usize,
+        /// Its value.
+        value: Amount,
+        /// The dust limit.
+        limit: Amount,
+    },
+    /// Output metadata that disagrees with the output script or the custody policy.
+    #[error("output {index}: {field} {reason}")]
+    OutputMetadata {
+        /// Output index.
+        index: usize,
+        /// The PSBT field.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A taproot input's script data contradicts its output key.
+    #[error("input {index}: taproot script data contradicts the output key: {reason}")]
+    TaprootMismatch {
+        /// Input index.
+        index: usize,
+        /// What contradicts.
+        reason: String,
+    },
+    /// A partial signature in the PSBT does not verify.
+    #[error(
+        "input {index}: the partial signature of {key} does not verify (corrupted or forged psbt)"
+    )]
+    BadPartialSignature {
+        /// Input index.
+        index: usize,
+        /// The key it claims to be by.
+        key: String,
+    },
+    /// An nLockTime far beyond the PSBT's own context.
+    #[error("nlocktime: {lock_time}, beyond {bound} (review it, then allow it explicitly)")]
+    FarLockTime {
+        /// The lock time in words.
+        lock_time: String,
+        /// The bound it passes.
+        bound: String,
     },
     /// Something in the PSBT belongs to another network.
     #[error("network mismatch: {what} is for {found}, the policy is for {expected}")]
@@ -193,6 +275,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A signing thread failed; no signature of the run was kept.
+    #[error("a signing thread failed; nothing was signed")]
+    SigningThread,
+    /// Seized material cannot be turned into signing keys.
+    #[error("seized material: {0}")]
+    Material(String),
     /// Finalizing failed.
     #[error("cannot finalize: {0}")]
     Finalize(String),
@@ -218,13 +306,20 @@ pub enum Error {
         /// Cause.
         source: std::io::Error,
     },
+    /// A sum of amounts overflowed (no real set of bitcoin amounts does).
+    #[error("amount overflow: {what}")]
+    AmountOverflow {
+        /// Which sum.
+        what: String,
+    },
     /// Money arithmetic overflowed.
     #[error(transparent)]
     Amount(#[from] custos_core::Error),
 }
 
 impl Error {
-    /// True when this is a refusal of the policy check (exit code 1), not bad input.
+    /// True when this is a refusal (exit code 1), not bad input: the policy check refused, or
+    /// signing found the PSBT's claims contradicted (e.g. [`Refusal::KeyMismatch`]).
     pub fn is_refusal(&self) -> bool {
         matches!(self, Error::Refused(_))
     }

@@ -13,6 +13,11 @@
 //! - [`custody`]: the parsed custody policy (scripts, key origins, global xpubs);
 //! - [`build`]: sweep PSBTs from an inventory;
 //! - [`verify`]: the custody-policy check the signer runs before signing;
+//! - [`checks`]: its checks of amounts, dust, output metadata, taproot data, partial
+//!   signatures and lock time;
+//! - [`classify`]: one classification of each PSBT input (script type and checked script data);
+//! - [`keyring`]: the signer's private keys and the one lookup interface (`GetKey`);
+//! - [`material`]: seized material (from `custos-keys`) turned into signing keys;
 //! - [`sign`]: ECDSA (low R) and BIP340 signing of PSBT inputs;
 //! - [`toolbox`]: decode / analyze / combine / finalize / extract, after Bitcoin Core's RPCs;
 //! - [`transport`]: BC-UR (`ur:psbt`, `ur:crypto-psbt`, fountain parts), BBQr, QR rendering;
@@ -23,8 +28,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod build;
+pub mod checks;
+pub mod classify;
 pub mod custody;
 pub mod error;
+pub mod keyring;
+pub mod material;
 pub mod plan;
 pub mod psbt_io;
 pub mod sign;

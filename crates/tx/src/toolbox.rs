@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::{
     error::{Error, Result},
     verify::{estimate_weight, spent_outputs},
-    weight::{rate_sat_per_kvb, vsize},
+    weight::{rate_of, vsize},
 };
 
 /// Result of a finalization attempt.
@@ -276,7 +276,7 @@ pub fn analyze(psbt: &Psbt) -> Value {
         top["estimated_vsize"] = json!(vsize(w));
         if let Ok(fee) = psbt.fee() {
             top["fee_sat"] = json!(fee.to_sat());
-            top["estimated_feerate_sat_per_kvb"] = json!(rate_sat_per_kvb(fee.to_sat(), vsize(w)));
+            top["estimated_feerate_sat_per_kvb"] = json!(rate_of(fee, vsize(w)));
         }
     } else if let Ok(fee) = psbt.fee() {
         top["fee_sat"] = json!(fee.to_sat());

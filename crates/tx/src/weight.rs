@@ -5,8 +5,40 @@
 //! `DUMMY_MAXIMUM_SIGNATURE_CREATOR`, used for external signers). A BIP340 signature with the
 //! default sighash is 64 bytes. Weight is counted in weight units (WU): non-witness bytes × 4 plus
 //! witness bytes; virtual size is `ceil(weight / 4)`.
+//!
+//! Units are types: weights are [`Weight`], virtual sizes [`Vsize`], fees [`Amount`] and fee
+//! rates [`FeeRate`] (sat per 1000 vbytes, exact to 0.001 sat/vB, which `bitcoin::FeeRate` in
+//! sat/kWU cannot hold). Rounding is documented where it happens: a virtual size and a fee from
+//! a rate round up; a rate from a fee rounds down. Swapping the arguments of a fee helper does
+//! not compile.
 
-use bitcoin::{blockdata::script::Instruction, opcodes::all as op, Script};
+use std::fmt;
+
+use bitcoin::{blockdata::script::Instruction, opcodes::all as op, Amount, Script, Weight};
+pub use custos_core::source::SatPerKvb as FeeRate;
+
+/// A virtual size in vbytes: `ceil(weight / 4)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct Vsize(pub u64);
+
+impl Vsize {
+    /// The virtual size of `weight`, rounded up (as Bitcoin Core's `GetVirtualTransactionSize`).
+    pub const fn from_weight(weight: Weight) -> Vsize {
+        Vsize(weight.to_vbytes_ceil())
+    }
+
+    /// The number of vbytes.
+    pub const fn to_vb(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Vsize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} vB", self.0)
+    }
+}
 
 /// Which signature size to assume for ECDSA signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,14 +120,15 @@ impl InputKind {
     /// Weight of the input inside a transaction: non-witness part × 4 plus its witness. A
     /// non-segwit input in a segwit transaction adds one more WU (its empty witness), counted by
     /// [`tx_weight`], not here.
-    pub fn weight(self, sig: SigSize) -> u64 {
+    pub fn weight(self, sig: SigSize) -> Weight {
         let ss = self.script_sig_len(sig);
-        4 * (32 + 4 + varint_len(ss) + ss + 4) + self.witness_len(sig)
+        Weight::from_non_witness_data_size(32 + 4 + varint_len(ss) + ss + 4)
+            + Weight::from_witness_data_size(self.witness_len(sig))
     }
 
     /// The marginal weight this input adds to a segwit transaction (what a sweep pays for it).
-    pub fn marginal_weight(self, sig: SigSize) -> u64 {
-        self.weight(sig) + u64::from(!self.is_segwit())
+    pub fn marginal_weight(self, sig: SigSize) -> Weight {
+        self.weight(sig) + Weight::from_wu(u64::from(!self.is_segwit()))
     }
 
     /// Short name (for summaries and JSON).
@@ -127,55 +160,78 @@ pub fn varint_len(n: u64) -> u64 {
 }
 
 /// Weight of an output paying a script of `script_len` bytes.
-pub fn output_weight(script_len: u64) -> u64 {
-    4 * (8 + varint_len(script_len) + script_len)
+pub fn output_weight(script_len: u64) -> Weight {
+    Weight::from_non_witness_data_size(8 + varint_len(script_len) + script_len)
 }
 
 /// Exact weight of a version-2 transaction with these inputs (signed as `sig` says) and outputs
 /// (given by their script lengths).
-pub fn tx_weight(inputs: &[InputKind], output_script_lens: &[u64], sig: SigSize) -> u64 {
+pub fn tx_weight(inputs: &[InputKind], output_script_lens: &[u64], sig: SigSize) -> Weight {
     let any_segwit = inputs.iter().any(|k| k.is_segwit());
-    let mut w =
-        4 * (4 + 4 + varint_len(inputs.len() as u64) + varint_len(output_script_lens.len() as u64));
+    let mut w = Weight::from_non_witness_data_size(
+        4 + 4 + varint_len(inputs.len() as u64) + varint_len(output_script_lens.len() as u64),
+    );
     for k in inputs {
         w += k.weight(sig);
         if any_segwit && !k.is_segwit() {
-            w += 1;
+            w += Weight::from_wu(1);
         }
     }
     for l in output_script_lens {
         w += output_weight(*l);
     }
     if any_segwit {
-        w += 2;
+        w += Weight::from_wu(2);
     }
     w
 }
 
 /// Virtual size: `ceil(weight / 4)`.
-pub fn vsize(weight: u64) -> u64 {
-    weight.div_ceil(4)
+pub fn vsize(weight: Weight) -> Vsize {
+    Vsize::from_weight(weight)
 }
 
-/// Fee for `vsize` virtual bytes at `sat_per_kvb`, rounded up (as Core's `CFeeRate::GetFee`).
-pub fn fee_for_vsize(vsize: u64, sat_per_kvb: u64) -> u64 {
-    let v = u128::from(vsize) * u128::from(sat_per_kvb);
-    u64::try_from(v.div_ceil(1000)).unwrap_or(u64::MAX)
+/// Fee for `vsize` at `rate`, rounded up (as Core's `CFeeRate::GetFee`). `None` when the fee
+/// does not fit in a `u64` of satoshis.
+///
+/// ```
+/// use custos_tx::weight::{fee_for_vsize, FeeRate, Vsize};
+/// let fee = fee_for_vsize(Vsize(141), FeeRate(1_500));
+/// assert_eq!(fee, Some(bitcoin::Amount::from_sat(212)));
+/// ```
+///
+/// Swapped arguments do not compile:
+///
+/// ```compile_fail
+/// use custos_tx::weight::{fee_for_vsize, FeeRate, Vsize};
+/// let fee = fee_for_vsize(FeeRate(1_500), Vsize(141));
+/// ```
+pub fn fee_for_vsize(vsize: Vsize, rate: FeeRate) -> Option<Amount> {
+    let v = u128::from(vsize.0) * u128::from(rate.0);
+    u64::try_from(v.div_ceil(1000)).ok().map(Amount::from_sat)
 }
 
-/// Fee for `weight` WU at `sat_per_kvb`, rounded up, without rounding the weight to vbytes first
-/// (the marginal cost of one input).
-pub fn fee_for_weight(weight: u64, sat_per_kvb: u64) -> u64 {
-    let v = u128::from(weight) * u128::from(sat_per_kvb);
-    u64::try_from(v.div_ceil(4000)).unwrap_or(u64::MAX)
+/// Fee for `weight` at `rate`, rounded up, without rounding the weight to vbytes first (the
+/// marginal cost of one input). `None` when the fee does not fit in a `u64` of satoshis.
+pub fn fee_for_weight(weight: Weight, rate: FeeRate) -> Option<Amount> {
+    let v = u128::from(weight.to_wu()) * u128::from(rate.0);
+    u64::try_from(v.div_ceil(4000)).ok().map(Amount::from_sat)
 }
 
-/// Fee rate in sat/kvB of `fee` over `vsize` (rounded down), 0 for an empty size.
-pub fn rate_sat_per_kvb(fee: u64, vsize: u64) -> u64 {
-    if vsize == 0 {
-        return 0;
+/// The fee rate of `fee` over `vsize`, rounded down (so a cap compared against it is never
+/// passed by rounding), 0 for an empty size. `None` when the rate does not fit in a `u64`.
+///
+/// ```compile_fail
+/// use custos_tx::weight::{rate_of, Vsize};
+/// let rate = rate_of(Vsize(141), bitcoin::Amount::from_sat(212));
+/// ```
+pub fn rate_of(fee: Amount, vsize: Vsize) -> Option<FeeRate> {
+    if vsize.0 == 0 {
+        return Some(FeeRate(0));
     }
-    u64::try_from(u128::from(fee) * 1000 / u128::from(vsize)).unwrap_or(u64::MAX)
+    u64::try_from(u128::from(fee.to_sat()) * 1000 / u128::from(vsize.0))
+        .ok()
+        .map(FeeRate)
 }
 
 /// Parses a bare `OP_k <keys> OP_n OP_CHECKMULTISIG` script into `(k, n)`.
@@ -219,13 +275,14 @@ mod tests {
     #[test]
     fn input_sizes_match_bitcoin_core_estimates() {
         // Core: p2wpkh input 68 vB (67.75), p2tr key path 57.5 vB, p2pkh 148 vB, p2sh-p2wpkh 91 vB.
-        assert_eq!(InputKind::P2wpkh.weight(SigSize::LowR), 271);
-        assert_eq!(InputKind::P2wpkh.weight(SigSize::Max), 272);
-        assert_eq!(InputKind::P2trKeyPath.weight(SigSize::LowR), 230);
-        assert_eq!(InputKind::P2pkhCompressed.weight(SigSize::Max), 4 * 148);
-        assert_eq!(InputKind::P2pkhCompressed.weight(SigSize::LowR), 4 * 147);
-        assert_eq!(InputKind::P2pkhUncompressed.weight(SigSize::LowR), 4 * 179);
-        assert_eq!(InputKind::P2shP2wpkh.weight(SigSize::LowR), 4 * 64 + 107);
+        let wu = |k: InputKind, s| k.weight(s).to_wu();
+        assert_eq!(wu(InputKind::P2wpkh, SigSize::LowR), 271);
+        assert_eq!(wu(InputKind::P2wpkh, SigSize::Max), 272);
+        assert_eq!(wu(InputKind::P2trKeyPath, SigSize::LowR), 230);
+        assert_eq!(wu(InputKind::P2pkhCompressed, SigSize::Max), 4 * 148);
+        assert_eq!(wu(InputKind::P2pkhCompressed, SigSize::LowR), 4 * 147);
+        assert_eq!(wu(InputKind::P2pkhUncompressed, SigSize::LowR), 4 * 179);
+        assert_eq!(wu(InputKind::P2shP2wpkh, SigSize::LowR), 4 * 64 + 107);
         // 2-of-3 p2wsh: witness 1 + 1 + 2*72 + 1 + 105 = 252.
         assert_eq!(
             InputKind::P2wshMulti { k: 2, n: 3 }.witness_len(SigSize::LowR),
@@ -235,6 +292,7 @@ mod tests {
 
     #[test]
     fn tx_weight_counts_varints_and_segwit_overhead() {
+        let tx_weight = |i: &[InputKind], o: &[u64], s| super::tx_weight(i, o, s).to_wu();
         // 1 p2wpkh in, 1 p2wsh out: 4*(10) + 271 + 172 + 2 = 485.
         assert_eq!(tx_weight(&[InputKind::P2wpkh], &[34], SigSize::LowR), 485);
         // legacy only: no marker/flag, no empty witnesses.
@@ -261,11 +319,23 @@ mod tests {
 
     #[test]
     fn fees_round_up_never_down() {
-        assert_eq!(fee_for_vsize(141, 1000), 141);
-        assert_eq!(fee_for_vsize(141, 1500), 212);
-        assert_eq!(fee_for_weight(271, 1000), 68);
-        assert_eq!(rate_sat_per_kvb(212, 141), 1503);
-        assert_eq!(vsize(485), 122);
+        let sat = Amount::from_sat;
+        assert_eq!(fee_for_vsize(Vsize(141), FeeRate(1000)), Some(sat(141)));
+        assert_eq!(fee_for_vsize(Vsize(141), FeeRate(1500)), Some(sat(212)));
+        assert_eq!(
+            fee_for_weight(Weight::from_wu(271), FeeRate(1000)),
+            Some(sat(68))
+        );
+        assert_eq!(rate_of(sat(212), Vsize(141)), Some(FeeRate(1503)));
+        assert_eq!(vsize(Weight::from_wu(485)), Vsize(122));
+    }
+
+    #[test]
+    fn fee_helpers_report_overflow_instead_of_saturating() {
+        assert_eq!(fee_for_vsize(Vsize(u64::MAX), FeeRate(u64::MAX)), None);
+        assert_eq!(fee_for_weight(Weight::MAX, FeeRate(u64::MAX)), None);
+        assert_eq!(rate_of(Amount::MAX, Vsize(1)), None);
+        assert_eq!(rate_of(Amount::from_sat(5), Vsize(0)), Some(FeeRate(0)));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use custos_tx::{
     psbt_io::parse_any,
     sign::{sign_psbt, SigningKeys},
     toolbox::{extract, finalize},
-    weight::InputKind,
+    weight::{FeeRate, InputKind},
 };
 
 fn dir() -> PathBuf {
@@ -53,7 +53,7 @@ fn write_unsigned_interop_fixtures() {
             &inv,
             &custody_policy(kind),
             &SweepParams {
-                plan: PlanParams::new(3_000),
+                plan: PlanParams::new(FeeRate(3_000)),
                 tip_height: 812,
             },
         )
@@ -102,7 +102,7 @@ fn unsigned_fixtures_are_what_the_builder_produces() {
             &inv,
             &custody_policy(kind),
             &SweepParams {
-                plan: PlanParams::new(3_000),
+                plan: PlanParams::new(FeeRate(3_000)),
                 tip_height: 812,
             },
         )

@@ -29,7 +29,7 @@ fn honest() -> (Psbt, Custody) {
         &mixed_inventory(),
         &policy,
         &SweepParams {
-            plan: PlanParams::new(2_000),
+            plan: PlanParams::new(custos_tx::weight::FeeRate(2_000)),
             tip_height: 500,
         },
     )
@@ -304,11 +304,11 @@ fn refuses_duplicate_input() {
 fn refuses_fee_above_absolute_cap() {
     let (p, c) = honest();
     let opts = VerifyOptions {
-        fee_cap_sat: 100,
+        fee_cap: Amount::from_sat(100),
         ..VerifyOptions::default()
     };
     let (r, _) = refusal(&p, &c, &opts);
-    assert!(matches!(r, Refusal::FeeAboveCap { cap: 100, .. }));
+    assert!(matches!(r, Refusal::FeeAboveCap { cap, .. } if cap == Amount::from_sat(100)));
 }
 
 #[test]
@@ -317,8 +317,8 @@ fn refuses_fee_rate_above_cap() {
     let (mut p, c) = honest();
     p.unsigned_tx.output[0].value -= Amount::from_sat(200_000);
     let opts = VerifyOptions {
-        fee_cap_sat: u64::MAX,
-        fee_cap_sat_per_kvb: 100_000,
+        fee_cap: Amount::MAX,
+        fee_rate_cap: custos_tx::weight::FeeRate(100_000),
         ..VerifyOptions::default()
     };
     let (r, _) = refusal(&p, &c, &opts);

@@ -1,0 +1,337 @@
+//! Issue 10 item 1: a taproot custody wallet (`ceremony assemble --script tr`, which writes
+//! `tr(NUMS, multi_a(2, ...))`) works in every command of the custody path. Three keyholders
+//! make keys on separate signer processes, the wallet is assembled and verified on each signer,
+//! the lab's seized wallet is inspected and swept into it (`sweep build --custody`, `custos-signer
+//! sign --policy`, finalize, broadcast), and the custody coin is then spent by two keyholders
+//! through the `multi_a` leaf (a script-path spend), combined, finalized and accepted by the lab.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+
+use bitcoin::{
+    absolute, transaction, Amount, OutPoint, Psbt, Sequence, Transaction, TxIn, TxOut, Txid,
+    Witness,
+};
+use custos_ceremony::mnemonic;
+use custos_core::inventory::CustodyPolicy;
+use custos_core::Secret;
+use custos_lab::{Lab, LabConfig};
+use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
+use miniscript::psbt::PsbtExt;
+
+const CHALLENGE: &str = "LAB-TR custody ceremony 2026-11-26";
+
+fn custos() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
+    c.env_remove("CUSTOS_CASE")
+        .env_remove("CUSTOS_SERVER")
+        .env("CUSTOS_LOG", "error");
+    c
+}
+
+/// The signer binary next to `custos` (built on demand: it belongs to another package).
+fn signer() -> Command {
+    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let bin = dir.join("custos-signer");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "custos-signer"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cannot build custos-signer");
+    }
+    let mut c = Command::new(bin);
+    c.env("RUST_LOG", "error");
+    c
+}
+
+fn run_in(c: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(c: &mut Command) -> String {
+    let (code, out, err) = run_in(c, None);
+    assert_eq!(code, 0, "{c:?}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+/// Fixed test entropy for keyholder `i` and its mnemonic.
+fn entropy(i: u8) -> (String, String) {
+    let hex: String = (0..32u8)
+        .map(|b| {
+            format!(
+                "{:02x}",
+                b.wrapping_mul(11).wrapping_add(i.wrapping_mul(29))
+            )
+        })
+        .collect();
+    let m = mnemonic::from_entropy(&Secret::new(hex::decode(&hex).unwrap())).unwrap();
+    (hex, mnemonic::phrase(&m).expose_secret().clone())
+}
+
+/// `custos-signer key generate --script tr` for keyholder `i`; returns (key record, mnemonic
+/// file for signing later).
+fn generate(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
+    let (hex, phrase) = entropy(i);
+    let ent = dir.join(format!("entropy-{i}.hex"));
+    std::fs::write(&ent, hex).unwrap();
+    let words = dir.join(format!("TEST-ONLY-mnemonic-{i}.txt"));
+    std::fs::write(&words, format!("{phrase}\n")).unwrap();
+    let out = dir.join(format!("holder-{i}"));
+    let (code, stdout, err) = run_in(
+        signer().args([
+            "--json",
+            "key",
+            "generate",
+            "--batch",
+            "--network",
+            "regtest",
+            "--script",
+            "tr",
+            "--entropy-file",
+            ent.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+            "--label",
+            &format!("holder {i}"),
+            "--challenge",
+            CHALLENGE,
+        ]),
+        Some(&format!("{phrase}\n")),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    (
+        PathBuf::from(v["files"][0]["path"].as_str().unwrap()),
+        words,
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Steps 1–2: three keys, the assembled `tr(NUMS, multi_a)` wallet, verified on each signer.
+fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let gen: Vec<(PathBuf, PathBuf)> = (1..=3).map(|i| generate(d, i)).collect();
+    let wallet = d.join("wallet");
+    let mut args: Vec<String> = [
+        "--network",
+        "regtest",
+        "ceremony",
+        "assemble",
+        "--script",
+        "tr",
+        "--threshold",
+        "2",
+        "--name",
+        "tr-custody",
+        "--challenge",
+        CHALLENGE,
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(gen.iter().map(|(k, _)| k.display().to_string()));
+    args.extend(["--out-dir".to_string(), wallet.display().to_string()]);
+    ok(custos().args(&args));
+    let policy = wallet.join("custody-policy.json");
+    let p: CustodyPolicy =
+        serde_json::from_str(&std::fs::read_to_string(&policy).unwrap()).unwrap();
+    assert!(
+        p.receive_descriptor.starts_with(
+            "tr(50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0,multi_a(2,"
+        ),
+        "{}",
+        p.receive_descriptor
+    );
+    for (key, _) in &gen {
+        ok(signer().args([
+            "ceremony",
+            "verify",
+            s(&wallet.join("tr-custody.bsms")),
+            s(&policy),
+            s(&wallet.join("tr-custody.descriptor")),
+            "--key-record",
+            s(key),
+        ]));
+    }
+    (policy, gen.into_iter().map(|(_, w)| w).collect())
+}
+
+/// Steps 3–4: inspect the lab's seized wallet, sweep it into custody, sign, finalize,
+/// broadcast, mine. Returns the custody outpoint and its value.
+fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lab/seized-basic/seed.txt");
+    let watch = d.join("watch-only.json");
+    ok(signer().args([
+        "material",
+        "watch-only",
+        "--input",
+        s(&seed),
+        "--network",
+        "regtest",
+        "--out",
+        s(&watch),
+    ]));
+    let inv = d.join("inventory.json");
+    ok(custos().args([
+        "--network",
+        "regtest",
+        "inspect",
+        s(&watch),
+        "--server",
+        &lab.url(),
+        "--out",
+        s(&inv),
+    ]));
+    let sweep_dir = d.join("sweep");
+    let summary: serde_json::Value = serde_json::from_str(&ok(custos().args([
+        "--json",
+        "--network",
+        "regtest",
+        "sweep",
+        "build",
+        "--inventory",
+        s(&inv),
+        "--custody",
+        s(policy),
+        "--fee-rate",
+        "2",
+        "--server",
+        &lab.url(),
+        "--out-dir",
+        s(&sweep_dir),
+    ])))
+    .unwrap();
+    let files = summary["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{summary}");
+    let psbt = PathBuf::from(files[0].as_str().unwrap());
+    ok(signer().args([
+        "sign",
+        s(&psbt),
+        "--material",
+        s(&seed),
+        "--policy",
+        s(policy),
+    ]));
+    let signed = sweep_dir.join("sweep-1-signed.psbt");
+    ok(custos().args(["psbt", "finalize", s(&signed)]));
+    let final_hex = std::fs::read_to_string(sweep_dir.join("sweep-1-final.txn")).unwrap();
+    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(final_hex.trim()).unwrap();
+    let txid: Txid = lab.submit_tx(&tx).unwrap();
+    lab.mine(1).unwrap();
+    let value = summary["transactions"][0]["output_value"].as_u64().unwrap();
+    let out = OutPoint::new(txid, 0);
+    assert_eq!(lab.utxo(&out).unwrap().value.to_sat(), value);
+    (out, value)
+}
+
+/// Step 5: the unsigned custody spend to receive index 5, with the leaf's script data.
+fn custody_spend(lab: &Lab, policy: &CustodyPolicy, coin: OutPoint, value: u64) -> Psbt {
+    let receive = Descriptor::<DescriptorPublicKey>::from_str(&policy.receive_descriptor).unwrap();
+    let from = receive.at_derivation_index(0).unwrap();
+    let to = receive.at_derivation_index(5).unwrap();
+    let prev: Transaction =
+        bitcoin::consensus::deserialize(&lab.raw_transaction(&coin.txid).unwrap()).unwrap();
+    assert_eq!(prev.output[0].script_pubkey, from.script_pubkey());
+    let unsigned = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::from_height(lab.tip_height()).unwrap(),
+        input: vec![TxIn {
+            previous_output: coin,
+            script_sig: Default::default(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: Amount::from_sat(value - 1_000),
+            script_pubkey: to.script_pubkey(),
+        }],
+    };
+    let mut psbt = Psbt::from_unsigned_tx(unsigned).unwrap();
+    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
+    psbt.update_input_with_descriptor(0, &from).unwrap();
+    psbt.update_output_with_descriptor(0, &to).unwrap();
+    assert!(psbt.inputs[0].tap_merkle_root.is_some());
+    psbt
+}
+
+#[test]
+fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (policy_path, mnemonics) = ceremony(d);
+    let policy: CustodyPolicy =
+        serde_json::from_str(&std::fs::read_to_string(&policy_path).unwrap()).unwrap();
+    let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
+    let (coin, value) = sweep_into_custody(d, &lab, &policy_path);
+
+    // Two keyholders sign separate copies on their own signers, checked against the policy.
+    let psbt = custody_spend(&lab, &policy, coin, value);
+    let mut signed = Vec::new();
+    for (n, holder) in [0usize, 2].into_iter().enumerate() {
+        let path = d.join(format!("spend-{n}.psbt"));
+        std::fs::write(&path, psbt.serialize()).unwrap();
+        let out = ok(signer().args([
+            "--json",
+            "sign",
+            s(&path),
+            "--material",
+            s(&mnemonics[holder]),
+            "--policy",
+            s(&policy_path),
+        ]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["signed"]["signatures"], 1, "{v}");
+        signed.push(d.join(format!("spend-{n}-signed.psbt")));
+    }
+    // One signature does not finalize; the two combined do.
+    let one = Psbt::deserialize(&std::fs::read(&signed[0]).unwrap()).unwrap();
+    assert_eq!(one.inputs[0].tap_script_sigs.len(), 1);
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    assert!(one.finalize(&secp).is_err());
+    let combined = d.join("spend-combined.psbt");
+    ok(custos().args([
+        "psbt",
+        "combine",
+        s(&signed[0]),
+        s(&signed[1]),
+        "--out",
+        s(&combined),
+    ]));
+    ok(custos().args(["psbt", "finalize", s(&combined)]));
+    let hex = std::fs::read_to_string(d.join("spend-combined-final.txn")).unwrap();
+    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex.trim()).unwrap();
+    // A script-path spend: signatures, the multi_a leaf script and its control block.
+    assert!(tx.input[0].witness.len() >= 4, "{:?}", tx.input[0].witness);
+    let txid = lab.submit_tx(&tx).unwrap();
+    lab.mine(1).unwrap();
+    assert_eq!(
+        lab.utxo(&OutPoint::new(txid, 0)).unwrap().value.to_sat(),
+        value - 1_000
+    );
+    assert!(lab.utxo(&coin).is_none());
+}
