@@ -1,0 +1,140 @@
+//! A trace over the lab's `tracing-large` chain (10,000 background payments) touching more than
+//! 10,000 transactions: forward from the theft with no label stops, so the stolen coins are
+//! followed through exchanges into the background activity.
+//!
+//! Measured:
+//! - once, over the Electrum protocol with the lab answering after `--latency-ms 50`: wall time,
+//!   round trips, and round trips per hop against the hop's width (printed);
+//! - with criterion, the same trace replayed from the case's cache (`--offline`): transactions
+//!   per second, SPV checks included.
+//!
+//! Run: `cargo bench -p custos-trace --bench lab_trace -- --warm-up-time 1 --measurement-time 10`.
+
+use std::time::{Duration, Instant};
+
+use bitcoin::OutPoint;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use custos_case::Case;
+use custos_chain::{CachedSource, ElectrumOptions, ElectrumSource};
+use custos_core::{
+    ids::{CaseId, ExaminerId},
+    source::BitcoinSource,
+    Network,
+};
+use custos_lab::{Lab, LabConfig};
+use custos_trace::walk::{trace, Direction, Limits, Progress, Start, Trace};
+
+fn theft(lab: &Lab) -> OutPoint {
+    let truth = lab.ground_truth();
+    let t = truth
+        .transactions
+        .iter()
+        .find(|t| t.note.starts_with("theft"))
+        .expect("tracing-large has a theft");
+    format!("{}:0", t.txid).parse().expect("an outpoint")
+}
+
+fn limits() -> Limits {
+    Limits {
+        hops: 100_000,
+        max_txs: 1_000_000,
+        ..Limits::default()
+    }
+}
+
+fn run(src: &dyn BitcoinSource, start: OutPoint, hops: &mut Vec<(u32, usize, u64)>) -> Trace {
+    trace(
+        src,
+        Network::Regtest,
+        Direction::Forward,
+        &[Start::Outpoint(start)],
+        &limits(),
+        &[],
+        &mut |p| {
+            if let Progress::Hop {
+                hop,
+                frontier,
+                round_trips,
+                ..
+            } = p
+            {
+                hops.push((hop, frontier, round_trips));
+            }
+        },
+    )
+    .expect("the trace runs")
+}
+
+fn bench(c: &mut Criterion) {
+    let lab = Lab::start(LabConfig {
+        latency_ms: 50,
+        ..LabConfig::scenario("tracing-large")
+    })
+    .expect("the lab starts");
+    let start = theft(&lab);
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let case = Case::create(
+        &tmp.path().join("case"),
+        &CaseId::new("BENCH-1").expect("an id"),
+        &ExaminerId::new("bench").expect("an examiner"),
+        Network::Regtest,
+        "bench",
+    )
+    .expect("a case");
+
+    // Over Electrum at 50 ms latency, recording into the case.
+    let electrum = ElectrumSource::connect(
+        &lab.url(),
+        ElectrumOptions {
+            timeout: Duration::from_secs(120),
+            ..ElectrumOptions::default()
+        },
+    )
+    .expect("connects");
+    let online = CachedSource::online(&electrum, &case);
+    let mut hops = Vec::new();
+    let t0 = Instant::now();
+    let recorded = run(&online, start, &mut hops);
+    let wall = t0.elapsed();
+    let mut per_hop: Vec<(u32, usize, u64)> = Vec::new();
+    for w in hops.windows(2) {
+        per_hop.push((w[0].0, w[0].1, w[1].2 - w[0].2));
+    }
+    let widest = per_hop.iter().max_by_key(|h| h.1).copied().unwrap_or_default();
+    let narrowest = per_hop.iter().min_by_key(|h| h.1).copied().unwrap_or_default();
+    let max_trips = per_hop.iter().map(|h| h.2).max().unwrap_or(0);
+    let min_trips = per_hop.iter().map(|h| h.2).min().unwrap_or(0);
+    eprintln!(
+        "electrum @50ms: {} transactions, {} hops, {} round trips, wall {:.1?}; round trips per hop {}..{} \
+         (narrowest hop {} coins: {}, widest hop {} coins: {})",
+        recorded.graph.len(),
+        recorded.stats.hops,
+        recorded.stats.round_trips,
+        wall,
+        min_trips,
+        max_trips,
+        narrowest.1,
+        narrowest.2,
+        widest.1,
+        widest.2
+    );
+    assert!(recorded.partial.is_empty(), "{:?}", recorded.partial);
+    assert!(recorded.graph.len() >= 10_000, "{} transactions", recorded.graph.len());
+
+    // Replayed from the case's cache.
+    let offline = CachedSource::offline(&case);
+    let n = recorded.graph.len();
+    let mut g = c.benchmark_group("trace");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("tracing-large forward from the case cache", |b| {
+        b.iter(|| {
+            let t = run(&offline, start, &mut Vec::new());
+            assert_eq!(t.graph.len(), n);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
