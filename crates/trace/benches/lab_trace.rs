@@ -100,8 +100,16 @@ fn bench(c: &mut Criterion) {
     for w in hops.windows(2) {
         per_hop.push((w[0].0, w[0].1, w[1].2 - w[0].2));
     }
-    let widest = per_hop.iter().max_by_key(|h| h.1).copied().unwrap_or_default();
-    let narrowest = per_hop.iter().min_by_key(|h| h.1).copied().unwrap_or_default();
+    let widest = per_hop
+        .iter()
+        .max_by_key(|h| h.1)
+        .copied()
+        .unwrap_or_default();
+    let narrowest = per_hop
+        .iter()
+        .min_by_key(|h| h.1)
+        .copied()
+        .unwrap_or_default();
     let max_trips = per_hop.iter().map(|h| h.2).max().unwrap_or(0);
     let min_trips = per_hop.iter().map(|h| h.2).min().unwrap_or(0);
     eprintln!(
@@ -119,7 +127,11 @@ fn bench(c: &mut Criterion) {
         widest.2
     );
     assert!(recorded.partial.is_empty(), "{:?}", recorded.partial);
-    assert!(recorded.graph.len() >= 10_000, "{} transactions", recorded.graph.len());
+    assert!(
+        recorded.graph.len() >= 10_000,
+        "{} transactions",
+        recorded.graph.len()
+    );
 
     // Replayed from the case's cache.
     let offline = CachedSource::offline(&case);

@@ -595,3 +595,94 @@ impl StopRule for ClusterSizeStop {
         (size > self.max).then_some(StopReason::LargeCluster { size })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Inclusion, ScriptKind, TxInput, TxNode, TxOutput};
+    use bitcoin::hashes::Hash;
+
+    fn txid(n: u8) -> bitcoin::Txid {
+        bitcoin::Txid::from_byte_array([n; 32])
+    }
+
+    fn node(id: u8, inputs: &[(&str, u64)], outputs: &[(&str, u64)]) -> TxNode {
+        TxNode {
+            txid: txid(id),
+            version: 2,
+            lock_time: 0,
+            coinbase: false,
+            vsize: 200,
+            inputs: inputs
+                .iter()
+                .enumerate()
+                .map(|(i, (a, v))| TxInput {
+                    prevout: OutPoint::new(txid(100 + id), u32::try_from(i).unwrap()),
+                    sequence: 0xffff_fffd,
+                    value: Some(Sat(*v)),
+                    address: Some((*a).into()),
+                    kind: Some(ScriptKind::P2wpkh),
+                })
+                .collect(),
+            outputs: outputs
+                .iter()
+                .map(|(a, v)| TxOutput {
+                    value: Sat(*v),
+                    address: (*a).into(),
+                    kind: ScriptKind::P2wpkh,
+                    spent_by: None,
+                })
+                .collect(),
+            inclusion: Inclusion::Unconfirmed,
+        }
+    }
+
+    #[test]
+    fn cluster_size_rule_stops_above_its_bound_only() {
+        let mut g = Graph::new();
+        g.insert(node(
+            1,
+            &[("addr-a", 5_000), ("addr-b", 7_000)],
+            &[("addr-c", 11_000)],
+        ));
+        let coin = OutPoint::new(txid(1), 0);
+        let set = HeuristicSet::default();
+        assert_eq!(
+            ClusterSizeStop::new(1, &set).check(&g, &coin, "addr-a"),
+            Some(StopReason::LargeCluster { size: 2 })
+        );
+        assert_eq!(
+            ClusterSizeStop::new(2, &set).check(&g, &coin, "addr-a"),
+            None
+        );
+        assert_eq!(
+            ClusterSizeStop::new(1, &set).check(&g, &coin, "addr-c"),
+            None
+        );
+    }
+
+    #[test]
+    fn label_rule_stops_at_labelled_addresses_with_their_category() {
+        let mut labels = LabelSet::new();
+        labels.add(crate::labels::Label {
+            address: "addr-x".into(),
+            label: "Lab Exchange".into(),
+            category: None,
+            source: None,
+            confidence: None,
+            file: "t.csv".into(),
+            line: 2,
+        });
+        let rule = LabelStop::new(&labels);
+        let g = Graph::new();
+        let coin = OutPoint::new(txid(9), 0);
+        assert_eq!(
+            rule.check(&g, &coin, "addr-x"),
+            Some(StopReason::Labelled {
+                label: "Lab Exchange".into(),
+                category: UNCATEGORISED.into()
+            })
+        );
+        assert_eq!(rule.check(&g, &coin, "addr-y"), None);
+    }
+}
