@@ -183,7 +183,29 @@ pub fn html_section(inv: &Inventory) -> Section {
         "<p class=\"bad\">Scan INCOMPLETE: the totals below are not final.</p>".to_string()
     };
     h.push_str(&status);
-    h.push_str(&table(
+    h.push_str(&overview_table(inv));
+    h.push_str("<h3>Per source</h3>");
+    h.push_str(&sources_table(inv));
+    h.push_str("<h3>Used addresses</h3>");
+    h.push_str(&addresses_table(inv));
+    h.push_str("<h3>Unspent outputs</h3>");
+    h.push_str(&utxos_table(inv));
+    if !inv.warnings.is_empty() {
+        h.push_str("<h3>Warnings</h3><ul>");
+        for w in &inv.warnings {
+            let _ = write!(h, "<li>{}</li>", escape(w));
+        }
+        h.push_str("</ul>");
+    }
+    Section {
+        title: "Inventory".into(),
+        html: h,
+    }
+}
+
+/// Network, time, servers, tip and totals.
+fn overview_table(inv: &Inventory) -> String {
+    table(
         &["field", "value"],
         &[
             vec!["network".into(), inv.network.to_string()],
@@ -212,8 +234,11 @@ pub fn html_section(inv: &Inventory) -> Section {
             vec!["used addresses".into(), inv.addresses.len().to_string()],
             vec!["unspent outputs".into(), inv.utxos.len().to_string()],
         ],
-    ));
-    h.push_str("<h3>Per source</h3>");
+    )
+}
+
+/// Per-source summaries.
+fn sources_table(inv: &Inventory) -> String {
     let rows: Vec<Vec<String>> = summarize(inv)
         .iter()
         .map(|x| {
@@ -228,7 +253,7 @@ pub fn html_section(inv: &Inventory) -> Section {
             ]
         })
         .collect();
-    h.push_str(&table(
+    table(
         &[
             "source",
             "used addresses",
@@ -239,8 +264,11 @@ pub fn html_section(inv: &Inventory) -> Section {
             "last height",
         ],
         &rows,
-    ));
-    h.push_str("<h3>Used addresses</h3>");
+    )
+}
+
+/// Every used address with its descriptor.
+fn addresses_table(inv: &Inventory) -> String {
     let rows: Vec<Vec<String>> = inv
         .addresses
         .iter()
@@ -258,7 +286,7 @@ pub fn html_section(inv: &Inventory) -> Section {
             ]
         })
         .collect();
-    h.push_str(&table(
+    table(
         &[
             "source",
             "index",
@@ -271,8 +299,11 @@ pub fn html_section(inv: &Inventory) -> Section {
             "descriptor",
         ],
         &rows,
-    ));
-    h.push_str("<h3>Unspent outputs</h3>");
+    )
+}
+
+/// Every unspent output with its SPV status.
+fn utxos_table(inv: &Inventory) -> String {
     let rows: Vec<Vec<String>> = inv
         .utxos
         .iter()
@@ -291,7 +322,7 @@ pub fn html_section(inv: &Inventory) -> Section {
             ]
         })
         .collect();
-    h.push_str(&table(
+    table(
         &[
             "outpoint",
             "value (sat)",
@@ -301,16 +332,5 @@ pub fn html_section(inv: &Inventory) -> Section {
             "address",
         ],
         &rows,
-    ));
-    if !inv.warnings.is_empty() {
-        h.push_str("<h3>Warnings</h3><ul>");
-        for w in &inv.warnings {
-            let _ = write!(h, "<li>{}</li>", escape(w));
-        }
-        h.push_str("</ul>");
-    }
-    Section {
-        title: "Inventory".into(),
-        html: h,
-    }
+    )
 }

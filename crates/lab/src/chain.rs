@@ -1,140 +1,20 @@
-//! The lab's chain state: the kernel, an index for the Electrum server (headers, transactions,
-//! per-script histories and unspent outputs) and block assembly (coinbase, witness commitment,
-//! merkle root, regtest proof of work).
+//! The lab's chain state — the kernel, the index of its active chain and the mempool — and every
+//! question asked of it, answered with domain values (core's source types, headers, hashes).
+//! Nothing here knows the Electrum protocol or JSON; the lock around it lives in `node`.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use bitcoin::block::Header;
+use bitcoin::consensus::encode::serialize;
+use bitcoin::{Amount, Block, BlockHash, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+use custos_core::source::{HistoryItem, MerkleProof, Unspent};
+use custos_core::Sat;
 
-use bitcoin::blockdata::block::{Header, Version as BlockVersion};
-use bitcoin::hashes::{sha256, sha256d, Hash};
-use bitcoin::script::{Builder, PushBytesBuf};
-use bitcoin::{
-    absolute, transaction, Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence,
-    Transaction, TxIn, TxMerkleNode, TxOut, Txid, Witness,
-};
-
+use crate::block::{self, header_branch, merkle_branch, Template};
+use crate::index::Index;
 use crate::kernel::Kernel;
 use crate::mempool::Mempool;
 use crate::Error;
 
-/// Electrum script hash: SHA256 of the output script (internal byte order).
-pub type ScriptHash = [u8; 32];
-
-/// The Electrum script hash of a script.
-pub fn script_hash(script: &bitcoin::Script) -> ScriptHash {
-    sha256::Hash::hash(script.as_bytes()).to_byte_array()
-}
-
-/// Regtest nBits: the easiest target.
-pub(crate) const REGTEST_BITS: u32 = 0x207f_ffff;
-/// Coinbase outputs can be spent after this many confirmations.
-pub(crate) const COINBASE_MATURITY: u32 = 100;
-/// Seconds between consecutive lab blocks.
-pub(crate) const BLOCK_INTERVAL: u32 = 600;
-
-/// Block subsidy at `height` on regtest (halving every 150 blocks).
-pub(crate) fn subsidy(height: u32) -> Amount {
-    let halvings = height / 150;
-    if halvings >= 64 {
-        return Amount::ZERO;
-    }
-    Amount::from_sat((50 * 100_000_000u64) >> halvings)
-}
-
-/// An unspent output in the chain.
-#[derive(Debug, Clone)]
-pub(crate) struct Coin {
-    pub(crate) txout: TxOut,
-    pub(crate) height: u32,
-    pub(crate) coinbase: bool,
-}
-
-/// A confirmed transaction's location.
-#[derive(Debug, Clone)]
-pub(crate) struct TxLoc {
-    pub(crate) height: u32,
-    pub(crate) pos: u32,
-    pub(crate) tx: Arc<Transaction>,
-}
-
-/// Index of the active chain.
-#[derive(Debug, Default)]
-pub(crate) struct Index {
-    pub(crate) headers: Vec<Header>,
-    pub(crate) block_txids: Vec<Vec<Txid>>,
-    pub(crate) txs: HashMap<Txid, TxLoc>,
-    pub(crate) history: HashMap<ScriptHash, Vec<(u32, Txid)>>,
-    pub(crate) utxos: HashMap<OutPoint, Coin>,
-    pub(crate) by_script: HashMap<ScriptHash, BTreeSet<OutPoint>>,
-}
-
-impl Index {
-    fn push_history(&mut self, sh: ScriptHash, height: u32, txid: Txid) {
-        let h = self.history.entry(sh).or_default();
-        if h.last() != Some(&(height, txid)) {
-            h.push((height, txid));
-        }
-    }
-
-    /// Adds a connected block at the next height.
-    pub(crate) fn connect(&mut self, block: &Block) -> Result<(), Error> {
-        let height = u32::try_from(self.headers.len()).map_err(|e| Error::Kernel(e.to_string()))?;
-        let mut txids = Vec::with_capacity(block.txdata.len());
-        for (pos, tx) in block.txdata.iter().enumerate() {
-            let txid = tx.compute_txid();
-            let coinbase = tx.is_coinbase();
-            if !coinbase {
-                for inp in &tx.input {
-                    let coin = self.utxos.remove(&inp.previous_output).ok_or_else(|| {
-                        Error::Kernel(format!(
-                            "index: {txid} spends unknown {}",
-                            inp.previous_output
-                        ))
-                    })?;
-                    let sh = script_hash(&coin.txout.script_pubkey);
-                    if let Some(set) = self.by_script.get_mut(&sh) {
-                        set.remove(&inp.previous_output);
-                    }
-                    self.push_history(sh, height, txid);
-                }
-            }
-            for (vout, out) in tx.output.iter().enumerate() {
-                if out.script_pubkey.is_op_return() {
-                    continue;
-                }
-                let op = OutPoint::new(txid, u32::try_from(vout).unwrap_or(u32::MAX));
-                let sh = script_hash(&out.script_pubkey);
-                self.utxos.insert(
-                    op,
-                    Coin {
-                        txout: out.clone(),
-                        height,
-                        coinbase,
-                    },
-                );
-                self.by_script.entry(sh).or_default().insert(op);
-                self.push_history(sh, height, txid);
-            }
-            self.txs.insert(
-                txid,
-                TxLoc {
-                    height,
-                    pos: u32::try_from(pos).unwrap_or(u32::MAX),
-                    tx: Arc::new(tx.clone()),
-                },
-            );
-            txids.push(txid);
-        }
-        self.headers.push(block.header);
-        self.block_txids.push(txids);
-        Ok(())
-    }
-
-    /// Height of the tip.
-    pub(crate) fn tip_height(&self) -> u32 {
-        u32::try_from(self.headers.len().saturating_sub(1)).unwrap_or(0)
-    }
-}
+pub(crate) use crate::index::{script_hash, ElectrumScriptHash, COINBASE_MATURITY};
 
 /// Chain parameters fixed at creation.
 #[derive(Debug, Clone)]
@@ -145,6 +25,39 @@ pub(crate) struct Params {
     pub(crate) miner_script: ScriptBuf,
 }
 
+/// Confirmed and mempool balance of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Balance {
+    /// Value of its confirmed unspent outputs.
+    pub(crate) confirmed: u64,
+    /// What the mempool adds to (outputs) and takes from (spends) it.
+    pub(crate) unconfirmed: i64,
+}
+
+/// Why a merkle proof cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProofError {
+    /// The transaction is not confirmed at that height.
+    #[error("tx {txid} not in block at height {height}")]
+    NotInBlock {
+        /// The transaction.
+        txid: Txid,
+        /// The height asked.
+        height: u32,
+    },
+    /// No block at that height.
+    #[error("no block at height {0}")]
+    NoBlock(u32),
+    /// The block holds fewer transactions.
+    #[error("no tx at position {pos} in block {height}")]
+    NoTxAt {
+        /// Block height.
+        height: u32,
+        /// Position asked.
+        pos: u32,
+    },
+}
+
 /// Everything behind the lock of a running lab.
 #[derive(Debug)]
 pub(crate) struct ChainState {
@@ -152,6 +65,11 @@ pub(crate) struct ChainState {
     pub(crate) index: Index,
     pub(crate) mempool: Mempool,
     pub(crate) params: Params,
+}
+
+/// A satoshi value as the balance's signed arithmetic; no amount reaches 2^63 sat.
+fn signed(sat: Amount) -> i64 {
+    i64::try_from(sat.to_sat()).expect("amounts are below 21e14 sat, far below 2^63")
 }
 
 impl ChainState {
@@ -184,62 +102,17 @@ impl ChainState {
         fees: Amount,
         pay_to: &ScriptBuf,
     ) -> Result<Block, Error> {
-        let height = self.index.tip_height() + 1;
         let prev = self
             .index
             .headers
             .last()
-            .map(|h| h.block_hash())
             .ok_or_else(|| Error::Kernel("empty chain".into()))?;
-        let prev_time = self.index.headers.last().map(|h| h.time).unwrap_or(0);
-        let time = self
-            .params
-            .start_time
-            .saturating_add(height.saturating_mul(BLOCK_INTERVAL))
-            .max(prev_time.saturating_add(1));
-        let value = subsidy(height)
-            .checked_add(fees)
-            .ok_or_else(|| Error::Kernel("coinbase value overflow".into()))?;
-        let height_i = i64::from(height);
-        let tag = PushBytesBuf::try_from(b"custos-lab".to_vec())
-            .map_err(|e| Error::Kernel(e.to_string()))?;
-        let coinbase = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: OutPoint::null(),
-                script_sig: Builder::new()
-                    .push_int(height_i)
-                    .push_slice(tag)
-                    .into_script(),
-                sequence: Sequence::MAX,
-                witness: Witness::from_slice(&[[0u8; 32]]),
-            }],
-            output: vec![TxOut {
-                value,
-                script_pubkey: pay_to.clone(),
-            }],
+        let template = Template {
+            prev,
+            height: self.index.tip_height() + 1,
+            start_time: self.params.start_time,
         };
-        let mut txdata = Vec::with_capacity(txs.len() + 1);
-        txdata.push(coinbase);
-        txdata.extend(txs);
-        let mut block = Block {
-            header: Header {
-                version: BlockVersion::from_consensus(0x2000_0000),
-                prev_blockhash: prev,
-                merkle_root: TxMerkleNode::all_zeros(),
-                time,
-                bits: CompactTarget::from_consensus(REGTEST_BITS),
-                nonce: 0,
-            },
-            txdata,
-        };
-        add_witness_commitment(&mut block)?;
-        block.header.merkle_root = block
-            .compute_merkle_root()
-            .ok_or_else(|| Error::Kernel("empty block".into()))?;
-        grind(&mut block.header);
-        Ok(block)
+        block::assemble(template, txs, fees, pay_to)
     }
 
     /// Validates `block` with the kernel and, when it becomes the tip, indexes it and removes
@@ -264,115 +137,19 @@ impl ChainState {
         let block = self.assemble(txs, fees, pay_to)?;
         self.submit_block(&block)
     }
-}
 
-/// Adds the BIP141 witness commitment output to the coinbase (with the 32-zero-byte reserved
-/// value already in its witness).
-pub(crate) fn add_witness_commitment(block: &mut Block) -> Result<(), Error> {
-    let root = block
-        .witness_root()
-        .ok_or_else(|| Error::Kernel("empty block".into()))?;
-    let reserved = [0u8; 32];
-    let commitment = Block::compute_witness_commitment(&root, &reserved);
-    let mut data = vec![0xaa, 0x21, 0xa9, 0xed];
-    data.extend_from_slice(commitment.as_byte_array());
-    let push = PushBytesBuf::try_from(data).map_err(|e| Error::Kernel(e.to_string()))?;
-    let script = Builder::new()
-        .push_opcode(bitcoin::opcodes::all::OP_RETURN)
-        .push_slice(push)
-        .into_script();
-    let cb = block
-        .txdata
-        .first_mut()
-        .ok_or_else(|| Error::Kernel("no coinbase".into()))?;
-    cb.output.retain(|o| {
-        !o.script_pubkey
-            .as_bytes()
-            .starts_with(&[0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed])
-    });
-    cb.output.push(TxOut {
-        value: Amount::ZERO,
-        script_pubkey: script,
-    });
-    Ok(())
-}
-
-/// Finds a nonce meeting the header's target (regtest: about two tries).
-pub fn grind(header: &mut Header) {
-    let target = header.target();
-    header.nonce = 0;
-    while header.validate_pow(target).is_err() {
-        header.nonce = header.nonce.wrapping_add(1);
+    /// Offers a transaction to the mempool.
+    pub(crate) fn accept(&mut self, tx: Transaction) -> Result<Txid, Error> {
+        let txid = tx.compute_txid();
+        self.mempool
+            .accept(tx, &self.index)
+            .map_err(|reason| Error::TxRejected { txid, reason })
     }
-}
 
-/// Merkle branch (siblings from the leaf up) for position `pos` among `txids`.
-pub(crate) fn merkle_branch(txids: &[Txid], pos: usize) -> Vec<TxMerkleNode> {
-    let mut level: Vec<sha256d::Hash> = txids.iter().map(|t| t.to_raw_hash()).collect();
-    let mut idx = pos;
-    let mut branch = Vec::new();
-    while level.len() > 1 {
-        if !level.len().is_multiple_of(2) {
-            if let Some(last) = level.last().copied() {
-                level.push(last);
-            }
-        }
-        let sib = idx ^ 1;
-        if let Some(h) = level.get(sib) {
-            branch.push(TxMerkleNode::from_raw_hash(*h));
-        }
-        level = level
-            .chunks(2)
-            .map(|p| {
-                let mut e = sha256d::Hash::engine();
-                bitcoin::hashes::HashEngine::input(&mut e, p[0].as_byte_array());
-                bitcoin::hashes::HashEngine::input(&mut e, p[p.len() - 1].as_byte_array());
-                sha256d::Hash::from_engine(e)
-            })
-            .collect();
-        idx /= 2;
-    }
-    branch
-}
-
-/// Merkle branch and root over block hashes `hashes[..=cp]` for leaf `pos` (cp_height proofs).
-pub(crate) fn header_branch(
-    hashes: &[sha256d::Hash],
-    pos: usize,
-) -> (Vec<sha256d::Hash>, sha256d::Hash) {
-    let mut level = hashes.to_vec();
-    let mut idx = pos;
-    let mut branch = Vec::new();
-    if level.is_empty() {
-        return (branch, sha256d::Hash::all_zeros());
-    }
-    while level.len() > 1 {
-        if !level.len().is_multiple_of(2) {
-            if let Some(last) = level.last().copied() {
-                level.push(last);
-            }
-        }
-        if let Some(h) = level.get(idx ^ 1) {
-            branch.push(*h);
-        }
-        level = level
-            .chunks(2)
-            .map(|p| {
-                let mut e = sha256d::Hash::engine();
-                bitcoin::hashes::HashEngine::input(&mut e, p[0].as_byte_array());
-                bitcoin::hashes::HashEngine::input(&mut e, p[p.len() - 1].as_byte_array());
-                sha256d::Hash::from_engine(e)
-            })
-            .collect();
-        idx /= 2;
-    }
-    (branch, level[0])
-}
-
-impl ChainState {
     /// Spendable outputs of a script: confirmed ones not spent in the mempool (with their
-    /// height), then mempool ones (height 0) not spent in the mempool.
-    pub(crate) fn unspent(&self, sh: &ScriptHash) -> Vec<(OutPoint, TxOut, u32, bool)> {
+    /// height and whether they are coinbase outputs), then mempool ones (height 0) not spent in
+    /// the mempool.
+    pub(crate) fn unspent(&self, sh: &ElectrumScriptHash) -> Vec<(OutPoint, TxOut, u32, bool)> {
         let mut out: Vec<(OutPoint, TxOut, u32, bool)> = self
             .index
             .by_script
@@ -390,14 +167,160 @@ impl ChainState {
             })
             .unwrap_or_default();
         out.sort_by_key(|a| (a.2, a.0));
-        for (txid, e) in self.mempool.iter() {
+        for (txid, e) in self.mempool.touching(sh) {
             for (vout, o) in e.tx.output.iter().enumerate() {
-                let op = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));
-                if script_hash(&o.script_pubkey) == *sh && self.mempool.spender(&op).is_none() {
+                let op = crate::index::outpoint(txid, vout);
+                if e.output_scripts[vout] == *sh && self.mempool.spender(&op).is_none() {
                     out.push((op, o.clone(), 0, false));
                 }
             }
         }
         out
+    }
+
+    /// The script's spendable outputs as a chain source lists them.
+    pub(crate) fn list_unspent(&self, sh: &ElectrumScriptHash) -> Vec<Unspent> {
+        self.unspent(sh)
+            .into_iter()
+            .map(|(outpoint, o, height, _)| Unspent {
+                outpoint,
+                height,
+                value: Sat(o.value.to_sat()),
+            })
+            .collect()
+    }
+
+    /// History of a script: confirmed ascending, then mempool (height 0, or -1 with an
+    /// unconfirmed parent) with fees.
+    pub(crate) fn history(&self, sh: &ElectrumScriptHash) -> Vec<HistoryItem> {
+        let mut out: Vec<HistoryItem> = self
+            .index
+            .history
+            .get(sh)
+            .map(|h| {
+                h.iter()
+                    .map(|(height, txid)| HistoryItem {
+                        txid: *txid,
+                        height: i64::from(*height),
+                        fee: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (txid, e) in self.mempool.touching(sh) {
+            out.push(HistoryItem {
+                txid,
+                height: if e.unconfirmed_parent { -1 } else { 0 },
+                fee: Some(e.fee),
+            });
+        }
+        out
+    }
+
+    /// Confirmed balance and the mempool's effect on it.
+    pub(crate) fn balance(&self, sh: &ElectrumScriptHash) -> Balance {
+        let confirmed: u64 = self
+            .index
+            .by_script
+            .get(sh)
+            .map(|set| {
+                set.iter()
+                    .filter_map(|op| self.index.utxos.get(op))
+                    .map(|c| c.txout.value.to_sat())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let mut unconfirmed: i64 = 0;
+        for (_, e) in self.mempool.touching(sh) {
+            for (o, h) in e.tx.output.iter().zip(&e.output_scripts) {
+                if h == sh {
+                    unconfirmed += signed(o.value);
+                }
+            }
+            for (o, h) in e.spent.iter().zip(&e.spent_scripts) {
+                if h == sh {
+                    unconfirmed -= signed(o.value);
+                }
+            }
+        }
+        Balance {
+            confirmed,
+            unconfirmed,
+        }
+    }
+
+    /// Raw bytes of a confirmed or mempool transaction.
+    pub(crate) fn raw_tx(&self, txid: &Txid) -> Option<Vec<u8>> {
+        if let Some(l) = self.index.txs.get(txid) {
+            return Some(serialize(&*l.tx));
+        }
+        self.mempool.get(txid).map(|e| serialize(&*e.tx))
+    }
+
+    /// The merkle proof of a transaction confirmed at `height`.
+    pub(crate) fn merkle_proof(&self, txid: &Txid, height: u32) -> Result<MerkleProof, ProofError> {
+        let loc = self
+            .index
+            .txs
+            .get(txid)
+            .filter(|l| l.height == height)
+            .ok_or(ProofError::NotInBlock {
+                txid: *txid,
+                height,
+            })?;
+        let txids = self
+            .index
+            .block_txids(height)
+            .ok_or(ProofError::NoBlock(height))?;
+        Ok(MerkleProof {
+            txid: *txid,
+            block_height: height,
+            pos: loc.pos,
+            branch: merkle_branch(txids, loc.pos as usize),
+        })
+    }
+
+    /// Up to `count` headers from `start`, stopping at the tip.
+    pub(crate) fn headers(&self, start: u32, count: u32) -> Vec<Header> {
+        self.index
+            .headers
+            .iter()
+            .skip(start as usize)
+            .take(count as usize)
+            .copied()
+            .collect()
+    }
+
+    /// Branch and root of the header at `height` in the merkle tree of block hashes up to
+    /// `cp` (Electrum's checkpoint proofs); `None` unless `height <= cp <= tip`.
+    pub(crate) fn checkpoint_proof(
+        &self,
+        height: u32,
+        cp: u32,
+    ) -> Option<(Vec<BlockHash>, BlockHash)> {
+        if cp < height || cp > self.index.tip_height() {
+            return None;
+        }
+        let hashes: Vec<BlockHash> = self.index.headers[..=cp as usize]
+            .iter()
+            .map(Header::block_hash)
+            .collect();
+        Some(header_branch(&hashes, height as usize))
+    }
+
+    /// The transaction at `pos` in the block at `height`, with its merkle branch.
+    pub(crate) fn tx_at(
+        &self,
+        height: u32,
+        pos: u32,
+    ) -> Result<(Txid, Vec<bitcoin::TxMerkleNode>), ProofError> {
+        let txids = self
+            .index
+            .block_txids(height)
+            .ok_or(ProofError::NoBlock(height))?;
+        let txid = *txids
+            .get(pos as usize)
+            .ok_or(ProofError::NoTxAt { height, pos })?;
+        Ok((txid, merkle_branch(txids, pos as usize)))
     }
 }

@@ -3,19 +3,19 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bitcoin::consensus::encode::serialize;
-use bitcoin::{Amount, Block, BlockHash, OutPoint, Script, Transaction, TxMerkleNode, TxOut, Txid};
+use bitcoin::{Amount, Block, BlockHash, OutPoint, Script, Transaction, TxOut, Txid};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::builder::{self, faucet_tx};
-use crate::chain::{merkle_branch, ChainState, Params, ScriptHash};
+use crate::chain::{ChainState, Params};
+use crate::node::{poisoned, Node};
 use crate::scenario::Scenario;
-use crate::server::{self, Conn, RpcError};
+use crate::server::{self, Server};
 use crate::truth::GroundTruth;
 use crate::world::World;
 use crate::Error;
@@ -90,165 +90,12 @@ impl ControlFile {
     }
 }
 
-/// Shared state behind the server threads and the `Lab` handle.
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) state: RwLock<ChainState>,
-    pub(crate) conns: Mutex<Vec<Arc<Conn>>>,
-    pub(crate) stop: AtomicBool,
-    pub(crate) latency: Duration,
-    pub(crate) automine: bool,
-    pub(crate) scenario_name: String,
-    pub(crate) world: Mutex<World>,
-}
-
-fn lock_err<T>(_: T) -> Error {
-    Error::Kernel("lab state lock poisoned".into())
-}
-
-impl Inner {
-    pub(crate) fn tip(&self) -> u32 {
-        self.state.read().map(|s| s.index.tip_height()).unwrap_or(0)
-    }
-
-    pub(crate) fn header_hash_hex(&self, h: u32) -> Option<String> {
-        let st = self.state.read().ok()?;
-        st.index
-            .headers
-            .get(h as usize)
-            .map(|h| h.block_hash().to_string())
-    }
-
-    pub(crate) fn min_relay(&self) -> u64 {
-        self.state
-            .read()
-            .map(|s| s.mempool.min_relay())
-            .unwrap_or(100)
-    }
-
-    /// The lab's fee estimate: 1 sat/vB, never below the relay fee.
-    pub(crate) fn estimate_sat_per_kvb(&self) -> u64 {
-        self.min_relay().max(1_000)
-    }
-
-    pub(crate) fn balance(&self, sh: &ScriptHash) -> (u64, i64) {
-        let Ok(st) = self.state.read() else {
-            return (0, 0);
-        };
-        let confirmed: u64 = st
-            .index
-            .by_script
-            .get(sh)
-            .map(|set| {
-                set.iter()
-                    .filter_map(|op| st.index.utxos.get(op))
-                    .map(|c| c.txout.value.to_sat())
-                    .sum()
-            })
-            .unwrap_or(0);
-        let mut unconfirmed: i64 = 0;
-        for (_, e) in st.mempool.touching(sh) {
-            for o in &e.tx.output {
-                if crate::chain::script_hash(&o.script_pubkey) == *sh {
-                    unconfirmed += i64::try_from(o.value.to_sat()).unwrap_or(0);
-                }
-            }
-            for o in &e.spent {
-                if crate::chain::script_hash(&o.script_pubkey) == *sh {
-                    unconfirmed -= i64::try_from(o.value.to_sat()).unwrap_or(0);
-                }
-            }
-        }
-        (confirmed, unconfirmed)
-    }
-
-    pub(crate) fn unspent(&self, sh: &ScriptHash) -> Vec<(OutPoint, u32, u64)> {
-        let Ok(st) = self.state.read() else {
-            return Vec::new();
-        };
-        st.unspent(sh)
-            .into_iter()
-            .map(|(op, o, h, _)| (op, h, o.value.to_sat()))
-            .collect()
-    }
-
-    pub(crate) fn raw_tx(&self, txid: &Txid) -> Option<Vec<u8>> {
-        let st = self.state.read().ok()?;
-        if let Some(l) = st.index.txs.get(txid) {
-            return Some(serialize(&*l.tx));
-        }
-        st.mempool.get(txid).map(|e| serialize(&*e.tx))
-    }
-
-    pub(crate) fn merkle(
-        &self,
-        txid: &Txid,
-        height: u32,
-    ) -> Result<(u32, Vec<TxMerkleNode>), RpcError> {
-        let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
-        let loc = st
-            .index
-            .txs
-            .get(txid)
-            .filter(|l| l.height == height)
-            .ok_or_else(|| RpcError::app(format!("tx {txid} not in block at height {height}")))?;
-        let txids = st
-            .index
-            .block_txids
-            .get(height as usize)
-            .ok_or_else(|| RpcError::app(format!("no block at height {height}")))?;
-        Ok((loc.pos, merkle_branch(txids, loc.pos as usize)))
-    }
-
-    pub(crate) fn submit_tx(&self, tx: Transaction) -> Result<Txid, Error> {
-        let txid = tx.compute_txid();
-        {
-            let mut st = self.state.write().map_err(lock_err)?;
-            let st = &mut *st;
-            st.mempool
-                .accept(tx, &st.index)
-                .map_err(|reason| Error::TxRejected { txid, reason })?;
-            if self.automine {
-                let miner = st.params.miner_script.clone();
-                st.mine_one(&miner)?;
-            }
-        }
-        tracing::info!(target: "custos_lab", %txid, "transaction accepted");
-        self.notify();
-        Ok(txid)
-    }
-
-    pub(crate) fn mine(&self, n: u32) -> Result<Vec<BlockHash>, Error> {
-        let mut out = Vec::new();
-        {
-            let mut st = self.state.write().map_err(lock_err)?;
-            let miner = st.params.miner_script.clone();
-            for _ in 0..n {
-                out.push(st.mine_one(&miner)?);
-            }
-        }
-        self.notify();
-        Ok(out)
-    }
-
-    pub(crate) fn status_json(&self) -> Value {
-        let Ok(st) = self.state.read() else {
-            return Value::Null;
-        };
-        json!({
-            "scenario": self.scenario_name,
-            "tip_height": st.index.tip_height(),
-            "tip_hash": st.kernel.tip_hash().to_string(),
-            "mempool_txs": st.mempool.len(),
-            "min_relay_sat_per_kvb": st.mempool.min_relay(),
-        })
-    }
-}
-
 /// A running lab. It stops (server closed, chain flushed) when dropped.
 #[derive(Debug)]
 pub struct Lab {
-    inner: Arc<Inner>,
+    node: Arc<Node>,
+    server: Arc<Server>,
+    world: Mutex<World>,
     addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
     truth: GroundTruth,
@@ -333,19 +180,12 @@ impl Lab {
         }
         let listener = TcpListener::bind(("127.0.0.1", cfg.port))?;
         let addr = listener.local_addr()?;
-        let inner = Arc::new(Inner {
-            state: RwLock::new(st),
-            conns: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
-            latency: Duration::from_millis(cfg.latency_ms),
-            automine: cfg.automine,
-            scenario_name: sc.name.clone(),
-            world: Mutex::new(world),
-        });
-        let i2 = inner.clone();
+        let node = Arc::new(Node::new(st, cfg.automine, sc.name.clone()));
+        let server = Server::new(node.clone(), Duration::from_millis(cfg.latency_ms));
+        let s2 = server.clone();
         let accept = std::thread::Builder::new()
             .name("lab-accept".into())
-            .spawn(move || server::accept_loop(i2, listener))?;
+            .spawn(move || server::accept_loop(s2, listener))?;
         if cfg.data_dir.is_some() {
             let cf = ControlFile {
                 port: addr.port(),
@@ -355,7 +195,9 @@ impl Lab {
             write_file(&ControlFile::path(&data_dir), &text)?;
         }
         Ok(Lab {
-            inner,
+            node,
+            server,
+            world: Mutex::new(world),
             addr,
             accept: Some(accept),
             truth,
@@ -381,21 +223,37 @@ impl Lab {
 
     /// Mines `n` blocks (with the whole mempool in the first) to the lab miner.
     pub fn mine(&self, n: u32) -> Result<Vec<BlockHash>, Error> {
-        self.inner.mine(n)
+        self.node.mine(n)
+    }
+
+    /// The chain state, for the infallible accessors below.
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock: the state may then be half
+    /// updated, and no answer from it can be trusted.
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, ChainState> {
+        self.node
+            .read()
+            .expect("the lab state lock is poisoned only after a lab thread panicked")
     }
 
     /// Height of the active tip.
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock.
     pub fn tip_height(&self) -> u32 {
-        self.inner.tip()
+        self.state().index.tip_height()
     }
 
     /// Hash of the active tip.
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock.
     pub fn tip_hash(&self) -> BlockHash {
-        self.inner
-            .state
-            .read()
-            .map(|s| s.kernel.tip_hash())
-            .unwrap_or_else(|_| bitcoin::hashes::Hash::all_zeros())
+        self.state().kernel.tip_hash()
     }
 
     /// The scenario's ground truth (as it stood when the scenario finished building).
@@ -410,97 +268,93 @@ impl Lab {
             script_pubkey: script_pubkey.to_owned(),
         };
         let tx = {
-            let st = self.inner.state.read().map_err(lock_err)?;
-            let world = self.inner.world.lock().map_err(lock_err)?;
+            let st = self.node.read()?;
+            let world = self.world.lock().map_err(poisoned)?;
             faucet_tx(&st, &world, std::slice::from_ref(&out))?
         };
-        let txid = tx.compute_txid();
         let vout = tx
             .output
             .iter()
             .position(|o| *o == out)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| Error::Faucet("payment output missing".into()))?;
-        {
-            let mut st = self.inner.state.write().map_err(lock_err)?;
-            let st = &mut *st;
-            st.mempool
-                .accept(tx, &st.index)
-                .map_err(|reason| Error::TxRejected { txid, reason })?;
-            let miner = st.params.miner_script.clone();
-            st.mine_one(&miner)?;
-        }
-        self.inner.notify();
+        let txid = self.node.submit_and_mine(tx)?;
         Ok(OutPoint::new(txid, vout))
     }
 
     /// Submits a transaction to the mempool (the path `blockchain.transaction.broadcast` takes).
     pub fn submit_tx(&self, tx: &Transaction) -> Result<Txid, Error> {
-        self.inner.submit_tx(tx.clone())
+        self.node.submit_tx(tx.clone())
     }
 
     /// A block on the tip with `txs` (parents first), a coinbase paying subsidy plus `fees` to
     /// the lab miner, a witness commitment, the merkle root and a valid proof of work. For
     /// tests that build their own (possibly invalid) blocks.
     pub fn block_template(&self, txs: Vec<Transaction>, fees: Amount) -> Result<Block, Error> {
-        let st = self.inner.state.read().map_err(lock_err)?;
+        let st = self.node.read()?;
         let miner = st.params.miner_script.clone();
         st.assemble(txs, fees, &miner)
     }
 
     /// Hands a block to the kernel; Ok when it became the tip, else Core's reason.
     pub fn submit_block(&self, block: &Block) -> Result<BlockHash, Error> {
-        let r = {
-            let mut st = self.inner.state.write().map_err(lock_err)?;
-            st.submit_block(block)
-        };
-        if r.is_ok() {
-            self.inner.notify();
-        }
-        r
+        self.node.submit_block(block)
     }
 
     /// The output `op` if it is unspent in the chain (confirmed).
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock.
     pub fn utxo(&self, op: &OutPoint) -> Option<TxOut> {
-        let st = self.inner.state.read().ok()?;
-        st.index.utxos.get(op).map(|c| c.txout.clone())
+        self.state().index.utxos.get(op).map(|c| c.txout.clone())
     }
 
     /// Raw bytes of a confirmed or mempool transaction.
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock.
     pub fn raw_transaction(&self, txid: &Txid) -> Option<Vec<u8>> {
-        self.inner.raw_tx(txid)
+        self.state().raw_tx(txid)
     }
 
     /// Number of transactions in the mempool.
+    ///
+    /// # Panics
+    ///
+    /// If a lab thread panicked while holding the state lock.
     pub fn mempool_len(&self) -> usize {
-        self.inner
-            .state
-            .read()
-            .map(|s| s.mempool.len())
-            .unwrap_or(0)
+        self.state().mempool.len()
+    }
+
+    /// The shared chain state (for the in-process source).
+    pub(crate) fn node(&self) -> Arc<Node> {
+        self.node.clone()
     }
 
     /// Stops the server and waits for its thread.
     fn shutdown(&mut self) {
-        self.inner.stop.store(true, Ordering::SeqCst);
+        self.server.stop();
         // Wake the accept loop.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
-        // Connection threads hold the shared state; the kernel (and its database locks) is only
-        // released when the last of them has gone. Their sockets are shut down by now.
+        // Connection threads hold the server and through it the chain state; the kernel (and
+        // its database locks) is only released when the last of them has gone. Their sockets
+        // are shut down by now.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while Arc::strong_count(&self.inner) > 1 && std::time::Instant::now() < deadline {
+        while Arc::strong_count(&self.server) > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        save_mempool(&self.data_dir, &self.inner);
+        save_mempool(&self.data_dir, &self.node);
         let _ = std::fs::remove_file(ControlFile::path(&self.data_dir));
     }
 
     /// Blocks until a client calls `lab.stop` (the CLI's `down`) or `stop` is set.
     pub fn wait(&self, stop: &AtomicBool) {
-        while !self.inner.stop.load(Ordering::SeqCst) && !stop.load(Ordering::SeqCst) {
+        while !self.server.stopped() && !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -512,8 +366,14 @@ impl Drop for Lab {
     }
 }
 
-fn save_mempool(dir: &Path, inner: &Inner) {
-    let Ok(st) = inner.state.read() else { return };
+fn save_mempool(dir: &Path, node: &Node) {
+    let st = match node.read() {
+        Ok(st) => st,
+        Err(e) => {
+            tracing::error!("mempool not saved: {e}");
+            return;
+        }
+    };
     let lines: Vec<String> = st
         .mempool
         .iter()
@@ -543,11 +403,5 @@ fn restore_mempool(dir: &Path, st: &mut ChainState) {
         if let Err(r) = st.mempool.accept(tx, &st.index) {
             tracing::warn!("saved mempool transaction {txid} no longer accepted: {r}");
         }
-    }
-}
-
-impl Lab {
-    pub(crate) fn inner_arc(&self) -> Arc<Inner> {
-        self.inner.clone()
     }
 }

@@ -19,13 +19,16 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod block;
 mod builder;
 mod chain;
 mod error;
+mod index;
 mod kernel;
 mod keys;
 mod lab;
 mod mempool;
+mod node;
 mod scenario;
 mod server;
 mod source;
@@ -34,8 +37,9 @@ mod world;
 
 use std::path::PathBuf;
 
-pub use chain::{grind, script_hash, ScriptHash};
+pub use block::grind;
 pub use error::Error;
+pub use index::{script_hash, ElectrumScriptHash};
 pub use keys::{electrum_seed_version, ScriptType};
 pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;

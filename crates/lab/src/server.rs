@@ -3,6 +3,9 @@
 //! notifications on new blocks and mempool changes, a 1 MiB request limit, optional injected
 //! latency, and the lab's admin methods (`lab.*`) for the `custos-lab` CLI.
 //!
+//! Protocol mapping only: each method has a handler that parses its parameters, asks the
+//! node's chain state (which answers with domain values) and writes the JSON answer.
+//!
 //! One thread per connection (std only). A bad request gets a JSON-RPC error; an oversized or
 //! broken connection is dropped; the other connections keep being served.
 
@@ -10,16 +13,17 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLockReadGuard};
 use std::time::Duration;
 
 use bitcoin::consensus::encode::{deserialize, serialize};
-use bitcoin::hashes::{sha256, sha256d, Hash};
-use bitcoin::{Transaction, Txid};
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::{BlockHash, Transaction, TxMerkleNode, Txid};
+use custos_core::source::HistoryItem;
 use serde_json::{json, Value};
 
-use crate::chain::{header_branch, merkle_branch, ScriptHash};
-use crate::lab::Inner;
+use crate::chain::{ChainState, ElectrumScriptHash};
+use crate::node::{ChainListener, Node};
 use crate::Error;
 
 /// Largest request line accepted (bytes, without the newline).
@@ -43,11 +47,18 @@ impl RpcError {
             message: m.into(),
         }
     }
-    pub(crate) fn app(m: impl Into<String>) -> Self {
+
+    fn app(m: impl Into<String>) -> Self {
         RpcError {
             code: 1,
             message: m.into(),
         }
+    }
+}
+
+impl From<Error> for RpcError {
+    fn from(e: Error) -> Self {
+        RpcError::app(e.to_string())
     }
 }
 
@@ -57,7 +68,7 @@ pub(crate) struct Conn {
     writer: Mutex<TcpStream>,
     headers: AtomicBool,
     last_tip: AtomicU64,
-    scripts: Mutex<HashMap<ScriptHash, Option<String>>>,
+    scripts: Mutex<HashMap<ElectrumScriptHash, Option<String>>>,
     alive: AtomicBool,
 }
 
@@ -87,24 +98,16 @@ impl Conn {
 }
 
 /// Electrum's hex form of a script hash (byte-reversed).
-pub fn scripthash_hex(sh: &ScriptHash) -> String {
-    let mut r = *sh;
-    r.reverse();
-    hex::encode(r)
+pub fn scripthash_hex(sh: &ElectrumScriptHash) -> String {
+    sh.to_electrum_hex()
 }
 
-fn parse_scripthash(v: Option<&Value>) -> Result<ScriptHash, RpcError> {
+fn parse_scripthash(v: Option<&Value>) -> Result<ElectrumScriptHash, RpcError> {
     let s = v
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::params("missing scripthash"))?;
-    let mut b = hex::decode(s).map_err(|_| RpcError::params(format!("bad scripthash {s}")))?;
-    if b.len() != 32 {
-        return Err(RpcError::params(format!("bad scripthash {s}")));
-    }
-    b.reverse();
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&b);
-    Ok(out)
+    ElectrumScriptHash::from_electrum_hex(s)
+        .ok_or_else(|| RpcError::params(format!("bad scripthash {s}")))
 }
 
 fn parse_txid(v: Option<&Value>) -> Result<Txid, RpcError> {
@@ -131,12 +134,7 @@ fn opt_u32(v: Option<&Value>, what: &str) -> Result<u32, RpcError> {
 /// sat/kvB as a BTC/kB JSON number, formatted exactly from the integer.
 pub(crate) fn btc_per_kb(sat_per_kvb: u64) -> Value {
     let s = custos_core::Sat(sat_per_kvb).to_btc_string();
-    serde_json::from_str(&s).unwrap_or(Value::Null)
-}
-
-fn hash_hex(h: &sha256d::Hash) -> String {
-    // Block and merkle hashes are shown byte-reversed, like txids.
-    bitcoin::BlockHash::from_raw_hash(*h).to_string()
+    serde_json::from_str(&s).expect("a decimal BTC amount is a JSON number")
 }
 
 /// Electrum status hash of a history (None when empty).
@@ -153,65 +151,93 @@ pub fn status_hash(history: &[(Txid, i64)]) -> Option<String> {
     ))
 }
 
-impl Inner {
-    /// History of a script: confirmed ascending, then mempool (height 0 or -1) with fees.
-    pub(crate) fn history(&self, sh: &ScriptHash) -> Vec<(Txid, i64, Option<u64>)> {
-        let Ok(st) = self.state.read() else {
-            return Vec::new();
-        };
-        let mut out: Vec<(Txid, i64, Option<u64>)> = st
-            .index
-            .history
-            .get(sh)
-            .map(|h| {
-                h.iter()
-                    .map(|(height, t)| (*t, i64::from(*height), None))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (t, e) in st.mempool.touching(sh) {
-            out.push((t, if e.unconfirmed_parent { -1 } else { 0 }, Some(e.fee)));
-        }
-        out
+fn history_json(h: &[HistoryItem]) -> Value {
+    json!(h
+        .iter()
+        .map(|i| {
+            let mut v = json!({"tx_hash": i.txid.to_string(), "height": i.height});
+            if let Some(f) = i.fee {
+                v["fee"] = json!(f);
+            }
+            v
+        })
+        .collect::<Vec<_>>())
+}
+
+fn hashes_json<T: ToString>(h: &[T]) -> Value {
+    json!(h.iter().map(ToString::to_string).collect::<Vec<_>>())
+}
+
+fn branch_json(branch: &[TxMerkleNode]) -> Value {
+    hashes_json(branch)
+}
+
+/// The Electrum server of a running lab: its connections and their subscriptions.
+#[derive(Debug)]
+pub(crate) struct Server {
+    node: Arc<Node>,
+    conns: Mutex<Vec<Arc<Conn>>>,
+    stop: AtomicBool,
+    latency: Duration,
+}
+
+impl ChainListener for Server {
+    fn chain_changed(&self) {
+        self.notify();
+    }
+}
+
+impl Server {
+    /// A server over `node`, registered to be told of its changes.
+    pub(crate) fn new(node: Arc<Node>, latency: Duration) -> Arc<Server> {
+        let server = Arc::new(Server {
+            node,
+            conns: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            latency,
+        });
+        let weak = Arc::downgrade(&server);
+        server.node.set_listener(weak);
+        server
     }
 
-    fn status(&self, sh: &ScriptHash) -> Option<String> {
+    /// Asks the server to stop (the accept loop ends at its next connection).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked (by `lab.stop` or the `Lab` handle).
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn state(&self) -> Result<RwLockReadGuard<'_, ChainState>, RpcError> {
+        Ok(self.node.read()?)
+    }
+
+    fn status_of(&self, sh: &ElectrumScriptHash) -> Result<Option<String>, Error> {
         let h: Vec<(Txid, i64)> = self
+            .node
+            .read()?
             .history(sh)
             .into_iter()
-            .map(|(t, h, _)| (t, h))
+            .map(|i| (i.txid, i.height))
             .collect();
-        status_hash(&h)
+        Ok(status_hash(&h))
     }
 
-    fn header_hex(&self, height: u32) -> Option<String> {
-        let st = self.state.read().ok()?;
-        let h = st.index.headers.get(usize::try_from(height).ok()?)?;
-        Some(hex::encode(serialize(h)))
-    }
-
-    fn cp_proof(&self, height: u32, cp: u32) -> Result<Value, RpcError> {
-        let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
-        if cp < height || cp > st.index.tip_height() {
-            return Err(RpcError::params(format!(
-                "header height {height} must be <= cp_height {cp} <= tip {}",
-                st.index.tip_height()
-            )));
-        }
-        let hashes: Vec<sha256d::Hash> = st.index.headers[..=cp as usize]
-            .iter()
-            .map(|h| h.block_hash().to_raw_hash())
-            .collect();
-        let (branch, root) = header_branch(&hashes, height as usize);
-        Ok(json!({
-            "branch": branch.iter().map(hash_hex).collect::<Vec<_>>(),
-            "root": hash_hex(&root),
-        }))
+    fn header_hex(&self, height: u32) -> Result<Option<String>, Error> {
+        Ok(self
+            .node
+            .read()?
+            .index
+            .header(height)
+            .map(|h| hex::encode(serialize(h))))
     }
 
     /// Answers one request (without latency; the caller adds it).
-    pub(crate) fn dispatch(
-        self: &Arc<Self>,
+    fn dispatch(
+        &self,
         conn: Option<&Arc<Conn>>,
         method: &str,
         p: &[Value],
@@ -220,209 +246,43 @@ impl Inner {
             "server.version" => Ok(json!([SERVER, PROTOCOL])),
             "server.banner" => Ok(json!(format!(
                 "custos-lab training chain (regtest), scenario {}",
-                self.scenario_name
+                self.node.scenario_name()
             ))),
             "server.donation_address" => Ok(json!("")),
             "server.peers.subscribe" => Ok(json!([])),
             "server.ping" => Ok(Value::Null),
-            "server.features" => {
-                let genesis = self.header_hash_hex(0).unwrap_or_default();
-                Ok(json!({
-                    "genesis_hash": genesis,
-                    "hosts": {},
-                    "protocol_max": PROTOCOL,
-                    "protocol_min": PROTOCOL,
-                    "pruning": null,
-                    "server_version": SERVER,
-                    "hash_function": "sha256",
-                }))
-            }
-            "blockchain.headers.subscribe" => {
-                if let Some(c) = conn {
-                    c.headers.store(true, Ordering::SeqCst);
-                    c.last_tip.store(u64::from(self.tip()), Ordering::SeqCst);
-                }
-                let tip = self.tip();
-                Ok(json!({"hex": self.header_hex(tip), "height": tip}))
-            }
-            "blockchain.block.header" => {
-                let height = parse_u32(p.first(), "height")?;
-                let cp = opt_u32(p.get(1), "cp_height")?;
-                let hex = self
-                    .header_hex(height)
-                    .ok_or_else(|| RpcError::params(format!("height {height} out of range")))?;
-                if cp == 0 {
-                    Ok(json!(hex))
-                } else {
-                    let mut proof = self.cp_proof(height, cp)?;
-                    proof["header"] = json!(hex);
-                    Ok(proof)
-                }
-            }
-            "blockchain.block.headers" => {
-                let start = parse_u32(p.first(), "start_height")?;
-                let count = parse_u32(p.get(1), "count")?.min(MAX_HEADERS);
-                let cp = opt_u32(p.get(2), "cp_height")?;
-                let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
-                let tip = st.index.tip_height();
-                let mut hex = String::new();
-                let mut n = 0u32;
-                if start <= tip {
-                    let end = tip.min(start.saturating_add(count).saturating_sub(1));
-                    if count > 0 {
-                        for h in start..=end {
-                            hex.push_str(&hex::encode(serialize(&st.index.headers[h as usize])));
-                            n += 1;
-                        }
-                    }
-                }
-                drop(st);
-                let mut v = json!({"count": n, "hex": hex, "max": MAX_HEADERS});
-                if cp > 0 && n > 0 {
-                    let last = start + n - 1;
-                    let proof = self.cp_proof(last, cp)?;
-                    v["branch"] = proof["branch"].clone();
-                    v["root"] = proof["root"].clone();
-                }
-                Ok(v)
-            }
+            "server.features" => self.features(),
+            "blockchain.headers.subscribe" => self.headers_subscribe(conn),
+            "blockchain.block.header" => self.block_header(p),
+            "blockchain.block.headers" => self.block_headers(p),
             "blockchain.estimatefee" => {
                 parse_u32(p.first(), "number")?;
-                Ok(btc_per_kb(self.estimate_sat_per_kvb()))
+                Ok(btc_per_kb(self.node.estimate_sat_per_kvb()?))
             }
-            "blockchain.relayfee" => Ok(btc_per_kb(self.min_relay())),
+            "blockchain.relayfee" => Ok(btc_per_kb(self.node.min_relay()?)),
             "mempool.get_info" => {
-                let r = btc_per_kb(self.min_relay());
+                let r = btc_per_kb(self.node.min_relay()?);
                 Ok(json!({"mempoolminfee": r, "minrelaytxfee": r, "incrementalrelayfee": r}))
             }
-            "mempool.get_fee_histogram" => {
-                let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
-                Ok(json!(st
-                    .mempool
-                    .fee_histogram()
-                    .into_iter()
-                    .map(|(r, v)| json!([r, v]))
-                    .collect::<Vec<_>>()))
-            }
-            "blockchain.scripthash.get_balance" => {
-                let sh = parse_scripthash(p.first())?;
-                let (c, u) = self.balance(&sh);
-                Ok(json!({"confirmed": c, "unconfirmed": u}))
-            }
-            "blockchain.scripthash.get_history" => {
-                let sh = parse_scripthash(p.first())?;
-                Ok(history_json(&self.history(&sh)))
-            }
-            "blockchain.scripthash.get_mempool" => {
-                let sh = parse_scripthash(p.first())?;
-                let h: Vec<_> = self
-                    .history(&sh)
-                    .into_iter()
-                    .filter(|(_, h, _)| *h <= 0)
-                    .collect();
-                Ok(history_json(&h))
-            }
-            "blockchain.scripthash.listunspent" => {
-                let sh = parse_scripthash(p.first())?;
-                Ok(json!(self
-                    .unspent(&sh)
-                    .into_iter()
-                    .map(|(op, height, value)| json!({
-                        "tx_hash": op.txid.to_string(),
-                        "tx_pos": op.vout,
-                        "height": height,
-                        "value": value,
-                    }))
-                    .collect::<Vec<_>>()))
-            }
-            "blockchain.scripthash.subscribe" => {
-                let sh = parse_scripthash(p.first())?;
-                let status = self.status(&sh);
-                if let Some(c) = conn {
-                    if let Ok(mut s) = c.scripts.lock() {
-                        s.insert(sh, status.clone());
-                    }
-                }
-                Ok(json!(status))
-            }
-            "blockchain.scripthash.unsubscribe" => {
-                let sh = parse_scripthash(p.first())?;
-                let was = conn
-                    .and_then(|c| c.scripts.lock().ok().map(|mut s| s.remove(&sh).is_some()))
-                    .unwrap_or(false);
-                Ok(json!(was))
-            }
-            "blockchain.transaction.get" => {
-                let txid = parse_txid(p.first())?;
-                if p.get(1).and_then(Value::as_bool) == Some(true) {
-                    return Err(RpcError::params(
-                        "verbose transactions are not supported by the lab",
-                    ));
-                }
-                let raw = self.raw_tx(&txid).ok_or_else(|| {
-                    RpcError::app(format!("no such mempool or blockchain transaction: {txid}"))
-                })?;
-                Ok(json!(hex::encode(raw)))
-            }
-            "blockchain.transaction.get_merkle" => {
-                let txid = parse_txid(p.first())?;
-                let height = parse_u32(p.get(1), "height")?;
-                let (pos, branch) = self.merkle(&txid, height)?;
-                Ok(json!({
-                    "block_height": height,
-                    "merkle": branch.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-                    "pos": pos,
-                }))
-            }
-            "blockchain.transaction.id_from_pos" => {
-                let height = parse_u32(p.first(), "height")?;
-                let pos = parse_u32(p.get(1), "tx_pos")?;
-                let want_merkle = p.get(2).and_then(Value::as_bool).unwrap_or(false);
-                let st = self.state.read().map_err(|_| RpcError::app("lock"))?;
-                let txids = st
-                    .index
-                    .block_txids
-                    .get(height as usize)
-                    .ok_or_else(|| RpcError::params(format!("no block at height {height}")))?;
-                let txid = *txids.get(pos as usize).ok_or_else(|| {
-                    RpcError::params(format!("no tx at position {pos} in block {height}"))
-                })?;
-                if want_merkle {
-                    let branch = merkle_branch(txids, pos as usize);
-                    Ok(json!({
-                        "tx_hash": txid.to_string(),
-                        "merkle": branch.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-                    }))
-                } else {
-                    Ok(json!(txid.to_string()))
-                }
-            }
-            "blockchain.transaction.broadcast" => {
-                let s = p
-                    .first()
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| RpcError::params("missing raw transaction"))?;
-                let raw =
-                    hex::decode(s).map_err(|_| RpcError::params("raw transaction is not hex"))?;
-                let tx: Transaction = deserialize(&raw)
-                    .map_err(|e| RpcError::app(format!("TX decode failed: {e}")))?;
-                let txid = self
-                    .submit_tx(tx)
-                    .map_err(|e| RpcError::app(e.to_string()))?;
-                Ok(json!(txid.to_string()))
-            }
+            "mempool.get_fee_histogram" => self.fee_histogram(),
+            "blockchain.scripthash.get_balance" => self.get_balance(p),
+            "blockchain.scripthash.get_history" => self.get_history(p, false),
+            "blockchain.scripthash.get_mempool" => self.get_history(p, true),
+            "blockchain.scripthash.listunspent" => self.listunspent(p),
+            "blockchain.scripthash.subscribe" => self.scripthash_subscribe(conn, p),
+            "blockchain.scripthash.unsubscribe" => Ok(scripthash_unsubscribe(conn, p)?),
+            "blockchain.transaction.get" => self.transaction_get(p),
+            "blockchain.transaction.get_merkle" => self.get_merkle(p),
+            "blockchain.transaction.id_from_pos" => self.id_from_pos(p),
+            "blockchain.transaction.broadcast" => self.broadcast(p),
             // Admin methods for the custos-lab CLI (the server listens on 127.0.0.1 only).
-            "lab.status" => Ok(self.status_json()),
+            "lab.status" => Ok(json!(self.node.status()?)),
             "lab.mine" => {
                 let n = opt_u32(p.first(), "count")?.max(1);
-                let hashes = self.mine(n).map_err(|e| RpcError::app(e.to_string()))?;
-                Ok(json!(hashes
-                    .iter()
-                    .map(|h| h.to_string())
-                    .collect::<Vec<_>>()))
+                Ok(hashes_json(&self.node.mine(n)?))
             }
             "lab.stop" => {
-                self.stop.store(true, Ordering::SeqCst);
+                self.stop();
                 Ok(json!(true))
             }
             _ => Err(RpcError {
@@ -432,8 +292,189 @@ impl Inner {
         }
     }
 
+    fn features(&self) -> Result<Value, RpcError> {
+        let genesis = self
+            .state()?
+            .index
+            .header(0)
+            .map(|h| h.block_hash().to_string())
+            .expect("the lab's chain always holds its genesis block");
+        Ok(json!({
+            "genesis_hash": genesis,
+            "hosts": {},
+            "protocol_max": PROTOCOL,
+            "protocol_min": PROTOCOL,
+            "pruning": null,
+            "server_version": SERVER,
+            "hash_function": "sha256",
+        }))
+    }
+
+    fn headers_subscribe(&self, conn: Option<&Arc<Conn>>) -> Result<Value, RpcError> {
+        let tip = self.node.tip_height()?;
+        if let Some(c) = conn {
+            c.headers.store(true, Ordering::SeqCst);
+            c.last_tip.store(u64::from(tip), Ordering::SeqCst);
+        }
+        Ok(json!({"hex": self.header_hex(tip)?, "height": tip}))
+    }
+
+    /// Branch and root of a checkpoint proof as JSON.
+    fn cp_proof(&self, height: u32, cp: u32) -> Result<Value, RpcError> {
+        let st = self.state()?;
+        let (branch, root) = st.checkpoint_proof(height, cp).ok_or_else(|| {
+            RpcError::params(format!(
+                "header height {height} must be <= cp_height {cp} <= tip {}",
+                st.index.tip_height()
+            ))
+        })?;
+        Ok(json!({
+            "branch": hashes_json::<BlockHash>(&branch),
+            "root": root.to_string(),
+        }))
+    }
+
+    fn block_header(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let height = parse_u32(p.first(), "height")?;
+        let cp = opt_u32(p.get(1), "cp_height")?;
+        let hex = self
+            .header_hex(height)?
+            .ok_or_else(|| RpcError::params(format!("height {height} out of range")))?;
+        if cp == 0 {
+            return Ok(json!(hex));
+        }
+        let mut proof = self.cp_proof(height, cp)?;
+        proof["header"] = json!(hex);
+        Ok(proof)
+    }
+
+    fn block_headers(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let start = parse_u32(p.first(), "start_height")?;
+        let count = parse_u32(p.get(1), "count")?.min(MAX_HEADERS);
+        let cp = opt_u32(p.get(2), "cp_height")?;
+        let headers = self.state()?.headers(start, count);
+        let hex: String = headers.iter().map(|h| hex::encode(serialize(h))).collect();
+        let n = u32::try_from(headers.len()).expect("at most MAX_HEADERS headers");
+        let mut v = json!({"count": n, "hex": hex, "max": MAX_HEADERS});
+        if cp > 0 && n > 0 {
+            let proof = self.cp_proof(start + n - 1, cp)?;
+            v["branch"] = proof["branch"].clone();
+            v["root"] = proof["root"].clone();
+        }
+        Ok(v)
+    }
+
+    fn fee_histogram(&self) -> Result<Value, RpcError> {
+        let buckets = self.state()?.mempool.fee_histogram();
+        Ok(json!(buckets
+            .into_iter()
+            .map(|(r, v)| json!([r, v]))
+            .collect::<Vec<_>>()))
+    }
+
+    fn get_balance(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let sh = parse_scripthash(p.first())?;
+        let b = self.state()?.balance(&sh);
+        Ok(json!({"confirmed": b.confirmed, "unconfirmed": b.unconfirmed}))
+    }
+
+    fn get_history(&self, p: &[Value], mempool_only: bool) -> Result<Value, RpcError> {
+        let sh = parse_scripthash(p.first())?;
+        let mut h = self.state()?.history(&sh);
+        if mempool_only {
+            h.retain(|i| i.height <= 0);
+        }
+        Ok(history_json(&h))
+    }
+
+    fn listunspent(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let sh = parse_scripthash(p.first())?;
+        let list = self.state()?.list_unspent(&sh);
+        Ok(json!(list
+            .into_iter()
+            .map(|u| json!({
+                "tx_hash": u.outpoint.txid.to_string(),
+                "tx_pos": u.outpoint.vout,
+                "height": u.height,
+                "value": u.value.0,
+            }))
+            .collect::<Vec<_>>()))
+    }
+
+    fn scripthash_subscribe(
+        &self,
+        conn: Option<&Arc<Conn>>,
+        p: &[Value],
+    ) -> Result<Value, RpcError> {
+        let sh = parse_scripthash(p.first())?;
+        let status = self.status_of(&sh)?;
+        if let Some(c) = conn {
+            if let Ok(mut s) = c.scripts.lock() {
+                s.insert(sh, status.clone());
+            }
+        }
+        Ok(json!(status))
+    }
+
+    fn transaction_get(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let txid = parse_txid(p.first())?;
+        if p.get(1).and_then(Value::as_bool) == Some(true) {
+            return Err(RpcError::params(
+                "verbose transactions are not supported by the lab",
+            ));
+        }
+        let raw = self.state()?.raw_tx(&txid).ok_or_else(|| {
+            RpcError::app(format!("no such mempool or blockchain transaction: {txid}"))
+        })?;
+        Ok(json!(hex::encode(raw)))
+    }
+
+    fn get_merkle(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let txid = parse_txid(p.first())?;
+        let height = parse_u32(p.get(1), "height")?;
+        let proof = self
+            .state()?
+            .merkle_proof(&txid, height)
+            .map_err(|e| RpcError::app(e.to_string()))?;
+        Ok(json!({
+            "block_height": height,
+            "merkle": branch_json(&proof.branch),
+            "pos": proof.pos,
+        }))
+    }
+
+    fn id_from_pos(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let height = parse_u32(p.first(), "height")?;
+        let pos = parse_u32(p.get(1), "tx_pos")?;
+        let want_merkle = p.get(2).and_then(Value::as_bool).unwrap_or(false);
+        let (txid, branch) = self
+            .state()?
+            .tx_at(height, pos)
+            .map_err(|e| RpcError::params(e.to_string()))?;
+        if want_merkle {
+            Ok(json!({
+                "tx_hash": txid.to_string(),
+                "merkle": branch_json(&branch),
+            }))
+        } else {
+            Ok(json!(txid.to_string()))
+        }
+    }
+
+    fn broadcast(&self, p: &[Value]) -> Result<Value, RpcError> {
+        let s = p
+            .first()
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::params("missing raw transaction"))?;
+        let raw = hex::decode(s).map_err(|_| RpcError::params("raw transaction is not hex"))?;
+        let tx: Transaction =
+            deserialize(&raw).map_err(|e| RpcError::app(format!("TX decode failed: {e}")))?;
+        let txid = self.node.submit_tx(tx)?;
+        Ok(json!(txid.to_string()))
+    }
+
     /// Sends notifications for what changed since each connection last heard.
-    pub(crate) fn notify(&self) {
+    fn notify(&self) {
         let conns: Vec<Arc<Conn>> = match self.conns.lock() {
             Ok(mut c) => {
                 c.retain(|c| c.alive.load(Ordering::SeqCst));
@@ -441,51 +482,61 @@ impl Inner {
             }
             Err(_) => return,
         };
-        let tip = self.tip();
-        for c in conns {
-            if c.headers.load(Ordering::SeqCst)
-                && c.last_tip.swap(u64::from(tip), Ordering::SeqCst) != u64::from(tip)
-            {
-                let msg = json!({
-                    "jsonrpc": "2.0",
-                    "method": "blockchain.headers.subscribe",
-                    "params": [{"hex": self.header_hex(tip), "height": tip}],
-                });
-                c.send(&msg.to_string());
+        let tip = match self.node.tip_height() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(target: "custos_lab::server", "no notifications: {e}");
+                return;
             }
-            let keys: Vec<(ScriptHash, Option<String>)> = match c.scripts.lock() {
-                Ok(s) => s.iter().map(|(k, v)| (*k, v.clone())).collect(),
-                Err(_) => continue,
-            };
-            for (sh, old) in keys {
-                let new = self.status(&sh);
-                if new != old {
-                    if let Ok(mut s) = c.scripts.lock() {
-                        s.insert(sh, new.clone());
-                    }
-                    let msg = json!({
-                        "jsonrpc": "2.0",
-                        "method": "blockchain.scripthash.subscribe",
-                        "params": [scripthash_hex(&sh), new],
-                    });
-                    c.send(&msg.to_string());
-                }
+        };
+        for c in conns {
+            if let Err(e) = self.notify_conn(&c, tip) {
+                tracing::error!(target: "custos_lab::server", "notification failed: {e}");
+                return;
             }
         }
     }
+
+    /// Notifies one connection of a new tip and of each subscribed script whose status moved.
+    fn notify_conn(&self, c: &Conn, tip: u32) -> Result<(), Error> {
+        if c.headers.load(Ordering::SeqCst)
+            && c.last_tip.swap(u64::from(tip), Ordering::SeqCst) != u64::from(tip)
+        {
+            let msg = json!({
+                "jsonrpc": "2.0",
+                "method": "blockchain.headers.subscribe",
+                "params": [{"hex": self.header_hex(tip)?, "height": tip}],
+            });
+            c.send(&msg.to_string());
+        }
+        let keys: Vec<(ElectrumScriptHash, Option<String>)> = match c.scripts.lock() {
+            Ok(s) => s.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            Err(_) => return Ok(()),
+        };
+        for (sh, old) in keys {
+            let new = self.status_of(&sh)?;
+            if new != old {
+                if let Ok(mut s) = c.scripts.lock() {
+                    s.insert(sh, new.clone());
+                }
+                let msg = json!({
+                    "jsonrpc": "2.0",
+                    "method": "blockchain.scripthash.subscribe",
+                    "params": [scripthash_hex(&sh), new],
+                });
+                c.send(&msg.to_string());
+            }
+        }
+        Ok(())
+    }
 }
 
-fn history_json(h: &[(Txid, i64, Option<u64>)]) -> Value {
-    json!(h
-        .iter()
-        .map(|(t, height, fee)| {
-            let mut v = json!({"tx_hash": t.to_string(), "height": height});
-            if let Some(f) = fee {
-                v["fee"] = json!(f);
-            }
-            v
-        })
-        .collect::<Vec<_>>())
+fn scripthash_unsubscribe(conn: Option<&Arc<Conn>>, p: &[Value]) -> Result<Value, RpcError> {
+    let sh = parse_scripthash(p.first())?;
+    let was = conn
+        .and_then(|c| c.scripts.lock().ok().map(|mut s| s.remove(&sh).is_some()))
+        .unwrap_or(false);
+    Ok(json!(was))
 }
 
 fn response(id: Value, r: Result<Value, RpcError>) -> Value {
@@ -497,7 +548,7 @@ fn response(id: Value, r: Result<Value, RpcError>) -> Value {
     }
 }
 
-fn handle_one(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Value) -> Value {
+fn handle_one(server: &Server, conn: &Arc<Conn>, req: &Value) -> Value {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = req.get("method").and_then(Value::as_str) else {
         return response(
@@ -516,11 +567,10 @@ fn handle_one(inner: &Arc<Inner>, conn: &Arc<Conn>, req: &Value) -> Value {
         }
     };
     tracing::debug!(target: "custos_lab::server", method, "request");
-    response(id, inner.dispatch(Some(conn), method, &params))
+    response(id, server.dispatch(Some(conn), method, &params))
 }
-
 /// Handles one line; returns the reply line.
-fn handle_line(inner: &Arc<Inner>, conn: &Arc<Conn>, line: &[u8]) -> Option<String> {
+fn handle_line(server: &Server, conn: &Arc<Conn>, line: &[u8]) -> Option<String> {
     let parsed: Result<Value, _> = serde_json::from_slice(line);
     let reply = match parsed {
         Err(e) => {
@@ -530,10 +580,10 @@ fn handle_line(inner: &Arc<Inner>, conn: &Arc<Conn>, line: &[u8]) -> Option<Stri
             if reqs.is_empty() {
                 json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "empty batch"}})
             } else {
-                Value::Array(reqs.iter().map(|r| handle_one(inner, conn, r)).collect())
+                Value::Array(reqs.iter().map(|r| handle_one(server, conn, r)).collect())
             }
         }
-        Ok(req @ Value::Object(_)) => handle_one(inner, conn, &req),
+        Ok(req @ Value::Object(_)) => handle_one(server, conn, &req),
         Ok(_) => {
             json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "invalid request"}})
         }
@@ -561,12 +611,12 @@ fn delayed_writer(conn: Arc<Conn>) -> std::sync::mpsc::Sender<(std::time::Instan
     tx
 }
 
-fn serve_conn(inner: Arc<Inner>, conn: Arc<Conn>, stream: TcpStream) {
+fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut line: Vec<u8> = Vec::new();
-    let delayed = (!inner.latency.is_zero()).then(|| delayed_writer(conn.clone()));
+    let delayed = (!server.latency.is_zero()).then(|| delayed_writer(conn.clone()));
     loop {
-        if inner.stop.load(Ordering::SeqCst) || !conn.alive.load(Ordering::SeqCst) {
+        if server.stopped() || !conn.alive.load(Ordering::SeqCst) {
             break;
         }
         let buf = match reader.fill_buf() {
@@ -593,10 +643,10 @@ fn serve_conn(inner: Arc<Inner>, conn: Arc<Conn>, stream: TcpStream) {
         let trimmed = line.trim_ascii();
         if !trimmed.is_empty() {
             let arrived = std::time::Instant::now();
-            if let Some(reply) = handle_line(&inner, &conn, trimmed) {
+            if let Some(reply) = handle_line(&server, &conn, trimmed) {
                 match &delayed {
                     Some(tx) => {
-                        if tx.send((arrived + inner.latency, reply)).is_err() {
+                        if tx.send((arrived + server.latency, reply)).is_err() {
                             break;
                         }
                     }
@@ -614,9 +664,9 @@ fn serve_conn(inner: Arc<Inner>, conn: Arc<Conn>, stream: TcpStream) {
 }
 
 /// Accepts connections until the lab stops.
-pub(crate) fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+pub(crate) fn accept_loop(server: Arc<Server>, listener: TcpListener) {
     for stream in listener.incoming() {
-        if inner.stop.load(Ordering::SeqCst) {
+        if server.stopped() {
             break;
         }
         let Ok(stream) = stream else { continue };
@@ -632,19 +682,19 @@ pub(crate) fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
             scripts: Mutex::new(HashMap::new()),
             alive: AtomicBool::new(true),
         });
-        if let Ok(mut c) = inner.conns.lock() {
+        if let Ok(mut c) = server.conns.lock() {
             c.retain(|c| c.alive.load(Ordering::SeqCst));
             c.push(conn.clone());
         }
-        let i2 = inner.clone();
+        let s2 = server.clone();
         let spawned = std::thread::Builder::new()
             .name("lab-conn".into())
-            .spawn(move || serve_conn(i2, conn, stream));
+            .spawn(move || serve_conn(s2, conn, stream));
         if let Err(e) = spawned {
             tracing::warn!("cannot spawn connection thread: {e}");
         }
     }
-    if let Ok(c) = inner.conns.lock() {
+    if let Ok(c) = server.conns.lock() {
         for conn in c.iter() {
             conn.shutdown();
         }
@@ -665,5 +715,7 @@ pub fn call(addr: std::net::SocketAddr, method: &str, params: Value) -> Result<V
     if let Some(e) = v.get("error") {
         return Err(Error::Control(format!("{method}: {}", e["message"])));
     }
-    Ok(v.get("result").cloned().unwrap_or(Value::Null))
+    v.get("result")
+        .cloned()
+        .ok_or_else(|| Error::Control(format!("{method}: answer without result or error")))
 }

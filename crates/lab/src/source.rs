@@ -1,22 +1,22 @@
 //! `custos_core::source::BitcoinSource` for an in-process lab (no socket), so libraries can be
 //! tested against the lab's chain without the Electrum layer.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLockReadGuard};
 
 use bitcoin::consensus::encode::deserialize;
 use bitcoin::{ScriptBuf, Transaction, Txid};
 use custos_core::source::{
     BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent,
 };
-use custos_core::Sat;
 
-use crate::chain::script_hash;
-use crate::lab::{Inner, Lab};
+use crate::chain::{script_hash, ChainState};
+use crate::lab::Lab;
+use crate::node::Node;
 
 /// An in-process handle on a running lab's chain.
 #[derive(Debug, Clone)]
 pub struct LabSource {
-    inner: Arc<Inner>,
+    node: Arc<Node>,
     name: String,
 }
 
@@ -24,7 +24,7 @@ impl Lab {
     /// An in-process [`BitcoinSource`] over this lab.
     pub fn source(&self) -> LabSource {
         LabSource {
-            inner: self.inner_arc(),
+            node: self.node(),
             name: format!("lab:{}", self.url()),
         }
     }
@@ -38,6 +38,13 @@ impl LabSource {
             detail: detail.into(),
         }
     }
+
+    /// The chain state, or a server error naming `method` when its lock is poisoned.
+    fn state(&self, method: &str) -> Result<RwLockReadGuard<'_, ChainState>, SourceError> {
+        self.node
+            .read()
+            .map_err(|e| self.server(method, e.to_string()))
+    }
 }
 
 impl BitcoinSource for LabSource {
@@ -46,11 +53,7 @@ impl BitcoinSource for LabSource {
     }
 
     fn tip(&self) -> Result<Tip, SourceError> {
-        let st = self
-            .inner
-            .state
-            .read()
-            .map_err(|_| self.server("tip", "lock"))?;
+        let st = self.state("tip")?;
         let header = *st
             .index
             .headers
@@ -63,56 +66,31 @@ impl BitcoinSource for LabSource {
     }
 
     fn headers(&self, start: u32, count: u32) -> Result<Vec<bitcoin::block::Header>, SourceError> {
-        let st = self
-            .inner
-            .state
-            .read()
-            .map_err(|_| self.server("headers", "lock"))?;
-        Ok(st
-            .index
-            .headers
-            .iter()
-            .skip(start as usize)
-            .take(count as usize)
-            .copied()
-            .collect())
+        Ok(self.state("headers")?.headers(start, count))
     }
 
     fn histories(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<HistoryItem>>, SourceError> {
+        let st = self.state("scripthash.get_history")?;
         Ok(scripts
             .iter()
-            .map(|s| {
-                self.inner
-                    .history(&script_hash(s))
-                    .into_iter()
-                    .map(|(txid, height, fee)| HistoryItem { txid, height, fee })
-                    .collect()
-            })
+            .map(|s| st.history(&script_hash(s)))
             .collect())
     }
 
     fn unspents(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<Unspent>>, SourceError> {
+        let st = self.state("scripthash.listunspent")?;
         Ok(scripts
             .iter()
-            .map(|s| {
-                self.inner
-                    .unspent(&script_hash(s))
-                    .into_iter()
-                    .map(|(outpoint, height, value)| Unspent {
-                        outpoint,
-                        height,
-                        value: Sat(value),
-                    })
-                    .collect()
-            })
+            .map(|s| st.list_unspent(&script_hash(s)))
             .collect())
     }
 
     fn raw_transactions(&self, txids: &[Txid]) -> Result<Vec<Vec<u8>>, SourceError> {
+        let st = self.state("transaction.get")?;
         txids
             .iter()
             .map(|t| {
-                self.inner.raw_tx(t).ok_or_else(|| {
+                st.raw_tx(t).ok_or_else(|| {
                     self.server("transaction.get", format!("no such transaction {t}"))
                 })
             })
@@ -120,19 +98,12 @@ impl BitcoinSource for LabSource {
     }
 
     fn merkle_proofs(&self, requests: &[(Txid, u32)]) -> Result<Vec<MerkleProof>, SourceError> {
+        let st = self.state("transaction.get_merkle")?;
         requests
             .iter()
             .map(|(txid, height)| {
-                let (pos, branch) = self
-                    .inner
-                    .merkle(txid, *height)
-                    .map_err(|e| self.server("transaction.get_merkle", format!("{e:?}")))?;
-                Ok(MerkleProof {
-                    txid: *txid,
-                    block_height: *height,
-                    pos,
-                    branch,
-                })
+                st.merkle_proof(txid, *height)
+                    .map_err(|e| self.server("transaction.get_merkle", e.to_string()))
             })
             .collect()
     }
@@ -141,7 +112,7 @@ impl BitcoinSource for LabSource {
         let tx: Transaction =
             deserialize(raw_tx).map_err(|e| self.server("transaction.broadcast", e.to_string()))?;
         let txid = tx.compute_txid();
-        self.inner.submit_tx(tx).map_err(|e| match e {
+        self.node.submit_tx(tx).map_err(|e| match e {
             crate::Error::TxRejected { txid, reason } => SourceError::Rejected { txid, reason },
             other => SourceError::Rejected {
                 txid,
@@ -151,10 +122,18 @@ impl BitcoinSource for LabSource {
     }
 
     fn relay_fee(&self) -> Result<SatPerKvb, SourceError> {
-        Ok(SatPerKvb(self.inner.min_relay()))
+        let r = self
+            .node
+            .min_relay()
+            .map_err(|e| self.server("relayfee", e.to_string()))?;
+        Ok(SatPerKvb(r))
     }
 
     fn estimate_fee(&self, _blocks: u16) -> Result<Option<SatPerKvb>, SourceError> {
-        Ok(Some(SatPerKvb(self.inner.estimate_sat_per_kvb())))
+        let r = self
+            .node
+            .estimate_sat_per_kvb()
+            .map_err(|e| self.server("estimatefee", e.to_string()))?;
+        Ok(Some(SatPerKvb(r)))
     }
 }
