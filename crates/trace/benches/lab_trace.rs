@@ -10,6 +10,8 @@
 //!
 //! Run: `cargo bench -p custos-trace --bench lab_trace -- --warm-up-time 1 --measurement-time 10`.
 
+#![allow(clippy::print_stderr)] // a bench reports its one-shot figures on stderr
+
 use std::time::{Duration, Instant};
 
 use bitcoin::OutPoint;
