@@ -43,12 +43,16 @@ pub use index::{script_hash, ElectrumScriptHash};
 pub use keys::{electrum_seed_version, ScriptType};
 pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;
-pub use scenario::Scenario;
+pub use scenario::{CoinJoinKind, Scenario};
 pub use server::{
     call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES,
 };
 pub use source::LabSource;
-pub use truth::{AddressTruth, ChangeTruth, GroundTruth, TxTruth, UtxoTruth, WalletTruth};
+pub use truth::{
+    AddressTruth, BackgroundTruth, ChainIn, ChainOut, ChainTx, ChangeTruth, CoinJoinTruth,
+    EntityTruth, FlowTruth, GroundTruth, PeelHop, PeelTruth, TracingTruth, TxTruth, UtxoTruth,
+    WalletTruth,
+};
 pub use world::WalletMaterial;
 
 /// The fixtures directory: `$CUSTOS_FIXTURES`, else `<workspace>/fixtures`.
