@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test custos:
 #   Debian: cmake, libboost-dev (Bitcoin Core's kernel via the bitcoinkernel crate), binutils (strings/nm
-#   for the air-gap check), python3, chromium (headless browser test of the trace HTML view).
+#   for the air-gap check), python3, chromium (headless browser test of the trace HTML view), openssl
+#   (self-signed certificates for the TLS pinning tests).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v strings >/dev/null || need+=(binutils)
 command -v python3 >/dev/null || need+=(python3)
 command -v g++ >/dev/null || need+=(g++)
+command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || need+=(chromium)
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -1,8 +1,14 @@
 //! [`ElectrumSource`]: the Electrum protocol over TCP, TLS (`ssl://`) or SOCKS5 (Tor), every
 //! per-script and per-transaction request batched into one round trip, reconnecting with
 //! bounded exponential backoff when the connection drops.
+//!
+//! The connection is opened here (TCP, SOCKS5 in [`crate::socks`], TLS with certificate
+//! pinning in [`crate::tls`]) and handed to electrum-client's `RawClient`, which speaks the
+//! protocol; electrum-client's own TLS checks only against CA roots.
 
 use std::{
+    io::{Read, Write},
+    net::TcpStream,
     sync::{
         atomic::{AtomicU64, Ordering},
         Mutex,
@@ -17,7 +23,12 @@ use custos_core::{
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
     Sat,
 };
-use electrum_client::{Client, ConfigBuilder, ElectrumApi, Socks5Config};
+use electrum_client::{raw_client::RawClient, ElectrumApi};
+
+use crate::{
+    socks::{self, ProxyError},
+    tls::{self, Fingerprint, TlsError, TlsStream, TlsTrust},
+};
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -30,9 +41,9 @@ pub struct ElectrumOptions {
     pub max_attempts: u32,
     /// Wait before the first reconnection; doubled after each further failure.
     pub backoff: Duration,
-    /// Check the TLS certificate against the host name (on by default; turning it off disables
-    /// every certificate check, electrum-client has no pinning).
-    pub validate_domain: bool,
+    /// How an `ssl://` server's certificate is trusted (default: CA roots and host name). There
+    /// is no setting that turns the check off.
+    pub tls: TlsTrust,
 }
 
 impl Default for ElectrumOptions {
@@ -42,16 +53,56 @@ impl Default for ElectrumOptions {
             timeout: Duration::from_secs(30),
             max_attempts: 4,
             backoff: Duration::from_millis(250),
-            validate_domain: true,
+            tls: TlsTrust::CaRoots,
         }
     }
 }
+
+/// The byte stream under the protocol: plain TCP or TLS, either direct or through SOCKS5.
+#[derive(Debug)]
+pub enum ElectrumStream {
+    /// `tcp://`.
+    Plain(TcpStream),
+    /// `ssl://`.
+    Tls(Box<TlsStream>),
+}
+
+impl Read for ElectrumStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ElectrumStream::Plain(s) => s.read(buf),
+            ElectrumStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for ElectrumStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            ElectrumStream::Plain(s) => s.write(buf),
+            ElectrumStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            ElectrumStream::Plain(s) => s.flush(),
+            ElectrumStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+type Client = RawClient<ElectrumStream>;
 
 /// An Electrum server as a [`BitcoinSource`].
 pub struct ElectrumSource {
     url: String,
     opts: ElectrumOptions,
     client: Mutex<Option<Client>>,
+    /// The trust for the next TLS connection: after a first use, the fingerprint seen.
+    trust: Mutex<TlsTrust>,
+    /// Fingerprint of the certificate presented on the latest TLS connection.
+    fingerprint: Mutex<Option<Fingerprint>>,
     round_trips: AtomicU64,
     reconnects: AtomicU64,
 }
@@ -91,14 +142,20 @@ pub fn normalize_url(url: &str) -> Result<String, crate::Error> {
     Ok(format!("{scheme}://{rest}"))
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl ElectrumSource {
     /// Connects to `url` (see [`normalize_url`]).
     pub fn connect(url: &str, opts: ElectrumOptions) -> Result<Self, crate::Error> {
         let url = normalize_url(url)?;
         let s = ElectrumSource {
             url,
+            trust: Mutex::new(opts.tls.clone()),
             opts,
             client: Mutex::new(None),
+            fingerprint: Mutex::new(None),
             round_trips: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
         };
@@ -118,21 +175,78 @@ impl ElectrumSource {
         self.reconnects.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Client>> {
-        match self.client.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
+    /// SHA-256 fingerprint of the certificate the server presented (`ssl://` only): what a
+    /// case records on first use (see [`tls::remember`]).
+    pub fn tls_fingerprint(&self) -> Option<Fingerprint> {
+        *lock(&self.fingerprint)
+    }
+
+    /// The normalised URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn transport_error(&self, detail: String, retryable: bool) -> SourceError {
+        SourceError::Transport {
+            server: self.url.clone(),
+            detail,
+            retryable,
         }
     }
 
-    fn new_client(&self) -> Result<Client, electrum_client::Error> {
-        let config = ConfigBuilder::new()
-            .retry(0)
-            .timeout(Some(self.opts.timeout))
-            .validate_domain(self.opts.validate_domain)
-            .socks5(self.opts.socks5.as_ref().map(Socks5Config::new))
-            .build();
-        Client::from_config(&self.url, config)
+    /// Opens TCP (directly or through the proxy) to the server.
+    fn open_tcp(&self, host: &str, port: u16) -> Result<TcpStream, SourceError> {
+        let timeout = self.opts.timeout;
+        match &self.opts.socks5 {
+            None => socks::connect_tcp(tls::server_key(&self.url), timeout)
+                .map_err(|e| self.transport_error(e.to_string(), true)),
+            Some(proxy) => socks::connect(proxy, host, port, timeout).map_err(|e| match e {
+                // The proxy is at fault: the error names it, not the server.
+                ProxyError::Proxy {
+                    proxy,
+                    detail,
+                    retryable,
+                } => SourceError::Transport {
+                    server: format!("socks5 proxy {proxy}"),
+                    detail: format!("{detail} (the proxy was to reach {})", self.url),
+                    retryable,
+                },
+                target @ ProxyError::Target { .. } => {
+                    self.transport_error(target.to_string(), true)
+                }
+            }),
+        }
+    }
+
+    /// Opens the connection (TCP, SOCKS5, TLS as the URL and options say) and negotiates the
+    /// protocol version.
+    fn new_client(&self) -> Result<Client, SourceError> {
+        let key = tls::server_key(&self.url);
+        let (host, port) = key
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .ok_or_else(|| self.transport_error("no host:port in the url".into(), false))?;
+        let tcp = self.open_tcp(host, port)?;
+        let stream = if self.url.starts_with("ssl://") {
+            let trust = lock(&self.trust).clone();
+            let (tls, fp) = tls::handshake(tcp, host, key, &trust).map_err(|e: TlsError| {
+                let retryable = e.is_retryable();
+                self.transport_error(e.to_string(), retryable)
+            })?;
+            *lock(&self.fingerprint) = Some(fp);
+            if trust == TlsTrust::FirstUse {
+                // Every reconnection must present the certificate first seen.
+                *lock(&self.trust) = TlsTrust::Recorded(fp);
+            }
+            ElectrumStream::Tls(Box::new(tls))
+        } else {
+            ElectrumStream::Plain(tcp)
+        };
+        let client = RawClient::from(stream);
+        client
+            .protocol_version()
+            .map_err(|e| self.classify("server.version", e))?;
+        Ok(client)
     }
 
     /// Maps an electrum-client error to a [`SourceError`] saying whether a retry can help.
@@ -186,24 +300,22 @@ impl ElectrumSource {
         loop {
             attempt += 1;
             let result = (|| {
-                let mut guard = self.lock();
+                let mut guard = lock(&self.client);
                 if guard.is_none() {
-                    let c = self.new_client().map_err(|e| self.classify("connect", e))?;
+                    let c = self.new_client()?;
                     self.reconnects.fetch_add(1, Ordering::Relaxed);
                     *guard = Some(c);
                 }
-                let c = guard.as_ref().ok_or_else(|| SourceError::Transport {
-                    server: self.url.clone(),
-                    detail: "no connection".into(),
-                    retryable: true,
-                })?;
+                let c = guard
+                    .as_ref()
+                    .ok_or_else(|| self.transport_error("no connection".into(), true))?;
                 self.round_trips.fetch_add(1, Ordering::Relaxed);
                 f(c).map_err(|e| self.classify(method, e))
             })();
             match result {
                 Err(e) if e.is_retryable() && attempt < self.opts.max_attempts => {
                     tracing::warn!(target: "custos::chain::electrum", server = %self.url, method, attempt, error = %e, "retrying after backoff");
-                    *self.lock() = None;
+                    *lock(&self.client) = None;
                     std::thread::sleep(wait);
                     wait = wait.saturating_mul(2);
                 }

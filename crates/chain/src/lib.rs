@@ -5,6 +5,9 @@
 //! - [`ElectrumSource`]: an Electrum-protocol client (TCP, TLS via `ssl://`, SOCKS5/Tor) with
 //!   every per-script and per-transaction request batched into one round trip, and reconnection
 //!   with bounded backoff; errors say whether a retry can help;
+//! - [`tls`]: TLS trust as Electrum does it — CA roots, a pinned certificate fingerprint, or
+//!   trust on first use recorded in the case; [`socks`]: a SOCKS5 client whose errors say
+//!   whether the proxy or the server is at fault;
 //! - [`spv`] and [`VerifiedChain`]: simplified payment verification as pure functions — every
 //!   transaction hashed against its txid, every confirmed one checked against its merkle proof
 //!   and a header chain validated from genesis (linkage and proof of work under the network's
@@ -28,11 +31,14 @@ pub mod crosscheck;
 pub mod electrum;
 pub mod error;
 pub mod memory;
+pub mod socks;
 pub mod spv;
+pub mod tls;
 pub mod verified;
 
 pub use cache::{CacheMode, CachedSource};
 pub use electrum::{ElectrumOptions, ElectrumSource};
 pub use error::{Error, SpvError};
 pub use memory::MemoryChain;
+pub use tls::{Fingerprint, TlsTrust};
 pub use verified::VerifiedChain;

@@ -65,7 +65,7 @@ pub struct InspectArgs {
     offline: bool,
 }
 
-/// Connection options shared by inspect, broadcast and watch.
+/// Connection options shared by inspect, trace, sweep, broadcast and watch.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
     /// Electrum server: tcp://host:port, ssl://host:port (TLS) or host:port.
@@ -77,25 +77,57 @@ pub struct ServerArgs {
     /// Socket timeout in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Trust an ssl:// server only if its certificate has this SHA-256 fingerprint (64 hex
+    /// digits, colons allowed, as `openssl x509 -fingerprint -sha256` prints it); this is how
+    /// self-signed servers are reached. With a case open it is recorded for later runs. Without
+    /// it, a case pins the certificate seen on first use; without a case, the CA roots decide.
+    #[arg(long, value_name = "SHA256")]
+    pub tls_fingerprint: Option<custos_chain::Fingerprint>,
+    /// The global `--case` (read here to record and check TLS certificates).
+    #[arg(from_global)]
+    pub case: Option<PathBuf>,
+    /// The global `--expect-case-id`.
+    #[arg(from_global)]
+    pub expect_case_id: Option<String>,
 }
 
 impl ServerArgs {
-    /// Connects to the server.
+    /// Connects to the server (`url`, else `--server`). For `ssl://` the certificate is checked
+    /// by `--tls-fingerprint`, else by the fingerprint the case recorded (trust on first use),
+    /// else by the CA roots; a fingerprint seen or given is recorded in the case.
     pub fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
         let url = url.or(self.server.as_deref()).ok_or_else(|| {
             Failure::input(anyhow!(
                 "no server: pass --server URL (or set CUSTOS_SERVER)"
             ))
         })?;
+        let normalized = custos_chain::electrum::normalize_url(url).map_err(Failure::input)?;
+        let case = match (&self.case, normalized.starts_with("ssl://")) {
+            (Some(dir), true) => Some(match &self.expect_case_id {
+                Some(id) => Case::open_expecting(dir, id)?,
+                None => Case::open(dir)?,
+            }),
+            _ => None,
+        };
+        let tls = custos_chain::tls::trust_for(case.as_ref(), &normalized, self.tls_fingerprint)
+            .map_err(Failure::env)?;
         let opts = ElectrumOptions {
             socks5: self.socks5.clone(),
             timeout: Duration::from_secs(self.timeout.max(1)),
+            tls,
             ..ElectrumOptions::default()
         };
-        ElectrumSource::connect(url, opts).map_err(|e| match e {
+        let source = ElectrumSource::connect(&normalized, opts).map_err(|e| match e {
             custos_chain::Error::Url { .. } => Failure::input(e),
             other => Failure::env(other),
-        })
+        })?;
+        if let (Some(case), Some(fp)) = (&case, source.tls_fingerprint()) {
+            if custos_chain::tls::remember(case, &normalized, fp).map_err(Failure::env)? {
+                tracing::info!(target: "custos::tls", server = %custos_chain::tls::server_key(&normalized), fingerprint = %fp,
+                    "recorded the server's certificate in the case: later connections must present it");
+            }
+        }
+        Ok(source)
     }
 }
 

@@ -1,0 +1,350 @@
+//! `custos inspect` against the lab behind TLS and SOCKS5, as a user meets public Electrum
+//! servers: a TLS relay (Python's `ssl` module) with a self-signed certificate made here by the
+//! `openssl` command in front of the lab; a pinned fingerprint connects and scans, another
+//! fingerprint is refused with exit 3 naming both, a case pins the certificate on first use and
+//! refuses a changed one; a SOCKS5 proxy written here carries a scan, and a dead proxy is named.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    thread,
+};
+
+use custos_lab::{Lab, LabConfig};
+
+fn custos() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
+    c.env_remove("CUSTOS_CASE")
+        .env_remove("CUSTOS_SERVER")
+        .env("CUSTOS_NO_PROGRESS", "1")
+        .env("CUSTOS_LOG", "error");
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A self-signed certificate (files) and its SHA-256 fingerprint as `openssl` prints it
+/// (`AB:CD:…`), and as 64 lower-case hex digits.
+struct Cert {
+    crt: PathBuf,
+    key: PathBuf,
+    colons: String,
+    hex: String,
+}
+
+fn make_cert(dir: &Path, name: &str) -> Cert {
+    let key = dir.join(format!("{name}.key"));
+    let crt = dir.join(format!("{name}.crt"));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=custos-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .expect("the openssl command runs (scripts/install-deps.sh installs it)");
+    assert!(o.status.success(), "{o:?}");
+    let o = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&crt)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    let colons = text.trim().rsplit('=').next().unwrap().to_string();
+    let hex = colons.replace(':', "").to_lowercase();
+    assert_eq!(hex.len(), 64, "{text}");
+    Cert {
+        crt,
+        key,
+        colons,
+        hex,
+    }
+}
+
+/// A TLS→TCP relay: TLS with `cert` on 127.0.0.1:`port` (0: any), plain TCP to `target`.
+const RELAY: &str = r#"
+import select, socket, ssl, sys, threading
+crt, key, target, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(64)
+print(srv.getsockname()[1], flush=True)
+def handle(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except (ssl.SSLError, OSError):
+        c.close()
+        return
+    u = socket.create_connection(("127.0.0.1", target))
+    try:
+        while True:
+            r = [t] if t.pending() else select.select([t, u], [], [])[0]
+            for s in r:
+                d = s.recv(65536)
+                if not d:
+                    return
+                (u if s is t else t).sendall(d)
+    except OSError:
+        pass
+    finally:
+        t.close()
+        u.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+struct Relay {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_relay(cert: &Cert, lab: &Lab, port: u16) -> Relay {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(RELAY)
+        .arg(&cert.crt)
+        .arg(&cert.key)
+        .arg(lab.addr().port().to_string())
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap();
+    Relay { child, port }
+}
+
+fn new_case(dir: &Path) {
+    let (code, _, err) = run(custos().args([
+        "--network",
+        "regtest",
+        "case",
+        "new",
+        dir.to_str().unwrap(),
+        "--case-id",
+        "TLS-1",
+        "--examiner",
+        "tester",
+    ]));
+    assert_eq!(code, 0, "{err}");
+}
+
+/// `custos --json inspect XPUB --server URL EXTRA…` (with `--case` when given).
+fn inspect(case: Option<&Path>, url: &str, extra: &[&str]) -> (i32, String, String) {
+    let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
+    let mut c = custos();
+    match case {
+        Some(dir) => c.arg("--case").arg(dir),
+        None => c.args(["--network", "regtest"]),
+    };
+    c.arg("--json")
+        .arg("inspect")
+        .arg(xpub)
+        .args(["--server", url, "--timeout", "5"])
+        .args(extra);
+    run(&mut c)
+}
+
+/// The scan found exactly the lab's balance of the watched wallet.
+fn assert_scanned(lab: &Lab, out: &str) {
+    let v: serde_json::Value = serde_json::from_str(out).unwrap();
+    let want = lab.ground_truth().wallet("watch").unwrap().balance_sat;
+    let got = v["inventory"]["confirmed"].as_u64().unwrap()
+        + v["inventory"]["unconfirmed"].as_u64().unwrap();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn scans_the_lab_over_tls_with_the_pinned_fingerprint_and_refuses_another_with_exit_3() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (make_cert(tmp.path(), "a"), make_cert(tmp.path(), "b"));
+    let relay = start_relay(&a, &lab, 0);
+    let url = format!("ssl://127.0.0.1:{}", relay.port);
+
+    // openssl's colon-separated form is accepted.
+    let (code, out, err) = inspect(None, &url, &["--tls-fingerprint", &a.colons]);
+    assert_eq!(code, 0, "{err}");
+    assert_scanned(&lab, &out);
+
+    let (code, out, err) = inspect(None, &url, &["--tls-fingerprint", &b.hex]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!(
+            "the certificate of 127.0.0.1:{} has SHA256 fingerprint {}, not the {} given with --tls-fingerprint",
+            relay.port, a.hex, b.hex
+        )),
+        "{err}"
+    );
+
+    // No pin, no case: the CA check refuses and shows what to pin.
+    let (code, _, err) = inspect(None, &url, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("not trusted by the CA roots"), "{err}");
+    assert!(
+        err.contains(&format!("--tls-fingerprint {}", a.hex)),
+        "{err}"
+    );
+}
+
+#[test]
+fn pins_the_certificate_on_first_use_in_the_case_and_refuses_a_changed_one() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    new_case(&case);
+    let (a, b) = (make_cert(tmp.path(), "a"), make_cert(tmp.path(), "b"));
+    let relay = start_relay(&a, &lab, 0);
+    let port = relay.port;
+    let url = format!("ssl://127.0.0.1:{port}");
+
+    let (code, out, err) = inspect(Some(&case), &url, &[]);
+    assert_eq!(code, 0, "first use: {err}");
+    assert_scanned(&lab, &out);
+    let (code, _, err) = inspect(Some(&case), &url, &[]);
+    assert_eq!(code, 0, "same certificate: {err}");
+
+    // The server comes back on the same port with another certificate.
+    drop(relay);
+    let _relay = start_relay(&b, &lab, port);
+    let (code, out, err) = inspect(Some(&case), &url, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!(
+            "certificate of 127.0.0.1:{port} changed: was SHA256 {}, now {}; if the operator rotated it, pass --tls-fingerprint {}",
+            a.hex, b.hex, b.hex
+        )),
+        "{err}"
+    );
+
+    // The operator confirms the rotation once; the case then holds the new certificate.
+    let (code, _, err) = inspect(Some(&case), &url, &["--tls-fingerprint", &b.hex]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = inspect(Some(&case), &url, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_scanned(&lab, &out);
+}
+
+/// A SOCKS5 proxy (no authentication, CONNECT to IPv4 only); counts the connections carried.
+fn start_socks5_proxy() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let carried = Arc::new(AtomicUsize::new(0));
+    let c = carried.clone();
+    thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let c = c.clone();
+            thread::spawn(move || socks5_session(client, &c));
+        }
+    });
+    (port, carried)
+}
+
+fn socks5_session(mut client: TcpStream, carried: &AtomicUsize) {
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).unwrap();
+    let mut methods = vec![0u8; usize::from(head[1])];
+    client.read_exact(&mut methods).unwrap();
+    assert!(head[0] == 5 && methods.contains(&0));
+    client.write_all(&[5, 0]).unwrap();
+    let mut req = [0u8; 10];
+    client.read_exact(&mut req).unwrap();
+    assert_eq!(&req[..4], &[5, 1, 0, 1], "CONNECT to an IPv4 address");
+    let target = format!(
+        "{}.{}.{}.{}:{}",
+        req[4],
+        req[5],
+        req[6],
+        req[7],
+        u16::from_be_bytes([req[8], req[9]])
+    );
+    let Ok(upstream) = TcpStream::connect(&target) else {
+        client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
+        return;
+    };
+    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
+    carried.fetch_add(1, Ordering::SeqCst);
+    let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let t = thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut u2);
+        let _ = u2.shutdown(Shutdown::Write);
+    });
+    let (mut client, mut upstream) = (client, upstream);
+    let _ = std::io::copy(&mut upstream, &mut client);
+    let _ = client.shutdown(Shutdown::Write);
+    let _ = t.join();
+}
+
+#[test]
+fn scans_through_a_socks5_proxy_and_names_a_dead_proxy_as_the_fault() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let (proxy, carried) = start_socks5_proxy();
+    let (code, out, err) = inspect(
+        None,
+        &lab.url(),
+        &["--socks5", &format!("127.0.0.1:{proxy}")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_scanned(&lab, &out);
+    assert!(carried.load(Ordering::SeqCst) >= 1);
+
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, _, err) = inspect(
+        None,
+        &lab.url(),
+        &["--socks5", &format!("127.0.0.1:{dead}")],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(&format!(
+            "connection to socks5 proxy 127.0.0.1:{dead} failed"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("connection to {} failed", lab.url())),
+        "blames the server: {err}"
+    );
+}
