@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bitcoin::consensus::encode::serialize;
 use bitcoin::{Amount, Block, BlockHash, OutPoint, Script, Transaction, TxOut, Txid};
 use serde::{Deserialize, Serialize};
 
 use crate::builder::{self, faucet_tx};
 use crate::chain::{ChainState, Params};
 use crate::node::{poisoned, Node};
+use crate::persist;
 use crate::scenario::Scenario;
 use crate::server::{self, Server};
 use crate::truth::GroundTruth;
@@ -104,7 +104,7 @@ pub struct Lab {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    persist::write_atomic(path, text.as_bytes(), false)
 }
 
 impl Lab {
@@ -147,7 +147,7 @@ impl Lab {
             let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
             let tt = std::fs::read_to_string(&truth_path).map_err(|e| Error::io(&truth_path, e))?;
             let truth = GroundTruth::from_toml(&tt)?;
-            restore_mempool(&data_dir, &mut st);
+            persist::restore_mempool(&data_dir, &mut st)?;
             tracing::info!(target: "custos_lab", tip = st.index.tip_height(), "resumed lab");
             (st, truth)
         } else {
@@ -159,6 +159,7 @@ impl Lab {
                 });
             }
             let truth = builder::build(&sc, &mut st, &mut world)?;
+            persist::save(&data_dir, &st)?;
             write_file(&truth_path, &truth.to_toml()?)?;
             let saved = LabState {
                 scenario: cfg.scenario.clone(),
@@ -180,7 +181,12 @@ impl Lab {
         }
         let listener = TcpListener::bind(("127.0.0.1", cfg.port))?;
         let addr = listener.local_addr()?;
-        let node = Arc::new(Node::new(st, cfg.automine, sc.name.clone()));
+        let node = Arc::new(Node::new(
+            st,
+            cfg.automine,
+            sc.name.clone(),
+            cfg.data_dir.clone(),
+        ));
         let server = Server::new(node.clone(), Duration::from_millis(cfg.latency_ms));
         let s2 = server.clone();
         let accept = std::thread::Builder::new()
@@ -348,7 +354,14 @@ impl Lab {
         while Arc::strong_count(&self.server) > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        save_mempool(&self.data_dir, &self.node);
+        match self.node.read() {
+            Ok(st) => {
+                if let Err(e) = persist::save(&self.data_dir, &st) {
+                    tracing::error!("lab state not saved: {e}");
+                }
+            }
+            Err(e) => tracing::error!("lab state not saved: {e}"),
+        }
         let _ = std::fs::remove_file(ControlFile::path(&self.data_dir));
     }
 
@@ -363,45 +376,5 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-fn save_mempool(dir: &Path, node: &Node) {
-    let st = match node.read() {
-        Ok(st) => st,
-        Err(e) => {
-            tracing::error!("mempool not saved: {e}");
-            return;
-        }
-    };
-    let lines: Vec<String> = st
-        .mempool
-        .iter()
-        .map(|(_, e)| hex::encode(serialize(&*e.tx)))
-        .collect();
-    let p = dir.join("mempool.hex");
-    if lines.is_empty() {
-        let _ = std::fs::remove_file(&p);
-    } else if let Err(e) = std::fs::write(&p, lines.join("\n")) {
-        tracing::warn!("cannot save mempool to {}: {e}", p.display());
-    }
-}
-
-fn restore_mempool(dir: &Path, st: &mut ChainState) {
-    let p = dir.join("mempool.hex");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return;
-    };
-    for line in text.lines() {
-        let Ok(raw) = hex::decode(line.trim()) else {
-            continue;
-        };
-        let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(&raw) else {
-            continue;
-        };
-        let txid = tx.compute_txid();
-        if let Err(r) = st.mempool.accept(tx, &st.index) {
-            tracing::warn!("saved mempool transaction {txid} no longer accepted: {r}");
-        }
     }
 }

@@ -29,6 +29,7 @@ mod keys;
 mod lab;
 mod mempool;
 mod node;
+mod persist;
 mod scenario;
 mod server;
 mod source;
