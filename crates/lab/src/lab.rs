@@ -59,14 +59,31 @@ struct LabState {
     start_time: u32,
 }
 
-/// Written to the data directory while a lab runs, so the CLI can reach it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Written to the data directory while a lab runs (mode 0600), so the CLI can reach it. Its
+/// token is what the admin methods (`lab.mine`, `lab.stop`) require: any local user can reach
+/// the Electrum port, only the lab's owner can read this file.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ControlFile {
     /// Server port on 127.0.0.1.
     pub port: u16,
     /// Process id of the lab.
     pub pid: u32,
+    /// Admin token (64 hex digits from the OS random source, new at every start).
+    pub token: String,
 }
+
+impl std::fmt::Debug for ControlFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlFile")
+            .field("port", &self.port)
+            .field("pid", &self.pid)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Largest control file read.
+const MAX_CONTROL_FILE: u64 = 4 * 1024;
 
 impl ControlFile {
     /// Path of the control file in a data directory.
@@ -77,7 +94,15 @@ impl ControlFile {
     /// Reads the control file of a data directory.
     pub fn read(data_dir: &Path) -> Result<ControlFile, Error> {
         let p = Self::path(data_dir);
-        let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        let t = persist::read_bounded(&p, MAX_CONTROL_FILE)?.ok_or_else(|| {
+            Error::io(
+                &p,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no control file: is a lab running on this data directory?",
+                ),
+            )
+        })?;
         serde_json::from_str(&t).map_err(|e| Error::Data {
             path: p,
             detail: e.to_string(),
@@ -88,6 +113,24 @@ impl ControlFile {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+
+    /// Calls an admin method of the lab (`lab.mine`, `lab.stop`) with this file's token.
+    pub fn admin_call(
+        &self,
+        method: &str,
+        args: &[serde_json::Value],
+    ) -> Result<serde_json::Value, Error> {
+        let mut params = vec![serde_json::Value::String(self.token.clone())];
+        params.extend_from_slice(args);
+        server::call(self.addr(), method, serde_json::Value::Array(params))
+    }
+}
+
+/// A fresh admin token: 32 bytes from the OS random source, hex.
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    hex::encode(b)
 }
 
 /// A running lab. It stops (server closed, chain flushed) when dropped.
@@ -187,19 +230,23 @@ impl Lab {
             sc.name.clone(),
             cfg.data_dir.clone(),
         ));
-        let server = Server::new(node.clone(), Duration::from_millis(cfg.latency_ms));
+        let token = new_token();
+        let server = Server::new(
+            node.clone(),
+            Duration::from_millis(cfg.latency_ms),
+            token.clone(),
+        );
         let s2 = server.clone();
         let accept = std::thread::Builder::new()
             .name("lab-accept".into())
             .spawn(move || server::accept_loop(s2, listener))?;
-        if cfg.data_dir.is_some() {
-            let cf = ControlFile {
-                port: addr.port(),
-                pid: std::process::id(),
-            };
-            let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
-            write_file(&ControlFile::path(&data_dir), &text)?;
-        }
+        let cf = ControlFile {
+            port: addr.port(),
+            pid: std::process::id(),
+            token,
+        };
+        let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
+        persist::write_atomic(&ControlFile::path(&data_dir), text.as_bytes(), true)?;
         Ok(Lab {
             node,
             server,

@@ -46,7 +46,8 @@ pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;
 pub use scenario::Scenario;
 pub use server::{
-    call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES,
+    call as control_call, scripthash_hex, status_hash, ADMIN_REFUSED, MAX_HEADERS,
+    MAX_MINE_PER_CALL, MAX_REQUEST_BYTES,
 };
 pub use source::LabSource;
 pub use truth::{AddressTruth, ChangeTruth, GroundTruth, TxTruth, UtxoTruth, WalletTruth};

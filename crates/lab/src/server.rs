@@ -30,7 +30,11 @@ use crate::Error;
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// Headers returned at most by one `blockchain.block.headers` call.
 pub const MAX_HEADERS: u32 = 2016;
+/// Blocks mined at most by one `lab.mine` call (the chain is locked while it mines).
+pub const MAX_MINE_PER_CALL: u32 = 1_000;
 const PROTOCOL: &str = "1.4";
+/// JSON-RPC error code of an admin method called without the lab's token.
+pub const ADMIN_REFUSED: i64 = -32001;
 const SERVER: &str = concat!("custos-lab ", env!("CARGO_PKG_VERSION"));
 
 /// A JSON-RPC error to send back.
@@ -179,6 +183,8 @@ pub(crate) struct Server {
     conns: Mutex<Vec<Arc<Conn>>>,
     stop: AtomicBool,
     latency: Duration,
+    /// Required as the first parameter of the admin methods (`lab.mine`, `lab.stop`).
+    admin_token: String,
 }
 
 impl ChainListener for Server {
@@ -189,12 +195,13 @@ impl ChainListener for Server {
 
 impl Server {
     /// A server over `node`, registered to be told of its changes.
-    pub(crate) fn new(node: Arc<Node>, latency: Duration) -> Arc<Server> {
+    pub(crate) fn new(node: Arc<Node>, latency: Duration, admin_token: String) -> Arc<Server> {
         let server = Arc::new(Server {
             node,
             conns: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             latency,
+            admin_token,
         });
         let weak = Arc::downgrade(&server);
         server.node.set_listener(weak);
@@ -275,13 +282,22 @@ impl Server {
             "blockchain.transaction.get_merkle" => self.get_merkle(p),
             "blockchain.transaction.id_from_pos" => self.id_from_pos(p),
             "blockchain.transaction.broadcast" => self.broadcast(p),
-            // Admin methods for the custos-lab CLI (the server listens on 127.0.0.1 only).
+            // The lab's own methods for the custos-lab CLI. `lab.status` is read-only and open
+            // (it tells what `blockchain.headers.subscribe` and `server.banner` tell); the admin
+            // methods change the chain or stop the lab and need the control file's token.
             "lab.status" => Ok(json!(self.node.status()?)),
             "lab.mine" => {
-                let n = opt_u32(p.first(), "count")?.max(1);
+                self.check_token(method, p.first())?;
+                let n = opt_u32(p.get(1), "count")?.max(1);
+                if n > MAX_MINE_PER_CALL {
+                    return Err(RpcError::params(format!(
+                        "count {n} above {MAX_MINE_PER_CALL} blocks per call"
+                    )));
+                }
                 Ok(hashes_json(&self.node.mine(n)?))
             }
             "lab.stop" => {
+                self.check_token(method, p.first())?;
                 self.stop();
                 Ok(json!(true))
             }
@@ -290,6 +306,29 @@ impl Server {
                 message: format!("unknown method {method}"),
             }),
         }
+    }
+
+    /// Refuses an admin method unless its first parameter is the lab's token. The comparison
+    /// takes the same time wherever the first difference is.
+    fn check_token(&self, method: &str, given: Option<&Value>) -> Result<(), RpcError> {
+        let given = given.and_then(Value::as_str).unwrap_or_default().as_bytes();
+        let want = self.admin_token.as_bytes();
+        let same = given.len() == want.len()
+            && given
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same && !want.is_empty() {
+            return Ok(());
+        }
+        Err(RpcError {
+            code: ADMIN_REFUSED,
+            message: format!(
+                "{method} is an admin method: its first parameter must be the token from the \
+                 lab's control file"
+            ),
+        })
     }
 
     fn features(&self) -> Result<Value, RpcError> {
