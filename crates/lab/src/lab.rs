@@ -15,7 +15,7 @@ use crate::chain::{ChainState, Params};
 use crate::node::{poisoned, Node};
 use crate::persist;
 use crate::scenario::Scenario;
-use crate::server::{self, Server};
+use crate::server::{self, ConnLimits, Server};
 use crate::truth::GroundTruth;
 use crate::world::World;
 use crate::Error;
@@ -35,6 +35,8 @@ pub struct LabConfig {
     pub automine: bool,
     /// Minimum relay fee in sat per 1000 vB (default 100 = 0.1 sat/vB, as Core 29+).
     pub min_relay_sat_per_kvb: u64,
+    /// Connection cap and timeouts of the Electrum server.
+    pub limits: ConnLimits,
 }
 
 impl LabConfig {
@@ -47,6 +49,7 @@ impl LabConfig {
             latency_ms: 0,
             automine: false,
             min_relay_sat_per_kvb: 100,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -234,6 +237,7 @@ impl Lab {
         let server = Server::new(
             node.clone(),
             Duration::from_millis(cfg.latency_ms),
+            cfg.limits,
             token.clone(),
         );
         let s2 = server.clone();

@@ -46,7 +46,7 @@ pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;
 pub use scenario::Scenario;
 pub use server::{
-    call as control_call, scripthash_hex, status_hash, ADMIN_REFUSED, MAX_HEADERS,
+    call as control_call, scripthash_hex, status_hash, ConnLimits, ADMIN_REFUSED, MAX_HEADERS,
     MAX_MINE_PER_CALL, MAX_REQUEST_BYTES,
 };
 pub use source::LabSource;

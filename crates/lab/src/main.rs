@@ -177,6 +177,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 latency_ms: a.latency_ms,
                 automine: a.automine,
                 min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
+                limits: custos_lab::ConnLimits::default(),
             };
             let lab = Lab::start(cfg)?;
             // Whoever started us may close our stdout early: a failed write must not stop the lab.
