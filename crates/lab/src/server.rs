@@ -42,7 +42,8 @@ pub const MAX_HEADERS: u32 = 2016;
 /// How many connections the server keeps and how long it waits for slow or idle clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnLimits {
-    /// Connections served at once; a client beyond them is refused (default 64).
+    /// Connections served at once; a client beyond them is refused (default 128: a classroom
+    /// of wallets, each holding one or two connections, on one lab).
     pub max_conns: usize,
     /// A connection without subscriptions that sends nothing this long is closed (10 min).
     pub idle: Duration,
@@ -53,7 +54,7 @@ pub struct ConnLimits {
 impl Default for ConnLimits {
     fn default() -> Self {
         ConnLimits {
-            max_conns: 64,
+            max_conns: 128,
             idle: Duration::from_secs(600),
             partial_line: Duration::from_secs(30),
         }
