@@ -12,6 +12,7 @@ use crate::block::{self, header_branch, merkle_branch, Template};
 use crate::index::Index;
 use crate::kernel::Kernel;
 use crate::mempool::Mempool;
+use crate::persist;
 use crate::Error;
 
 pub(crate) use crate::index::{script_hash, ElectrumScriptHash, COINBASE_MATURITY};
@@ -73,13 +74,39 @@ fn signed(sat: Amount) -> i64 {
 }
 
 impl ChainState {
-    /// Opens the kernel under `dir` and indexes its active chain.
+    /// Opens the kernel under `dir` and indexes its active chain. When the kernel's tip is
+    /// behind the tip the lab recorded (it was killed before the kernel flushed its
+    /// databases), the kernel is rebuilt from its block files first.
     pub(crate) fn open(
         dir: &std::path::Path,
         params: Params,
         min_relay: u64,
     ) -> Result<Self, Error> {
-        let kernel = Kernel::open(dir)?;
+        let mut kernel = Kernel::open(dir, false)?;
+        if let Some(rec) = persist::load_tip(dir)? {
+            if kernel.tip_height() < rec.height {
+                tracing::warn!(
+                    target: "custos_lab",
+                    kernel = kernel.tip_height(),
+                    recorded = rec.height,
+                    "kernel behind the recorded tip (unclean stop): rebuilding from block files"
+                );
+                drop(kernel);
+                kernel = Kernel::open(dir, true)?;
+                if kernel.tip_height() < rec.height {
+                    return Err(Error::Data {
+                        path: dir.to_path_buf(),
+                        detail: format!(
+                            "block files end at height {}, but the lab had reached height {} \
+                             ({}): blocks were lost",
+                            kernel.tip_height(),
+                            rec.height,
+                            rec.hash
+                        ),
+                    });
+                }
+            }
+        }
         let mut index = Index::default();
         let tip = kernel.tip_height();
         for h in 0..=tip {

@@ -76,8 +76,10 @@ impl std::fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    /// Opens (or creates) a regtest chainstate under `dir`.
-    pub(crate) fn open(dir: &Path) -> Result<Kernel, Error> {
+    /// Opens (or creates) a regtest chainstate under `dir`. With `reindex`, the block index
+    /// and the coins database are wiped and rebuilt from the block files (Core's `-reindex`):
+    /// the way back after the lab was killed before the kernel flushed them.
+    pub(crate) fn open(dir: &Path, reindex: bool) -> Result<Kernel, Error> {
         init_logger();
         let checked: Checked = Arc::new(Mutex::new(None));
         let c2 = checked.clone();
@@ -104,8 +106,16 @@ impl Kernel {
                 .map(str::to_string)
                 .ok_or_else(|| Error::Kernel(format!("path {} is not utf-8", p.display())))
         };
-        let chainman = ChainstateManager::new(&context, &s(&data)?, &s(&blocks)?)
-            .map_err(|e| Error::Kernel(e.to_string()))?;
+        let kerr = |e: bitcoinkernel::KernelError| Error::Kernel(e.to_string());
+        let mut builder =
+            ChainstateManager::builder(&context, &s(&data)?, &s(&blocks)?).map_err(kerr)?;
+        if reindex {
+            builder = builder.wipe_db(true, true).map_err(kerr)?;
+        }
+        let chainman = builder.build().map_err(kerr)?;
+        if reindex {
+            chainman.import_blocks().map_err(kerr)?;
+        }
         Ok(Kernel {
             chainman,
             _context: context,

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bitcoin::consensus::encode::serialize;
 use bitcoin::{Amount, Block, BlockHash, OutPoint, Script, Transaction, TxOut, Txid};
 use serde::{Deserialize, Serialize};
 
 use crate::builder::{self, faucet_tx};
 use crate::chain::{ChainState, Params};
 use crate::node::{poisoned, Node};
+use crate::persist;
 use crate::scenario::Scenario;
-use crate::server::{self, Server};
+use crate::server::{self, ConnLimits, Server};
 use crate::truth::GroundTruth;
 use crate::world::World;
 use crate::Error;
@@ -35,6 +35,8 @@ pub struct LabConfig {
     pub automine: bool,
     /// Minimum relay fee in sat per 1000 vB (default 100 = 0.1 sat/vB, as Core 29+).
     pub min_relay_sat_per_kvb: u64,
+    /// Connection cap and timeouts of the Electrum server.
+    pub limits: ConnLimits,
 }
 
 impl LabConfig {
@@ -47,6 +49,7 @@ impl LabConfig {
             latency_ms: 0,
             automine: false,
             min_relay_sat_per_kvb: 100,
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -59,14 +62,31 @@ struct LabState {
     start_time: u32,
 }
 
-/// Written to the data directory while a lab runs, so the CLI can reach it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Written to the data directory while a lab runs (mode 0600), so the CLI can reach it. Its
+/// token is what the admin methods (`lab.mine`, `lab.stop`) require: any local user can reach
+/// the Electrum port, only the lab's owner can read this file.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ControlFile {
     /// Server port on 127.0.0.1.
     pub port: u16,
     /// Process id of the lab.
     pub pid: u32,
+    /// Admin token (64 hex digits from the OS random source, new at every start).
+    pub token: String,
 }
+
+impl std::fmt::Debug for ControlFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlFile")
+            .field("port", &self.port)
+            .field("pid", &self.pid)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Largest control file read.
+const MAX_CONTROL_FILE: u64 = 4 * 1024;
 
 impl ControlFile {
     /// Path of the control file in a data directory.
@@ -77,7 +97,15 @@ impl ControlFile {
     /// Reads the control file of a data directory.
     pub fn read(data_dir: &Path) -> Result<ControlFile, Error> {
         let p = Self::path(data_dir);
-        let t = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+        let t = persist::read_bounded(&p, MAX_CONTROL_FILE)?.ok_or_else(|| {
+            Error::io(
+                &p,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no control file: is a lab running on this data directory?",
+                ),
+            )
+        })?;
         serde_json::from_str(&t).map_err(|e| Error::Data {
             path: p,
             detail: e.to_string(),
@@ -88,6 +116,24 @@ impl ControlFile {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+
+    /// Calls an admin method of the lab (`lab.mine`, `lab.stop`) with this file's token.
+    pub fn admin_call(
+        &self,
+        method: &str,
+        args: &[serde_json::Value],
+    ) -> Result<serde_json::Value, Error> {
+        let mut params = vec![serde_json::Value::String(self.token.clone())];
+        params.extend_from_slice(args);
+        server::call(self.addr(), method, serde_json::Value::Array(params))
+    }
+}
+
+/// A fresh admin token: 32 bytes from the OS random source, hex.
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    hex::encode(b)
 }
 
 /// A running lab. It stops (server closed, chain flushed) when dropped.
@@ -104,7 +150,7 @@ pub struct Lab {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    persist::write_atomic(path, text.as_bytes(), false)
 }
 
 impl Lab {
@@ -147,7 +193,7 @@ impl Lab {
             let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
             let tt = std::fs::read_to_string(&truth_path).map_err(|e| Error::io(&truth_path, e))?;
             let truth = GroundTruth::from_toml(&tt)?;
-            restore_mempool(&data_dir, &mut st);
+            persist::restore_mempool(&data_dir, &mut st)?;
             tracing::info!(target: "custos_lab", tip = st.index.tip_height(), "resumed lab");
             (st, truth)
         } else {
@@ -159,6 +205,7 @@ impl Lab {
                 });
             }
             let truth = builder::build(&sc, &mut st, &mut world)?;
+            persist::save(&data_dir, &st)?;
             write_file(&truth_path, &truth.to_toml()?)?;
             let saved = LabState {
                 scenario: cfg.scenario.clone(),
@@ -180,20 +227,30 @@ impl Lab {
         }
         let listener = TcpListener::bind(("127.0.0.1", cfg.port))?;
         let addr = listener.local_addr()?;
-        let node = Arc::new(Node::new(st, cfg.automine, sc.name.clone()));
-        let server = Server::new(node.clone(), Duration::from_millis(cfg.latency_ms));
+        let node = Arc::new(Node::new(
+            st,
+            cfg.automine,
+            sc.name.clone(),
+            cfg.data_dir.clone(),
+        ));
+        let token = new_token();
+        let server = Server::new(
+            node.clone(),
+            Duration::from_millis(cfg.latency_ms),
+            cfg.limits,
+            token.clone(),
+        );
         let s2 = server.clone();
         let accept = std::thread::Builder::new()
             .name("lab-accept".into())
             .spawn(move || server::accept_loop(s2, listener))?;
-        if cfg.data_dir.is_some() {
-            let cf = ControlFile {
-                port: addr.port(),
-                pid: std::process::id(),
-            };
-            let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
-            write_file(&ControlFile::path(&data_dir), &text)?;
-        }
+        let cf = ControlFile {
+            port: addr.port(),
+            pid: std::process::id(),
+            token,
+        };
+        let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
+        persist::write_atomic(&ControlFile::path(&data_dir), text.as_bytes(), true)?;
         Ok(Lab {
             node,
             server,
@@ -348,7 +405,14 @@ impl Lab {
         while Arc::strong_count(&self.server) > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        save_mempool(&self.data_dir, &self.node);
+        match self.node.read() {
+            Ok(st) => {
+                if let Err(e) = persist::save(&self.data_dir, &st) {
+                    tracing::error!("lab state not saved: {e}");
+                }
+            }
+            Err(e) => tracing::error!("lab state not saved: {e}"),
+        }
         let _ = std::fs::remove_file(ControlFile::path(&self.data_dir));
     }
 
@@ -363,45 +427,5 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-fn save_mempool(dir: &Path, node: &Node) {
-    let st = match node.read() {
-        Ok(st) => st,
-        Err(e) => {
-            tracing::error!("mempool not saved: {e}");
-            return;
-        }
-    };
-    let lines: Vec<String> = st
-        .mempool
-        .iter()
-        .map(|(_, e)| hex::encode(serialize(&*e.tx)))
-        .collect();
-    let p = dir.join("mempool.hex");
-    if lines.is_empty() {
-        let _ = std::fs::remove_file(&p);
-    } else if let Err(e) = std::fs::write(&p, lines.join("\n")) {
-        tracing::warn!("cannot save mempool to {}: {e}", p.display());
-    }
-}
-
-fn restore_mempool(dir: &Path, st: &mut ChainState) {
-    let p = dir.join("mempool.hex");
-    let Ok(text) = std::fs::read_to_string(&p) else {
-        return;
-    };
-    for line in text.lines() {
-        let Ok(raw) = hex::decode(line.trim()) else {
-            continue;
-        };
-        let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(&raw) else {
-            continue;
-        };
-        let txid = tx.compute_txid();
-        if let Err(r) = st.mempool.accept(tx, &st.index) {
-            tracing::warn!("saved mempool transaction {txid} no longer accepted: {r}");
-        }
     }
 }

@@ -29,6 +29,7 @@ mod keys;
 mod lab;
 mod mempool;
 mod node;
+mod persist;
 mod scenario;
 mod server;
 mod source;
@@ -45,7 +46,8 @@ pub use lab::{ControlFile, Lab, LabConfig};
 pub use mempool::MAX_STANDARD_TX_WEIGHT;
 pub use scenario::{CoinJoinKind, Scenario};
 pub use server::{
-    call as control_call, scripthash_hex, status_hash, MAX_HEADERS, MAX_REQUEST_BYTES,
+    call as control_call, scripthash_hex, status_hash, ConnLimits, ADMIN_REFUSED, MAX_HEADERS,
+    MAX_MINE_PER_CALL, MAX_REQUEST_BYTES,
 };
 pub use source::LabSource;
 pub use truth::{

@@ -2,13 +2,18 @@
 //!
 //! ```text
 //! custos-lab up --scenario seized-basic [--port P] [--data DIR] [--latency-ms N] [--automine]
-//! custos-lab mine N (--data DIR | --port P)
+//! custos-lab mine N --data DIR              # N <= 1000
 //! custos-lab status (--data DIR | --port P) [--json]
-//! custos-lab down (--data DIR | --port P)
+//! custos-lab down --data DIR [--timeout-secs S]
 //! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
 //!     [--transactions FILE]                  # and writes its transactions.jsonl
 //! ```
-//! Exit codes: 0 ok, 2 usage or input error, 3 environment error (lab unreachable, kernel).
+//! Exit codes: 0 ok, 1 `down` asked the lab to stop but it has not within the timeout,
+//! 2 usage or input error, 3 environment error (lab unreachable, kernel).
+//!
+//! `mine` and `down` call admin methods, which need the token from the lab's control file
+//! (`DIR/control.json`, mode 0600): they take `--data DIR`. A lab started without `--data`
+//! prints the temporary data directory it uses.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
@@ -16,11 +21,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
 mod demo;
-use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario};
+use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario, MAX_MINE_PER_CALL};
 use serde_json::json;
 
 #[derive(Debug, Parser)]
@@ -40,10 +46,12 @@ enum Command {
     Up(UpArgs),
     /// Mine N blocks on a running lab.
     Mine {
-        /// Number of blocks.
+        /// Number of blocks (at most 1000 per call).
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MINE_PER_CALL)))]
         n: u32,
-        #[command(flatten)]
-        target: Target,
+        /// Data directory of the running lab (its control file holds the admin token).
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Show a running lab's tip and mempool.
     Status {
@@ -53,10 +61,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Stop a running lab.
+    /// Stop a running lab and wait until it has stopped.
     Down {
-        #[command(flatten)]
-        target: Target,
+        /// Data directory of the running lab (its control file holds the admin token).
+        #[arg(long)]
+        data: PathBuf,
+        /// How long to wait for the lab to stop before reporting failure (exit 1).
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
     },
     /// Build a scenario in a temporary directory and print its ground truth (TOML).
     Truth {
@@ -142,7 +154,19 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// Whether process `pid` has ended (gone, or a zombie its parent has not reaped yet).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses, which may itself hold ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Up(a) => {
             signals::install();
@@ -153,6 +177,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 latency_ms: a.latency_ms,
                 automine: a.automine,
                 min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
+                limits: custos_lab::ConnLimits::default(),
             };
             let lab = Lab::start(cfg)?;
             // Whoever started us may close our stdout early: a failed write must not stop the lab.
@@ -162,9 +187,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 lab.tip_height(),
                 lab.url()
             );
-            if let Some(d) = &a.data {
-                text.push_str(&format!("data: {}\n", d.display()));
-            }
+            text.push_str(&format!("data: {}\n", lab.data_dir().display()));
             if let Ok(sc) = Scenario::resolve(&a.scenario) {
                 if let Some(h) = sc.handout_text() {
                     text.push_str(&format!("\n{h}\n"));
@@ -176,16 +199,16 @@ fn run(cli: Cli) -> Result<(), Error> {
             lab.wait(&STOP);
             drop(lab);
             eprintln!("custos-lab: stopped");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Mine { n, target } => {
-            let r = control_call(target.addr()?, "lab.mine", json!([n]))?;
+        Command::Mine { n, data } => {
+            let r = ControlFile::read(&data)?.admin_call("lab.mine", &[json!(n)])?;
             if let Some(a) = r.as_array() {
                 for h in a {
                     println!("{}", h.as_str().unwrap_or_default());
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { target, json } => {
             let r = control_call(target.addr()?, "lab.status", json!([]))?;
@@ -201,12 +224,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                 println!("mempool: {} transactions", r["mempool_txs"]);
                 println!("min relay fee: {} sat/kvB", r["min_relay_sat_per_kvb"]);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Down { target } => {
-            control_call(target.addr()?, "lab.stop", json!([]))?;
-            println!("stopping");
-            Ok(())
+        Command::Down { data, timeout_secs } => {
+            let ctl = ControlFile::read(&data)?;
+            ctl.admin_call("lab.stop", &[])?;
+            let deadline = Instant::now() + Duration::from_secs(timeout_secs);
+            while !process_gone(ctl.pid) {
+                if Instant::now() >= deadline {
+                    eprintln!(
+                        "custos-lab: lab (pid {}) asked to stop has not stopped within {timeout_secs} s",
+                        ctl.pid
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            println!("stopped");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Truth {
             scenario,
@@ -219,10 +254,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .map_err(|source| Error::Io { path, source })?;
             }
             print!("{}", truth.to_toml()?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         // Handled in main (it reports through anyhow).
-        Command::Demo(_) => Ok(()),
+        Command::Demo(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -250,7 +285,7 @@ fn main() -> ExitCode {
         };
     }
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("custos-lab: {e}");
             let _ = STOP.load(Ordering::SeqCst);

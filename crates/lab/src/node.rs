@@ -2,12 +2,14 @@
 //! whom to tell when the chain or the mempool changes. Answers with domain values; a poisoned
 //! lock (a lab thread panicked while holding it) is an error, never an invented value.
 
+use std::path::PathBuf;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use bitcoin::{Block, BlockHash, Transaction, Txid};
 use serde::Serialize;
 
 use crate::chain::ChainState;
+use crate::persist;
 use crate::Error;
 
 /// Told after every change of the chain or the mempool (the Electrum server's notifications).
@@ -34,6 +36,8 @@ pub(crate) struct Node {
     automine: bool,
     scenario_name: String,
     listener: OnceLock<Weak<dyn ChainListener>>,
+    /// Where the tip and the mempool are recorded after every change (`--data DIR`).
+    persist_to: Option<PathBuf>,
 }
 
 /// The error for a poisoned state lock.
@@ -42,12 +46,30 @@ pub(crate) fn poisoned<T>(_: T) -> Error {
 }
 
 impl Node {
-    pub(crate) fn new(state: ChainState, automine: bool, scenario_name: String) -> Self {
+    /// A node over `state`; with `persist_to`, its tip and mempool are recorded there after
+    /// every change (see `persist`).
+    pub(crate) fn new(
+        state: ChainState,
+        automine: bool,
+        scenario_name: String,
+        persist_to: Option<PathBuf>,
+    ) -> Self {
         Node {
             state: RwLock::new(state),
             automine,
             scenario_name,
             listener: OnceLock::new(),
+            persist_to,
+        }
+    }
+
+    /// Records the tip and the mempool (called with the write lock held, so the files follow
+    /// the changes in order). A failure is logged: the change itself has happened.
+    fn persist(&self, st: &ChainState) {
+        if let Some(dir) = &self.persist_to {
+            if let Err(e) = persist::save(dir, st) {
+                tracing::error!(target: "custos_lab", "lab state not recorded: {e}");
+            }
         }
     }
 
@@ -98,10 +120,14 @@ impl Node {
         let txid = {
             let mut st = self.write()?;
             let txid = st.accept(tx)?;
-            if self.automine {
+            let mined = if self.automine {
                 let miner = st.params.miner_script.clone();
-                st.mine_one(&miner)?;
-            }
+                st.mine_one(&miner).map(drop)
+            } else {
+                Ok(())
+            };
+            self.persist(&st);
+            mined?;
             txid
         };
         tracing::info!(target: "custos_lab", %txid, "transaction accepted");
@@ -115,7 +141,9 @@ impl Node {
             let mut st = self.write()?;
             let txid = st.accept(tx)?;
             let miner = st.params.miner_script.clone();
-            st.mine_one(&miner)?;
+            let mined = st.mine_one(&miner);
+            self.persist(&st);
+            mined?;
             txid
         };
         self.changed();
@@ -128,9 +156,18 @@ impl Node {
         {
             let mut st = self.write()?;
             let miner = st.params.miner_script.clone();
+            let mut result = Ok(());
             for _ in 0..n {
-                out.push(st.mine_one(&miner)?);
+                match st.mine_one(&miner) {
+                    Ok(h) => out.push(h),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
             }
+            self.persist(&st);
+            result?;
         }
         self.changed();
         Ok(out)
@@ -138,7 +175,12 @@ impl Node {
 
     /// Hands a block to the kernel; Ok when it became the tip.
     pub(crate) fn submit_block(&self, block: &Block) -> Result<BlockHash, Error> {
-        let hash = self.write()?.submit_block(block)?;
+        let hash = {
+            let mut st = self.write()?;
+            let hash = st.submit_block(block)?;
+            self.persist(&st);
+            hash
+        };
         self.changed();
         Ok(hash)
     }

@@ -6,15 +6,24 @@
 //! Protocol mapping only: each method has a handler that parses its parameters, asks the
 //! node's chain state (which answers with domain values) and writes the JSON answer.
 //!
-//! One thread per connection (std only). A bad request gets a JSON-RPC error; an oversized or
-//! broken connection is dropped; the other connections keep being served.
+//! One thread per connection (std only), at most `ConnLimits::max_conns` of them: a client
+//! beyond the cap gets a JSON-RPC error line and is closed. A bad request gets a JSON-RPC
+//! error; an oversized or broken connection is dropped; a request line not completed within
+//! `partial_line` (a slow-loris client) is dropped; the other connections keep being served.
+//!
+//! Idle clients: a connection with no subscription that sends nothing for `idle` is closed. A
+//! subscribed client (headers or a script hash) is never closed for being idle — Electrum
+//! wallets subscribe and then wait, for hours, for notifications. Such a client holds one of
+//! the capped slots until it closes; if its peer has gone away, the next notification written
+//! to it fails and frees the slot. (No TCP keepalive: std cannot set it without `unsafe` or
+//! another dependency, and the cap already bounds what idle subscribers can hold.)
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLockReadGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bitcoin::consensus::encode::{deserialize, serialize};
 use bitcoin::hashes::{sha256, Hash};
@@ -30,7 +39,41 @@ use crate::Error;
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
 /// Headers returned at most by one `blockchain.block.headers` call.
 pub const MAX_HEADERS: u32 = 2016;
+/// How many connections the server keeps and how long it waits for slow or idle clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Connections served at once; a client beyond them is refused (default 128: a classroom
+    /// of wallets, each holding one or two connections, on one lab).
+    pub max_conns: usize,
+    /// A connection without subscriptions that sends nothing this long is closed (10 min).
+    pub idle: Duration,
+    /// A request line not completed this long after its first byte is dropped (30 s).
+    pub partial_line: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_conns: 128,
+            idle: Duration::from_secs(600),
+            partial_line: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ConnLimits {
+    /// How often a waiting connection thread wakes to check its deadlines and the stop flag.
+    fn tick(&self) -> Duration {
+        (self.idle.min(self.partial_line) / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+}
+
+/// Blocks mined at most by one `lab.mine` call (the chain is locked while it mines).
+pub const MAX_MINE_PER_CALL: u32 = 1_000;
 const PROTOCOL: &str = "1.4";
+/// JSON-RPC error code of an admin method called without the lab's token.
+pub const ADMIN_REFUSED: i64 = -32001;
 const SERVER: &str = concat!("custos-lab ", env!("CARGO_PKG_VERSION"));
 
 /// A JSON-RPC error to send back.
@@ -179,6 +222,11 @@ pub(crate) struct Server {
     conns: Mutex<Vec<Arc<Conn>>>,
     stop: AtomicBool,
     latency: Duration,
+    limits: ConnLimits,
+    /// Connections being served.
+    active: AtomicUsize,
+    /// Required as the first parameter of the admin methods (`lab.mine`, `lab.stop`).
+    admin_token: String,
 }
 
 impl ChainListener for Server {
@@ -189,12 +237,20 @@ impl ChainListener for Server {
 
 impl Server {
     /// A server over `node`, registered to be told of its changes.
-    pub(crate) fn new(node: Arc<Node>, latency: Duration) -> Arc<Server> {
+    pub(crate) fn new(
+        node: Arc<Node>,
+        latency: Duration,
+        limits: ConnLimits,
+        admin_token: String,
+    ) -> Arc<Server> {
         let server = Arc::new(Server {
             node,
             conns: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             latency,
+            limits,
+            active: AtomicUsize::new(0),
+            admin_token,
         });
         let weak = Arc::downgrade(&server);
         server.node.set_listener(weak);
@@ -275,13 +331,22 @@ impl Server {
             "blockchain.transaction.get_merkle" => self.get_merkle(p),
             "blockchain.transaction.id_from_pos" => self.id_from_pos(p),
             "blockchain.transaction.broadcast" => self.broadcast(p),
-            // Admin methods for the custos-lab CLI (the server listens on 127.0.0.1 only).
+            // The lab's own methods for the custos-lab CLI. `lab.status` is read-only and open
+            // (it tells what `blockchain.headers.subscribe` and `server.banner` tell); the admin
+            // methods change the chain or stop the lab and need the control file's token.
             "lab.status" => Ok(json!(self.node.status()?)),
             "lab.mine" => {
-                let n = opt_u32(p.first(), "count")?.max(1);
+                self.check_token(method, p.first())?;
+                let n = opt_u32(p.get(1), "count")?.max(1);
+                if n > MAX_MINE_PER_CALL {
+                    return Err(RpcError::params(format!(
+                        "count {n} above {MAX_MINE_PER_CALL} blocks per call"
+                    )));
+                }
                 Ok(hashes_json(&self.node.mine(n)?))
             }
             "lab.stop" => {
+                self.check_token(method, p.first())?;
                 self.stop();
                 Ok(json!(true))
             }
@@ -290,6 +355,29 @@ impl Server {
                 message: format!("unknown method {method}"),
             }),
         }
+    }
+
+    /// Refuses an admin method unless its first parameter is the lab's token. The comparison
+    /// takes the same time wherever the first difference is.
+    fn check_token(&self, method: &str, given: Option<&Value>) -> Result<(), RpcError> {
+        let given = given.and_then(Value::as_str).unwrap_or_default().as_bytes();
+        let want = self.admin_token.as_bytes();
+        let same = given.len() == want.len()
+            && given
+                .iter()
+                .zip(want)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same && !want.is_empty() {
+            return Ok(());
+        }
+        Err(RpcError {
+            code: ADMIN_REFUSED,
+            message: format!(
+                "{method} is an admin method: its first parameter must be the token from the \
+                 lab's control file"
+            ),
+        })
     }
 
     fn features(&self) -> Result<Value, RpcError> {
@@ -591,7 +679,6 @@ fn handle_line(server: &Server, conn: &Arc<Conn>, line: &[u8]) -> Option<String>
     Some(reply.to_string())
 }
 
-/// Reads newline-delimited requests until EOF, error, an oversized line or stop.
 /// With `--latency-ms`, replies leave through this writer thread: each one is sent `latency`
 /// after its request arrived, like on a real slow link where pipelined requests travel together
 /// (sleeping before each reply in turn would make a batch of N cost N × latency).
@@ -611,18 +698,82 @@ fn delayed_writer(conn: Arc<Conn>) -> std::sync::mpsc::Sender<(std::time::Instan
     tx
 }
 
+impl Conn {
+    /// Whether the client subscribed to anything (then it is never closed for being idle).
+    fn subscribed(&self) -> bool {
+        self.headers.load(Ordering::SeqCst) || self.scripts.lock().map_or(true, |s| !s.is_empty())
+    }
+}
+
+/// Why a connection's deadline has passed, if it has.
+fn overdue(
+    server: &Server,
+    conn: &Conn,
+    partial_since: Option<Instant>,
+    last_request: Instant,
+) -> Option<&'static str> {
+    let limits = &server.limits;
+    match partial_since {
+        Some(t) if t.elapsed() > limits.partial_line => Some("request line not completed in time"),
+        Some(_) => None,
+        None if last_request.elapsed() > limits.idle && !conn.subscribed() => {
+            Some("idle without subscriptions")
+        }
+        None => None,
+    }
+}
+
+/// Answers one complete request line; false when the connection should end.
+fn answer(
+    server: &Server,
+    conn: &Arc<Conn>,
+    delayed: Option<&std::sync::mpsc::Sender<(Instant, String)>>,
+    line: &[u8],
+) -> bool {
+    let trimmed = line.trim_ascii();
+    if trimmed.is_empty() {
+        return true;
+    }
+    let arrived = Instant::now();
+    let Some(reply) = handle_line(server, conn, trimmed) else {
+        return true;
+    };
+    match delayed {
+        Some(tx) => tx.send((arrived + server.latency, reply)).is_ok(),
+        None => conn.send(&reply),
+    }
+}
+
+/// Reads newline-delimited requests until EOF, error, an oversized line, a passed deadline
+/// (see `ConnLimits`) or stop. The socket's read timeout is the limits' tick, so the loop
+/// wakes to check its deadlines even when the client sends nothing.
 fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(server.limits.tick()));
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut line: Vec<u8> = Vec::new();
     let delayed = (!server.latency.is_zero()).then(|| delayed_writer(conn.clone()));
+    let mut last_request = Instant::now();
+    let mut partial_since: Option<Instant> = None;
     loop {
         if server.stopped() || !conn.alive.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(why) = overdue(&server, &conn, partial_since, last_request) {
+            tracing::debug!(target: "custos_lab::server", why, "connection closed");
             break;
         }
         let buf = match reader.fill_buf() {
             Ok([]) => break, // EOF (a partial request is dropped)
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
             Err(_) => break,
         };
         let (chunk, found) = match buf.iter().position(|b| *b == b'\n') {
@@ -634,33 +785,39 @@ fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
             conn.send(&msg.to_string());
             break;
         }
+        if partial_since.is_none() && !(chunk.is_empty() && found.is_some()) {
+            partial_since = Some(Instant::now());
+        }
         line.extend_from_slice(chunk);
         let consumed = found.map(|i| i + 1).unwrap_or(chunk.len());
         reader.consume(consumed);
         if found.is_none() {
             continue;
         }
-        let trimmed = line.trim_ascii();
-        if !trimmed.is_empty() {
-            let arrived = std::time::Instant::now();
-            if let Some(reply) = handle_line(&server, &conn, trimmed) {
-                match &delayed {
-                    Some(tx) => {
-                        if tx.send((arrived + server.latency, reply)).is_err() {
-                            break;
-                        }
-                    }
-                    None => {
-                        if !conn.send(&reply) {
-                            break;
-                        }
-                    }
-                }
-            }
+        if !answer(&server, &conn, delayed.as_ref(), &line) {
+            break;
         }
         line.clear();
+        partial_since = None;
+        last_request = Instant::now();
     }
     conn.shutdown();
+}
+
+/// Counts a connection as served until dropped.
+struct Slot(Arc<Server>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells a client beyond the cap why it is closed, and closes it.
+fn refuse(mut stream: TcpStream, max: usize) {
+    let msg = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32000, "message": format!("server busy: {max} connections open, the lab's limit; try again later")}});
+    let _ = stream.write_all(format!("{msg}\n").as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// Accepts connections until the lab stops.
@@ -672,6 +829,12 @@ pub(crate) fn accept_loop(server: Arc<Server>, listener: TcpListener) {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+        let max = server.limits.max_conns;
+        if server.active.load(Ordering::SeqCst) >= max {
+            tracing::warn!(target: "custos_lab::server", max, "connection refused: limit reached");
+            refuse(stream, max);
+            continue;
+        }
         let Ok(writer) = stream.try_clone() else {
             continue;
         };
@@ -686,10 +849,15 @@ pub(crate) fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             c.retain(|c| c.alive.load(Ordering::SeqCst));
             c.push(conn.clone());
         }
+        server.active.fetch_add(1, Ordering::SeqCst);
+        let slot = Slot(server.clone());
         let s2 = server.clone();
         let spawned = std::thread::Builder::new()
             .name("lab-conn".into())
-            .spawn(move || serve_conn(s2, conn, stream));
+            .spawn(move || {
+                let _slot = slot;
+                serve_conn(s2, conn, stream);
+            });
         if let Err(e) = spawned {
             tracing::warn!("cannot spawn connection thread: {e}");
         }

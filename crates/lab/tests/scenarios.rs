@@ -251,7 +251,7 @@ fn lab_with_data_dir_survives_a_restart() {
         )
         .unwrap();
         // Over the admin method, like `custos-lab mine`.
-        custos_lab::control_call(lab.addr(), "lab.mine", serde_json::json!([2])).unwrap();
+        ctl.admin_call("lab.mine", &[serde_json::json!(2)]).unwrap();
         // A transaction left in the mempool survives the restart.
         let k = common::TestKey::new(3);
         let op = lab.fund(&k.p2wpkh(), Amount::from_sat(50_000)).unwrap();
