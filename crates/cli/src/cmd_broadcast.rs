@@ -107,7 +107,7 @@ pub fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
     if app.json {
         print_json(&serde_json::json!({ "txid": txid.to_string(), "server": server.name() }))
     } else {
-        println!("{txid}");
+        outln!("{txid}")?;
         Ok(())
     }
 }
@@ -212,9 +212,9 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
                     "block_hash": chain.hash(height).map(|h| h.to_string()), "spv_verified": true,
                 }))
             } else {
-                println!(
+                outln!(
                     "{txid} confirmed at height {height}: {confs} confirmation(s), SPV-verified"
-                );
+                )?;
                 Ok(())
             };
         }

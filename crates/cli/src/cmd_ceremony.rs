@@ -280,24 +280,24 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         out["ur"] = serde_json::json!(ur_frames);
         return print_json(&out);
     }
-    print!("{}", asm.summary(&first));
-    println!("First change address: {change0}");
+    out!("{}", asm.summary(&first))?;
+    outln!("First change address: {change0}")?;
     if unproven > 0 {
-        println!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)");
+        outln!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)")?;
     }
     for (_, name, data) in &outputs {
-        println!(
+        outln!(
             "wrote {} sha256 {}",
             a.out_dir.join(name).display(),
             transcript::sha256_hex(data)
-        );
+        )?;
     }
     if let Some(e) = event {
-        println!("ledger: seq {} {}", e.seq, e.hash);
+        outln!("ledger: seq {} {}", e.seq, e.hash)?;
     }
-    println!(
+    outln!(
         "Every keyholder now runs `custos-signer ceremony verify` and compares the first address."
-    );
+    )?;
     Ok(())
 }
 
@@ -363,11 +363,11 @@ fn import_transcript(app: &App, file: &Path) -> CmdResult {
             "imported": entries.len(), "seqs": seqs, "summary_seq": summary.map(|e| e.seq),
         }));
     }
-    println!(
+    outln!(
         "imported {} transcript entries from {} (ledger seq {:?})",
         entries.len(),
         file.display(),
         seqs
-    );
+    )?;
     Ok(())
 }

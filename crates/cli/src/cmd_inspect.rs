@@ -200,10 +200,10 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             "cross_check": report.cross_check,
         }))?;
     } else if args.csv {
-        print!("{}", render::csv(&report.inventory));
+        out!("{}", render::csv(&report.inventory))?;
     } else {
-        print!("{}", render::text(&report.inventory, &report.sources));
-        println!(
+        out!("{}", render::text(&report.inventory, &report.sources))?;
+        outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
             report.round_trips,
             report.rounds,
@@ -213,7 +213,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             } else {
                 String::new()
             }
-        );
+        )?;
     }
     if report.inventory.complete {
         Ok(())
@@ -453,7 +453,7 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
     match out {
         Some(p) => std::fs::write(p, html)
             .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", p.display())))?,
-        None => print!("{html}"),
+        None => out!("{html}")?,
     }
     Ok(())
 }

@@ -143,12 +143,12 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
                 if app.json {
                     return print_json(&serde_json::json!({"psbt": b64, "out": out}));
                 }
-                println!("wrote {}", out.display());
+                outln!("wrote {}", out.display())?;
                 Ok(())
             } else if app.json {
                 print_json(&serde_json::json!({ "psbt": b64 }))
             } else {
-                println!("{b64}");
+                outln!("{b64}")?;
                 Ok(())
             }
         }
@@ -206,8 +206,8 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if app.json {
                 print_json(&result)
             } else {
-                println!("complete: txid {txid}, {} vB", tx.vsize());
-                println!("wrote {}", out.display());
+                outln!("complete: txid {txid}, {} vB", tx.vsize())?;
+                outln!("wrote {}", out.display())?;
                 Ok(())
             }
         }
@@ -221,7 +221,7 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if app.json {
                 print_json(&serde_json::json!({"txid": tx.compute_txid().to_string(), "hex": hex}))
             } else {
-                println!("{hex}");
+                outln!("{hex}")?;
                 Ok(())
             }
         }
@@ -269,11 +269,11 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
                 &serde_json::json!({"frames": parts.len(), "dir": dir, "parts": parts}),
             );
         }
-        println!(
+        outln!(
             "wrote {} frame(s) and parts.txt to {}",
             parts.len(),
             dir.display()
-        );
+        )?;
         return Ok(());
     }
     if app.json {
@@ -285,8 +285,8 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
         } else {
             p.clone()
         };
-        println!("frame {}/{}", i + 1, parts.len());
-        println!("{}", transport::qr_terminal(&text).map_err(Failure::input)?);
+        outln!("frame {}/{}", i + 1, parts.len())?;
+        outln!("{}", transport::qr_terminal(&text).map_err(Failure::input)?)?;
     }
     Ok(())
 }

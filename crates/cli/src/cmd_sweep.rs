@@ -269,7 +269,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
-        println!(
+        outln!(
             "tx {}: {} inputs ({}), {} sat in, {} sat to custody {} (index {}), fee {} sat at {}.{:03} sat/vB, {} vB, {} WU",
             s.batch,
             s.inputs,
@@ -283,35 +283,35 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             s.fee_rate_sat_per_kvb.0 % 1000,
             s.vsize.to_vb(),
             s.weight.to_wu()
-        );
+        )?;
     }
     if !sweep.left_out().is_empty() {
-        println!(
+        outln!(
             "left out: {} utxo(s) worth {} sat in total (uneconomic at this fee rate or below dust):",
             sweep.left_out().len(),
             sweep.plan.left_out_total.to_sat()
-        );
+        )?;
         for l in sweep.left_out() {
             let fee = l.fee_to_spend.map_or_else(
                 || "more than u64::MAX".to_string(),
                 |f| f.to_sat().to_string(),
             );
-            println!(
+            outln!(
                 "  {} {} sat (fee to spend {fee} sat): {}",
                 l.outpoint,
                 l.value.to_sat(),
                 l.reason
-            );
+            )?;
         }
     }
-    println!(
+    outln!(
         "total: {} sat to custody, {} sat fees; next custody index {}",
         sweep.plan.total_output().to_sat(),
         sweep.plan.total_fee().to_sat(),
         sweep.next_index
-    );
+    )?;
     for f in &files {
-        println!("wrote {f}");
+        outln!("wrote {f}")?;
     }
     Ok(())
 }

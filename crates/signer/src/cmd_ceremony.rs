@@ -190,28 +190,28 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     )
     .context("cannot write the transcript")?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
                 "membership": membership, "transcript": transcript_path,
             }))?
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "accepted: own key {} appears once (position {} of {})",
             mine.origin(),
             membership.position,
             membership.n
-        );
+        )?;
         if let Some(k) = membership.threshold {
-            println!("policy: {k} of {}", membership.n);
+            outln!("policy: {k} of {}", membership.n)?;
         }
-        println!("descriptor: {desc}");
+        outln!("descriptor: {desc}")?;
         for (i, addr) in membership.first_addresses.iter().enumerate() {
-            println!("receive {i}: {addr}");
+            outln!("receive {i}: {addr}")?;
         }
-        println!("compare the first address with every other keyholder before funding");
+        outln!("compare the first address with every other keyholder before funding")?;
     }
     Ok(0)
 }

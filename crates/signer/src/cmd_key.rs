@@ -522,20 +522,20 @@ fn print_result(
     transcript_path: &Path,
 ) -> anyhow::Result<()> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "fingerprint": fp, "key": key_expr,
                 "files": paths.iter().zip(files).map(|(p, h)| serde_json::json!({"path": p, "sha256": h.sha256})).collect::<Vec<_>>(),
                 "transcript": transcript_path,
             }))?
-        );
+        )?;
     } else {
-        println!("key {key_expr}");
+        outln!("key {key_expr}")?;
         for (p, h) in paths.iter().zip(files) {
-            println!("wrote {} sha256 {}", p.display(), h.sha256);
+            outln!("wrote {} sha256 {}", p.display(), h.sha256)?;
         }
-        println!("transcript {}", transcript_path.display());
+        outln!("transcript {}", transcript_path.display())?;
     }
     Ok(())
 }

@@ -212,7 +212,7 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         *per_path.entry(key).or_default() += 1;
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "out": a.out,
@@ -223,19 +223,19 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
                 "sources": wo.sources.len(),
                 "sources_per_path": per_path,
             }))?
-        );
+        )?;
     } else {
-        println!("material:     {}", wo.material);
-        println!("network:      {network}");
+        outln!("material:     {}", wo.material)?;
+        outln!("network:      {network}")?;
         if let Some(fp) = master {
-            println!("master fingerprint: {fp}");
+            outln!("master fingerprint: {fp}")?;
         }
-        println!("file fingerprint:   {}", wo.fingerprint);
-        println!("sources:      {}", wo.sources.len());
+        outln!("file fingerprint:   {}", wo.fingerprint)?;
+        outln!("sources:      {}", wo.sources.len())?;
         for (k, n) in &per_path {
-            println!("  {k:<24} {n}");
+            outln!("  {k:<24} {n}")?;
         }
-        println!("written:      {}", a.out.display());
+        outln!("written:      {}", a.out.display())?;
     }
     Ok(exit::OK)
 }
@@ -251,7 +251,7 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
                 _ => None,
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "kind": m.kind_name(),
@@ -261,19 +261,19 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
                         "script_hints": m.script_hints(),
                         "network": a.input.network,
                     }))?
-                );
+                )?;
             } else {
-                println!("kind:         {}", m.kind_name());
-                println!("description:  {}", m.describe());
-                println!(
+                outln!("kind:         {}", m.kind_name())?;
+                outln!("description:  {}", m.describe())?;
+                outln!(
                     "secret:       {}",
                     if m.is_secret() {
                         "yes (can spend)"
                     } else {
                         "no (watch-only)"
                     }
-                );
-                println!("script types: {}", m.script_hints().join("; "));
+                )?;
+                outln!("script types: {}", m.script_hints().join("; "))?;
             }
             Ok(exit::OK)
         }

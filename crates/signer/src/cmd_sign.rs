@@ -163,10 +163,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Ok(r) => r,
         Err(e) if e.is_refusal() => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"refused": true, "reason": e.to_string()})
-                );
+                )?;
             }
             eprintln!("custos-signer: {e}");
             return Ok(exit::REFUSED);
@@ -174,16 +174,16 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Err(e) => return Err(anyhow!("{e}")),
     };
     if !json {
-        print!("{}", review.to_text());
+        out!("{}", review.to_text())?;
     }
     if args.verify_only {
         if json {
-            println!("{}", serde_json::to_string_pretty(&review)?);
+            outln!("{}", serde_json::to_string_pretty(&review)?)?;
         } else {
-            println!(
+            outln!(
                 "verified: every output pays the custody policy \"{}\"",
                 policy.name
-            );
+            )?;
         }
         return Ok(exit::OK);
     }
@@ -214,10 +214,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Ok(o) => o,
         Err(e) if e.is_refusal() => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"refused": true, "reason": e.to_string()})
-                );
+                )?;
             }
             eprintln!("custos-signer: REFUSED: {e}");
             return Ok(exit::REFUSED);
@@ -236,22 +236,22 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     };
     write_new(&out, &encode(&psbt, file_encoding)).map_err(|e| anyhow!("{e}"))?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "review": review,
                 "signed": outcome,
                 "out": out.display().to_string(),
             }))?
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "signed {} input(s) ({} signature(s)); no key for input(s) {:?}",
             outcome.signed_inputs.len(),
             outcome.signatures,
             outcome.unsigned_inputs
-        );
-        println!("wrote {}", out.display());
+        )?;
+        outln!("wrote {}", out.display())?;
     }
     Ok(exit::OK)
 }
