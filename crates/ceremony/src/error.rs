@@ -109,6 +109,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An input file is missing, a directory, unreadable or over its size limit.
+    #[error(transparent)]
+    File(#[from] custos_core::file::FileError),
     /// File I/O.
     #[error("{path}: {source}")]
     Io {
@@ -131,6 +134,7 @@ impl Error {
         use custos_core::exit::ExitClass;
         match self {
             Error::ProofRefused { .. } | Error::KeyRefused { .. } => ExitClass::Refusal,
+            Error::File(e) => custos_core::exit::Classify::exit_class(e),
             // A path the user named that is missing, a directory or unreadable is their input.
             Error::Io { source, .. }
                 if matches!(

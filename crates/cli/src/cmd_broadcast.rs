@@ -4,6 +4,7 @@
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use custos_core::file;
 use anyhow::anyhow;
 use bitcoin::{consensus::deserialize, Transaction, Txid};
 use clap::Args;
@@ -48,13 +49,10 @@ pub struct WatchArgs {
 }
 
 fn read_tx(arg: &str) -> CmdResult<Vec<u8>> {
-    let data: Vec<u8> = if arg == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
-        s.into_bytes()
-    } else if Path::new(arg).is_file() {
-        std::fs::read(arg).map_err(|e| Failure::input(anyhow!("cannot read {arg}: {e}")))?
+    let is_hex = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_hexdigit());
+    let data: Vec<u8> = if arg == "-" || !is_hex || Path::new(arg).exists() {
+        // A file (or stdin): a missing path, a directory or an oversized file is named.
+        file::read_bytes_or_stdin(Path::new(arg), file::TRANSACTION)?
     } else {
         arg.as_bytes().to_vec()
     };

@@ -4,7 +4,6 @@
 //! BBQr parts; `-` reads stdin. Written files never overwrite existing ones.
 
 use std::{
-    io::Read,
     path::{Path, PathBuf},
 };
 
@@ -97,16 +96,7 @@ pub struct QrArgs {
 }
 
 fn read(path: &Path) -> CmdResult<Psbt> {
-    let data = if path == Path::new("-") {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
-        v
-    } else {
-        std::fs::read(path)
-            .map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", path.display())))?
-    };
+    let data = custos_core::file::read_bytes_or_stdin(path, custos_core::file::PSBT)?;
     transport::read_psbt(&data)
         .map(|(p, _)| p)
         .map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))

@@ -83,9 +83,9 @@ pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
 fn read_json<T: serde::de::DeserializeOwned>(
     path: &PathBuf,
     what: &str,
+    limit: custos_core::file::Limit,
 ) -> CmdResult<(T, Vec<u8>)> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::input(anyhow!("cannot read {what} {}: {e}", path.display())))?;
+    let bytes = custos_core::file::read_bytes(path, limit)?;
     let v = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::input(anyhow!("{} is not a {what} file: {e}", path.display())))?;
     Ok((v, bytes))
@@ -104,8 +104,8 @@ fn parse_rate(s: &str) -> CmdResult<FeeRate> {
 
 fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let mut case = app.open_case()?;
-    let (inventory, inv_bytes): (Inventory, _) = read_json(&a.inventory, "inventory")?;
-    let (policy, policy_bytes): (CustodyPolicy, _) = read_json(&a.custody, "custody policy")?;
+    let (inventory, inv_bytes): (Inventory, _) = read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
+    let (policy, policy_bytes): (CustodyPolicy, _) = read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
     if let Some(c) = &case {
         if c.info().network != inventory.network {
             return Err(Failure::input(anyhow!(

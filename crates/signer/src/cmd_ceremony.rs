@@ -65,7 +65,7 @@ fn descriptor_of(
     path: &std::path::Path,
 ) -> Result<(Descriptor<DescriptorPublicKey>, Option<String>), CeremonyError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CeremonyError::io(path, e))?;
+    let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
     let t = text.trim_start();
     if t.starts_with("BSMS 1.0") {
         let lines: Vec<&str> = t.lines().map(str::trim).collect();

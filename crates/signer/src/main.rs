@@ -20,6 +20,7 @@ mod cmd_key;
 mod cmd_material;
 mod cmd_sign;
 mod hardening;
+mod secrets;
 
 /// custos-signer — offline key generation and signing for custody of seized cryptocurrency.
 ///
