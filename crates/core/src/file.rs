@@ -105,7 +105,7 @@ pub enum FileError {
         path: PathBuf,
     },
     /// The file is larger than its kind allows.
-    #[error("{}: larger than the {limit}-byte limit for a {kind}", path.display())]
+    #[error("{}: {kind} larger than the {limit}-byte limit", path.display())]
     TooLarge {
         /// The path given ("-" for stdin).
         path: PathBuf,
@@ -317,7 +317,7 @@ mod tests {
             bytes: 1999,
         };
         let e = read_bytes(&p, small).expect_err("too large");
-        assert!(e.to_string().contains("1999-byte limit for a psbt"), "{e}");
+        assert!(e.to_string().contains("psbt larger than the 1999-byte limit"), "{e}");
         assert_eq!(read_bytes(&p, PSBT).expect("fits").len(), 2000);
     }
 
