@@ -4,12 +4,12 @@
 
 use std::{path::Path, str::FromStr, time::Duration};
 
-use custos_core::file;
 use anyhow::anyhow;
 use bitcoin::{consensus::deserialize, Transaction, Txid};
 use clap::Args;
 use custos_case::NewArtifact;
 use custos_chain::{spv, VerifiedChain};
+use custos_core::file;
 use custos_core::{
     ledger::EventDraft,
     source::{BitcoinSource, SourceError},

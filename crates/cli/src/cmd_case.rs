@@ -71,7 +71,10 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             outln!("case {} ({})", case.info().case_id, case.info().network)?;
             outln!(
                 "{:>5}  {:<24}  {:<16}  {:<22}  hash",
-                "seq", "time (UTC)", "examiner", "kind"
+                "seq",
+                "time (UTC)",
+                "examiner",
+                "kind"
             )?;
             for e in &events {
                 outln!(
@@ -96,7 +99,9 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             } else if report.ok() {
                 outln!(
                     "ok: {} events and {} artifacts verified; head {}",
-                    report.events, report.artifacts, report.head
+                    report.events,
+                    report.artifacts,
+                    report.head
                 )?;
             } else {
                 for p in &report.problems {

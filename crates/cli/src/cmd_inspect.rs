@@ -267,8 +267,7 @@ fn parse_paths(s: &str) -> Paths {
 fn names_a_file(input: &str) -> bool {
     input == "-"
         || std::path::Path::new(input).exists()
-        || (input.contains('/')
-            && !input.contains(|c: char| c.is_whitespace() || "([".contains(c)))
+        || (input.contains('/') && !input.contains(|c: char| c.is_whitespace() || "([".contains(c)))
 }
 
 /// Reads INPUT: a file path, `-` for stdin, or the material itself. A path that is missing,

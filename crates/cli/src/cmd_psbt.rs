@@ -3,9 +3,7 @@
 //! satoshi amounts. PSBTs are read from binary, base64 or hex files, or from files of BC-UR /
 //! BBQr parts; `-` reads stdin. Written files never overwrite existing ones.
 
-use std::{
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use bitcoin::Psbt;

@@ -81,7 +81,7 @@ pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(
-    path: &PathBuf,
+    path: &std::path::Path,
     what: &str,
     limit: custos_core::file::Limit,
 ) -> CmdResult<(T, Vec<u8>)> {
@@ -104,8 +104,10 @@ fn parse_rate(s: &str) -> CmdResult<FeeRate> {
 
 fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let mut case = app.open_case()?;
-    let (inventory, inv_bytes): (Inventory, _) = read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
-    let (policy, policy_bytes): (CustodyPolicy, _) = read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
+    let (inventory, inv_bytes): (Inventory, _) =
+        read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
+    let (policy, policy_bytes): (CustodyPolicy, _) =
+        read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
     if let Some(c) = &case {
         if c.info().network != inventory.network {
             return Err(Failure::input(anyhow!(

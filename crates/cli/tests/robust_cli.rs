@@ -75,7 +75,14 @@ fn dev_zero_inputs_exit_2_naming_the_file_and_the_limit() {
             "inventory larger than",
         ),
         (
-            &["--network", "regtest", "inspect", "/dev/zero", "--server", "127.0.0.1:9"],
+            &[
+                "--network",
+                "regtest",
+                "inspect",
+                "/dev/zero",
+                "--server",
+                "127.0.0.1:9",
+            ],
             "larger than the 16777216-byte limit",
         ),
         (
@@ -86,7 +93,10 @@ fn dev_zero_inputs_exit_2_naming_the_file_and_the_limit() {
     for (args, needle) in cases {
         let (code, _, err) = run(custos().args(*args));
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains("/dev/zero") && err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains(needle),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -212,18 +222,32 @@ fn closed_stdout_exits_3_for_case_log_and_psbt_decode() {
 /// `custos-signer key generate --batch` with fixed entropy; returns the key record path.
 fn generate(dir: &Path, i: u8) -> PathBuf {
     let hex: String = (0..32u8)
-        .map(|b| format!("{:02x}", b.wrapping_mul(11).wrapping_add(i.wrapping_mul(29))))
+        .map(|b| {
+            format!(
+                "{:02x}",
+                b.wrapping_mul(11).wrapping_add(i.wrapping_mul(29))
+            )
+        })
         .collect();
     let m = custos_ceremony::mnemonic::from_entropy(&custos_core::Secret::new(
         hex::decode(&hex).unwrap(),
     ))
     .unwrap();
-    let phrase = custos_ceremony::mnemonic::phrase(&m).expose_secret().clone();
+    let phrase = custos_ceremony::mnemonic::phrase(&m)
+        .expose_secret()
+        .clone();
     let ent = dir.join(format!("entropy-{i}.hex"));
     std::fs::write(&ent, hex).unwrap();
     let out = dir.join(format!("holder-{i}"));
     let mut child = signer()
-        .args(["--json", "key", "generate", "--batch", "--network", "regtest"])
+        .args([
+            "--json",
+            "key",
+            "generate",
+            "--batch",
+            "--network",
+            "regtest",
+        ])
         .arg("--entropy-file")
         .arg(&ent)
         .arg("--out-dir")
@@ -270,13 +294,23 @@ fn ceremony_assemble_writes_all_outputs_or_none() {
     c.args(&keys).arg("--out-dir").arg(&out);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("custody.bsms") && err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("custody.bsms") && err.contains("already exists"),
+        "{err}"
+    );
     let left: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, vec!["custody.bsms".to_string()], "partial outputs written");
-    assert_eq!(std::fs::read(out.join("custody.bsms")).unwrap(), b"earlier record");
+    assert_eq!(
+        left,
+        vec!["custody.bsms".to_string()],
+        "partial outputs written"
+    );
+    assert_eq!(
+        std::fs::read(out.join("custody.bsms")).unwrap(),
+        b"earlier record"
+    );
 }
 
 #[test]
@@ -294,6 +328,9 @@ fn ceremony_assemble_refuses_an_oversized_key_record() {
         tmp.path().join("o").to_str().unwrap(),
     ]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("/dev/zero") && err.contains("key record larger than"), "{err}");
+    assert!(
+        err.contains("/dev/zero") && err.contains("key record larger than"),
+        "{err}"
+    );
     assert!(!tmp.path().join("o").exists());
 }

@@ -293,7 +293,8 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("custos-core-file-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("custos-core-file-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("temp dir");
         d
@@ -317,7 +318,11 @@ mod tests {
             bytes: 1999,
         };
         let e = read_bytes(&p, small).expect_err("too large");
-        assert!(e.to_string().contains("psbt larger than the 1999-byte limit"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("psbt larger than the 1999-byte limit"),
+            "{e}"
+        );
         assert_eq!(read_bytes(&p, PSBT).expect("fits").len(), 2000);
     }
 

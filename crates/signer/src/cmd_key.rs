@@ -171,9 +171,11 @@ impl Input {
 fn read_challenge(c: &Option<String>, f: &Option<PathBuf>) -> anyhow::Result<String> {
     match (c, f) {
         (Some(c), _) => Ok(c.trim().to_string()),
-        (None, Some(p)) => Ok(custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
-            .trim()
-            .to_string()),
+        (None, Some(p)) => Ok(
+            custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
+                .trim()
+                .to_string(),
+        ),
         (None, None) => {
             bail!("a ceremony challenge is required: --challenge TEXT or --challenge-file F")
         }

@@ -6,11 +6,7 @@
 //! from the public word list, at the named positions), because the examiner asked for them.
 //! An unknown-word error also names suggested list words (never the word as typed).
 
-use std::{
-    fs::OpenOptions,
-    io::Write,
-    path::PathBuf,
-};
+use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
 use crate::secrets::{read_material, read_passphrase};
 use clap::{Args, Subcommand};

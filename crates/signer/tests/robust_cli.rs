@@ -42,26 +42,52 @@ fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {
     let psbt = interop("sweep-mixed-wsh.psbt");
     let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
         (
-            vec!["sign".as_ref(), "/dev/zero".as_ref(), "--policy".as_ref(), policy.as_os_str(), "--verify-only".as_ref()],
+            vec![
+                "sign".as_ref(),
+                "/dev/zero".as_ref(),
+                "--policy".as_ref(),
+                policy.as_os_str(),
+                "--verify-only".as_ref(),
+            ],
             "psbt larger than",
         ),
         (
-            vec!["sign".as_ref(), psbt.as_os_str(), "--policy".as_ref(), "/dev/zero".as_ref(), "--verify-only".as_ref()],
+            vec![
+                "sign".as_ref(),
+                psbt.as_os_str(),
+                "--policy".as_ref(),
+                "/dev/zero".as_ref(),
+                "--verify-only".as_ref(),
+            ],
             "policy larger than",
         ),
         (
-            vec!["material".as_ref(), "classify".as_ref(), "--input".as_ref(), "/dev/zero".as_ref()],
+            vec![
+                "material".as_ref(),
+                "classify".as_ref(),
+                "--input".as_ref(),
+                "/dev/zero".as_ref(),
+            ],
             "material file larger than",
         ),
         (
-            vec!["ceremony".as_ref(), "verify".as_ref(), policy.as_os_str(), "--key-record".as_ref(), "/dev/zero".as_ref()],
+            vec![
+                "ceremony".as_ref(),
+                "verify".as_ref(),
+                policy.as_os_str(),
+                "--key-record".as_ref(),
+                "/dev/zero".as_ref(),
+            ],
             "key record larger than",
         ),
     ];
     for (args, needle) in cases {
         let (code, _, err) = run(signer().args(&args));
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains("/dev/zero") && err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.contains("/dev/zero") && err.contains(needle),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -78,19 +104,29 @@ fn empty_passphrase_file_is_an_error_unless_empty_passphrase() {
     std::fs::write(&empty, "\n").unwrap();
     let out = tmp.join("wo.json");
     let base = |c: &mut Command| {
-        c.args(["material", "watch-only", "--network", "regtest", "--accounts", "1"])
-            .arg("--input")
-            .arg(&material)
-            .arg("--passphrase-file")
-            .arg(&empty)
-            .arg("--out")
-            .arg(&out);
+        c.args([
+            "material",
+            "watch-only",
+            "--network",
+            "regtest",
+            "--accounts",
+            "1",
+        ])
+        .arg("--input")
+        .arg(&material)
+        .arg("--passphrase-file")
+        .arg(&empty)
+        .arg("--out")
+        .arg(&out);
     };
     let mut c = signer();
     base(&mut c);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is empty") && err.contains("pass.txt"), "{err}");
+    assert!(
+        err.contains("is empty") && err.contains("pass.txt"),
+        "{err}"
+    );
     assert!(!out.exists());
     let mut c = signer();
     base(&mut c);
@@ -105,7 +141,15 @@ fn refused_key_generate_leaves_no_directory() {
     let out = scratch("generate").join("holder");
     // No dice, no entropy file, no terminal: stdin ends before the quiz, nothing is written.
     let (code, _, err) = run(signer()
-        .args(["key", "generate", "--batch", "--network", "regtest", "--challenge", "c"])
+        .args([
+            "key",
+            "generate",
+            "--batch",
+            "--network",
+            "regtest",
+            "--challenge",
+            "c",
+        ])
         .arg("--out-dir")
         .arg(&out));
     assert_ne!(code, 0, "{err}");
