@@ -133,7 +133,7 @@ impl Error {
     pub fn class(&self) -> custos_core::exit::ExitClass {
         use custos_core::exit::ExitClass;
         match self {
-            Error::ProofRefused { .. } | Error::KeyRefused { .. } => ExitClass::Refusal,
+            Error::ProofRefused { .. } => ExitClass::Refusal,
             Error::File(e) => custos_core::exit::Classify::exit_class(e),
             // A path the user named that is missing, a directory or unreadable is their input.
             Error::Io { source, .. }
