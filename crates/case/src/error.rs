@@ -97,3 +97,15 @@ impl Error {
         !matches!(self, Error::Io { .. })
     }
 }
+
+impl custos_core::exit::Classify for Error {
+    /// I/O is the environment; everything else (not a case, a wrong case id, a ledger that does
+    /// not verify on open) is about the case the user named.
+    fn exit_class(&self) -> custos_core::exit::ExitClass {
+        if self.is_input_error() {
+            custos_core::exit::ExitClass::Input
+        } else {
+            custos_core::exit::ExitClass::Environment
+        }
+    }
+}

@@ -109,6 +109,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An input file is missing, a directory, unreadable or over its size limit.
+    #[error(transparent)]
+    File(#[from] custos_core::file::FileError),
     /// File I/O.
     #[error("{path}: {source}")]
     Io {
@@ -126,6 +129,28 @@ impl Error {
         matches!(self, Error::ProofRefused { .. })
     }
 
+    /// The exit class: refusals 1, I/O 3, everything else (malformed, unknown) 2.
+    pub fn class(&self) -> custos_core::exit::ExitClass {
+        use custos_core::exit::ExitClass;
+        match self {
+            Error::ProofRefused { .. } => ExitClass::Refusal,
+            Error::File(e) => custos_core::exit::Classify::exit_class(e),
+            // A path the user named that is missing, a directory or unreadable is their input.
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::PermissionDenied
+                        | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                ExitClass::Input
+            }
+            Error::Io { .. } => ExitClass::Environment,
+            _ => ExitClass::Input,
+        }
+    }
+
     /// Wraps an I/O error with its path.
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
         Error::Io {
@@ -140,5 +165,11 @@ impl Error {
             file: file.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl custos_core::exit::Classify for Error {
+    fn exit_class(&self) -> custos_core::exit::ExitClass {
+        self.class()
     }
 }

@@ -400,7 +400,7 @@ pub fn load_key_file<C: Verification>(
     path: &Path,
 ) -> Result<CeremonyKey, Error> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = custos_core::file::read_text(path, custos_core::file::KEY_RECORD)?;
     load_key_text(secp, &text, &file)
 }
 

@@ -50,7 +50,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Hash of a file on disk.
 pub fn hash_file(path: &Path) -> Result<FileHash, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = custos_core::file::read_bytes(path, custos_core::file::TRANSCRIPT)?;
     Ok(FileHash {
         name: path
             .file_name()
@@ -77,7 +77,7 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), Error> {
 
 /// Reads every line of a transcript, checking the format tag; errors name the line.
 pub fn read(path: &Path) -> Result<Vec<Entry>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = custos_core::file::read_text(path, custos_core::file::TRANSCRIPT)?;
     let file = path.display().to_string();
     text.lines()
         .enumerate()

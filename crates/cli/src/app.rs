@@ -3,18 +3,20 @@
 use std::path::PathBuf;
 
 use custos_case::{Case, NewArtifact};
-use custos_core::{ledger::Event, ledger::EventDraft, Network};
+use custos_core::{exit::Classify, ledger::Event, ledger::EventDraft, Network};
 
-/// Exit codes (documented in README.md and `custos --help`).
+/// Exit codes (documented in README.md, `custos --help` and ADR 0005), taken from the one
+/// mapping in [`custos_core::exit`].
 pub mod exit {
+    use custos_core::exit::ExitClass;
     /// Success.
-    pub const OK: u8 = 0;
+    pub const OK: u8 = custos_core::exit::OK;
     /// A finding or a refusal (verification failed, policy refused, incomplete scan).
-    pub const FINDING: u8 = 1;
+    pub const FINDING: u8 = ExitClass::Refusal.code();
     /// Usage or input error (bad arguments, malformed file, not a case).
-    pub const INPUT: u8 = 2;
+    pub const INPUT: u8 = ExitClass::Input.code();
     /// Environment or network error (I/O, server unreachable).
-    pub const ENV: u8 = 3;
+    pub const ENV: u8 = ExitClass::Environment.code();
 }
 
 /// An error with the exit code it maps to.
@@ -50,13 +52,25 @@ impl Failure {
     }
 }
 
-impl From<custos_case::Error> for Failure {
-    fn from(e: custos_case::Error) -> Self {
-        if e.is_input_error() {
-            Failure::input(e)
-        } else {
-            Failure::env(e)
+impl Failure {
+    /// An error that knows its own class (every library error, the file reader, stdout).
+    pub fn classified<E>(e: E) -> Failure
+    where
+        E: Classify + std::error::Error + Send + Sync + 'static,
+    {
+        Failure {
+            code: e.exit_class().code(),
+            error: e.into(),
         }
+    }
+}
+
+impl<E> From<E> for Failure
+where
+    E: Classify + std::error::Error + Send + Sync + 'static,
+{
+    fn from(e: E) -> Self {
+        Failure::classified(e)
     }
 }
 
@@ -166,6 +180,6 @@ pub fn command_line() -> String {
 /// Prints a JSON value to stdout (pretty).
 pub fn print_json(v: &impl serde::Serialize) -> CmdResult {
     let s = serde_json::to_string_pretty(v).map_err(Failure::env)?;
-    println!("{s}");
+    outln!("{s}")?;
     Ok(())
 }

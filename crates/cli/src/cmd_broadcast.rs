@@ -9,6 +9,7 @@ use bitcoin::{consensus::deserialize, Transaction, Txid};
 use clap::Args;
 use custos_case::NewArtifact;
 use custos_chain::{spv, VerifiedChain};
+use custos_core::file;
 use custos_core::{
     ledger::EventDraft,
     source::{BitcoinSource, SourceError},
@@ -48,13 +49,10 @@ pub struct WatchArgs {
 }
 
 fn read_tx(arg: &str) -> CmdResult<Vec<u8>> {
-    let data: Vec<u8> = if arg == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
-        s.into_bytes()
-    } else if Path::new(arg).is_file() {
-        std::fs::read(arg).map_err(|e| Failure::input(anyhow!("cannot read {arg}: {e}")))?
+    let is_hex = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_hexdigit());
+    let data: Vec<u8> = if arg == "-" || !is_hex || Path::new(arg).exists() {
+        // A file (or stdin): a missing path, a directory or an oversized file is named.
+        file::read_bytes_or_stdin(Path::new(arg), file::TRANSACTION)?
     } else {
         arg.as_bytes().to_vec()
     };
@@ -107,7 +105,7 @@ pub fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
     if app.json {
         print_json(&serde_json::json!({ "txid": txid.to_string(), "server": server.name() }))
     } else {
-        println!("{txid}");
+        outln!("{txid}")?;
         Ok(())
     }
 }
@@ -212,9 +210,9 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
                     "block_hash": chain.hash(height).map(|h| h.to_string()), "spv_verified": true,
                 }))
             } else {
-                println!(
+                outln!(
                     "{txid} confirmed at height {height}: {confs} confirmation(s), SPV-verified"
-                );
+                )?;
                 Ok(())
             };
         }

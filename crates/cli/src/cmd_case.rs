@@ -57,8 +57,8 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                     "head_seq": seq, "head_hash": head,
                 }))?;
             } else {
-                println!("created case {} in {} ({})", id, dir.display(), app.network);
-                println!("ledger head: seq {seq} {head}");
+                outln!("created case {} in {} ({})", id, dir.display(), app.network)?;
+                outln!("ledger head: seq {seq} {head}")?;
             }
             Ok(())
         }
@@ -68,23 +68,26 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             if app.json {
                 return print_json(&events);
             }
-            println!("case {} ({})", case.info().case_id, case.info().network);
-            println!(
+            outln!("case {} ({})", case.info().case_id, case.info().network)?;
+            outln!(
                 "{:>5}  {:<24}  {:<16}  {:<22}  hash",
-                "seq", "time (UTC)", "examiner", "kind"
-            );
+                "seq",
+                "time (UTC)",
+                "examiner",
+                "kind"
+            )?;
             for e in &events {
-                println!(
+                outln!(
                     "{:>5}  {:<24}  {:<16}  {:<22}  {}",
                     e.seq,
                     e.time,
                     truncate(&e.examiner, 16),
                     truncate(&e.kind, 22),
                     &e.hash[..16.min(e.hash.len())]
-                );
+                )?;
             }
             if let Some(last) = events.last() {
-                println!("head: seq {} {}", last.seq, last.hash);
+                outln!("head: seq {} {}", last.seq, last.hash)?;
             }
             Ok(())
         }
@@ -94,13 +97,15 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             if app.json {
                 print_json(&report)?;
             } else if report.ok() {
-                println!(
+                outln!(
                     "ok: {} events and {} artifacts verified; head {}",
-                    report.events, report.artifacts, report.head
-                );
+                    report.events,
+                    report.artifacts,
+                    report.head
+                )?;
             } else {
                 for p in &report.problems {
-                    println!("FAIL {}", p.message);
+                    outln!("FAIL {}", p.message)?;
                 }
             }
             if report.ok() {
@@ -133,7 +138,7 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             if app.json {
                 print_json(&summary)?;
             } else {
-                println!(
+                outln!(
                     "exported {} events and {} artifacts to {} (head {}, {})",
                     summary.events,
                     summary.artifacts,
@@ -144,7 +149,7 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                     } else {
                         "VERIFICATION FAILED"
                     }
-                );
+                )?;
             }
             if summary.verified {
                 Ok(())

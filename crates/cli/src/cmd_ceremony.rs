@@ -104,26 +104,9 @@ fn file_stem(name: &str) -> String {
         .collect()
 }
 
-fn write_new(path: &Path, data: &[u8]) -> CmdResult {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist)", path.display()))
-        .map_err(Failure::env)?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
-        .map_err(Failure::env)
-}
-
-/// A refused proof, challenge or duplicate key exits 1 (a refusal); other errors are input.
+/// A refused proof, challenge or duplicate key exits 1 (a refusal); I/O 3; other errors 2.
 fn ceremony_failure(e: custos_ceremony::Error) -> Failure {
-    if e.is_refusal() {
-        Failure::finding(e)
-    } else {
-        Failure::input(e)
-    }
+    Failure::classified(e)
 }
 
 fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
@@ -132,9 +115,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     let challenge = match (&a.challenge, &a.challenge_file) {
         (Some(c), _) => Some(c.trim().to_string()),
         (None, Some(p)) => Some(
-            std::fs::read_to_string(p)
-                .with_context(|| p.display().to_string())
-                .map_err(Failure::input)?
+            custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
                 .trim()
                 .to_string(),
         ),
@@ -145,9 +126,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     let mut key_files = Vec::new();
     for p in &a.keys {
         keys.push(load_key_file(&secp, p).map_err(ceremony_failure)?);
-        let bytes = std::fs::read(p)
-            .with_context(|| p.display().to_string())
-            .map_err(Failure::input)?;
+        let bytes = custos_core::file::read_bytes(p, custos_core::file::KEY_RECORD)?;
         key_files.push((p.clone(), bytes));
     }
     let req = Request {
@@ -164,6 +143,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         .map_err(Failure::input)?;
     let change0 = asm.first_change_address().map_err(Failure::input)?;
 
+    let new_dir = !a.out_dir.exists();
     std::fs::create_dir_all(&a.out_dir)
         .with_context(|| format!("cannot create {}", a.out_dir.display()))
         .map_err(Failure::env)?;
@@ -208,8 +188,16 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         "custody-policy.json".into(),
         (serde_json::to_string_pretty(&policy).map_err(Failure::env)? + "\n").into_bytes(),
     ));
-    for (_, name, data) in &outputs {
-        write_new(&a.out_dir.join(name), data)?;
+    // All or none: an existing `.bsms` must not leave a fresh `.descriptor` beside it.
+    let files: Vec<(PathBuf, Vec<u8>)> = outputs
+        .iter()
+        .map(|(_, name, data)| (a.out_dir.join(name), data.clone()))
+        .collect();
+    if let Err(e) = custos_core::file::write_all_new(&files) {
+        if new_dir {
+            let _ = std::fs::remove_dir(&a.out_dir);
+        }
+        return Err(e.into());
     }
 
     let key_payload: Vec<serde_json::Value> = asm
@@ -280,24 +268,24 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         out["ur"] = serde_json::json!(ur_frames);
         return print_json(&out);
     }
-    print!("{}", asm.summary(&first));
-    println!("First change address: {change0}");
+    out!("{}", asm.summary(&first))?;
+    outln!("First change address: {change0}")?;
     if unproven > 0 {
-        println!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)");
+        outln!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)")?;
     }
     for (_, name, data) in &outputs {
-        println!(
+        outln!(
             "wrote {} sha256 {}",
             a.out_dir.join(name).display(),
             transcript::sha256_hex(data)
-        );
+        )?;
     }
     if let Some(e) = event {
-        println!("ledger: seq {} {}", e.seq, e.hash);
+        outln!("ledger: seq {} {}", e.seq, e.hash)?;
     }
-    println!(
+    outln!(
         "Every keyholder now runs `custos-signer ceremony verify` and compares the first address."
-    );
+    )?;
     Ok(())
 }
 
@@ -329,9 +317,7 @@ fn show_frames(frames: &[String]) -> CmdResult {
 fn import_transcript(app: &App, file: &Path) -> CmdResult {
     let mut case = app.require_case()?;
     let entries = transcript::read(file).map_err(Failure::input)?;
-    let bytes = std::fs::read(file)
-        .with_context(|| file.display().to_string())
-        .map_err(Failure::input)?;
+    let bytes = custos_core::file::read_bytes(file, custos_core::file::TRANSCRIPT)?;
     let mut seqs = Vec::new();
     for e in &entries {
         let payload = serde_json::to_value(e).map_err(Failure::env)?;
@@ -363,11 +349,11 @@ fn import_transcript(app: &App, file: &Path) -> CmdResult {
             "imported": entries.len(), "seqs": seqs, "summary_seq": summary.map(|e| e.seq),
         }));
     }
-    println!(
+    outln!(
         "imported {} transcript entries from {} (ledger seq {:?})",
         entries.len(),
         file.display(),
         seqs
-    );
+    )?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! recorded inventory as HTML.
 
 use std::{
-    io::{IsTerminal, Read, Write},
+    io::{IsTerminal, Write},
     path::PathBuf,
     time::Duration,
 };
@@ -151,6 +151,13 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             "missing INPUT: a watch-only file, xpubs, descriptors or addresses"
         ))
     })?;
+    if let Some(out) = args.out.as_deref().filter(|p| p.exists()) {
+        // Refuse before the scan, not after it: `--out` is never overwritten.
+        return Err(custos_core::file::FileError::Exists {
+            path: out.to_path_buf(),
+        }
+        .into());
+    }
     let mut case = app.open_case()?;
     if args.offline && case.is_none() {
         return Err(Failure::input(anyhow!(
@@ -214,8 +221,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
 
     let inv_json = serde_json::to_vec_pretty(&report.inventory).map_err(Failure::env)?;
     if let Some(path) = &args.out {
-        std::fs::write(path, &inv_json)
-            .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", path.display())))?;
+        custos_core::file::write_new(path, &inv_json)?;
     }
     if let Some(c) = case.as_mut() {
         record(app, c, &report, &watch_bytes, &inv_json, args)?;
@@ -232,10 +238,10 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             "cross_check": report.cross_check,
         }))?;
     } else if args.csv {
-        print!("{}", render::csv(&report.inventory));
+        out!("{}", render::csv(&report.inventory))?;
     } else {
-        print!("{}", render::text(&report.inventory, &report.sources));
-        println!(
+        out!("{}", render::text(&report.inventory, &report.sources))?;
+        outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
             report.round_trips,
             report.rounds,
@@ -245,7 +251,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             } else {
                 String::new()
             }
-        );
+        )?;
     }
     if report.inventory.complete {
         Ok(())
@@ -288,19 +294,26 @@ fn parse_paths(s: &str) -> Paths {
     }
 }
 
-/// Reads INPUT: a file path, `-` for stdin, or the material itself.
+/// Whether INPUT names a file rather than being material: `-`, anything that exists on disk,
+/// or a single word with a `/` that is no descriptor (`wpkh([fp/84'/..]..)` has brackets).
+fn names_a_file(input: &str) -> bool {
+    input == "-"
+        || std::path::Path::new(input).exists()
+        || (input.contains('/') && !input.contains(|c: char| c.is_whitespace() || "([".contains(c)))
+}
+
+/// Reads INPUT: a file path, `-` for stdin, or the material itself. A path that is missing,
+/// a directory or too large is reported as such, never parsed as material.
 fn read_input(input: &str) -> CmdResult<String> {
-    if input == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
-        return Ok(s);
-    }
-    let p = std::path::Path::new(input);
-    if p.is_file() {
-        return std::fs::read_to_string(p)
-            .map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", p.display())));
+    if names_a_file(input) {
+        let limit = custos_core::file::Limit {
+            kind: "watch-only file or material file",
+            bytes: custos_core::file::WATCH_ONLY.bytes,
+        };
+        return Ok(custos_core::file::read_text_or_stdin(
+            std::path::Path::new(input),
+            limit,
+        )?);
     }
     Ok(input.to_string())
 }
@@ -483,9 +496,8 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
         &custos_core::ledger::now_utc(),
     );
     match out {
-        Some(p) => std::fs::write(p, html)
-            .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", p.display())))?,
-        None => print!("{html}"),
+        Some(p) => custos_core::file::write_new(p, html.as_bytes())?,
+        None => out!("{html}")?,
     }
     Ok(())
 }

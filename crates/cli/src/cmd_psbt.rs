@@ -3,10 +3,7 @@
 //! satoshi amounts. PSBTs are read from binary, base64 or hex files, or from files of BC-UR /
 //! BBQr parts; `-` reads stdin. Written files never overwrite existing ones.
 
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use bitcoin::Psbt;
@@ -97,16 +94,7 @@ pub struct QrArgs {
 }
 
 fn read(path: &Path) -> CmdResult<Psbt> {
-    let data = if path == Path::new("-") {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| Failure::env(anyhow!("cannot read stdin: {e}")))?;
-        v
-    } else {
-        std::fs::read(path)
-            .map_err(|e| Failure::input(anyhow!("cannot read {}: {e}", path.display())))?
-    };
+    let data = custos_core::file::read_bytes_or_stdin(path, custos_core::file::PSBT)?;
     transport::read_psbt(&data)
         .map(|(p, _)| p)
         .map_err(|e| Failure::input(anyhow!("{}: {e}", path.display())))
@@ -143,12 +131,12 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
                 if app.json {
                     return print_json(&serde_json::json!({"psbt": b64, "out": out}));
                 }
-                println!("wrote {}", out.display());
+                outln!("wrote {}", out.display())?;
                 Ok(())
             } else if app.json {
                 print_json(&serde_json::json!({ "psbt": b64 }))
             } else {
-                println!("{b64}");
+                outln!("{b64}")?;
                 Ok(())
             }
         }
@@ -206,8 +194,8 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if app.json {
                 print_json(&result)
             } else {
-                println!("complete: txid {txid}, {} vB", tx.vsize());
-                println!("wrote {}", out.display());
+                outln!("complete: txid {txid}, {} vB", tx.vsize())?;
+                outln!("wrote {}", out.display())?;
                 Ok(())
             }
         }
@@ -221,7 +209,7 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if app.json {
                 print_json(&serde_json::json!({"txid": tx.compute_txid().to_string(), "hex": hex}))
             } else {
-                println!("{hex}");
+                outln!("{hex}")?;
                 Ok(())
             }
         }
@@ -269,11 +257,11 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
                 &serde_json::json!({"frames": parts.len(), "dir": dir, "parts": parts}),
             );
         }
-        println!(
+        outln!(
             "wrote {} frame(s) and parts.txt to {}",
             parts.len(),
             dir.display()
-        );
+        )?;
         return Ok(());
     }
     if app.json {
@@ -285,8 +273,8 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
         } else {
             p.clone()
         };
-        println!("frame {}/{}", i + 1, parts.len());
-        println!("{}", transport::qr_terminal(&text).map_err(Failure::input)?);
+        outln!("frame {}/{}", i + 1, parts.len())?;
+        outln!("{}", transport::qr_terminal(&text).map_err(Failure::input)?)?;
     }
     Ok(())
 }

@@ -81,11 +81,11 @@ pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(
-    path: &PathBuf,
+    path: &std::path::Path,
     what: &str,
+    limit: custos_core::file::Limit,
 ) -> CmdResult<(T, Vec<u8>)> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::input(anyhow!("cannot read {what} {}: {e}", path.display())))?;
+    let bytes = custos_core::file::read_bytes(path, limit)?;
     let v = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::input(anyhow!("{} is not a {what} file: {e}", path.display())))?;
     Ok((v, bytes))
@@ -104,8 +104,10 @@ fn parse_rate(s: &str) -> CmdResult<FeeRate> {
 
 fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let mut case = app.open_case()?;
-    let (inventory, inv_bytes): (Inventory, _) = read_json(&a.inventory, "inventory")?;
-    let (policy, policy_bytes): (CustodyPolicy, _) = read_json(&a.custody, "custody policy")?;
+    let (inventory, inv_bytes): (Inventory, _) =
+        read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
+    let (policy, policy_bytes): (CustodyPolicy, _) =
+        read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
     if let Some(c) = &case {
         if c.info().network != inventory.network {
             return Err(Failure::input(anyhow!(
@@ -269,7 +271,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
-        println!(
+        outln!(
             "tx {}: {} inputs ({}), {} sat in, {} sat to custody {} (index {}), fee {} sat at {}.{:03} sat/vB, {} vB, {} WU",
             s.batch,
             s.inputs,
@@ -283,35 +285,35 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
             s.fee_rate_sat_per_kvb.0 % 1000,
             s.vsize.to_vb(),
             s.weight.to_wu()
-        );
+        )?;
     }
     if !sweep.left_out().is_empty() {
-        println!(
+        outln!(
             "left out: {} utxo(s) worth {} sat in total (uneconomic at this fee rate or below dust):",
             sweep.left_out().len(),
             sweep.plan.left_out_total.to_sat()
-        );
+        )?;
         for l in sweep.left_out() {
             let fee = l.fee_to_spend.map_or_else(
                 || "more than u64::MAX".to_string(),
                 |f| f.to_sat().to_string(),
             );
-            println!(
+            outln!(
                 "  {} {} sat (fee to spend {fee} sat): {}",
                 l.outpoint,
                 l.value.to_sat(),
                 l.reason
-            );
+            )?;
         }
     }
-    println!(
+    outln!(
         "total: {} sat to custody, {} sat fees; next custody index {}",
         sweep.plan.total_output().to_sat(),
         sweep.plan.total_fee().to_sat(),
         sweep.next_index
-    );
+    )?;
     for f in &files {
-        println!("wrote {f}");
+        outln!("wrote {f}")?;
     }
     Ok(())
 }

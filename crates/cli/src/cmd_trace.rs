@@ -218,7 +218,7 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
     if app.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.summary_text());
+        out!("{}", report.summary_text())?;
     }
     if report.is_partial() {
         return Err(Failure {
@@ -583,7 +583,7 @@ fn run_view(app: &App, out: Option<&Path>) -> CmdResult {
             f.write_all(html.as_bytes())
                 .map_err(|e| Failure::env(anyhow!("cannot write {}: {e}", p.display())))?;
         }
-        None => print!("{html}"),
+        None => out!("{html}")?,
     }
     Ok(())
 }

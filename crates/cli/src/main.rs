@@ -11,6 +11,8 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use custos_core::Network;
 
+#[macro_use]
+mod out;
 mod app;
 mod cmd_broadcast;
 mod cmd_case;
@@ -112,6 +114,8 @@ pub(crate) fn report_sections(
     Ok(sections)
 }
 
+/// Parses the command line, runs the command and maps its outcome to the exit code: the one
+/// place where `custos` ends (ripgrep's `main`/`run`). Classes come from `custos_core::exit`.
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -122,10 +126,23 @@ fn main() -> ExitCode {
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
                 _ => exit::INPUT,
             };
-            let _ = e.print();
+            if e.print().is_err() {
+                return ExitCode::from(exit::ENV);
+            }
             return ExitCode::from(code);
         }
     };
+    match run(&cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(f) => {
+            eprintln!("custos: error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Runs one parsed command.
+fn run(cli: &Cli) -> Result<(), Failure> {
     init_logging(cli.verbose, cli.quiet);
     let app = App {
         case_dir: cli.case.clone(),
@@ -135,7 +152,7 @@ fn main() -> ExitCode {
         json: cli.json,
         examiner: cli.examiner.clone(),
     };
-    let result = match &cli.command {
+    match &cli.command {
         Command::Ceremony(c) => cmd_ceremony::run(&app, c),
         Command::Case(c) => cmd_case::run(&app, c),
         Command::Inspect(a) => cmd_inspect::run(&app, a),
@@ -144,13 +161,6 @@ fn main() -> ExitCode {
         Command::Sweep(c) => cmd_sweep::run(&app, c),
         Command::Psbt(c) => cmd_psbt::run(&app, c),
         Command::Trace(c) => cmd_trace::run(&app, c),
-    };
-    match result {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(f) => {
-            eprintln!("custos: error: {:#}", f.error);
-            ExitCode::from(f.code)
-        }
     }
 }
 

@@ -10,7 +10,10 @@
 //! - [`source`]: the chain-source traits and their request/response types, implemented by
 //!   `custos-chain` (Electrum servers) and `custos-lab` (the in-process lab chain);
 //! - [`inventory`]: the watch-only, inventory and custody-policy files that cross the air gap;
-//! - [`ids`]: validated case and examiner identifiers.
+//! - [`ids`]: validated case and examiner identifiers;
+//! - [`exit`]: the exit-code classes every binary maps its errors to (ADR 0005);
+//! - [`file`]: the one exception to "no I/O": size-limited reading of input files and
+//!   never-overwriting writes of outputs, shared by the binaries.
 //!
 //! Not for: storage (see `custos-case`), networking (see `custos-chain`), key handling (see
 //! `custos-keys`). This crate is on the offline side of the air gap and must stay free of any
@@ -22,6 +25,8 @@
 
 pub mod amount;
 pub mod error;
+pub mod exit;
+pub mod file;
 pub mod ids;
 pub mod inventory;
 pub mod ledger;

@@ -21,6 +21,8 @@ use custos_ceremony::verify::check_membership;
 use custos_ceremony::Error as CeremonyError;
 use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
 use custos_core::Network;
+
+use crate::exit;
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 
 /// Ceremony commands.
@@ -60,12 +62,33 @@ pub fn run(cmd: &CeremonyCmd, json: bool) -> anyhow::Result<u8> {
     }
 }
 
-/// The receive descriptor a file describes, and a first address it states (BSMS).
-fn descriptor_of(
-    path: &std::path::Path,
-) -> Result<(Descriptor<DescriptorPublicKey>, Option<String>), CeremonyError> {
+/// What one file says about the wallet: its receive descriptor, the first address it states
+/// (BSMS) and the network it declares (a custody policy).
+struct Described {
+    descriptor: Descriptor<DescriptorPublicKey>,
+    first_address: Option<String>,
+    network: Option<Network>,
+}
+
+/// The receive descriptor a file describes, a first address it states (BSMS) and its network.
+fn descriptor_of(path: &std::path::Path) -> Result<Described, CeremonyError> {
+    let (descriptor, first_address, network) = descriptor_parts(path)?;
+    Ok(Described {
+        descriptor,
+        first_address,
+        network,
+    })
+}
+
+type Parts = (
+    Descriptor<DescriptorPublicKey>,
+    Option<String>,
+    Option<Network>,
+);
+
+fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CeremonyError::io(path, e))?;
+    let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
     let t = text.trim_start();
     if t.starts_with("BSMS 1.0") {
         let lines: Vec<&str> = t.lines().map(str::trim).collect();
@@ -85,7 +108,11 @@ fn descriptor_of(
         } else {
             lines[1].to_string()
         };
-        return Ok((parse_descriptor(&desc, &file)?, Some(lines[3].to_string())));
+        return Ok((
+            parse_descriptor(&desc, &file)?,
+            Some(lines[3].to_string()),
+            None,
+        ));
     }
     if t.starts_with('{') {
         let p: CustodyPolicy = serde_json::from_str(t)
@@ -96,14 +123,18 @@ fn descriptor_of(
                 format!("format {:?}", p.format),
             ));
         }
-        return Ok((parse_descriptor(&p.receive_descriptor, &file)?, None));
+        return Ok((
+            parse_descriptor(&p.receive_descriptor, &file)?,
+            None,
+            Some(p.network),
+        ));
     }
     let line = t
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .ok_or_else(|| CeremonyError::malformed(&file, "no descriptor"))?;
-    Ok((parse_descriptor(line, &file)?, None))
+    Ok((parse_descriptor(line, &file)?, None, None))
 }
 
 fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
@@ -112,8 +143,23 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     let mut chosen: Option<(Descriptor<DescriptorPublicKey>, String)> = None;
     let mut stated: Vec<(String, String)> = Vec::new();
     for f in &a.files {
-        let (d, first) = descriptor_of(f)?;
+        let Described {
+            descriptor: d,
+            first_address: first,
+            network,
+        } = descriptor_of(f)?;
         let name = f.display().to_string();
+        // As `sign` does: a policy for another network than the key record (or `--network`)
+        // is another wallet, whatever its descriptor says.
+        let expected = mine.network.unwrap_or(a.network);
+        if let Some(n) = network.filter(|n| *n != expected || *n != a.network) {
+            eprintln!(
+                "custos-signer: refused: {name} is a policy for {n}, but the key record and \
+                 --network are for {expected} and {}",
+                a.network
+            );
+            return Ok(exit::REFUSED);
+        }
         if let Some(addr) = first {
             stated.push((name.clone(), addr));
         }
@@ -190,28 +236,28 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     )
     .context("cannot write the transcript")?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
                 "membership": membership, "transcript": transcript_path,
             }))?
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "accepted: own key {} appears once (position {} of {})",
             mine.origin(),
             membership.position,
             membership.n
-        );
+        )?;
         if let Some(k) = membership.threshold {
-            println!("policy: {k} of {}", membership.n);
+            outln!("policy: {k} of {}", membership.n)?;
         }
-        println!("descriptor: {desc}");
+        outln!("descriptor: {desc}")?;
         for (i, addr) in membership.first_addresses.iter().enumerate() {
-            println!("receive {i}: {addr}");
+            outln!("receive {i}: {addr}")?;
         }
-        println!("compare the first address with every other keyholder before funding");
+        outln!("compare the first address with every other keyholder before funding")?;
     }
     Ok(0)
 }

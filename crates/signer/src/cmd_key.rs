@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use bitcoin::secp256k1::Secp256k1;
 use clap::{Args, Subcommand};
+
+use crate::exit;
 use custos_ceremony::entropy::{self, EntropyMode, Words};
 use custos_ceremony::keys::{derive_account, ScriptKind};
 use custos_ceremony::mnemonic::{self, SecretMnemonic};
@@ -142,9 +144,14 @@ impl Input {
             )),
             Input::Batch(lock) => {
                 let mut line = Secret::new(String::new());
-                let n = lock
+                // Bounded: a line without an end (`/dev/zero`) stops at the limit.
+                let limit = custos_core::file::KEY_RECORD.bytes;
+                let n = std::io::Read::take(&mut *lock, limit)
                     .read_line(line.expose_secret_mut())
                     .context("cannot read stdin")?;
+                if n as u64 >= limit && !line.expose_secret().ends_with('\n') {
+                    bail!("stdin: a line is longer than {limit} bytes");
+                }
                 if n == 0 {
                     bail!(
                         "stdin ended before: {}",
@@ -164,10 +171,11 @@ impl Input {
 fn read_challenge(c: &Option<String>, f: &Option<PathBuf>) -> anyhow::Result<String> {
     match (c, f) {
         (Some(c), _) => Ok(c.trim().to_string()),
-        (None, Some(p)) => Ok(std::fs::read_to_string(p)
-            .with_context(|| format!("{}", p.display()))?
-            .trim()
-            .to_string()),
+        (None, Some(p)) => Ok(
+            custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
+                .trim()
+                .to_string(),
+        ),
         (None, None) => {
             bail!("a ceremony challenge is required: --challenge TEXT or --challenge-file F")
         }
@@ -215,7 +223,18 @@ fn write_file(path: &Path, data: &[u8], secret: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// `key generate`; a run that writes no key record leaves no directory it created behind.
 fn generate(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
+    let new_dir = !a.out_dir.exists();
+    let r = generate_in(a, json);
+    if new_dir && !matches!(r, Ok(exit::OK)) {
+        // `remove_dir` removes only an empty directory: anything written stays.
+        let _ = std::fs::remove_dir(&a.out_dir);
+    }
+    r
+}
+
+fn generate_in(a: &GenerateArgs, json: bool) -> anyhow::Result<u8> {
     let words = Words::from_count(a.words)?;
     let challenge = read_challenge(&a.challenge, &a.challenge_file)?;
     if a.label.chars().count() > 80 {
@@ -287,8 +306,7 @@ fn draw_entropy(
     input: &mut Input,
 ) -> anyhow::Result<entropy::Generated> {
     if let Some(f) = &a.entropy_file {
-        let text =
-            Secret::new(std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?);
+        let text = custos_core::file::read_secret_or_stdin(f, custos_core::file::KEY_RECORD)?;
         let bytes = Secret::new(
             hex::decode(text.expose_secret().trim())
                 .map_err(|_| anyhow!("{}: entropy file must hold hex", f.display()))?,
@@ -492,8 +510,11 @@ fn write_key_record(
     let bsms_path = a.out_dir.join(format!("key-{fp}.bsms"));
     record::load_key_text(&secp, &json_text, &json_path.display().to_string())?;
     record::load_key_text(&secp, &gen.bsms, &bsms_path.display().to_string())?;
-    write_file(&json_path, json_text.as_bytes(), false)?;
-    write_file(&bsms_path, gen.bsms.as_bytes(), false)?;
+    // Both records or neither.
+    custos_core::file::write_all_new(&[
+        (json_path.clone(), json_text.into_bytes()),
+        (bsms_path.clone(), gen.bsms.clone().into_bytes()),
+    ])?;
     let files = vec![
         transcript::hash_file(&json_path)?,
         transcript::hash_file(&bsms_path)?,
@@ -522,26 +543,26 @@ fn print_result(
     transcript_path: &Path,
 ) -> anyhow::Result<()> {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "fingerprint": fp, "key": key_expr,
                 "files": paths.iter().zip(files).map(|(p, h)| serde_json::json!({"path": p, "sha256": h.sha256})).collect::<Vec<_>>(),
                 "transcript": transcript_path,
             }))?
-        );
+        )?;
     } else {
-        println!("key {key_expr}");
+        outln!("key {key_expr}")?;
         for (p, h) in paths.iter().zip(files) {
-            println!("wrote {} sha256 {}", p.display(), h.sha256);
+            outln!("wrote {} sha256 {}", p.display(), h.sha256)?;
         }
-        println!("transcript {}", transcript_path.display());
+        outln!("transcript {}", transcript_path.display())?;
     }
     Ok(())
 }
 
 fn import(a: &ImportArgs, json: bool) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&a.file).with_context(|| format!("{}", a.file.display()))?;
+    let text = custos_core::file::read_text(&a.file, custos_core::file::KEY_RECORD)?;
     let file = a.file.display().to_string();
     let created = custos_core::ledger::now_utc();
     let rec = custos_ceremony::import::import_text(

@@ -6,15 +6,11 @@
 //! from the public word list, at the named positions), because the examiner asked for them.
 //! An unknown-word error also names suggested list words (never the word as typed).
 
-use std::{
-    fs::OpenOptions,
-    io::{Read, Write},
-    path::{Path, PathBuf},
-};
+use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
-use anyhow::Context;
+use crate::secrets::{read_material, read_passphrase};
 use clap::{Args, Subcommand};
-use custos_core::{Network, Secret, SecretString};
+use custos_core::Network;
 use custos_keys::{
     bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material,
     WatchOnlyOptions,
@@ -55,6 +51,10 @@ pub struct WatchOnlyArgs {
     /// Ask for the passphrase on a no-echo prompt.
     #[arg(long)]
     passphrase_prompt: bool,
+    /// Accept an empty `--passphrase-file` as "no passphrase" (otherwise an empty file is an
+    /// error: it is more often a mistake than a choice).
+    #[arg(long)]
+    empty_passphrase: bool,
     /// Accounts listed per catalogue path that discovers accounts (0..N).
     #[arg(long, default_value_t = 5)]
     accounts: u32,
@@ -81,48 +81,6 @@ pub struct ClassifyArgs {
     corrections: bool,
 }
 
-fn read_material(input: &Option<PathBuf>) -> anyhow::Result<SecretString> {
-    let mut buf = String::new();
-    match input.as_deref() {
-        Some(p) if p == Path::new("-") => {
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .context("reading material from stdin")?;
-        }
-        Some(p) => {
-            let mut f =
-                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            f.read_to_string(&mut buf)
-                .with_context(|| format!("reading {}", p.display()))?;
-        }
-        None => {
-            buf = rpassword::prompt_password("seized material (input hidden): ")
-                .context("reading the prompt")?;
-        }
-    }
-    Ok(Secret::new(buf))
-}
-
-fn read_passphrase(args: &WatchOnlyArgs) -> anyhow::Result<Option<SecretString>> {
-    if let Some(p) = &args.passphrase_file {
-        let mut s = std::fs::read_to_string(p)
-            .with_context(|| format!("reading passphrase file {}", p.display()))?;
-        if s.ends_with('\n') {
-            s.pop();
-            if s.ends_with('\r') {
-                s.pop();
-            }
-        }
-        return Ok(Some(Secret::new(s)));
-    }
-    if args.passphrase_prompt {
-        let s = rpassword::prompt_password("passphrase (input hidden): ")
-            .context("reading the prompt")?;
-        return Ok(Some(Secret::new(s)));
-    }
-    Ok(None)
-}
-
 /// Runs a material command; returns the exit code.
 pub fn run(cmd: &MaterialCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
@@ -137,8 +95,12 @@ fn input_error(e: &custos_keys::Error) -> u8 {
 }
 
 fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
-    let text = read_material(&a.input.input)?;
-    let passphrase = read_passphrase(a)?;
+    let text = read_material(a.input.input.as_deref(), "seized material (input hidden): ")?;
+    let passphrase = read_passphrase(
+        a.passphrase_file.as_deref(),
+        a.passphrase_prompt,
+        a.empty_passphrase,
+    )?;
     let network = a.input.network;
     let material = match classify(&text, network) {
         Ok(m) => m,
@@ -212,7 +174,7 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         *per_path.entry(key).or_default() += 1;
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "out": a.out,
@@ -223,25 +185,25 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
                 "sources": wo.sources.len(),
                 "sources_per_path": per_path,
             }))?
-        );
+        )?;
     } else {
-        println!("material:     {}", wo.material);
-        println!("network:      {network}");
+        outln!("material:     {}", wo.material)?;
+        outln!("network:      {network}")?;
         if let Some(fp) = master {
-            println!("master fingerprint: {fp}");
+            outln!("master fingerprint: {fp}")?;
         }
-        println!("file fingerprint:   {}", wo.fingerprint);
-        println!("sources:      {}", wo.sources.len());
+        outln!("file fingerprint:   {}", wo.fingerprint)?;
+        outln!("sources:      {}", wo.sources.len())?;
         for (k, n) in &per_path {
-            println!("  {k:<24} {n}");
+            outln!("  {k:<24} {n}")?;
         }
-        println!("written:      {}", a.out.display());
+        outln!("written:      {}", a.out.display())?;
     }
     Ok(exit::OK)
 }
 
 fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
-    let text = read_material(&a.input.input)?;
+    let text = read_material(a.input.input.as_deref(), "seized material (input hidden): ")?;
     match classify(&text, a.input.network) {
         Ok(m) => {
             let words = match &m {
@@ -251,7 +213,7 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
                 _ => None,
             };
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "kind": m.kind_name(),
@@ -261,19 +223,19 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
                         "script_hints": m.script_hints(),
                         "network": a.input.network,
                     }))?
-                );
+                )?;
             } else {
-                println!("kind:         {}", m.kind_name());
-                println!("description:  {}", m.describe());
-                println!(
+                outln!("kind:         {}", m.kind_name())?;
+                outln!("description:  {}", m.describe())?;
+                outln!(
                     "secret:       {}",
                     if m.is_secret() {
                         "yes (can spend)"
                     } else {
                         "no (watch-only)"
                     }
-                );
-                println!("script types: {}", m.script_hints().join("; "));
+                )?;
+                outln!("script types: {}", m.script_hints().join("; "))?;
             }
             Ok(exit::OK)
         }

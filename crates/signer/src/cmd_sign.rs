@@ -7,7 +7,6 @@
 //! `<name>-signed.psbt` (Coldcard's naming) in the input's encoding, never over an existing file.
 
 use std::{
-    io::Read,
     path::{Path, PathBuf},
     str::FromStr,
 };
@@ -15,7 +14,7 @@ use std::{
 use anyhow::{anyhow, Context};
 use bitcoin::psbt::PsbtSighashType;
 use clap::Args;
-use custos_core::{inventory::CustodyPolicy, Secret, SecretString};
+use custos_core::{file, inventory::CustodyPolicy};
 use custos_keys::classify;
 use custos_tx::{
     custody::Custody,
@@ -28,6 +27,7 @@ use custos_tx::{
 };
 
 use crate::exit;
+use crate::secrets::{read_material, read_passphrase};
 
 /// `sign`.
 #[derive(Debug, Args)]
@@ -44,6 +44,10 @@ pub struct SignArgs {
     /// Ask for the passphrase on a no-echo prompt.
     #[arg(long)]
     passphrase_prompt: bool,
+    /// Accept an empty `--passphrase-file` as "no passphrase" (otherwise an empty file is an
+    /// error: it is more often a mistake than a choice).
+    #[arg(long)]
+    empty_passphrase: bool,
     /// The registered custody policy (JSON, from the key ceremony). Every output must pay it.
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
@@ -73,57 +77,6 @@ pub struct SignArgs {
     verify_only: bool,
 }
 
-fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if path == Path::new("-") {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .context("cannot read stdin")?;
-        Ok(v)
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-    }
-}
-
-fn read_secret(path: Option<&Path>, prompt: &str) -> anyhow::Result<SecretString> {
-    match path {
-        Some(p) if p == Path::new("-") => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read stdin")?;
-            Ok(Secret::new(s))
-        }
-        Some(p) => {
-            let s = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            Ok(Secret::new(s))
-        }
-        None => {
-            let s = rpassword::prompt_password(prompt).context("cannot read from the terminal")?;
-            Ok(Secret::new(s))
-        }
-    }
-}
-
-fn passphrase(args: &SignArgs) -> anyhow::Result<Option<SecretString>> {
-    if let Some(p) = &args.passphrase_file {
-        let mut s = read_secret(Some(p), "")?;
-        let t = s.expose_secret_mut();
-        if t.ends_with('\n') {
-            t.pop();
-            if t.ends_with('\r') {
-                t.pop();
-            }
-        }
-        return Ok(Some(s));
-    }
-    if args.passphrase_prompt {
-        return Ok(Some(read_secret(None, "passphrase: ")?));
-    }
-    Ok(None)
-}
-
 /// Parses `N` or `N.NNN` sat/vB exactly into a rate in sat/kvB.
 pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3).map_err(|e| anyhow!("fee rate {s:?}: {e}"))?;
@@ -135,8 +88,7 @@ pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
 /// Runs `custos-signer sign`. Returns the exit code.
 pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     // 1. Policy and PSBT: input errors exit 2.
-    let policy_text = std::fs::read_to_string(&args.policy)
-        .with_context(|| format!("cannot read policy {}", args.policy.display()))?;
+    let policy_text = file::read_text(&args.policy, file::POLICY)?;
     let policy: CustodyPolicy = serde_json::from_str(&policy_text).with_context(|| {
         format!(
             "policy {} is not a custody policy file",
@@ -144,7 +96,7 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         )
     })?;
     let custody = Custody::from_policy(&policy).map_err(|e| anyhow!("{e}"))?;
-    let data = read_input(&args.psbt)?;
+    let data = file::read_bytes_or_stdin(&args.psbt, file::PSBT)?;
     let (mut psbt, encoding) =
         transport::read_psbt(&data).map_err(|e| anyhow!("{}: {e}", args.psbt.display()))?;
     let mut opts = VerifyOptions {
@@ -163,10 +115,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Ok(r) => r,
         Err(e) if e.is_refusal() => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"refused": true, "reason": e.to_string()})
-                );
+                )?;
             }
             eprintln!("custos-signer: {e}");
             return Ok(exit::REFUSED);
@@ -174,16 +126,16 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Err(e) => return Err(anyhow!("{e}")),
     };
     if !json {
-        print!("{}", review.to_text());
+        out!("{}", review.to_text())?;
     }
     if args.verify_only {
         if json {
-            println!("{}", serde_json::to_string_pretty(&review)?);
+            outln!("{}", serde_json::to_string_pretty(&review)?)?;
         } else {
-            println!(
+            outln!(
                 "verified: every output pays the custody policy \"{}\"",
                 policy.name
-            );
+            )?;
         }
         return Ok(exit::OK);
     }
@@ -201,8 +153,12 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         ));
     }
     // 3. Secrets.
-    let material_text = read_secret(args.material.as_deref(), "seized material: ")?;
-    let pass = passphrase(args)?;
+    let material_text = read_material(args.material.as_deref(), "seized material: ")?;
+    let pass = read_passphrase(
+        args.passphrase_file.as_deref(),
+        args.passphrase_prompt,
+        args.empty_passphrase,
+    )?;
     let material =
         classify(&material_text, policy.network).map_err(|e| anyhow!("material: {e}"))?;
     drop(material_text);
@@ -214,10 +170,10 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         Ok(o) => o,
         Err(e) if e.is_refusal() => {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"refused": true, "reason": e.to_string()})
-                );
+                )?;
             }
             eprintln!("custos-signer: REFUSED: {e}");
             return Ok(exit::REFUSED);
@@ -236,22 +192,22 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     };
     write_new(&out, &encode(&psbt, file_encoding)).map_err(|e| anyhow!("{e}"))?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "review": review,
                 "signed": outcome,
                 "out": out.display().to_string(),
             }))?
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "signed {} input(s) ({} signature(s)); no key for input(s) {:?}",
             outcome.signed_inputs.len(),
             outcome.signatures,
             outcome.unsigned_inputs
-        );
-        println!("wrote {}", out.display());
+        )?;
+        outln!("wrote {}", out.display())?;
     }
     Ok(exit::OK)
 }

@@ -11,12 +11,16 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use custos_core::exit::{Classify, ExitClass};
 
+#[macro_use]
+mod out;
 mod cmd_ceremony;
 mod cmd_key;
 mod cmd_material;
 mod cmd_sign;
 mod hardening;
+mod secrets;
 
 /// custos-signer — offline key generation and signing for custody of seized cryptocurrency.
 ///
@@ -56,17 +60,17 @@ enum Command {
     Sign(cmd_sign::SignArgs),
 }
 
-/// Exit codes of the signer.
-#[allow(dead_code)]
+/// Exit codes of the signer, taken from the one mapping in [`custos_core::exit`] (ADR 0005).
 mod exit {
+    use custos_core::exit::ExitClass;
     /// Success.
-    pub const OK: u8 = 0;
+    pub const OK: u8 = custos_core::exit::OK;
     /// Refusal: the signer would not sign / verify failed.
-    pub const REFUSED: u8 = 1;
+    pub const REFUSED: u8 = ExitClass::Refusal.code();
     /// Usage or input error.
-    pub const INPUT: u8 = 2;
+    pub const INPUT: u8 = ExitClass::Input.code();
     /// Environment error.
-    pub const ENV: u8 = 3;
+    pub const ENV: u8 = ExitClass::Environment.code();
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -85,42 +89,80 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// Hardens the process, parses the command line, runs the command and maps its outcome to the
+/// exit code: the one place where `custos-signer` ends.
 fn main() -> ExitCode {
     // Before anything can hold a secret: no core dumps.
     if let Err(e) = hardening::disable_core_dumps() {
         eprintln!("custos-signer: cannot disable core dumps: {e}");
-        return ExitCode::from(3);
+        return ExitCode::from(exit::ENV);
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 2,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::INPUT,
             };
-            let _ = e.print();
+            if e.print().is_err() {
+                return ExitCode::from(exit::ENV);
+            }
             return ExitCode::from(code);
         }
     };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("custos-signer: error: {e:#}");
+            ExitCode::from(class_of(&e).code())
+        }
+    }
+}
+
+/// Runs one parsed command. `Ok` carries the code of an outcome the command has already
+/// reported (0, or 1 for a refusal it explained).
+fn run(cli: Cli) -> anyhow::Result<u8> {
     init_logging(cli.verbose, cli.quiet);
     let Some(command) = cli.command else {
         use clap::CommandFactory;
-        let _ = Cli::command().print_help();
-        return ExitCode::from(exit::INPUT);
+        Cli::command().print_help()?;
+        return Ok(exit::INPUT);
     };
-    let result: anyhow::Result<u8> = match command {
+    match command {
         Command::Key(c) => cmd_key::run(&c, cli.json),
         Command::Ceremony(c) => cmd_ceremony::run(&c, cli.json),
         Command::Material(c) => cmd_material::run(&c, cli.json),
         Command::Sign(a) => cmd_sign::run(&a, cli.json),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("custos-signer: error: {e:#}");
-            ExitCode::from(exit::INPUT)
+    }
+}
+
+/// The exit class of an error: the first error in its chain that knows its class decides;
+/// anything unclassified is an input error (bad arguments, malformed files).
+fn class_of(e: &anyhow::Error) -> ExitClass {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<out::StdoutError>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_core::file::FileError>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_ceremony::Error>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_tx::Error>() {
+            return if c.is_refusal() {
+                ExitClass::Refusal
+            } else {
+                ExitClass::Input
+            };
+        }
+        if let Some(c) = cause.downcast_ref::<std::io::Error>() {
+            return c.exit_class();
         }
     }
+    ExitClass::Input
 }
 
 #[cfg(test)]

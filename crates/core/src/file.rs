@@ -1,0 +1,371 @@
+//! Reading files from outside with a size limit, and writing outputs without overwriting.
+//!
+//! The one place in `custos-core` that touches the file system, shared by the binaries so that
+//! every file they read is bounded the same way (issue 10 item 4): the limit is checked on the
+//! metadata *and* while reading (`take(limit + 1)`), so a FIFO or `/dev/zero` stops at the limit
+//! instead of filling memory. A missing path, a directory and an unreadable file are told apart
+//! and named (item 5). Outputs are created with `create_new`, never over an existing file, and a
+//! set of outputs is written all or none.
+
+use std::{
+    fs::OpenOptions,
+    io::{ErrorKind, Read, Write},
+    path::{Path, PathBuf},
+};
+
+use zeroize::Zeroize;
+
+use crate::exit::{Classify, ExitClass};
+use crate::secret::{Secret, SecretString};
+
+/// A kind of input file and the most bytes custos reads of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// What the file is ("psbt", "material file"), for messages.
+    pub kind: &'static str,
+    /// Largest accepted size in bytes.
+    pub bytes: u64,
+}
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+/// A PSBT (binary, base64, hex, or a file of BC-UR / BBQr parts). Full previous transactions
+/// make PSBTs large; 32 MiB is far above any standard sweep.
+pub const PSBT: Limit = Limit {
+    kind: "psbt",
+    bytes: 32 * MIB,
+};
+/// A raw transaction (hex or binary): a block's weight limit in hex is 8 MB.
+pub const TRANSACTION: Limit = Limit {
+    kind: "transaction",
+    bytes: 8 * MIB,
+};
+/// Seized material (a mnemonic, xprv, descriptor, a WIF or address list).
+pub const MATERIAL: Limit = Limit {
+    kind: "material file",
+    bytes: MIB,
+};
+/// A passphrase file.
+pub const PASSPHRASE: Limit = Limit {
+    kind: "passphrase file",
+    bytes: 64 * KIB,
+};
+/// A custody policy, a descriptor file or a BSMS record.
+pub const POLICY: Limit = Limit {
+    kind: "policy",
+    bytes: MIB,
+};
+/// A keyholder's key record (JSON or BSMS round 1) or a dice-roll file.
+pub const KEY_RECORD: Limit = Limit {
+    kind: "key record",
+    bytes: 256 * KIB,
+};
+/// A ceremony transcript (JSON lines).
+pub const TRANSCRIPT: Limit = Limit {
+    kind: "transcript",
+    bytes: 16 * MIB,
+};
+/// A watch-only file written by the signer.
+pub const WATCH_ONLY: Limit = Limit {
+    kind: "watch-only file",
+    bytes: 16 * MIB,
+};
+/// An inventory written by `custos inspect`.
+pub const INVENTORY: Limit = Limit {
+    kind: "inventory",
+    bytes: 64 * MIB,
+};
+/// A label file (TagPack YAML, CSV).
+pub const LABELS: Limit = Limit {
+    kind: "label file",
+    bytes: 64 * MIB,
+};
+
+/// What went wrong with a file. Messages name the path; they never carry the content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// Nothing at the path.
+    #[error("{}: no such file", path.display())]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is a directory.
+    #[error("{}: is a directory, not a file", path.display())]
+    IsDirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file exists but may not be read (or written).
+    #[error("{}: permission denied", path.display())]
+    PermissionDenied {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file is larger than its kind allows.
+    #[error("{}: {kind} larger than the {limit}-byte limit", path.display())]
+    TooLarge {
+        /// The path given ("-" for stdin).
+        path: PathBuf,
+        /// Kind of file.
+        kind: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file should be text but is not UTF-8.
+    #[error("{}: {kind} is not utf-8 text", path.display())]
+    NotText {
+        /// The path given.
+        path: PathBuf,
+        /// Kind of file.
+        kind: &'static str,
+    },
+    /// An output already exists.
+    #[error("{}: already exists; not overwriting it", path.display())]
+    Exists {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// Reading failed for another reason (the disk, the device).
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing failed (full disk, missing directory).
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The output path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for FileError {
+    /// The user chose the path: missing, directory, unreadable, too large, not text and
+    /// already existing are input errors; a device failing under a good path is the environment.
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            FileError::Read { .. } | FileError::Write { .. } => ExitClass::Environment,
+            _ => ExitClass::Input,
+        }
+    }
+}
+
+fn open_error(path: &Path, e: std::io::Error, write: bool) -> FileError {
+    let path = path.to_path_buf();
+    match e.kind() {
+        ErrorKind::NotFound if !write => FileError::NotFound { path },
+        ErrorKind::PermissionDenied => FileError::PermissionDenied { path },
+        ErrorKind::IsADirectory => FileError::IsDirectory { path },
+        ErrorKind::AlreadyExists => FileError::Exists { path },
+        _ if write => FileError::Write { path, source: e },
+        _ => FileError::Read { path, source: e },
+    }
+}
+
+/// Reads at most `limit + 1` bytes from `r`; more than `limit` is [`FileError::TooLarge`].
+fn read_limited(r: impl Read, path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+    let mut buf = Vec::new();
+    let read = r
+        .take(limit.bytes.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| open_error(path, e, false));
+    if let Err(e) = read {
+        buf.zeroize();
+        return Err(e);
+    }
+    if buf.len() as u64 > limit.bytes {
+        // The content may be secret (material); do not leave it in freed memory.
+        buf.zeroize();
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            kind: limit.kind,
+            limit: limit.bytes,
+        });
+    }
+    Ok(buf)
+}
+
+/// Reads a whole file of at most `limit.bytes` bytes.
+pub fn read_bytes(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+    let meta = std::fs::metadata(path).map_err(|e| open_error(path, e, false))?;
+    if meta.is_dir() {
+        return Err(FileError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if meta.is_file() && meta.len() > limit.bytes {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            kind: limit.kind,
+            limit: limit.bytes,
+        });
+    }
+    let f = std::fs::File::open(path).map_err(|e| open_error(path, e, false))?;
+    read_limited(f, path, limit)
+}
+
+/// Reads a whole file, or stdin when `path` is `-`.
+pub fn read_bytes_or_stdin(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+    if path == Path::new("-") {
+        read_limited(std::io::stdin().lock(), path, limit)
+    } else {
+        read_bytes(path, limit)
+    }
+}
+
+fn into_text(buf: Vec<u8>, path: &Path, limit: Limit) -> Result<String, FileError> {
+    String::from_utf8(buf).map_err(|e| {
+        e.into_bytes().zeroize();
+        FileError::NotText {
+            path: path.to_path_buf(),
+            kind: limit.kind,
+        }
+    })
+}
+
+/// Reads a UTF-8 text file of at most `limit.bytes` bytes.
+pub fn read_text(path: &Path, limit: Limit) -> Result<String, FileError> {
+    into_text(read_bytes(path, limit)?, path, limit)
+}
+
+/// Reads a UTF-8 text file, or stdin when `path` is `-`.
+pub fn read_text_or_stdin(path: &Path, limit: Limit) -> Result<String, FileError> {
+    into_text(read_bytes_or_stdin(path, limit)?, path, limit)
+}
+
+/// Reads a secret text file (or stdin for `-`) straight into a [`Secret`]; every buffer that
+/// held the content is zeroized, also on error.
+pub fn read_secret_or_stdin(path: &Path, limit: Limit) -> Result<SecretString, FileError> {
+    read_text_or_stdin(path, limit).map(Secret::new)
+}
+
+/// Writes `bytes` to a new file; fails with [`FileError::Exists`] when `path` exists. A write
+/// that fails part-way removes the partial file.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_new_with(path, bytes, &OpenOptions::new())
+}
+
+/// [`write_new`] with caller-chosen open options (e.g. Unix mode 0600); `write`, `create_new`
+/// are set here.
+pub fn write_new_with(path: &Path, bytes: &[u8], opts: &OpenOptions) -> Result<(), FileError> {
+    let mut opts = opts.clone();
+    opts.write(true).create_new(true);
+    let mut f = opts.open(path).map_err(|e| open_error(path, e, true))?;
+    if let Err(source) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(FileError::Write {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Writes every file or none: checks that no output exists, then creates each with
+/// [`write_new`]; when one fails, the ones already written are removed.
+pub fn write_all_new(files: &[(PathBuf, Vec<u8>)]) -> Result<(), FileError> {
+    if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+        return Err(FileError::Exists { path: p.clone() });
+    }
+    for (i, (p, data)) in files.iter().enumerate() {
+        if let Err(e) = write_new(p, data) {
+            for (done, _) in &files[..i] {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("custos-core-file-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    #[test]
+    fn dev_zero_stops_at_the_limit() {
+        let e = read_bytes(Path::new("/dev/zero"), KEY_RECORD).expect_err("unbounded");
+        assert!(matches!(e, FileError::TooLarge { limit, .. } if limit == KEY_RECORD.bytes));
+        assert!(e.to_string().contains("/dev/zero"), "{e}");
+        assert_eq!(e.exit_class(), ExitClass::Input);
+    }
+
+    #[test]
+    fn oversized_regular_file_is_refused_before_reading() {
+        let d = tmp("big");
+        let p = d.join("big.psbt");
+        std::fs::write(&p, vec![b'a'; 2000]).expect("write");
+        let small = Limit {
+            kind: "psbt",
+            bytes: 1999,
+        };
+        let e = read_bytes(&p, small).expect_err("too large");
+        assert!(
+            e.to_string()
+                .contains("psbt larger than the 1999-byte limit"),
+            "{e}"
+        );
+        assert_eq!(read_bytes(&p, PSBT).expect("fits").len(), 2000);
+    }
+
+    #[test]
+    fn missing_path_and_directory_are_told_apart() {
+        let d = tmp("kinds");
+        let missing = d.join("nope");
+        let e = read_text(&missing, POLICY).expect_err("missing");
+        assert!(matches!(e, FileError::NotFound { .. }), "{e}");
+        assert!(e.to_string().contains("no such file"), "{e}");
+        let e = read_text(&d, POLICY).expect_err("directory");
+        assert!(e.to_string().contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn write_new_never_overwrites() {
+        let d = tmp("new");
+        let p = d.join("out");
+        write_new(&p, b"first").expect("first write");
+        let e = write_new(&p, b"second").expect_err("overwrote");
+        assert!(matches!(e, FileError::Exists { .. }));
+        assert_eq!(std::fs::read(&p).expect("read"), b"first");
+    }
+
+    #[test]
+    fn write_all_new_writes_nothing_when_one_output_exists() {
+        let d = tmp("all");
+        let a = d.join("a");
+        let b = d.join("b");
+        std::fs::write(&b, b"old").expect("write");
+        let e = write_all_new(&[(a.clone(), b"1".to_vec()), (b.clone(), b"2".to_vec())]);
+        assert!(e.is_err());
+        assert!(!a.exists(), "a partial set of outputs was written");
+        assert_eq!(std::fs::read(&b).expect("read"), b"old");
+    }
+
+    #[test]
+    fn write_all_new_removes_written_files_when_a_later_one_fails() {
+        let d = tmp("rollback");
+        let a = d.join("a");
+        let bad = d.join("missing-dir").join("b");
+        let e = write_all_new(&[(a.clone(), b"1".to_vec()), (bad, b"2".to_vec())]);
+        assert!(e.is_err());
+        assert!(!a.exists(), "the first output stayed behind");
+    }
+}
