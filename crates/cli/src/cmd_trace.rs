@@ -112,8 +112,14 @@ pub struct TraceArgs {
     /// Taint model of the view and the text summary (exposure is given under all five).
     #[arg(long, value_enum, default_value = "haircut")]
     taint: ModelArg,
-    /// Switch a heuristic off (repeatable); `custos trace forward --help` lists them.
-    #[arg(long, value_name = "ID")]
+    /// Switch a heuristic on (repeatable; `change-link` and `coinbase-outputs` are off by
+    /// default). Names: coinjoin-wasabi, coinjoin-whirlpool, coinjoin-joinmarket,
+    /// coinjoin-equal-output, common-input, coinbase-outputs, change-link, address-reuse,
+    /// script-type, optimal-change, round-amount, fresh-address, fingerprint, peel-chain.
+    #[arg(long, value_name = "NAME")]
+    heuristic: Vec<String>,
+    /// Switch a heuristic off (repeatable; names as for --heuristic).
+    #[arg(long, value_name = "NAME")]
     no_heuristic: Vec<String>,
     /// Replay from the case's cache (no network).
     #[arg(long)]
@@ -152,6 +158,12 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
     let starts = parse_starts(&args.start, network)?;
     let labels = load_labels(&args.labels, network)?;
     let mut heuristics = HeuristicSet::default();
+    for id in &args.heuristic {
+        let h: HeuristicId = id
+            .parse()
+            .map_err(|e| Failure::input(anyhow!("--heuristic {id}: {e}")))?;
+        heuristics.enable(h);
+    }
     for id in &args.no_heuristic {
         let h: HeuristicId = id
             .parse()
@@ -472,6 +484,7 @@ fn record(
             "labels": args.labels,
             "max_cluster": args.max_cluster,
             "taint": report.model,
+            "enabled_heuristics": args.heuristic,
             "disabled_heuristics": args.no_heuristic,
             "tip_height": t.tip.0,
             "tip_hash": t.tip.1.to_string(),

@@ -71,10 +71,12 @@ pub const WATCH_ONLY: Limit = Limit {
     kind: "watch-only file",
     bytes: 16 * MIB,
 };
-/// An inventory written by `custos inspect`.
+/// An inventory written by `custos inspect`. Every UTXO carries its whole previous transaction
+/// (for `non_witness_utxo`), so a wallet of a few thousand coins paid by large batch transactions
+/// (the lab's `ransomware`) passes 64 MiB; 1 GiB bounds memory on the online workstation.
 pub const INVENTORY: Limit = Limit {
     kind: "inventory",
-    bytes: 64 * MIB,
+    bytes: 1024 * MIB,
 };
 /// A label file (TagPack YAML, CSV).
 pub const LABELS: Limit = Limit {
