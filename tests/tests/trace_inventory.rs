@@ -23,7 +23,13 @@ impl Drop for LabProcess {
 /// Starts `custos-lab up` on a free port and returns its URL.
 fn start_lab(scenario: &str, data: &Path) -> (LabProcess, String) {
     let child = Command::new(bin("custos-lab"))
-        .args(["up", "--scenario", scenario, "--data", data.to_str().unwrap()])
+        .args([
+            "up",
+            "--scenario",
+            scenario,
+            "--data",
+            data.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -73,7 +79,17 @@ fn traces_a_seized_wallets_inventory_back_to_the_reported_theft() {
     let c = case.to_str().unwrap();
     let o = run(
         "custos",
-        &["--network", "regtest", "case", "new", c, "--case-id", "TRACE-INV", "--examiner", "t"],
+        &[
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            c,
+            "--case-id",
+            "TRACE-INV",
+            "--examiner",
+            "t",
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -123,13 +139,21 @@ fn traces_a_seized_wallets_inventory_back_to_the_reported_theft() {
     // Under every model, part of the seized wallet's coins comes from the reported theft.
     for e in v["exposure"].as_array().unwrap() {
         let theft = e["per_category"]["theft"].as_u64().unwrap_or(0);
-        assert!(theft > 0, "no value traced back to the theft under {}", e["model"]);
+        assert!(
+            theft > 0,
+            "no value traced back to the theft under {}",
+            e["model"]
+        );
     }
     // Recorded in the case, which verifies, and shown in the case report.
     let o = run("custos", &["--case", c, "case", "verify"], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let export = t.path().join("export");
-    let o = run("custos", &["--case", c, "case", "export", export.to_str().unwrap()], None);
+    let o = run(
+        "custos",
+        &["--case", c, "case", "export", export.to_str().unwrap()],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let report = std::fs::read_to_string(export.join("report.html")).unwrap();
     assert!(report.contains("Tracing") && report.contains("theft"));

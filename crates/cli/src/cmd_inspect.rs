@@ -502,25 +502,16 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
     Ok(())
 }
 
-/// A plain-text progress line on stderr (rewritten in place on a terminal).
-struct ProgressBar {
-    on: bool,
-    tty: bool,
-    last_len: usize,
-}
+/// Inspection's progress events in words, on the shared progress line.
+struct ProgressBar(crate::progress::ProgressLine);
 
 impl ProgressBar {
-    fn new(app: &App) -> Self {
-        let _ = app;
-        ProgressBar {
-            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none(),
-            tty: std::io::stderr().is_terminal(),
-            last_len: 0,
-        }
+    fn new(_app: &App) -> Self {
+        ProgressBar(crate::progress::ProgressLine::new())
     }
 
     fn update(&mut self, p: &Progress) {
-        if !self.on {
+        if !self.0.is_on() {
             return;
         }
         let line = match p {
@@ -545,20 +536,10 @@ impl ProgressBar {
             Progress::Proofs { count } => format!("inspect: {count} merkle proofs checked"),
             Progress::CrossCheck { server } => format!("inspect: cross-checking with {server}"),
         };
-        let mut err = std::io::stderr();
-        if self.tty {
-            let pad = self.last_len.saturating_sub(line.len());
-            let _ = write!(err, "\r{line}{}", " ".repeat(pad));
-            self.last_len = line.len();
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
-        let _ = err.flush();
+        self.0.show(&line);
     }
 
     fn finish(&mut self) {
-        if self.on && self.tty && self.last_len > 0 {
-            let _ = writeln!(std::io::stderr());
-        }
+        self.0.finish();
     }
 }

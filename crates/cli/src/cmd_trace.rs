@@ -601,26 +601,15 @@ fn run_view(app: &App, out: Option<&Path>) -> CmdResult {
     Ok(())
 }
 
-/// Progress on stderr: hops, transactions, round trips.
-struct ProgressBar {
-    on: bool,
-    tty: bool,
-    last_len: usize,
-}
+/// Trace progress in words (hops, transactions, round trips), on the shared progress line.
+struct ProgressBar(crate::progress::ProgressLine);
 
 impl ProgressBar {
     fn new() -> Self {
-        ProgressBar {
-            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none(),
-            tty: std::io::stderr().is_terminal(),
-            last_len: 0,
-        }
+        ProgressBar(crate::progress::ProgressLine::new())
     }
 
     fn update(&mut self, p: &Progress) {
-        if !self.on {
-            return;
-        }
         let line = match p {
             Progress::Headers { done, total } => {
                 format!("trace: headers {done}/{total} validated")
@@ -635,21 +624,11 @@ impl ProgressBar {
             ),
             _ => return,
         };
-        let mut err = std::io::stderr();
-        if self.tty {
-            let pad = self.last_len.saturating_sub(line.len());
-            let _ = write!(err, "\r{line}{}", " ".repeat(pad));
-            self.last_len = line.len();
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
-        let _ = err.flush();
+        self.0.show(&line);
     }
 
     fn finish(&mut self) {
-        if self.on && self.tty && self.last_len > 0 {
-            let _ = writeln!(std::io::stderr());
-        }
+        self.0.finish();
     }
 }
 

@@ -21,6 +21,7 @@ mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
 mod cmd_trace;
+mod progress;
 mod report;
 
 use app::{exit, App, Failure};

@@ -39,6 +39,11 @@ pub use dot::dot;
 pub use graphml::graphml;
 pub use html::html;
 
+/// Escapes text for HTML (element content and attribute values).
+pub fn escape_html(s: &str) -> String {
+    escape::html(s)
+}
+
 /// Everything an export shows: the graph and the conclusions drawn about it.
 ///
 /// Shape notes: `stops` and `exposure` are lists of named structs rather than tuples, so that the

@@ -317,7 +317,7 @@ impl TraceReport {
     /// The body of the case report's tracing section (escaped HTML, no scripts).
     pub fn html_section(&self) -> String {
         let t = &self.trace;
-        let e = escape_html;
+        let e = export::escape_html;
         let mut h = String::new();
         let _ = write!(
             h,
@@ -525,21 +525,6 @@ pub fn stop_text(r: &StopReason) -> String {
         StopReason::NotFound { detail } => format!("not found: {detail}"),
         StopReason::SourceFailed { detail } => format!("source failed: {detail}"),
     }
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Stops the walk at directly labelled addresses.

@@ -1,0 +1,52 @@
+//! A plain-text progress line on stderr, rewritten in place on a terminal, one line per update
+//! otherwise; off when `CUSTOS_NO_PROGRESS` is set. Shared by the long-running commands
+//! (inspect, trace); each turns its own progress events into text.
+
+use std::io::{IsTerminal, Write};
+
+/// The progress line.
+#[derive(Debug)]
+pub struct ProgressLine {
+    on: bool,
+    tty: bool,
+    last_len: usize,
+}
+
+impl ProgressLine {
+    /// A progress line on stderr.
+    pub fn new() -> Self {
+        ProgressLine {
+            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none(),
+            tty: std::io::stderr().is_terminal(),
+            last_len: 0,
+        }
+    }
+
+    /// Whether updates are shown (so callers can skip formatting them).
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    /// Shows `line`.
+    pub fn show(&mut self, line: &str) {
+        if !self.on {
+            return;
+        }
+        let mut err = std::io::stderr();
+        if self.tty {
+            let pad = self.last_len.saturating_sub(line.len());
+            let _ = write!(err, "\r{line}{}", " ".repeat(pad));
+            self.last_len = line.len();
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    /// Ends the line on a terminal.
+    pub fn finish(&mut self) {
+        if self.on && self.tty && self.last_len > 0 {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}
