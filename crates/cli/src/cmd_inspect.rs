@@ -3,11 +3,7 @@
 //! the inventory and its evidence recorded in the case. `custos inspect report` renders the
 //! recorded inventory as HTML.
 
-use std::{
-    io::{IsTerminal, Write},
-    path::PathBuf,
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};

@@ -4,7 +4,7 @@
 //! as JSON, CSV, DOT, GraphML and a self-contained HTML view.
 
 use std::{
-    io::{IsTerminal, Write},
+    io::Write,
     path::{Path, PathBuf},
 };
 
