@@ -316,6 +316,14 @@ impl Assembly {
         address_at(&self.change, 0, self.network).map(|a| a.to_string())
     }
 
+    /// The receive and change chains in one multipath descriptor (`<0;1>/*`, BIP389), with
+    /// checksum: what a wallet importing one descriptor needs to watch both chains.
+    pub fn multipath_string(&self) -> Result<String, Error> {
+        let exprs: Vec<String> = self.keys.iter().map(|k| k.key_expr()).collect();
+        let src = descriptor_body(self.script, self.threshold, &exprs, "/<0;1>/*");
+        Ok(parse_descriptor(&src, "assembled multipath descriptor")?.to_string())
+    }
+
     /// BIP129 descriptor template (`/**`).
     pub fn bsms_template(&self) -> String {
         let exprs: Vec<String> = self.keys.iter().map(|k| k.key_expr()).collect();

@@ -62,22 +62,23 @@ impl Assembly {
         Ok(s)
     }
 
-    /// The CBOR payload of the UR `output-descriptor` for the receive descriptor.
-    pub fn ur_payload(&self) -> Vec<u8> {
+    /// The CBOR payload of the UR `output-descriptor`: the multipath descriptor
+    /// (`<0;1>/*`), so the importing wallet watches the change chain as well as receive.
+    pub fn ur_payload(&self) -> Result<Vec<u8>, Error> {
         let v = Value::Map(vec![
-            (Value::Uint(1), Value::Text(self.receive_string())),
+            (Value::Uint(1), Value::Text(self.multipath_string()?)),
             (Value::Uint(3), Value::Text(self.name.clone())),
         ]);
         let mut out = Vec::new();
         cbor::encode(&v, &mut out);
-        out
+        Ok(out)
     }
 
     /// UR `output-descriptor` frames: one single-part UR when the payload fits one fragment,
     /// otherwise `count` fountain-coded parts (the first `seq-len` parts are the pure
     /// fragments; a scanner needs all of them, or more parts past them).
     pub fn ur_output_descriptor(&self, extra_parts: usize) -> Result<Vec<String>, Error> {
-        let payload = self.ur_payload();
+        let payload = self.ur_payload()?;
         let err = |e: ur::ur::Error| Error::Export {
             what: "ur output-descriptor".into(),
             reason: e.to_string(),

@@ -8,11 +8,21 @@
 //! custos key ceremony proof of possession
 //! challenge: <the ceremony challenge>
 //! key: [<fingerprint>/<path>]<xpub>
+//! label: <the keyholder label>
 //! ```
 //!
 //! for the P2WPKH address of the account public key (the xpub's own key) on the record's
 //! network. The message binds the challenge (freshness: the coordinator's text for this
-//! ceremony) and the whole key expression including the chain code.
+//! ceremony), the whole key expression including the chain code, and the label.
+//!
+//! **The label is covered by the proof or not carried.** The label ends up in the custody
+//! policy and the registration summary, where keyholders read it to tell whose key is whose;
+//! an unsigned label would let whoever passes the file along rename a key. A record whose
+//! proof signs the message without the `label:` line (records made before the label was
+//! covered) still proves possession of the key, but its label loads as empty, so it is not
+//! carried into the policy; nor is the label of a record without a proof (an imported
+//! hardware-wallet key). A label edited after signing fails the proof (refused). BSMS
+//! round-1 records are unaffected: their legacy signature covers the description line.
 //!
 //! **BSMS round 1.** `BSMS 1.0` / TOKEN / `[xfp/path]xpub` / description / legacy signature of
 //! the first four lines joined with `\n`, by the same key. TOKEN is the challenge when the
@@ -81,8 +91,13 @@ pub struct Proof {
     pub signature: String,
 }
 
-/// The message a proof of possession signs.
-pub fn proof_message(challenge: &str, key_expr: &str) -> String {
+/// The message a proof of possession signs: challenge, key expression and label.
+pub fn proof_message(challenge: &str, key_expr: &str, label: &str) -> String {
+    format!("{}\nlabel: {label}", legacy_proof_message(challenge, key_expr))
+}
+
+/// The message of proofs that do not cover the label (the label of such a record is dropped).
+pub fn legacy_proof_message(challenge: &str, key_expr: &str) -> String {
     format!("custos key ceremony proof of possession\nchallenge: {challenge}\nkey: {key_expr}")
 }
 
@@ -122,7 +137,7 @@ pub fn make_record<C: Signing>(
     created: &str,
 ) -> Result<GeneratedRecord, Error> {
     let key_expr = key_expression(&account.fingerprint, &account.path, &account.xpub);
-    let message = proof_message(challenge, &key_expr);
+    let message = proof_message(challenge, &key_expr, label);
     let signature = bip322::sign_simple_p2wpkh(secp, &account.secret, message.as_bytes())?;
     let address = proof_address(&account.xpub, network);
     let record = KeyRecord {
@@ -271,15 +286,24 @@ impl KeyRecord {
             reason,
         };
         let Some(proof) = &self.proof else {
-            return Ok(key);
+            // Nothing covers the label of an unproven record: not carried either.
+            return Ok(CeremonyKey {
+                label: String::new(),
+                ..key
+            });
         };
         if proof.kind != "bip322-simple" {
             return Err(refuse(format!("unknown proof kind {:?}", proof.kind)));
         }
-        let expected_msg = proof_message(&proof.challenge, &key.key_expr());
-        if proof.message != expected_msg {
+        let expected_msg = proof_message(&proof.challenge, &key.key_expr(), &self.label);
+        // A proof that does not cover the label proves the key, not the label: drop it.
+        let label_covered = proof.message == expected_msg;
+        if !label_covered && proof.message != legacy_proof_message(&proof.challenge, &key.key_expr())
+        {
             return Err(refuse(
-                "proof of possession signs a different message than this key and challenge".into(),
+                "proof of possession signs a different message than this key, challenge and \
+                 label"
+                    .into(),
             ));
         }
         let expected_addr = proof_address(&key.xpub, self.network);
@@ -292,13 +316,18 @@ impl KeyRecord {
         bip322::verify_simple(
             secp,
             &expected_addr.as_unchecked().clone(),
-            expected_msg.as_bytes(),
+            proof.message.as_bytes(),
             &proof.signature,
         )
         .map_err(|e| refuse(format!("proof of possession failed: {e}")))?;
         Ok(CeremonyKey {
             proof: ProofStatus::Bip322 {
                 challenge: proof.challenge.clone(),
+            },
+            label: if label_covered {
+                key.label.clone()
+            } else {
+                String::new()
             },
             ..key
         })

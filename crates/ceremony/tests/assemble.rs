@@ -1,6 +1,8 @@
 //! k-of-n assembly from key records made with the library: the taproot choice, refusals, and
 //! the exports' shapes.
 
+use std::str::FromStr;
+
 use bitcoin::secp256k1::Secp256k1;
 use custos_ceremony::assemble::{self, Request, NUMS_H};
 use custos_ceremony::keys::{derive_account, ScriptKind};
@@ -148,6 +150,26 @@ fn ur_output_descriptor_round_trips_and_animates_when_long() {
     }
     let payload = dec.message().unwrap().unwrap();
     let v = cbor::decode(&payload, "ur").unwrap();
-    assert_eq!(v.get(1), Some(&cbor::Value::Text(a.receive_string())));
+    assert_eq!(v.get(1), Some(&cbor::Value::Text(a.multipath_string().unwrap())));
     assert_eq!(v.get(3), Some(&cbor::Value::Text("vault".into())));
+}
+
+#[test]
+fn ur_output_descriptor_carries_both_chains() {
+    for script in [ScriptKind::Wsh, ScriptKind::Tr] {
+        let keys: Vec<_> = (1..=3).map(|i| key(i, Network::Regtest, script)).collect();
+        let a = assemble::assemble(&req(script, 2), keys).unwrap();
+        let payload = a.ur_payload().unwrap();
+        let v = cbor::decode(&payload, "ur").unwrap();
+        let Some(cbor::Value::Text(text)) = v.get(1) else {
+            panic!("no descriptor text in {v:?}");
+        };
+        // Every key carries `<0;1>/*`: a wallet scanning the QR watches receive and change.
+        assert_eq!(text.matches("/<0;1>/*").count(), 3, "{text}");
+        assert!(!text.contains("/0/*") && !text.contains("/1/*"), "{text}");
+        let d = miniscript::Descriptor::<miniscript::DescriptorPublicKey>::from_str(text).unwrap();
+        let singles = d.into_single_descriptors().unwrap();
+        let got: Vec<String> = singles.iter().map(ToString::to_string).collect();
+        assert_eq!(got, vec![a.receive_string(), a.change_string()]);
+    }
 }

@@ -123,6 +123,17 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             let mut case = app.require_case()?;
             let sections = crate::report_sections(&case)?;
             let summary = export::export(&case, out, &sections)?;
+            if !summary.verified {
+                // The export is written (its report names the problems), but a ledger that
+                // fails verification gets nothing appended: a new event would chain onto
+                // rows that cannot be trusted and bury the first bad seq under a valid head.
+                return Err(Failure::finding(anyhow!(
+                    "case {} does not verify; exported to {} for examination (see report.html), \
+                     nothing appended to the ledger",
+                    case.info().case_id,
+                    out.display()
+                )));
+            }
             app.record(
                 Some(&mut case),
                 EventDraft::new(
@@ -139,25 +150,14 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
                 print_json(&summary)?;
             } else {
                 outln!(
-                    "exported {} events and {} artifacts to {} (head {}, {})",
+                    "exported {} events and {} artifacts to {} (head {}, verified)",
                     summary.events,
                     summary.artifacts,
                     out.display(),
                     summary.head,
-                    if summary.verified {
-                        "verified"
-                    } else {
-                        "VERIFICATION FAILED"
-                    }
                 )?;
             }
-            if summary.verified {
-                Ok(())
-            } else {
-                Err(Failure::finding(anyhow!(
-                    "the exported case does not verify; see report.html"
-                )))
-            }
+            Ok(())
         }
     }
 }

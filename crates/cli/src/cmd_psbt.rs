@@ -153,16 +153,25 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             }
             if !outcome.complete || a.no_extract {
                 result["psbt"] = serde_json::json!(to_base64(&psbt));
-                if let Some(out) = &a.out {
+                // `--out` names the finalized PSBT only with `--no-extract`; otherwise it is
+                // the final transaction's file, which an incomplete PSBT must not take.
+                if let Some(out) = a.out.as_ref().filter(|_| a.no_extract) {
                     write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes())
                         .map_err(Failure::input)?;
                     result["out"] = serde_json::json!(out);
                 }
-                print_json(&result)?;
                 if !outcome.complete {
-                    return Err(Failure::finding(anyhow!(
-                        "psbt is not complete: inputs still need signatures"
-                    )));
+                    // An incomplete PSBT on stdout would be taken for the result: only the
+                    // JSON report (which says `"complete": false`) carries it.
+                    if app.json {
+                        print_json(&result)?;
+                    }
+                    return Err(Failure::finding(incomplete(&a.psbt, &outcome.errors)));
+                }
+                if app.json {
+                    print_json(&result)?;
+                } else {
+                    outln!("{}", to_base64(&psbt))?;
                 }
                 return Ok(());
             }
@@ -277,4 +286,19 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
         outln!("{}", transport::qr_terminal(&text).map_err(Failure::input)?)?;
     }
     Ok(())
+}
+
+/// The refusal of `finalize` on a PSBT that still needs signatures, naming the inputs.
+fn incomplete<E: std::fmt::Display>(psbt: &Path, errors: &[(usize, E)]) -> anyhow::Error {
+    let inputs: Vec<String> = errors.iter().map(|(i, e)| format!("input {i}: {e}")).collect();
+    anyhow!(
+        "psbt {} is not complete, inputs still need signatures ({}); no psbt printed \
+         (use --json for the partially finalized psbt)",
+        psbt.display(),
+        if inputs.is_empty() {
+            "no input could be finalized".to_string()
+        } else {
+            inputs.join("; ")
+        }
+    )
 }

@@ -69,6 +69,10 @@ pub struct BuildArgs {
     /// Also write each PSBT as BC-UR parts (`<prefix>-<n>.ur.txt`) and BBQr parts (`.bbqr.txt`).
     #[arg(long)]
     qr_parts: bool,
+    /// Sweep an inventory whose scan did not finish (`"complete": false`): what it found
+    /// may not be everything, so this is refused unless asked for.
+    #[arg(long)]
+    allow_incomplete: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -118,6 +122,13 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         }
     }
     if !inventory.complete {
+        if !a.allow_incomplete {
+            return Err(Failure::finding(anyhow!(
+                "refused: inventory {} is marked incomplete (the scan did not finish); \
+                 re-run the scan, or give --allow-incomplete to sweep what it found",
+                a.inventory.display()
+            )));
+        }
         tracing::warn!(target: "custos::sweep", "inventory scan was incomplete: sweeping what it found");
     }
     let need_server = a.fee_rate == "auto" || a.tip_height.is_none();
@@ -220,6 +231,7 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
         .collect();
     let summary = serde_json::json!({
         "network": inventory.network,
+        "inventory_complete": inventory.complete,
         "custody_policy": policy.name,
         "fee_rate_sat_per_kvb": fee_rate_kvb,
         "tip_height": tip_height,
