@@ -40,6 +40,9 @@ use std::{
 /// "line 3" and "line 4" are one outcome.
 pub type Outcome = String;
 
+/// Most inputs kept in memory (seeds plus inputs with a new outcome).
+const MAX_CORPUS: usize = 10_000;
+
 /// Structural tokens spliced into text inputs, besides each target's own dictionary.
 const COMMON_TOKENS: &[&str] = &[
     "\"", "{", "}", "[", "]", ",", ":", "'", "h", "/", "*", "(", ")", "<", ">", ";", "#", "\n", "\r\n",
@@ -179,7 +182,23 @@ fn normalize_outcome(o: &str) -> String {
         }
         token.clear();
     };
+    // Quoted text (serde and our own errors quote the offending input) is the input, not the
+    // outcome: blank it.
+    let mut quote: Option<char> = None;
     for c in o.chars() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+                out.push(c);
+            }
+            continue;
+        }
+        if matches!(c, '"' | '`' | '\'') {
+            flush(&mut token, &mut out);
+            quote = Some(c);
+            out.push(c);
+            continue;
+        }
         if c.is_ascii_digit() {
             if !token.ends_with('#') {
                 token.push('#');
@@ -411,7 +430,7 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
                     if let Some(dir) = &opts.save_new {
                         save_artifact(Some(dir), "new", &input);
                     }
-                    if corpus.len() < 20_000 {
+                    if corpus.len() < MAX_CORPUS {
                         corpus.push(input);
                     }
                 }
@@ -433,8 +452,8 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
     }
     stop.store(true, Ordering::SeqCst);
     report(target.name, &stats, corpus.len(), begin.elapsed());
-    for (site, panic) in &stats.crash_sites {
-        eprintln!("{}: crash site {site}: {panic}", target.name);
+    for panic in stats.crash_sites.values() {
+        eprintln!("{}: crash: {panic}", target.name);
     }
     i32::from(stats.crashes > 0)
 }
@@ -587,6 +606,10 @@ mod tests {
             normalize_outcome("line 41: txid 00000000aaaabbbbccccdd bad")
         );
         assert_ne!(normalize_outcome("bad checksum"), normalize_outcome("bad length"));
+        assert_eq!(
+            normalize_outcome("unknown variant `abc`, expected \"x\""),
+            normalize_outcome("unknown variant `zz'z`, expected \"y\"")
+        );
     }
 
     #[test]
