@@ -249,7 +249,11 @@ pub fn main<F: Fn(&[u8]) -> Outcome>(target: Target<F>) {
             std::process::exit(2);
         }
     };
-    install_panic_hook();
+    // CUSTOS_FUZZ_BACKTRACE keeps Rust's own panic hook (with RUST_BACKTRACE=1: the stack of a
+    // replayed crash).
+    if std::env::var_os("CUSTOS_FUZZ_BACKTRACE").is_none() {
+        install_panic_hook();
+    }
     let code = if opts.replay.is_empty() {
         fuzz(&target, &opts)
     } else {
@@ -402,6 +406,7 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
     let mut last_report = begin;
     // Seeds first, unmutated, then mutants.
     let mut seed_index = 0usize;
+    let show_outcomes = std::env::var_os("CUSTOS_FUZZ_SHOW_OUTCOMES").is_some();
     while Instant::now() < deadline {
         let input = if seed_index < seeds {
             seed_index += 1;
@@ -426,6 +431,9 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
         match result {
             Ok(outcome) => {
                 let key = normalize_outcome(&outcome);
+                if show_outcomes && !stats.outcomes.contains(&key) {
+                    eprintln!("{}: new outcome: {key}", target.name);
+                }
                 if stats.outcomes.insert(key) && seed_index >= seeds {
                     if let Some(dir) = &opts.save_new {
                         save_artifact(Some(dir), "new", &input);
