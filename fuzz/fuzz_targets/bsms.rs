@@ -28,7 +28,24 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "bsms",
-        tokens: &["BSMS 1.0\n", "00\n", "\n", "[", "]", "/48'/0'/0'/2'", "xpub", "tpub", "02", "03", "=", "+", "IB7v", "H", "a9f8c2d1e0b3a4c5", "Signer 1 key"],
+        tokens: &[
+            "BSMS 1.0\n",
+            "00\n",
+            "\n",
+            "[",
+            "]",
+            "/48'/0'/0'/2'",
+            "xpub",
+            "tpub",
+            "02",
+            "03",
+            "=",
+            "+",
+            "IB7v",
+            "H",
+            "a9f8c2d1e0b3a4c5",
+            "Signer 1 key",
+        ],
         run,
     });
 }

@@ -3,9 +3,9 @@
 //! and our conversions after them: fee values (`btc_per_kvb_to_sat`), merkle proofs
 //! (`verify_merkle_proof`), raw transactions (`check_tx_bytes`) and header chains
 //! (`VerifiedChain::extend`).
+use bitcoin::Network;
 use bitcoin::{block::Header, consensus::deserialize, hashes::Hash, Transaction, TxMerkleNode};
 use custos_chain::{electrum::btc_per_kvb_to_sat, spv, VerifiedChain};
-use bitcoin::Network;
 use custos_core::source::MerkleProof;
 use custos_fuzz::{main as fuzz_main, Target};
 use electrum_client::{GetHistoryRes, GetMerkleRes, HeaderNotification, ListUnspentRes};
@@ -42,9 +42,15 @@ fn hex_reply(h: &str) -> String {
     };
     let mut s = String::new();
     if let Ok(tx) = deserialize::<Transaction>(&bytes) {
-        s.push_str(&format!("tx {} ", spv::check_tx_bytes(&tx.compute_txid(), &bytes).is_ok()));
+        s.push_str(&format!(
+            "tx {} ",
+            spv::check_tx_bytes(&tx.compute_txid(), &bytes).is_ok()
+        ));
     } else {
-        s.push_str(&format!("tx err {} ", spv::check_tx_bytes(&bitcoin::Txid::all_zeros(), &bytes).is_ok()));
+        s.push_str(&format!(
+            "tx err {} ",
+            spv::check_tx_bytes(&bitcoin::Txid::all_zeros(), &bytes).is_ok()
+        ));
     }
     if bytes.len() % 80 == 0 && !bytes.is_empty() {
         let headers: Vec<Header> = bytes
@@ -74,7 +80,10 @@ fn run(data: &[u8]) -> String {
         s.push_str(&format!(" history {}", h.len().min(2)));
     }
     if let Ok(u) = serde_json::from_value::<Vec<Vec<ListUnspentRes>>>(v.clone()) {
-        let ok = u.iter().flatten().all(|i| u32::try_from(i.tx_pos).is_ok() && u32::try_from(i.height).is_ok());
+        let ok = u
+            .iter()
+            .flatten()
+            .all(|i| u32::try_from(i.tx_pos).is_ok() && u32::try_from(i.height).is_ok());
         s.push_str(&format!(" unspent {ok}"));
     }
     if let Ok(m) = serde_json::from_value::<GetMerkleRes>(v.clone()) {
@@ -94,7 +103,27 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "electrum",
-        tokens: &["\"tx_hash\"", "\"height\"", "\"fee\"", "\"tx_pos\"", "\"value\"", "\"block_height\"", "\"pos\"", "\"merkle\"", "\"hex\"", "0.00001", "1e-8", "1E+30", "-1", "0.000000001", "[[", "]]", "\"0000000000000000000000000000000000000000000000000000000000000000\"", "ffffffff", "00000000"],
+        tokens: &[
+            "\"tx_hash\"",
+            "\"height\"",
+            "\"fee\"",
+            "\"tx_pos\"",
+            "\"value\"",
+            "\"block_height\"",
+            "\"pos\"",
+            "\"merkle\"",
+            "\"hex\"",
+            "0.00001",
+            "1e-8",
+            "1E+30",
+            "-1",
+            "0.000000001",
+            "[[",
+            "]]",
+            "\"0000000000000000000000000000000000000000000000000000000000000000\"",
+            "ffffffff",
+            "00000000",
+        ],
         run,
     });
 }

@@ -10,7 +10,9 @@ fn run(data: &[u8]) -> String {
         return "not utf-8".into();
     };
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-    let a = outcome(&record::load_key_text(&secp, t, "fuzz"), |k| k.key_expr().len().min(1).to_string());
+    let a = outcome(&record::load_key_text(&secp, t, "fuzz"), |k| {
+        k.key_expr().len().min(1).to_string()
+    });
     let mut s = a;
     for (net, script) in [
         (Network::Bitcoin, ScriptKind::Wsh),
@@ -27,7 +29,29 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "key_record",
-        tokens: &["BSMS 1.0", "\n00\n", "{\"format\"", "custos-key-record-v1", "\"xpub\"", "\"xfp\"", "\"p2wsh\"", "\"p2wsh_deriv\"", "\"bip48_2\"", "\"deriv\"", "\"proof\"", "\"fingerprint\"", "\"path\"", "m/48'/0'/0'/2'", "m/48h/1h/0h/2h", "ur:crypto-account/", "ur:account-descriptor/", "Zpub", "Vpub", "tpub", "xpub"],
+        tokens: &[
+            "BSMS 1.0",
+            "\n00\n",
+            "{\"format\"",
+            "custos-key-record-v1",
+            "\"xpub\"",
+            "\"xfp\"",
+            "\"p2wsh\"",
+            "\"p2wsh_deriv\"",
+            "\"bip48_2\"",
+            "\"deriv\"",
+            "\"proof\"",
+            "\"fingerprint\"",
+            "\"path\"",
+            "m/48'/0'/0'/2'",
+            "m/48h/1h/0h/2h",
+            "ur:crypto-account/",
+            "ur:account-descriptor/",
+            "Zpub",
+            "Vpub",
+            "tpub",
+            "xpub",
+        ],
         run,
     });
 }

@@ -14,7 +14,13 @@ fn run(data: &[u8]) -> String {
         Err(e) => return format!("err {e}"),
     };
     let mut s = String::from("ok");
-    for (chain, index) in [(0u32, 0u32), (1, 7), (0, policy.next_index), (1, u32::MAX), (2, 0)] {
+    for (chain, index) in [
+        (0u32, 0u32),
+        (1, 7),
+        (0, policy.next_index),
+        (1, u32::MAX),
+        (2, 0),
+    ] {
         s.push_str(&format!(" {}", custody.script_at(chain, index).is_ok()));
     }
     s.push_str(&format!(" len {}", custody.script_len().is_ok()));
@@ -28,7 +34,25 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "policy",
-        tokens: &["\"format\"", "custos-custody-policy-v1", "\"network\"", "\"regtest\"", "\"bitcoin\"", "\"threshold\"", "\"keys\"", "\"receive_descriptor\"", "\"change_descriptor\"", "\"next_index\"", "wsh(sortedmulti(", "tr(", "multi_a(", "/0/*", "/1/*", "/<0;1>/*", "#"],
+        tokens: &[
+            "\"format\"",
+            "custos-custody-policy-v1",
+            "\"network\"",
+            "\"regtest\"",
+            "\"bitcoin\"",
+            "\"threshold\"",
+            "\"keys\"",
+            "\"receive_descriptor\"",
+            "\"change_descriptor\"",
+            "\"next_index\"",
+            "wsh(sortedmulti(",
+            "tr(",
+            "multi_a(",
+            "/0/*",
+            "/1/*",
+            "/<0;1>/*",
+            "#",
+        ],
         run,
     });
 }

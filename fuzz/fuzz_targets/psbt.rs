@@ -41,7 +41,11 @@ fn run(data: &[u8]) -> String {
     };
     let reviews: Vec<String> = custodies()
         .iter()
-        .map(|c| outcome(&verify::verify_psbt(psbt, c, &opts), |r| r.to_text().len().to_string()))
+        .map(|c| {
+            outcome(&verify::verify_psbt(psbt, c, &opts), |r| {
+                r.to_text().len().to_string()
+            })
+        })
         .collect();
     format!(
         "ok {enc:?} in {} out {} complete {} extract {} verify {}",
@@ -56,7 +60,19 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "psbt",
-        tokens: &["psbt\u{ff}", "cHNidP8", "70736274ff", "ur:psbt/", "ur:crypto-psbt/", "B$ZP", "B$HP", "B$2P", "\u{0}\u{0}", "\u{1}", "\u{fd}\u{ff}\u{ff}"],
+        tokens: &[
+            "psbt\u{ff}",
+            "cHNidP8",
+            "70736274ff",
+            "ur:psbt/",
+            "ur:crypto-psbt/",
+            "B$ZP",
+            "B$HP",
+            "B$2P",
+            "\u{0}\u{0}",
+            "\u{1}",
+            "\u{fd}\u{ff}\u{ff}",
+        ],
         run,
     });
 }

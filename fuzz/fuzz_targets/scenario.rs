@@ -31,7 +31,29 @@ fn run(data: &[u8]) -> String {
 fn main() {
     fuzz_main(Target {
         name: "scenario",
-        tokens: &["[[steps]]", "[[wallets]]", "premine = ", "name = ", "fund = ", "pay = ", "join = ", "mine = ", "flow = ", "peel = ", "coinjoin = ", "amount = ", "\"", "[", "]", "= 4294967295", "= -1", "= 1e400", "{", "}", "'''"],
+        tokens: &[
+            "[[steps]]",
+            "[[wallets]]",
+            "premine = ",
+            "name = ",
+            "fund = ",
+            "pay = ",
+            "join = ",
+            "mine = ",
+            "flow = ",
+            "peel = ",
+            "coinjoin = ",
+            "amount = ",
+            "\"",
+            "[",
+            "]",
+            "= 4294967295",
+            "= -1",
+            "= 1e400",
+            "{",
+            "}",
+            "'''",
+        ],
         run,
     });
 }

@@ -45,14 +45,56 @@ const MAX_CORPUS: usize = 10_000;
 
 /// Structural tokens spliced into text inputs, besides each target's own dictionary.
 const COMMON_TOKENS: &[&str] = &[
-    "\"", "{", "}", "[", "]", ",", ":", "'", "h", "/", "*", "(", ")", "<", ">", ";", "#", "\n", "\r\n",
-    " ", "\t", "=", "0", "-1", "4294967295", "4294967296", "2147483648", "18446744073709551615",
-    "18446744073709551616", "1e400", "-0", "0.00000001", "99999999999999999999999", "null", "true",
-    "\u{feff}", "\u{e9}", "\u{0}", "\u{202e}", "%", "\\", "\\u0000", "..", "\u{ff}",
+    "\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "'",
+    "h",
+    "/",
+    "*",
+    "(",
+    ")",
+    "<",
+    ">",
+    ";",
+    "#",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "=",
+    "0",
+    "-1",
+    "4294967295",
+    "4294967296",
+    "2147483648",
+    "18446744073709551615",
+    "18446744073709551616",
+    "1e400",
+    "-0",
+    "0.00000001",
+    "99999999999999999999999",
+    "null",
+    "true",
+    "\u{feff}",
+    "\u{e9}",
+    "\u{0}",
+    "\u{202e}",
+    "%",
+    "\\",
+    "\\u0000",
+    "..",
+    "\u{ff}",
 ];
 
 /// Byte values that tend to sit on a boundary (compact-size markers, signs, ASCII edges).
-const INTERESTING_BYTES: &[u8] = &[0, 1, 0x7f, 0x80, 0xfc, 0xfd, 0xfe, 0xff, b'0', b'9', b'a', b'f', b'z'];
+const INTERESTING_BYTES: &[u8] = &[
+    0, 1, 0x7f, 0x80, 0xfc, 0xfd, 0xfe, 0xff, b'0', b'9', b'a', b'f', b'z',
+];
 
 /// A target: its name, extra dictionary tokens and the function run on each input.
 #[derive(Debug)]
@@ -126,7 +168,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
             "--seconds" => o.seconds = num(it.next(), a)?,
             "--seed" => o.seed = num(it.next(), a)?,
             "--artifacts" => o.artifacts = Some(path(it.next(), a)?),
-            "--max-len" => o.max_len = usize::try_from(num(it.next(), a)?).map_err(|e| e.to_string())?,
+            "--max-len" => {
+                o.max_len = usize::try_from(num(it.next(), a)?).map_err(|e| e.to_string())?
+            }
             "--timeout" => o.timeout = num(it.next(), a)?,
             "--trace-file" => o.trace_file = Some(path(it.next(), a)?),
             "--save-new" => o.save_new = Some(path(it.next(), a)?),
@@ -510,7 +554,16 @@ fn mutate_once(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], tokens: &[
         3 => {
             // A little- or big-endian boundary value of 2, 4 or 8 bytes.
             let width = [2usize, 4, 8][rng.below(3)];
-            let v: u64 = [0, 1, u64::MAX, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xfd, 0xfe][rng.below(8)];
+            let v: u64 = [
+                0,
+                1,
+                u64::MAX,
+                0x7fff_ffff,
+                0x8000_0000,
+                0xffff_ffff,
+                0xfd,
+                0xfe,
+            ][rng.below(8)];
             let mut bytes = v.to_le_bytes()[..width].to_vec();
             if rng.chance(2) {
                 bytes.reverse();
@@ -568,7 +621,10 @@ fn mutate_once(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], tokens: &[
         }
         10 if len > 0 => {
             // Change a decimal digit, or grow a number.
-            if let Some(i) = (0..len).map(|k| (pos + k) % len).find(|&i| data[i].is_ascii_digit()) {
+            if let Some(i) = (0..len)
+                .map(|k| (pos + k) % len)
+                .find(|&i| data[i].is_ascii_digit())
+            {
                 if rng.chance(2) {
                     data[i] = b'0' + (rng.below(10) as u8);
                 } else {
@@ -613,7 +669,10 @@ mod tests {
             normalize_outcome("line 3: txid 7f2c0000aaaabbbbcccc bad"),
             normalize_outcome("line 41: txid 00000000aaaabbbbccccdd bad")
         );
-        assert_ne!(normalize_outcome("bad checksum"), normalize_outcome("bad length"));
+        assert_ne!(
+            normalize_outcome("bad checksum"),
+            normalize_outcome("bad length")
+        );
         assert_eq!(
             normalize_outcome("unknown variant `abc`, expected \"x\""),
             normalize_outcome("unknown variant `zz'z`, expected \"y\"")
@@ -625,7 +684,9 @@ mod tests {
         let corpus = vec![b"hello world".to_vec(), b"{\"a\": 1}".to_vec()];
         let run = |seed| {
             let mut rng = Rng(seed);
-            (0..200).map(|_| mutate(&mut rng, &corpus, &["x"], 1024)).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| mutate(&mut rng, &corpus, &["x"], 1024))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));

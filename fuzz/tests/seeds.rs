@@ -42,10 +42,21 @@ fn ledger_rows() -> Vec<Event> {
         time: t.into(),
     };
     let drafts = [
-        EventDraft::new("case.created", json!({"case_id": "CASE-1", "network": "regtest"})),
-        EventDraft::new("inspect.scan", json!({"scripts": 40, "funded": [{"address": "bcrt1q", "sat": 5000}]}))
-            .with_artifacts(["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string()]),
-        EventDraft::new("sweep.build", json!({"psbts": 1, "fee_sat": 1410, "nested": {"b": [1, 2], "a": null}})),
+        EventDraft::new(
+            "case.created",
+            json!({"case_id": "CASE-1", "network": "regtest"}),
+        ),
+        EventDraft::new(
+            "inspect.scan",
+            json!({"scripts": 40, "funded": [{"address": "bcrt1q", "sat": 5000}]}),
+        )
+        .with_artifacts([
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string(),
+        ]),
+        EventDraft::new(
+            "sweep.build",
+            json!({"psbts": 1, "fee_sat": 1410, "nested": {"b": [1, 2], "a": null}}),
+        ),
     ];
     let mut rows: Vec<Event> = Vec::new();
     for (i, d) in drafts.into_iter().enumerate() {
@@ -78,11 +89,23 @@ fn write_key_records() {
     ] {
         let path = script.account_path(net);
         let acct = derive_account(&secp, &seed, net, &path).expect("derive");
-        let rec = record::make_record(&secp, &acct, net, script, "keyholder 1", "challenge-1234", "2026-11-25T10:00:00Z")
-            .expect("record");
+        let rec = record::make_record(
+            &secp,
+            &acct,
+            net,
+            script,
+            "keyholder 1",
+            "challenge-1234",
+            "2026-11-25T10:00:00Z",
+        )
+        .expect("record");
         let json = serde_json::to_string_pretty(&rec.record).expect("record serializes");
         write("key_record", &format!("record-{tag}.json"), json.as_bytes());
-        write("key_record", &format!("record-{tag}.bsms"), rec.bsms.as_bytes());
+        write(
+            "key_record",
+            &format!("record-{tag}.bsms"),
+            rec.bsms.as_bytes(),
+        );
         write("bsms", &format!("record-{tag}.bsms"), rec.bsms.as_bytes());
         let xfp = acct.fingerprint.to_string().to_ascii_uppercase();
         let deriv = format!("m/{}", acct.path.to_string().trim_start_matches("m/"));
@@ -90,24 +113,52 @@ fn write_key_records() {
             "chain": if net == Network::Bitcoin { "BTC" } else { "XTN" }, "xfp": xfp, "account": 0,
             "bip48_2": {"name": "p2wsh", "xfp": xfp, "deriv": deriv, "xpub": acct.xpub.to_string()}
         });
-        write("key_record", &format!("coldcard-generic-{tag}.json"), generic.to_string().as_bytes());
-        let multisig = json!({"xfp": xfp, "account": 0, "p2wsh_deriv": deriv, "p2wsh": acct.xpub.to_string()});
-        write("key_record", &format!("coldcard-multisig-{tag}.json"), multisig.to_string().as_bytes());
+        write(
+            "key_record",
+            &format!("coldcard-generic-{tag}.json"),
+            generic.to_string().as_bytes(),
+        );
+        let multisig =
+            json!({"xfp": xfp, "account": 0, "p2wsh_deriv": deriv, "p2wsh": acct.xpub.to_string()});
+        write(
+            "key_record",
+            &format!("coldcard-multisig-{tag}.json"),
+            multisig.to_string().as_bytes(),
+        );
     }
-    let ur: Value = serde_json::from_str(&fixture("ceremony/ur_crypto_account.json")).expect("json");
-    write("key_record", "ur-crypto-account.txt", ur["ur"].as_str().expect("ur").as_bytes());
+    let ur: Value =
+        serde_json::from_str(&fixture("ceremony/ur_crypto_account.json")).expect("json");
+    write(
+        "key_record",
+        "ur-crypto-account.txt",
+        ur["ur"].as_str().expect("ur").as_bytes(),
+    );
 }
 
 /// Descriptor lines: the custody policies' descriptors and the inventories' descriptors.
 fn write_descriptors() {
     for name in ["custody-wsh", "custody-tr"] {
         let p: CustodyPolicy =
-            serde_json::from_str(&fixture(&format!("psbt/interop/{name}.policy.json"))).expect("policy");
-        write("descriptor", &format!("{name}-receive.txt"), p.receive_descriptor.as_bytes());
-        write("descriptor", &format!("{name}-change.txt"), p.change_descriptor.as_bytes());
-        write("material", &format!("{name}-descriptors.txt"), format!("{}\n{}\n", p.receive_descriptor, p.change_descriptor).as_bytes());
+            serde_json::from_str(&fixture(&format!("psbt/interop/{name}.policy.json")))
+                .expect("policy");
+        write(
+            "descriptor",
+            &format!("{name}-receive.txt"),
+            p.receive_descriptor.as_bytes(),
+        );
+        write(
+            "descriptor",
+            &format!("{name}-change.txt"),
+            p.change_descriptor.as_bytes(),
+        );
+        write(
+            "material",
+            &format!("{name}-descriptors.txt"),
+            format!("{}\n{}\n", p.receive_descriptor, p.change_descriptor).as_bytes(),
+        );
     }
-    let inv: Value = serde_json::from_str(&fixture("psbt/interop/sweep-mixed-tr.inventory.json")).expect("inventory");
+    let inv: Value = serde_json::from_str(&fixture("psbt/interop/sweep-mixed-tr.inventory.json"))
+        .expect("inventory");
     let mut found = Vec::new();
     collect_strings(&inv, "descriptor", &mut found);
     for (i, d) in found.iter().enumerate().take(6) {
@@ -132,7 +183,8 @@ fn collect_strings(v: &Value, key: &str, out: &mut Vec<String>) {
 
 /// Material of the vector files: a BIP39 phrase per language, Electrum seeds, SLIP-132 keys.
 fn write_material() {
-    let bip39: Value = serde_json::from_str(&fixture("vectors/bip39-trezor-vectors.json")).expect("json");
+    let bip39: Value =
+        serde_json::from_str(&fixture("vectors/bip39-trezor-vectors.json")).expect("json");
     if let Some(map) = bip39.as_object() {
         for (lang, list) in map {
             if let Some(phrase) = list.get(3).and_then(|v| v.get(1)).and_then(Value::as_str) {
@@ -161,15 +213,31 @@ fn write_electrum() {
     let genesis = bitcoin::blockdata::constants::genesis_block(bitcoin::Network::Regtest);
     let header_hex = hex::encode(serialize(&genesis.header));
     let coinbase = genesis.txdata[0].compute_txid();
-    write("electrum", "headers.json", json!(header_hex.repeat(2)).to_string().as_bytes());
-    write("electrum", "merkle.json", json!({"block_height": 0, "pos": 0, "merkle": []}).to_string().as_bytes());
+    write(
+        "electrum",
+        "headers.json",
+        json!(header_hex.repeat(2)).to_string().as_bytes(),
+    );
+    write(
+        "electrum",
+        "merkle.json",
+        json!({"block_height": 0, "pos": 0, "merkle": []})
+            .to_string()
+            .as_bytes(),
+    );
     write(
         "electrum",
         "merkle-branch.json",
-        json!({"block_height": 0, "pos": 1, "merkle": [coinbase.to_string()]}).to_string().as_bytes(),
+        json!({"block_height": 0, "pos": 1, "merkle": [coinbase.to_string()]})
+            .to_string()
+            .as_bytes(),
     );
     let tx_hex = fixture("psbt/interop/sweep-mixed-wsh.embit-final.hex");
-    write("electrum", "transaction.json", json!(tx_hex.trim()).to_string().as_bytes());
+    write(
+        "electrum",
+        "transaction.json",
+        json!(tx_hex.trim()).to_string().as_bytes(),
+    );
     write(
         "electrum",
         "history.json",
@@ -182,8 +250,17 @@ fn write_electrum() {
         "listunspent.json",
         json!([[{"tx_hash": coinbase.to_string(), "tx_pos": 0, "height": 1, "value": 5_000_000_000u64}]]).to_string().as_bytes(),
     );
-    write("electrum", "tip.json", json!({"height": 0, "hex": header_hex}).to_string().as_bytes());
-    for (i, fee) in ["0.00001", "1e-05", "0.00012345", "-1", "2.5E-7"].iter().enumerate() {
+    write(
+        "electrum",
+        "tip.json",
+        json!({"height": 0, "hex": header_hex})
+            .to_string()
+            .as_bytes(),
+    );
+    for (i, fee) in ["0.00001", "1e-05", "0.00012345", "-1", "2.5E-7"]
+        .iter()
+        .enumerate()
+    {
         write("electrum", &format!("fee-{i}.json"), fee.as_bytes());
     }
 }
@@ -198,7 +275,9 @@ fn write_labels() {
         .collect();
     let mut csv = String::from("address,label,category,source,confidence\r\n");
     for (i, a) in addrs.iter().enumerate() {
-        csv.push_str(&format!("{a},\"Entity {i}, \"\"quoted\"\"\",exchange,custos-lab,ownership\r\n"));
+        csv.push_str(&format!(
+            "{a},\"Entity {i}, \"\"quoted\"\"\",exchange,custos-lab,ownership\r\n"
+        ));
     }
     write("labels", "tracing-course.csv", csv.as_bytes());
 }
@@ -219,20 +298,32 @@ fn every_target_has_a_seed_corpus() {
     let targets: Vec<String> = std::fs::read_dir(root().join("fuzz_targets"))
         .expect("fuzz_targets")
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter_map(|e| {
+            e.path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
         .collect();
     assert_eq!(targets.len(), 12, "{targets:?}");
     for t in targets {
-        let n = std::fs::read_dir(corpus(&t)).map(|d| d.count()).unwrap_or(0);
-        assert!(n > 0, "target {t} has no seed corpus in {}", corpus(&t).display());
+        let n = std::fs::read_dir(corpus(&t))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert!(
+            n > 0,
+            "target {t} has no seed corpus in {}",
+            corpus(&t).display()
+        );
     }
 }
 
 #[test]
 fn ledger_seed_is_a_valid_chain_of_the_current_format() {
     let text = std::fs::read_to_string(corpus("ledger").join("chain-3.jsonl")).expect("seed");
-    let rows: Vec<Event> = text.lines().map(|l| serde_json::from_str(l).expect("event")).collect();
+    let rows: Vec<Event> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect();
     assert_eq!(rows, ledger_rows());
     assert!(verify_chain(&rows).is_ok());
 }
-

@@ -58,7 +58,9 @@ fn missing_prevout(psbt: &Psbt, i: usize) -> Option<String> {
     }
     let prev = inp.non_witness_utxo.as_ref()?;
     let Some(txin) = psbt.unsigned_tx.input.get(i) else {
-        return Some(format!("input {i}: no such input in the unsigned transaction"));
+        return Some(format!(
+            "input {i}: no such input in the unsigned transaction"
+        ));
     };
     let vout = txin.previous_output.vout;
     let has = usize::try_from(vout).is_ok_and(|v| v < prev.output.len());

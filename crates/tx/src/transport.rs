@@ -368,9 +368,17 @@ mod tests {
     // the first bytes of the input was sliced through and panicked.
     #[test]
     fn bbqr_header_with_multibyte_char_is_an_error_not_a_panic() {
-        for text in ["B$HPu\u{fd}\u{ff}r:z j70-17", "B$ao %:\u{2adf}eak", "B$\u{e9}P0100", "B$ZP01\u{e9}"] {
+        for text in [
+            "B$HPu\u{fd}\u{ff}r:z j70-17",
+            "B$ao %:\u{2adf}eak",
+            "B$\u{e9}P0100",
+            "B$ZP01\u{e9}",
+        ] {
             let e = bbqr_decode(text).unwrap_err().to_string();
-            assert!(e.contains("ascii header") || e.contains("bad part"), "{text:?}: {e}");
+            assert!(
+                e.contains("ascii header") || e.contains("bad part"),
+                "{text:?}: {e}"
+            );
         }
     }
 
