@@ -301,24 +301,41 @@ pub fn main<F: Fn(&[u8]) -> Outcome>(target: Target<F>) {
     let code = if opts.replay.is_empty() {
         fuzz(&target, &opts)
     } else {
-        replay(&target, &opts.replay)
+        replay(&target, &opts)
     };
     std::process::exit(code);
 }
 
-/// Runs every file once. Returns the exit code: 1 when any input panicked.
-fn replay<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, paths: &[PathBuf]) -> i32 {
+/// Runs every file once. Returns the exit code: 1 when any input panicked; an input running
+/// longer than `--timeout` ends the replay with exit 3 (the watchdog).
+fn replay<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
     let mut failures = 0usize;
     let mut count = 0usize;
     let started = Instant::now();
-    for p in paths.iter().flat_map(|p| files_under(p)) {
+    let current = Arc::new(Mutex::new(Vec::new()));
+    let started_ms = Arc::new(AtomicU64::new(0));
+    spawn_watchdog(
+        target.name,
+        Duration::from_secs(opts.timeout),
+        Arc::clone(&current),
+        Arc::clone(&started_ms),
+        opts.artifacts.clone(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    for p in opts.replay.iter().flat_map(|p| files_under(p)) {
         let Ok(data) = std::fs::read(&p) else {
             eprintln!("{}: cannot read {}", target.name, p.display());
             failures += 1;
             continue;
         };
         count += 1;
-        if let Err(panic) = execute(&target.run, &data) {
+        if let Ok(mut c) = current.lock() {
+            c.clone_from(&data);
+        }
+        started_ms.store(now_ms() + 1, Ordering::SeqCst);
+        let result = execute(&target.run, &data);
+        started_ms.store(0, Ordering::SeqCst);
+        if let Err(panic) = result {
             eprintln!("{}: {}: {panic}", target.name, p.display());
             failures += 1;
         }
@@ -412,7 +429,8 @@ struct Stats {
     execs: u64,
     crashes: u64,
     crash_sites: BTreeMap<String, String>,
-    outcomes: HashSet<String>,
+    /// FNV hashes of the normalized outcomes (a set of strings grew by hundreds of MB).
+    outcomes: HashSet<u64>,
 }
 
 /// The mutation loop. Returns the exit code: 1 when a panic was found.
@@ -475,10 +493,11 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
         match result {
             Ok(outcome) => {
                 let key = normalize_outcome(&outcome);
-                if show_outcomes && !stats.outcomes.contains(&key) {
+                let hash = fnv(key.as_bytes());
+                if show_outcomes && !stats.outcomes.contains(&hash) {
                     eprintln!("{}: new outcome: {key}", target.name);
                 }
-                if stats.outcomes.insert(key) && seed_index >= seeds {
+                if stats.outcomes.insert(hash) && seed_index >= seeds {
                     if let Some(dir) = &opts.save_new {
                         save_artifact(Some(dir), "new", &input);
                     }
@@ -490,10 +509,11 @@ fn fuzz<F: Fn(&[u8]) -> Outcome>(target: &Target<F>, opts: &Options) -> i32 {
             Err(panic) => {
                 stats.crashes += 1;
                 let site = panic.split(": ").next().unwrap_or(&panic).to_string();
-                if !stats.crash_sites.contains_key(&site) {
+                if let std::collections::btree_map::Entry::Vacant(e) = stats.crash_sites.entry(site)
+                {
                     let saved = save_artifact(opts.artifacts.as_deref(), "crash", &input);
                     eprintln!("{}: CRASH {panic}; {saved}", target.name);
-                    stats.crash_sites.insert(site, panic);
+                    e.insert(panic);
                 }
             }
         }
