@@ -34,6 +34,10 @@ pub fn finalize(psbt: &mut Psbt) -> FinalizeOutcome {
         if inp.final_script_sig.is_some() || inp.final_script_witness.is_some() {
             continue;
         }
+        if let Some(e) = missing_prevout(psbt, i) {
+            errors.push((i, e));
+            continue;
+        }
         if let Err(e) = psbt.finalize_inp_mut(&secp, i) {
             errors.push((i, e.to_string()));
         }
@@ -44,6 +48,31 @@ pub fn finalize(psbt: &mut Psbt) -> FinalizeOutcome {
     }
 }
 
+/// Input `i` spends an output its `non_witness_utxo` does not have (and carries no
+/// `witness_utxo`): rust-miniscript's finalizer and interpreter index that output without a check
+/// and would panic, so it is refused first.
+fn missing_prevout(psbt: &Psbt, i: usize) -> Option<String> {
+    let inp = psbt.inputs.get(i)?;
+    if inp.witness_utxo.is_some() {
+        return None;
+    }
+    let prev = inp.non_witness_utxo.as_ref()?;
+    let Some(txin) = psbt.unsigned_tx.input.get(i) else {
+        return Some(format!(
+            "input {i}: no such input in the unsigned transaction"
+        ));
+    };
+    let vout = txin.previous_output.vout;
+    let has = usize::try_from(vout).is_ok_and(|v| v < prev.output.len());
+    (!has).then(|| {
+        format!(
+            "input {i}: non_witness_utxo {} has {} output(s), the input spends output {vout}",
+            prev.compute_txid(),
+            prev.output.len()
+        )
+    })
+}
+
 /// Extracts the network transaction of a fully finalized PSBT, after checking every input's
 /// satisfaction with rust-miniscript's interpreter.
 pub fn extract(psbt: &Psbt) -> Result<Transaction> {
@@ -51,6 +80,9 @@ pub fn extract(psbt: &Psbt) -> Result<Transaction> {
         if inp.final_script_sig.is_none() && inp.final_script_witness.is_none() {
             return Err(Error::Extract(format!("input {i} is not finalized")));
         }
+    }
+    if let Some(e) = (0..psbt.inputs.len()).find_map(|i| missing_prevout(psbt, i)) {
+        return Err(Error::Extract(e));
     }
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
     psbt.extract(&secp)
@@ -251,7 +283,10 @@ pub fn analyze(psbt: &Psbt) -> Value {
     };
     let mut inputs = Vec::new();
     for (i, inp) in psbt.inputs.iter().enumerate() {
-        let has_utxo = inp.witness_utxo.is_some() || inp.non_witness_utxo.is_some();
+        // A non_witness_utxo without the spent output does not give the UTXO (and would make
+        // the trial finalization below panic inside rust-miniscript).
+        let has_utxo = (inp.witness_utxo.is_some() || inp.non_witness_utxo.is_some())
+            && missing_prevout(psbt, i).is_none();
         let is_final = inp.final_script_sig.is_some() || inp.final_script_witness.is_some();
         let next = if !has_utxo {
             "updater"
@@ -282,4 +317,46 @@ pub fn analyze(psbt: &Psbt) -> Value {
         top["fee_sat"] = json!(fee.to_sat());
     }
     top
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzz target `psbt` (fuzz/corpus/psbt/regress-finalize-prevout-out-of-range): input 0
+    /// spends output 536870912 of a `non_witness_utxo` that has 2 outputs; rust-miniscript's
+    /// finalizer indexed it unchecked and panicked (in `finalize` and in `analyze`'s trial run).
+    const PREVOUT_OUT_OF_RANGE: &[&str] = &[
+    "70736274ff0100a00200000002ab0949a08c5af7c49b8212f417e2f15ab3f5c33dcf153821a8139f877a5b7be4000000",
+    "2000feffffffab0949a08c5af7c49b8212f417e2f15ab3f5c33dcf153821a8139f877a5b7be40100000000feffffff02",
+    "603bea0b000000001976a914768a40bbd740cbe81d988e71de2a4d5c71396b1d88ac8e240000000000001976a9146f46",
+    "20b553fa095e721b9ee0efe9fa039cca459788ac00000000000100df0200000001268171371edff285e937adeea4b37b",
+    "78000c0566cbb3ad64641713ca40171bf6000000006a473044022070b2245123e6bf474d60c5b50c043d4c621a5d2435",
+    "f09a34a7662a9dc251790a022001329ca9dacf280bdf30740ec0390422422c81cb45839457aeb76fc12edd95b3012102",
+    "657d118d3357b8e0f4c2cd46db7b39f6d9c38d9a70abcb9b2de5dc8dbfe4ce31feffffff02d3dff505000000001976a9",
+    "14d0c59903c5bac2868760e90fd521a4665aa7652088ac00e1f5050000000017a9143545e6e33b832c47050f24d3eeb9",
+    "3c9c03948bc787b32e13000001012000e1f5050000000017a9143545e6e33b832c47050f24d3eeb93c9c03948bc78701",
+    "0416001485d13537f2e265405a34dbafa9e3dda01fb8230800220202ead596687ca806043edc3de116cdf29d5e9257c1",
+    "96cd055cf698c8d02bf24e9910b4a6ba670000008000000080020000800022020394f62be9df19952c5587768aeb7698",
+    "061ad2c4a25c894f47d8c162b4d7213d0510b4a6ba6700000080010000800200008000",
+    ];
+
+    #[test]
+    fn finalize_and_analyze_treat_a_prevout_missing_from_non_witness_utxo_as_no_utxo() {
+        let psbt = crate::psbt_io::parse_any(PREVOUT_OUT_OF_RANGE.concat().as_bytes())
+            .expect("the fuzz input is a well-formed psbt");
+        let mut p = psbt.clone();
+        let out = finalize(&mut p);
+        assert!(!out.complete);
+        assert!(
+            out.errors
+                .iter()
+                .any(|(i, e)| *i == 0 && e.contains("spends output 536870912")),
+            "{out:?}"
+        );
+        assert!(missing_prevout(&psbt, 0).is_some());
+        let analysis = analyze(&psbt);
+        assert_eq!(analysis["inputs"][0]["next"], "updater", "{analysis}");
+        assert!(missing_prevout(&psbt, 1).is_none());
+    }
 }

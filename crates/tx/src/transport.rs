@@ -260,17 +260,19 @@ pub fn bbqr_decode(text: &str) -> Result<(char, Vec<u8>)> {
     let mut parts: BTreeMap<usize, String> = BTreeMap::new();
     let mut header: Option<(char, char, usize)> = None;
     for p in text.split_whitespace().filter(|p| p.starts_with("B$")) {
-        if p.len() < 8 {
+        // The header is 8 ASCII characters; anything else (a multi-byte character in it) is
+        // refused before slicing, so the slices below fall on character boundaries.
+        let Some(head) = p.get(..8).filter(|h| h.is_ascii()) else {
             return Err(bbqr_err(format!(
-                "part {p:?} shorter than its 8-character header"
+                "part {p:?} does not start with an 8-character ascii header"
             )));
-        }
-        let enc = char::from(p.as_bytes()[2]);
-        let ty = char::from(p.as_bytes()[3]);
-        let total = from_base36(&p[4..6])
-            .ok_or_else(|| bbqr_err(format!("bad part count in {:?}", &p[..8])))?;
-        let idx = from_base36(&p[6..8])
-            .ok_or_else(|| bbqr_err(format!("bad part index in {:?}", &p[..8])))?;
+        };
+        let enc = char::from(head.as_bytes()[2]);
+        let ty = char::from(head.as_bytes()[3]);
+        let total = from_base36(&head[4..6])
+            .ok_or_else(|| bbqr_err(format!("bad part count in {head:?}")))?;
+        let idx = from_base36(&head[6..8])
+            .ok_or_else(|| bbqr_err(format!("bad part index in {head:?}")))?;
         if total == 0 || idx >= total {
             return Err(bbqr_err(format!("part index {idx} of {total}")));
         }
@@ -324,7 +326,7 @@ pub fn psbt_from_bbqr(text: &str) -> Result<Psbt> {
 pub fn read_psbt(data: &[u8]) -> Result<(Psbt, Encoding)> {
     if let Ok(text) = std::str::from_utf8(data) {
         let t = text.trim_start();
-        if t.len() >= 3 && t[..3].eq_ignore_ascii_case("ur:") {
+        if t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("ur:")) {
             return Ok((psbt_from_ur(t)?, Encoding::Ur));
         }
         if t.starts_with("B$") {
@@ -361,6 +363,31 @@ pub fn qr_svg(text: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Found by fuzz target `psbt` (fuzz/corpus/psbt/regress-*): a non-ASCII character inside
+    // the first bytes of the input was sliced through and panicked.
+    #[test]
+    fn bbqr_header_with_multibyte_char_is_an_error_not_a_panic() {
+        for text in [
+            "B$HPu\u{fd}\u{ff}r:z j70-17",
+            "B$ao %:\u{2adf}eak",
+            "B$\u{e9}P0100",
+            "B$ZP01\u{e9}",
+        ] {
+            let e = bbqr_decode(text).unwrap_err().to_string();
+            assert!(
+                e.contains("ascii header") || e.contains("bad part"),
+                "{text:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn read_psbt_with_multibyte_char_at_start_is_an_error_not_a_panic() {
+        for text in ["ur\u{fd}", "u\u{e9}psbt", "\u{2adf}"] {
+            assert!(read_psbt(text.as_bytes()).is_err(), "{text:?}");
+        }
+    }
 
     #[test]
     fn base32_round_trips() {
