@@ -30,11 +30,13 @@ pub struct Limit {
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
-/// A PSBT (binary, base64, hex, or a file of BC-UR / BBQr parts). Full previous transactions
-/// make PSBTs large; 32 MiB is far above any standard sweep.
+/// A PSBT (binary, base64, hex, or a file of BC-UR / BBQr parts). Every non-taproot input carries
+/// its whole previous transaction (`non_witness_utxo`), so a sweep of a thousand coins paid by
+/// large batch transactions (the lab's `ransomware`) passes 32 MiB; 512 MiB still bounds the
+/// signer's memory on a small air-gapped laptop.
 pub const PSBT: Limit = Limit {
     kind: "psbt",
-    bytes: 32 * MIB,
+    bytes: 512 * MIB,
 };
 /// A raw transaction (hex or binary): a block's weight limit in hex is 8 MB.
 pub const TRANSACTION: Limit = Limit {
