@@ -93,7 +93,10 @@ pub struct Proof {
 
 /// The message a proof of possession signs: challenge, key expression and label.
 pub fn proof_message(challenge: &str, key_expr: &str, label: &str) -> String {
-    format!("{}\nlabel: {label}", legacy_proof_message(challenge, key_expr))
+    format!(
+        "{}\nlabel: {label}",
+        legacy_proof_message(challenge, key_expr)
+    )
 }
 
 /// The message of proofs that do not cover the label (the label of such a record is dropped).
@@ -298,7 +301,8 @@ impl KeyRecord {
         let expected_msg = proof_message(&proof.challenge, &key.key_expr(), &self.label);
         // A proof that does not cover the label proves the key, not the label: drop it.
         let label_covered = proof.message == expected_msg;
-        if !label_covered && proof.message != legacy_proof_message(&proof.challenge, &key.key_expr())
+        if !label_covered
+            && proof.message != legacy_proof_message(&proof.challenge, &key.key_expr())
         {
             return Err(refuse(
                 "proof of possession signs a different message than this key, challenge and \

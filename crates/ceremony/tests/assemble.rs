@@ -150,7 +150,10 @@ fn ur_output_descriptor_round_trips_and_animates_when_long() {
     }
     let payload = dec.message().unwrap().unwrap();
     let v = cbor::decode(&payload, "ur").unwrap();
-    assert_eq!(v.get(1), Some(&cbor::Value::Text(a.multipath_string().unwrap())));
+    assert_eq!(
+        v.get(1),
+        Some(&cbor::Value::Text(a.multipath_string().unwrap()))
+    );
     assert_eq!(v.get(3), Some(&cbor::Value::Text("vault".into())));
 }
 

@@ -56,7 +56,12 @@ fn policy_labels(keys: Vec<record::CeremonyKey>) -> Vec<String> {
 #[test]
 fn proof_of_possession_covers_the_label() {
     let r = made(1);
-    assert!(r.proof.as_ref().unwrap().message.ends_with("\nlabel: holder 1"));
+    assert!(r
+        .proof
+        .as_ref()
+        .unwrap()
+        .message
+        .ends_with("\nlabel: holder 1"));
     assert_eq!(load(&r, "k1.json").unwrap().label, "holder 1");
 }
 

@@ -290,7 +290,10 @@ fn qr(app: &App, a: &QrArgs) -> CmdResult {
 
 /// The refusal of `finalize` on a PSBT that still needs signatures, naming the inputs.
 fn incomplete<E: std::fmt::Display>(psbt: &Path, errors: &[(usize, E)]) -> anyhow::Error {
-    let inputs: Vec<String> = errors.iter().map(|(i, e)| format!("input {i}: {e}")).collect();
+    let inputs: Vec<String> = errors
+        .iter()
+        .map(|(i, e)| format!("input {i}: {e}"))
+        .collect();
     anyhow!(
         "psbt {} is not complete, inputs still need signatures ({}); no psbt printed \
          (use --json for the partially finalized psbt)",

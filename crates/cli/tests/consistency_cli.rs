@@ -76,7 +76,9 @@ fn sweep_build_refuses_an_incomplete_inventory_unless_allowed() {
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("partial.json") && err.contains("incomplete") && err.contains("--allow-incomplete"),
+        err.contains("partial.json")
+            && err.contains("incomplete")
+            && err.contains("--allow-incomplete"),
         "{err}"
     );
     assert!(!refused.join("sweep-1.psbt").exists(), "a psbt was written");
@@ -135,7 +137,13 @@ fn case_export_of_a_case_failing_verification_appends_nothing() {
     ]));
     assert_eq!(code, 0, "{err}");
     // An intact case exports and records the export.
-    let (code, _, err) = run(custos().args(["--case", s(&case), "case", "export", s(&t.path().join("e1"))]));
+    let (code, _, err) = run(custos().args([
+        "--case",
+        s(&case),
+        "case",
+        "export",
+        s(&t.path().join("e1")),
+    ]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(event_count(&case), 2);
 
@@ -147,8 +155,15 @@ fn case_export_of_a_case_failing_verification_appends_nothing() {
     let (code, out, err) = run(custos().args(["--case", s(&case), "case", "export", s(&e2)]));
     assert_eq!(code, 1, "{err}");
     assert!(!out.contains("verified"), "{out}");
-    assert!(err.contains("CONSIST-1") && err.contains("nothing appended"), "{err}");
-    assert_eq!(event_count(&case), before, "the export was appended to a failing ledger");
+    assert!(
+        err.contains("CONSIST-1") && err.contains("nothing appended"),
+        "{err}"
+    );
+    assert_eq!(
+        event_count(&case),
+        before,
+        "the export was appended to a failing ledger"
+    );
     // The export itself is kept for examination, and says it does not verify.
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(e2.join("manifest.json")).unwrap()).unwrap();
@@ -168,12 +183,18 @@ fn psbt_finalize_of_an_incomplete_psbt_prints_no_psbt_unless_json() {
         "{err}"
     );
     assert!(!t.path().join("unsigned-final.txn").exists());
-    assert!(std::fs::read_dir(t.path()).unwrap().count() == 1, "a file was written");
+    assert!(
+        std::fs::read_dir(t.path()).unwrap().count() == 1,
+        "a file was written"
+    );
 
     let (code, out, err) = run(custos().args(["--json", "psbt", "finalize", s(&psbt)]));
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["complete"], serde_json::json!(false));
     assert!(v["psbt"].as_str().unwrap().starts_with("cHNidP"), "{v}");
-    assert!(v["errors"][0].as_str().unwrap().starts_with("input 0"), "{v}");
+    assert!(
+        v["errors"][0].as_str().unwrap().starts_with("input 0"),
+        "{v}"
+    );
 }
