@@ -1,7 +1,10 @@
 //! Errors of `custos-chain`. Messages are lower-case and name the txid, height or server.
 
 use bitcoin::{BlockHash, TxMerkleNode, Txid};
-use custos_core::source::SourceError;
+use custos_core::{
+    exit::{Classify, ExitClass},
+    source::SourceError,
+};
 
 /// An SPV check failed: the data a server sent does not prove what it claims.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,7 +139,7 @@ pub enum Error {
     #[error(transparent)]
     Spv(#[from] SpvError),
     /// The case store failed.
-    #[error("case store: {0}")]
+    #[error("case store")]
     Case(#[from] custos_case::Error),
     /// A server URL is not usable.
     #[error("invalid server url {url:?}: {detail}")]
@@ -148,9 +151,76 @@ pub enum Error {
     },
 }
 
+impl Classify for SpvError {
+    /// Data that does not prove what it claims is a finding about the server's answer.
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Refusal
+    }
+}
+
+impl Classify for Error {
+    /// A source and the case store classify themselves; a failed SPV check is a refusal; a
+    /// server URL the user gave is input.
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            Error::Source(e) => e.exit_class(),
+            Error::Spv(e) => e.exit_class(),
+            Error::Case(e) => e.exit_class(),
+            Error::Url { .. } => ExitClass::Input,
+        }
+    }
+}
+
 impl Error {
     /// Whether trying again can help.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Source(e) if e.is_retryable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_spv_check_is_a_refusal() {
+        let e = Error::from(SpvError::HeaderUnavailable { height: 7 });
+        assert_eq!(e.exit_class().code(), 1);
+    }
+
+    #[test]
+    fn bad_server_url_is_input() {
+        let e = Error::Url {
+            url: "ftp://x".into(),
+            detail: "unknown scheme".into(),
+        };
+        assert_eq!(e.exit_class(), ExitClass::Input);
+    }
+
+    #[test]
+    fn unreachable_server_is_environment_and_malformed_answer_a_refusal() {
+        let down = Error::from(SourceError::Transport {
+            server: "lab".into(),
+            detail: "connection refused".into(),
+            retryable: true,
+        });
+        assert_eq!(down.exit_class(), ExitClass::Environment);
+        let bad = Error::from(SourceError::Malformed {
+            server: "lab".into(),
+            method: "blockchain.headers.subscribe".into(),
+            detail: "not an object".into(),
+        });
+        assert_eq!(bad.exit_class(), ExitClass::Refusal);
+    }
+
+    #[test]
+    fn case_store_cause_is_a_source_not_in_the_message() {
+        let e = Error::from(custos_case::Error::Io {
+            path: "case.sqlite".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        });
+        assert_eq!(e.to_string(), "case store");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.exit_class(), ExitClass::Environment);
     }
 }

@@ -8,6 +8,68 @@ use std::fmt;
 use zeroize::{Zeroize, Zeroizing};
 
 /// A value that must never be printed, logged, stored or serialised.
+///
+/// # Compile-time guarantees
+///
+/// Each guarantee below is a `compile_fail` doc test next to a control that compiles: the same
+/// code with a plain `String` (or the explicit accessor), so a failure for an unrelated reason
+/// (a typo, a missing import) shows up as a failing control.
+///
+/// Controls — these compile:
+///
+/// ```
+/// use custos_core::secret::SecretString;
+/// fn display<T: std::fmt::Display>(_: &T) {}
+/// fn serialize<T: serde::Serialize>(_: &T) {}
+/// let s = SecretString::new("abandon".to_string());
+/// let plain = "abandon".to_string();
+/// display(&plain);
+/// serialize(&plain);
+/// let _ = format!("{plain}");
+/// let _ = serde_json::to_string(&plain);
+/// let _: &String = s.expose_secret();
+/// let _ = s.expose_secret().len();
+/// ```
+///
+/// No `Display`, so no `{}` and no `to_string()`:
+///
+/// ```compile_fail,E0277
+/// use custos_core::secret::SecretString;
+/// fn display<T: std::fmt::Display>(_: &T) {}
+/// let s = SecretString::new("abandon".to_string());
+/// display(&s);
+/// ```
+///
+/// ```compile_fail,E0277
+/// let s = custos_core::secret::SecretString::new("abandon".to_string());
+/// let _ = format!("{s}");
+/// ```
+///
+/// No `Serialize`, so it cannot be written to JSON (or a case store) by accident:
+///
+/// ```compile_fail,E0277
+/// use custos_core::secret::SecretString;
+/// fn serialize<T: serde::Serialize>(_: &T) {}
+/// let s = SecretString::new("abandon".to_string());
+/// serialize(&s);
+/// ```
+///
+/// ```compile_fail,E0277
+/// let s = custos_core::secret::SecretBytes::new(vec![0xde, 0xad]);
+/// let _ = serde_json::to_string(&s);
+/// ```
+///
+/// No `Deref`: the content comes out only through [`Secret::expose_secret`], never implicitly:
+///
+/// ```compile_fail,E0614
+/// let s = custos_core::secret::SecretString::new("abandon".to_string());
+/// let _: &String = &*s;
+/// ```
+///
+/// ```compile_fail,E0599
+/// let s = custos_core::secret::SecretString::new("abandon".to_string());
+/// let _ = s.len();
+/// ```
 pub struct Secret<T: Zeroize> {
     inner: Zeroizing<T>,
 }
@@ -129,11 +191,4 @@ mod tests {
         assert_eq!(s.expose_secret(), "x");
     }
 
-    // Compile-time guarantees (documented, checked by the type system):
-    // `Secret<T>` implements neither `Display` nor `serde::Serialize`.
-    #[allow(dead_code)]
-    fn no_display_no_serialize() {
-        fn not_display<T>() {}
-        not_display::<SecretString>();
-    }
 }

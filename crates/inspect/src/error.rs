@@ -1,6 +1,9 @@
 //! Errors of `custos-inspect`. Messages are lower-case and name the source label, index or file.
 
-use custos_core::source::SourceError;
+use custos_core::{
+    exit::{Classify, ExitClass},
+    source::SourceError,
+};
 
 /// Errors of a scan.
 #[derive(Debug, thiserror::Error)]
@@ -42,5 +45,51 @@ impl Error {
     /// Whether retrying can help.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Source(e) if e.is_retryable())
+    }
+}
+
+impl Classify for Error {
+    /// The watch-only file, its descriptors and the `--paths` selection are input; a failed
+    /// source classifies itself; amount overflow is core's (input).
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            Error::Descriptor { .. }
+            | Error::Derivation { .. }
+            | Error::WatchOnly(_)
+            | Error::NoSources(_) => ExitClass::Input,
+            Error::Source(e) => e.exit_class(),
+            Error::Amount(e) => e.exit_class(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unparsable_descriptor_is_input() {
+        let e = Error::Descriptor {
+            label: "bip84/0".into(),
+            detail: "unexpected end".into(),
+        };
+        assert_eq!(e.exit_class().code(), 2);
+        assert_eq!(Error::NoSources("bip44".into()).exit_class(), ExitClass::Input);
+    }
+
+    #[test]
+    fn unreachable_source_is_environment_and_malformed_answer_a_refusal() {
+        let down = Error::from(SourceError::Transport {
+            server: "lab".into(),
+            detail: "timed out".into(),
+            retryable: true,
+        });
+        assert_eq!(down.exit_class(), ExitClass::Environment);
+        let bad = Error::from(SourceError::Malformed {
+            server: "lab".into(),
+            method: "blockchain.scripthash.get_history".into(),
+            detail: "3 answers to 2 requests".into(),
+        });
+        assert_eq!(bad.exit_class().code(), 1);
     }
 }

@@ -1,84 +1,80 @@
-//! Addresses derived per second from an account xpub on one core (BIP84 and BIP86).
+//! Addresses derived per second on one core, through the scanner's own derivation path (BIP84
+//! and BIP86 receive chains).
 //!
-//! The account xpubs are those of the BIP84 and BIP86 test vectors. "script" measures
-//! derivation down to the output script (what a scanner needs: Electrum script hashes are taken
-//! over the script); "address" adds formatting the address string.
+//! The descriptors are made the way the product makes them: the BIP84/BIP86 test-vector
+//! mnemonic ("abandon … about") goes through [`custos_keys::watch_only`] into a watch-only file,
+//! whose `bip84` and `bip86` account-0 descriptors are parsed by
+//! [`custos_inspect::derive::ParsedDescriptor`], the type the discovery scan derives with. Each
+//! index then costs what one slot of the scan's `derive_window` costs: "script" is
+//! `ParsedDescriptor::script_at` (output script and address value; Electrum script hashes are
+//! taken over the script), "address" adds formatting the address string as the scan does for
+//! every slot.
 
-use std::str::FromStr;
-
-use bitcoin::{
-    bip32::{ChildNumber, Xpub},
-    key::CompressedPublicKey,
-    Address, Network, ScriptBuf,
-};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use custos_keys::{catalogue::ScriptType, derive::ChainDeriver, slip132};
+use custos_core::{secret::SecretString, Network};
+use custos_inspect::derive::ParsedDescriptor;
+use custos_keys::{classify, watch_only, Catalogue, WatchOnlyOptions};
 
 const N: u32 = 1000;
 
-fn account(kind: &str) -> Xpub {
-    match kind {
-        // BIP84 account 0 zpub (bip-0084.mediawiki), re-encoded as xpub by SLIP-132 decoding.
-        "bip84" => match slip132::decode("zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs") {
-            Ok(slip132::Decoded::Public(x, _)) => x,
-            _ => panic!("bip84 vector key"),
-        },
-        // BIP86 account 0 xpub (bip-0086.mediawiki).
-        _ => Xpub::from_str("xpub6BgBgsespWvERF3LHQu6CnqdvfEvtMcQjYrcRzx53QJjSxarj2afYWcLteoGVky7D3UKDP9QyrLprQ3VCECoY49yfdDEHGCtMMj92pReUsQ").expect("bip86 vector key"),
-    }
+/// BIP84's and BIP86's test-vector mnemonic (public; in both BIPs' texts).
+const MNEMONIC: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+/// The receive chain of account 0 of catalogue entry `id`, as the scan parses it.
+fn receive_chain(id: &str) -> (String, ParsedDescriptor) {
+    let material = classify(&SecretString::new(MNEMONIC.to_string()), Network::Bitcoin)
+        .expect("the vector mnemonic is valid");
+    let opts = WatchOnlyOptions {
+        accounts: 1,
+        paths: Some(vec![id.to_string()]),
+        ..WatchOnlyOptions::default()
+    };
+    let file = watch_only(&material, None, Network::Bitcoin, &Catalogue::builtin(), &opts)
+        .expect("watch-only file of the vector mnemonic");
+    let source = file
+        .sources
+        .into_iter()
+        .find(|s| s.account == Some(0) && !s.change)
+        .expect("an account-0 receive source");
+    let desc = ParsedDescriptor::parse(&source.label, &source.descriptor)
+        .expect("the product's descriptor parses")
+        .into_iter()
+        .next()
+        .expect("receive chain first");
+    assert!(desc.is_ranged(), "{}", source.descriptor);
+    (source.label, desc)
 }
 
 fn bench(c: &mut Criterion) {
+    let network = bitcoin::Network::Bitcoin;
     let mut g = c.benchmark_group("derive");
     g.throughput(Throughput::Elements(u64::from(N)));
-    for (name, script) in [("bip84", ScriptType::Wpkh), ("bip86", ScriptType::Tr)] {
-        let d = ChainDeriver::new(&account(name), 0, script).expect("chain key");
-        g.bench_with_input(BenchmarkId::new("script", name), &d, |b, d| {
+    for (name, first) in [
+        // First receive addresses from BIP84's and BIP86's texts: the path derives the right keys.
+        ("bip84", "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"),
+        ("bip86", "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"),
+    ] {
+        let (label, desc) = receive_chain(name);
+        let (_, a) = desc.script_at(&label, 0, network).expect("derive index 0");
+        assert_eq!(a.map(|a| a.to_string()).as_deref(), Some(first), "{name}");
+        g.bench_with_input(BenchmarkId::new("script", name), &desc, |b, d| {
             b.iter(|| {
                 for i in 0..N {
-                    black_box(d.script_at(i).expect("derive"));
+                    black_box(d.script_at(&label, i, network).expect("derive"));
                 }
             })
         });
-        g.bench_with_input(BenchmarkId::new("address", name), &d, |b, d| {
+        g.bench_with_input(BenchmarkId::new("address", name), &desc, |b, d| {
             b.iter(|| {
                 for i in 0..N {
-                    let s = d.script_at(i).expect("derive");
-                    black_box(
-                        Address::from_script(&s, Network::Bitcoin)
-                            .expect("address")
-                            .to_string(),
-                    );
+                    let (script, address) = d.script_at(&label, i, network).expect("derive");
+                    black_box(address.map_or_else(
+                        || format!("script:{}", script.to_hex_string()),
+                        |a| a.to_string(),
+                    ));
                 }
             })
         });
-    }
-    // Baseline for comparison: rust-bitcoin's own `ckd_pub` (generic tweak-add) and script
-    // constructors, the straightforward way to do the same work.
-    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-    for name in ["bip84", "bip86"] {
-        let chain = account(name)
-            .ckd_pub(&secp, ChildNumber::Normal { index: 0 })
-            .expect("chain key");
-        g.bench_with_input(
-            BenchmarkId::new("naive-script", name),
-            &chain,
-            |b, chain| {
-                b.iter(|| {
-                    for i in 0..N {
-                        let k = chain
-                            .ckd_pub(&secp, ChildNumber::Normal { index: i })
-                            .expect("derive");
-                        let s = if name == "bip84" {
-                            ScriptBuf::new_p2wpkh(&CompressedPublicKey(k.public_key).wpubkey_hash())
-                        } else {
-                            ScriptBuf::new_p2tr(&secp, k.public_key.x_only_public_key().0, None)
-                        };
-                        black_box(s);
-                    }
-                })
-            },
-        );
     }
     g.finish();
 }

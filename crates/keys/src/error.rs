@@ -3,6 +3,8 @@
 //! key, no passphrase. The one documented exception is [`Error::UnknownWord`], which may carry
 //! *suggested* replacement words from the public word list (never the word that was typed).
 
+use custos_core::exit::{Classify, ExitClass};
+
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -128,5 +130,30 @@ fn suggestion_suffix(s: &[String]) -> String {
         String::new()
     } else {
         format!("; did you mean {}?", s.join(" or "))
+    }
+}
+
+impl Classify for Error {
+    /// Every error of this crate is about the material, descriptor or option the user gave.
+    fn exit_class(&self) -> ExitClass {
+        ExitClass::Input
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn material_errors_are_input() {
+        assert_eq!(Error::Empty.exit_class().code(), 2);
+        let e = Error::WrongNetwork {
+            kind: "wif key",
+            line: Some(2),
+            found: "testnet/regtest".into(),
+            expected: custos_core::Network::Bitcoin,
+        };
+        assert_eq!(e.exit_class(), ExitClass::Input);
+        assert_eq!(Error::UnknownPath("bip99".into()).exit_class(), ExitClass::Input);
     }
 }

@@ -25,7 +25,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod catalogue;
-pub mod derive;
 pub mod electrum;
 pub mod error;
 pub mod material;

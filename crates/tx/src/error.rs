@@ -1,8 +1,17 @@
 //! Errors of `custos-tx`. Messages are lower-case and name the offending input or output index,
 //! outpoint, file or descriptor — never a secret.
 //!
-//! Two families: [`Error::Refused`] carries a [`Refusal`], a reason the signer will not sign a
-//! PSBT (exit code 1 in the binaries); every other variant is bad input (exit code 2).
+//! Three classes ([`custos_core::exit::Classify`]): [`Error::Refused`] carries a [`Refusal`], a
+//! reason the signer will not sign a PSBT (exit code 1 in the binaries); a file that cannot be
+//! written for a reason other than its path, or a failed signing thread, is the environment
+//! (exit code 3); every other variant is bad input (exit code 2).
+//!
+//! A cause is kept as a value in `source()` and is not repeated in the message, so that
+//! `anyhow`'s `{:#}` prints it once. [`Error::Refused`] is the exception that proves the rule: the
+//! refusal *is* the message (`refused: output 0 …`), so it is printed in it and not offered as a
+//! source.
+
+use custos_core::exit::{Classify, ExitClass};
 
 use bitcoin::{Amount, OutPoint, Txid};
 
@@ -232,8 +241,10 @@ pub enum Refusal {
 #[non_exhaustive]
 pub enum Error {
     /// The policy check refused the PSBT.
+    /// The refusal is the message itself, not a cause, so it is not a `source()` (and is printed
+    /// once).
     #[error("refused: {0}")]
-    Refused(#[from] Refusal),
+    Refused(Refusal),
     /// A PSBT could not be parsed.
     #[error("invalid psbt: {0}")]
     PsbtParse(String),
@@ -299,7 +310,7 @@ pub enum Error {
         reason: String,
     },
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// File path.
         path: String,
@@ -332,5 +343,88 @@ impl Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Error {
+        Error::Refused(r)
+    }
+}
+
+impl Classify for Error {
+    /// A refusal is 1. Writing a file fails through the user's path (missing directory, no
+    /// permission, a directory) as input, otherwise (full disk) as the environment; a failed
+    /// signing thread is the environment. Everything else is the PSBT, descriptor, policy or
+    /// material the user gave: input.
+    fn exit_class(&self) -> ExitClass {
+        match self {
+            Error::Refused(_) => ExitClass::Refusal,
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::PermissionDenied
+                        | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                ExitClass::Input
+            }
+            Error::Io { .. } | Error::SigningThread => ExitClass::Environment,
+            Error::Amount(e) => e.exit_class(),
+            _ => ExitClass::Input,
+        }
+    }
+}
+
 /// Result alias.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> Error {
+        Error::io(std::path::Path::new("out.psbt"), std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn refusals_are_class_one() {
+        let e = Error::from(Refusal::NoOutputs);
+        assert_eq!(e.exit_class(), ExitClass::Refusal);
+        assert_eq!(e.exit_class().code(), 1);
+    }
+
+    #[test]
+    fn malformed_psbt_and_missing_directory_are_input() {
+        assert_eq!(
+            Error::PsbtParse("bad magic".into()).exit_class(),
+            ExitClass::Input
+        );
+        assert_eq!(
+            io(std::io::ErrorKind::NotFound).exit_class(),
+            ExitClass::Input
+        );
+    }
+
+    #[test]
+    fn full_disk_and_failed_signing_thread_are_environment() {
+        assert_eq!(
+            io(std::io::ErrorKind::StorageFull).exit_class(),
+            ExitClass::Environment
+        );
+        assert_eq!(Error::SigningThread.exit_class().code(), 3);
+    }
+
+    #[test]
+    fn io_cause_is_a_source_and_not_repeated_in_the_message() {
+        let e = io(std::io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "out.psbt");
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(cause, Some(std::io::Error::from(std::io::ErrorKind::NotFound).to_string()));
+    }
+
+    #[test]
+    fn refusal_is_printed_once_and_is_not_a_source() {
+        let e = Error::from(Refusal::NoOutputs);
+        assert_eq!(e.to_string(), "refused: psbt has no outputs");
+        assert!(std::error::Error::source(&e).is_none());
+    }
+}
