@@ -190,5 +190,4 @@ mod tests {
         let s = SecretString::new(" x ".into()).trimmed();
         assert_eq!(s.expose_secret(), "x");
     }
-
 }

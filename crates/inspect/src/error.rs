@@ -74,7 +74,10 @@ mod tests {
             detail: "unexpected end".into(),
         };
         assert_eq!(e.exit_class().code(), 2);
-        assert_eq!(Error::NoSources("bip44".into()).exit_class(), ExitClass::Input);
+        assert_eq!(
+            Error::NoSources("bip44".into()).exit_class(),
+            ExitClass::Input
+        );
     }
 
     #[test]

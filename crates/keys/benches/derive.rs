@@ -18,7 +18,8 @@ use custos_keys::{classify, watch_only, Catalogue, WatchOnlyOptions};
 const N: u32 = 1000;
 
 /// BIP84's and BIP86's test-vector mnemonic (public; in both BIPs' texts).
-const MNEMONIC: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const MNEMONIC: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
 /// The receive chain of account 0 of catalogue entry `id`, as the scan parses it.
 fn receive_chain(id: &str) -> (String, ParsedDescriptor) {
@@ -29,8 +30,14 @@ fn receive_chain(id: &str) -> (String, ParsedDescriptor) {
         paths: Some(vec![id.to_string()]),
         ..WatchOnlyOptions::default()
     };
-    let file = watch_only(&material, None, Network::Bitcoin, &Catalogue::builtin(), &opts)
-        .expect("watch-only file of the vector mnemonic");
+    let file = watch_only(
+        &material,
+        None,
+        Network::Bitcoin,
+        &Catalogue::builtin(),
+        &opts,
+    )
+    .expect("watch-only file of the vector mnemonic");
     let source = file
         .sources
         .into_iter()
@@ -52,7 +59,10 @@ fn bench(c: &mut Criterion) {
     for (name, first) in [
         // First receive addresses from BIP84's and BIP86's texts: the path derives the right keys.
         ("bip84", "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"),
-        ("bip86", "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr"),
+        (
+            "bip86",
+            "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr",
+        ),
     ] {
         let (label, desc) = receive_chain(name);
         let (_, a) = desc.script_at(&label, 0, network).expect("derive index 0");

@@ -154,6 +154,9 @@ mod tests {
             expected: custos_core::Network::Bitcoin,
         };
         assert_eq!(e.exit_class(), ExitClass::Input);
-        assert_eq!(Error::UnknownPath("bip99".into()).exit_class(), ExitClass::Input);
+        assert_eq!(
+            Error::UnknownPath("bip99".into()).exit_class(),
+            ExitClass::Input
+        );
     }
 }

@@ -418,7 +418,10 @@ mod tests {
         let e = io(std::io::ErrorKind::NotFound);
         assert_eq!(e.to_string(), "out.psbt");
         let cause = std::error::Error::source(&e).map(ToString::to_string);
-        assert_eq!(cause, Some(std::io::Error::from(std::io::ErrorKind::NotFound).to_string()));
+        assert_eq!(
+            cause,
+            Some(std::io::Error::from(std::io::ErrorKind::NotFound).to_string())
+        );
     }
 
     #[test]
