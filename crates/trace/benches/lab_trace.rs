@@ -1,5 +1,5 @@
 //! A trace over the lab's `tracing-large` chain (10,000 background payments) touching more than
-//! 10,000 transactions: forward, with no label stops, from the chain's 50 earliest story
+//! 10,000 transactions: forward, with no label stops, from the chain's 200 earliest story
 //! transactions (the funding of the background wallets), whose descendants are most of the chain.
 //!
 //! Measured:
@@ -26,13 +26,13 @@ use custos_core::{
 use custos_lab::{Lab, LabConfig};
 use custos_trace::walk::{trace, Direction, Limits, Progress, Start, Trace};
 
-/// The first 50 transactions of the chain's story (the earliest funding of the background
+/// The first 200 transactions of the chain's story (the earliest funding of the background
 /// wallets): their descendants are most of the chain.
 fn earliest(lab: &Lab) -> Vec<Txid> {
     lab.ground_truth()
         .chain_transactions
         .iter()
-        .take(50)
+        .take(200)
         .map(|t| t.txid.parse().expect("a txid"))
         .collect()
 }

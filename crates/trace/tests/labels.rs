@@ -61,7 +61,7 @@ fn parses_the_lab_tracing_course_tagpack() {
         .iter()
         .filter(|l| l.label == "Lab Exchange")
         .count();
-    assert_eq!(exchange, 11);
+    assert_eq!(exchange, 13);
     let shop = pack
         .labels
         .iter()
