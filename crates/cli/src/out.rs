@@ -1,41 +1,7 @@
-//! Results to stdout through a writer that reports errors: a closed pipe (`| head`) or a full
-//! disk (`> /dev/full`) ends the command with exit 3 and a message, never the panic that
-//! `println!` gives.
+//! Results to stdout through `custos_core::out`: a closed pipe or a full disk ends the command
+//! with exit 3 and a message, never a panic.
 
-use std::{fmt, io::Write};
-
-use custos_core::exit::{Classify, ExitClass};
-
-/// Writing a result to stdout failed.
-#[derive(Debug)]
-pub struct StdoutError(std::io::Error);
-
-impl fmt::Display for StdoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot write the result to stdout")
-    }
-}
-
-impl std::error::Error for StdoutError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-impl Classify for StdoutError {
-    fn exit_class(&self) -> ExitClass {
-        ExitClass::Environment
-    }
-}
-
-/// Writes `args` to stdout and flushes, so a failure shows here and not at exit.
-pub fn write(args: fmt::Arguments<'_>, newline: bool) -> Result<(), StdoutError> {
-    let mut w = std::io::stdout().lock();
-    w.write_fmt(args)
-        .and_then(|()| if newline { w.write_all(b"\n") } else { Ok(()) })
-        .and_then(|()| w.flush())
-        .map_err(StdoutError)
-}
+pub use custos_core::out::write;
 
 /// `println!` that returns a [`StdoutError`] instead of panicking.
 macro_rules! outln {

@@ -12,8 +12,9 @@
 //! - [`inventory`]: the watch-only, inventory and custody-policy files that cross the air gap;
 //! - [`ids`]: validated case and examiner identifiers;
 //! - [`exit`]: the exit-code classes every binary maps its errors to (ADR 0005);
-//! - [`file`]: the one exception to "no I/O": size-limited reading of input files and
-//!   never-overwriting writes of outputs, shared by the binaries.
+//! - [`file`] and [`out`]: the exceptions to "no I/O", shared by the binaries: size-limited
+//!   reading of input files, never-overwriting writes of outputs, and stdout writes that report
+//!   a closed pipe or a full disk instead of panicking.
 //!
 //! Not for: storage (see `custos-case`), networking (see `custos-chain`), key handling (see
 //! `custos-keys`). This crate is on the offline side of the air gap and must stay free of any
@@ -31,6 +32,7 @@ pub mod ids;
 pub mod inventory;
 pub mod ledger;
 pub mod network;
+pub mod out;
 pub mod secret;
 pub mod source;
 
