@@ -2,10 +2,16 @@
 //! keyed by the request, so the same scan can be replayed offline (`--offline`) and its SPV
 //! checks re-run on the recorded data. The cache is not evidence by itself: the SPV checks run
 //! on cached data exactly as on fresh data.
+//!
+//! Per-item answers (histories, raw transactions, merkle proofs) and headers are stored in a
+//! compact binary form ([`codec`], format `bin1`); the JSON form of caches written before it is
+//! still replayed, including wide requests an older walker recorded in chunks of 1,000 items.
+
+mod codec;
 
 use bitcoin::{
     block::Header,
-    consensus::{deserialize, serialize},
+    consensus::deserialize,
     hashes::{sha256, Hash},
     ScriptBuf, Txid,
 };
@@ -102,25 +108,107 @@ impl<'a> CachedSource<'a> {
                 Ok(v)
             }
             None => {
-                let bytes = self
-                    .case
-                    .cache_get(NS, &key)
-                    .map_err(|e| self.cache_err(e))?
-                    .ok_or_else(|| SourceError::Transport {
-                        server: self.name(),
-                        detail: format!(
-                            "no cached answer to {method} for this request; run once online with --case to record it"
-                        ),
-                        retryable: false,
-                    })?;
-                serde_json::from_slice(&bytes).map_err(|e| SourceError::Malformed {
-                    server: self.name(),
-                    method: method.into(),
-                    detail: format!("cached answer does not decode: {e}"),
-                })
+                let bytes = self.lookup(&key)?.ok_or_else(|| self.miss(method))?;
+                self.decode_json(method, &bytes)
             }
         }
     }
+
+    /// The cached entry under `key`, if any.
+    fn lookup(&self, key: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        self.case.cache_get(NS, key).map_err(|e| self.cache_err(e))
+    }
+
+    fn miss(&self, method: &str) -> SourceError {
+        SourceError::Transport {
+            server: self.name(),
+            detail: format!(
+                "no cached answer to {method} for this request; run once online with --case to record it"
+            ),
+            retryable: false,
+        }
+    }
+
+    fn malformed(&self, method: &str, detail: impl std::fmt::Display) -> SourceError {
+        SourceError::Malformed {
+            server: self.name(),
+            method: method.into(),
+            detail: format!("cached answer does not decode: {detail}"),
+        }
+    }
+
+    fn decode_json<T: DeserializeOwned>(&self, method: &str, bytes: &[u8]) -> Result<T, SourceError> {
+        serde_json::from_slice(bytes).map_err(|e| self.malformed(method, e))
+    }
+
+    /// A per-item request (`items`, keyed by `request_of`) answered from the inner source and
+    /// stored in the binary form, or, offline, replayed: from the binary form, else from the
+    /// JSON form of an older cache (`legacy` decodes it), also when that cache recorded the
+    /// request in chunks of [`LEGACY_CHUNK`] items.
+    fn itemized<I, T>(
+        &self,
+        method: &str,
+        items: &[I],
+        request_of: impl Fn(&[I]) -> Vec<u8>,
+        codec: (
+            impl Fn(&[T]) -> Vec<u8>,
+            impl Fn(&[u8], usize) -> Result<Vec<T>, String>,
+        ),
+        legacy: impl Fn(&Self, &[u8]) -> Result<Vec<T>, SourceError>,
+        fetch: impl FnOnce(&dyn BitcoinSource) -> Result<Vec<T>, SourceError>,
+    ) -> Result<Vec<T>, SourceError> {
+        let (encode, decode) = codec;
+        let request = request_of(items);
+        let key = Self::key(&format!("{method}/{BINARY}"), &request);
+        if let Some(inner) = self.inner {
+            let v = fetch(inner)?;
+            self.case
+                .cache_put(NS, &key, &encode(&v))
+                .map_err(|e| self.cache_err(e))?;
+            return Ok(v);
+        }
+        if let Some(bytes) = self.lookup(&key)? {
+            return decode(&bytes, items.len()).map_err(|e| self.malformed(method, e));
+        }
+        if let Some(bytes) = self.lookup(&Self::key(method, &request))? {
+            return legacy(self, &bytes);
+        }
+        if items.len() <= LEGACY_CHUNK {
+            return Err(self.miss(method));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(LEGACY_CHUNK) {
+            let bytes = self
+                .lookup(&Self::key(method, &request_of(chunk)))?
+                .ok_or_else(|| self.miss(method))?;
+            out.extend(legacy(self, &bytes)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Name of the binary cache form (docs/formats.md): answers are stored under
+/// `<method>/bin1:<sha256>` keys; the JSON form (`<method>:<sha256>`) of older caches is still
+/// read.
+const BINARY: &str = "bin1";
+
+/// Items per request the trace walker sent before it handed whole frontiers to the source: an
+/// older cache holds wide requests in chunks of this size.
+const LEGACY_CHUNK: usize = 1000;
+
+fn txids_key(txids: &[Txid]) -> Vec<u8> {
+    txids.iter().flat_map(|t| t.to_byte_array()).collect()
+}
+
+fn proofs_key(requests: &[(Txid, u32)]) -> Vec<u8> {
+    requests
+        .iter()
+        .flat_map(|(t, h)| {
+            let mut v = t.to_byte_array().to_vec();
+            v.extend_from_slice(&h.to_le_bytes());
+            v
+        })
+        .collect()
 }
 
 fn scripts_key(scripts: &[ScriptBuf]) -> Vec<u8> {
@@ -156,28 +244,39 @@ impl BitcoinSource for CachedSource<'_> {
     fn headers(&self, start: u32, count: u32) -> Result<Vec<Header>, SourceError> {
         let mut req = start.to_le_bytes().to_vec();
         req.extend_from_slice(&count.to_le_bytes());
-        let hex: Vec<String> = self.through("headers", &req, |s| {
-            Ok(s.headers(start, count)?
-                .iter()
-                .map(|h| hex::encode(serialize(h)))
-                .collect())
-        })?;
-        hex.iter()
-            .map(|h| {
-                hex::decode(h)
-                    .ok()
-                    .and_then(|b| deserialize(&b).ok())
-                    .ok_or_else(|| SourceError::Malformed {
-                        server: self.name(),
-                        method: "headers".into(),
-                        detail: "cached header does not decode".into(),
-                    })
+        let key = Self::key(&format!("headers/{BINARY}"), &req);
+        if let Some(inner) = self.inner {
+            let v = inner.headers(start, count)?;
+            self.case
+                .cache_put(NS, &key, &codec::put_headers(&v))
+                .map_err(|e| self.cache_err(e))?;
+            return Ok(v);
+        }
+        if let Some(bytes) = self.lookup(&key)? {
+            return codec::get_headers(&bytes).map_err(|e| self.malformed("headers", e));
+        }
+        let bytes = self
+            .lookup(&Self::key("headers", &req))?
+            .ok_or_else(|| self.miss("headers"))?;
+        let hex: Vec<String> = self.decode_json("headers", &bytes)?;
+        codec::unhex(&hex)
+            .and_then(|raw| {
+                raw.iter()
+                    .map(|b| deserialize(b).map_err(|e| format!("header does not decode: {e}")))
+                    .collect()
             })
-            .collect()
+            .map_err(|e| self.malformed("headers", e))
     }
 
     fn histories(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<HistoryItem>>, SourceError> {
-        self.through("histories", &scripts_key(scripts), |s| s.histories(scripts))
+        self.itemized(
+            "histories",
+            scripts,
+            scripts_key,
+            (codec::put_histories, codec::get_histories),
+            |c, b| c.decode_json("histories", b),
+            |s| s.histories(scripts),
+        )
     }
 
     fn unspents(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<Unspent>>, SourceError> {
@@ -185,31 +284,28 @@ impl BitcoinSource for CachedSource<'_> {
     }
 
     fn raw_transactions(&self, txids: &[Txid]) -> Result<Vec<Vec<u8>>, SourceError> {
-        let req: Vec<u8> = txids.iter().flat_map(|t| t.to_byte_array()).collect();
-        let hex: Vec<String> = self.through("raw_transactions", &req, |s| {
-            Ok(s.raw_transactions(txids)?.iter().map(hex::encode).collect())
-        })?;
-        hex.iter()
-            .map(|h| {
-                hex::decode(h).map_err(|e| SourceError::Malformed {
-                    server: self.name(),
-                    method: "raw_transactions".into(),
-                    detail: format!("cached transaction is not hex: {e}"),
-                })
-            })
-            .collect()
+        self.itemized(
+            "raw_transactions",
+            txids,
+            txids_key,
+            (codec::put_raw, codec::get_raw),
+            |c, b| {
+                let hex: Vec<String> = c.decode_json("raw_transactions", b)?;
+                codec::unhex(&hex).map_err(|e| c.malformed("raw_transactions", e))
+            },
+            |s| s.raw_transactions(txids),
+        )
     }
 
     fn merkle_proofs(&self, requests: &[(Txid, u32)]) -> Result<Vec<MerkleProof>, SourceError> {
-        let req: Vec<u8> = requests
-            .iter()
-            .flat_map(|(t, h)| {
-                let mut v = t.to_byte_array().to_vec();
-                v.extend_from_slice(&h.to_le_bytes());
-                v
-            })
-            .collect();
-        self.through("merkle_proofs", &req, |s| s.merkle_proofs(requests))
+        self.itemized(
+            "merkle_proofs",
+            requests,
+            proofs_key,
+            (codec::put_proofs, codec::get_proofs),
+            |c, b| c.decode_json("merkle_proofs", b),
+            |s| s.merkle_proofs(requests),
+        )
     }
 
     fn broadcast(&self, raw_tx: &[u8]) -> Result<Txid, SourceError> {
@@ -231,5 +327,130 @@ impl BitcoinSource for CachedSource<'_> {
         self.through("estimate_fee", &blocks.to_le_bytes(), |s| {
             s.estimate_fee(blocks)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::consensus::serialize;
+    use custos_core::ids::{CaseId, ExaminerId};
+
+    use super::*;
+    use crate::MemoryChain;
+
+    fn case(dir: &std::path::Path) -> Case {
+        Case::create(
+            &dir.join("case"),
+            &CaseId::new("C-1").unwrap(),
+            &ExaminerId::new("tester").unwrap(),
+            custos_core::Network::Regtest,
+            "cache test",
+        )
+        .unwrap()
+    }
+
+    /// A chain with `n` funding transactions paying script `s`, mined.
+    fn chain(n: usize) -> (MemoryChain, Vec<Txid>, ScriptBuf) {
+        let mut c = MemoryChain::regtest();
+        c.mine();
+        let s = ScriptBuf::new_op_return([7u8; 4]);
+        let ids = (0..n)
+            .map(|i| c.fund(&[(s.clone(), 1000 + i as u64)]).compute_txid())
+            .collect();
+        c.mine();
+        (c, ids, s)
+    }
+
+    #[test]
+    fn answers_recorded_online_replay_offline_from_the_binary_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = case(dir.path());
+        let (c, ids, s) = chain(3);
+        let online = CachedSource::online(&c, &case);
+        let tip = online.tip().unwrap();
+        let headers = online.headers(0, tip.height + 1).unwrap();
+        let raw = online.raw_transactions(&ids).unwrap();
+        let hist = online.histories(std::slice::from_ref(&s)).unwrap();
+        let proofs = online.merkle_proofs(&[(ids[1], 2)]).unwrap();
+
+        let offline = CachedSource::offline(&case);
+        assert_eq!(offline.tip().unwrap(), tip);
+        assert_eq!(offline.headers(0, tip.height + 1).unwrap(), headers);
+        assert_eq!(offline.raw_transactions(&ids).unwrap(), raw);
+        assert_eq!(offline.histories(std::slice::from_ref(&s)).unwrap(), hist);
+        assert_eq!(offline.merkle_proofs(&[(ids[1], 2)]).unwrap(), proofs);
+        // The entries are the binary form, not JSON.
+        let key = CachedSource::key("raw_transactions/bin1", &txids_key(&ids));
+        assert_eq!(
+            case.cache_get(NS, &key).unwrap().unwrap(),
+            codec::put_raw(&raw)
+        );
+        // A request never recorded is a miss that says how to record it.
+        let err = offline.raw_transactions(&ids[..1]).unwrap_err();
+        assert!(err.to_string().contains("run once online"), "{err}");
+    }
+
+    #[test]
+    fn a_cache_in_the_older_json_form_still_replays_also_from_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = case(dir.path());
+        let (c, ids, _) = chain(3);
+        let raw = c.raw_transactions(&ids).unwrap();
+        let hex: Vec<String> = raw.iter().map(hex::encode).collect();
+        // The whole request in the JSON form.
+        let key = CachedSource::key("raw_transactions", &txids_key(&ids));
+        case.cache_put(NS, &key, &serde_json::to_vec(&hex).unwrap())
+            .unwrap();
+        let headers = c.headers(0, 2).unwrap();
+        let hhex: Vec<String> = headers.iter().map(|h| hex::encode(serialize(h))).collect();
+        let mut req = 0u32.to_le_bytes().to_vec();
+        req.extend_from_slice(&2u32.to_le_bytes());
+        case.cache_put(
+            NS,
+            &CachedSource::key("headers", &req),
+            &serde_json::to_vec(&hhex).unwrap(),
+        )
+        .unwrap();
+        let offline = CachedSource::offline(&case);
+        assert_eq!(offline.raw_transactions(&ids).unwrap(), raw);
+        assert_eq!(offline.headers(0, 2).unwrap(), headers);
+
+        // A request wider than 1,000 items that an older walker recorded in chunks of 1,000.
+        let many: Vec<Txid> = (0..2500u32)
+            .map(|i| {
+                let mut b = [0u8; 32];
+                b[..4].copy_from_slice(&i.to_le_bytes());
+                Txid::from_byte_array(b)
+            })
+            .collect();
+        for chunk in many.chunks(LEGACY_CHUNK) {
+            let hex: Vec<String> = chunk.iter().map(|t| hex::encode(&t[..4])).collect();
+            let key = CachedSource::key("raw_transactions", &txids_key(chunk));
+            case.cache_put(NS, &key, &serde_json::to_vec(&hex).unwrap())
+                .unwrap();
+        }
+        let got = offline.raw_transactions(&many).unwrap();
+        assert_eq!(got.len(), 2500);
+        assert_eq!(got[2499], 2499u32.to_le_bytes().to_vec());
+        // One chunk missing: a miss, never a short answer.
+        assert!(offline.raw_transactions(&many[..2001]).is_err());
+    }
+
+    #[test]
+    fn an_edited_binary_entry_is_malformed_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = case(dir.path());
+        let (c, ids, _) = chain(2);
+        CachedSource::online(&c, &case)
+            .raw_transactions(&ids)
+            .unwrap();
+        let key = CachedSource::key("raw_transactions/bin1", &txids_key(&ids));
+        let mut bytes = case.cache_get(NS, &key).unwrap().unwrap();
+        bytes.truncate(bytes.len() - 1);
+        case.cache_put(NS, &key, &bytes).unwrap();
+        let err = CachedSource::offline(&case)
+            .raw_transactions(&ids)
+            .unwrap_err();
+        assert!(matches!(err, SourceError::Malformed { .. }), "{err}");
     }
 }

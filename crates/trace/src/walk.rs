@@ -12,7 +12,8 @@
 //! - backward: raw transactions of the parents, histories of the spent coins' scripts (for the
 //!   heights), merkle proofs — three round trips.
 //!
-//! Batches are split only above [`BATCH`] items. Every transaction's bytes are hashed to its
+//! Each request hands the whole frontier to the source in one call, however wide (the source
+//! decides how to split it on the wire). Every transaction's bytes are hashed to its
 //! txid (bytes that do not are rejected, kept in the evidence and reported), and every confirmed
 //! transaction's merkle proof is checked against a header chain validated from genesis to the
 //! tip, synced once at the start.
@@ -52,8 +53,6 @@ use custos_core::{
     Network, Sat,
 };
 use serde::{Deserialize, Serialize};
-
-pub use fetch::BATCH;
 
 use crate::{Error, Graph};
 use fetch::Fetcher;

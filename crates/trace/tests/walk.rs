@@ -1032,3 +1032,58 @@ fn a_trace_recorded_in_a_case_replays_offline_to_the_same_json() {
         );
     }
 }
+
+#[test]
+fn forward_discovery_on_a_reused_script_fetches_only_history_at_or_after_the_funding_height() {
+    // Twenty payments to one reused script R, one block each, one of them spent early; then
+    // the coin followed (height h) and its spender (h + 1); and a mempool spend of an early coin.
+    let reused = script(0x77);
+    let mut chain = MemoryChain::regtest();
+    chain.mine();
+    let mut early = Vec::new();
+    for i in 0..20u64 {
+        early.push(chain.fund(&[(reused.clone(), 10_000 + i)]));
+        chain.mine();
+    }
+    let early_spend = tx(&[op(&early[0], 0)], &[(script(0x78), 9_000)]);
+    chain.submit(early_spend.clone());
+    chain.mine();
+    let coin = chain.fund(&[(reused.clone(), 50_000)]);
+    let funded_at = chain.mine();
+    let spender = tx(&[op(&coin, 0)], &[(script(0x79), 49_000)]);
+    chain.submit(spender.clone());
+    chain.mine();
+    let in_mempool = tx(&[op(&early[5], 0)], &[(script(0x7a), 14_000)]);
+    chain.submit(in_mempool.clone());
+    let history = chain.histories(std::slice::from_ref(&reused)).unwrap();
+    assert_eq!(history[0].len(), 20 + 1 + 1 + 1 + 1, "the script is heavily reused");
+
+    let src = Wrapper::new(&chain);
+    let tr = run(
+        &src,
+        Direction::Forward,
+        &[Start::Outpoint(op(&coin, 0))],
+        &Limits::default(),
+        &[],
+    )
+    .unwrap();
+    assert!(tr.is_complete(), "{:?}", tr.partial);
+    assert_eq!(ids(&tr), sorted(&[&coin, &spender]));
+    assert_eq!(tr.hop_of[&spender.compute_txid()], 1);
+    assert!(matches!(
+        tr.graph.tx(&spender.compute_txid()).unwrap().inclusion,
+        Inclusion::Verified { height, .. } if height == funded_at + 1
+    ));
+    assert_eq!(stop_at(&tr, op(&spender, 0)), vec![StopReason::Unspent]);
+    let asked = src.raw_asked.borrow();
+    for t in early.iter().chain([&early_spend]) {
+        assert!(
+            !asked.contains(&t.compute_txid()),
+            "{} (below the funding height {funded_at}) was fetched",
+            t.compute_txid()
+        );
+    }
+    // The mempool entry is kept: a mempool transaction can spend any confirmed coin.
+    assert!(asked.contains(&in_mempool.compute_txid()));
+    assert!(!tr.evidence.raw_txs.contains_key(&early[3].compute_txid()));
+}

@@ -1,12 +1,11 @@
-//! The walk's view of the source: batched calls split only above [`BATCH`] items, each batch
-//! counted as one round trip, answers checked for their count. Failures come back as one
-//! lower-case line naming the method and (through the source's error) the server.
+//! The walk's view of the source: each request hands the whole list to the source in one call
+//! (the source decides how to split it on the wire: the Electrum source sends the chunks of a
+//! large batch pipelined), each call counted as one round trip, answers checked for their
+//! count. Failures come back as one lower-case line naming the method and (through the source's
+//! error) the server.
 
 use bitcoin::{ScriptBuf, Txid};
 use custos_core::source::{BitcoinSource, HistoryItem, MerkleProof, SourceError, Tip};
-
-/// Items per batched request; a frontier wider than this costs one more round trip per batch.
-pub const BATCH: usize = 1000;
 
 /// A source with a round-trip counter.
 pub(super) struct Fetcher<'a> {
@@ -51,21 +50,20 @@ impl<'a> Fetcher<'a> {
         items: &[I],
         call: impl Fn(&dyn BitcoinSource, &[I]) -> Result<Vec<O>, SourceError>,
     ) -> Result<Vec<O>, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for chunk in items.chunks(BATCH) {
-            self.trips = self.trips.saturating_add(1);
-            let got = call(self.src, chunk)
-                .map_err(|e| format!("fetching {what} ({} asked) failed: {e}", chunk.len()))?;
-            if got.len() != chunk.len() {
-                return Err(format!(
-                    "server {} sent {} {what} for {} asked",
-                    self.src.name(),
-                    got.len(),
-                    chunk.len()
-                ));
-            }
-            out.extend(got);
+        if items.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        self.trips = self.trips.saturating_add(1);
+        let got = call(self.src, items)
+            .map_err(|e| format!("fetching {what} ({} asked) failed: {e}", items.len()))?;
+        if got.len() != items.len() {
+            return Err(format!(
+                "server {} sent {} {what} for {} asked",
+                self.src.name(),
+                got.len(),
+                items.len()
+            ));
+        }
+        Ok(got)
     }
 }

@@ -3,14 +3,21 @@
 //! Per hop, for the whole frontier: the histories of the coins' scripts (one call), the raw
 //! candidates not yet held (one call), the spenders' other parents (one call), the spenders'
 //! merkle proofs (one call).
+//!
+//! A reused script's history lists every transaction that ever paid or spent it; only those at
+//! or after the height of the block that made a coin can spend it. So a history entry is a
+//! candidate only when it is in the mempool or confirmed at or above the lowest proven height of
+//! the script's coins in the hop (a coin made by a mempool transaction admits mempool entries
+//! only). When a coin's transaction is not proven in a block, its script's whole history is
+//! kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bitcoin::{OutPoint, ScriptBuf, Txid};
-use custos_core::Sat;
+use custos_core::{source::HistoryItem, Sat};
 
 use super::{seed::Seeds, state::Walk, Progress, StopReason};
-use crate::graph::script_label;
+use crate::graph::{script_label, Inclusion};
 
 /// Walks forward from the seed coins until the frontier is empty.
 pub(super) fn run(w: &mut Walk<'_>, seeds: &Seeds, progress: &mut dyn FnMut(Progress)) {
@@ -120,6 +127,11 @@ fn find_spenders(
 ) -> Result<BTreeMap<Txid, Vec<OutPoint>>, String> {
     let scripts: Vec<ScriptBuf> = follow.keys().cloned().collect();
     let histories = w.src.histories(&scripts)?;
+    let histories: Vec<Vec<HistoryItem>> = follow
+        .values()
+        .zip(histories)
+        .map(|(coins, history)| can_spend(w, coins, history))
+        .collect();
     w.learn_heights(&histories);
     let candidates: BTreeSet<Txid> = histories.iter().flatten().map(|h| h.txid).collect();
     w.fetch_txs(candidates.iter().copied())?;
@@ -170,6 +182,24 @@ fn find_spenders(
     // A spender already in the graph was linked when it was added.
     spenders.retain(|txid, _| w.graph.tx(txid).is_none());
     Ok(spenders)
+}
+
+/// The entries of a script's history that can spend one of `coins` (its coins in this hop):
+/// mempool entries, and confirmed entries at or above the lowest block height of the coins'
+/// transactions. The whole history when one of them is not proven in a block.
+fn can_spend(w: &Walk<'_>, coins: &[OutPoint], history: Vec<HistoryItem>) -> Vec<HistoryItem> {
+    let mut lowest = i64::MAX; // only mempool entries, unless a coin is confirmed
+    for coin in coins {
+        match w.graph.tx(&coin.txid).map(|n| &n.inclusion) {
+            Some(Inclusion::Verified { height, .. }) => lowest = lowest.min(i64::from(*height)),
+            Some(Inclusion::Unconfirmed) => {}
+            Some(Inclusion::Unproven { .. }) | None => return history,
+        }
+    }
+    history
+        .into_iter()
+        .filter(|h| h.height <= 0 || h.height >= lowest)
+        .collect()
 }
 
 /// Keeps the first spenders (by txid) that fit under the transaction limit.
