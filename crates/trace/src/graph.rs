@@ -172,8 +172,19 @@ pub struct TxNode {
 impl TxNode {
     /// Builds a node from a transaction (inputs not yet resolved).
     pub fn from_tx(tx: &Transaction, network: Network, inclusion: Inclusion) -> TxNode {
+        TxNode::from_checked_tx(tx.compute_txid(), tx, network, inclusion)
+    }
+
+    /// [`TxNode::from_tx`] for a transaction already hashed to `txid` (the walk checks every
+    /// transaction's bytes against its txid when it receives them), so it is not hashed again.
+    pub fn from_checked_tx(
+        txid: Txid,
+        tx: &Transaction,
+        network: Network,
+        inclusion: Inclusion,
+    ) -> TxNode {
         TxNode {
-            txid: tx.compute_txid(),
+            txid,
             version: tx.version.0,
             lock_time: tx.lock_time.to_consensus_u32(),
             coinbase: tx.is_coinbase(),

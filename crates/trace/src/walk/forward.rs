@@ -11,7 +11,10 @@
 //! only). When a coin's transaction is not proven in a block, its script's whole history is
 //! kept.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, BTreeSet},
+};
 
 use bitcoin::{OutPoint, ScriptBuf, Txid};
 use custos_core::{source::HistoryItem, Sat};
@@ -94,7 +97,11 @@ fn select(
         let script = out.script_pubkey.clone();
         let value = Sat(out.value.to_sat());
         if !seeds.contains(&coin) {
-            let address = script_label(&script, w.network);
+            // The graph holds the address of every output of its transactions already.
+            let address = match w.graph.output(&coin) {
+                Some(o) => Cow::Borrowed(o.address.as_str()),
+                None => Cow::Owned(script_label(&script, w.network)),
+            };
             if let Some(reason) = w.check_coin(&coin, value, &address) {
                 w.stop(coin, hop, reason);
                 continue;

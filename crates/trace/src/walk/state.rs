@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use bitcoin::{consensus::serialize, OutPoint, Transaction, TxOut, Txid};
+use bitcoin::{consensus::serialize, BlockHash, OutPoint, Transaction, TxOut, Txid};
 use custos_chain::{spv, SpvError, VerifiedChain};
 use custos_core::{
     source::{HistoryItem, Tip},
@@ -12,7 +12,7 @@ use custos_core::{
 };
 
 use super::{
-    fetch::Fetcher, seed::Seeds, Direction, Evidence, Limits, RejectedTx, Start, Stats, Stop,
+    fetch::Fetcher, merkle::MerkleMemo, seed::Seeds, Direction, Evidence, Limits, RejectedTx, Start, Stats, Stop,
     StopReason, StopRule, Trace,
 };
 use crate::graph::{script_label, Inclusion, ScriptKind, TxNode};
@@ -44,6 +44,10 @@ pub(super) struct Walk<'a> {
     /// Graph transactions by the txids they spend from (so linking a new transaction does not
     /// scan the graph).
     children: HashMap<Txid, Vec<Txid>>,
+    /// Inner merkle nodes already proven, per block.
+    merkle: MerkleMemo,
+    /// Hashes of the validated headers proofs were checked against, by height.
+    block_hashes: HashMap<u32, BlockHash>,
 }
 
 impl<'a> Walk<'a> {
@@ -73,6 +77,8 @@ impl<'a> Walk<'a> {
             evidence: Evidence::default(),
             followed: HashSet::new(),
             children: HashMap::new(),
+            merkle: MerkleMemo::default(),
+            block_hashes: HashMap::new(),
         }
     }
 
@@ -91,7 +97,7 @@ impl<'a> Walk<'a> {
         for (txid, raw) in need.iter().zip(raws) {
             match spv::check_tx_bytes(txid, &raw) {
                 Ok(tx) => {
-                    self.evidence.raw_txs.insert(*txid, hex::encode(&raw));
+                    self.evidence.raw_txs.insert(*txid, to_hex(&raw));
                     self.txs.insert(*txid, tx);
                 }
                 Err(e) => {
@@ -201,20 +207,26 @@ impl<'a> Walk<'a> {
                 reason: format!("transaction {txid}: server sent a proof for {}", proof.txid),
             };
         }
-        let checked = self.chain.verify_proof(proof, height).and_then(|()| {
-            self.chain
-                .header(height)
-                .copied()
-                .ok_or(SpvError::HeaderUnavailable { height })
-        });
+        let checked = match self.chain.header(height) {
+            Some(header) => self
+                .merkle
+                .verify(proof, height, header)
+                .map(|()| *header),
+            None => Err(SpvError::HeaderUnavailable { height }),
+        };
         match checked {
             Ok(header) => {
+                let block = *self
+                    .block_hashes
+                    .entry(height)
+                    .or_insert_with(|| header.block_hash());
                 self.evidence
                     .headers
-                    .insert(height, hex::encode(serialize(&header)));
+                    .entry(height)
+                    .or_insert_with(|| to_hex(&serialize(&header)));
                 Inclusion::Verified {
                     height,
-                    block: header.block_hash(),
+                    block,
                     time: header.time,
                 }
             }
@@ -238,7 +250,7 @@ impl<'a> Walk<'a> {
         let Some(tx) = self.txs.get(&txid) else {
             return;
         };
-        let node = TxNode::from_tx(tx, self.network, inclusion);
+        let node = TxNode::from_checked_tx(txid, tx, self.network, inclusion);
         let children = self.children.get(&txid).map_or(&[][..], Vec::as_slice);
         self.graph.insert_with_children(node, children);
         for input in &tx.input {
@@ -382,6 +394,16 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Lower-case hex of `bytes` (the evidence's form of raw transactions and headers), by table.
+pub(super) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// "3 coins (a:0, b:1, c:2)", naming at most [`NAMED_COINS`].
 pub(super) fn name_coins(coins: &BTreeSet<OutPoint>) -> String {
     let named: Vec<String> = coins
@@ -399,5 +421,15 @@ pub(super) fn name_coins(coins: &BTreeSet<OutPoint>) -> String {
             coins.len(),
             named.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn to_hex_writes_what_the_hex_crate_writes() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(super::to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(super::to_hex(&[]), "");
     }
 }
