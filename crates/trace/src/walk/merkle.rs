@@ -1,14 +1,15 @@
-//! Merkle proofs checked with a memory of the inner nodes already proven, per block.
+//! Merkle proofs checked with a memory of the inner nodes already computed, per block.
 //!
 //! A proof folds its transaction's txid with the branch, level by level, up to the header's
-//! merkle root. Once a fold has reached the root, every node it passed through is proven to lead
-//! to that root from its position. A later proof for the same block, with a branch of the same
-//! length (so the same tree shape), that reaches one of those nodes — same level, same index,
-//! same hash — is proven too: from there on its path is the one already checked. So a block
-//! whose transactions are all traced costs about one hash per tree node instead of one per
-//! level per transaction, and no proof is taken on trust: each is folded at least to a proven
-//! node. Anything that does not fold to the root or to a proven node is handed to
-//! [`spv::verify_merkle_proof`], which gives the error.
+//! merkle root: each step hashes a (left, right) pair into their parent. Proofs of transactions
+//! of the same block share their upper steps, so each step of a fold that reached the root is
+//! remembered by its place in the tree (block height, branch length, level, index) with its
+//! exact pair and parent. A later fold whose pair at that place is the same pair takes the
+//! remembered parent instead of hashing again; any other pair is hashed. Every proof is still
+//! folded in full with its own branch, so the result is exactly that of
+//! [`spv::verify_merkle_proof`] (which gives the error when a proof does not check), and a block
+//! whose transactions are all traced costs about one hash per tree node instead of one per level
+//! per transaction.
 
 use std::collections::HashMap;
 
@@ -20,10 +21,13 @@ use bitcoin::{
 use custos_chain::{spv, SpvError};
 use custos_core::source::MerkleProof;
 
-/// Proven inner nodes: (height, branch length, level, index) → hash.
+/// (height, branch length, level of the parent, index of the parent).
+type Place = (u32, u32, u32, u32);
+
+/// Steps of folds that reached their block's root: place → (left, right, parent).
 #[derive(Debug, Default)]
 pub(super) struct MerkleMemo {
-    nodes: HashMap<(u32, u32, u32, u32), TxMerkleNode>,
+    steps: HashMap<Place, (TxMerkleNode, TxMerkleNode, TxMerkleNode)>,
 }
 
 impl MerkleMemo {
@@ -40,36 +44,33 @@ impl MerkleMemo {
         if proof.block_height != height || len > 32 || (len < 32 && proof.pos >> len != 0) {
             return spv::verify_merkle_proof(proof, height, header);
         }
-        let mut path: Vec<(u32, u32, TxMerkleNode)> = Vec::with_capacity(proof.branch.len() + 1);
+        let mut computed: Vec<(Place, (TxMerkleNode, TxMerkleNode, TxMerkleNode))> = Vec::new();
         let mut cur = TxMerkleNode::from_raw_hash(proof.txid.to_raw_hash());
         let mut index = proof.pos;
-        let mut proven = false;
-        for (level, sibling) in (0u32..).zip(&proof.branch) {
-            if self.nodes.get(&(height, len, level, index)) == Some(&cur) {
-                proven = true;
-                break;
-            }
-            path.push((level, index, cur));
-            let mut engine = sha256d::Hash::engine();
-            if index.is_multiple_of(2) {
-                engine.input(cur.as_ref());
-                engine.input(sibling.as_ref());
+        for (level, sibling) in (1u32..).zip(&proof.branch) {
+            let (left, right) = if index.is_multiple_of(2) {
+                (cur, *sibling)
             } else {
-                engine.input(sibling.as_ref());
-                engine.input(cur.as_ref());
-            }
-            cur = TxMerkleNode::from_raw_hash(sha256d::Hash::from_engine(engine));
+                (*sibling, cur)
+            };
             index /= 2;
+            let place = (height, len, level, index);
+            cur = match self.steps.get(&place) {
+                Some(&(l, r, parent)) if (l, r) == (left, right) => parent,
+                _ => {
+                    let mut engine = sha256d::Hash::engine();
+                    engine.input(left.as_ref());
+                    engine.input(right.as_ref());
+                    let parent = TxMerkleNode::from_raw_hash(sha256d::Hash::from_engine(engine));
+                    computed.push((place, (left, right, parent)));
+                    parent
+                }
+            };
         }
-        if !proven {
-            if cur != header.merkle_root {
-                return spv::verify_merkle_proof(proof, height, header);
-            }
-            path.push((len, index, cur));
+        if cur != header.merkle_root {
+            return spv::verify_merkle_proof(proof, height, header);
         }
-        for (level, index, node) in path {
-            self.nodes.insert((height, len, level, index), node);
-        }
+        self.steps.extend(computed);
         Ok(())
     }
 }
@@ -152,6 +153,9 @@ mod tests {
         bad.push(p);
         let mut p = proofs[6].clone();
         p.branch[0] = TxMerkleNode::from_byte_array([1; 32]);
+        bad.push(p);
+        let mut p = proofs[6].clone();
+        p.branch[2] = TxMerkleNode::from_byte_array([1; 32]); // proven leaf, wrong upper sibling
         bad.push(p);
         let mut p = proofs[6].clone();
         p.branch.pop(); // a shorter tree
