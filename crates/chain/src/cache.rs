@@ -137,7 +137,11 @@ impl<'a> CachedSource<'a> {
         }
     }
 
-    fn decode_json<T: DeserializeOwned>(&self, method: &str, bytes: &[u8]) -> Result<T, SourceError> {
+    fn decode_json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        bytes: &[u8],
+    ) -> Result<T, SourceError> {
         serde_json::from_slice(bytes).map_err(|e| self.malformed(method, e))
     }
 

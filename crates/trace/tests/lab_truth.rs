@@ -261,13 +261,21 @@ fn check_clustering(name: &str, lab: &Lab, truth: &GroundTruth) -> ClusterFigure
     )
     .unwrap();
     assert!(trace.partial.is_empty(), "partial: {:?}", trace.partial);
-    assert_eq!(trace.graph.len(), tracing.chain_transactions, "{name}: whole chain");
+    assert_eq!(
+        trace.graph.len(),
+        tracing.chain_transactions,
+        "{name}: whole chain"
+    );
     let clustering = cluster(&trace.graph, &HeuristicSet::default(), &[]);
 
     let owner: BTreeMap<&str, &str> = tracing
         .entities
         .iter()
-        .flat_map(|e| e.addresses.iter().map(move |a| (a.as_str(), e.name.as_str())))
+        .flat_map(|e| {
+            e.addresses
+                .iter()
+                .map(move |a| (a.as_str(), e.name.as_str()))
+        })
         .collect();
     let mut got = ClusterFigures {
         clusters: clustering.clusters.len() as u64,
@@ -287,7 +295,9 @@ fn check_clustering(name: &str, lab: &Lab, truth: &GroundTruth) -> ClusterFigure
         got.predicted_pairs += pairs(n);
         let mut by_owner: BTreeMap<&str, u64> = BTreeMap::new();
         for a in &c.addresses {
-            let o = owner.get(a.as_str()).unwrap_or_else(|| panic!("{a} has no owner"));
+            let o = owner
+                .get(a.as_str())
+                .unwrap_or_else(|| panic!("{a} has no owner"));
             *by_owner.entry(o).or_default() += 1;
         }
         got.correct_pairs += by_owner.values().map(|n| pairs(*n)).sum::<u64>();
@@ -312,7 +322,10 @@ fn check_clustering(name: &str, lab: &Lab, truth: &GroundTruth) -> ClusterFigure
     got.owners_spending = spent_by_owner.len() as u64;
     for addrs in spent_by_owner.values() {
         got.owner_pairs += pairs(addrs.len() as u64);
-        let places: BTreeSet<&str> = addrs.iter().map(|a| clustering.of(a).unwrap_or(a)).collect();
+        let places: BTreeSet<&str> = addrs
+            .iter()
+            .map(|a| clustering.of(a).unwrap_or(a))
+            .collect();
         got.owners_whole += u64::from(places.len() == 1);
     }
     got.owner_pairs_all = tracing

@@ -1056,7 +1056,11 @@ fn forward_discovery_on_a_reused_script_fetches_only_history_at_or_after_the_fun
     let in_mempool = tx(&[op(&early[5], 0)], &[(script(0x7a), 14_000)]);
     chain.submit(in_mempool.clone());
     let history = chain.histories(std::slice::from_ref(&reused)).unwrap();
-    assert_eq!(history[0].len(), 20 + 1 + 1 + 1 + 1, "the script is heavily reused");
+    assert_eq!(
+        history[0].len(),
+        20 + 1 + 1 + 1 + 1,
+        "the script is heavily reused"
+    );
 
     let src = Wrapper::new(&chain);
     let tr = run(

@@ -185,7 +185,10 @@ pub(super) fn put_headers(headers: &[Header]) -> Vec<u8> {
 /// Headers from `bin1` (as many as the entry holds: a source may send fewer than asked).
 pub(super) fn get_headers(bytes: &[u8]) -> Result<Vec<Header>, String> {
     if bytes.len() % 80 != 0 {
-        return Err(format!("{} bytes is not a whole number of headers", bytes.len()));
+        return Err(format!(
+            "{} bytes is not a whole number of headers",
+            bytes.len()
+        ));
     }
     bytes
         .chunks(80)
@@ -218,7 +221,11 @@ mod tests {
         let raw = vec![vec![1, 2, 3], vec![], vec![9; 300]];
         assert_eq!(get_raw(&put_raw(&raw), 3).unwrap(), raw);
         let hist = vec![
-            vec![item(1, 5, None), item(2, 0, Some(141)), item(3, -1, Some(0))],
+            vec![
+                item(1, 5, None),
+                item(2, 0, Some(141)),
+                item(3, -1, Some(0)),
+            ],
             vec![],
         ];
         assert_eq!(get_histories(&put_histories(&hist), 2).unwrap(), hist);
@@ -252,7 +259,15 @@ mod tests {
         bad_flag[4 + 32 + 8] = 2;
         assert!(get_histories(&bad_flag, 1).is_err());
         // A huge count is refused before anything is allocated for it.
-        assert!(get_proofs(&[0u8; 40].iter().chain(&[255u8; 4]).copied().collect::<Vec<_>>(), 1).is_err());
+        assert!(get_proofs(
+            &[0u8; 40]
+                .iter()
+                .chain(&[255u8; 4])
+                .copied()
+                .collect::<Vec<_>>(),
+            1
+        )
+        .is_err());
         assert!(get_headers(&[0u8; 81]).is_err());
     }
 }

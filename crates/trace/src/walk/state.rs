@@ -12,8 +12,8 @@ use custos_core::{
 };
 
 use super::{
-    fetch::Fetcher, merkle::MerkleMemo, seed::Seeds, Direction, Evidence, Limits, RejectedTx, Start, Stats, Stop,
-    StopReason, StopRule, Trace,
+    fetch::Fetcher, merkle::MerkleMemo, seed::Seeds, Direction, Evidence, Limits, RejectedTx,
+    Start, Stats, Stop, StopReason, StopRule, Trace,
 };
 use crate::graph::{script_label, Inclusion, ScriptKind, TxNode};
 use crate::Graph;
@@ -208,10 +208,7 @@ impl<'a> Walk<'a> {
             };
         }
         let checked = match self.chain.header(height) {
-            Some(header) => self
-                .merkle
-                .verify(proof, height, header)
-                .map(|()| *header),
+            Some(header) => self.merkle.verify(proof, height, header).map(|()| *header),
             None => Err(SpvError::HeaderUnavailable { height }),
         };
         match checked {
