@@ -91,12 +91,13 @@ fn replay(dir: &Path, times: usize) {
     for _ in 0..times {
         let t0 = Instant::now();
         let t = run(&offline, &starts);
-        let secs = t0.elapsed().as_secs_f64();
+        let elapsed = t0.elapsed();
         assert!(t.partial.is_empty(), "{:?}", t.partial);
+        let micros = elapsed.as_micros().max(1);
         eprintln!(
-            "replayed {} transactions in {secs:.3} s: {:.0} tx/s",
+            "replayed {} transactions in {elapsed:.3?}: {} tx/s",
             t.graph.len(),
-            t.graph.len() as f64 / secs
+            t.graph.len() as u128 * 1_000_000 / micros
         );
     }
 }

@@ -14,6 +14,8 @@
 //!
 //! `tracing-large` (10,000 background payments) is built once and shared by its checks.
 
+#![allow(clippy::print_stderr)] // the clustering figures are reported for docs/tracing.md
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use bitcoin::{OutPoint, Txid};
