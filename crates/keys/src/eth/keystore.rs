@@ -138,7 +138,7 @@ impl Keystore {
     /// Parses and checks a keystore V3 JSON text (no password needed; nothing decrypted).
     pub fn parse(text: &str) -> Result<Keystore, EthKeyError> {
         let j: KeystoreJson = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a keystore v3 json: line {} column {}: {}", e.line(), e.column(), e.classify_name())))?;
+            .map_err(|e| bad(format!("not a keystore v3 json: line {} column {}: {}", e.line(), e.column(), format!("{:?}", e.classify()).to_lowercase())))?;
         if j.version != 3 {
             return Err(bad(format!("version {} (only version 3 is defined)", j.version)));
         }
