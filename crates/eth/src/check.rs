@@ -211,7 +211,7 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
     ];
     let mut eth_total = Wei::ZERO;
     let mut fee_total = Wei::ZERO;
-    let mut tokens: BTreeMap<Address, (U256, String)> = BTreeMap::new();
+    let mut tokens: BTreeMap<Address, (U256, Option<crate::unsigned::TokenInfo>)> = BTreeMap::new();
     for a in &r.txs {
         let t = &a.tx;
         out.push(format!(
@@ -238,7 +238,7 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
                     contract.to_checksum(None),
                     recipient.to_checksum(None)
                 ));
-                let e = tokens.entry(*contract).or_insert((U256::ZERO, unit));
+                let e = tokens.entry(*contract).or_insert((U256::ZERO, t.token.clone()));
                 e.0 = e.0.saturating_add(*amount);
             }
         }
@@ -252,8 +252,16 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
         fee_total = fee_total.checked_add(a.max_fee).unwrap_or(fee_total);
     }
     out.push(format!("total ether to the safe: {} ETH", eth_total.to_eth_string()));
-    for (c, (units, unit)) in &tokens {
-        out.push(format!("total of token {}: {units} base units ({unit})", c.to_checksum(None)));
+    for (c, (units, info)) in &tokens {
+        out.push(match info {
+            Some(i) => format!(
+                "total of token {}: {} {} ({units} base units)",
+                c.to_checksum(None),
+                format_units(*units, i.decimals),
+                i.symbol
+            ),
+            None => format!("total of token {}: {units} base units", c.to_checksum(None)),
+        });
     }
     out.push(format!("fees at most:            {} ETH", fee_total.to_eth_string()));
     out

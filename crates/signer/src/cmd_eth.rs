@@ -193,7 +193,12 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
     let Some(out) = &a.out else {
         bail!("--out PREFIX is required to sign (or pass --verify-only)");
     };
-    let files = [out.with_extension("txt"), out.with_extension("json")];
+    let with_ext = |ext: &str| {
+        let mut p = out.clone().into_os_string();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let files = [with_ext(".txt"), with_ext(".json")];
     if let Some(p) = files.iter().find(|p| p.exists()) {
         eprintln!("custos-signer: eth: refusing to overwrite existing file {}", p.display());
         return Ok(exit::REFUSED);
