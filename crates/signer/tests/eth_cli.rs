@@ -297,6 +297,14 @@ fn material_commands_recognise_ethereum_keystores_and_write_addresses_with_paths
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("ethereum keystore") && text(&o).contains("pbkdf2"), "{}", text(&o));
+    // on a bitcoin network the keystore is named as such, with the way to read it
+    let o = signer()
+        .args(["material", "classify", "--input"])
+        .arg(fixtures().join("keystore/wiki-scrypt.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--network ethereum"), "{}", text(&o));
     let out = d.join("wo.json");
     let o = signer()
         .args(["material", "watch-only", "--network", "ethereum", "--accounts", "10", "--paths", "eth-bip44", "--input"])

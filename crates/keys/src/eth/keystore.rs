@@ -137,8 +137,10 @@ fn parse_kdf(kdf: &str, p: &serde_json::Value) -> Result<Kdf, EthKeyError> {
 impl Keystore {
     /// Parses and checks a keystore V3 JSON text (no password needed; nothing decrypted).
     pub fn parse(text: &str) -> Result<Keystore, EthKeyError> {
+        // serde_json's message names fields and types; a keystore holds nothing secret in the
+        // clear (the key is encrypted), so it may be shown.
         let j: KeystoreJson = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a keystore v3 json: line {} column {}: {}", e.line(), e.column(), format!("{:?}", e.classify()).to_lowercase())))?;
+            .map_err(|e| bad(format!("not a keystore v3 json: {e}")))?;
         if j.version != 3 {
             return Err(bad(format!("version {} (only version 3 is defined)", j.version)));
         }
@@ -233,6 +235,13 @@ impl Keystore {
     }
 }
 
+/// Whether a text looks like a keystore file (a JSON object with a `crypto` member), so other
+/// classifiers can point at `--network ethereum` instead of calling it unrecognised.
+pub fn looks_like_keystore(text: &str) -> bool {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    t.starts_with('{') && (t.contains("\"crypto\"") || t.contains("\"Crypto\""))
+}
+
 /// PBKDF2-HMAC-SHA256 filling `out` (any length).
 pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
     let keyed = hmac::HmacEngine::<sha256::Hash>::new(password);
@@ -300,6 +309,12 @@ mod tests {
             let (_, a) = ks.decrypt(&pw("correct horse")).unwrap();
             assert_eq!(a.to_checksum(None), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "{f}");
         }
+    }
+
+    #[test]
+    fn keystores_are_recognised_by_shape() {
+        assert!(looks_like_keystore(&fixture("wiki-scrypt.json")));
+        assert!(!looks_like_keystore("abandon abandon"));
     }
 
     #[test]
