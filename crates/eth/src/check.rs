@@ -63,7 +63,10 @@ pub struct Review {
 
 fn effect(t: &CheckedTx) -> Result<Effect> {
     if t.data.is_empty() {
-        return Ok(Effect::Eth { to: t.to, value: t.value });
+        return Ok(Effect::Eth {
+            to: t.to,
+            value: t.value,
+        });
     }
     let (recipient, amount) = decode_transfer(&t.data, &format!("{} field data", t.subject()))?;
     Ok(Effect::Token {
@@ -109,7 +112,11 @@ pub fn review(set: &UnsignedSet, policy: &EthPolicy) -> Result<Review> {
                 ),
             ));
         }
-        approved.push(Approved { tx: t.clone(), effect: eff, max_fee });
+        approved.push(Approved {
+            tx: t.clone(),
+            effect: eff,
+            max_fee,
+        });
     }
     check_destinations(&approved, policy, &mut refusals);
     check_nonces(&txs, &mut refusals);
@@ -153,7 +160,11 @@ fn check_destinations(txs: &[Approved], policy: &EthPolicy, refusals: &mut Vec<E
             (Effect::Eth { .. }, p) | (Effect::Token { .. }, p) => refusals.push(refuse(format!(
                 "field purpose: labelled {} but the call data {}",
                 p.name(),
-                if t.data.is_empty() { "is empty (an ether transfer)" } else { "is an erc-20 transfer" }
+                if t.data.is_empty() {
+                    "is empty (an ether transfer)"
+                } else {
+                    "is an erc-20 transfer"
+                }
             ))),
         }
     }
@@ -169,7 +180,9 @@ fn check_gas_funding(txs: &[Approved], pos: usize, to: Address, value: U256) -> 
             to.to_checksum(None)
         ));
     }
-    let budget = later.iter().try_fold(Wei::ZERO, |acc, a| acc.checked_add(a.max_fee));
+    let budget = later
+        .iter()
+        .try_fold(Wei::ZERO, |acc, a| acc.checked_add(a.max_fee));
     match budget {
         Ok(b) if value <= b.0 => None,
         Ok(b) => Some(format!(
@@ -206,7 +219,12 @@ fn check_nonces(txs: &[CheckedTx], refusals: &mut Vec<Error>) {
 /// (token units with the builder's stated symbol and decimals), then totals.
 pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
     let mut out = vec![
-        format!("custody policy: {} (chain {}, safe {})", policy.name, policy.chain_id, policy.safe.to_checksum(None)),
+        format!(
+            "custody policy: {} (chain {}, safe {})",
+            policy.name,
+            policy.chain_id,
+            policy.safe.to_checksum(None)
+        ),
         format!("transactions:   {} on chain {}", r.txs.len(), r.chain_id),
     ];
     let mut eth_total = Wei::ZERO;
@@ -223,14 +241,25 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
         ));
         match &a.effect {
             Effect::Eth { to, value } => {
-                out.push(format!("      {} ETH -> {}", Wei(*value).to_eth_string(), to.to_checksum(None)));
+                out.push(format!(
+                    "      {} ETH -> {}",
+                    Wei(*value).to_eth_string(),
+                    to.to_checksum(None)
+                ));
                 if t.purpose == TxPurpose::EthTransfer {
                     eth_total = eth_total.checked_add(Wei(*value)).unwrap_or(eth_total);
                 }
             }
-            Effect::Token { contract, recipient, amount } => {
+            Effect::Token {
+                contract,
+                recipient,
+                amount,
+            } => {
                 let (shown, unit) = match &t.token {
-                    Some(i) => (format_units(*amount, i.decimals), format!("{} (as stated by the builder)", i.symbol)),
+                    Some(i) => (
+                        format_units(*amount, i.decimals),
+                        format!("{} (as stated by the builder)", i.symbol),
+                    ),
                     None => (amount.to_string(), "base units".to_string()),
                 };
                 out.push(format!(
@@ -238,7 +267,9 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
                     contract.to_checksum(None),
                     recipient.to_checksum(None)
                 ));
-                let e = tokens.entry(*contract).or_insert((U256::ZERO, t.token.clone()));
+                let e = tokens
+                    .entry(*contract)
+                    .or_insert((U256::ZERO, t.token.clone()));
                 e.0 = e.0.saturating_add(*amount);
             }
         }
@@ -251,7 +282,10 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
         ));
         fee_total = fee_total.checked_add(a.max_fee).unwrap_or(fee_total);
     }
-    out.push(format!("total ether to the safe: {} ETH", eth_total.to_eth_string()));
+    out.push(format!(
+        "total ether to the safe: {} ETH",
+        eth_total.to_eth_string()
+    ));
     for (c, (units, info)) in &tokens {
         out.push(match info {
             Some(i) => format!(
@@ -263,6 +297,9 @@ pub fn summary(r: &Review, policy: &EthPolicy) -> Vec<String> {
             None => format!("total of token {}: {units} base units", c.to_checksum(None)),
         });
     }
-    out.push(format!("fees at most:            {} ETH", fee_total.to_eth_string()));
+    out.push(format!(
+        "fees at most:            {} ETH",
+        fee_total.to_eth_string()
+    ));
     out
 }

@@ -36,7 +36,10 @@ pub fn decode_transfer(data: &[u8], what: &str) -> Result<(Address, U256)> {
     if data.len() != 68 {
         return Err(Error::malformed(
             what,
-            format!("erc-20 transfer call data is {} bytes; exactly 68 expected", data.len()),
+            format!(
+                "erc-20 transfer call data is {} bytes; exactly 68 expected",
+                data.len()
+            ),
         ));
     }
     let call = transferCall::abi_decode_validate(data)
@@ -66,7 +69,10 @@ mod tests {
                 "00000000000000000000000000000000000000000000000000000000000f4240"
             )
         );
-        assert_eq!(decode_transfer(&data, "t").unwrap(), (to, U256::from(1_000_000u64)));
+        assert_eq!(
+            decode_transfer(&data, "t").unwrap(),
+            (to, U256::from(1_000_000u64))
+        );
     }
 
     #[test]
@@ -75,10 +81,16 @@ mod tests {
         let mut data = encode_transfer(to, U256::from(1u8));
         let mut approve = data.clone();
         approve[..4].copy_from_slice(&[0x09, 0x5e, 0xa7, 0xb3]);
-        assert!(decode_transfer(&approve, "t").unwrap_err().to_string().contains("095ea7b3"));
+        assert!(decode_transfer(&approve, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("095ea7b3"));
         let mut long = data.clone();
         long.push(0);
-        assert!(decode_transfer(&long, "t").unwrap_err().to_string().contains("69 bytes"));
+        assert!(decode_transfer(&long, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("69 bytes"));
         data[4] = 1; // a high byte in the address word
         assert!(decode_transfer(&data, "t").is_err());
         assert!(decode_transfer(&[], "t").is_err());

@@ -45,18 +45,27 @@ impl Wei {
 
     /// Checked addition.
     pub fn checked_add(self, rhs: Wei) -> Result<Wei> {
-        self.0.checked_add(rhs.0).map(Wei).ok_or_else(|| overflow("add", self.0, rhs.0, "wei"))
+        self.0
+            .checked_add(rhs.0)
+            .map(Wei)
+            .ok_or_else(|| overflow("add", self.0, rhs.0, "wei"))
     }
 
     /// Checked subtraction; fails below zero.
     pub fn checked_sub(self, rhs: Wei) -> Result<Wei> {
-        self.0.checked_sub(rhs.0).map(Wei).ok_or_else(|| overflow("sub", self.0, rhs.0, "wei"))
+        self.0
+            .checked_sub(rhs.0)
+            .map(Wei)
+            .ok_or_else(|| overflow("sub", self.0, rhs.0, "wei"))
     }
 
     /// Checked multiplication by an integer (gas × fee per gas).
     pub fn checked_mul(self, rhs: u128) -> Result<Wei> {
         let r = U256::from(rhs);
-        self.0.checked_mul(r).map(Wei).ok_or_else(|| overflow("mul", self.0, r, "wei"))
+        self.0
+            .checked_mul(r)
+            .map(Wei)
+            .ok_or_else(|| overflow("mul", self.0, r, "wei"))
     }
 
     /// Exact ether decimal with all 18 fractional digits, e.g. `1.500000000000000000`.
@@ -153,7 +162,10 @@ pub fn parse_units(s: &str, decimals: u8) -> Result<U256> {
     if frac.len() > usize::from(decimals) {
         return Err(err("more fractional digits than the unit allows"));
     }
-    let padded = format!("{int}{frac}{}", "0".repeat(usize::from(decimals) - frac.len()));
+    let padded = format!(
+        "{int}{frac}{}",
+        "0".repeat(usize::from(decimals) - frac.len())
+    );
     let digits = padded.trim_start_matches('0');
     if digits.is_empty() {
         return Ok(U256::ZERO);
@@ -203,25 +215,42 @@ mod tests {
     #[test]
     fn wei_arithmetic_refuses_overflow_and_negative() {
         assert!(Wei(U256::MAX).checked_add(Wei::from_u128(1)).is_err());
-        let e = Wei::from_u128(1).checked_sub(Wei::from_u128(2)).unwrap_err();
+        let e = Wei::from_u128(1)
+            .checked_sub(Wei::from_u128(2))
+            .unwrap_err();
         assert!(e.to_string().contains("sub of 1 and 2 wei"), "{e}");
         assert!(Wei(U256::MAX).checked_mul(2).is_err());
-        assert_eq!(Wei::from_u128(21_000).checked_mul(3).unwrap(), Wei::from_u128(63_000));
+        assert_eq!(
+            Wei::from_u128(21_000).checked_mul(3).unwrap(),
+            Wei::from_u128(63_000)
+        );
     }
 
     #[test]
     fn formats_and_parses_exact_decimals() {
         assert_eq!(Wei::from_u128(1).to_eth_string(), "0.000000000000000001");
-        assert_eq!(Wei::from_u128(WEI_PER_ETH * 3 / 2).to_eth_string(), "1.500000000000000000");
-        assert_eq!(Wei::from_eth_str("1.5").unwrap(), Wei::from_u128(WEI_PER_ETH * 3 / 2));
-        assert_eq!(Wei::from_eth_str(".000000000000000001").unwrap(), Wei::from_u128(1));
+        assert_eq!(
+            Wei::from_u128(WEI_PER_ETH * 3 / 2).to_eth_string(),
+            "1.500000000000000000"
+        );
+        assert_eq!(
+            Wei::from_eth_str("1.5").unwrap(),
+            Wei::from_u128(WEI_PER_ETH * 3 / 2)
+        );
+        assert_eq!(
+            Wei::from_eth_str(".000000000000000001").unwrap(),
+            Wei::from_u128(1)
+        );
         assert!(Wei::from_eth_str("0.0000000000000000001").is_err());
         assert!(Wei::from_eth_str("1e18").is_err());
         assert!(Wei::from_eth_str("-1").is_err());
         let t = TokenAmount::from_decimal_str("12.5", 6).unwrap();
         assert_eq!(t.units, U256::from(12_500_000u64));
         assert_eq!(t.to_decimal_string(), "12.500000");
-        assert_eq!(TokenAmount::new(U256::from(42u8), 0).to_decimal_string(), "42");
+        assert_eq!(
+            TokenAmount::new(U256::from(42u8), 0).to_decimal_string(),
+            "42"
+        );
         // the largest U256 round-trips
         let max = format_units(U256::MAX, 18);
         assert_eq!(parse_units(&max, 18).unwrap(), U256::MAX);

@@ -74,14 +74,18 @@ pub struct EthPolicy {
 }
 
 fn addr(s: &str, field: &str) -> Result<Address> {
-    parse_address(s, None).map_err(|e| Error::malformed(format!("eth custody policy field {field}"), e.to_string()))
+    parse_address(s, None)
+        .map_err(|e| Error::malformed(format!("eth custody policy field {field}"), e.to_string()))
 }
 
 impl EthPolicy {
     /// Parses and checks a policy JSON text.
     pub fn from_json(text: &str) -> Result<EthPolicy> {
         let f: EthPolicyFile = serde_json::from_str(text).map_err(|e| {
-            Error::malformed("eth custody policy", format!("line {} column {}: {e}", e.line(), e.column()))
+            Error::malformed(
+                "eth custody policy",
+                format!("line {} column {}: {e}", e.line(), e.column()),
+            )
         })?;
         if f.format != ETH_POLICY_FORMAT {
             return Err(Error::malformed(
@@ -101,8 +105,18 @@ impl EthPolicy {
                     .collect::<Result<Vec<_>>>()?;
                 let c = SafeDeployment::CANONICAL_V1_4_1;
                 let d = SafeDeployment {
-                    factory: s.factory.as_deref().map(|a| addr(a, "safe_setup.factory")).transpose()?.unwrap_or(c.factory),
-                    singleton: s.singleton.as_deref().map(|a| addr(a, "safe_setup.singleton")).transpose()?.unwrap_or(c.singleton),
+                    factory: s
+                        .factory
+                        .as_deref()
+                        .map(|a| addr(a, "safe_setup.factory"))
+                        .transpose()?
+                        .unwrap_or(c.factory),
+                    singleton: s
+                        .singleton
+                        .as_deref()
+                        .map(|a| addr(a, "safe_setup.singleton"))
+                        .transpose()?
+                        .unwrap_or(c.singleton),
                     fallback_handler: s
                         .fallback_handler
                         .as_deref()

@@ -107,7 +107,10 @@ pub fn check_owners(owners: &[Address], threshold: u64) -> Result<()> {
         return Err(bad("no owners".into()));
     }
     if threshold == 0 || threshold > owners.len() as u64 {
-        return Err(bad(format!("threshold {threshold} is not between 1 and {} owners", owners.len())));
+        return Err(bad(format!(
+            "threshold {threshold} is not between 1 and {} owners",
+            owners.len()
+        )));
     }
     let sentinel = address!("0000000000000000000000000000000000000001");
     for (i, o) in owners.iter().enumerate() {
@@ -138,7 +141,12 @@ pub fn setup_calldata(d: &SafeDeployment, owners: &[Address], threshold: u64) ->
 }
 
 /// The `createProxyWithNonce` call data that deploys the Safe (one transaction to the factory).
-pub fn deploy_calldata(d: &SafeDeployment, owners: &[Address], threshold: u64, salt_nonce: U256) -> Vec<u8> {
+pub fn deploy_calldata(
+    d: &SafeDeployment,
+    owners: &[Address],
+    threshold: u64,
+    salt_nonce: U256,
+) -> Vec<u8> {
     createProxyWithNonceCall {
         _singleton: d.singleton,
         initializer: setup_calldata(d, owners, threshold).into(),
@@ -150,7 +158,12 @@ pub fn deploy_calldata(d: &SafeDeployment, owners: &[Address], threshold: u64, s
 /// The address `createProxyWithNonce(singleton, setup(owners, threshold, …), salt_nonce)` deploys
 /// the Safe at: CREATE2 from the factory with salt keccak256(keccak256(initializer) ‖ saltNonce)
 /// and init code `proxyCreationCode ‖ uint256(singleton)`.
-pub fn safe_address(d: &SafeDeployment, owners: &[Address], threshold: u64, salt_nonce: U256) -> Result<Address> {
+pub fn safe_address(
+    d: &SafeDeployment,
+    owners: &[Address],
+    threshold: u64,
+    salt_nonce: U256,
+) -> Result<Address> {
     check_owners(owners, threshold)?;
     let initializer = setup_calldata(d, owners, threshold);
     let mut salt_input = keccak256(&initializer).to_vec();
@@ -216,7 +229,9 @@ mod tests {
         // Safe.sol v1.4.1, DOMAIN_SEPARATOR_TYPEHASH and SAFE_TX_TYPEHASH
         assert_eq!(
             keccak256("EIP712Domain(uint256 chainId,address verifyingContract)"),
-            "0x47e79534a245952e8b16893a336b85a3d9ea9fa8c573f3d803afb92a79469218".parse::<B256>().unwrap()
+            "0x47e79534a245952e8b16893a336b85a3d9ea9fa8c573f3d803afb92a79469218"
+                .parse::<B256>()
+                .unwrap()
         );
         let tx = SafeTx {
             to: Address::ZERO,
@@ -232,7 +247,9 @@ mod tests {
         };
         assert_eq!(
             tx.eip712_type_hash(),
-            "0xbb8310d486368db6bd6f849402fdd73ad53d316b5a4b2644ad6efe0f941286d8".parse::<B256>().unwrap()
+            "0xbb8310d486368db6bd6f849402fdd73ad53d316b5a4b2644ad6efe0f941286d8"
+                .parse::<B256>()
+                .unwrap()
         );
         assert_eq!(
             domain(1, Address::ZERO).hash_struct(),
@@ -253,17 +270,34 @@ mod tests {
     fn canonical_addresses_are_create2_of_the_npm_artifacts() {
         let sf = address!("914d7Fec6aaC8cd542e72Bca78B30650d45643d7");
         let cases = [
-            ("596f87ec561ad5ea1c13253af5c91247a713253499b74a5d594537cae42eaaa9", SafeDeployment::CANONICAL_V1_4_1.factory),
-            ("bdd9e3833a8bdf0f6b4312e07bc851afc298d53690a00a28cade5de8b6ac0f36", SafeDeployment::CANONICAL_V1_4_1.singleton),
-            ("5a63128db658d8601220c014848acd6c27b855a0427f0181eb3ba8c25e2d3e95", SafeDeployment::CANONICAL_V1_4_1.fallback_handler),
-            ("3555bd3ee95b1c6605c602740d71efaf200068e0395ccd701ac82ab8e42307bd", SafeDeployment::SAFE_L2_V1_4_1),
+            (
+                "596f87ec561ad5ea1c13253af5c91247a713253499b74a5d594537cae42eaaa9",
+                SafeDeployment::CANONICAL_V1_4_1.factory,
+            ),
+            (
+                "bdd9e3833a8bdf0f6b4312e07bc851afc298d53690a00a28cade5de8b6ac0f36",
+                SafeDeployment::CANONICAL_V1_4_1.singleton,
+            ),
+            (
+                "5a63128db658d8601220c014848acd6c27b855a0427f0181eb3ba8c25e2d3e95",
+                SafeDeployment::CANONICAL_V1_4_1.fallback_handler,
+            ),
+            (
+                "3555bd3ee95b1c6605c602740d71efaf200068e0395ccd701ac82ab8e42307bd",
+                SafeDeployment::SAFE_L2_V1_4_1,
+            ),
         ];
         for (code_hash, want) in cases {
-            assert_eq!(sf.create2(B256::ZERO, code_hash.parse::<B256>().unwrap()), want);
+            assert_eq!(
+                sf.create2(B256::ZERO, code_hash.parse::<B256>().unwrap()),
+                want
+            );
         }
         assert_eq!(
             keccak256(proxy_creation_code()),
-            "0x1856e0ee08399d74e0ea0b03adca210aeade6f748969ac023cdcb4dd62dcaf5f".parse::<B256>().unwrap()
+            "0x1856e0ee08399d74e0ea0b03adca210aeade6f748969ac023cdcb4dd62dcaf5f"
+                .parse::<B256>()
+                .unwrap()
         );
     }
 
@@ -274,7 +308,10 @@ mod tests {
         assert!(check_owners(&[a, b], 2).is_ok());
         assert!(check_owners(&[a, b], 3).is_err());
         assert!(check_owners(&[a, b], 0).is_err());
-        assert!(check_owners(&[a, a], 1).unwrap_err().to_string().contains("twice"));
+        assert!(check_owners(&[a, a], 1)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         assert!(check_owners(&[Address::ZERO], 1).is_err());
         assert!(check_owners(&[], 1).is_err());
     }

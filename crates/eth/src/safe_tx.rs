@@ -95,14 +95,18 @@ pub struct ParsedSafeTx {
 }
 
 fn addr(s: &str, field: &str) -> Result<Address> {
-    parse_address(s, None).map_err(|e| Error::malformed(format!("safe transaction field {field}"), e.to_string()))
+    parse_address(s, None)
+        .map_err(|e| Error::malformed(format!("safe transaction field {field}"), e.to_string()))
 }
 
 impl SafeTxFile {
     /// Parses the JSON text.
     pub fn from_json(text: &str) -> Result<SafeTxFile> {
         let f: SafeTxFile = serde_json::from_str(text).map_err(|e| {
-            Error::malformed("safe transaction", format!("line {} column {}: {e}", e.line(), e.column()))
+            Error::malformed(
+                "safe transaction",
+                format!("line {} column {}: {e}", e.line(), e.column()),
+            )
         })?;
         if f.format != SAFE_TX_FORMAT {
             return Err(Error::malformed(
@@ -119,7 +123,9 @@ impl SafeTxFile {
             .data
             .strip_prefix("0x")
             .and_then(|h| hex::decode(h).ok())
-            .ok_or_else(|| Error::malformed("safe transaction field data", "is not 0x-prefixed hex"))?;
+            .ok_or_else(|| {
+                Error::malformed("safe transaction field data", "is not 0x-prefixed hex")
+            })?;
         let safe = addr(&self.safe, "safe")?;
         let tx = SafeTx {
             to: addr(&self.to, "to")?,
@@ -161,14 +167,20 @@ pub fn review_safe_tx(p: &ParsedSafeTx, allowed: &[Address]) -> Result<Payment> 
         return Err(refuse(format!(
             "field operation is {} ({}); only a plain call (0) is signed",
             t.operation,
-            if t.operation == 1 { "delegatecall: the target's code would run as the safe" } else { "unknown" }
+            if t.operation == 1 {
+                "delegatecall: the target's code would run as the safe"
+            } else {
+                "unknown"
+            }
         )));
     }
     if t.to == p.safe {
-        let name = t
-            .data
-            .get(..4)
-            .and_then(|sel| admin_selectors().into_iter().find(|(s, _)| s == sel).map(|(_, n)| n));
+        let name = t.data.get(..4).and_then(|sel| {
+            admin_selectors()
+                .into_iter()
+                .find(|(s, _)| s == sel)
+                .map(|(_, n)| n)
+        });
         return Err(refuse(match name {
             Some(n) => format!("field data calls the safe's own {n}: it would change who controls the safe"),
             None => "field to is the safe itself; a safe transaction that calls its own safe is never signed here".to_string(),
@@ -178,17 +190,32 @@ pub fn review_safe_tx(p: &ParsedSafeTx, allowed: &[Address]) -> Result<Payment> 
         return Err(refuse(format!(
             "field gas_price is {}: a gas refund would pay {} from the safe",
             t.gasPrice,
-            if t.refundReceiver == Address::ZERO { "the executor".to_string() } else { t.refundReceiver.to_checksum(None) }
+            if t.refundReceiver == Address::ZERO {
+                "the executor".to_string()
+            } else {
+                t.refundReceiver.to_checksum(None)
+            }
         )));
     }
     let payment = if t.data.is_empty() {
-        Payment::Eth { payee: t.to, value: t.value }
+        Payment::Eth {
+            payee: t.to,
+            value: t.value,
+        }
     } else if t.data.get(..4) == Some(TRANSFER_SELECTOR.as_slice()) {
         if !t.value.is_zero() {
-            return Err(refuse(format!("field value: a token transfer also sends {} wei", t.value)));
+            return Err(refuse(format!(
+                "field value: a token transfer also sends {} wei",
+                t.value
+            )));
         }
-        let (payee, amount) = decode_transfer(&t.data, "safe transaction field data").map_err(|e| refuse(e.to_string()))?;
-        Payment::Token { contract: t.to, payee, amount }
+        let (payee, amount) = decode_transfer(&t.data, "safe transaction field data")
+            .map_err(|e| refuse(e.to_string()))?;
+        Payment::Token {
+            contract: t.to,
+            payee,
+            amount,
+        }
     } else {
         return Err(refuse(format!(
             "field data is neither empty nor an erc-20 transfer (selector {})",
@@ -205,7 +232,11 @@ pub fn review_safe_tx(p: &ParsedSafeTx, allowed: &[Address]) -> Result<Payment> 
             if allowed.is_empty() {
                 "none given".to_string()
             } else {
-                allowed.iter().map(|a| a.to_checksum(None)).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|a| a.to_checksum(None))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         )));
     }
@@ -221,7 +252,10 @@ pub fn sign_safe_tx(p: &ParsedSafeTx, signer: &PrivateKeySigner) -> Result<[u8; 
     })?;
     let recovered = sig
         .recover_address_from_prehash(&p.hash)
-        .map_err(|e| Error::Signing { subject: format!("safe transaction {}", p.hash), reason: e.to_string() })?;
+        .map_err(|e| Error::Signing {
+            subject: format!("safe transaction {}", p.hash),
+            reason: e.to_string(),
+        })?;
     if recovered != signer.address() {
         return Err(Error::Signing {
             subject: format!("safe transaction {}", p.hash),

@@ -59,18 +59,24 @@ pub fn sign(chain_id: u64, t: &CheckedTx, signer: &PrivateKeySigner) -> Result<S
     if signer.address() != t.from {
         return Err(Error::Signing {
             subject: t.subject(),
-            reason: format!("the key given is for {}", signer.address().to_checksum(None)),
+            reason: format!(
+                "the key given is for {}",
+                signer.address().to_checksum(None)
+            ),
         });
     }
     let mut tx = to_eip1559(chain_id, t);
-    let sig = signer.sign_transaction_sync(&mut tx).map_err(|e| Error::Signing {
+    let sig = signer
+        .sign_transaction_sync(&mut tx)
+        .map_err(|e| Error::Signing {
+            subject: t.subject(),
+            reason: e.to_string(),
+        })?;
+    let signed = tx.into_signed(sig);
+    let recovered = signed.recover_signer().map_err(|e| Error::Signing {
         subject: t.subject(),
         reason: e.to_string(),
     })?;
-    let signed = tx.into_signed(sig);
-    let recovered = signed
-        .recover_signer()
-        .map_err(|e| Error::Signing { subject: t.subject(), reason: e.to_string() })?;
     if recovered != t.from {
         return Err(Error::Signing {
             subject: t.subject(),

@@ -156,7 +156,10 @@ impl UnsignedSet {
     /// Parses a set from JSON text.
     pub fn from_json(text: &str) -> Result<UnsignedSet> {
         let set: UnsignedSet = serde_json::from_str(text).map_err(|e| {
-            Error::malformed("unsigned transaction set", format!("line {} column {}: {e}", e.line(), e.column()))
+            Error::malformed(
+                "unsigned transaction set",
+                format!("line {} column {}: {e}", e.line(), e.column()),
+            )
         })?;
         if set.format != UNSIGNED_SET_FORMAT {
             return Err(Error::malformed(
@@ -170,9 +173,16 @@ impl UnsignedSet {
     /// Parses every field (addresses with their EIP-55 checksum, hex data, fee ranges).
     pub fn check(&self) -> Result<Vec<CheckedTx>> {
         if self.txs.is_empty() {
-            return Err(Error::malformed("unsigned transaction set", "no transactions"));
+            return Err(Error::malformed(
+                "unsigned transaction set",
+                "no transactions",
+            ));
         }
-        self.txs.iter().enumerate().map(|(i, t)| check_tx(i, t)).collect()
+        self.txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| check_tx(i, t))
+            .collect()
     }
 }
 
@@ -190,15 +200,23 @@ fn check_tx(index: usize, t: &UnsignedTx) -> Result<CheckedTx> {
     let data = hex::decode(hex_data)
         .map_err(|e| Error::malformed(field("data"), format!("not hex: {e}")))?;
     let max_fee_per_gas = fee(t.max_fee_per_gas, &field("max_fee_per_gas"))?;
-    let max_priority_fee_per_gas = fee(t.max_priority_fee_per_gas, &field("max_priority_fee_per_gas"))?;
+    let max_priority_fee_per_gas = fee(
+        t.max_priority_fee_per_gas,
+        &field("max_priority_fee_per_gas"),
+    )?;
     if max_priority_fee_per_gas > max_fee_per_gas {
         return Err(Error::malformed(
             field("max_priority_fee_per_gas"),
-            format!("{max_priority_fee_per_gas} wei is above max_fee_per_gas {max_fee_per_gas} wei"),
+            format!(
+                "{max_priority_fee_per_gas} wei is above max_fee_per_gas {max_fee_per_gas} wei"
+            ),
         ));
     }
     if t.gas_limit < 21_000 {
-        return Err(Error::malformed(field("gas_limit"), format!("{} is below 21000", t.gas_limit)));
+        return Err(Error::malformed(
+            field("gas_limit"),
+            format!("{} is below 21000", t.gas_limit),
+        ));
     }
     Ok(CheckedTx {
         index,

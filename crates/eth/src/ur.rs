@@ -51,7 +51,12 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 /// Parses `m/44'/60'/0'/0/3` into (index, hardened) components.
 fn path_components(path: &str, subject: &str) -> Result<Vec<(u32, bool)>> {
-    let bad = || Error::malformed(format!("{subject} field key_path"), format!("{path:?} is not a derivation path"));
+    let bad = || {
+        Error::malformed(
+            format!("{subject} field key_path"),
+            format!("{path:?} is not a derivation path"),
+        )
+    };
     let rest = path.strip_prefix("m/").ok_or_else(bad)?;
     rest.split('/')
         .map(|c| {
@@ -69,7 +74,11 @@ fn path_components(path: &str, subject: &str) -> Result<Vec<(u32, bool)>> {
 }
 
 /// The CBOR of the `eth-sign-request` for one transaction (untagged map, as carried in a UR).
-pub fn eth_sign_request_cbor(chain_id: u64, t: &CheckedTx, source_fingerprint: Option<u32>) -> Result<Vec<u8>> {
+pub fn eth_sign_request_cbor(
+    chain_id: u64,
+    t: &CheckedTx,
+    source_fingerprint: Option<u32>,
+) -> Result<Vec<u8>> {
     let path = t.key_path.as_deref().ok_or_else(|| {
         Error::malformed(
             format!("{} field key_path", t.subject()),
@@ -96,7 +105,11 @@ pub fn eth_sign_request_cbor(chain_id: u64, t: &CheckedTx, source_fingerprint: O
     head(&mut out, 0, chain_id);
     head(&mut out, 0, 5);
     head(&mut out, 6, TAG_CRYPTO_KEYPATH);
-    head(&mut out, 5, if source_fingerprint.is_some() { 2 } else { 1 });
+    head(
+        &mut out,
+        5,
+        if source_fingerprint.is_some() { 2 } else { 1 },
+    );
     head(&mut out, 0, 1);
     head(&mut out, 4, 2 * components.len() as u64);
     for (i, h) in &components {
@@ -113,7 +126,11 @@ pub fn eth_sign_request_cbor(chain_id: u64, t: &CheckedTx, source_fingerprint: O
 }
 
 /// The request as one `ur:eth-sign-request/...` string.
-pub fn eth_sign_request_ur(chain_id: u64, t: &CheckedTx, source_fingerprint: Option<u32>) -> Result<String> {
+pub fn eth_sign_request_ur(
+    chain_id: u64,
+    t: &CheckedTx,
+    source_fingerprint: Option<u32>,
+) -> Result<String> {
     let cbor = eth_sign_request_cbor(chain_id, t, source_fingerprint)?;
     Ok(ur::ur::encode(&cbor, &ur::Type::Custom("eth-sign-request")))
 }
@@ -132,6 +149,9 @@ pub fn eth_sign_request_parts(
         .map_err(|e| Error::malformed(t.subject(), format!("ur encoding: {e}")))?;
     let n = enc.fragment_count() + extra;
     (0..n)
-        .map(|_| enc.next_part().map_err(|e| Error::malformed(t.subject(), format!("ur encoding: {e}"))))
+        .map(|_| {
+            enc.next_part()
+                .map_err(|e| Error::malformed(t.subject(), format!("ur encoding: {e}")))
+        })
         .collect()
 }

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_primitives::{address, Address, U256};
+use alloy_sol_types::SolCall;
+use custos_ceremony::cbor::{decode, Value};
 use custos_eth::{
     check::review,
     erc20::encode_transfer,
@@ -12,8 +14,6 @@ use custos_eth::{
     ur::{eth_sign_request_cbor, eth_sign_request_parts, eth_sign_request_ur},
     Error,
 };
-use alloy_sol_types::SolCall;
-use custos_ceremony::cbor::{decode, Value};
 
 const SAFE: Address = address!("e80F3c2046C04bf94B04Ca142F94fbf7480110C7");
 const SEIZED: Address = address!("70997970C51812dc3A010C7d01b50e0d17dc79C8");
@@ -61,19 +61,35 @@ fn token(from: Address, nonce: u64, recipient: Address, units: u64) -> UnsignedT
         purpose: TxPurpose::TokenTransfer,
         to: TOKEN.to_checksum(None),
         value: U256::ZERO,
-        data: format!("0x{}", hex::encode(encode_transfer(recipient, U256::from(units)))),
+        data: format!(
+            "0x{}",
+            hex::encode(encode_transfer(recipient, U256::from(units)))
+        ),
         gas_limit: 65_000,
-        token: Some(TokenInfo { symbol: "USDT".into(), decimals: 6 }),
+        token: Some(TokenInfo {
+            symbol: "USDT".into(),
+            decimals: 6,
+        }),
         ..eth(from, nonce, TOKEN, 0)
     }
 }
 
 fn set(txs: Vec<UnsignedTx>) -> UnsignedSet {
-    UnsignedSet { format: UNSIGNED_SET_FORMAT.into(), chain_id: 31337, pinned_block: None, txs }
+    UnsignedSet {
+        format: UNSIGNED_SET_FORMAT.into(),
+        chain_id: 31337,
+        pinned_block: None,
+        txs,
+    }
 }
 
 fn refusals(s: &UnsignedSet) -> Vec<String> {
-    review(s, &policy()).unwrap().refusals.iter().map(|e| e.to_string()).collect()
+    review(s, &policy())
+        .unwrap()
+        .refusals
+        .iter()
+        .map(|e| e.to_string())
+        .collect()
 }
 
 #[test]
@@ -90,8 +106,14 @@ fn a_clean_sweep_with_gas_funding_passes_and_summarises_exact_amounts() {
     assert!(r.refusals.is_empty(), "{:?}", r.refusals);
     let text = custos_eth::check::summary(&r, &policy()).join("\n");
     assert!(text.contains("12.500000 USDT"), "{text}");
-    assert!(text.contains("1.000000000000000001 ETH -> 0xe80F3c2046C04bf94B04Ca142F94fbf7480110C7"), "{text}");
-    assert!(text.contains("total ether to the safe: 1.000000000000000001 ETH"), "{text}");
+    assert!(
+        text.contains("1.000000000000000001 ETH -> 0xe80F3c2046C04bf94B04Ca142F94fbf7480110C7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("total ether to the safe: 1.000000000000000001 ETH"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -99,21 +121,33 @@ fn refuses_wrong_chain_id() {
     let mut s = set(vec![eth(SEIZED, 0, SAFE, 1)]);
     s.chain_id = 1;
     let r = refusals(&s);
-    assert!(r[0].contains("field chain_id is 1") && r[0].contains("31337"), "{r:?}");
+    assert!(
+        r[0].contains("field chain_id is 1") && r[0].contains("31337"),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn refuses_ether_to_a_destination_outside_the_policy() {
     let r = refusals(&set(vec![eth(SEIZED, 0, THIEF, 1)]));
     assert_eq!(r.len(), 1);
-    assert!(r[0].contains("tx 0 (from 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, nonce 0)"), "{r:?}");
-    assert!(r[0].contains("field to") && r[0].contains("0x00000000000000000000000000000000000000AA"), "{r:?}");
+    assert!(
+        r[0].contains("tx 0 (from 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, nonce 0)"),
+        "{r:?}"
+    );
+    assert!(
+        r[0].contains("field to") && r[0].contains("0x00000000000000000000000000000000000000AA"),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn refuses_token_call_data_whose_decoded_recipient_is_outside_the_policy() {
     let r = refusals(&set(vec![token(SEIZED, 0, THIEF, 5)]));
-    assert!(r[0].contains("field data") && r[0].contains("decoded transfer recipient"), "{r:?}");
+    assert!(
+        r[0].contains("field data") && r[0].contains("decoded transfer recipient"),
+        "{r:?}"
+    );
     // an approve is not a transfer, whatever the label says
     let mut t = token(SEIZED, 0, SAFE, 5);
     t.data = t.data.replacen("a9059cbb", "095ea7b3", 1);
@@ -134,17 +168,29 @@ fn refuses_a_fee_above_the_cap() {
     let mut t = eth(SEIZED, 0, SAFE, 1);
     t.max_fee_per_gas = U256::from(1_000 * GWEI); // 21000 × 1000 gwei = 0.021 ETH > 0.01
     let r = refusals(&set(vec![t]));
-    assert!(r[0].contains("fee cap") && r[0].contains("0.021000000000000000 ETH"), "{r:?}");
+    assert!(
+        r[0].contains("fee cap") && r[0].contains("0.021000000000000000 ETH"),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn refuses_a_nonce_gap_and_a_repeat() {
     let r = refusals(&set(vec![eth(SEIZED, 3, SAFE, 1), eth(SEIZED, 5, SAFE, 1)]));
-    assert!(r[0].contains("tx 1") && r[0].contains("field nonce: 5 follows nonce 3") && r[0].contains("expected 4"), "{r:?}");
+    assert!(
+        r[0].contains("tx 1")
+            && r[0].contains("field nonce: 5 follows nonce 3")
+            && r[0].contains("expected 4"),
+        "{r:?}"
+    );
     let r = refusals(&set(vec![eth(SEIZED, 3, SAFE, 1), eth(SEIZED, 3, SAFE, 1)]));
     assert!(r[0].contains("field nonce"), "{r:?}");
     // different senders have their own sequences
-    assert!(refusals(&set(vec![eth(SEIZED, 3, SAFE, 1), eth(SEIZED2, 9, SAFE, 1)])).is_empty());
+    assert!(refusals(&set(vec![
+        eth(SEIZED, 3, SAFE, 1),
+        eth(SEIZED2, 9, SAFE, 1)
+    ]))
+    .is_empty());
 }
 
 #[test]
@@ -166,7 +212,10 @@ fn a_policy_whose_safe_does_not_match_its_owners_is_refused() {
         "safe_setup": {"owners": [SEIZED.to_checksum(None)], "threshold": 1, "salt_nonce": "0"}
     });
     let e = EthPolicy::from_json(&text.to_string()).unwrap_err();
-    assert!(matches!(e, Error::Refused { .. }) && e.to_string().contains("is not the address"), "{e}");
+    assert!(
+        matches!(e, Error::Refused { .. }) && e.to_string().contains("is not the address"),
+        "{e}"
+    );
     let _ = SafeDeployment::CANONICAL_V1_4_1;
 }
 
@@ -192,29 +241,59 @@ fn safe_tx(to: Address, value: u64, data: Vec<u8>, operation: u8) -> SafeTxFile 
 #[test]
 fn safe_review_accepts_only_allowed_payees() {
     let p = safe_tx(THIEF, 5, vec![], 0).parse().unwrap();
-    assert_eq!(review_safe_tx(&p, &[THIEF]).unwrap(), Payment::Eth { payee: THIEF, value: U256::from(5u8) });
+    assert_eq!(
+        review_safe_tx(&p, &[THIEF]).unwrap(),
+        Payment::Eth {
+            payee: THIEF,
+            value: U256::from(5u8)
+        }
+    );
     let e = review_safe_tx(&p, &[OPS]).unwrap_err().to_string();
-    assert!(e.contains("payee 0x00000000000000000000000000000000000000AA is not among"), "{e}");
-    let p = safe_tx(TOKEN, 0, encode_transfer(OPS, U256::from(7u8)), 0).parse().unwrap();
-    assert!(matches!(review_safe_tx(&p, &[OPS]).unwrap(), Payment::Token { payee, .. } if payee == OPS));
-    assert!(review_safe_tx(&p, &[TOKEN]).is_err(), "the token contract is not the payee");
+    assert!(
+        e.contains("payee 0x00000000000000000000000000000000000000AA is not among"),
+        "{e}"
+    );
+    let p = safe_tx(TOKEN, 0, encode_transfer(OPS, U256::from(7u8)), 0)
+        .parse()
+        .unwrap();
+    assert!(
+        matches!(review_safe_tx(&p, &[OPS]).unwrap(), Payment::Token { payee, .. } if payee == OPS)
+    );
+    assert!(
+        review_safe_tx(&p, &[TOKEN]).is_err(),
+        "the token contract is not the payee"
+    );
 }
 
 #[test]
 fn safe_review_refuses_delegatecall_owner_changes_and_refunds() {
     let p = safe_tx(THIEF, 0, vec![], 1).parse().unwrap();
     let e = review_safe_tx(&p, &[THIEF]).unwrap_err().to_string();
-    assert!(e.contains("field operation is 1") && e.contains("delegatecall"), "{e}");
-    let add = addOwnerWithThresholdCall { owner: THIEF, _threshold: U256::from(1u8) }.abi_encode();
+    assert!(
+        e.contains("field operation is 1") && e.contains("delegatecall"),
+        "{e}"
+    );
+    let add = addOwnerWithThresholdCall {
+        owner: THIEF,
+        _threshold: U256::from(1u8),
+    }
+    .abi_encode();
     let p = safe_tx(SAFE, 0, add, 0).parse().unwrap();
     let e = review_safe_tx(&p, &[SAFE, THIEF]).unwrap_err().to_string();
     assert!(e.contains("addOwnerWithThreshold"), "{e}");
-    let ch = changeThresholdCall { _threshold: U256::from(1u8) }.abi_encode();
-    let e = review_safe_tx(&safe_tx(SAFE, 0, ch, 0).parse().unwrap(), &[SAFE]).unwrap_err().to_string();
+    let ch = changeThresholdCall {
+        _threshold: U256::from(1u8),
+    }
+    .abi_encode();
+    let e = review_safe_tx(&safe_tx(SAFE, 0, ch, 0).parse().unwrap(), &[SAFE])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("changeThreshold"), "{e}");
     let mut f = safe_tx(THIEF, 1, vec![], 0);
     f.gas_price = U256::from(1u8);
-    let e = review_safe_tx(&f.parse().unwrap(), &[THIEF]).unwrap_err().to_string();
+    let e = review_safe_tx(&f.parse().unwrap(), &[THIEF])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("field gas_price"), "{e}");
 }
 
@@ -224,21 +303,36 @@ fn eth_sign_request_decodes_to_the_erc4527_fields() {
     let t = &s.check().unwrap()[0];
     let cbor = eth_sign_request_cbor(31337, t, Some(0x1234_5678)).unwrap();
     let v = decode(&cbor, "eth-sign-request").unwrap();
-    assert!(matches!(v.get(1), Some(Value::Tag(37, b)) if matches!(**b, Value::Bytes(ref id) if id.len() == 16)));
-    let Some(Value::Bytes(payload)) = v.get(2) else { panic!("sign-data") };
+    assert!(
+        matches!(v.get(1), Some(Value::Tag(37, b)) if matches!(**b, Value::Bytes(ref id) if id.len() == 16))
+    );
+    let Some(Value::Bytes(payload)) = v.get(2) else {
+        panic!("sign-data")
+    };
     assert_eq!(payload[0], 0x02, "eip-1559 signing payload");
     assert_eq!(*payload, custos_eth::tx::signing_payload(31337, t));
     assert_eq!(v.get(3), Some(&Value::Uint(4)));
     assert_eq!(v.get(4), Some(&Value::Uint(31337)));
-    let Some(Value::Tag(304, kp)) = v.get(5) else { panic!("keypath") };
+    let Some(Value::Tag(304, kp)) = v.get(5) else {
+        panic!("keypath")
+    };
     assert_eq!(kp.get(2), Some(&Value::Uint(0x1234_5678)));
-    let Some(Value::Array(c)) = kp.get(1) else { panic!("components") };
+    let Some(Value::Array(c)) = kp.get(1) else {
+        panic!("components")
+    };
     assert_eq!(
         *c,
         vec![
-            Value::Uint(44), Value::Bool(true), Value::Uint(60), Value::Bool(true),
-            Value::Uint(0), Value::Bool(true), Value::Uint(0), Value::Bool(false),
-            Value::Uint(1), Value::Bool(false)
+            Value::Uint(44),
+            Value::Bool(true),
+            Value::Uint(60),
+            Value::Bool(true),
+            Value::Uint(0),
+            Value::Bool(true),
+            Value::Uint(0),
+            Value::Bool(false),
+            Value::Uint(1),
+            Value::Bool(false)
         ]
     );
     assert_eq!(v.get(6), Some(&Value::Bytes(SEIZED.to_vec())));

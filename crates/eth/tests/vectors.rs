@@ -15,12 +15,16 @@ use custos_eth::{
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/eth/safe-and-tx-vectors.json");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/eth/safe-and-tx-vectors.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 fn anvil_key(i: usize) -> custos_core::secret::SecretBytes {
-    let phrase = SecretString::new("test test test test test test test test test test test junk".into());
+    let phrase =
+        SecretString::new("test test test test test test test test test test test junk".into());
     let seed = custos_keys::bip39_seed(&phrase, None).unwrap();
     let path = custos_keys::eth::ETH_PATHS[0].path(i as u32).unwrap();
     custos_keys::eth::derive_account(&seed, &path).unwrap().key
@@ -38,7 +42,9 @@ fn u256(v: &Value) -> U256 {
 }
 
 fn bytes(v: &Value) -> Bytes {
-    hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap().into()
+    hex::decode(v.as_str().unwrap().trim_start_matches("0x"))
+        .unwrap()
+        .into()
 }
 
 #[test]
@@ -59,8 +65,17 @@ fn signed_eip1559_transactions_equal_eth_accounts_byte_for_byte() {
             key_path: None,
             token: None,
         };
-        let signed = sign(t["chainId"].as_u64().unwrap(), &ct, &signer_from_key(&anvil_key(2)).unwrap()).unwrap();
-        assert_eq!(format!("0x{}", hex::encode(&signed.raw)), t["raw"].as_str().unwrap(), "tx {i}");
+        let signed = sign(
+            t["chainId"].as_u64().unwrap(),
+            &ct,
+            &signer_from_key(&anvil_key(2)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            format!("0x{}", hex::encode(&signed.raw)),
+            t["raw"].as_str().unwrap(),
+            "tx {i}"
+        );
         assert_eq!(signed.signer, ct.from);
     }
 }
@@ -99,7 +114,10 @@ fn safe_addresses_equal_the_npm_packages_create2_computation() {
             format!("0x{}", hex::encode(setup_calldata(&d, &owners, threshold))),
             s["setup_calldata"].as_str().unwrap()
         );
-        assert_eq!(safe_address(&d, &owners, threshold, nonce).unwrap(), addr(&s["address"]));
+        assert_eq!(
+            safe_address(&d, &owners, threshold, nonce).unwrap(),
+            addr(&s["address"])
+        );
     }
 }
 
@@ -146,7 +164,10 @@ fn safe_tx_hashes_and_signatures_equal_eth_accounts() {
         };
         let parsed = file.parse().unwrap();
         let sig = sign_safe_tx(&parsed, &signer_from_key(&anvil_key(1)).unwrap()).unwrap();
-        assert_eq!(format!("0x{}", hex::encode(sig)), s["signature"].as_str().unwrap());
+        assert_eq!(
+            format!("0x{}", hex::encode(sig)),
+            s["signature"].as_str().unwrap()
+        );
         assert!(sig[64] == 27 || sig[64] == 28);
     }
 }

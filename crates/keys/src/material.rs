@@ -395,7 +395,8 @@ pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error
     if crate::eth::keystore::looks_like_keystore(text.expose_secret()) {
         return Err(Error::Unsupported {
             kind: "ethereum keystore",
-            reason: "a web3 secret storage (keystore v3) file; read it with --network ethereum".into(),
+            reason: "a web3 secret storage (keystore v3) file; read it with --network ethereum"
+                .into(),
         });
     }
     let lines: Vec<(usize, &str)> = text

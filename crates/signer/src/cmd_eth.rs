@@ -149,11 +149,18 @@ fn read_password(path: Option<&Path>) -> anyhow::Result<SecretString> {
 }
 
 /// Reads the material and unlocks its keys (derives a mnemonic's accounts on `paths`).
-pub fn unlock_keys(k: &KeyArgs, opts: &EthDeriveOptions) -> anyhow::Result<(EthMaterial, Vec<EthAccountKey>)> {
+pub fn unlock_keys(
+    k: &KeyArgs,
+    opts: &EthDeriveOptions,
+) -> anyhow::Result<(EthMaterial, Vec<EthAccountKey>)> {
     let text = read_material(k.material.as_deref(), "seized material (input hidden): ")?;
     let material = classify_eth(&text)?;
     drop(text);
-    let passphrase = read_passphrase(k.passphrase_file.as_deref(), k.passphrase_prompt, k.empty_passphrase)?;
+    let passphrase = read_passphrase(
+        k.passphrase_file.as_deref(),
+        k.passphrase_prompt,
+        k.empty_passphrase,
+    )?;
     let password = match material {
         EthMaterial::Keystore(_) => Some(read_password(k.password_file.as_deref())?),
         _ => None,
@@ -166,7 +173,10 @@ fn print_refusals(refusals: &[custos_eth::Error]) {
     for r in refusals {
         eprintln!("custos-signer: eth: {r}");
     }
-    eprintln!("custos-signer: eth: nothing signed ({} refusal(s))", refusals.len());
+    eprintln!(
+        "custos-signer: eth: nothing signed ({} refusal(s))",
+        refusals.len()
+    );
 }
 
 fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
@@ -200,7 +210,10 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
     };
     let files = [with_ext(".txt"), with_ext(".json")];
     if let Some(p) = files.iter().find(|p| p.exists()) {
-        eprintln!("custos-signer: eth: refusing to overwrite existing file {}", p.display());
+        eprintln!(
+            "custos-signer: eth: refusing to overwrite existing file {}",
+            p.display()
+        );
         return Ok(exit::REFUSED);
     }
     let opts = EthDeriveOptions {
@@ -208,7 +221,8 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let (material, keys) = unlock_keys(&a.keys, &opts)?;
-    let by_address: BTreeMap<Address, &EthAccountKey> = keys.iter().map(|k| (k.address, k)).collect();
+    let by_address: BTreeMap<Address, &EthAccountKey> =
+        keys.iter().map(|k| (k.address, k)).collect();
     let mut signed = Vec::with_capacity(r.txs.len());
     for ap in &r.txs {
         let t = &ap.tx;
@@ -221,7 +235,10 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
         };
         signed.push(sign(r.chain_id, t, &signer_from_key(&k.key)?)?);
     }
-    let txt: String = signed.iter().map(|s| format!("0x{}\n", hex::encode(&s.raw))).collect();
+    let txt: String = signed
+        .iter()
+        .map(|s| format!("0x{}\n", hex::encode(&s.raw)))
+        .collect();
     let doc = review_json(&r, &signed);
     let body = serde_json::to_string_pretty(&doc)? + "\n";
     file::write_all_new(&[
@@ -234,12 +251,19 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
         for s in &signed {
             outln!("signed tx {}: {}", s.index, s.hash)?;
         }
-        outln!("written:        {} and {}", files[0].display(), files[1].display())?;
+        outln!(
+            "written:        {} and {}",
+            files[0].display(),
+            files[1].display()
+        )?;
     }
     Ok(exit::OK)
 }
 
-fn review_json(r: &custos_eth::check::Review, signed: &[custos_eth::tx::SignedTx]) -> serde_json::Value {
+fn review_json(
+    r: &custos_eth::check::Review,
+    signed: &[custos_eth::tx::SignedTx],
+) -> serde_json::Value {
     let txs: Vec<serde_json::Value> = r
         .txs
         .iter()
@@ -251,7 +275,11 @@ fn review_json(r: &custos_eth::check::Review, signed: &[custos_eth::tx::SignedTx
                     "asset": "eth", "to": to.to_checksum(None),
                     "wei": value.to_string(), "eth": Wei(*value).to_eth_string(),
                 }),
-                Effect::Token { contract, recipient, amount } => serde_json::json!({
+                Effect::Token {
+                    contract,
+                    recipient,
+                    amount,
+                } => serde_json::json!({
                     "asset": "erc20", "contract": contract.to_checksum(None),
                     "recipient": recipient.to_checksum(None), "units": amount.to_string(),
                     "amount": t.token.as_ref().map(|i| format_units(*amount, i.decimals)),
@@ -295,7 +323,11 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         .iter()
         .map(|s| parse_address(s, None))
         .collect::<Result<Vec<_>, _>>()?;
-    outln!("safe:                {} on chain {}", p.safe.to_checksum(None), p.chain_id)?;
+    outln!(
+        "safe:                {} on chain {}",
+        p.safe.to_checksum(None),
+        p.chain_id
+    )?;
     outln!("safe tx hash:        {}", p.hash)?;
     outln!("safe nonce:          {}", p.tx.nonce)?;
     outln!(
@@ -303,7 +335,11 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         if allowed.is_empty() {
             "(none)".to_string()
         } else {
-            allowed.iter().map(|a| a.to_checksum(None)).collect::<Vec<_>>().join(", ")
+            allowed
+                .iter()
+                .map(|a| a.to_checksum(None))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     )?;
     let mut refusals = Vec::new();
@@ -320,14 +356,25 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
     if p.chain_id != policy.chain_id {
         refusals.push(custos_eth::Error::refused(
             "safe transaction",
-            format!("field chain_id is {} but the custody policy is for chain {}", p.chain_id, policy.chain_id),
+            format!(
+                "field chain_id is {} but the custody policy is for chain {}",
+                p.chain_id, policy.chain_id
+            ),
         ));
     }
     match review_safe_tx(&p, &allowed) {
         Ok(Payment::Eth { payee, value }) => {
-            outln!("pays:                {} ETH to {}", Wei(value).to_eth_string(), payee.to_checksum(None))?;
+            outln!(
+                "pays:                {} ETH to {}",
+                Wei(value).to_eth_string(),
+                payee.to_checksum(None)
+            )?;
         }
-        Ok(Payment::Token { contract, payee, amount }) => outln!(
+        Ok(Payment::Token {
+            contract,
+            payee,
+            amount,
+        }) => outln!(
             "pays:                {amount} base units of token {} to {}",
             contract.to_checksum(None),
             payee.to_checksum(None)
@@ -346,7 +393,10 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         bail!("--out FILE is required to sign (or pass --verify-only)");
     };
     if out.exists() {
-        eprintln!("custos-signer: eth: refusing to overwrite existing file {}", out.display());
+        eprintln!(
+            "custos-signer: eth: refusing to overwrite existing file {}",
+            out.display()
+        );
         return Ok(exit::REFUSED);
     }
     // The keyholder's Ethereum key is the first account of the standard path.
@@ -453,12 +503,20 @@ pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Resul
             .map(|s| EthPath::by_id(s.trim()))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let opts = EthDeriveOptions { paths, accounts: a.accounts };
+    let opts = EthDeriveOptions {
+        paths,
+        accounts: a.accounts,
+    };
     let password = match material {
         EthMaterial::Keystore(_) => Some(read_password(a.password_file)?),
         _ => None,
     };
-    let wo = custos_keys::eth::eth_watch_only(&material, a.passphrase.as_ref(), password.as_ref(), &opts)?;
+    let wo = custos_keys::eth::eth_watch_only(
+        &material,
+        a.passphrase.as_ref(),
+        password.as_ref(),
+        &opts,
+    )?;
     let body = serde_json::to_string_pretty(&wo)? + "\n";
     file::write_new(a.out, body.as_bytes())?;
     if json {
@@ -478,7 +536,11 @@ pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Resul
         outln!("file fingerprint:   {}", wo.fingerprint)?;
         outln!("accounts:     {}", wo.accounts.len())?;
         for acc in wo.accounts.iter().take(10) {
-            outln!("  {}  {}", acc.address, acc.path.as_deref().unwrap_or(&acc.source))?;
+            outln!(
+                "  {}  {}",
+                acc.address,
+                acc.path.as_deref().unwrap_or(&acc.source)
+            )?;
         }
         if wo.accounts.len() > 10 {
             outln!("  ... {} more in the file", wo.accounts.len() - 10)?;
@@ -512,7 +574,14 @@ pub fn material_classify(input: Option<&Path>, json: bool) -> anyhow::Result<u8>
     } else {
         outln!("kind:         {}", m.kind_name())?;
         outln!("description:  {}", m.describe())?;
-        outln!("secret:       {}", if m.is_secret() { "yes (can spend)" } else { "no (watch-only)" })?;
+        outln!(
+            "secret:       {}",
+            if m.is_secret() {
+                "yes (can spend)"
+            } else {
+                "no (watch-only)"
+            }
+        )?;
         for h in m.hints() {
             outln!("  {h}")?;
         }

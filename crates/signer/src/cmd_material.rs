@@ -8,9 +8,9 @@
 
 use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
+use crate::cmd_eth::NetworkArg;
 use crate::secrets::{read_material, read_passphrase};
 use clap::{Args, Subcommand};
-use crate::cmd_eth::NetworkArg;
 use custos_keys::{
     bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material,
     WatchOnlyOptions,

@@ -54,15 +54,35 @@ fn tx(purpose: &str, from: &str, nonce: u64, to: &str, value: &str, data: &str, 
 }
 
 fn transfer_data(to: &str, units: u64) -> String {
-    format!("0xa9059cbb{:0>64}{:064x}", to.trim_start_matches("0x").to_lowercase(), units)
+    format!(
+        "0xa9059cbb{:0>64}{:064x}",
+        to.trim_start_matches("0x").to_lowercase(),
+        units
+    )
 }
 
 fn good_set() -> Vec<Value> {
-    let mut token = tx("token_transfer", ACCT1, 0, TOKEN, "0", &transfer_data(SAFE, 12_500_000), 65_000);
+    let mut token = tx(
+        "token_transfer",
+        ACCT1,
+        0,
+        TOKEN,
+        "0",
+        &transfer_data(SAFE, 12_500_000),
+        65_000,
+    );
     token["token"] = json!({"symbol": "USDT", "decimals": 6});
     vec![
         token,
-        tx("eth_transfer", ACCT1, 1, SAFE, "1000000000000000001", "0x", 21_000),
+        tx(
+            "eth_transfer",
+            ACCT1,
+            1,
+            SAFE,
+            "1000000000000000001",
+            "0x",
+            21_000,
+        ),
         tx("eth_transfer", ACCT2, 5, SAFE, "7", "0x", 21_000),
     ]
 }
@@ -90,7 +110,11 @@ fn sign(d: &Path, set: &Path, material: &Path, extra: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn seed_file(d: &Path) -> PathBuf {
@@ -127,14 +151,25 @@ fn signs_a_sweep_from_a_mnemonic_and_cast_decodes_the_same_fields() {
     let shown = text(&o);
     assert!(shown.contains("12.500000 USDT"), "{shown}");
     assert!(shown.contains("1.000000000000000001 ETH"), "{shown}");
-    assert!(!shown.contains("junk") && !shown.contains(ACCT1_KEY), "secret in output");
-    let lines: Vec<String> = std::fs::read_to_string(d.join("signed.txt")).unwrap().lines().map(String::from).collect();
+    assert!(
+        !shown.contains("junk") && !shown.contains(ACCT1_KEY),
+        "secret in output"
+    );
+    let lines: Vec<String> = std::fs::read_to_string(d.join("signed.txt"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(lines.len(), 3);
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(d.join("signed.json")).unwrap()).unwrap();
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("signed.json")).unwrap()).unwrap();
     let Some(cast) = cast() else { return };
     for (raw, t) in lines.iter().zip(doc["txs"].as_array().unwrap()) {
         assert_eq!(t["raw"].as_str().unwrap(), raw);
-        let out = Command::new(&cast).args(["decode-transaction", raw]).output().unwrap();
+        let out = Command::new(&cast)
+            .args(["decode-transaction", raw])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         // cast prints the JSON as a JSON string
         let s: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -145,13 +180,28 @@ fn signs_a_sweep_from_a_mnemonic_and_cast_decodes_the_same_fields() {
         assert_eq!(c["type"], "0x2");
         assert_eq!(hex_u(&c["chainId"]), 31337);
         assert_eq!(hex_u(&c["nonce"]), u128::from(t["nonce"].as_u64().unwrap()));
-        assert_eq!(hex_u(&c["gas"]), u128::from(t["gas_limit"].as_u64().unwrap()));
-        assert_eq!(hex_u(&c["maxFeePerGas"]).to_string(), t["max_fee_per_gas"].as_str().unwrap());
-        assert_eq!(hex_u(&c["maxPriorityFeePerGas"]).to_string(), t["max_priority_fee_per_gas"].as_str().unwrap());
+        assert_eq!(
+            hex_u(&c["gas"]),
+            u128::from(t["gas_limit"].as_u64().unwrap())
+        );
+        assert_eq!(
+            hex_u(&c["maxFeePerGas"]).to_string(),
+            t["max_fee_per_gas"].as_str().unwrap()
+        );
+        assert_eq!(
+            hex_u(&c["maxPriorityFeePerGas"]).to_string(),
+            t["max_priority_fee_per_gas"].as_str().unwrap()
+        );
         assert_eq!(hex_u(&c["value"]).to_string(), t["value"].as_str().unwrap());
-        assert_eq!(c["to"].as_str().unwrap(), t["to"].as_str().unwrap().to_lowercase());
+        assert_eq!(
+            c["to"].as_str().unwrap(),
+            t["to"].as_str().unwrap().to_lowercase()
+        );
         assert_eq!(c["input"].as_str().unwrap(), t["data"].as_str().unwrap());
-        assert_eq!(c["signer"].as_str().unwrap(), t["from"].as_str().unwrap().to_lowercase());
+        assert_eq!(
+            c["signer"].as_str().unwrap(),
+            t["from"].as_str().unwrap().to_lowercase()
+        );
         assert_eq!(c["hash"].as_str().unwrap(), t["hash"].as_str().unwrap());
     }
     // a second run refuses to overwrite
@@ -181,14 +231,27 @@ fn refuses_a_wrong_chain_id() {
 fn refuses_ether_outside_the_policy() {
     let mut s = good_set();
     s[1]["to"] = json!(THIEF);
-    assert_refused("dest", 31337, s, &["tx 1 (from 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, nonce 1)", "field to"]);
+    assert_refused(
+        "dest",
+        31337,
+        s,
+        &[
+            "tx 1 (from 0x70997970C51812dc3A010C7d01b50e0d17dc79C8, nonce 1)",
+            "field to",
+        ],
+    );
 }
 
 #[test]
 fn refuses_token_call_data_paying_outside_the_policy() {
     let mut s = good_set();
     s[0]["data"] = json!(transfer_data(THIEF, 12_500_000));
-    assert_refused("calldata", 31337, s, &["tx 0", "field data", "decoded transfer recipient"]);
+    assert_refused(
+        "calldata",
+        31337,
+        s,
+        &["tx 0", "field data", "decoded transfer recipient"],
+    );
 }
 
 #[test]
@@ -202,7 +265,12 @@ fn refuses_a_fee_above_the_cap() {
 fn refuses_a_nonce_gap() {
     let mut s = good_set();
     s[1]["nonce"] = json!(2);
-    assert_refused("nonce", 31337, s, &["tx 1", "field nonce: 2 follows nonce 0"]);
+    assert_refused(
+        "nonce",
+        31337,
+        s,
+        &["tx 1", "field nonce: 2 follows nonce 0"],
+    );
 }
 
 #[test]
@@ -211,14 +279,27 @@ fn signs_with_a_keystore_and_a_password_file_and_says_only_wrong_password() {
     let set = write_set(&d, "set.json", 31337, good_set()[..2].to_vec());
     let ks = fixtures().join("keystore/eth-account-scrypt.json");
     std::fs::write(d.join("pw.txt"), "correct horse\n").unwrap();
-    let o = sign(&d, &set, &ks, &["--password-file", d.join("pw.txt").to_str().unwrap()]);
+    let o = sign(
+        &d,
+        &set,
+        &ks,
+        &["--password-file", d.join("pw.txt").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     std::fs::write(d.join("bad.txt"), "correct horsf\n").unwrap();
     let d2 = scratch("keystore-bad");
-    let o = sign(&d2, &set, &ks, &["--password-file", d.join("bad.txt").to_str().unwrap()]);
+    let o = sign(
+        &d2,
+        &set,
+        &ks,
+        &["--password-file", d.join("bad.txt").to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains("keystore: wrong password") && !t.contains("mac"), "{t}");
+    assert!(
+        t.contains("keystore: wrong password") && !t.contains("mac"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -228,7 +309,11 @@ fn a_sender_the_material_cannot_sign_for_is_an_input_error() {
     std::fs::write(d.join("key.txt"), format!("0x{ACCT1_KEY}\n")).unwrap();
     let o = sign(&d, &set, &d.join("key.txt"), &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains(&format!("no key for {ACCT2}")), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("no key for {ACCT2}")),
+        "{}",
+        text(&o)
+    );
     assert!(!text(&o).contains(ACCT1_KEY));
 }
 
@@ -246,25 +331,45 @@ fn safe_sign(d: &Path, tx: &Value, allow: &[&str]) -> Output {
     std::fs::write(&p, tx.to_string()).unwrap();
     std::fs::write(d.join("key.txt"), format!("{ACCT1_KEY}\n")).unwrap();
     let mut c = signer();
-    c.args(["eth", "safe-sign"]).arg(&p).arg("--policy").arg(policy(d));
+    c.args(["eth", "safe-sign"])
+        .arg(&p)
+        .arg("--policy")
+        .arg(policy(d));
     for a in allow {
         c.args(["--allow-destination", a]);
     }
-    c.arg("--material").arg(d.join("key.txt")).arg("--out").arg(d.join("sig.json")).output().unwrap()
+    c.arg("--material")
+        .arg(d.join("key.txt"))
+        .arg("--out")
+        .arg(d.join("sig.json"))
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn safe_sign_writes_the_signature_eth_account_computes() {
     let d = scratch("safe");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("safe-and-tx-vectors.json")).unwrap()).unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("safe-and-tx-vectors.json")).unwrap(),
+    )
+    .unwrap();
     let vec0 = &v["safe_txs"][0];
     let to = vec0["tx"]["to"].as_str().unwrap();
     let tx = safe_tx(to, vec0["tx"]["value"].as_str().unwrap(), "0x", 0);
     let o = safe_sign(&d, &tx, &[to]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains(&format!("allowed destination: {to}")), "{}", text(&o));
-    assert!(text(&o).contains("1.000000000000000001 ETH"), "{}", text(&o));
-    let sig: Value = serde_json::from_str(&std::fs::read_to_string(d.join("sig.json")).unwrap()).unwrap();
+    assert!(
+        text(&o).contains(&format!("allowed destination: {to}")),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("1.000000000000000001 ETH"),
+        "{}",
+        text(&o)
+    );
+    let sig: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("sig.json")).unwrap()).unwrap();
     assert_eq!(sig["safe_tx_hash"], vec0["safe_tx_hash"]);
     assert_eq!(sig["signature"], vec0["signature"]);
     assert_eq!(sig["signer"], ACCT1);
@@ -277,13 +382,21 @@ fn safe_sign_refuses_delegatecall_owner_change_and_unlisted_payee() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("delegatecall"), "{}", text(&o));
     // addOwnerWithThreshold(THIEF, 1) on the safe itself
-    let add = format!("0x0d582f13{:0>64}{:064x}", THIEF.trim_start_matches("0x"), 1);
+    let add = format!(
+        "0x0d582f13{:0>64}{:064x}",
+        THIEF.trim_start_matches("0x"),
+        1
+    );
     let o = safe_sign(&d, &safe_tx(SAFE, "0", &add, 0), &[SAFE]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("addOwnerWithThreshold"), "{}", text(&o));
     let o = safe_sign(&d, &safe_tx(THIEF, "1", "0x", 0), &[ACCT2]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("is not among the destinations allowed"), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not among the destinations allowed"),
+        "{}",
+        text(&o)
+    );
     assert!(!d.join("sig.json").exists());
 }
 
@@ -296,7 +409,11 @@ fn material_commands_recognise_ethereum_keystores_and_write_addresses_with_paths
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("ethereum keystore") && text(&o).contains("pbkdf2"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ethereum keystore") && text(&o).contains("pbkdf2"),
+        "{}",
+        text(&o)
+    );
     // on a bitcoin network the keystore is named as such, with the way to read it
     let o = signer()
         .args(["material", "classify", "--input"])
@@ -307,7 +424,17 @@ fn material_commands_recognise_ethereum_keystores_and_write_addresses_with_paths
     assert!(text(&o).contains("--network ethereum"), "{}", text(&o));
     let out = d.join("wo.json");
     let o = signer()
-        .args(["material", "watch-only", "--network", "ethereum", "--accounts", "10", "--paths", "eth-bip44", "--input"])
+        .args([
+            "material",
+            "watch-only",
+            "--network",
+            "ethereum",
+            "--accounts",
+            "10",
+            "--paths",
+            "eth-bip44",
+            "--input",
+        ])
         .arg(seed_file(&d))
         .arg("--out")
         .arg(&out)
@@ -317,14 +444,24 @@ fn material_commands_recognise_ethereum_keystores_and_write_addresses_with_paths
     let file = std::fs::read_to_string(&out).unwrap();
     assert!(!file.contains("junk"));
     let w: custos_keys::eth::EthWatchOnly = serde_json::from_str(&file).unwrap();
-    let acc: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("accounts.json")).unwrap()).unwrap();
-    for (a, want) in w.accounts.iter().zip(acc["no_passphrase"].as_array().unwrap()) {
+    let acc: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("accounts.json")).unwrap())
+            .unwrap();
+    for (a, want) in w
+        .accounts
+        .iter()
+        .zip(acc["no_passphrase"].as_array().unwrap())
+    {
         assert_eq!(a.address, want["address"].as_str().unwrap());
         assert_eq!(a.path.as_deref(), want["path"].as_str());
     }
     assert_eq!(w.accounts.len(), 10);
     // a mixed-case address with a wrong checksum is an input error
-    std::fs::write(d.join("addr.txt"), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\n").unwrap();
+    std::fs::write(
+        d.join("addr.txt"),
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD\n",
+    )
+    .unwrap();
     let o = signer()
         .args(["material", "classify", "--network", "ethereum", "--input"])
         .arg(d.join("addr.txt"))

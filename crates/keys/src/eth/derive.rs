@@ -48,7 +48,10 @@ pub fn address_of_public(pk: &PublicKey) -> Address {
 }
 
 /// Derives the account at `path` from a 64-byte BIP39 seed.
-pub fn derive_account(seed: &SecretBytes, path: &DerivationPath) -> Result<EthAccountKey, EthKeyError> {
+pub fn derive_account(
+    seed: &SecretBytes,
+    path: &DerivationPath,
+) -> Result<EthAccountKey, EthKeyError> {
     let secp = Secp256k1::signing_only();
     let text = path_string(path);
     let bad = |e: bitcoin::bip32::Error| EthKeyError::Derivation {
@@ -73,7 +76,10 @@ mod tests {
     use custos_core::SecretString;
 
     fn vectors() -> serde_json::Value {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/eth/accounts.json");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/eth/accounts.json"
+        );
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
@@ -92,8 +98,14 @@ mod tests {
             let i = a["index"].as_u64().unwrap() as u32;
             let acct = derive_account(&seed, &p.path(i).unwrap()).unwrap();
             assert_eq!(acct.path.as_deref(), a["path"].as_str());
-            assert_eq!(acct.address.to_checksum(None), a["address"].as_str().unwrap());
-            assert_eq!(hex::encode(acct.key.expose_secret()), a["private_key"].as_str().unwrap());
+            assert_eq!(
+                acct.address.to_checksum(None),
+                a["address"].as_str().unwrap()
+            );
+            assert_eq!(
+                hex::encode(acct.key.expose_secret()),
+                a["private_key"].as_str().unwrap()
+            );
         }
     }
 
@@ -110,9 +122,8 @@ mod tests {
 
     #[test]
     fn anvil_account_zero_is_the_well_known_address() {
-        let phrase = SecretString::new(
-            "test test test test test test test test test test test junk".into(),
-        );
+        let phrase =
+            SecretString::new("test test test test test test test test test test test junk".into());
         let seed = crate::bip39_seed(&phrase, None).unwrap();
         let a = derive_account(&seed, &ETH_PATHS[0].path(0).unwrap()).unwrap();
         assert_eq!(

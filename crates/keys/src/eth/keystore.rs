@@ -92,7 +92,11 @@ fn uint(params: &serde_json::Value, name: &str) -> Result<u64, EthKeyError> {
     params
         .get(name)
         .and_then(serde_json::Value::as_u64)
-        .ok_or_else(|| bad(format!("kdfparams.{name} is missing or not an unsigned integer")))
+        .ok_or_else(|| {
+            bad(format!(
+                "kdfparams.{name} is missing or not an unsigned integer"
+            ))
+        })
 }
 
 fn parse_kdf(kdf: &str, p: &serde_json::Value) -> Result<Kdf, EthKeyError> {
@@ -120,17 +124,24 @@ fn parse_kdf(kdf: &str, p: &serde_json::Value) -> Result<Kdf, EthKeyError> {
             })
         }
         "pbkdf2" => {
-            let prf = p.get("prf").and_then(serde_json::Value::as_str).unwrap_or("");
+            let prf = p
+                .get("prf")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
             if prf != "hmac-sha256" {
                 return Err(bad(format!("pbkdf2 prf {prf:?} is not hmac-sha256")));
             }
             let c = uint(p, "c")?;
             if c == 0 || c > u64::from(MAX_PBKDF2_ROUNDS) {
-                return Err(bad(format!("pbkdf2 c = {c} out of range 1..={MAX_PBKDF2_ROUNDS}")));
+                return Err(bad(format!(
+                    "pbkdf2 c = {c} out of range 1..={MAX_PBKDF2_ROUNDS}"
+                )));
             }
             Ok(Kdf::Pbkdf2 { c: c as u32 })
         }
-        other => Err(bad(format!("unknown kdf {other:?} (scrypt and pbkdf2 are defined)"))),
+        other => Err(bad(format!(
+            "unknown kdf {other:?} (scrypt and pbkdf2 are defined)"
+        ))),
     }
 }
 
@@ -139,34 +150,53 @@ impl Keystore {
     pub fn parse(text: &str) -> Result<Keystore, EthKeyError> {
         // serde_json's message names fields and types; a keystore holds nothing secret in the
         // clear (the key is encrypted), so it may be shown.
-        let j: KeystoreJson = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not a keystore v3 json: {e}")))?;
+        let j: KeystoreJson =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a keystore v3 json: {e}")))?;
         if j.version != 3 {
-            return Err(bad(format!("version {} (only version 3 is defined)", j.version)));
+            return Err(bad(format!(
+                "version {} (only version 3 is defined)",
+                j.version
+            )));
         }
         let c = &j.crypto;
         if c.cipher != "aes-128-ctr" {
-            return Err(bad(format!("cipher {:?} (only aes-128-ctr is supported)", c.cipher)));
+            return Err(bad(format!(
+                "cipher {:?} (only aes-128-ctr is supported)",
+                c.cipher
+            )));
         }
         let kdf = parse_kdf(&c.kdf, &c.kdfparams)?;
         let dklen = uint(&c.kdfparams, "dklen")?;
         if !(32..=64).contains(&dklen) {
             return Err(bad(format!("kdfparams.dklen = {dklen}; 32 is required")));
         }
-        let salt = hex_field("kdfparams.salt", c.kdfparams.get("salt").and_then(|s| s.as_str()).unwrap_or(""))?;
+        let salt = hex_field(
+            "kdfparams.salt",
+            c.kdfparams
+                .get("salt")
+                .and_then(|s| s.as_str())
+                .unwrap_or(""),
+        )?;
         let iv: [u8; 16] = hex_field("cipherparams.iv", &c.cipherparams.iv)?
             .try_into()
             .map_err(|_| bad("cipherparams.iv is not 16 bytes"))?;
         let ciphertext = hex_field("ciphertext", &c.ciphertext)?;
         if ciphertext.len() != 32 {
-            return Err(bad(format!("ciphertext is {} bytes; a private key is 32", ciphertext.len())));
+            return Err(bad(format!(
+                "ciphertext is {} bytes; a private key is 32",
+                ciphertext.len()
+            )));
         }
         let mac: [u8; 32] = hex_field("mac", &c.mac)?
             .try_into()
             .map_err(|_| bad("mac is not 32 bytes"))?;
         let address = match &j.address {
             Some(a) if !a.is_empty() => {
-                let with0x = if a.starts_with("0x") { a.clone() } else { format!("0x{a}") };
+                let with0x = if a.starts_with("0x") {
+                    a.clone()
+                } else {
+                    format!("0x{a}")
+                };
                 Some(parse_address(&with0x, None).map_err(|e| bad(format!("address field: {e}")))?)
             }
             _ => None,
@@ -210,7 +240,10 @@ impl Keystore {
         mac_input.extend_from_slice(&self.ciphertext);
         let mac = keccak256(&mac_input);
         mac_input.zeroize();
-        let diff = mac.iter().zip(self.mac.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = mac
+            .iter()
+            .zip(self.mac.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if diff != 0 {
             dk.zeroize();
             return Err(EthKeyError::WrongPassword);
@@ -287,7 +320,14 @@ mod tests {
     #[test]
     fn decrypts_the_web3_secret_storage_scrypt_vector() {
         let ks = Keystore::parse(&fixture("wiki-scrypt.json")).unwrap();
-        assert_eq!(ks.kdf, Kdf::Scrypt { log_n: 18, r: 1, p: 8 });
+        assert_eq!(
+            ks.kdf,
+            Kdf::Scrypt {
+                log_n: 18,
+                r: 1,
+                p: 8
+            }
+        );
         let (k, a) = ks.decrypt(&pw("testpassword")).unwrap();
         assert_eq!(hex::encode(k.expose_secret()), WIKI_KEY);
         assert_eq!(a.to_checksum(None), WIKI_ADDR);
@@ -307,7 +347,11 @@ mod tests {
         for f in ["eth-account-scrypt.json", "eth-account-pbkdf2.json"] {
             let ks = Keystore::parse(&fixture(f)).unwrap();
             let (_, a) = ks.decrypt(&pw("correct horse")).unwrap();
-            assert_eq!(a.to_checksum(None), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "{f}");
+            assert_eq!(
+                a.to_checksum(None),
+                "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                "{f}"
+            );
         }
     }
 
@@ -329,11 +373,17 @@ mod tests {
     fn malformed_keystores_are_refused_before_any_work() {
         let good = fixture("eth-account-scrypt.json");
         let cases = [
-            (good.replace("\"version\": 3", "\"version\": 2"), "version 2"),
+            (
+                good.replace("\"version\": 3", "\"version\": 2"),
+                "version 2",
+            ),
             (good.replace("aes-128-ctr", "aes-128-cbc"), "cipher"),
             (good.replace("\"n\": 4096", "\"n\": 4095"), "power of two"),
             (good.replace("\"n\": 4096", "\"n\": 1073741824"), "memory"),
-            (good.replace("\"kdf\": \"scrypt\"", "\"kdf\": \"argon2\""), "unknown kdf"),
+            (
+                good.replace("\"kdf\": \"scrypt\"", "\"kdf\": \"argon2\""),
+                "unknown kdf",
+            ),
             ("{\"version\": 3".to_string(), "not a keystore"),
         ];
         for (text, want) in cases {
@@ -348,7 +398,10 @@ mod tests {
             "70997970C51812dc3A010C7d01b50e0d17dc79C8",
             "f39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
         );
-        let e = Keystore::parse(&text).unwrap().decrypt(&pw("correct horse")).unwrap_err();
+        let e = Keystore::parse(&text)
+            .unwrap()
+            .decrypt(&pw("correct horse"))
+            .unwrap_err();
         assert!(e.to_string().contains("does not match"), "{e}");
     }
 

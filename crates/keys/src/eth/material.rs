@@ -70,7 +70,10 @@ enum LineKind {
 }
 
 fn line_kind(l: &str) -> LineKind {
-    let hex = l.strip_prefix("0x").or_else(|| l.strip_prefix("0X")).unwrap_or(l);
+    let hex = l
+        .strip_prefix("0x")
+        .or_else(|| l.strip_prefix("0X"))
+        .unwrap_or(l);
     let all_hex = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if l.len() == 42 && hex.len() == 40 {
         LineKind::Address
@@ -104,7 +107,9 @@ pub fn classify_eth(text: &SecretString) -> Result<EthMaterial, EthKeyError> {
     if let Some((n, _)) = lines.iter().find(|(_, l)| line_kind(l) != kind) {
         return Err(EthKeyError::Unsupported {
             kind: "mixed material",
-            reason: format!("line {first_line} and line {n} are of different kinds; give one kind per input"),
+            reason: format!(
+                "line {first_line} and line {n} are of different kinds; give one kind per input"
+            ),
         });
     }
     match kind {
@@ -138,7 +143,10 @@ pub fn classify_eth(text: &SecretString) -> Result<EthMaterial, EthKeyError> {
 }
 
 fn parse_key(l: &str, line: usize) -> Result<RawKey, EthKeyError> {
-    let hex = l.strip_prefix("0x").or_else(|| l.strip_prefix("0X")).unwrap_or(l);
+    let hex = l
+        .strip_prefix("0x")
+        .or_else(|| l.strip_prefix("0X"))
+        .unwrap_or(l);
     let bytes = hex::decode(hex).map_err(|_| EthKeyError::PrivateKey {
         line,
         fault: "is not 64 hex digits",
@@ -168,7 +176,9 @@ impl EthMaterial {
     /// One line without secrets.
     pub fn describe(&self) -> String {
         match self {
-            EthMaterial::Mnemonic { words, language, .. } => {
+            EthMaterial::Mnemonic {
+                words, language, ..
+            } => {
                 format!("bip39 mnemonic, {words} words ({language})")
             }
             EthMaterial::PrivateKeys(k) => format!("{} ethereum private key(s)", k.len()),
@@ -189,7 +199,10 @@ impl EthMaterial {
                 .map(|k| format!("line {}: {}", k.line, k.address.to_checksum(None)))
                 .collect(),
             EthMaterial::Keystore(k) => vec![match k.address {
-                Some(a) => format!("address field {} (checked after decryption)", a.to_checksum(None)),
+                Some(a) => format!(
+                    "address field {} (checked after decryption)",
+                    a.to_checksum(None)
+                ),
                 None => "no address field: the address is known after decryption".to_string(),
             }],
             EthMaterial::Addresses(a) => a
@@ -254,22 +267,36 @@ mod tests {
 
     #[test]
     fn recognises_each_kind() {
-        let m = classify_eth(&s("test test test test test test test test test test test junk")).unwrap();
+        let m = classify_eth(&s(
+            "test test test test test test test test test test test junk",
+        ))
+        .unwrap();
         assert_eq!(m.kind_name(), "bip39 mnemonic");
         let m = classify_eth(&s(
             "# seized\n0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n",
         ))
         .unwrap();
-        let EthMaterial::PrivateKeys(k) = &m else { panic!() };
-        assert_eq!(k[0].address.to_checksum(None), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
-        assert_eq!(k[1].address.to_checksum(None), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+        let EthMaterial::PrivateKeys(k) = &m else {
+            panic!()
+        };
+        assert_eq!(
+            k[0].address.to_checksum(None),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        );
+        assert_eq!(
+            k[1].address.to_checksum(None),
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+        );
         assert_eq!(k[1].line, 3);
         let ks = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../fixtures/eth/keystore/wiki-scrypt.json"
         ))
         .unwrap();
-        assert_eq!(classify_eth(&s(&ks)).unwrap().kind_name(), "ethereum keystore");
+        assert_eq!(
+            classify_eth(&s(&ks)).unwrap().kind_name(),
+            "ethereum keystore"
+        );
         let m = classify_eth(&s("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")).unwrap();
         assert_eq!(m.kind_name(), "ethereum addresses");
         assert!(!m.is_secret());
@@ -278,7 +305,9 @@ mod tests {
     #[test]
     fn bad_key_line_is_named_without_the_key() {
         let key = "0xzz0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-        let e = classify_eth(&s(&format!("\n{key}"))).unwrap_err().to_string();
+        let e = classify_eth(&s(&format!("\n{key}")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && !e.contains("0974bec"), "{e}");
         let zero = format!("{}\n", "0".repeat(64));
         let e = classify_eth(&s(&zero)).unwrap_err().to_string();
@@ -288,9 +317,11 @@ mod tests {
     #[test]
     fn electrum_seed_is_not_ethereum_material() {
         // Electrum's segwit seed from its own test suite (tests/test_mnemonic.py)
-        let e = classify_eth(&s("wild father tree among universe such mobile favorite target dynamic credit identify"))
-            .unwrap_err()
-            .to_string();
+        let e = classify_eth(&s(
+            "wild father tree among universe such mobile favorite target dynamic credit identify",
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not ethereum material"), "{e}");
     }
 
@@ -314,8 +345,15 @@ mod tests {
         let m = classify_eth(&s(&ks)).unwrap();
         assert!(m.unlock(None, None, &EthDeriveOptions::default()).is_err());
         let keys = m
-            .unlock(None, Some(&s("correct horse")), &EthDeriveOptions::default())
+            .unlock(
+                None,
+                Some(&s("correct horse")),
+                &EthDeriveOptions::default(),
+            )
             .unwrap();
-        assert_eq!(keys[0].address.to_checksum(None), "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+        assert_eq!(
+            keys[0].address.to_checksum(None),
+            "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+        );
     }
 }

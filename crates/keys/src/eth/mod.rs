@@ -23,4 +23,4 @@ pub use error::EthKeyError;
 pub use keystore::Keystore;
 pub use material::{classify_eth, EthMaterial};
 pub use paths::{EthPath, ETH_PATHS};
-pub use watch_only::{eth_watch_only, EthWatchOnly, EthWatchAccount};
+pub use watch_only::{eth_watch_only, EthWatchAccount, EthWatchOnly};

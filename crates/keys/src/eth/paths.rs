@@ -62,7 +62,11 @@ impl EthPath {
                 kind: "path id",
                 reason: format!(
                     "unknown ethereum path id {id:?} (known: {})",
-                    ETH_PATHS.iter().map(|p| p.id).collect::<Vec<_>>().join(", ")
+                    ETH_PATHS
+                        .iter()
+                        .map(|p| p.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })
     }
@@ -93,7 +97,10 @@ mod tests {
     fn templates_match_the_derived_paths() {
         for p in ETH_PATHS {
             let got = p.path(7).unwrap().to_string();
-            assert_eq!(format!("m/{got}").replace("m/m/", "m/"), p.template.replace('i', "7"));
+            assert_eq!(
+                format!("m/{got}").replace("m/m/", "m/"),
+                p.template.replace('i', "7")
+            );
         }
     }
 

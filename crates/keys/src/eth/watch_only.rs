@@ -116,7 +116,8 @@ pub fn eth_watch_only(
         h.update(b"\n");
     }
     let mut describe = material.describe();
-    if passphrase.is_some_and(|p| !p.is_empty()) && matches!(material, EthMaterial::Mnemonic { .. }) {
+    if passphrase.is_some_and(|p| !p.is_empty()) && matches!(material, EthMaterial::Mnemonic { .. })
+    {
         describe.push_str(", with passphrase");
     }
     Ok(EthWatchOnly {
@@ -124,7 +125,8 @@ pub fn eth_watch_only(
         network: "ethereum".into(),
         material: describe,
         fingerprint: hex::encode(h.finalize()),
-        accounts_per_path: matches!(material, EthMaterial::Mnemonic { .. }).then_some(opts.accounts),
+        accounts_per_path: matches!(material, EthMaterial::Mnemonic { .. })
+            .then_some(opts.accounts),
         accounts,
     })
 }
@@ -136,17 +138,30 @@ mod tests {
 
     #[test]
     fn mnemonic_watch_only_lists_every_path_with_paths_and_no_secret() {
-        let phrase = SecretString::new("test test test test test test test test test test test junk".into());
+        let phrase =
+            SecretString::new("test test test test test test test test test test test junk".into());
         let m = classify_eth(&phrase).unwrap();
-        let opts = EthDeriveOptions { accounts: 2, ..Default::default() };
+        let opts = EthDeriveOptions {
+            accounts: 2,
+            ..Default::default()
+        };
         let w = eth_watch_only(&m, None, None, &opts).unwrap();
         assert_eq!(w.accounts.len(), 6);
-        assert_eq!(w.accounts[0].address, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+        assert_eq!(
+            w.accounts[0].address,
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        );
         assert_eq!(w.accounts[0].path.as_deref(), Some("m/44'/60'/0'/0/0"));
-        assert_eq!(w.accounts[3].catalogue_id.as_deref(), Some("eth-ledger-live"));
+        assert_eq!(
+            w.accounts[3].catalogue_id.as_deref(),
+            Some("eth-ledger-live")
+        );
         assert_eq!(w.accounts[3].path.as_deref(), Some("m/44'/60'/1'/0/0"));
         let json = serde_json::to_string(&w).unwrap();
-        assert!(!json.contains("junk") && !json.contains("ac0974bec"), "{json}");
+        assert!(
+            !json.contains("junk") && !json.contains("ac0974bec"),
+            "{json}"
+        );
         let back: EthWatchOnly = serde_json::from_str(&json).unwrap();
         assert_eq!(back, w);
     }
