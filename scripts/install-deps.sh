@@ -14,6 +14,7 @@ command -v python3 >/dev/null || need+=(python3)
 command -v g++ >/dev/null || need+=(g++)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/chromium ] || command -v chromium >/dev/null || need+=(chromium)
+command -v npm >/dev/null || need+=(npm)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "install-deps: installing ${need[*]}" >&2
@@ -26,4 +27,11 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust (rustup) >= 1.94.1 first" >&2
   exit 3
+fi
+
+# Ethereum checks: cast (decodes the signer's transactions) and the Safe artifacts, from npm,
+# pinned in fixtures/eth/tools/package-lock.json.
+if [ ! -x "$(dirname "$0")/../fixtures/eth/tools/node_modules/.bin/cast" ]; then
+  echo "install-deps: npm ci in fixtures/eth/tools (cast, @safe-global/safe-contracts)" >&2
+  (cd "$(dirname "$0")/../fixtures/eth/tools" && npm ci --no-audit --no-fund >/dev/null)
 fi

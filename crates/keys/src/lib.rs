@@ -10,7 +10,9 @@
 //! - [`Catalogue::builtin`] is the path catalogue (`data/paths.toml`, every entry with sources);
 //! - [`watch_only`] turns material into the [`custos_core::inventory::WatchOnly`] file the
 //!   online side scans (public descriptors with key origins; never a secret);
-//! - [`electrum`] has Electrum's seed versions, seed derivation and the old (pre-2.0) scheme.
+//! - [`electrum`] has Electrum's seed versions, seed derivation and the old (pre-2.0) scheme;
+//! - [`eth`] has Ethereum material: BIP39 accounts on the wallets' paths, raw keys, keystore V3
+//!   files, EIP-55 addresses, and the Ethereum watch-only file.
 //!
 //! Not for: talking to any chain (see `custos-chain`), building or signing transactions (see
 //! `custos-tx`). Offline side of the air gap: no networking crate may ever enter its tree.
@@ -27,6 +29,7 @@
 pub mod catalogue;
 pub mod electrum;
 pub mod error;
+pub mod eth;
 pub mod material;
 pub mod mnemonic;
 pub mod normalize;

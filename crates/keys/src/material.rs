@@ -392,6 +392,13 @@ fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, E
 ///
 /// Errors name the kind, the fault and the line, and never contain the secret.
 pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error> {
+    if crate::eth::keystore::looks_like_keystore(text.expose_secret()) {
+        return Err(Error::Unsupported {
+            kind: "ethereum keystore",
+            reason: "a web3 secret storage (keystore v3) file; read it with --network ethereum"
+                .into(),
+        });
+    }
     let lines: Vec<(usize, &str)> = text
         .expose_secret()
         .lines()

@@ -8,9 +8,9 @@
 
 use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
+use crate::cmd_eth::NetworkArg;
 use crate::secrets::{read_material, read_passphrase};
 use clap::{Args, Subcommand};
-use custos_core::Network;
 use custos_keys::{
     bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material,
     WatchOnlyOptions,
@@ -34,9 +34,10 @@ pub struct InputArgs {
     /// File holding the material, or `-` for stdin. Without it: a no-echo prompt (one line).
     #[arg(long, value_name = "FILE|-")]
     input: Option<PathBuf>,
-    /// Network the material is interpreted on (bitcoin, testnet, testnet4, signet, regtest).
+    /// Network the material is interpreted on (bitcoin, testnet, testnet4, signet, regtest,
+    /// ethereum).
     #[arg(long, default_value = "bitcoin")]
-    network: Network,
+    network: NetworkArg,
 }
 
 /// `material watch-only`.
@@ -65,6 +66,9 @@ pub struct WatchOnlyArgs {
     /// Electrum seeds).
     #[arg(long, default_value_t = 100)]
     hardened_window: u32,
+    /// Keystore password file (`--network ethereum` with a keystore; else a no-echo prompt).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
     /// Output file (refuses to overwrite).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -101,7 +105,20 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         a.passphrase_prompt,
         a.empty_passphrase,
     )?;
-    let network = a.input.network;
+    let network = match a.input.network {
+        NetworkArg::Bitcoin(n) => n,
+        NetworkArg::Ethereum => {
+            let eth = crate::cmd_eth::EthWatchOnlyArgs {
+                text,
+                passphrase,
+                password_file: a.password_file.as_deref(),
+                accounts: a.accounts,
+                paths: &a.paths,
+                out: &a.out,
+            };
+            return crate::cmd_eth::material_watch_only(eth, json);
+        }
+    };
     let material = match classify(&text, network) {
         Ok(m) => m,
         Err(e) => return Ok(input_error(&e)),
@@ -203,8 +220,11 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
 }
 
 fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
+    let NetworkArg::Bitcoin(network) = a.input.network else {
+        return crate::cmd_eth::material_classify(a.input.input.as_deref(), json);
+    };
     let text = read_material(a.input.input.as_deref(), "seized material (input hidden): ")?;
-    match classify(&text, a.input.network) {
+    match classify(&text, network) {
         Ok(m) => {
             let words = match &m {
                 Material::Bip39 { words, .. } | Material::ElectrumSeed { words, .. } => {
@@ -221,7 +241,7 @@ fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {
                         "words": words,
                         "secret": m.is_secret(),
                         "script_hints": m.script_hints(),
-                        "network": a.input.network,
+                        "network": network,
                     }))?
                 )?;
             } else {

@@ -16,6 +16,7 @@ use custos_core::exit::{Classify, ExitClass};
 #[macro_use]
 mod out;
 mod cmd_ceremony;
+mod cmd_eth;
 mod cmd_key;
 mod cmd_material;
 mod cmd_sign;
@@ -58,6 +59,9 @@ enum Command {
     /// Verify a PSBT against the registered custody policy, then sign it with seized material
     /// or a keyholder's key (writes `<name>-signed.psbt`).
     Sign(cmd_sign::SignArgs),
+    /// Ethereum: check and sign an unsigned-transaction set, or a Safe transaction.
+    #[command(subcommand)]
+    Eth(cmd_eth::EthCmd),
 }
 
 /// Exit codes of the signer, taken from the one mapping in [`custos_core::exit`] (ADR 0005).
@@ -135,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ceremony(c) => cmd_ceremony::run(&c, cli.json),
         Command::Material(c) => cmd_material::run(&c, cli.json),
         Command::Sign(a) => cmd_sign::run(&a, cli.json),
+        Command::Eth(c) => cmd_eth::run(&c, cli.json),
     }
 }
 
@@ -157,6 +162,12 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
             } else {
                 ExitClass::Input
             };
+        }
+        if let Some(c) = cause.downcast_ref::<custos_eth::Error>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_keys::eth::EthKeyError>() {
+            return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<std::io::Error>() {
             return c.exit_class();
