@@ -164,8 +164,12 @@ fn address_of(pubkey_hex: &str, network: Network) -> Option<Address> {
 
 /// Checks one signature of `cp`; `Err` says why it fails.
 pub fn check_signature(cp: &Checkpoint, sig: &CheckpointSignature) -> Result<(), String> {
-    let addr = address_of(&sig.pubkey, cp.network)
-        .ok_or_else(|| format!("public key {} is not a compressed secp256k1 key", sig.pubkey))?;
+    let addr = address_of(&sig.pubkey, cp.network).ok_or_else(|| {
+        format!(
+            "public key {} is not a compressed secp256k1 key",
+            sig.pubkey
+        )
+    })?;
     if addr.to_string() != sig.address {
         return Err(format!(
             "address {} is not the p2wpkh address of key {}",
@@ -232,10 +236,18 @@ impl Registry {
                 e.payload
                     .get(k)
                     .and_then(|v| v.as_array())
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
-            let signer = e.payload.get("pubkey").and_then(|v| v.as_str()).unwrap_or_default();
+            let signer = e
+                .payload
+                .get("pubkey")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             // Only the first checkpoint registers its own signer; later ones must already be
             // registered to add keys.
             let may_register = r.examiner.is_empty() || r.examiner.iter().any(|k| k == signer);
@@ -462,7 +474,8 @@ pub fn verify(
         registry: registry.clone(),
         ..CheckpointReport::default()
     };
-    let mut all: Vec<(String, &Checkpoint)> = stored.iter().map(|c| ("case".to_string(), c)).collect();
+    let mut all: Vec<(String, &Checkpoint)> =
+        stored.iter().map(|c| ("case".to_string(), c)).collect();
     all.extend(external.iter().map(|(n, c)| (n.clone(), c)));
     for (source, cp) in &all {
         let mut push = |kind: &str, message: String| {
@@ -477,7 +490,10 @@ pub fn verify(
             ok = false;
             push(
                 "checkpoint_foreign",
-                format!("checkpoint from {source} is for case {} on {}, not this case", cp.case_id, cp.network),
+                format!(
+                    "checkpoint from {source} is for case {} on {}, not this case",
+                    cp.case_id, cp.network
+                ),
             );
         }
         let at = events.iter().find(|e| e.seq == cp.seq);
@@ -524,7 +540,12 @@ pub fn verify(
                     if sig.role == Role::Supervisor {
                         countersigned = true;
                     }
-                    lines.push(format!("{} {} ({}): ok", sig.role.name(), sig.signer, sig.pubkey));
+                    lines.push(format!(
+                        "{} {} ({}): ok",
+                        sig.role.name(),
+                        sig.signer,
+                        sig.pubkey
+                    ));
                 }
                 Err(why) => {
                     ok = false;
@@ -537,7 +558,12 @@ pub fn verify(
                             sig.signer
                         ),
                     );
-                    lines.push(format!("{} {} ({}): {why}", sig.role.name(), sig.signer, sig.pubkey));
+                    lines.push(format!(
+                        "{} {} ({}): {why}",
+                        sig.role.name(),
+                        sig.signer,
+                        sig.pubkey
+                    ));
                 }
             }
         }
@@ -560,7 +586,11 @@ pub fn verify(
         .iter()
         .filter(|e| e.kind == EVENT_CHECKPOINT || e.kind == EVENT_COUNTERSIGN)
     {
-        let sig = e.payload.get("signature").and_then(|v| v.as_str()).unwrap_or_default();
+        let sig = e
+            .payload
+            .get("signature")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let seq = e.payload.get("seq").and_then(|v| v.as_u64()).unwrap_or(0);
         let held = stored
             .iter()
@@ -577,7 +607,10 @@ pub fn verify(
         }
     }
     let after = report.last_countersigned.unwrap_or(0);
-    report.events_after_last_countersigned =
-        events.iter().map(|e| e.seq).filter(|s| *s > after).collect();
+    report.events_after_last_countersigned = events
+        .iter()
+        .map(|e| e.seq)
+        .filter(|s| *s > after)
+        .collect();
     Ok(report)
 }

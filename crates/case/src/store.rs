@@ -243,11 +243,8 @@ impl Case {
             path: path.clone(),
             detail: e.to_string(),
         };
-        let conn = Connection::open_with_flags(
-            &path,
-            mode | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(corrupt)?;
+        let conn = Connection::open_with_flags(&path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(corrupt)?;
         // Reading the schema fails on a file that is not a database.
         let has_meta: bool = conn
             .query_row(

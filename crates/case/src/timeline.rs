@@ -144,7 +144,9 @@ pub fn build(events: &[Event], now: DateTime<Utc>) -> Timeline {
     let remitted = events
         .iter()
         .find(|e| e.kind == "disposal.remitted")
-        .or_else(|| first_disposal.and_then(|i| events[i..].iter().find(|e| e.kind == "tx.confirmed")));
+        .or_else(|| {
+            first_disposal.and_then(|i| events[i..].iter().find(|e| e.kind == "tx.confirmed"))
+        });
     let remitted_at = remitted.map(|e| e.time.clone());
     let t_custody = custody_at.as_deref().and_then(parse_time);
     let t_end = remitted_at.as_deref().and_then(parse_time);
@@ -203,7 +205,10 @@ fn balances(events: &[Event]) -> Balances {
     let mut to_custody = None;
     for (i, e) in events.iter().enumerate() {
         if e.kind == "sweep.build" && events[i..].iter().any(|x| x.kind == "tx.confirmed") {
-            to_custody = e.payload.get("total_to_custody_sat").and_then(Value::as_u64);
+            to_custody = e
+                .payload
+                .get("total_to_custody_sat")
+                .and_then(Value::as_u64);
         }
     }
     Balances {
@@ -245,9 +250,18 @@ pub fn timeline_section(t: &Timeline) -> Section {
     html.push_str(&table(
         &["milestone", "time (UTC)"],
         &[
-            vec!["seizure (case opened)".into(), t.seized_at.clone().unwrap_or_default()],
-            vec!["custody (first confirmed sweep)".into(), t.custody_at.clone().unwrap_or_default()],
-            vec!["remittance".into(), t.remitted_at.clone().unwrap_or_default()],
+            vec![
+                "seizure (case opened)".into(),
+                t.seized_at.clone().unwrap_or_default(),
+            ],
+            vec![
+                "custody (first confirmed sweep)".into(),
+                t.custody_at.clone().unwrap_or_default(),
+            ],
+            vec![
+                "remittance".into(),
+                t.remitted_at.clone().unwrap_or_default(),
+            ],
         ],
     ));
     html.push_str(&table(
@@ -273,7 +287,14 @@ pub fn timeline_section(t: &Timeline) -> Section {
         })
         .collect();
     html.push_str(&table(
-        &["seq", "time (UTC)", "actor", "step", "duration", "since custody"],
+        &[
+            "seq",
+            "time (UTC)",
+            "actor",
+            "step",
+            "duration",
+            "since custody",
+        ],
         &rows,
     ));
     Section {
@@ -284,7 +305,10 @@ pub fn timeline_section(t: &Timeline) -> Section {
 
 /// The "Valuation" section from the latest `valuation.computed` event.
 pub fn valuation_section(events: &[Event]) -> Option<Section> {
-    let e = events.iter().rev().find(|e| e.kind == "valuation.computed")?;
+    let e = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "valuation.computed")?;
     let p = &e.payload;
     let cur = field(p, "currency");
     let mut html = format!(
@@ -299,19 +323,34 @@ pub fn valuation_section(events: &[Event]) -> Option<Section> {
         escape(&field(p, "fx_date")),
     );
     let mut rows = Vec::new();
-    for a in p.get("assets").and_then(Value::as_array).into_iter().flatten() {
+    for a in p
+        .get("assets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         rows.push(vec![
             field(a, "asset"),
             format!("{} ({})", field(a, "base_bid"), field(a, "base_venue")),
             format!("{} bp", field(a, "haircut_bp")),
             format!("{} {cur}", field(a, "reserve_price")),
-            a.get("holding_coins").map(|_| field(a, "holding_coins")).unwrap_or_default(),
+            a.get("holding_coins")
+                .map(|_| field(a, "holding_coins"))
+                .unwrap_or_default(),
             format!("{} {cur}", field(a, "value")),
             format!("{} {cur}", field(a, "bond")),
         ]);
     }
     html.push_str(&table(
-        &["asset", "lowest venue bid", "haircut", "reserve price", "holding", "value", "bond (110 %)"],
+        &[
+            "asset",
+            "lowest venue bid",
+            "haircut",
+            "reserve price",
+            "holding",
+            "value",
+            "bond (110 %)",
+        ],
         &rows,
     ));
     let excluded: Vec<Vec<String>> = p
@@ -331,7 +370,10 @@ pub fn valuation_section(events: &[Event]) -> Option<Section> {
         .collect();
     if !excluded.is_empty() {
         html.push_str("<p>Quotes left out:</p>");
-        html.push_str(&table(&["venue", "pair", "file", "time", "reason"], &excluded));
+        html.push_str(&table(
+            &["venue", "pair", "file", "time", "reason"],
+            &excluded,
+        ));
     }
     let files: Vec<Vec<String>> = p
         .get("files")
@@ -355,7 +397,10 @@ pub fn disposal_section(events: &[Event]) -> Option<Section> {
         .iter()
         .filter(|e| {
             is_disposal(&e.kind)
-                || matches!(e.kind.as_str(), "psbt.finalize" | "tx.broadcast" | "tx.confirmed")
+                || matches!(
+                    e.kind.as_str(),
+                    "psbt.finalize" | "tx.broadcast" | "tx.confirmed"
+                )
         })
         .map(|e| {
             vec![
@@ -396,12 +441,23 @@ pub fn checkpoint_section(r: &CheckpointReport) -> Option<Section> {
                 c.time.clone(),
                 c.source.clone(),
                 c.signatures.join("; "),
-                if c.ok { "verified".into() } else { "FAILED".into() },
+                if c.ok {
+                    "verified".into()
+                } else {
+                    "FAILED".into()
+                },
             ]
         })
         .collect();
     let mut html = table(
-        &["seq", "head hash", "time (UTC)", "held in", "signatures", "status"],
+        &[
+            "seq",
+            "head hash",
+            "time (UTC)",
+            "held in",
+            "signatures",
+            "status",
+        ],
         &rows,
     );
     let after = &r.events_after_last_countersigned;

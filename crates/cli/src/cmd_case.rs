@@ -131,7 +131,13 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             supervisor_pubkeys,
             examiner_pubkeys,
             out,
-        } => crate::cmd_checkpoint::checkpoint(app, key, supervisor_pubkeys, examiner_pubkeys, out.as_deref()),
+        } => crate::cmd_checkpoint::checkpoint(
+            app,
+            key,
+            supervisor_pubkeys,
+            examiner_pubkeys,
+            out.as_deref(),
+        ),
         CaseCmd::Countersign { key, seq, out } => {
             crate::cmd_checkpoint::countersign(app, key, *seq, out.as_deref())
         }

@@ -92,8 +92,7 @@ pub fn checkpoint(
     let mut extra = serde_json::Map::new();
     extra.insert("register_examiner".into(), serde_json::json!(examiners));
     extra.insert("register_supervisor".into(), serde_json::json!(supervisors));
-    let event =
-        case.add_checkpoint_signature(&cp, &sig, &crate::app::command_line(), extra)?;
+    let event = case.add_checkpoint_signature(&cp, &sig, &crate::app::command_line(), extra)?;
     cp.signatures.push(sig.clone());
     write_file(out, &cp)?;
     if app.json {
@@ -158,7 +157,12 @@ pub fn countersign(app: &App, key_path: &Path, seq: Option<u64>, out: Option<&Pa
             cp.seq
         )));
     }
-    if events.iter().find(|e| e.seq == cp.seq).map(|e| e.hash.as_str()) != Some(cp.head_hash.as_str()) {
+    if events
+        .iter()
+        .find(|e| e.seq == cp.seq)
+        .map(|e| e.hash.as_str())
+        != Some(cp.head_hash.as_str())
+    {
         return Err(Failure::finding(anyhow!(
             "checkpoint at seq {} signed head {}, which the ledger no longer holds; not countersigned",
             cp.seq,
@@ -196,7 +200,10 @@ pub fn read_files(paths: &[PathBuf]) -> CmdResult<Vec<(String, Checkpoint)>> {
     for p in paths {
         let text = file::read_text(p, file::POLICY)?;
         let cp: Checkpoint = serde_json::from_str(&text).map_err(|e| {
-            Failure::input(anyhow!("checkpoint file {}: not a checkpoint: {e}", p.display()))
+            Failure::input(anyhow!(
+                "checkpoint file {}: not a checkpoint: {e}",
+                p.display()
+            ))
         })?;
         if cp.format != checkpoint::FORMAT {
             return Err(Failure::input(anyhow!(
@@ -226,7 +233,10 @@ pub fn print_summary(r: &CheckpointReport) -> CmdResult {
         Some(s) => outln!(
             "last countersigned checkpoint: seq {s}; {} event(s) after it{}",
             r.events_after_last_countersigned.len(),
-            match (r.events_after_last_countersigned.first(), r.events_after_last_countersigned.last()) {
+            match (
+                r.events_after_last_countersigned.first(),
+                r.events_after_last_countersigned.last()
+            ) {
                 (Some(a), Some(b)) => format!(" (seq {a}..{b})"),
                 _ => String::new(),
             }

@@ -61,7 +61,11 @@ pub struct ValuationArgs {
 
 fn parse_window(s: &str) -> CmdResult<Duration> {
     let t = s.trim();
-    let bad = || Failure::input(anyhow!("--window {s:?}: expected a number and a unit (s, m, h, d), e.g. 1h"));
+    let bad = || {
+        Failure::input(anyhow!(
+            "--window {s:?}: expected a number and a unit (s, m, h, d), e.g. 1h"
+        ))
+    };
     let (num, unit) = t.split_at(t.len().saturating_sub(1));
     let n: i64 = num.parse().map_err(|_| bad())?;
     if n <= 0 {
@@ -92,7 +96,11 @@ pub fn custody_holding(case: &Case) -> CmdResult<Option<(u64, u64)>> {
         .filter_map(|k| asm.payload.get(*k).and_then(|v| v.as_str()))
         .map(strip_descriptor)
         .collect();
-    for ev in events.iter().rev().filter(|e| e.kind == crate::cmd_inspect::EVENT_KIND) {
+    for ev in events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == crate::cmd_inspect::EVENT_KIND)
+    {
         for sha in &ev.artifacts {
             let a = case.artifact(sha)?;
             if a.kind != "watch_only" {
@@ -212,7 +220,11 @@ pub fn run(app: &App, args: &ValuationArgs) -> CmdResult {
         .collect();
     let mut payload = serde_json::to_value(&v).map_err(Failure::env)?;
     payload["files"] = serde_json::Value::Array(files);
-    let event = app.record(case.as_mut(), EventDraft::new(EVENT_KIND, payload.clone()), artifacts)?;
+    let event = app.record(
+        case.as_mut(),
+        EventDraft::new(EVENT_KIND, payload.clone()),
+        artifacts,
+    )?;
     if app.json {
         if let Some(e) = event {
             payload["ledger_seq"] = serde_json::json!(e.seq);
@@ -252,10 +264,19 @@ fn print_text(v: &rule::Valuation) -> CmdResult {
             a.haircut_bp
         )?;
         outln!("  reserve price      {} {}", a.reserve_price, v.currency)?;
-        if let (Some(h), Some(c), Some(val), Some(b)) = (&a.holding, &a.holding_coins, &a.value, &a.bond) {
-            outln!("  holding            {c} {} ({})", a.asset.symbol(), h.source)?;
+        if let (Some(h), Some(c), Some(val), Some(b)) =
+            (&a.holding, &a.holding_coins, &a.value, &a.bond)
+        {
+            outln!(
+                "  holding            {c} {} ({})",
+                a.asset.symbol(),
+                h.source
+            )?;
             outln!("  value              {val} {}", v.currency)?;
-            outln!("  performance bond   {b} {} (110 %, rounded up)", v.currency)?;
+            outln!(
+                "  performance bond   {b} {} (110 %, rounded up)",
+                v.currency
+            )?;
         }
     }
     for x in &v.excluded {

@@ -48,14 +48,30 @@ impl Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let case = dir.join("case");
-        for (name, key) in [("examiner.key", EXAMINER_KEY), ("supervisor.key", SUPERVISOR_KEY), ("stranger.key", STRANGER_KEY)] {
+        for (name, key) in [
+            ("examiner.key", EXAMINER_KEY),
+            ("supervisor.key", SUPERVISOR_KEY),
+            ("stranger.key", STRANGER_KEY),
+        ] {
             std::fs::write(dir.join(name), format!("{key}\n")).unwrap();
         }
         let (code, _, err) = run(custos().args([
-            "--network", "regtest", "case", "new", case.to_str().unwrap(), "--case-id", "CP-1", "--examiner", "alice",
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            case.to_str().unwrap(),
+            "--case-id",
+            "CP-1",
+            "--examiner",
+            "alice",
         ]));
         assert_eq!(code, 0, "{err}");
-        let f = Fixture { _tmp: tmp, dir, case };
+        let f = Fixture {
+            _tmp: tmp,
+            dir,
+            case,
+        };
         f.add_event();
         f
     }
@@ -68,10 +84,21 @@ impl Fixture {
 
     /// Appends an ordinary event (a valuation with --amount) from another process.
     fn add_event(&self) {
-        let q = |n: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/quotes").join(n);
+        let q = |n: &str| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/quotes")
+                .join(n)
+        };
         let (code, _, err) = self.cmd(&[
-            "valuation", "--quotes", q("venues.csv").to_str().unwrap(), "--fx",
-            q("ecb-eurofxref-daily.xml").to_str().unwrap(), "--at", "2026-01-05T10:00:00Z", "--amount", "100000",
+            "valuation",
+            "--quotes",
+            q("venues.csv").to_str().unwrap(),
+            "--fx",
+            q("ecb-eurofxref-daily.xml").to_str().unwrap(),
+            "--at",
+            "2026-01-05T10:00:00Z",
+            "--amount",
+            "100000",
         ]);
         assert_eq!(code, 0, "{err}");
     }
@@ -82,12 +109,26 @@ impl Fixture {
 
     fn checkpoint_and_countersign(&self) -> PathBuf {
         let sup = pubkey(SUPERVISOR_KEY);
-        let (code, out, err) = self.cmd(&["case", "checkpoint", "--key", &self.key("examiner.key"), "--supervisor-pubkey", &sup]);
+        let (code, out, err) = self.cmd(&[
+            "case",
+            "checkpoint",
+            "--key",
+            &self.key("examiner.key"),
+            "--supervisor-pubkey",
+            &sup,
+        ]);
         assert_eq!(code, 0, "{err}");
         assert!(out.contains("registered supervisor key"), "{out}");
         let kept = self.dir.join("kept-checkpoint.json");
         let (code, out, err) = self.cmd(&[
-            "--examiner", "bob", "case", "countersign", "--key", &self.key("supervisor.key"), "--out", kept.to_str().unwrap(),
+            "--examiner",
+            "bob",
+            "case",
+            "countersign",
+            "--key",
+            &self.key("supervisor.key"),
+            "--out",
+            kept.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{err}");
         assert!(out.contains("countersigned by bob"), "{out}");
@@ -123,7 +164,8 @@ fn rewrite_ledger(case: &Path, seq: u64, drop_checkpoints: bool) {
     };
     if drop_checkpoints {
         events.retain(|e| !e.kind.starts_with("case.checkpoint") && e.kind != "case.countersigned");
-        conn.execute_batch("DROP TABLE IF EXISTS checkpoints").unwrap();
+        conn.execute_batch("DROP TABLE IF EXISTS checkpoints")
+            .unwrap();
     }
     let mut prev = ledger::GENESIS_PREV.to_string();
     for (i, e) in events.iter_mut().enumerate() {
@@ -145,8 +187,16 @@ fn rewrite_ledger(case: &Path, seq: u64, drop_checkpoints: bool) {
         .unwrap();
     }
     let last = events.last().unwrap();
-    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'head_seq'", [last.seq.to_string()]).unwrap();
-    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'head_hash'", [&last.hash]).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'head_seq'",
+        [last.seq.to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
+        [&last.hash],
+    )
+    .unwrap();
 }
 
 #[test]
@@ -157,7 +207,10 @@ fn verify_reports_events_after_the_last_countersigned_checkpoint() {
     let (code, out, err) = f.cmd(&["case", "verify"]);
     assert_eq!(code, 0, "{out}{err}");
     // Head was seq 2 when signed; then the checkpoint (3), countersignature (4) and a valuation (5).
-    assert!(out.contains("last countersigned checkpoint: seq 2; 3 event(s) after it (seq 3..5)"), "{out}");
+    assert!(
+        out.contains("last countersigned checkpoint: seq 2; 3 event(s) after it (seq 3..5)"),
+        "{out}"
+    );
     let (_, out, _) = f.cmd(&["--json", "case", "verify"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["checkpoints"]["last_countersigned"], 2);
@@ -170,7 +223,10 @@ fn full_rewrite_with_recomputed_hashes_fails_verify_against_countersigned_checkp
     rewrite_ledger(&f.case, 2, false);
     let (code, out, err) = f.cmd(&["case", "verify"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("the ledger was rewritten at or before seq 2"), "{out}");
+    assert!(
+        out.contains("the ledger was rewritten at or before seq 2"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -198,7 +254,10 @@ fn unregistered_keys_are_refused_with_exit_1() {
     // No supervisor registered: refused, naming the key.
     let (code, _, err) = f.cmd(&["case", "countersign", "--key", &f.key("stranger.key")]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&pubkey(STRANGER_KEY)) && err.contains("not a registered supervisor key"), "{err}");
+    assert!(
+        err.contains(&pubkey(STRANGER_KEY)) && err.contains("not a registered supervisor key"),
+        "{err}"
+    );
     // A second examiner key is not registered by the first checkpoint.
     let (code, _, err) = f.cmd(&["case", "checkpoint", "--key", &f.key("stranger.key")]);
     assert_eq!(code, 1, "{err}");

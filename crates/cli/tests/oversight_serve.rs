@@ -33,7 +33,15 @@ fn run(c: &mut Command) -> (i32, String, String) {
 
 fn new_case(dir: &Path) {
     let (code, _, err) = run(custos().args([
-        "--network", "regtest", "case", "new", dir.to_str().unwrap(), "--case-id", "VIEW-7", "--examiner", "alice",
+        "--network",
+        "regtest",
+        "case",
+        "new",
+        dir.to_str().unwrap(),
+        "--case-id",
+        "VIEW-7",
+        "--examiner",
+        "alice",
     ]));
     assert_eq!(code, 0, "{err}");
 }
@@ -54,7 +62,15 @@ impl Drop for Server {
 
 fn serve(case: &Path) -> Server {
     let mut child = custos()
-        .args(["--case", case.to_str().unwrap(), "case", "serve", "--read-only", "--port", "0"])
+        .args([
+            "--case",
+            case.to_str().unwrap(),
+            "case",
+            "serve",
+            "--read-only",
+            "--port",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -84,7 +100,10 @@ fn get(port: u16, request: &str) -> (u16, String) {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let code = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
     (code, body)
 }
 
@@ -99,13 +118,19 @@ fn wrong_token_gets_a_bare_401_and_writes_get_405() {
         "GET /api/state?token=wrong HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
         "GET /api/state HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
         "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n".to_string(),
-        format!("GET /api/state?token={}x HTTP/1.1\r\nHost: x\r\n\r\n", token),
+        format!(
+            "GET /api/state?token={}x HTTP/1.1\r\nHost: x\r\n\r\n",
+            token
+        ),
     ] {
         let (code, body) = get(srv.port, &req);
         assert_eq!(code, 401, "{req}");
         assert_eq!(body, "unauthorized\n", "{req}");
     }
-    let (code, body) = get(srv.port, &format!("GET /api/state?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let (code, body) = get(
+        srv.port,
+        &format!("GET /api/state?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
     assert_eq!(code, 200);
     assert!(body.contains("VIEW-7"));
     let (code, _) = get(
@@ -113,7 +138,10 @@ fn wrong_token_gets_a_bare_401_and_writes_get_405() {
         &format!("POST /api/state HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"),
     );
     assert_eq!(code, 405);
-    let (code, body) = get(srv.port, &format!("GET /api/verify?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let (code, body) = get(
+        srv.port,
+        &format!("GET /api/verify?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
     assert_eq!(code, 200);
     assert!(body.contains("\"ok\":true"), "{body}");
 }
@@ -126,7 +154,13 @@ fn port_in_use_exits_3() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let (code, _, err) = run(custos().args([
-        "--case", case.to_str().unwrap(), "case", "serve", "--read-only", "--port", &port,
+        "--case",
+        case.to_str().unwrap(),
+        "case",
+        "serve",
+        "--read-only",
+        "--port",
+        &port,
     ]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("cannot listen"), "{err}");
@@ -138,7 +172,9 @@ fn tool(name: &str, fixed: &str) -> Option<PathBuf> {
         return Some(p);
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
     })
 }
 
@@ -202,7 +238,10 @@ const ch = spawn(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--no
 #[test]
 fn page_shows_an_event_appended_by_another_process_within_2_s() {
     let live = std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() == Ok("1");
-    let (Some(chromium), Some(node)) = (tool("chromium", "/usr/bin/chromium"), tool("node", "/usr/bin/node")) else {
+    let (Some(chromium), Some(node)) = (
+        tool("chromium", "/usr/bin/chromium"),
+        tool("node", "/usr/bin/node"),
+    ) else {
         assert!(!live, "chromium or node missing and CUSTOS_REQUIRE_LIVE=1");
         eprintln!("chromium or node not found: skipping the browser test");
         return;
@@ -211,7 +250,11 @@ fn page_shows_an_event_appended_by_another_process_within_2_s() {
     let case = tmp.path().join("case");
     new_case(&case);
     let key = tmp.path().join("examiner.key");
-    std::fs::write(&key, "1111111111111111111111111111111111111111111111111111111111111111\n").unwrap();
+    std::fs::write(
+        &key,
+        "1111111111111111111111111111111111111111111111111111111111111111\n",
+    )
+    .unwrap();
     let srv = serve(&case);
     let script = tmp.path().join("driver.js");
     std::fs::write(&script, DRIVER).unwrap();
@@ -237,18 +280,41 @@ fn page_shows_an_event_appended_by_another_process_within_2_s() {
         eprintln!("node without WebSocket: skipping the browser test");
         return;
     }
-    assert_eq!(ready, "READY 1", "the page did not go live with the one event of a new case");
+    assert_eq!(
+        ready, "READY 1",
+        "the page did not go live with the one event of a new case"
+    );
     // Another process appends: an examiner's checkpoint.
     let (code, _, err) = run(custos().args([
-        "--case", case.to_str().unwrap(), "case", "checkpoint", "--key", key.to_str().unwrap(),
+        "--case",
+        case.to_str().unwrap(),
+        "case",
+        "checkpoint",
+        "--key",
+        key.to_str().unwrap(),
     ]));
     assert_eq!(code, 0, "{err}");
-    driver.stdin.take().unwrap().write_all(b"APPENDED\n").unwrap();
+    driver
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"APPENDED\n")
+        .unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let _ = driver.wait();
     assert_eq!(rest.first().map(String::as_str), Some("SEEN"), "{rest:?}");
-    assert!(rest.iter().any(|l| l.starts_with("VERIFY verified: 2 events")), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("VERIFY verified: 2 events")),
+        "{rest:?}"
+    );
     assert!(rest.iter().any(|l| l == "CHECKPOINTS 1"), "{rest:?}");
     assert!(rest.iter().any(|l| l == "ERRORS 0 "), "{rest:?}");
-    assert!(std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false), "no screenshot at {}", shot.display());
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 1000)
+            .unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
 }

@@ -24,7 +24,9 @@ fn run(c: &mut Command) -> (i32, String, String) {
 }
 
 fn q(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/quotes").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/quotes")
+        .join(name)
 }
 
 fn new_case(dir: &Path) {
@@ -76,7 +78,11 @@ fn valuation_prints_hand_worked_figures_and_records_every_input() {
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
     new_case(&case);
-    let mut args = vec!["--case".to_string(), case.display().to_string(), "--json".into()];
+    let mut args = vec![
+        "--case".to_string(),
+        case.display().to_string(),
+        "--json".into(),
+    ];
     args.extend(valuation_args("ecb-eurofxref-daily.xml"));
     args.extend(["--amount".into(), "150000000".into()]);
     let (code, out, err) = run(custos().args(&args));
@@ -94,14 +100,19 @@ fn valuation_prints_hand_worked_figures_and_records_every_input() {
     assert_eq!(v["excluded"][0]["reason"], "stale");
 
     // One event, with the four quote files, the FX file and the result as artifacts.
-    let (_, log, _) = run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
+    let (_, log, _) =
+        run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
     let events: serde_json::Value = serde_json::from_str(&log).unwrap();
     let last = events.as_array().unwrap().last().unwrap();
     assert_eq!(last["kind"], "valuation.computed");
     assert_eq!(last["artifacts"].as_array().unwrap().len(), 6);
     let kraken = std::fs::read(q("kraken-ticker-xbteur.http")).unwrap();
     let sha = custos_core_sha(&kraken);
-    assert!(last["artifacts"].as_array().unwrap().iter().any(|s| s == &sha));
+    assert!(last["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == &sha));
 
     // The export's report holds the valuation and the timeline.
     let out_dir = tmp.path().join("export");
@@ -130,7 +141,10 @@ fn missing_fx_rate_exits_2_naming_the_currency() {
     args.extend(["--amount".into(), "1".into()]);
     let (code, _, err) = run(custos().args(&args));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no rate for USD") && err.contains("coinbase"), "{err}");
+    assert!(
+        err.contains("no rate for USD") && err.contains("coinbase"),
+        "{err}"
+    );
 }
 
 #[test]

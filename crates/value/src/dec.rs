@@ -87,8 +87,7 @@ impl Dec {
         if int.is_empty() && frac.is_empty() {
             return Err("not a decimal number");
         }
-        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err("not a decimal number (digits and one '.' only; no exponent)");
         }
         if frac.len() > MAX_SCALE as usize {
@@ -207,7 +206,8 @@ impl Dec {
             .units
             .checked_mul(m.units)
             .ok_or(Error::Overflow("multiplication"))?;
-        let shift = i64::from(scale) + i64::from(d.scale) - i64::from(self.scale) - i64::from(m.scale);
+        let shift =
+            i64::from(scale) + i64::from(d.scale) - i64::from(self.scale) - i64::from(m.scale);
         let (n, den) = if shift >= 0 {
             (
                 n.checked_mul(pow10(shift as u32)?)
@@ -308,11 +308,26 @@ mod tests {
 
     #[test]
     fn rounds_in_the_direction_asked() {
-        assert_eq!(d("1.005").rescale(2, Round::Floor).unwrap().to_string(), "1.00");
-        assert_eq!(d("1.001").rescale(2, Round::Ceil).unwrap().to_string(), "1.01");
-        assert_eq!(d("-1.001").rescale(2, Round::Floor).unwrap().to_string(), "-1.01");
-        assert_eq!(d("-1.001").rescale(2, Round::Ceil).unwrap().to_string(), "-1.00");
-        assert_eq!(d("2").rescale(3, Round::Floor).unwrap().to_string(), "2.000");
+        assert_eq!(
+            d("1.005").rescale(2, Round::Floor).unwrap().to_string(),
+            "1.00"
+        );
+        assert_eq!(
+            d("1.001").rescale(2, Round::Ceil).unwrap().to_string(),
+            "1.01"
+        );
+        assert_eq!(
+            d("-1.001").rescale(2, Round::Floor).unwrap().to_string(),
+            "-1.01"
+        );
+        assert_eq!(
+            d("-1.001").rescale(2, Round::Ceil).unwrap().to_string(),
+            "-1.00"
+        );
+        assert_eq!(
+            d("2").rescale(3, Round::Floor).unwrap().to_string(),
+            "2.000"
+        );
     }
 
     #[test]
@@ -329,9 +344,13 @@ mod tests {
     #[test]
     fn mul_div_rounds_once() {
         // 80000 USD * 1 EUR / 1.0850 USD, to cents, down: 73732.71889400... -> 73732.71
-        let v = d("80000").mul_div(d("1"), d("1.0850"), 2, Round::Floor).unwrap();
+        let v = d("80000")
+            .mul_div(d("1"), d("1.0850"), 2, Round::Floor)
+            .unwrap();
         assert_eq!(v.to_string(), "73732.71");
-        let v = d("0.00000001").mul_div(d("3"), d("1"), 8, Round::Ceil).unwrap();
+        let v = d("0.00000001")
+            .mul_div(d("3"), d("1"), 8, Round::Ceil)
+            .unwrap();
         assert_eq!(v.to_string(), "0.00000003");
     }
 

@@ -47,7 +47,9 @@ pub enum Error {
         needed_for: String,
     },
     /// The FX file is older than the valuation allows.
-    #[error("fx file {file} is dated {date}, more than {max_days} days before the valuation time {at}")]
+    #[error(
+        "fx file {file} is dated {date}, more than {max_days} days before the valuation time {at}"
+    )]
     StaleFx {
         /// FX file.
         file: String,
@@ -59,7 +61,9 @@ pub enum Error {
         max_days: i64,
     },
     /// No usable quote for an asset in the window.
-    #[error("no quote for {asset} inside the window {from} .. {to} (stale or excluded: {excluded})")]
+    #[error(
+        "no quote for {asset} inside the window {from} .. {to} (stale or excluded: {excluded})"
+    )]
     NoFreshQuote {
         /// Asset.
         asset: String,

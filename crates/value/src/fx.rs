@@ -66,12 +66,21 @@ impl FxTable {
     ) -> Result<(), Error> {
         let cur = cur.trim().to_ascii_uppercase();
         if cur.len() != 3 || !cur.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(Error::malformed(file, line, format!("currency {cur:?} is not an ISO 4217 code")));
+            return Err(Error::malformed(
+                file,
+                line,
+                format!("currency {cur:?} is not an ISO 4217 code"),
+            ));
         }
-        let r = Dec::parse(rate)
-            .map_err(|why| Error::malformed(file, line, format!("rate of {cur} {rate:?}: {why}")))?;
+        let r = Dec::parse(rate).map_err(|why| {
+            Error::malformed(file, line, format!("rate of {cur} {rate:?}: {why}"))
+        })?;
         if !r.is_positive() {
-            return Err(Error::malformed(file, line, format!("rate of {cur} {rate:?} is not positive")));
+            return Err(Error::malformed(
+                file,
+                line,
+                format!("rate of {cur} {rate:?} is not positive"),
+            ));
         }
         rates.insert(cur, r);
         Ok(())
@@ -99,7 +108,11 @@ impl FxTable {
             }
         }
         let date = date.ok_or_else(|| {
-            Error::malformed(file, None, "not an ECB rate file: no <Cube time='…'> element")
+            Error::malformed(
+                file,
+                None,
+                "not an ECB rate file: no <Cube time='…'> element",
+            )
         })?;
         Ok(FxTable {
             file: file.to_string(),
@@ -110,7 +123,12 @@ impl FxTable {
 
     fn parse_csv(file: &str, t: &str) -> Result<FxTable, Error> {
         let mut lines = t.lines().filter(|l| !l.trim().is_empty());
-        let head: Vec<&str> = lines.next().unwrap_or_default().split(',').map(str::trim).collect();
+        let head: Vec<&str> = lines
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .collect();
         if !head.first().is_some_and(|h| h.eq_ignore_ascii_case("date")) {
             return Err(Error::malformed(
                 file,
@@ -132,7 +150,11 @@ impl FxTable {
             ));
         }
         let date = time::parse_day(row.first().copied().unwrap_or_default()).ok_or_else(|| {
-            Error::malformed(file, Some(2), "the date is neither YYYY-MM-DD nor '05 January 2026'")
+            Error::malformed(
+                file,
+                Some(2),
+                "the date is neither YYYY-MM-DD nor '05 January 2026'",
+            )
         })?;
         let mut rates = BTreeMap::new();
         for (cur, rate) in head.iter().zip(row.iter()).skip(1) {
@@ -216,7 +238,14 @@ mod tests {
             .unwrap();
         assert_eq!(v.to_string(), "1299.40");
         let e = t
-            .convert(Dec::from_int(1), "CHF", "EUR", 2, Round::Floor, "bitstamp BTC/CHF")
+            .convert(
+                Dec::from_int(1),
+                "CHF",
+                "EUR",
+                2,
+                Round::Floor,
+                "bitstamp BTC/CHF",
+            )
             .unwrap_err();
         assert!(matches!(e, Error::MissingFx { .. }), "{e}");
     }

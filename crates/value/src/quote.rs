@@ -226,7 +226,11 @@ fn split_http(file: &str, text: &str) -> Result<(String, Option<DateTime<Utc>>),
     let mut rest = norm.as_str();
     loop {
         let (head, body) = rest.split_once("\n\n").ok_or_else(|| {
-            Error::malformed(file, None, "http capture without an empty line after the headers")
+            Error::malformed(
+                file,
+                None,
+                "http capture without an empty line after the headers",
+            )
         })?;
         let mut lines = head.lines();
         let status = lines.next().unwrap_or_default();
@@ -284,7 +288,9 @@ fn json_str<'a>(file: &str, v: &'a Value, key: &str) -> Result<std::borrow::Cow<
         Some(Value::Number(_)) => Err(Error::malformed(
             file,
             None,
-            format!("field {key:?} is a floating-point JSON number; prices must be decimal strings"),
+            format!(
+                "field {key:?} is a floating-point JSON number; prices must be decimal strings"
+            ),
         )),
         _ => Err(Error::malformed(
             file,
@@ -294,7 +300,13 @@ fn json_str<'a>(file: &str, v: &'a Value, key: &str) -> Result<std::borrow::Cow<
     }
 }
 
-fn first_of<'a>(file: &str, pair: &str, v: &'a Value, key: &str, idx: usize) -> Result<&'a str, Error> {
+fn first_of<'a>(
+    file: &str,
+    pair: &str,
+    v: &'a Value,
+    key: &str,
+    idx: usize,
+) -> Result<&'a str, Error> {
     v.get(key)
         .and_then(|a| a.get(idx))
         .and_then(Value::as_str)
@@ -353,9 +365,10 @@ fn parse_json(
                 "a kraken ticker carries no time: save the whole response with `curl -si` so its Date header says when it was fetched",
             )
         })?;
-        let result = v.get("result").and_then(Value::as_object).ok_or_else(|| {
-            Error::malformed(file, None, "kraken \"result\" is not an object")
-        })?;
+        let result = v
+            .get("result")
+            .and_then(Value::as_object)
+            .ok_or_else(|| Error::malformed(file, None, "kraken \"result\" is not an object"))?;
         let mut out = Vec::new();
         for (pair, t) in result {
             if let Some(h) = hint {
@@ -407,7 +420,12 @@ fn parse_json(
         let time = time::parse_instant(&t).ok_or_else(|| {
             Error::malformed(file, None, format!("timestamp {t:?} is not Unix seconds"))
         })?;
-        let pair = pair_from(file, v.get("pair").and_then(Value::as_str), hint, "bitstamp")?;
+        let pair = pair_from(
+            file,
+            v.get("pair").and_then(Value::as_str),
+            hint,
+            "bitstamp",
+        )?;
         return Ok(vec![build(
             file,
             Raw {
@@ -452,7 +470,10 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Quote>, Error> {
                 return Err(Error::malformed(
                     file,
                     Some(n),
-                    format!("not a quote file: expected the CSV header {:?}", CSV_HEADER.join(",")),
+                    format!(
+                        "not a quote file: expected the CSV header {:?}",
+                        CSV_HEADER.join(",")
+                    ),
                 ));
             }
             header_seen = true;
@@ -472,7 +493,10 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Quote>, Error> {
             Error::malformed(
                 file,
                 Some(n),
-                format!("timestamp {:?} is neither RFC 3339 nor Unix seconds", cols[6]),
+                format!(
+                    "timestamp {:?} is neither RFC 3339 nor Unix seconds",
+                    cols[6]
+                ),
             )
         })?;
         out.push(build(
@@ -501,7 +525,9 @@ mod tests {
 
     #[test]
     fn reads_pairs_in_every_venue_spelling() {
-        for s in ["BTC/EUR", "btc-eur", "btceur", "XBTEUR", "XXBTZEUR", "XBT/EUR"] {
+        for s in [
+            "BTC/EUR", "btc-eur", "btceur", "XBTEUR", "XXBTZEUR", "XBT/EUR",
+        ] {
             assert_eq!(Pair::parse(s).unwrap().to_string(), "BTC/EUR", "{s}");
         }
         assert_eq!(Pair::parse("XETHZUSD").unwrap().to_string(), "ETH/USD");

@@ -148,7 +148,11 @@ struct Used {
     volume: Dec,
 }
 
-fn exclusion(q: &Quote, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<&'static str>, Error> {
+fn exclusion(
+    q: &Quote,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<&'static str>, Error> {
     Ok(if q.time < from {
         Some("stale")
     } else if q.time > to {
@@ -175,7 +179,9 @@ pub fn valuate(
         return Err(Error::Param("the window must be longer than zero".into()));
     }
     if p.haircut_cap_bp > 10_000 {
-        return Err(Error::Param("the haircut cap is at most 10000 bp (100 %)".into()));
+        return Err(Error::Param(
+            "the haircut cap is at most 10000 bp (100 %)".into(),
+        ));
     }
     let at_day = p.at.date_naive();
     let age = (at_day - fx.date).num_days();
@@ -210,7 +216,16 @@ pub fn valuate(
             continue;
         }
         let what = format!("{} {} from {}", q.venue, q.pair, q.file);
-        let conv = |d: Dec| fx.convert(d, &q.pair.quote, &p.currency, PRICE_SCALE, Round::Floor, &what);
+        let conv = |d: Dec| {
+            fx.convert(
+                d,
+                &q.pair.quote,
+                &p.currency,
+                PRICE_SCALE,
+                Round::Floor,
+                &what,
+            )
+        };
         by_asset.entry(q.pair.base).or_default().push(Used {
             venue: q.venue.clone(),
             bid: conv(q.bid)?,
@@ -261,7 +276,8 @@ fn value_asset(
         let e = venues
             .entry(u.venue.as_str())
             .or_insert((Dec::ZERO, Dec::ZERO, 0));
-        e.0 = e.0.add(u.bid.mul(u.volume, 2 * PRICE_SCALE, Round::Floor)?)?;
+        e.0 =
+            e.0.add(u.bid.mul(u.volume, 2 * PRICE_SCALE, Round::Floor)?)?;
         e.1 = e.1.add(u.volume)?;
         e.2 += 1;
     }
@@ -297,7 +313,12 @@ fn value_asset(
         let units = i128::try_from(h.units).map_err(|_| Error::Overflow("holding"))?;
         let coins = Dec::new(units, asset.decimals())?;
         let v = reserve_price.mul_div(coins, Dec::from_int(1), minor, Round::Floor)?;
-        let b = v.mul_div(Dec::from_int(BOND_PERCENT), Dec::from_int(100), minor, Round::Ceil)?;
+        let b = v.mul_div(
+            Dec::from_int(BOND_PERCENT),
+            Dec::from_int(100),
+            minor,
+            Round::Ceil,
+        )?;
         holding_coins = Some(coins);
         value = Some(v);
         bond = Some(b);

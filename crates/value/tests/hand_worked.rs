@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use custos_value::{quote, valuate, Asset, Error, FxTable, Holding, Params, Quote};
 
 fn fixture(name: &str) -> (String, String) {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/quotes").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/quotes")
+        .join(name);
     (name.to_string(), std::fs::read_to_string(p).unwrap())
 }
 
@@ -28,7 +30,9 @@ fn quotes() -> Vec<Quote> {
 fn params() -> Params {
     Params {
         currency: "EUR".into(),
-        at: DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z").unwrap().with_timezone(&Utc),
+        at: DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
         window: Duration::hours(1),
         haircut_cap_bp: 1000,
         fx_max_age_days: 4,
@@ -41,7 +45,11 @@ fn fx() -> FxTable {
 }
 
 fn btc(units: u128) -> Holding {
-    Holding { asset: Asset::Btc, units, source: "test".into() }
+    Holding {
+        asset: Asset::Btc,
+        units,
+        source: "test".into(),
+    }
 }
 
 #[test]
@@ -92,7 +100,10 @@ fn stale_venue_is_excluded_and_listed() {
     wide.window = Duration::hours(3);
     let w = valuate(&quotes(), &fx(), &[], &wide).unwrap();
     assert_eq!(w.assets[0].base_venue, "oldvenue");
-    assert_eq!(w.assets[0].haircut_bp, 1000, "the spread 70005..80210 is capped at 10 %");
+    assert_eq!(
+        w.assets[0].haircut_bp, 1000,
+        "the spread 70005..80210 is capped at 10 %"
+    );
 }
 
 #[test]
@@ -101,7 +112,11 @@ fn missing_fx_rate_names_the_currency_and_the_quote() {
     let fx = FxTable::parse(&n, &t).unwrap();
     let e = valuate(&quotes(), &fx, &[], &params()).unwrap_err();
     match &e {
-        Error::MissingFx { currency, needed_for, .. } => {
+        Error::MissingFx {
+            currency,
+            needed_for,
+            ..
+        } => {
             assert_eq!(currency, "USD");
             assert!(needed_for.contains("coinbase"), "{needed_for}");
         }
@@ -130,10 +145,16 @@ fn fx_older_than_allowed_is_refused() {
 fn negative_price_and_unknown_pair_are_input_errors() {
     let (n, t) = fixture("negative-bid.csv");
     let e = quote::parse_file(&n, &t, None).unwrap_err();
-    assert!(e.to_string().contains("negative-bid.csv") && e.to_string().contains("bid -80000.00"), "{e}");
+    assert!(
+        e.to_string().contains("negative-bid.csv") && e.to_string().contains("bid -80000.00"),
+        "{e}"
+    );
     let (n, t) = fixture("unknown-pair.csv");
     let e = quote::parse_file(&n, &t, None).unwrap_err();
-    assert!(matches!(e, Error::UnknownPair { .. }) && e.to_string().contains("DOGE/EUR"), "{e}");
+    assert!(
+        matches!(e, Error::UnknownPair { .. }) && e.to_string().contains("DOGE/EUR"),
+        "{e}"
+    );
     use custos_core::exit::Classify;
     assert_eq!(e.exit_class().code(), 2);
 }

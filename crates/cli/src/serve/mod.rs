@@ -65,7 +65,13 @@ fn new_token() -> CmdResult<String> {
 
 fn read_token(path: &Path) -> CmdResult<String> {
     let s = custos_core::file::read_secret_or_stdin(path, custos_core::file::PASSPHRASE)?;
-    let t = s.expose_secret().lines().next().unwrap_or_default().trim().to_string();
+    let t = s
+        .expose_secret()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()) || t.contains(['&', '#', '?']) {
         return Err(Failure::input(anyhow!(
             "token file {}: the token must be one line of at least 16 printable characters without & # ?",
@@ -96,9 +102,8 @@ pub fn run(app: &App, args: &ServeArgs) -> CmdResult {
         Some(p) => (read_token(p)?, false),
         None => (new_token()?, true),
     };
-    let listener = TcpListener::bind((args.bind, args.port)).map_err(|e| {
-        Failure::env(anyhow!("cannot listen on {}:{}: {e}", args.bind, args.port))
-    })?;
+    let listener = TcpListener::bind((args.bind, args.port))
+        .map_err(|e| Failure::env(anyhow!("cannot listen on {}:{}: {e}", args.bind, args.port)))?;
     let addr = listener.local_addr().map_err(Failure::env)?;
     if !args.bind.is_loopback() {
         tracing::warn!(target: "custos::serve", %addr, "the oversight view is reachable from the network");
@@ -106,7 +111,13 @@ pub fn run(app: &App, args: &ServeArgs) -> CmdResult {
     let url = if print_token {
         format!("http://{addr}/?token={token}")
     } else {
-        format!("http://{addr}/ (token from {})", args.token_file.as_deref().unwrap_or(Path::new("")).display())
+        format!(
+            "http://{addr}/ (token from {})",
+            args.token_file
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        )
     };
     outln!("serving case {} read-only at {url}", case.info().case_id)?;
     drop(case);
@@ -166,14 +177,32 @@ fn handle(shared: &Shared, stream: &TcpStream) {
         return;
     }
     if req.method != "GET" {
-        http::respond(stream, 405, "text/plain", b"read-only: GET only\n", "Allow: GET\r\n");
+        http::respond(
+            stream,
+            405,
+            "text/plain",
+            b"read-only: GET only\n",
+            "Allow: GET\r\n",
+        );
         return;
     }
     let json = |code: u16, v: &serde_json::Value| {
-        http::respond(stream, code, "application/json", v.to_string().as_bytes(), "")
+        http::respond(
+            stream,
+            code,
+            "application/json",
+            v.to_string().as_bytes(),
+            "",
+        )
     };
     match req.path.as_str() {
-        "/" => http::respond(stream, 200, "text/html; charset=utf-8", page::HTML.as_bytes(), ""),
+        "/" => http::respond(
+            stream,
+            200,
+            "text/html; charset=utf-8",
+            page::HTML.as_bytes(),
+            "",
+        ),
         "/api/state" => match state(&shared.dir) {
             Ok((_, v)) => json(200, &v),
             Err(e) => json(500, &serde_json::json!({"error": e.to_string()})),
@@ -238,7 +267,11 @@ fn events(shared: &Shared, stream: &TcpStream) {
         if changed {
             let sent = match state(&shared.dir) {
                 Ok((_, v)) => http::send_event(stream, "state", &v.to_string()),
-                Err(e) => http::send_event(stream, "failure", &serde_json::json!({"error": e.to_string()}).to_string()),
+                Err(e) => http::send_event(
+                    stream,
+                    "failure",
+                    &serde_json::json!({"error": e.to_string()}).to_string(),
+                ),
             };
             if sent.is_err() {
                 return;
