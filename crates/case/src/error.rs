@@ -77,6 +77,29 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A key file that holds no usable private key (its content is never printed).
+    #[error("key file {path}: {detail}")]
+    BadKeyFile {
+        /// Path.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Signing a checkpoint failed.
+    #[error("signing the checkpoint failed: {0}")]
+    Signing(String),
+    /// A checkpoint operation was refused (unregistered key, signature already present,
+    /// nothing to countersign).
+    #[error("{0}")]
+    Checkpoint(String),
+    /// A checkpoint file that cannot be read as one.
+    #[error("checkpoint file {path}: {detail}")]
+    BadCheckpointFile {
+        /// Path.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// A stored JSON value could not be decoded.
     #[error("case database {path}: stored {what} at seq {seq} is not valid JSON: {detail}")]
     BadJson {
@@ -102,7 +125,9 @@ impl custos_core::exit::Classify for Error {
     /// I/O is the environment; everything else (not a case, a wrong case id, a ledger that does
     /// not verify on open) is about the case the user named.
     fn exit_class(&self) -> custos_core::exit::ExitClass {
-        if self.is_input_error() {
+        if matches!(self, Error::Checkpoint(_)) {
+            custos_core::exit::ExitClass::Refusal
+        } else if self.is_input_error() {
             custos_core::exit::ExitClass::Input
         } else {
             custos_core::exit::ExitClass::Environment

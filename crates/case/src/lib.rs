@@ -9,6 +9,9 @@
 //! - **artifacts** (raw transactions, proofs, PSBTs, reports) stored content-addressed by sha256
 //!   inside the same file, written in the same transaction as the event that refers to them;
 //! - a **cache** of chain data, so a re-run or a report works offline;
+//! - [`checkpoint`]: ledger heads signed by the examiner and countersigned by a supervisor
+//!   (BIP-322), checked by `verify` against the chain;
+//! - [`timeline`]: the custody-to-remittance timeline, valuation and disposal report sections;
 //! - [`report`]: the self-contained HTML report and the JSONL export.
 //!
 //! Not for: secrets. Nothing that reaches this crate may hold a mnemonic, key or password; the
@@ -18,14 +21,16 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod checkpoint;
 pub mod error;
 pub mod export;
 pub mod report;
 mod schema;
 mod store;
+pub mod timeline;
 
 pub use error::Error;
-pub use store::{Artifact, Case, CaseInfo, NewArtifact, VerifyReport};
+pub use store::{Artifact, Case, CaseInfo, NewArtifact, Problem, VerifyReport};
 
 /// The file name of the case database inside a case directory.
 pub const CASE_FILE: &str = "case.sqlite";

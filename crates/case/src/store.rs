@@ -71,6 +71,8 @@ pub struct VerifyReport {
     pub head: String,
     /// The problems found, first bad seq first.
     pub problems: Vec<Problem>,
+    /// Signed checkpoints checked against the chain, and what came after the last countersigned.
+    pub checkpoints: crate::checkpoint::CheckpointReport,
 }
 
 /// One verification problem.
@@ -97,7 +99,7 @@ impl VerifyReport {
 pub struct Case {
     dir: PathBuf,
     path: PathBuf,
-    conn: Connection,
+    pub(crate) conn: Connection,
     info: CaseInfo,
 }
 
@@ -208,6 +210,16 @@ impl Case {
 
     /// Opens an existing case directory without modifying it.
     pub fn open(dir: &Path) -> Result<Case, Error> {
+        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Opens a case with SQLite's read-only flag: every write through this handle fails (the
+    /// oversight view uses it). Appends by other processes are seen by later reads.
+    pub fn open_read_only(dir: &Path) -> Result<Case, Error> {
+        Self::open_with(dir, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
+    fn open_with(dir: &Path, mode: OpenFlags) -> Result<Case, Error> {
         if !dir.exists() {
             return Err(Error::NotFound {
                 path: dir.to_path_buf(),
@@ -231,11 +243,8 @@ impl Case {
             path: path.clone(),
             detail: e.to_string(),
         };
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(corrupt)?;
+        let conn = Connection::open_with_flags(&path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(corrupt)?;
         // Reading the schema fails on a file that is not a database.
         let has_meta: bool = conn
             .query_row(
@@ -280,8 +289,10 @@ impl Case {
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(corrupt)?;
-        conn.execute_batch("PRAGMA synchronous=FULL;")
-            .map_err(corrupt)?;
+        if !mode.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            conn.execute_batch("PRAGMA synchronous=FULL;")
+                .map_err(corrupt)?;
+        }
         Ok(Case {
             dir: dir.to_path_buf(),
             path,
@@ -331,7 +342,7 @@ impl Case {
         &mut self,
         examiner: &str,
         command: &str,
-        mut draft: EventDraft,
+        draft: EventDraft,
         artifacts: Vec<NewArtifact>,
     ) -> Result<Event, Error> {
         let path = self.path.clone();
@@ -343,36 +354,7 @@ impl Case {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&db)?;
-        for a in &artifacts {
-            let sha = a.sha256();
-            tx.execute(
-                "INSERT OR IGNORE INTO artifacts(sha256, kind, name, size, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha, a.kind, a.name, a.data.len() as i64, a.data],
-            )
-            .map_err(&db)?;
-            if !draft.artifacts.contains(&sha) {
-                draft.artifacts.push(sha);
-            }
-        }
-        let last = last_event(&tx).map_err(&db)?;
-        let ctx = Context {
-            examiner: examiner.to_string(),
-            host: host_name(),
-            command: command.to_string(),
-            time: ledger::now_utc(),
-        };
-        let event = ledger::chain_event(last.as_ref(), &ctx, draft);
-        insert_event(&tx, &event).map_err(&db)?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'head_seq'",
-            [event.seq.to_string()],
-        )
-        .map_err(&db)?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
-            [&event.hash],
-        )
-        .map_err(&db)?;
+        let event = append_within(&tx, examiner, command, draft, &artifacts).map_err(&db)?;
         tx.commit().map_err(&db)?;
         tracing::debug!(target: "custos::case", seq = event.seq, kind = %event.kind, "ledger event appended");
         Ok(event)
@@ -484,6 +466,16 @@ impl Case {
     /// Recomputes the whole chain and every artifact hash. `expect_head` is an anchor kept
     /// outside the database (from an export, a report or a printed log).
     pub fn verify(&self, expect_head: Option<&str>) -> Result<VerifyReport, Error> {
+        self.verify_with(expect_head, &[])
+    }
+
+    /// [`Case::verify`], also checking every stored checkpoint and the `external` ones (from
+    /// checkpoint files kept outside the case, named by the string) against the chain.
+    pub fn verify_with(
+        &self,
+        expect_head: Option<&str>,
+        external: &[(String, crate::checkpoint::Checkpoint)],
+    ) -> Result<VerifyReport, Error> {
         let events = self.events()?;
         let artifacts = self.artifacts()?;
         let mut problems = Vec::new();
@@ -554,14 +546,54 @@ impl Case {
                 });
             }
         }
+        let checkpoints = crate::checkpoint::verify(self, &events, external, &mut problems)?;
         problems.sort_by_key(|p| if p.seq == 0 { u64::MAX } else { p.seq });
         Ok(VerifyReport {
             events: events.len() as u64,
             artifacts: artifacts.len() as u64,
             head,
             problems,
+            checkpoints,
         })
     }
+}
+
+/// Stores `artifacts` and chains `draft` onto the last event inside an open transaction.
+pub(crate) fn append_within(
+    tx: &Connection,
+    examiner: &str,
+    command: &str,
+    mut draft: EventDraft,
+    artifacts: &[NewArtifact],
+) -> rusqlite::Result<Event> {
+    for a in artifacts {
+        let sha = a.sha256();
+        tx.execute(
+            "INSERT OR IGNORE INTO artifacts(sha256, kind, name, size, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![sha, a.kind, a.name, a.data.len() as i64, a.data],
+        )?;
+        if !draft.artifacts.contains(&sha) {
+            draft.artifacts.push(sha);
+        }
+    }
+    let last = last_event(tx)?;
+    let ctx = Context {
+        examiner: examiner.to_string(),
+        host: host_name(),
+        command: command.to_string(),
+        time: ledger::now_utc(),
+    };
+    let event = ledger::chain_event(last.as_ref(), &ctx, draft);
+    insert_event(tx, &event)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'head_seq'",
+        [event.seq.to_string()],
+    )?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'head_hash'",
+        [&event.hash],
+    )?;
+    Ok(event)
 }
 
 fn fault_problem(f: &ChainFault) -> Problem {

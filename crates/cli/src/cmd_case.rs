@@ -31,7 +31,42 @@ pub enum CaseCmd {
         /// Ledger head hash recorded outside the case (from an export, report or printed log).
         #[arg(long)]
         expect_head: Option<String>,
+        /// A checkpoint file kept outside the case (written by `checkpoint`/`countersign --out`);
+        /// repeatable. Its head must still be in the ledger and its signatures valid.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
     },
+    /// Sign the ledger head (seq, head hash, time) with the examiner's key (BIP-322, P2WPKH).
+    /// The first checkpoint registers the examiner key and the supervisor keys given.
+    Checkpoint {
+        /// Key file: one WIF private key or 64 hex digits (`-` for stdin). Never an argument.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Register a supervisor public key (compressed, hex) who may countersign; repeatable.
+        #[arg(long = "supervisor-pubkey", value_name = "HEX")]
+        supervisor_pubkeys: Vec<String>,
+        /// Register another examiner public key (only with an already registered examiner key).
+        #[arg(long = "examiner-pubkey", value_name = "HEX")]
+        examiner_pubkeys: Vec<String>,
+        /// Also write the signed checkpoint to this file (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Countersign a checkpoint (the latest, or --seq) with a supervisor's registered key.
+    Countersign {
+        /// Key file: one WIF private key or 64 hex digits (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The checkpoint's ledger seq (default: the latest checkpoint).
+        #[arg(long)]
+        seq: Option<u64>,
+        /// Write the countersigned checkpoint to this file for the supervisor to keep (never
+        /// overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Serve the live, read-only oversight view on 127.0.0.1 (token required).
+    Serve(crate::serve::ServeArgs),
     /// Export the ledger as JSONL, every artifact, a manifest and the HTML report into OUT.
     Export {
         /// Output directory (must not exist).
@@ -91,22 +126,45 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             }
             Ok(())
         }
-        CaseCmd::Verify { expect_head } => {
+        CaseCmd::Checkpoint {
+            key,
+            supervisor_pubkeys,
+            examiner_pubkeys,
+            out,
+        } => crate::cmd_checkpoint::checkpoint(
+            app,
+            key,
+            supervisor_pubkeys,
+            examiner_pubkeys,
+            out.as_deref(),
+        ),
+        CaseCmd::Countersign { key, seq, out } => {
+            crate::cmd_checkpoint::countersign(app, key, *seq, out.as_deref())
+        }
+        CaseCmd::Serve(a) => crate::serve::run(app, a),
+        CaseCmd::Verify {
+            expect_head,
+            checkpoints,
+        } => {
             let case = app.require_case()?;
-            let report = case.verify(expect_head.as_deref())?;
+            let external = crate::cmd_checkpoint::read_files(checkpoints)?;
+            let report = case.verify_with(expect_head.as_deref(), &external)?;
             if app.json {
                 print_json(&report)?;
-            } else if report.ok() {
-                outln!(
-                    "ok: {} events and {} artifacts verified; head {}",
-                    report.events,
-                    report.artifacts,
-                    report.head
-                )?;
             } else {
-                for p in &report.problems {
-                    outln!("FAIL {}", p.message)?;
+                if report.ok() {
+                    outln!(
+                        "ok: {} events and {} artifacts verified; head {}",
+                        report.events,
+                        report.artifacts,
+                        report.head
+                    )?;
+                } else {
+                    for p in &report.problems {
+                        outln!("FAIL {}", p.message)?;
+                    }
                 }
+                crate::cmd_checkpoint::print_summary(&report.checkpoints)?;
             }
             if report.ok() {
                 Ok(())

@@ -17,12 +17,15 @@ mod app;
 mod cmd_broadcast;
 mod cmd_case;
 mod cmd_ceremony;
+mod cmd_checkpoint;
 mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
 mod cmd_trace;
+mod cmd_valuation;
 mod progress;
 mod report;
+mod serve;
 
 use app::{exit, App, Failure};
 
@@ -81,6 +84,9 @@ enum Command {
     /// PSBT toolbox after Bitcoin Core's RPCs: decode, analyze, combine, finalize, extract; qr.
     #[command(subcommand)]
     Psbt(cmd_psbt::PsbtCmd),
+    /// Reserve price, value of the holdings in custody and the 110 % performance bond, from
+    /// quote files (Kraken, Coinbase, Bitstamp, CSV) and an ECB FX file; exact decimals.
+    Valuation(cmd_valuation::ValuationArgs),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -112,7 +118,26 @@ pub(crate) fn report_sections(
     sections.extend(report::custody_path_section(_case)?);
     sections.extend(cmd_inspect::report_section(_case)?);
     sections.extend(cmd_trace::report_section(_case)?);
+    sections.extend(oversight_sections(_case)?);
     Ok(sections)
+}
+
+/// The timeline against the 24-hour target, valuation, disposal and signed-checkpoint sections.
+fn oversight_sections(
+    case: &custos_case::Case,
+) -> Result<Vec<custos_case::report::Section>, Failure> {
+    use custos_case::timeline;
+    let events = case.events()?;
+    let mut problems = Vec::new();
+    let cps = custos_case::checkpoint::verify(case, &events, &[], &mut problems)?;
+    let mut out = vec![timeline::timeline_section(&timeline::build(
+        &events,
+        chrono::Utc::now(),
+    ))];
+    out.extend(timeline::valuation_section(&events));
+    out.extend(timeline::disposal_section(&events));
+    out.extend(timeline::checkpoint_section(&cps));
+    Ok(out)
 }
 
 /// Parses the command line, runs the command and maps its outcome to the exit code: the one
@@ -162,6 +187,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Sweep(c) => cmd_sweep::run(&app, c),
         Command::Psbt(c) => cmd_psbt::run(&app, c),
         Command::Trace(c) => cmd_trace::run(&app, c),
+        Command::Valuation(a) => cmd_valuation::run(&app, a),
     }
 }
 
