@@ -423,10 +423,10 @@ fn custody_watch_only(p: &CustodyPolicy, network: Network) -> CmdResult<WatchOnl
             p.threshold,
             p.keys.len()
         ),
-        fingerprint: hex::encode(
-            <bitcoin::hashes::sha256::Hash as bitcoin::hashes::Hash>::hash(id.as_bytes())
-                .to_byte_array(),
-        ),
+        fingerprint: {
+            use bitcoin::hashes::Hash as _;
+            bitcoin::hashes::sha256::Hash::hash(id.as_bytes()).to_string()
+        },
         sources: vec![
             source("custody/receive", &p.receive_descriptor, false),
             source("custody/change", &p.change_descriptor, true),

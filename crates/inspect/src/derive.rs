@@ -178,11 +178,11 @@ impl ParsedDescriptor {
 /// The output script of a definite descriptor, with the process's one context. A key-path-only
 /// `tr()` is tweaked here: miniscript's own taproot path builds a context per call.
 pub fn script_of(d: &Descriptor<DefiniteDescriptorKey>) -> ScriptBuf {
-    let derived = d.derived_descriptor(&SECP);
+    let derived = d.derived_descriptor(&*SECP);
     match &derived {
         Descriptor::Tr(tr) if tr.tap_tree().is_none() => {
             let internal = tr.internal_key().inner.x_only_public_key().0;
-            ScriptBuf::new_p2tr(&SECP, internal, None)
+            ScriptBuf::new_p2tr(&*SECP, internal, None)
         }
         other => other.script_pubkey(),
     }
