@@ -113,7 +113,12 @@ pub fn seized_section(materials: &[SeizedMaterial], totals: &SeizedTotals) -> Se
                 m.file.clone(),
                 m.kind.clone(),
                 m.fingerprint.clone(),
-                if m.spendable { "spendable" } else { "watch-only" }.into(),
+                if m.spendable {
+                    "spendable"
+                } else {
+                    "watch-only"
+                }
+                .into(),
                 btc(m.confirmed),
                 btc(m.unconfirmed),
                 m.evidence.clone(),
@@ -266,10 +271,22 @@ mod tests {
             watch_only: Sat(7),
             unverified: Sat::ZERO,
         };
-        let s = seized_section(&[m("seed.txt", true, 150_000_000), m("x<pub>.txt", false, 7)], &totals);
-        assert!(s.html.contains("1.50000007 BTC (150000007 sat)"), "{}", s.html);
-        assert!(s.html.contains("spendable (private material held) 1.50000000 BTC"));
-        assert!(s.html.contains("<td>x&lt;pub&gt;.txt</td>"), "escaped file name");
+        let s = seized_section(
+            &[m("seed.txt", true, 150_000_000), m("x<pub>.txt", false, 7)],
+            &totals,
+        );
+        assert!(
+            s.html.contains("1.50000007 BTC (150000007 sat)"),
+            "{}",
+            s.html
+        );
+        assert!(s
+            .html
+            .contains("spendable (private material held) 1.50000000 BTC"));
+        assert!(
+            s.html.contains("<td>x&lt;pub&gt;.txt</td>"),
+            "escaped file name"
+        );
         assert_eq!(s.html.matches("<tr>").count(), 3, "header and two rows");
         assert!(!s.html.contains("not SPV-verified"));
     }

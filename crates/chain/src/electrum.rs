@@ -23,8 +23,8 @@ use bitcoin::{
 };
 use custos_core::{
     source::{
-        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError,
-        Tip, Unspent, HEADER_BATCH,
+        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip,
+        Unspent, HEADER_BATCH,
     },
     Sat,
 };
@@ -477,7 +477,8 @@ impl ElectrumSource {
     }
 
     fn parse_proof(&self, txid: &Txid, a: Answer) -> Result<MerkleProof, SourceError> {
-        let bad = |detail: String| self.malformed(GET_MERKLE, format!("transaction {txid}: {detail}"));
+        let bad =
+            |detail: String| self.malformed(GET_MERKLE, format!("transaction {txid}: {detail}"));
         let m: MerkleAnswer = self.typed(GET_MERKLE, a)?;
         let branch = m
             .merkle
@@ -518,7 +519,10 @@ impl ElectrumSource {
         if raw.len() / 80 > count as usize {
             return Err(self.malformed(
                 BLOCK_HEADERS,
-                format!("asked for {count} headers from {start}, got {}", raw.len() / 80),
+                format!(
+                    "asked for {count} headers from {start}, got {}",
+                    raw.len() / 80
+                ),
             ));
         }
         raw.chunks(80)
@@ -600,7 +604,9 @@ impl BitcoinSource for ElectrumSource {
     fn tip(&self) -> Result<Tip, SourceError> {
         let m = "blockchain.headers.subscribe";
         self.call(m, &[Request::new(m, &[])], |mut a| {
-            let a = a.pop().ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
             let n: HeaderNotification = self.typed(m, a)?;
             let raw = hex::decode(n.hex.trim()).map_err(|e| self.malformed(m, e.to_string()))?;
             let header: Header =
@@ -750,7 +756,10 @@ impl BitcoinSource for ElectrumSource {
                 if got == txid {
                     Ok(txid)
                 } else {
-                    Err(self.malformed(m, format!("server answered txid {got} for transaction {txid}")))
+                    Err(self.malformed(
+                        m,
+                        format!("server answered txid {got} for transaction {txid}"),
+                    ))
                 }
             }
             Err(ServerError(reason)) => Err(SourceError::Rejected { txid, reason }),
@@ -760,7 +769,9 @@ impl BitcoinSource for ElectrumSource {
     fn relay_fee(&self) -> Result<SatPerKvb, SourceError> {
         let m = "blockchain.relayfee";
         let v = self.call(m, &[Request::new(m, &[])], |mut a| {
-            let a = a.pop().ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
             self.result(m, a)
         })?;
         btc_per_kvb_to_sat(&v)
@@ -771,7 +782,9 @@ impl BitcoinSource for ElectrumSource {
     fn estimate_fee(&self, blocks: u16) -> Result<Option<SatPerKvb>, SourceError> {
         let m = "blockchain.estimatefee";
         let v = self.call(m, &[Request::new(m, &[json!(blocks)])], |mut a| {
-            let a = a.pop().ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
             self.result(m, a)
         })?;
         if v.as_i64().is_some_and(|n| n < 0) || v.as_f64().is_some_and(|f| f.is_sign_negative()) {

@@ -330,7 +330,11 @@ mod tests {
                 let v: Value = serde_json::from_str(&line).unwrap();
                 reqs.push(v);
             }
-            writeln!(w, r#"{{"jsonrpc":"2.0","method":"blockchain.headers.subscribe","params":[{{}}]}}"#).unwrap();
+            writeln!(
+                w,
+                r#"{{"jsonrpc":"2.0","method":"blockchain.headers.subscribe","params":[{{}}]}}"#
+            )
+            .unwrap();
             for v in reqs[..answer].iter().rev() {
                 let id = &v["id"];
                 let p = &v["params"][0];
@@ -371,7 +375,11 @@ mod tests {
             answers[7],
             Err(ServerError("no such thing (code 1)".into()))
         );
-        assert_eq!(seen.last(), Some(&(2500, 2500)), "progress within the batch");
+        assert_eq!(
+            seen.last(),
+            Some(&(2500, 2500)),
+            "progress within the batch"
+        );
     }
 
     #[test]

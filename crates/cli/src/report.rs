@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use custos_case::report::{escape, seized_section, table, SeizedMaterial, SeizedTotals, Section};
+use custos_case::report::{escape, seized_section, table, Section, SeizedMaterial, SeizedTotals};
 use custos_case::Case;
 use custos_core::{inventory::Inventory, Sat};
 use serde_json::Value;
@@ -28,9 +28,17 @@ fn list(v: &Value, k: &str) -> String {
 /// private material: a seed, private keys. Used for scans recorded before the scan recorded it.
 pub fn describes_private_material(material: &str) -> bool {
     let m = material.to_ascii_lowercase();
-    ["bip39", "electrum seed", "extended private", "wif", "slip39", "slip-39", "private key"]
-        .iter()
-        .any(|k| m.contains(k))
+    [
+        "bip39",
+        "electrum seed",
+        "extended private",
+        "wif",
+        "slip39",
+        "slip-39",
+        "private key",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 /// The latest scan of each material: grouped by the material's fingerprint (else its
@@ -38,7 +46,10 @@ pub fn describes_private_material(material: &str) -> bool {
 fn latest_scans(events: &[custos_core::ledger::Event]) -> Vec<&custos_core::ledger::Event> {
     let mut latest: BTreeMap<String, &custos_core::ledger::Event> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    for e in events.iter().filter(|e| e.kind == crate::cmd_inspect::EVENT_KIND) {
+    for e in events
+        .iter()
+        .filter(|e| e.kind == crate::cmd_inspect::EVENT_KIND)
+    {
         let p = &e.payload;
         if s(p, "material").starts_with(crate::cmd_inspect::CUSTODY_MATERIAL) {
             // The custody wallet's own balance is not seized material.
@@ -53,12 +64,19 @@ fn latest_scans(events: &[custos_core::ledger::Event]) -> Vec<&custos_core::ledg
         }
         latest.insert(key, e);
     }
-    order.iter().filter_map(|k| latest.get(k).copied()).collect()
+    order
+        .iter()
+        .filter_map(|k| latest.get(k).copied())
+        .collect()
 }
 
 /// The evidence status of a scan in words, and whether it is clean.
 fn evidence(inv: &Inventory, offline: bool) -> (String, bool) {
-    let unverified = inv.utxos.iter().filter(|u| u.height > 0 && !u.verified).count();
+    let unverified = inv
+        .utxos
+        .iter()
+        .filter(|u| u.height > 0 && !u.verified)
+        .count();
     let mut parts = Vec::new();
     let ok = inv.complete && unverified == 0;
     if !inv.complete {
@@ -113,15 +131,26 @@ pub fn what_was_seized_section(case: &Case) -> Result<Option<Section>, Failure> 
             .get("spendable")
             .and_then(Value::as_bool)
             .unwrap_or_else(|| describes_private_material(&kind));
-        let (ev, evidence_ok) = evidence(&inv, p.get("offline").and_then(Value::as_bool) == Some(true));
+        let (ev, evidence_ok) = evidence(
+            &inv,
+            p.get("offline").and_then(Value::as_bool) == Some(true),
+        );
         for u in &inv.utxos {
-            let o = outputs
-                .entry(u.outpoint.clone())
-                .or_insert((u.value, spendable, u.verified || u.height == 0));
+            let o = outputs.entry(u.outpoint.clone()).or_insert((
+                u.value,
+                spendable,
+                u.verified || u.height == 0,
+            ));
             o.1 |= spendable;
             o.2 &= u.verified || u.height == 0;
         }
-        let or_dash = |x: String| if x.is_empty() { "(not recorded)".to_string() } else { x };
+        let or_dash = |x: String| {
+            if x.is_empty() {
+                "(not recorded)".to_string()
+            } else {
+                x
+            }
+        };
         materials.push(SeizedMaterial {
             file: or_dash(s(p, "input_name")),
             kind: or_dash(kind),
@@ -136,7 +165,11 @@ pub fn what_was_seized_section(case: &Case) -> Result<Option<Section>, Failure> 
     }
     let mut t = SeizedTotals::default();
     for (value, spendable, verified) in outputs.values() {
-        let bucket = if *spendable { &mut t.spendable } else { &mut t.watch_only };
+        let bucket = if *spendable {
+            &mut t.spendable
+        } else {
+            &mut t.watch_only
+        };
         *bucket = bucket.checked_add(*value).map_err(Failure::input)?;
         if !verified {
             t.unverified = t.unverified.checked_add(*value).map_err(Failure::input)?;

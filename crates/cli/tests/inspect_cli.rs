@@ -436,13 +436,19 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     let (code, _, err) = inspect(&dir.join("xpub.txt"), &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("inspect: discovery round 1"), "{err}");
-    assert!(!err.contains('\u{1b}'), "escape codes in redirected stderr: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "escape codes in redirected stderr: {err:?}"
+    );
     let (code, _, err) = inspect(&dir.join("xpub.txt"), &["-q"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.is_empty(), "-q printed: {err}");
     let (code, out, err) = inspect(&seed_watch, &["-q"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("coverage: gap 20 receive / 10 change, accounts auto"), "{out}");
+    assert!(
+        out.contains("coverage: gap 20 receive / 10 change, accounts auto"),
+        "{out}"
+    );
     assert!(out.contains("only one server was asked"), "{out}");
 
     let page = tmp.path().join("report.html");
@@ -483,9 +489,18 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     ]));
     assert_eq!(code, 0, "{err}");
     let full = std::fs::read_to_string(tmp.path().join("export/report.html")).unwrap();
-    assert!(!full.contains("scan of  source"), "template hole in the custody path");
-    assert!(!full.contains("[&quot;tcp://"), "server list printed as a JSON array");
-    assert!(full.contains(&format!("({})", lab.url())), "server named in the custody path");
+    assert!(
+        !full.contains("scan of  source"),
+        "template hole in the custody path"
+    );
+    assert!(
+        !full.contains("[&quot;tcp://"),
+        "server list printed as a JSON array"
+    );
+    assert!(
+        full.contains(&format!("({})", lab.url())),
+        "server named in the custody path"
+    );
 
     let Some(bin) = chromium() else { return };
     let (dom, errors) = rendered_dom(&bin, &page);

@@ -112,7 +112,10 @@ impl Inventory {
         if !u.prev_tx.is_empty() {
             return Some(&u.prev_tx);
         }
-        let txid = u.outpoint.split_once(':').map_or(u.outpoint.as_str(), |(t, _)| t);
+        let txid = u
+            .outpoint
+            .split_once(':')
+            .map_or(u.outpoint.as_str(), |(t, _)| t);
         self.transactions.get(txid).map(String::as_str)
     }
 }

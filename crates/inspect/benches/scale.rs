@@ -51,7 +51,10 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         if counting() {
-            CURRENT.fetch_sub(l.size().min(CURRENT.load(Ordering::Relaxed)), Ordering::Relaxed);
+            CURRENT.fetch_sub(
+                l.size().min(CURRENT.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
         }
         // SAFETY: `p` came from `alloc` with this layout.
         unsafe { System.dealloc(p, l) }

@@ -20,8 +20,8 @@ use custos_core::{
     },
     ledger,
     source::{
-        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError,
-        Tip, Unspent,
+        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip,
+        Unspent,
     },
     Sat,
 };
@@ -513,7 +513,12 @@ pub fn scan(
             .collect(),
         headers: None,
     });
-    let mut fetched = hash_transactions(&src.name(), &tx_height, answer.raw_transactions, &mut warnings);
+    let mut fetched = hash_transactions(
+        &src.name(),
+        &tx_height,
+        answer.raw_transactions,
+        &mut warnings,
+    );
     progress(Progress::Transactions {
         count: fetched.txs.len(),
     });
@@ -530,13 +535,8 @@ pub fn scan(
     keep_headers(&headers.chain, proven, tip.height, &mut fetched.evidence);
     let local = derive_utxos(&found, &fetched.txs, &tx_height);
     let mut tainted = tainted_slots(&found, &fetched);
-    let unspents_ok = compare_unspents(
-        &found,
-        answer.unspents,
-        &local,
-        &mut tainted,
-        &mut warnings,
-    );
+    let unspents_ok =
+        compare_unspents(&found, answer.unspents, &local, &mut tainted, &mut warnings);
     let balances = Balances::of(&local)?;
     let second = match verify_with {
         Some(second) => {
@@ -1410,7 +1410,9 @@ fn used_addresses(
     for &i in &used_sorted {
         let s = &slots[i];
         let c = &chains[s.chain];
-        let definite = c.desc.definite_string(&c.label, s.index, &crate::derive::SECP)?;
+        let definite = c
+            .desc
+            .definite_string(&c.label, s.index, &crate::derive::SECP)?;
         descriptors.insert(i, definite.clone());
         let heights: Vec<u32> = s
             .history
@@ -1476,10 +1478,7 @@ fn inventory_utxos(
 }
 
 /// Each funding transaction of `utxos` once, txid → hex.
-fn funding_transactions(
-    utxos: &[LocalUtxo],
-    fetched: &Fetched,
-) -> BTreeMap<String, String> {
+fn funding_transactions(utxos: &[LocalUtxo], fetched: &Fetched) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for u in utxos {
         let txid = u.outpoint.txid;
@@ -1599,7 +1598,12 @@ mod tests {
         let batch =
             derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
         assert_eq!(batch, vec![0, 1, 2]);
-        let newly = record_histories(&mut chains, &mut slots, &batch, vec![vec![], used(), vec![]]);
+        let newly = record_histories(
+            &mut chains,
+            &mut slots,
+            &batch,
+            vec![vec![], used(), vec![]],
+        );
         assert_eq!(newly, vec![0]);
         assert_eq!(chains[0].used_until, 2);
         assert!(!chains[0].done, "index 1 used: the gap runs to index 4");
@@ -1626,7 +1630,10 @@ mod tests {
         record_histories(&mut chains, &mut slots, &batch, h);
         assert!(chains[0].done);
         assert_eq!(chains[0].used_until, 8);
-        assert_eq!(chains[0].next, 11, "scanned exactly to the gap past index 7");
+        assert_eq!(
+            chains[0].next, 11,
+            "scanned exactly to the gap past index 7"
+        );
         assert!(slots[15].beyond && slots[15].history.is_empty());
         assert!(!slots[10].beyond && slots[11].beyond);
     }

@@ -13,9 +13,9 @@ use bitcoin::{
 };
 use custos_chain::MemoryChain;
 use custos_core::{
+    exit::Classify,
     inventory::{WatchOnly, WatchSource, WATCH_ONLY_FORMAT},
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
-    exit::Classify,
     Network, Sat,
 };
 use custos_inspect::{scan, Accounts, ScanOptions};
@@ -167,11 +167,18 @@ fn finds_every_funded_index_within_the_gap_and_nothing_beyond() {
     let u = &inv.utxos[0];
     assert!(u.descriptor.starts_with("wpkh(["), "{}", u.descriptor);
     assert!(u.descriptor.contains("/84'/1'/0'/0/0]"), "{}", u.descriptor);
-    assert!(u.prev_tx.is_empty(), "v2: the transaction is stored once, not per output");
+    assert!(
+        u.prev_tx.is_empty(),
+        "v2: the transaction is stored once, not per output"
+    );
     let prev: bitcoin::Transaction =
         bitcoin::consensus::deserialize(&hex::decode(inv.prev_tx_hex(u).unwrap()).unwrap())
             .unwrap();
-    assert_eq!(inv.transactions.len(), 1, "one funding transaction for all five outputs");
+    assert_eq!(
+        inv.transactions.len(),
+        1,
+        "one funding transaction for all five outputs"
+    );
     assert_eq!(
         prev.compute_txid().to_string(),
         u.outpoint.split(':').next().unwrap()
@@ -605,11 +612,17 @@ fn a_server_on_another_network_is_refused_before_any_script_is_sent() {
     let e = scan(&wo, &rec, None, &ScanOptions::default(), &mut quiet()).unwrap_err();
     let m = e.to_string();
     assert!(
-        m.contains("recorder") && m.contains("is not on bitcoin") && m.contains("no script was sent"),
+        m.contains("recorder")
+            && m.contains("is not on bitcoin")
+            && m.contains("no script was sent"),
         "{m}"
     );
     assert_eq!(e.exit_class().code(), 2);
-    assert_eq!(*rec.calls.borrow(), vec!["tip", "headers"], "nothing but the chain was asked");
+    assert_eq!(
+        *rec.calls.borrow(),
+        vec!["tip", "headers"],
+        "nothing but the chain was asked"
+    );
 
     // On the right network the same file is scanned, the chain first.
     wo.network = Network::Regtest;
