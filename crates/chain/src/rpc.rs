@@ -280,8 +280,9 @@ impl<S: Read + Write + Socket> Connection<S> {
         });
         p.missing -= 1;
         let total = p.answers.len();
-        if total > PROGRESS_EVERY && p.done() % PROGRESS_EVERY == 0 {
-            (p.progress)(p.done(), total);
+        let done = p.done();
+        if total > PROGRESS_EVERY && done % PROGRESS_EVERY == 0 {
+            (p.progress)(done, total);
         }
         Ok(())
     }
