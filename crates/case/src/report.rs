@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use custos_core::ledger::Event;
+use custos_core::{ledger::Event, Sat};
 
 use crate::{Artifact, CaseInfo, VerifyReport};
 
@@ -49,6 +49,100 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     h.push_str("</tbody></table>");
     h
+}
+
+/// One piece of seized material in the "What was seized" section: its latest scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeizedMaterial {
+    /// File (or "argument", "stdin") the material was read from.
+    pub file: String,
+    /// Kind, as the watch-only file describes it (never the secret).
+    pub kind: String,
+    /// Fingerprint tying the scan to the material (master fingerprints' hash).
+    pub fingerprint: String,
+    /// Whether private material is held (the funds can be moved), or only public keys.
+    pub spendable: bool,
+    /// Confirmed balance of the latest scan.
+    pub confirmed: Sat,
+    /// Unconfirmed balance of the latest scan.
+    pub unconfirmed: Sat,
+    /// Evidence status in words (SPV-verified, cross-checked…).
+    pub evidence: String,
+    /// Whether that status is a clean one.
+    pub evidence_ok: bool,
+    /// Time of the latest scan (UTC) and its ledger sequence number.
+    pub scanned: String,
+}
+
+/// Case-wide totals over distinct unspent outputs (an output found from two materials counts
+/// once; spendable when any material holding it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SeizedTotals {
+    /// Held with private material.
+    pub spendable: Sat,
+    /// Watch-only.
+    pub watch_only: Sat,
+    /// Of the above, in outputs not (or not yet) SPV-verified.
+    pub unverified: Sat,
+}
+
+/// The "What was seized" section: per material its latest scan, and the case totals.
+pub fn seized_section(materials: &[SeizedMaterial], totals: &SeizedTotals) -> Section {
+    let btc = |s: Sat| format!("{} BTC ({} sat)", s.to_btc_string(), s.0);
+    let mut h = String::new();
+    let total = totals.spendable.0.saturating_add(totals.watch_only.0);
+    let _ = write!(
+        h,
+        "<p id=\"seized-total\">Case total: <b>{}</b> &mdash; spendable (private material held) {}, watch-only {}.</p>",
+        escape(&btc(Sat(total))),
+        escape(&btc(totals.spendable)),
+        escape(&btc(totals.watch_only)),
+    );
+    if totals.unverified.0 > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"bad\">{} of it is in outputs not SPV-verified.</p>",
+            escape(&btc(totals.unverified))
+        );
+    }
+    h.push_str("<p>Each material's latest scan; an output found from two materials is counted once in the total.</p>");
+    let rows: Vec<Vec<String>> = materials
+        .iter()
+        .map(|m| {
+            vec![
+                m.file.clone(),
+                m.kind.clone(),
+                m.fingerprint.clone(),
+                if m.spendable {
+                    "spendable"
+                } else {
+                    "watch-only"
+                }
+                .into(),
+                btc(m.confirmed),
+                btc(m.unconfirmed),
+                m.evidence.clone(),
+                m.scanned.clone(),
+            ]
+        })
+        .collect();
+    h.push_str(&table(
+        &[
+            "material file",
+            "kind",
+            "fingerprint",
+            "control",
+            "confirmed",
+            "unconfirmed",
+            "evidence",
+            "latest scan",
+        ],
+        &rows,
+    ));
+    Section {
+        title: "What was seized".into(),
+        html: h,
+    }
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#111}\
@@ -158,6 +252,44 @@ pub fn render_html(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seized_section_shows_the_total_split_and_one_row_per_material() {
+        let m = |file: &str, spendable: bool, sat: u64| SeizedMaterial {
+            file: file.into(),
+            kind: "bip39 mnemonic".into(),
+            fingerprint: "ab".into(),
+            spendable,
+            confirmed: Sat(sat),
+            unconfirmed: Sat::ZERO,
+            evidence: "SPV-verified; one server".into(),
+            evidence_ok: true,
+            scanned: "2026-01-01T00:00:00Z (#3)".into(),
+        };
+        let totals = SeizedTotals {
+            spendable: Sat(150_000_000),
+            watch_only: Sat(7),
+            unverified: Sat::ZERO,
+        };
+        let s = seized_section(
+            &[m("seed.txt", true, 150_000_000), m("x<pub>.txt", false, 7)],
+            &totals,
+        );
+        assert!(
+            s.html.contains("1.50000007 BTC (150000007 sat)"),
+            "{}",
+            s.html
+        );
+        assert!(s
+            .html
+            .contains("spendable (private material held) 1.50000000 BTC"));
+        assert!(
+            s.html.contains("<td>x&lt;pub&gt;.txt</td>"),
+            "escaped file name"
+        );
+        assert_eq!(s.html.matches("<tr>").count(), 3, "header and two rows");
+        assert!(!s.html.contains("not SPV-verified"));
+    }
 
     #[test]
     fn escapes_markup() {

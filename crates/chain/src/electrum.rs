@@ -3,8 +3,10 @@
 //! bounded exponential backoff when the connection drops.
 //!
 //! The connection is opened here (TCP, SOCKS5 in [`crate::socks`], TLS with certificate
-//! pinning in [`crate::tls`]) and handed to electrum-client's `RawClient`, which speaks the
-//! protocol; electrum-client's own TLS checks only against CA roots.
+//! pinning in [`crate::tls`]) and the protocol spoken by [`crate::rpc`]: every request of a
+//! batch written before the first answer is read, answers matched by id, so a batch of any size
+//! is one round trip at a constant cost per request. [`BitcoinSource::bundle`] pipelines
+//! transactions, proofs, unspent lists and headers in one round trip.
 
 use std::{
     io::{Read, Write},
@@ -20,12 +22,17 @@ use bitcoin::{
     block::Header, consensus::deserialize, hashes::Hash, OutPoint, ScriptBuf, TxMerkleNode, Txid,
 };
 use custos_core::{
-    source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
+    source::{
+        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip,
+        Unspent, HEADER_BATCH,
+    },
     Sat,
 };
-use electrum_client::{raw_client::RawClient, ElectrumApi};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::{
+    rpc::{self, Answer, Connection, Request, RpcError, ServerError},
     socks::{self, ProxyError},
     tls::{self, Fingerprint, TlsError, TlsStream, TlsTrust},
 };
@@ -76,6 +83,15 @@ impl Read for ElectrumStream {
     }
 }
 
+impl rpc::Socket for ElectrumStream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            ElectrumStream::Plain(s) => s,
+            ElectrumStream::Tls(s) => &s.sock,
+        }
+    }
+}
+
 impl Write for ElectrumStream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
@@ -92,7 +108,10 @@ impl Write for ElectrumStream {
     }
 }
 
-type Client = RawClient<ElectrumStream>;
+type Client = Connection<ElectrumStream>;
+
+/// Called with (answers received, answers expected) during a large batch.
+pub type ProgressHook = Box<dyn FnMut(usize, usize) + Send>;
 
 /// An Electrum server as a [`BitcoinSource`].
 pub struct ElectrumSource {
@@ -103,6 +122,7 @@ pub struct ElectrumSource {
     trust: Mutex<TlsTrust>,
     /// Fingerprint of the certificate presented on the latest TLS connection.
     fingerprint: Mutex<Option<Fingerprint>>,
+    progress: Mutex<Option<ProgressHook>>,
     round_trips: AtomicU64,
     reconnects: AtomicU64,
 }
@@ -146,6 +166,62 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The Electrum script hash: SHA-256 of the output script, hex in reversed byte order.
+pub fn script_hash(script: &bitcoin::Script) -> String {
+    let mut h = bitcoin::hashes::sha256::Hash::hash(script.as_bytes()).to_byte_array();
+    h.reverse();
+    hex::encode(h)
+}
+
+/// `blockchain.headers.subscribe`'s answer.
+#[derive(Deserialize)]
+struct HeaderNotification {
+    height: u64,
+    hex: String,
+}
+
+/// `blockchain.block.headers`' answer.
+#[derive(Deserialize)]
+struct HeadersAnswer {
+    count: u64,
+    hex: String,
+}
+
+/// One entry of `blockchain.scripthash.get_history`.
+#[derive(Deserialize)]
+struct HistoryEntry {
+    tx_hash: Txid,
+    height: i64,
+    #[serde(default)]
+    fee: Option<u64>,
+}
+
+/// One entry of `blockchain.scripthash.listunspent`.
+#[derive(Deserialize)]
+struct UnspentEntry {
+    tx_hash: Txid,
+    tx_pos: u64,
+    height: u64,
+    value: u64,
+}
+
+/// `blockchain.transaction.get_merkle`'s answer.
+#[derive(Deserialize)]
+struct MerkleAnswer {
+    block_height: u64,
+    pos: u64,
+    merkle: Vec<String>,
+}
+
+/// Which part of a bundle a request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Tx,
+    Proof,
+    Unspent,
+    Headers,
+}
+
 impl ElectrumSource {
     /// Connects to `url` (see [`normalize_url`]).
     pub fn connect(url: &str, opts: ElectrumOptions) -> Result<Self, crate::Error> {
@@ -156,10 +232,11 @@ impl ElectrumSource {
             opts,
             client: Mutex::new(None),
             fingerprint: Mutex::new(None),
+            progress: Mutex::new(None),
             round_trips: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
         };
-        s.call("connect", |_| Ok(()))?;
+        s.call("connect", &[], |_| Ok(()))?;
         s.round_trips.store(0, Ordering::Relaxed);
         s.reconnects.store(0, Ordering::Relaxed);
         Ok(s)
@@ -173,6 +250,11 @@ impl ElectrumSource {
     /// Reconnections made so far.
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Reports progress within large batches (answers received, expected) to `hook`.
+    pub fn on_progress(&self, hook: ProgressHook) {
+        *lock(&self.progress) = Some(hook);
     }
 
     /// SHA-256 fingerprint of the certificate the server presented (`ssl://` only): what a
@@ -191,6 +273,14 @@ impl ElectrumSource {
             server: self.url.clone(),
             detail,
             retryable,
+        }
+    }
+
+    fn malformed(&self, method: &str, detail: String) -> SourceError {
+        SourceError::Malformed {
+            server: self.url.clone(),
+            method: method.into(),
+            detail,
         }
     }
 
@@ -242,58 +332,34 @@ impl ElectrumSource {
         } else {
             ElectrumStream::Plain(tcp)
         };
-        let client = RawClient::from(stream);
-        client
-            .protocol_version()
-            .map_err(|e| self.classify("server.version", e))?;
-        Ok(client)
-    }
-
-    /// Maps an electrum-client error to a [`SourceError`] saying whether a retry can help.
-    fn classify(&self, method: &str, e: electrum_client::Error) -> SourceError {
-        use electrum_client::Error as E;
-        let server = self.url.clone();
-        match e {
-            E::AllAttemptsErrored(mut v) if v.len() == 1 => match v.pop() {
-                Some(inner) => self.classify(method, inner),
-                None => SourceError::Transport {
-                    server,
-                    detail: "no attempt made".into(),
-                    retryable: true,
-                },
-            },
-            E::Protocol(v) => SourceError::Server {
-                server,
-                method: method.into(),
-                detail: v.to_string(),
-            },
-            E::JSON(_) | E::Hex(_) | E::Bitcoin(_) | E::InvalidResponse(_) => {
-                SourceError::Malformed {
-                    server,
-                    method: method.into(),
-                    detail: e.to_string(),
-                }
-            }
-            E::InvalidDNSNameError(_) | E::MissingDomain | E::CouldNotCreateConnection(_) => {
-                SourceError::Transport {
-                    server,
-                    detail: e.to_string(),
-                    retryable: false,
-                }
-            }
-            other => SourceError::Transport {
-                server,
-                detail: other.to_string(),
-                retryable: true,
-            },
+        let mut client = Connection::new(stream);
+        let version = Request::new("server.version", &[json!("custos"), json!("1.4")]);
+        match client.call(version) {
+            Ok(Ok(_)) => Ok(client),
+            Ok(Err(ServerError(e))) => Err(SourceError::Server {
+                server: self.url.clone(),
+                method: "server.version".into(),
+                detail: e,
+            }),
+            Err(e) => Err(self.rpc_error("server.version", e)),
         }
     }
 
-    /// Runs one request (one round trip), reconnecting with backoff on a dropped connection.
+    /// Maps a connection failure to a [`SourceError`] saying whether a retry can help.
+    fn rpc_error(&self, method: &str, e: RpcError) -> SourceError {
+        match e {
+            RpcError::Malformed(detail) => self.malformed(method, detail),
+            other => self.transport_error(other.to_string(), true),
+        }
+    }
+
+    /// Sends `requests` as one pipelined batch (one round trip), reconnecting with backoff on
+    /// a dropped connection, and turns the answers into `T` with `parse`.
     fn call<T>(
         &self,
         method: &str,
-        f: impl Fn(&Client) -> Result<T, electrum_client::Error>,
+        requests: &[Request],
+        parse: impl Fn(Vec<Answer>) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         let mut attempt = 0u32;
         let mut wait = self.opts.backoff;
@@ -307,12 +373,23 @@ impl ElectrumSource {
                     *guard = Some(c);
                 }
                 let c = guard
-                    .as_ref()
+                    .as_mut()
                     .ok_or_else(|| self.transport_error("no connection".into(), true))?;
+                if requests.is_empty() {
+                    return Ok(Vec::new());
+                }
                 self.round_trips.fetch_add(1, Ordering::Relaxed);
-                f(c).map_err(|e| self.classify(method, e))
+                let mut hook = lock(&self.progress);
+                let mut report = |done: usize, total: usize| {
+                    if let Some(h) = hook.as_mut() {
+                        h(done, total);
+                    }
+                };
+                c.batch(requests, &mut report)
+                    .map_err(|e| self.rpc_error(method, e))
             })();
             match result {
+                Ok(answers) => return parse(answers),
                 Err(e) if e.is_retryable() && attempt < self.opts.max_attempts => {
                     tracing::warn!(target: "custos::chain::electrum", server = %self.url, method, attempt, error = %e, "retrying after backoff");
                     *lock(&self.client) = None;
@@ -324,6 +401,7 @@ impl ElectrumSource {
                     detail,
                     retryable,
                 }) => {
+                    *lock(&self.client) = None;
                     return Err(SourceError::Transport {
                         server,
                         detail: if retryable {
@@ -332,12 +410,160 @@ impl ElectrumSource {
                             detail
                         },
                         retryable,
-                    })
+                    });
                 }
-                other => return other,
+                Err(other) => {
+                    // A malformed answer leaves the stream in an unknown state.
+                    *lock(&self.client) = None;
+                    return Err(other);
+                }
             }
         }
     }
+
+    /// One answer's result, or the server's error for it.
+    fn result(&self, method: &str, a: Answer) -> Result<Value, SourceError> {
+        a.map_err(|ServerError(detail)| SourceError::Server {
+            server: self.url.clone(),
+            method: method.into(),
+            detail,
+        })
+    }
+
+    /// One answer as `T`.
+    fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        a: Answer,
+    ) -> Result<T, SourceError> {
+        let v = self.result(method, a)?;
+        serde_json::from_value(v).map_err(|e| self.malformed(method, e.to_string()))
+    }
+
+    fn parse_history(&self, a: Answer) -> Result<Vec<HistoryItem>, SourceError> {
+        let v: Vec<HistoryEntry> = self.typed(GET_HISTORY, a)?;
+        Ok(v.into_iter()
+            .map(|i| HistoryItem {
+                txid: i.tx_hash,
+                height: i.height,
+                fee: i.fee,
+            })
+            .collect())
+    }
+
+    fn parse_unspents(&self, a: Answer) -> Result<Vec<Unspent>, SourceError> {
+        let v: Vec<UnspentEntry> = self.typed(LIST_UNSPENT, a)?;
+        let bad = |d: String| self.malformed(LIST_UNSPENT, d);
+        v.into_iter()
+            .map(|i| {
+                Ok(Unspent {
+                    outpoint: OutPoint::new(
+                        i.tx_hash,
+                        u32::try_from(i.tx_pos)
+                            .map_err(|_| bad(format!("output index {}", i.tx_pos)))?,
+                    ),
+                    height: u32::try_from(i.height)
+                        .map_err(|_| bad(format!("height {}", i.height)))?,
+                    value: Sat(i.value),
+                })
+            })
+            .collect()
+    }
+
+    fn parse_raw_tx(&self, txid: &Txid, a: Answer) -> Result<Vec<u8>, SourceError> {
+        let text: String = self.typed(TX_GET, a)?;
+        hex::decode(text.trim())
+            .map_err(|e| self.malformed(TX_GET, format!("transaction {txid}: not hex: {e}")))
+    }
+
+    fn parse_proof(&self, txid: &Txid, a: Answer) -> Result<MerkleProof, SourceError> {
+        let bad =
+            |detail: String| self.malformed(GET_MERKLE, format!("transaction {txid}: {detail}"));
+        let m: MerkleAnswer = self.typed(GET_MERKLE, a)?;
+        let branch = m
+            .merkle
+            .iter()
+            .map(|h| {
+                let mut b = [0u8; 32];
+                hex::decode_to_slice(h, &mut b)
+                    .map_err(|e| bad(format!("branch hash {h:?}: {e}")))?;
+                // Electrum sends hashes in display (reversed) byte order.
+                b.reverse();
+                Ok(TxMerkleNode::from_byte_array(b))
+            })
+            .collect::<Result<Vec<_>, SourceError>>()?;
+        Ok(MerkleProof {
+            txid: *txid,
+            block_height: u32::try_from(m.block_height)
+                .map_err(|_| bad(format!("height {}", m.block_height)))?,
+            pos: u32::try_from(m.pos).map_err(|_| bad(format!("position {}", m.pos)))?,
+            branch,
+        })
+    }
+
+    /// Headers from one `blockchain.block.headers` answer, refusing more than were asked.
+    fn parse_headers(&self, start: u32, count: u32, a: Answer) -> Result<Vec<Header>, SourceError> {
+        let r: HeadersAnswer = self.typed(BLOCK_HEADERS, a)?;
+        let raw = hex::decode(r.hex.trim())
+            .map_err(|e| self.malformed(BLOCK_HEADERS, format!("headers from {start}: {e}")))?;
+        if raw.len() % 80 != 0 || raw.len() / 80 != usize::try_from(r.count).unwrap_or(0) {
+            return Err(self.malformed(
+                BLOCK_HEADERS,
+                format!(
+                    "headers from {start}: count {} but {} bytes of headers",
+                    r.count,
+                    raw.len()
+                ),
+            ));
+        }
+        if raw.len() / 80 > count as usize {
+            return Err(self.malformed(
+                BLOCK_HEADERS,
+                format!(
+                    "asked for {count} headers from {start}, got {}",
+                    raw.len() / 80
+                ),
+            ));
+        }
+        raw.chunks(80)
+            .map(|c| {
+                deserialize::<Header>(c)
+                    .map_err(|e| self.malformed(BLOCK_HEADERS, format!("header from {start}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Parses one part's answers, all or nothing.
+    fn parse_all<T>(
+        &self,
+        answers: Vec<Answer>,
+        each: impl Fn(usize, Answer) -> Result<T, SourceError>,
+    ) -> Result<Vec<T>, SourceError> {
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| each(i, a))
+            .collect()
+    }
+}
+
+const GET_HISTORY: &str = "blockchain.scripthash.get_history";
+const LIST_UNSPENT: &str = "blockchain.scripthash.listunspent";
+const TX_GET: &str = "blockchain.transaction.get";
+const GET_MERKLE: &str = "blockchain.transaction.get_merkle";
+const BLOCK_HEADERS: &str = "blockchain.block.headers";
+
+/// The `(start, count)` requests covering `count` headers from `start`.
+fn header_requests(start: u32, count: u32) -> Vec<(u32, u32)> {
+    let end = start.saturating_add(count);
+    let mut v = Vec::new();
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(HEADER_BATCH);
+        v.push((at, n));
+        at += n;
+    }
+    v
 }
 
 /// Parses an Electrum fee value (BTC per kvB as a JSON number) into integer sat/kvB exactly,
@@ -376,185 +602,197 @@ impl BitcoinSource for ElectrumSource {
     }
 
     fn tip(&self) -> Result<Tip, SourceError> {
-        let n = self.call("blockchain.headers.subscribe", |c| {
-            c.block_headers_subscribe()
-        })?;
-        Ok(Tip {
-            height: u32::try_from(n.height).map_err(|_| SourceError::Malformed {
-                server: self.url.clone(),
-                method: "blockchain.headers.subscribe".into(),
-                detail: format!("height {} out of range", n.height),
-            })?,
-            header: n.header,
+        let m = "blockchain.headers.subscribe";
+        self.call(m, &[Request::new(m, &[])], |mut a| {
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            let n: HeaderNotification = self.typed(m, a)?;
+            let raw = hex::decode(n.hex.trim()).map_err(|e| self.malformed(m, e.to_string()))?;
+            let header: Header =
+                deserialize(&raw).map_err(|e| self.malformed(m, format!("header: {e}")))?;
+            Ok(Tip {
+                height: u32::try_from(n.height)
+                    .map_err(|_| self.malformed(m, format!("height {} out of range", n.height)))?,
+                header,
+            })
         })
     }
 
     fn headers(&self, start: u32, count: u32) -> Result<Vec<Header>, SourceError> {
-        let r = self.call("blockchain.block.headers", |c| {
-            c.block_headers(start as usize, count as usize)
-        })?;
-        if r.headers.len() > count as usize {
-            return Err(SourceError::Malformed {
-                server: self.url.clone(),
-                method: "blockchain.block.headers".into(),
-                detail: format!(
-                    "asked for {count} headers from {start}, got {}",
-                    r.headers.len()
-                ),
-            });
-        }
-        Ok(r.headers)
+        let reqs = [Request::new(BLOCK_HEADERS, &[json!(start), json!(count)])];
+        self.call(BLOCK_HEADERS, &reqs, |mut a| {
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(BLOCK_HEADERS, "no answer".into()))?;
+            self.parse_headers(start, count, a)
+        })
     }
 
     fn histories(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<HistoryItem>>, SourceError> {
-        if scripts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let r = self.call("blockchain.scripthash.get_history", |c| {
-            c.batch_script_get_history(scripts.iter().map(|s| s.as_script()))
-        })?;
-        Ok(r.into_iter()
-            .map(|h| {
-                h.into_iter()
-                    .map(|i| HistoryItem {
-                        txid: i.tx_hash,
-                        height: i64::from(i.height),
-                        fee: i.fee,
-                    })
-                    .collect()
-            })
-            .collect())
+        let reqs: Vec<Request> = scripts
+            .iter()
+            .map(|s| Request::with_str(GET_HISTORY, &script_hash(s)))
+            .collect();
+        self.call(GET_HISTORY, &reqs, |a| {
+            self.parse_all(a, |_, x| self.parse_history(x))
+        })
     }
 
     fn unspents(&self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<Unspent>>, SourceError> {
-        if scripts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let r = self.call("blockchain.scripthash.listunspent", |c| {
-            c.batch_script_list_unspent(scripts.iter().map(|s| s.as_script()))
-        })?;
-        let bad = |detail: String| SourceError::Malformed {
-            server: self.url.clone(),
-            method: "blockchain.scripthash.listunspent".into(),
-            detail,
-        };
-        r.into_iter()
-            .map(|u| {
-                u.into_iter()
-                    .map(|i| {
-                        Ok(Unspent {
-                            outpoint: OutPoint::new(
-                                i.tx_hash,
-                                u32::try_from(i.tx_pos)
-                                    .map_err(|_| bad(format!("output index {}", i.tx_pos)))?,
-                            ),
-                            height: u32::try_from(i.height)
-                                .map_err(|_| bad(format!("height {}", i.height)))?,
-                            value: Sat(i.value),
-                        })
-                    })
-                    .collect()
-            })
-            .collect()
+        let reqs: Vec<Request> = scripts
+            .iter()
+            .map(|s| Request::with_str(LIST_UNSPENT, &script_hash(s)))
+            .collect();
+        self.call(LIST_UNSPENT, &reqs, |a| {
+            self.parse_all(a, |_, x| self.parse_unspents(x))
+        })
     }
 
     fn raw_transactions(&self, txids: &[Txid]) -> Result<Vec<Vec<u8>>, SourceError> {
-        if txids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.call("blockchain.transaction.get", |c| {
-            c.batch_transaction_get_raw(txids.iter())
+        let reqs: Vec<Request> = txids
+            .iter()
+            .map(|t| Request::with_str(TX_GET, &t.to_string()))
+            .collect();
+        self.call(TX_GET, &reqs, |a| {
+            self.parse_all(a, |i, x| self.parse_raw_tx(&txids[i], x))
         })
     }
 
     fn merkle_proofs(&self, requests: &[(Txid, u32)]) -> Result<Vec<MerkleProof>, SourceError> {
-        if requests.is_empty() {
-            return Ok(Vec::new());
+        let reqs: Vec<Request> = requests
+            .iter()
+            .map(|(t, h)| Request::new(GET_MERKLE, &[json!(t.to_string()), json!(h)]))
+            .collect();
+        self.call(GET_MERKLE, &reqs, |a| {
+            self.parse_all(a, |i, x| self.parse_proof(&requests[i].0, x))
+        })
+    }
+
+    fn pipelines_bundles(&self) -> bool {
+        true
+    }
+
+    /// Every part in one pipelined batch: one round trip.
+    fn bundle(&self, b: &Bundle) -> BundleAnswer {
+        let mut reqs: Vec<Request> = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
+        for t in &b.txids {
+            reqs.push(Request::with_str(TX_GET, &t.to_string()));
+            parts.push(Part::Tx);
         }
-        let r = self.call("blockchain.transaction.get_merkle", |c| {
-            c.batch_transaction_get_merkle(requests.iter().map(|(t, h)| (*t, *h as usize)))
-        })?;
-        r.into_iter()
-            .zip(requests)
-            .map(|(m, (txid, _))| {
-                let bad = |detail: String| SourceError::Malformed {
-                    server: self.url.clone(),
-                    method: "blockchain.transaction.get_merkle".into(),
-                    detail: format!("transaction {txid}: {detail}"),
-                };
-                Ok(MerkleProof {
-                    txid: *txid,
-                    block_height: u32::try_from(m.block_height)
-                        .map_err(|_| bad(format!("height {}", m.block_height)))?,
-                    pos: u32::try_from(m.pos).map_err(|_| bad(format!("position {}", m.pos)))?,
-                    branch: m
-                        .merkle
-                        .into_iter()
-                        .map(|mut b| {
-                            // Electrum sends hashes in display (reversed) byte order.
-                            b.reverse();
-                            TxMerkleNode::from_byte_array(b)
-                        })
-                        .collect(),
-                })
-            })
-            .collect()
+        for (t, h) in &b.proofs {
+            reqs.push(Request::new(GET_MERKLE, &[json!(t.to_string()), json!(h)]));
+            parts.push(Part::Proof);
+        }
+        for s in &b.unspents {
+            reqs.push(Request::with_str(LIST_UNSPENT, &script_hash(s)));
+            parts.push(Part::Unspent);
+        }
+        let header_reqs = b
+            .headers
+            .map(|(s, c)| header_requests(s, c))
+            .unwrap_or_default();
+        for (s, c) in &header_reqs {
+            reqs.push(Request::new(BLOCK_HEADERS, &[json!(s), json!(c)]));
+            parts.push(Part::Headers);
+        }
+        let answers = match self.call("bundle", &reqs, Ok) {
+            Ok(a) => a,
+            Err(e) => {
+                return BundleAnswer {
+                    raw_transactions: Err(e.clone()),
+                    merkle_proofs: Err(e.clone()),
+                    unspents: Err(e.clone()),
+                    headers: Err(e),
+                }
+            }
+        };
+        let (mut tx, mut pr, mut un, mut hd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (a, p) in answers.into_iter().zip(parts) {
+            match p {
+                Part::Tx => tx.push(a),
+                Part::Proof => pr.push(a),
+                Part::Unspent => un.push(a),
+                Part::Headers => hd.push(a),
+            }
+        }
+        let headers = (|| {
+            let mut out = Vec::new();
+            for (a, (s, c)) in hd.into_iter().zip(&header_reqs) {
+                let got = self.parse_headers(*s, *c, a)?;
+                let short = got.len() < *c as usize;
+                out.extend(got);
+                if short {
+                    break;
+                }
+            }
+            Ok(out)
+        })();
+        BundleAnswer {
+            raw_transactions: self.parse_all(tx, |i, x| self.parse_raw_tx(&b.txids[i], x)),
+            merkle_proofs: self.parse_all(pr, |i, x| self.parse_proof(&b.proofs[i].0, x)),
+            unspents: self.parse_all(un, |_, x| self.parse_unspents(x)),
+            headers,
+        }
     }
 
     fn broadcast(&self, raw_tx: &[u8]) -> Result<Txid, SourceError> {
+        let m = "blockchain.transaction.broadcast";
         let tx: bitcoin::Transaction = deserialize(raw_tx).map_err(|e| SourceError::Malformed {
             server: "local".into(),
-            method: "blockchain.transaction.broadcast".into(),
+            method: m.into(),
             detail: format!("the transaction to broadcast does not decode: {e}"),
         })?;
         let txid = tx.compute_txid();
-        match self.call("blockchain.transaction.broadcast", |c| {
-            c.transaction_broadcast_raw(raw_tx)
-        }) {
-            Ok(got) if got == txid => Ok(txid),
-            Ok(got) => Err(SourceError::Malformed {
-                server: self.url.clone(),
-                method: "blockchain.transaction.broadcast".into(),
-                detail: format!("server answered txid {got} for transaction {txid}"),
-            }),
-            Err(SourceError::Server { detail, .. }) => Err(SourceError::Rejected {
-                txid,
-                reason: detail,
-            }),
-            Err(e) => Err(e),
+        let reqs = [Request::with_str(m, &hex::encode(raw_tx))];
+        let answer = self.call(m, &reqs, |mut a| {
+            a.pop().ok_or_else(|| self.malformed(m, "no answer".into()))
+        })?;
+        match answer {
+            Ok(v) => {
+                let got: Txid = serde_json::from_value(v.clone())
+                    .map_err(|_| self.malformed(m, format!("not a txid: {v}")))?;
+                if got == txid {
+                    Ok(txid)
+                } else {
+                    Err(self.malformed(
+                        m,
+                        format!("server answered txid {got} for transaction {txid}"),
+                    ))
+                }
+            }
+            Err(ServerError(reason)) => Err(SourceError::Rejected { txid, reason }),
         }
     }
 
     fn relay_fee(&self) -> Result<SatPerKvb, SourceError> {
-        let v = self.call("blockchain.relayfee", |c| {
-            c.raw_call("blockchain.relayfee", Vec::new())
+        let m = "blockchain.relayfee";
+        let v = self.call(m, &[Request::new(m, &[])], |mut a| {
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            self.result(m, a)
         })?;
         btc_per_kvb_to_sat(&v)
             .map(SatPerKvb)
-            .ok_or_else(|| SourceError::Malformed {
-                server: self.url.clone(),
-                method: "blockchain.relayfee".into(),
-                detail: format!("not a fee rate: {v}"),
-            })
+            .ok_or_else(|| self.malformed(m, format!("not a fee rate: {v}")))
     }
 
     fn estimate_fee(&self, blocks: u16) -> Result<Option<SatPerKvb>, SourceError> {
-        let v = self.call("blockchain.estimatefee", |c| {
-            c.raw_call(
-                "blockchain.estimatefee",
-                vec![electrum_client::Param::Usize(usize::from(blocks))],
-            )
+        let m = "blockchain.estimatefee";
+        let v = self.call(m, &[Request::new(m, &[json!(blocks)])], |mut a| {
+            let a = a
+                .pop()
+                .ok_or_else(|| self.malformed(m, "no answer".into()))?;
+            self.result(m, a)
         })?;
         if v.as_i64().is_some_and(|n| n < 0) || v.as_f64().is_some_and(|f| f.is_sign_negative()) {
             return Ok(None);
         }
         btc_per_kvb_to_sat(&v)
             .map(|s| Some(SatPerKvb(s)))
-            .ok_or_else(|| SourceError::Malformed {
-                server: self.url.clone(),
-                method: "blockchain.estimatefee".into(),
-                detail: format!("not a fee rate: {v}"),
-            })
+            .ok_or_else(|| self.malformed(m, format!("not a fee rate: {v}")))
     }
 }
 

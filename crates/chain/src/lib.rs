@@ -5,6 +5,8 @@
 //! - [`ElectrumSource`]: an Electrum-protocol client (TCP, TLS via `ssl://`, SOCKS5/Tor) with
 //!   every per-script and per-transaction request batched into one round trip, and reconnection
 //!   with bounded backoff; errors say whether a retry can help;
+//! - [`rpc`]: the JSON-RPC line protocol under it — a batch of any size pipelined in one round
+//!   trip, answers matched by id, constant cost per request;
 //! - [`tls`]: TLS trust as Electrum does it — CA roots, a pinned certificate fingerprint, or
 //!   trust on first use recorded in the case; [`socks`]: a SOCKS5 client whose errors say
 //!   whether the proxy or the server is at fault;
@@ -31,6 +33,7 @@ pub mod crosscheck;
 pub mod electrum;
 pub mod error;
 pub mod memory;
+pub mod rpc;
 pub mod socks;
 pub mod spv;
 pub mod tls;

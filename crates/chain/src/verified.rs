@@ -8,7 +8,7 @@ use custos_core::source::{BitcoinSource, MerkleProof, Tip};
 use crate::{spv, Error, SpvError};
 
 /// Headers per download batch (one difficulty period; Electrum servers advertise at least this).
-pub const HEADER_BATCH: u32 = 2016;
+pub const HEADER_BATCH: u32 = custos_core::source::HEADER_BATCH;
 
 /// A validated header chain. Holds only headers that passed every check, so a failure midway
 /// leaves the valid prefix usable for proofs below the failing height.
@@ -101,6 +101,31 @@ impl VerifiedChain {
             self.extend(start, &got[..usize::try_from(count).unwrap_or(usize::MAX)])?;
             progress(self.len(), target);
         }
+        self.check_tip(tip)?;
+        Ok(trips)
+    }
+
+    /// Validates headers fetched from genesis up to `tip.height` in one piece (see
+    /// [`BitcoinSource::bundle`]) and checks the announced tip is the header at its height; the
+    /// valid prefix is kept when a header fails.
+    pub fn accept(&mut self, tip: &Tip, headers: &[Header]) -> Result<(), Error> {
+        let target = tip.height.saturating_add(1);
+        let n = u32::try_from(headers.len()).unwrap_or(u32::MAX);
+        let take = usize::try_from(n.min(target)).unwrap_or(usize::MAX);
+        self.extend(0, &headers[..take])?;
+        if n < target {
+            return Err(SpvError::ShortHeaders {
+                start: 0,
+                expected: target,
+                got: n,
+            }
+            .into());
+        }
+        self.check_tip(tip)
+    }
+
+    /// Whether the announced tip is the validated header at its height.
+    fn check_tip(&self, tip: &Tip) -> Result<(), Error> {
         let chain = self
             .hash(tip.height)
             .ok_or(SpvError::HeaderUnavailable { height: tip.height })?;
@@ -113,7 +138,7 @@ impl VerifiedChain {
             }
             .into());
         }
-        Ok(trips)
+        Ok(())
     }
 
     /// Checks a merkle proof for a transaction the history placed at `height`.

@@ -3,14 +3,21 @@
 //! the inventory and its evidence recorded in the case. `custos inspect report` renders the
 //! recorded inventory as HTML.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use custos_case::{report::Section, Case, NewArtifact};
 use custos_chain::{CachedSource, ElectrumOptions, ElectrumSource};
 use custos_core::{
-    inventory::{Inventory, WatchOnly, INVENTORY_FORMAT, WATCH_ONLY_FORMAT},
+    inventory::{
+        is_inventory_format, CustodyPolicy, Inventory, WatchOnly, WatchSource,
+        CUSTODY_POLICY_FORMAT, WATCH_ONLY_FORMAT,
+    },
     ledger::EventDraft,
     source::{BitcoinSource, SourceError},
     Network, SecretString,
@@ -50,6 +57,11 @@ pub struct InspectArgs {
     /// (accounts 0..N regardless of history).
     #[arg(long, default_value = "auto")]
     accounts: String,
+    /// Forensic completeness: raise --gap and --change-gap to at least 1000 and scan every
+    /// account the watch-only file lists, up to 20, whatever their history (`--deep` on
+    /// `custos-signer material watch-only` puts more layouts and accounts in the file).
+    #[arg(long)]
+    deep: bool,
     /// CSV instead of a table.
     #[arg(long)]
     csv: bool,
@@ -161,7 +173,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         )));
     }
     let network = app.network(case.as_ref());
-    let (watch, watch_bytes) = load_watch_only(input, network)?;
+    let (watch, watch_bytes, spendable) = load_watch_only(input, network)?;
     if watch.network != network {
         return Err(Failure::input(anyhow!(
             "the watch-only file is for {}, this command runs on {network} (use --network or a case on {})",
@@ -169,18 +181,15 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             watch.network
         )));
     }
-    let opts = ScanOptions {
-        gap_receive: args.gap.max(1),
-        gap_change: args.change_gap.max(1),
-        accounts: parse_accounts(&args.accounts)?,
-        paths: parse_paths(&args.paths),
-    };
+    let opts = scan_options(args)?;
     let mut bar = ProgressBar::new(app);
     let report = {
         let electrum = if args.offline {
             None
         } else {
-            Some(args.server.connect(None)?)
+            let e = args.server.connect(None)?;
+            e.on_progress(bar.hook());
+            Some(e)
         };
         let second = match (&args.verify_with, args.offline) {
             (Some(_), true) => {
@@ -220,7 +229,13 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         custos_core::file::write_new(path, &inv_json)?;
     }
     if let Some(c) = case.as_mut() {
-        record(app, c, &report, &watch_bytes, &inv_json, args)?;
+        let material = Material {
+            watch: &watch,
+            bytes: &watch_bytes,
+            input_name: input_name(input),
+            spendable,
+        };
+        record(app, c, &report, &material, &inv_json, args)?;
     }
     if app.json {
         print_json(&serde_json::json!({
@@ -232,11 +247,15 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             "rounds": report.rounds,
             "scripts_scanned": report.scripts_scanned,
             "cross_check": report.cross_check,
+            "settings": report.settings,
+            "skipped": report.skipped,
+            "single_server": args.verify_with.is_none(),
         }))?;
     } else if args.csv {
         out!("{}", render::csv(&report.inventory))?;
     } else {
         out!("{}", render::text(&report.inventory, &report.sources))?;
+        out!("{}", coverage_text(&report, args.verify_with.is_some()))?;
         outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
             report.round_trips,
@@ -260,6 +279,63 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             ),
         })
     }
+}
+
+/// Gap limit and account count `--deep` raises the scan to (at least).
+pub const DEEP_GAP: u32 = 1000;
+/// Accounts `--deep` scans (at least), whatever their history.
+pub const DEEP_ACCOUNTS: u32 = 20;
+
+/// The scan options from the command line; `--gap 0` is refused by the scan itself.
+fn scan_options(args: &InspectArgs) -> CmdResult<ScanOptions> {
+    let mut opts = ScanOptions {
+        gap_receive: args.gap,
+        gap_change: args.change_gap,
+        accounts: parse_accounts(&args.accounts)?,
+        paths: parse_paths(&args.paths),
+    };
+    if args.deep {
+        opts.gap_receive = opts.gap_receive.max(DEEP_GAP);
+        opts.gap_change = opts.gap_change.max(DEEP_GAP);
+        opts.accounts = match opts.accounts {
+            Accounts::Fixed(n) => Accounts::Fixed(n.max(DEEP_ACCOUNTS)),
+            Accounts::Auto => Accounts::Fixed(DEEP_ACCOUNTS),
+        };
+    }
+    if opts.gap_receive == 0 || opts.gap_change == 0 {
+        return Err(Failure::input(anyhow!(
+            "--gap and --change-gap must be at least 1 (a gap of 0 scans nothing)"
+        )));
+    }
+    Ok(opts)
+}
+
+/// What the scan covered and what it did not: the limits used, the sources skipped and why,
+/// and the single-server caveat.
+fn coverage_text(report: &ScanReport, verified_with_second: bool) -> String {
+    use std::fmt::Write as _;
+    let st = &report.settings;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "coverage: gap {} receive / {} change, accounts {} ({} in the watch-only file)",
+        st.gap, st.change_gap, st.accounts, st.accounts_in_file
+    );
+    if report.skipped.is_empty() {
+        let _ = writeln!(s, "sources skipped: none");
+    } else {
+        let _ = writeln!(s, "sources skipped: {}", report.skipped.len());
+        for k in &report.skipped {
+            let _ = writeln!(s, "  - {}: {}", k.label, k.reason);
+        }
+    }
+    if !verified_with_second {
+        let _ = writeln!(
+            s,
+            "note: only one server was asked; a server can hide history from you. --verify-with URL cross-checks every answer with a second server."
+        );
+    }
+    s
 }
 
 fn parse_accounts(s: &str) -> CmdResult<Accounts> {
@@ -314,8 +390,75 @@ fn read_input(input: &str) -> CmdResult<String> {
     Ok(input.to_string())
 }
 
-/// A watch-only file as is, or public material turned into one through custos-keys.
-fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u8>)> {
+/// Material description of a custody-policy scan (the custody wallet, not seized material).
+pub const CUSTODY_MATERIAL: &str = "custody policy";
+
+/// The custody wallet of a policy as a watch-only file: its receive and change descriptors
+/// (`tr(NUMS, multi_a(...))`, `wsh(sortedmulti(...))`…), so its balance can be inspected and
+/// watched like any other.
+fn custody_watch_only(p: &CustodyPolicy, network: Network) -> CmdResult<WatchOnly> {
+    if p.network != network {
+        return Err(Failure::input(anyhow!(
+            "custody policy {:?} is for {}, this command runs on {network}",
+            p.name,
+            p.network
+        )));
+    }
+    let source = |label: &str, descriptor: &str, change: bool| WatchSource {
+        label: label.into(),
+        descriptor: descriptor.into(),
+        change,
+        catalogue_id: Some("custody".into()),
+        account: None,
+        wallets: vec![],
+    };
+    let id = format!("{}\n{}", p.receive_descriptor, p.change_descriptor);
+    Ok(WatchOnly {
+        format: WATCH_ONLY_FORMAT.into(),
+        network: p.network,
+        created: custos_core::ledger::now_utc(),
+        material: format!(
+            "{CUSTODY_MATERIAL} {:?} ({}-of-{})",
+            p.name,
+            p.threshold,
+            p.keys.len()
+        ),
+        fingerprint: {
+            use bitcoin::hashes::Hash as _;
+            bitcoin::hashes::sha256::Hash::hash(id.as_bytes()).to_string()
+        },
+        sources: vec![
+            source("custody/receive", &p.receive_descriptor, false),
+            source("custody/change", &p.change_descriptor, true),
+        ],
+    })
+}
+
+/// The name INPUT is recorded under: a file's name, `stdin`, or `argument`.
+fn input_name(input: &str) -> String {
+    if input == "-" {
+        "stdin".into()
+    } else if names_a_file(input) {
+        std::path::Path::new(input)
+            .file_name()
+            .map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned())
+    } else {
+        "argument".into()
+    }
+}
+
+/// The material a scan was made of, for the ledger.
+struct Material<'a> {
+    watch: &'a WatchOnly,
+    bytes: &'a [u8],
+    input_name: String,
+    /// Private material is held (on the signer): the funds can be moved.
+    spendable: bool,
+}
+
+/// A watch-only file as is, or public material turned into one through custos-keys; with
+/// whether private material stands behind it (a watch-only file made from a seed or keys).
+fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u8>, bool)> {
     let text = read_input(input)?;
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
@@ -323,14 +466,24 @@ fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u
             Failure::input(anyhow!("input looks like JSON but does not parse: {e}"))
         })?;
         let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if format == INVENTORY_FORMAT {
+        if is_inventory_format(format) {
             return Err(Failure::input(anyhow!(
                 "input is an inventory (the result of a scan), not a watch-only file; render it with `custos inspect report` or pass the watch-only file"
             )));
         }
+        if format == CUSTODY_POLICY_FORMAT {
+            let p: CustodyPolicy = serde_json::from_value(v).map_err(|e| {
+                Failure::input(anyhow!(
+                    "custody policy does not match {CUSTODY_POLICY_FORMAT}: {e}"
+                ))
+            })?;
+            let w = custody_watch_only(&p, network)?;
+            let bytes = serde_json::to_vec_pretty(&w).map_err(Failure::env)?;
+            return Ok((w, bytes, false));
+        }
         if format != WATCH_ONLY_FORMAT {
             return Err(Failure::input(anyhow!(
-                "JSON input has format {format:?}; expected {WATCH_ONLY_FORMAT:?}"
+                "JSON input has format {format:?}; expected {WATCH_ONLY_FORMAT:?} (or a custody policy, {CUSTODY_POLICY_FORMAT:?})"
             )));
         }
         let w: WatchOnly = serde_json::from_value(v).map_err(|e| {
@@ -338,7 +491,8 @@ fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u
                 "watch-only file does not match {WATCH_ONLY_FORMAT}: {e}"
             ))
         })?;
-        return Ok((w, text.into_bytes()));
+        let spendable = crate::report::describes_private_material(&w.material);
+        return Ok((w, text.into_bytes(), spendable));
     }
     let secret = SecretString::new(text);
     let material = custos_keys::classify(&secret, network).map_err(Failure::input)?;
@@ -357,17 +511,18 @@ fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u
     )
     .map_err(Failure::input)?;
     let bytes = serde_json::to_vec_pretty(&w).map_err(Failure::env)?;
-    Ok((w, bytes))
+    Ok((w, bytes, false))
 }
 
 fn record(
     app: &App,
     case: &mut Case,
     report: &ScanReport,
-    watch_bytes: &[u8],
+    material: &Material<'_>,
     inv_json: &[u8],
     args: &InspectArgs,
 ) -> CmdResult {
+    let watch_bytes = material.bytes;
     let mut artifacts = vec![
         NewArtifact {
             kind: "inventory".into(),
@@ -420,6 +575,7 @@ fn record(
         data: serde_json::to_vec_pretty(&headers).map_err(Failure::env)?,
     });
     let inv_sha = artifacts[0].sha256();
+    let watch_sha = artifacts[1].sha256();
     let inv = &report.inventory;
     let draft = EventDraft::new(
         EVENT_KIND,
@@ -436,10 +592,18 @@ fn record(
             "warnings": inv.warnings.len(),
             "round_trips": report.round_trips,
             "inventory_sha256": inv_sha,
-            "gap": args.gap,
-            "change_gap": args.change_gap,
-            "accounts": args.accounts,
+            "gap": report.settings.gap,
+            "change_gap": report.settings.change_gap,
+            "accounts": report.settings.accounts,
+            "deep": args.deep,
             "paths": args.paths,
+            "sources": material.watch.sources.len(),
+            "sources_skipped": report.skipped.len(),
+            "input_name": material.input_name,
+            "material": material.watch.material,
+            "fingerprint": material.watch.fingerprint,
+            "spendable": material.spendable,
+            "watch_only_sha256": watch_sha,
         }),
     );
     app.record(Some(case), draft, artifacts)?;
@@ -480,6 +644,10 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
             case.info().case_id
         )));
     };
+    let mut sections: Vec<Section> = crate::report::what_was_seized_section(&case)?
+        .into_iter()
+        .collect();
+    sections.push(section);
     let events = case.events()?;
     let artifacts = case.artifacts()?;
     let verify = case.verify(None)?;
@@ -488,7 +656,7 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
         &events,
         &artifacts,
         &verify,
-        &[section],
+        &sections,
         &custos_core::ledger::now_utc(),
     );
     match out {
@@ -498,20 +666,40 @@ fn run_report(app: &App, out: Option<&std::path::Path>) -> CmdResult {
     Ok(())
 }
 
-/// Inspection's progress events in words, on the shared progress line.
-struct ProgressBar(crate::progress::ProgressLine);
+/// Inspection's progress events in words, on the shared progress line (shared with the
+/// server connection, which reports answers arriving within a long round trip).
+struct ProgressBar(Arc<Mutex<crate::progress::ProgressLine>>);
 
 impl ProgressBar {
     fn new(_app: &App) -> Self {
-        ProgressBar(crate::progress::ProgressLine::new())
+        ProgressBar(Arc::new(Mutex::new(crate::progress::ProgressLine::new())))
+    }
+
+    fn line(&self) -> std::sync::MutexGuard<'_, crate::progress::ProgressLine> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A hook for the server connection: answers received within a round trip.
+    fn hook(&self) -> custos_chain::electrum::ProgressHook {
+        let line = self.0.clone();
+        Box::new(move |done, total| {
+            let mut l = line.lock().unwrap_or_else(|p| p.into_inner());
+            if l.is_on() {
+                l.show(&format!("inspect: {done}/{total} answers received"));
+            }
+        })
     }
 
     fn update(&mut self, p: &Progress) {
-        if !self.0.is_on() {
+        let mut l = self.line();
+        if !l.is_on() {
             return;
         }
         let line = match p {
             Progress::Tip { height } => format!("inspect: tip at height {height}"),
+            Progress::Network { headers } => {
+                format!("inspect: {headers} headers validated from genesis: the server is on this network")
+            }
             Progress::Window {
                 round,
                 scripts,
@@ -522,20 +710,13 @@ impl ProgressBar {
             Progress::Transactions { count } => {
                 format!("inspect: {count} transactions fetched and hashed")
             }
-            Progress::Headers { done, total } => {
-                let pct = u64::from(*done) * 100 / u64::from((*total).max(1));
-                format!(
-                    "inspect: headers {done}/{total} validated [{:<20}] {pct}%",
-                    "#".repeat((pct / 5) as usize)
-                )
-            }
             Progress::Proofs { count } => format!("inspect: {count} merkle proofs checked"),
             Progress::CrossCheck { server } => format!("inspect: cross-checking with {server}"),
         };
-        self.0.show(&line);
+        l.show(&line);
     }
 
     fn finish(&mut self) {
-        self.0.finish();
+        self.line().finish();
     }
 }

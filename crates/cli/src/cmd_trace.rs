@@ -344,7 +344,7 @@ fn inventory_starts(text: &str, p: &Path, network: Network) -> CmdResult<Vec<Sta
             p.display()
         ))
     })?;
-    if inv.format != INVENTORY_FORMAT {
+    if !custos_core::inventory::is_inventory_format(&inv.format) {
         return Err(Failure::input(anyhow!(
             "{} has format {:?}; expected {INVENTORY_FORMAT:?}",
             p.display(),

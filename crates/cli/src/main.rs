@@ -53,7 +53,7 @@ struct Cli {
     /// More log output on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
-    /// Only errors on stderr.
+    /// Only errors on stderr (no progress, no warnings).
     #[arg(short, long, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -102,11 +102,16 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colour only on a terminal: no escape codes in redirected logs.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .try_init();
+    if quiet {
+        progress::silence();
+    }
 }
 
 /// Report sections contributed by every stage that has something to say about the case.
@@ -115,6 +120,7 @@ pub(crate) fn report_sections(
 ) -> Result<Vec<custos_case::report::Section>, Failure> {
     #[allow(unused_mut)]
     let mut sections = Vec::new();
+    sections.extend(report::what_was_seized_section(_case)?);
     sections.extend(report::custody_path_section(_case)?);
     sections.extend(cmd_inspect::report_section(_case)?);
     sections.extend(cmd_trace::report_section(_case)?);

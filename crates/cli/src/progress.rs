@@ -1,8 +1,19 @@
 //! A plain-text progress line on stderr, rewritten in place on a terminal, one line per update
-//! otherwise; off when `CUSTOS_NO_PROGRESS` is set. Shared by the long-running commands
-//! (inspect, trace); each turns its own progress events into text.
+//! otherwise; off with `-q` ([`silence`]) or when `CUSTOS_NO_PROGRESS` is set. Shared by the
+//! long-running commands (inspect, trace); each turns its own progress events into text. No
+//! escape codes are written: a carriage return on a terminal, whole lines elsewhere.
 
-use std::io::{IsTerminal, Write};
+use std::{
+    io::{IsTerminal, Write},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Turns progress off for the rest of the process (`-q`).
+pub fn silence() {
+    QUIET.store(true, Ordering::Relaxed);
+}
 
 /// The progress line.
 #[derive(Debug)]
@@ -16,7 +27,7 @@ impl ProgressLine {
     /// A progress line on stderr.
     pub fn new() -> Self {
         ProgressLine {
-            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none(),
+            on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none() && !QUIET.load(Ordering::Relaxed),
             tty: std::io::stderr().is_terminal(),
             last_len: 0,
         }

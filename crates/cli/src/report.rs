@@ -1,12 +1,182 @@
-//! The "Custody path" section of the case report: every scan, ceremony, sweep, broadcast and
-//! confirmation recorded in the ledger, in order, with the figures a court asks for.
+//! Case-report sections built from the ledger: "What was seized" (every material scanned, its
+//! latest scan, the case total split into spendable and watch-only, the evidence status) and
+//! "Custody path" (every scan, ceremony, sweep, broadcast and confirmation in order, with the
+//! figures a court asks for).
 
-use custos_case::report::{escape, table, Section};
+use std::collections::{BTreeMap, HashMap};
+
+use custos_case::report::{escape, seized_section, table, Section, SeizedMaterial, SeizedTotals};
 use custos_case::Case;
-use custos_core::Sat;
+use custos_core::{inventory::Inventory, Sat};
 use serde_json::Value;
 
 use crate::app::Failure;
+
+/// Text of a JSON list of strings joined with ", " (a server list), else the value as text.
+fn list(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => s(v, k),
+    }
+}
+
+/// Whether a material description (the watch-only file's `material`, never the secret) names
+/// private material: a seed, private keys. Used for scans recorded before the scan recorded it.
+pub fn describes_private_material(material: &str) -> bool {
+    let m = material.to_ascii_lowercase();
+    [
+        "bip39",
+        "electrum seed",
+        "extended private",
+        "wif",
+        "slip39",
+        "slip-39",
+        "private key",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+/// The latest scan of each material: grouped by the material's fingerprint (else its
+/// watch-only file's hash, else the scan itself).
+fn latest_scans(events: &[custos_core::ledger::Event]) -> Vec<&custos_core::ledger::Event> {
+    let mut latest: BTreeMap<String, &custos_core::ledger::Event> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for e in events
+        .iter()
+        .filter(|e| e.kind == crate::cmd_inspect::EVENT_KIND)
+    {
+        let p = &e.payload;
+        if s(p, "material").starts_with(crate::cmd_inspect::CUSTODY_MATERIAL) {
+            // The custody wallet's own balance is not seized material.
+            continue;
+        }
+        let key = [s(p, "fingerprint"), s(p, "watch_only_sha256")]
+            .into_iter()
+            .find(|k| !k.is_empty())
+            .unwrap_or_else(|| format!("scan #{}", e.seq));
+        if !latest.contains_key(&key) {
+            order.push(key.clone());
+        }
+        latest.insert(key, e);
+    }
+    order
+        .iter()
+        .filter_map(|k| latest.get(k).copied())
+        .collect()
+}
+
+/// The evidence status of a scan in words, and whether it is clean.
+fn evidence(inv: &Inventory, offline: bool) -> (String, bool) {
+    let unverified = inv
+        .utxos
+        .iter()
+        .filter(|u| u.height > 0 && !u.verified)
+        .count();
+    let mut parts = Vec::new();
+    let ok = inv.complete && unverified == 0;
+    if !inv.complete {
+        parts.push(format!(
+            "INCOMPLETE ({} warning(s)); totals not final",
+            inv.warnings.len()
+        ));
+    } else if unverified > 0 {
+        parts.push(format!("{unverified} confirmed output(s) not SPV-verified"));
+    } else {
+        parts.push("SPV-verified".to_string());
+    }
+    match inv.servers.len() {
+        0 | 1 => parts.push(format!(
+            "one server ({}), not cross-checked",
+            inv.servers.first().map_or("?", String::as_str)
+        )),
+        _ => parts.push(format!(
+            "cross-checked: {} and {}",
+            inv.servers[0],
+            inv.servers[1..].join(", ")
+        )),
+    }
+    if offline {
+        parts.push("replayed from the case cache".into());
+    }
+    (parts.join("; "), ok)
+}
+
+/// The "What was seized" section (none before the first scan).
+pub fn what_was_seized_section(case: &Case) -> Result<Option<Section>, Failure> {
+    let events = case.events()?;
+    let scans = latest_scans(&events);
+    if scans.is_empty() {
+        return Ok(None);
+    }
+    let mut materials = Vec::new();
+    // outpoint -> (value, spendable, verified) over every material's latest scan.
+    let mut outputs: HashMap<String, (Sat, bool, bool)> = HashMap::new();
+    for e in scans {
+        let p = &e.payload;
+        let sha = s(p, "inventory_sha256");
+        let a = case.artifact(&sha)?;
+        let inv: Inventory = serde_json::from_slice(&a.data).map_err(|err| {
+            Failure::input(anyhow::anyhow!(
+                "inventory artifact {sha} of ledger event {} does not parse: {err}",
+                e.seq
+            ))
+        })?;
+        let kind = s(p, "material");
+        let spendable = p
+            .get("spendable")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| describes_private_material(&kind));
+        let (ev, evidence_ok) = evidence(
+            &inv,
+            p.get("offline").and_then(Value::as_bool) == Some(true),
+        );
+        for u in &inv.utxos {
+            let o = outputs.entry(u.outpoint.clone()).or_insert((
+                u.value,
+                spendable,
+                u.verified || u.height == 0,
+            ));
+            o.1 |= spendable;
+            o.2 &= u.verified || u.height == 0;
+        }
+        let or_dash = |x: String| {
+            if x.is_empty() {
+                "(not recorded)".to_string()
+            } else {
+                x
+            }
+        };
+        materials.push(SeizedMaterial {
+            file: or_dash(s(p, "input_name")),
+            kind: or_dash(kind),
+            fingerprint: or_dash(s(p, "fingerprint")),
+            spendable,
+            confirmed: inv.confirmed,
+            unconfirmed: inv.unconfirmed,
+            evidence: ev,
+            evidence_ok,
+            scanned: format!("{} (#{})", e.time, e.seq),
+        });
+    }
+    let mut t = SeizedTotals::default();
+    for (value, spendable, verified) in outputs.values() {
+        let bucket = if *spendable {
+            &mut t.spendable
+        } else {
+            &mut t.watch_only
+        };
+        *bucket = bucket.checked_add(*value).map_err(Failure::input)?;
+        if !verified {
+            t.unverified = t.unverified.checked_add(*value).map_err(Failure::input)?;
+        }
+    }
+    Ok(Some(seized_section(&materials, &t)))
+}
 
 fn s(v: &Value, k: &str) -> String {
     match v.get(k) {
@@ -31,10 +201,15 @@ pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
         let p = &e.payload;
         let what = match e.kind.as_str() {
             "inspect.scan" => format!(
-                "scan of {} source(s) at tip {} ({}): confirmed {}, unconfirmed {}; complete: {}; {} round trip(s)",
-                s(p, "sources"),
+                "scan of {} at tip {} ({}): confirmed {}, unconfirmed {}; complete: {}; {} round trip(s)",
+                match (s(p, "material"), s(p, "sources")) {
+                    (m, n) if !m.is_empty() && !n.is_empty() => format!("{m} ({n} source(s))"),
+                    (m, _) if !m.is_empty() => m,
+                    (_, n) if !n.is_empty() => format!("{n} source(s)"),
+                    _ => format!("{} used address(es)", s(p, "used_addresses")),
+                },
                 s(p, "tip_height"),
-                s(p, "servers"),
+                list(p, "servers"),
                 btc(p, "confirmed_sat"),
                 btc(p, "unconfirmed_sat"),
                 s(p, "complete"),

@@ -307,3 +307,205 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     ]));
     assert_eq!(code, 1);
 }
+
+#[test]
+fn a_gap_of_zero_is_an_input_error_not_a_gap_of_one() {
+    let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
+    for flag in ["--gap", "--change-gap"] {
+        let (code, _, err) = run(custos().args([
+            "--network",
+            "regtest",
+            "inspect",
+            xpub.to_str().unwrap(),
+            flag,
+            "0",
+            "--server",
+            "tcp://127.0.0.1:1",
+        ]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("at least 1"), "{err}");
+    }
+}
+
+/// The signer binary next to `custos` (built on demand: it belongs to another package).
+fn signer() -> Command {
+    let dir = Path::new(env!("CARGO_BIN_EXE_custos")).parent().unwrap();
+    let bin = dir.join("custos-signer");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "custos-signer"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cannot build custos-signer");
+    }
+    let mut c = Command::new(bin);
+    c.env("RUST_LOG", "error");
+    c
+}
+
+/// Chromium, or `None` (said on stderr) when it is missing and `CUSTOS_REQUIRE_LIVE` is unset.
+fn chromium() -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from("/usr/bin/chromium");
+    if p.is_file() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
+        "chromium not found and CUSTOS_REQUIRE_LIVE=1"
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("chromium not found: skipping the browser part");
+    }
+    None
+}
+
+/// The page's DOM after headless chromium ran it, with the console errors it logged.
+fn rendered_dom(bin: &Path, page: &Path) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "chromium failed: {o:?}");
+    let errors = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), errors)
+}
+
+/// Issue 11 items 7 and 8: the case report's "What was seized" section (per material its
+/// latest scan, the total split into spendable and watch-only, the evidence status) as a
+/// browser renders it; the custody-path row has no template hole; `-q` silences progress and
+/// progress written to a file carries no escape codes.
+#[test]
+fn the_case_report_says_what_was_seized_per_material_and_in_total() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let truth = lab.ground_truth().clone();
+    let (seed_sat, watch_sat) = (
+        truth.wallet("mixed").unwrap().balance_sat,
+        truth.wallet("watch").unwrap().balance_sat,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    new_case(&case);
+    let dir = custos_lab::fixtures_dir().join("lab/seized-mixed");
+    let seed_watch = tmp.path().join("seed-watch-only.json");
+    let (code, _, err) = run(signer().args([
+        "material",
+        "watch-only",
+        "--input",
+        dir.join("seed.txt").to_str().unwrap(),
+        "--network",
+        "regtest",
+        "--out",
+        seed_watch.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let inspect = |input: &Path, extra: &[&str]| {
+        let mut c = custos();
+        c.env_remove("CUSTOS_NO_PROGRESS").args([
+            "--case",
+            case.to_str().unwrap(),
+            "inspect",
+            input.to_str().unwrap(),
+            "--server",
+            &lab.url(),
+        ]);
+        c.args(extra);
+        run(&mut c)
+    };
+    // The xpub twice (its latest scan counts), the seed's watch-only once, quietly.
+    let (code, _, err) = inspect(&dir.join("xpub.txt"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("inspect: discovery round 1"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "escape codes in redirected stderr: {err:?}"
+    );
+    let (code, _, err) = inspect(&dir.join("xpub.txt"), &["-q"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "-q printed: {err}");
+    let (code, out, err) = inspect(&seed_watch, &["-q"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("coverage: gap 20 receive / 10 change, accounts auto"),
+        "{out}"
+    );
+    assert!(out.contains("only one server was asked"), "{out}");
+
+    let page = tmp.path().join("report.html");
+    let (code, _, err) = run(custos().args([
+        "--case",
+        case.to_str().unwrap(),
+        "inspect",
+        "report",
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let btc = |sat: u64| format!("{} BTC ({sat} sat)", custos_core::Sat(sat).to_btc_string());
+    let expect = [
+        "<h2>What was seized</h2>".to_string(),
+        format!("Case total: <b>{}</b>", btc(seed_sat + watch_sat)),
+        format!("spendable (private material held) {}", btc(seed_sat)),
+        format!("watch-only {}", btc(watch_sat)),
+        "<td>seed-watch-only.json</td>".to_string(),
+        "<td>xpub.txt</td>".to_string(),
+        "SPV-verified; one server".to_string(),
+    ];
+    for e in &expect {
+        assert!(html.contains(e.as_str()), "report lacks {e}");
+    }
+    // One row per material, not per scan: three scans, two materials.
+    let section = html.split("<h2>What was seized</h2>").nth(1).unwrap();
+    let section = section.split("<h2>").next().unwrap();
+    assert_eq!(section.matches("<tr>").count(), 3, "header + 2 materials");
+
+    let (code, _, err) = run(custos().args([
+        "--case",
+        case.to_str().unwrap(),
+        "case",
+        "export",
+        tmp.path().join("export").to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let full = std::fs::read_to_string(tmp.path().join("export/report.html")).unwrap();
+    assert!(
+        !full.contains("scan of  source"),
+        "template hole in the custody path"
+    );
+    assert!(
+        !full.contains("[&quot;tcp://"),
+        "server list printed as a JSON array"
+    );
+    assert!(
+        full.contains(&format!("({})", lab.url())),
+        "server named in the custody path"
+    );
+
+    let Some(bin) = chromium() else { return };
+    let (dom, errors) = rendered_dom(&bin, &page);
+    assert!(errors.is_empty(), "console: {errors:?}");
+    for e in &expect {
+        assert!(dom.contains(e.as_str()), "rendered page lacks {e}");
+    }
+}

@@ -289,6 +289,27 @@ fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf()
     let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
     let (coin, value) = sweep_into_custody(d, &lab, &policy_path);
 
+    // The custody wallet inspected like any other material (issue 10 item 1, watch and
+    // inspection): its policy file finds exactly the swept coin, SPV-verified.
+    let out = ok(custos().args([
+        "--json",
+        "--network",
+        "regtest",
+        "inspect",
+        s(&policy_path),
+        "--server",
+        &lab.url(),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let utxos = v["inventory"]["utxos"].as_array().unwrap();
+    assert_eq!(utxos.len(), 1, "{v}");
+    assert_eq!(utxos[0]["outpoint"], coin.to_string());
+    assert_eq!(utxos[0]["value"], value);
+    assert_eq!(utxos[0]["verified"], true);
+    assert_eq!(utxos[0]["source"], "custody/receive");
+    assert_eq!(v["inventory"]["confirmed"], value);
+    assert_eq!(v["inventory"]["complete"], true);
+
     // Two keyholders sign separate copies on their own signers, checked against the policy.
     let psbt = custody_spend(&lab, &policy, coin, value);
     let mut signed = Vec::new();

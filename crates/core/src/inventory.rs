@@ -3,11 +3,14 @@
 //!
 //! - [`WatchOnly`]: what `custos-signer material watch-only` writes from seized secret material
 //!   and what `custos inspect` reads — public descriptors with key origins and bare addresses;
-//! - [`Inventory`]: what `custos inspect` finds — every used address, its UTXOs with the full
-//!   previous transaction and proof status — and what `custos sweep build` spends.
+//! - [`Inventory`]: what `custos inspect` finds — every used address, its UTXOs with proof
+//!   status, and each funding transaction once, keyed by txid — and what `custos sweep build`
+//!   spends.
 //!
 //! Descriptors are strings in BIP380 syntax with checksum; the crates that use them parse them
 //! with rust-miniscript. JSON field names are stable (documented in docs/formats.md).
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +18,17 @@ use crate::{Network, Sat};
 
 /// Format tag of [`WatchOnly`] files.
 pub const WATCH_ONLY_FORMAT: &str = "custos-watch-only-v1";
-/// Format tag of [`Inventory`] files.
-pub const INVENTORY_FORMAT: &str = "custos-inventory-v1";
+/// Format tag of [`Inventory`] files written now: each funding transaction stored once, in
+/// [`Inventory::transactions`].
+pub const INVENTORY_FORMAT: &str = "custos-inventory-v2";
+/// Format tag of the first inventory files: the funding transaction inline in every UTXO
+/// ([`InventoryUtxo::prev_tx`]). Still read.
+pub const INVENTORY_FORMAT_V1: &str = "custos-inventory-v1";
+
+/// Whether `format` is an inventory format this version reads.
+pub fn is_inventory_format(format: &str) -> bool {
+    format == INVENTORY_FORMAT || format == INVENTORY_FORMAT_V1
+}
 
 /// A watch-only description of seized material.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +99,25 @@ pub struct Inventory {
     /// Problems met (lying server, disagreement with a second server, ...).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Every funding transaction of [`Inventory::utxos`], once: txid → raw transaction, hex
+    /// (v2; empty in v1 files, which carry it in each UTXO).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transactions: BTreeMap<String, String>,
+}
+
+impl Inventory {
+    /// The funding transaction of `u`, hex: inline (v1) or from [`Inventory::transactions`]
+    /// by the outpoint's txid (v2).
+    pub fn prev_tx_hex<'a>(&'a self, u: &'a InventoryUtxo) -> Option<&'a str> {
+        if !u.prev_tx.is_empty() {
+            return Some(&u.prev_tx);
+        }
+        let txid = u
+            .outpoint
+            .split_once(':')
+            .map_or(u.outpoint.as_str(), |(t, _)| t);
+        self.transactions.get(txid).map(String::as_str)
+    }
 }
 
 /// A used address.
@@ -132,7 +163,10 @@ pub struct InventoryUtxo {
     /// Whether the funding transaction was checked by SPV (hash = txid, merkle proof against a
     /// validated header chain).
     pub verified: bool,
-    /// The full funding transaction, hex (for `non_witness_utxo`).
+    /// The full funding transaction, hex (for `non_witness_utxo`): v1 files only. v2 leaves it
+    /// out and keeps the transaction once in [`Inventory::transactions`]; read it through
+    /// [`Inventory::prev_tx_hex`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prev_tx: String,
 }
 

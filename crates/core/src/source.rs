@@ -155,4 +155,108 @@ pub trait BitcoinSource {
 
     /// A fee estimate for confirmation within `blocks`, if the server has one.
     fn estimate_fee(&self, blocks: u16) -> Result<Option<SatPerKvb>, SourceError>;
+
+    /// Whether [`BitcoinSource::bundle`] costs one round trip (true) or one per part and header
+    /// batch (false, the default implementation).
+    fn pipelines_bundles(&self) -> bool {
+        false
+    }
+
+    /// Several independent batches answered together: one round trip where the source can
+    /// pipeline them (an Electrum server), one call per kind otherwise (the default). Each part
+    /// succeeds or fails on its own; an empty part is not asked.
+    fn bundle(&self, b: &Bundle) -> BundleAnswer {
+        let headers = match b.headers {
+            Some((start, count)) => headers_in_batches(self, start, count),
+            None => Ok(Vec::new()),
+        };
+        BundleAnswer {
+            raw_transactions: if b.txids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.raw_transactions(&b.txids)
+            },
+            merkle_proofs: if b.proofs.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.merkle_proofs(&b.proofs)
+            },
+            unspents: if b.unspents.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.unspents(&b.unspents)
+            },
+            headers,
+        }
+    }
+}
+
+/// Headers per `headers` call (one difficulty period; Electrum servers allow at least this).
+pub const HEADER_BATCH: u32 = 2016;
+
+/// `count` headers from `start` in calls of at most [`HEADER_BATCH`], stopping at a short answer.
+fn headers_in_batches<S: BitcoinSource + ?Sized>(
+    s: &S,
+    start: u32,
+    count: u32,
+) -> Result<Vec<Header>, SourceError> {
+    let mut out = Vec::new();
+    let end = start.saturating_add(count);
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(HEADER_BATCH);
+        let got = s.headers(at, n)?;
+        let short = got.len() < n as usize;
+        at = at.saturating_add(n);
+        out.extend(got);
+        if short {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The batches of a [`BitcoinSource::bundle`] call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bundle {
+    /// Raw transactions to fetch.
+    pub txids: Vec<Txid>,
+    /// Merkle proofs to fetch, `(txid, height)`.
+    pub proofs: Vec<(Txid, u32)>,
+    /// Scripts whose unspent outputs to list.
+    pub unspents: Vec<ScriptBuf>,
+    /// Headers to fetch: `(start, count)`, any count (split as the source needs).
+    pub headers: Option<(u32, u32)>,
+}
+
+impl Bundle {
+    /// Calls the default [`BitcoinSource::bundle`] makes: one per non-empty part, one per
+    /// header batch.
+    pub fn unpipelined_calls(&self) -> u64 {
+        let parts = [
+            !self.txids.is_empty(),
+            !self.proofs.is_empty(),
+            !self.unspents.is_empty(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count() as u64;
+        let headers = self
+            .headers
+            .map_or(0, |(_, count)| u64::from(count.div_ceil(HEADER_BATCH)));
+        parts + headers
+    }
+}
+
+/// The answers to a [`Bundle`], each part in request order.
+#[derive(Debug, Clone)]
+pub struct BundleAnswer {
+    /// Raw transactions (unchecked).
+    pub raw_transactions: Result<Vec<Vec<u8>>, SourceError>,
+    /// Merkle proofs.
+    pub merkle_proofs: Result<Vec<MerkleProof>, SourceError>,
+    /// Unspent lists.
+    pub unspents: Result<Vec<Vec<Unspent>>, SourceError>,
+    /// Headers (fewer than asked at the tip).
+    pub headers: Result<Vec<Header>, SourceError>,
 }

@@ -3,20 +3,25 @@
 //! key origin of each key (`wpkh([d34db33f/84'/1'/0'/0/5]02ab…)`), which is what a PSBT's
 //! bip32_derivation needs.
 
-use std::str::FromStr;
+use std::{str::FromStr, sync::LazyLock};
 
 use bitcoin::{
     address::NetworkUnchecked,
-    bip32::KeySource,
+    bip32::{DerivationPath, KeySource},
     secp256k1::{Secp256k1, VerifyOnly},
     Address, Network, ScriptBuf,
 };
 use miniscript::{
     descriptor::{
-        DefiniteDescriptorKey, DescriptorPublicKey, DescriptorType, SinglePub, SinglePubKey,
+        DefiniteDescriptorKey, DescriptorPublicKey, DescriptorType, DescriptorXKey, SinglePub,
+        SinglePubKey,
     },
-    translate_hash_fail, Descriptor, Translator,
+    translate_hash_clone, translate_hash_fail, Descriptor, Translator,
 };
+
+/// The one verification context of the process: creating one per derived script cost more
+/// than the derivation (a context is an allocation and a self-test).
+pub static SECP: LazyLock<Secp256k1<VerifyOnly>> = LazyLock::new(Secp256k1::verification_only);
 
 use crate::Error;
 
@@ -86,7 +91,7 @@ impl ParsedDescriptor {
         Ok(singles
             .into_iter()
             .map(|desc| ParsedDescriptor {
-                kind: Kind::Keys(Box::new(desc)),
+                kind: Kind::Keys(Box::new(pre_derive(desc))),
             })
             .collect())
     }
@@ -158,7 +163,7 @@ impl ParsedDescriptor {
     ) -> Result<(ScriptBuf, Option<Address>), Error> {
         match &self.kind {
             Kind::Keys(_) => {
-                let script = self.at(label, index)?.script_pubkey();
+                let script = script_of(&self.at(label, index)?);
                 let address = Address::from_script(&script, network).ok();
                 Ok((script, address))
             }
@@ -167,6 +172,58 @@ impl ParsedDescriptor {
                 Ok((a.script_pubkey(), Some(a)))
             }
         }
+    }
+}
+
+/// The output script of a definite descriptor, with the process's one context. A key-path-only
+/// `tr()` is tweaked here: miniscript's own taproot path builds a context per call.
+pub fn script_of(d: &Descriptor<DefiniteDescriptorKey>) -> ScriptBuf {
+    let derived = d.derived_descriptor(&*SECP);
+    match &derived {
+        Descriptor::Tr(tr) if tr.tap_tree().is_none() => {
+            let internal = tr.internal_key().inner.x_only_public_key().0;
+            ScriptBuf::new_p2tr(&*SECP, internal, None)
+        }
+        other => other.script_pubkey(),
+    }
+}
+
+/// Moves each extended key's fixed derivation steps (`xpub/0` of `xpub/0/*`) into the key
+/// itself, once: deriving index i then costs one child derivation, not one per step. Origins
+/// (master fingerprint, full path) are unchanged, so every definite descriptor written is the
+/// same text as before.
+fn pre_derive(desc: Descriptor<DescriptorPublicKey>) -> Descriptor<DescriptorPublicKey> {
+    struct Fold;
+    impl Translator<DescriptorPublicKey> for Fold {
+        type TargetPk = DescriptorPublicKey;
+        type Error = std::convert::Infallible;
+        fn pk(&mut self, pk: &DescriptorPublicKey) -> Result<DescriptorPublicKey, Self::Error> {
+            let DescriptorPublicKey::XPub(x) = pk else {
+                return Ok(pk.clone());
+            };
+            let steps: &[bitcoin::bip32::ChildNumber] = x.derivation_path.as_ref();
+            if steps.is_empty() || steps.iter().any(|c| c.is_hardened()) {
+                return Ok(pk.clone());
+            }
+            let Ok(xkey) = x.xkey.derive_pub(&*SECP, &x.derivation_path) else {
+                return Ok(pk.clone());
+            };
+            let origin = match &x.origin {
+                Some((fp, path)) => (*fp, path.extend(&x.derivation_path)),
+                None => (x.xkey.fingerprint(), x.derivation_path.clone()),
+            };
+            Ok(DescriptorPublicKey::XPub(DescriptorXKey {
+                origin: Some(origin),
+                xkey,
+                derivation_path: DerivationPath::master(),
+                wildcard: x.wildcard,
+            }))
+        }
+        translate_hash_clone!(DescriptorPublicKey);
+    }
+    match desc.translate_pk(&mut Fold) {
+        Ok(d) => d,
+        Err(_) => desc,
     }
 }
 

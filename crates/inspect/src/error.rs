@@ -33,6 +33,22 @@ pub enum Error {
     /// `--paths` names nothing in the file.
     #[error("--paths {0:?} selects no source of the watch-only file")]
     NoSources(String),
+    /// The server's chain does not start at the watch-only file's network's genesis: nothing
+    /// was asked about any script.
+    #[error("server {server} is not on {network}: its block 0 is {got}, {network}'s genesis is {expected}; no script was sent to it")]
+    WrongNetwork {
+        /// Server.
+        server: String,
+        /// The watch-only file's network.
+        network: String,
+        /// Hash of the server's block 0 (or why there is none).
+        got: String,
+        /// The network's genesis hash.
+        expected: String,
+    },
+    /// A scan option is out of range.
+    #[error("{0}")]
+    Options(String),
     /// The source failed before the scan could start (no tip).
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -56,7 +72,10 @@ impl Classify for Error {
             Error::Descriptor { .. }
             | Error::Derivation { .. }
             | Error::WatchOnly(_)
-            | Error::NoSources(_) => ExitClass::Input,
+            | Error::NoSources(_)
+            | Error::Options(_) => ExitClass::Input,
+            // Pointed at the wrong server: fix the command (input), not the network.
+            Error::WrongNetwork { .. } => ExitClass::Input,
             Error::Source(e) => e.exit_class(),
             Error::Amount(e) => e.exit_class(),
         }

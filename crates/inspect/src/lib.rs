@@ -4,8 +4,10 @@
 //! addresses, balances, UTXOs with SPV status, first and last activity), written against the
 //! `custos-core` chain-source traits so they are tested with in-memory chains and the lab.
 //!
-//! - [`scan()`]: all sources of a watch-only file at once, one batched round trip per gap window
-//!   across every path, BIP44 account discovery, every transaction hashed against its txid and
+//! - [`scan()`]: the server's header chain checked from genesis before any script is sent; all
+//!   sources of a watch-only file at once, one batched round trip per window across every path
+//!   (windows doubling while a chain keeps being used), BIP44 account discovery; transactions,
+//!   proofs and unspent lists in one pipelined round trip; every transaction hashed against its txid and
 //!   every confirmed one checked against its merkle proof and a header chain validated from
 //!   genesis; unspent outputs derived from the transactions and compared with the server's
 //!   list; optionally every answer cross-checked with a second server. A scan that cannot
@@ -25,6 +27,6 @@ pub mod scan;
 
 pub use error::Error;
 pub use scan::{
-    scan, Accounts, Evidence, Paths, Progress, ProofStatus, ScanOptions, ScanReport, SourceSummary,
-    DEFAULT_CHANGE_GAP, DEFAULT_GAP,
+    scan, Accounts, Evidence, Paths, Progress, ProofStatus, ScanOptions, ScanReport, ScanSettings,
+    Skipped, SourceSummary, DEFAULT_CHANGE_GAP, DEFAULT_GAP, MAX_WINDOW,
 };

@@ -1,16 +1,15 @@
-//! The discovery scan: every source of a watch-only file at once, one batched round trip per
-//! gap window across all paths, BIP44 account discovery, then SPV verification of everything
-//! found and (optionally) a cross-check against a second server.
+//! The discovery scan: the server's chain checked from genesis before any script is sent, then
+//! every source of a watch-only file at once, one batched round trip per window across all
+//! paths (windows growing while a chain keeps being used), BIP44 account discovery, then one
+//! pipelined round for transactions, merkle proofs and unspent lists, SPV verification of
+//! everything found and (optionally) a cross-check against a second server.
 
 use std::{
     cell::Cell,
     collections::{BTreeMap, BTreeSet, HashMap},
 };
 
-use bitcoin::{
-    block::Header, consensus::serialize, secp256k1::Secp256k1, OutPoint, ScriptBuf, Transaction,
-    Txid,
-};
+use bitcoin::{block::Header, consensus::serialize, OutPoint, ScriptBuf, Transaction, Txid};
 use custos_chain::{
     crosscheck::{cross_check, CheckItem, CrossCheck},
     spv, VerifiedChain,
@@ -20,7 +19,10 @@ use custos_core::{
         Inventory, InventoryUtxo, UsedAddress, WatchOnly, INVENTORY_FORMAT, WATCH_ONLY_FORMAT,
     },
     ledger,
-    source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
+    source::{
+        BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip,
+        Unspent,
+    },
     Sat,
 };
 use serde::Serialize;
@@ -31,8 +33,9 @@ use crate::{derive::ParsedDescriptor, Error};
 pub const DEFAULT_GAP: u32 = 20;
 /// Default change-chain gap limit (Electrum's `gap_limit_for_change`).
 pub const DEFAULT_CHANGE_GAP: u32 = 10;
-/// Transactions and proofs asked per round trip.
-pub const TX_BATCH: usize = 2000;
+/// Largest discovery window per chain and round: a chain in use has its window doubled each
+/// round (gap, 2·gap, 4·gap…) up to this many scripts.
+pub const MAX_WINDOW: u32 = 4096;
 
 /// Which accounts of account-discovering catalogue entries to scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,11 @@ pub enum Progress {
         /// Height.
         height: u32,
     },
+    /// Header chain validated from genesis (before any script is sent).
+    Network {
+        /// Headers validated.
+        headers: u32,
+    },
     /// A discovery round trip done.
     Window {
         /// Round number, from 1.
@@ -110,13 +118,6 @@ pub enum Progress {
     Transactions {
         /// Count.
         count: usize,
-    },
-    /// Headers validated.
-    Headers {
-        /// Validated.
-        done: u32,
-        /// Target.
-        total: u32,
     },
     /// Proofs checked.
     Proofs {
@@ -205,6 +206,32 @@ pub struct ScanReport {
     pub cross_check: Option<CrossCheck>,
     /// Evidence.
     pub evidence: Evidence,
+    /// Receive gap, change gap and account setting the scan ran with.
+    pub settings: ScanSettings,
+    /// Sources of the watch-only file (or chains of them) not scanned, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The limits a scan ran with, for its summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanSettings {
+    /// Receive-chain gap.
+    pub gap: u32,
+    /// Change-chain gap.
+    pub change_gap: u32,
+    /// `auto` or the number of accounts.
+    pub accounts: String,
+    /// Highest account number the watch-only file holds, plus one (0 when no source has one).
+    pub accounts_in_file: u32,
+}
+
+/// A source (or one chain of it) that was not scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Label.
+    pub label: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// Counts the round trips made through a source.
@@ -259,6 +286,17 @@ impl BitcoinSource for Counting<'_> {
         self.bump();
         self.inner.estimate_fee(b)
     }
+    fn pipelines_bundles(&self) -> bool {
+        self.inner.pipelines_bundles()
+    }
+    fn bundle(&self, b: &Bundle) -> BundleAnswer {
+        if self.inner.pipelines_bundles() {
+            self.bump();
+        } else {
+            self.n.set(self.n.get() + b.unpipelined_calls());
+        }
+        self.inner.bundle(b)
+    }
 }
 
 /// One derivation chain being scanned.
@@ -268,6 +306,8 @@ struct Chain {
     desc: ParsedDescriptor,
     ranged: bool,
     gap: u32,
+    /// Scripts past the last used index the next window reaches (grows from `gap`).
+    window: u32,
     next: u32,
     used_until: u32,
     has_history: bool,
@@ -287,6 +327,9 @@ struct Slot {
     history: Vec<HistoryItem>,
     /// Another slot with the same script was scanned first.
     duplicate_of: Option<usize>,
+    /// Asked about by a grown window but past the chain's gap from its last used index: not
+    /// part of the scan (its answer is dropped), so results equal a strict gap-limit scan.
+    beyond: bool,
 }
 
 /// A locally derived unspent output.
@@ -320,6 +363,14 @@ fn check_format(watch: &WatchOnly) -> Result<(), Error> {
 }
 
 fn build_chains(watch: &WatchOnly, opts: &ScanOptions) -> Result<Vec<Chain>, Error> {
+    if opts.gap_receive == 0 || opts.gap_change == 0 {
+        return Err(Error::Options(
+            "a gap limit of 0 scans nothing: --gap and --change-gap must be at least 1".into(),
+        ));
+    }
+    if opts.accounts == Accounts::Fixed(0) {
+        return Err(Error::Options("--accounts 0 scans nothing".into()));
+    }
     let network = watch.network.to_bitcoin();
     let mut chains = Vec::new();
     for (i, s) in watch.sources.iter().enumerate() {
@@ -338,17 +389,18 @@ fn build_chains(watch: &WatchOnly, opts: &ScanOptions) -> Result<Vec<Chain>, Err
                 (true, n) => format!("{}#{n}", s.label),
             };
             let ranged = desc.is_ranged();
+            let gap = if change {
+                opts.gap_change
+            } else {
+                opts.gap_receive
+            };
             chains.push(Chain {
                 src: i,
                 label,
                 desc,
                 ranged,
-                gap: if change {
-                    opts.gap_change
-                } else {
-                    opts.gap_receive
-                }
-                .max(1),
+                gap,
+                window: gap,
                 next: 0,
                 used_until: 0,
                 has_history: false,
@@ -433,6 +485,11 @@ pub fn scan(
     progress(Progress::Tip { height: tip.height });
 
     let mut warnings: Vec<String> = Vec::new();
+    // The chain is checked from genesis before any script hash leaves this machine.
+    let headers = check_network(&src, network, &tip, &mut warnings)?;
+    progress(Progress::Network {
+        headers: headers.chain.len(),
+    });
     let found = discover(
         &src,
         chains,
@@ -442,16 +499,33 @@ pub fn scan(
         progress,
     )?;
     let tx_height = transaction_heights(&found, &mut warnings);
-    let txids: Vec<Txid> = tx_height.keys().copied().collect();
-    let mut fetched = fetch_and_hash(&src, &txids, &mut warnings);
+    // Transactions, proofs and unspent lists: one pipelined round trip.
+    let answer = src.bundle(&Bundle {
+        txids: tx_height.keys().copied().collect(),
+        proofs: tx_height
+            .iter()
+            .filter_map(|(t, h)| block_height(*h).map(|h| (*t, h)))
+            .collect(),
+        unspents: found
+            .used
+            .iter()
+            .map(|&i| found.slots[i].script.clone())
+            .collect(),
+        headers: None,
+    });
+    let mut fetched = hash_transactions(
+        &src.name(),
+        &tx_height,
+        answer.raw_transactions,
+        &mut warnings,
+    );
     progress(Progress::Transactions {
         count: fetched.txs.len(),
     });
-    let headers = sync_headers(&src, network, &tip, &mut warnings, progress);
     let proven = verify_proofs(
-        &src,
         &headers.chain,
         &tx_height,
+        answer.merkle_proofs,
         &mut fetched,
         &mut warnings,
     );
@@ -461,7 +535,8 @@ pub fn scan(
     keep_headers(&headers.chain, proven, tip.height, &mut fetched.evidence);
     let local = derive_utxos(&found, &fetched.txs, &tx_height);
     let mut tainted = tainted_slots(&found, &fetched);
-    let unspents_ok = compare_unspents(&src, &found, &local, &mut tainted, &mut warnings);
+    let unspents_ok =
+        compare_unspents(&found, answer.unspents, &local, &mut tainted, &mut warnings);
     let balances = Balances::of(&local)?;
     let second = match verify_with {
         Some(second) => {
@@ -493,6 +568,7 @@ pub fn scan(
         balances,
         second,
         findings,
+        opts: opts.clone(),
     };
     assemble(watch, &src, verify_with, &tip, outcome)
 }
@@ -544,10 +620,14 @@ fn discover(
         if accounts == Accounts::Auto {
             activate_next_accounts(&mut chains, &newly_used, &mut missing_accounts);
         }
+        // Counted as the summary counts them: each used script once.
         progress(Progress::Window {
             round: rounds,
             scripts: scripts.len(),
-            used: slots.iter().filter(|s| !s.history.is_empty()).count(),
+            used: slots
+                .iter()
+                .filter(|s| !s.history.is_empty() && s.duplicate_of.is_none() && !s.beyond)
+                .count(),
         });
     }
     for (cat, a) in &missing_accounts {
@@ -557,6 +637,7 @@ fn discover(
         ));
         finished = false;
     }
+    settle_duplicates(&mut slots);
     let used = used_slots(&chains, &slots);
     Ok(Discovery {
         chains,
@@ -580,7 +661,7 @@ fn derive_window(
             continue;
         }
         let end = if c.ranged {
-            c.used_until.saturating_add(c.gap)
+            c.used_until.saturating_add(c.window).max(c.next)
         } else {
             1
         };
@@ -602,6 +683,7 @@ fn derive_window(
                 address,
                 history: Vec::new(),
                 duplicate_of,
+                beyond: false,
             });
         }
         c.next = end;
@@ -626,8 +708,14 @@ fn fetch_histories(
     }
 }
 
-/// Stores a round's histories, moves each chain's gap past its last used index and marks
-/// finished chains done; returns the chains that showed history for the first time.
+/// Stores a round's histories, moves each chain's gap past its last used index, doubles the
+/// window of each chain that showed new use (up to [`MAX_WINDOW`]) and marks finished chains
+/// done; returns the chains that showed history for the first time.
+///
+/// A chain is done once it has `gap` unused scripts after its last used one. The batch holds
+/// each chain's scripts in index order; one a grown window reached past the gap (counted from
+/// the last used index before it) is marked `beyond` and its answer dropped, so the result is
+/// exactly a gap-limit scan's, however the windows grew.
 fn record_histories(
     chains: &mut [Chain],
     slots: &mut [Slot],
@@ -635,25 +723,59 @@ fn record_histories(
     histories: Vec<Vec<HistoryItem>>,
 ) -> Vec<usize> {
     let mut newly_used: Vec<usize> = Vec::new();
+    let mut grew: BTreeSet<usize> = BTreeSet::new();
     for (&si, hist) in batch.iter().zip(histories) {
+        let ci = slots[si].chain;
+        let c = &mut chains[ci];
+        if c.ranged && slots[si].index >= c.used_until.saturating_add(c.gap) {
+            slots[si].beyond = true;
+            continue;
+        }
         if hist.is_empty() {
             continue;
         }
-        let ci = slots[si].chain;
-        let c = &mut chains[ci];
         c.used_until = c.used_until.max(slots[si].index.saturating_add(1));
+        grew.insert(ci);
         if !c.has_history {
             c.has_history = true;
             newly_used.push(ci);
         }
         slots[si].history = hist;
     }
+    for ci in grew {
+        let c = &mut chains[ci];
+        c.window = c.window.saturating_mul(2).min(MAX_WINDOW.max(c.gap));
+    }
     for c in chains.iter_mut() {
-        if c.active && (!c.ranged || c.next >= c.used_until.saturating_add(c.gap)) {
+        let frontier = c.used_until.saturating_add(c.gap);
+        if c.active && !c.done && (!c.ranged || c.next >= frontier) {
             c.done = true;
+            if c.ranged {
+                // Scanned: exactly the gap past the last used index.
+                c.next = frontier;
+            }
         }
     }
     newly_used
+}
+
+/// Re-points `duplicate_of` at the first slot of each script that is part of the scan (a
+/// `beyond` slot is not).
+fn settle_duplicates(slots: &mut [Slot]) {
+    let mut first: HashMap<ScriptBuf, usize> = HashMap::new();
+    for i in 0..slots.len() {
+        if slots[i].beyond {
+            slots[i].duplicate_of = None;
+            continue;
+        }
+        slots[i].duplicate_of = match first.get(&slots[i].script) {
+            Some(&f) => Some(f),
+            None => {
+                first.insert(slots[i].script.clone(), i);
+                None
+            }
+        };
+    }
 }
 
 /// BIP44 account discovery: activates account n+1 of the catalogue entry of every chain in
@@ -685,7 +807,9 @@ fn activate_next_accounts(
 /// sources is reported once, and where else it appears is logged.
 fn used_slots(chains: &[Chain], slots: &[Slot]) -> Vec<usize> {
     let used: Vec<usize> = (0..slots.len())
-        .filter(|&i| !slots[i].history.is_empty() && slots[i].duplicate_of.is_none())
+        .filter(|&i| {
+            !slots[i].history.is_empty() && slots[i].duplicate_of.is_none() && !slots[i].beyond
+        })
         .collect();
     for &i in &used {
         let dups: Vec<String> = slots
@@ -731,37 +855,41 @@ struct Fetched {
     failed: bool,
 }
 
-/// Fetches the transactions in batches and hashes each against its txid.
-fn fetch_and_hash(src: &dyn BitcoinSource, txids: &[Txid], warnings: &mut Vec<String>) -> Fetched {
+/// Hashes each fetched transaction against its txid.
+fn hash_transactions(
+    server: &str,
+    tx_height: &BTreeMap<Txid, i64>,
+    answer: Result<Vec<Vec<u8>>, SourceError>,
+    warnings: &mut Vec<String>,
+) -> Fetched {
     let mut f = Fetched::default();
-    for chunk in txids.chunks(TX_BATCH) {
-        match src.raw_transactions(chunk) {
-            Ok(raws) if raws.len() == chunk.len() => {
-                for (txid, raw) in chunk.iter().zip(raws) {
-                    match spv::check_tx_bytes(txid, &raw) {
-                        Ok(tx) => {
-                            f.txs.insert(*txid, tx);
-                            f.evidence.raw_txs.push((*txid, raw, true));
-                        }
-                        Err(e) => {
-                            warnings.push(e.to_string());
-                            f.status.insert(*txid, ProofStatus::Failed(e.to_string()));
-                            f.evidence.raw_txs.push((*txid, raw, false));
-                        }
-                    }
-                }
-            }
-            Ok(raws) => {
-                warnings.push(format!(
-                    "server sent {} transactions for {} requested",
-                    raws.len(),
-                    chunk.len()
-                ));
-                f.failed = true;
+    let raws = match answer {
+        Ok(raws) if raws.len() == tx_height.len() => raws,
+        Ok(raws) => {
+            warnings.push(format!(
+                "server {server} sent {} transactions for {} requested",
+                raws.len(),
+                tx_height.len()
+            ));
+            f.failed = true;
+            return f;
+        }
+        Err(e) => {
+            warnings.push(format!("fetching transactions failed: {e}"));
+            f.failed = true;
+            return f;
+        }
+    };
+    for (txid, raw) in tx_height.keys().zip(raws) {
+        match spv::check_tx_bytes(txid, &raw) {
+            Ok(tx) => {
+                f.txs.insert(*txid, tx);
+                f.evidence.raw_txs.push((*txid, raw, true));
             }
             Err(e) => {
-                warnings.push(format!("fetching transactions failed: {e}"));
-                f.failed = true;
+                warnings.push(e.to_string());
+                f.status.insert(*txid, ProofStatus::Failed(e.to_string()));
+                f.evidence.raw_txs.push((*txid, raw, false));
             }
         }
     }
@@ -781,39 +909,54 @@ impl Headers {
     }
 }
 
-/// Syncs the header chain from genesis to the tip.
-fn sync_headers(
+/// Fetches the header chain from genesis to the tip (one pipelined round trip) and checks block
+/// 0 is the network's genesis before anything else is asked: a server on another network
+/// never sees a script hash. A later header that fails is a warning (the valid prefix is kept).
+fn check_network(
     src: &dyn BitcoinSource,
     network: bitcoin::Network,
     tip: &Tip,
     warnings: &mut Vec<String>,
-    progress: &mut dyn FnMut(Progress),
-) -> Headers {
+) -> Result<Headers, Error> {
+    let answer = src.bundle(&Bundle {
+        headers: Some((0, tip.height.saturating_add(1))),
+        ..Bundle::default()
+    });
+    let got = answer.headers?;
+    let genesis = spv::genesis_header(network);
+    match got.first() {
+        Some(h) if *h == genesis => {}
+        other => {
+            return Err(Error::WrongNetwork {
+                server: src.name(),
+                network: network.to_string(),
+                got: other.map_or_else(|| "missing".into(), |h| h.block_hash().to_string()),
+                expected: genesis.block_hash().to_string(),
+            })
+        }
+    }
     let mut chain = VerifiedChain::new(network);
     let mut fault = false;
-    if let Err(e) = chain.sync(src, tip, &mut |done, total| {
-        progress(Progress::Headers { done, total })
-    }) {
+    if let Err(e) = chain.accept(tip, &got) {
         warnings.push(format!("header chain: {e}"));
         fault = true;
     }
-    Headers { chain, fault }
+    Ok(Headers { chain, fault })
 }
 
 /// Checks the merkle proof of every confirmed transaction held against the header chain;
 /// mempool transactions are marked unconfirmed, and a confirmed one without a proof failed.
 /// Returns the heights of the blocks the verified proofs lead to.
 fn verify_proofs(
-    src: &dyn BitcoinSource,
     chain: &VerifiedChain,
     tx_height: &BTreeMap<Txid, i64>,
+    answer: Result<Vec<MerkleProof>, SourceError>,
     f: &mut Fetched,
     warnings: &mut Vec<String>,
 ) -> BTreeSet<u32> {
     let mut proven = BTreeSet::new();
-    let requests: Vec<(Txid, u32)> = tx_height
+    let asked: Vec<(Txid, u32)> = tx_height
         .iter()
-        .filter(|(t, _)| f.txs.contains_key(*t))
         .filter_map(|(t, h)| block_height(*h).map(|h| (*t, h)))
         .collect();
     for (t, h) in tx_height {
@@ -821,39 +964,43 @@ fn verify_proofs(
             f.status.insert(*t, ProofStatus::Unconfirmed);
         }
     }
-    for chunk in requests.chunks(TX_BATCH) {
-        match src.merkle_proofs(chunk) {
-            Ok(proofs) if proofs.len() == chunk.len() => {
-                for (proof, (txid, height)) in proofs.into_iter().zip(chunk) {
-                    let st = proof_status(chain, &proof, *txid, *height);
-                    if st == ProofStatus::Verified {
-                        proven.insert(*height);
-                    }
-                    if let ProofStatus::Failed(m) = &st {
-                        warnings.push(m.clone());
-                    }
-                    f.status.insert(*txid, st.clone());
-                    f.evidence.proofs.push((proof, st));
+    match answer {
+        Ok(proofs) if proofs.len() == asked.len() => {
+            for (proof, (txid, height)) in proofs.into_iter().zip(&asked) {
+                if !f.txs.contains_key(txid) {
+                    // Its bytes did not hash to the txid (already failed) or never came.
+                    continue;
                 }
-            }
-            Ok(proofs) => {
-                warnings.push(format!(
-                    "server sent {} merkle proofs for {} requested",
-                    proofs.len(),
-                    chunk.len()
-                ));
-                f.failed = true;
-            }
-            Err(e) => {
-                warnings.push(format!("fetching merkle proofs failed: {e}"));
-                f.failed = true;
+                let st = proof_status(chain, &proof, *txid, *height);
+                if st == ProofStatus::Verified {
+                    proven.insert(*height);
+                }
+                if let ProofStatus::Failed(m) = &st {
+                    warnings.push(m.clone());
+                }
+                f.status.insert(*txid, st.clone());
+                f.evidence.proofs.push((proof, st));
             }
         }
+        Ok(proofs) => {
+            warnings.push(format!(
+                "server sent {} merkle proofs for {} requested",
+                proofs.len(),
+                asked.len()
+            ));
+            f.failed = true;
+        }
+        Err(e) => {
+            warnings.push(format!("fetching merkle proofs failed: {e}"));
+            f.failed = true;
+        }
     }
-    for (t, h) in &requests {
-        f.status.entry(*t).or_insert_with(|| {
-            ProofStatus::Failed(format!("transaction {t} at height {h}: no merkle proof"))
-        });
+    for (t, h) in &asked {
+        if f.txs.contains_key(t) {
+            f.status.entry(*t).or_insert_with(|| {
+                ProofStatus::Failed(format!("transaction {t} at height {h}: no merkle proof"))
+            });
+        }
     }
     proven
 }
@@ -956,18 +1103,14 @@ fn tainted_slots(found: &Discovery, f: &Fetched) -> BTreeSet<usize> {
 /// Compares the server's own unspent list with the one derived from its transactions; a slot
 /// where they differ is tainted. Returns false when the list could not be had.
 fn compare_unspents(
-    src: &dyn BitcoinSource,
     found: &Discovery,
+    answer: Result<Vec<Vec<Unspent>>, SourceError>,
     local: &[LocalUtxo],
     tainted: &mut BTreeSet<usize>,
     warnings: &mut Vec<String>,
 ) -> bool {
     let used = &found.used;
-    let used_scripts: Vec<ScriptBuf> = used
-        .iter()
-        .map(|&i| found.slots[i].script.clone())
-        .collect();
-    let lists = match src.unspents(&used_scripts) {
+    let lists = match answer {
         Ok(lists) if lists.len() == used.len() => lists,
         Ok(_) => {
             warnings.push("server sent a wrong number of unspent lists".into());
@@ -1063,7 +1206,7 @@ fn second_opinion(
 ) -> Result<SecondOpinion, Error> {
     let slots = &found.slots;
     let items: Vec<CheckItem> = (0..slots.len())
-        .filter(|&i| slots[i].duplicate_of.is_none())
+        .filter(|&i| slots[i].duplicate_of.is_none() && !slots[i].beyond)
         .map(|i| {
             Ok(CheckItem {
                 label: slots[i].address.clone(),
@@ -1114,6 +1257,7 @@ struct Outcome {
     balances: Balances,
     second: SecondOpinion,
     findings: Findings,
+    opts: ScanOptions,
 }
 
 /// The inventory and the report from everything the phases found.
@@ -1132,7 +1276,11 @@ fn assemble(
         balances,
         second,
         mut findings,
+        opts,
     } = outcome;
+    // A warning met several times (the same fault seen from several sources) is listed once.
+    let mut seen = BTreeSet::new();
+    findings.warnings.retain(|w| seen.insert(w.clone()));
     let (addresses, descriptors) = used_addresses(&found, &balances)?;
     local.sort_by_key(|u| {
         let s = &found.slots[u.slot];
@@ -1173,7 +1321,9 @@ fn assemble(
     if let Some(s) = verify_with {
         servers.push(s.name());
     }
+    let transactions = funding_transactions(&local, &fetched);
     let inventory = Inventory {
+        transactions,
         format: INVENTORY_FORMAT.to_string(),
         network: watch.network,
         scanned: ledger::now_utc(),
@@ -1194,10 +1344,57 @@ fn assemble(
         round_trips: src.n.get(),
         verify_round_trips: second.round_trips,
         rounds: found.rounds,
-        scripts_scanned: found.slots.len(),
+        scripts_scanned: found.slots.iter().filter(|s| !s.beyond).count(),
         cross_check: second.report,
         evidence: fetched.evidence,
+        settings: settings(watch, &opts),
+        skipped: skipped(watch, &opts, &found.chains),
     })
+}
+
+fn settings(watch: &WatchOnly, opts: &ScanOptions) -> ScanSettings {
+    ScanSettings {
+        gap: opts.gap_receive,
+        change_gap: opts.gap_change,
+        accounts: match opts.accounts {
+            Accounts::Auto => "auto".into(),
+            Accounts::Fixed(n) => n.to_string(),
+        },
+        accounts_in_file: watch
+            .sources
+            .iter()
+            .filter_map(|s| s.account)
+            .max()
+            .map_or(0, |a| a.saturating_add(1)),
+    }
+}
+
+/// Sources left out by `--paths`, and chains account discovery or `--accounts` left out.
+fn skipped(watch: &WatchOnly, opts: &ScanOptions, chains: &[Chain]) -> Vec<Skipped> {
+    let mut out: Vec<Skipped> = watch
+        .sources
+        .iter()
+        .filter(|s| !opts.paths.selects(&s.label, s.catalogue_id.as_deref()))
+        .map(|s| Skipped {
+            label: s.label.clone(),
+            reason: "not selected by --paths".into(),
+        })
+        .collect();
+    for c in chains.iter().filter(|c| !c.active) {
+        let a = c.account.unwrap_or(0);
+        let reason = match opts.accounts {
+            Accounts::Fixed(n) => format!("account {a} is beyond --accounts {n}"),
+            Accounts::Auto => format!(
+                "account {a}: account discovery stopped (account {} has no history); --accounts N scans it",
+                a.saturating_sub(1)
+            ),
+        };
+        out.push(Skipped {
+            label: c.label.clone(),
+            reason,
+        });
+    }
+    out
 }
 
 /// The used addresses in watch-only order, and the definite descriptor of each used slot.
@@ -1205,7 +1402,6 @@ fn used_addresses(
     found: &Discovery,
     balances: &Balances,
 ) -> Result<(Vec<UsedAddress>, HashMap<usize, String>), Error> {
-    let secp = Secp256k1::verification_only();
     let (chains, slots) = (&found.chains, &found.slots);
     let mut used_sorted = found.used.clone();
     used_sorted.sort_by_key(|&i| (chains[slots[i].chain].src, slots[i].chain, slots[i].index));
@@ -1214,7 +1410,9 @@ fn used_addresses(
     for &i in &used_sorted {
         let s = &slots[i];
         let c = &chains[s.chain];
-        let definite = c.desc.definite_string(&c.label, s.index, &secp)?;
+        let definite = c
+            .desc
+            .definite_string(&c.label, s.index, &crate::derive::SECP)?;
         descriptors.insert(i, definite.clone());
         let heights: Vec<u32> = s
             .history
@@ -1251,7 +1449,6 @@ fn inventory_utxos(
     let mut unverified_confirmed = 0usize;
     for u in local {
         let s = &found.slots[u.slot];
-        let tx = fetched.txs.get(&u.outpoint.txid);
         let verified = !tainted.contains(&u.slot)
             && !headers.fault_affects(u.height)
             && matches!(
@@ -1273,12 +1470,24 @@ fn inventory_utxos(
                 .expect("every unspent output belongs to a used slot, which has a descriptor"),
             source: found.chains[s.chain].label.clone(),
             verified,
-            prev_tx: tx
-                .map(|t| hex::encode(serialize(t)))
-                .expect("unspent outputs are derived from fetched transactions"),
+            // v2: the transaction is stored once, in `Inventory::transactions`.
+            prev_tx: String::new(),
         });
     }
     (utxos, unverified_confirmed)
+}
+
+/// Each funding transaction of `utxos` once, txid → hex.
+fn funding_transactions(utxos: &[LocalUtxo], fetched: &Fetched) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for u in utxos {
+        let txid = u.outpoint.txid;
+        if let Some(tx) = fetched.txs.get(&txid) {
+            out.entry(txid.to_string())
+                .or_insert_with(|| hex::encode(serialize(tx)));
+        }
+    }
+    out
 }
 
 /// Per-source findings, in watch-only order.
@@ -1331,6 +1540,7 @@ mod tests {
             ranged: desc.is_ranged(),
             desc,
             gap,
+            window: gap,
             next: 0,
             used_until: 0,
             has_history: false,
@@ -1350,6 +1560,7 @@ mod tests {
             script,
             history,
             duplicate_of: None,
+            beyond: false,
         }
     }
 
@@ -1379,24 +1590,80 @@ mod tests {
     }
 
     #[test]
-    fn a_window_runs_a_gap_past_the_last_used_index_and_then_stops() {
+    fn windows_grow_while_used_but_the_result_is_a_strict_gap_limit_scan() {
         let mut chains = vec![chain(3, None)];
         let mut slots = Vec::new();
         let mut by_script = HashMap::new();
+        let used = || vec![item(Txid::all_zeros(), 5)];
         let batch =
             derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
         assert_eq!(batch, vec![0, 1, 2]);
-        let used_at_1 = vec![vec![], vec![item(Txid::all_zeros(), 5)], vec![]];
-        let newly = record_histories(&mut chains, &mut slots, &batch, used_at_1);
+        let newly = record_histories(
+            &mut chains,
+            &mut slots,
+            &batch,
+            vec![vec![], used(), vec![]],
+        );
         assert_eq!(newly, vec![0]);
         assert_eq!(chains[0].used_until, 2);
         assert!(!chains[0].done, "index 1 used: the gap runs to index 4");
         let batch =
             derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
-        assert_eq!(batch, vec![3, 4], "only indices 3 and 4 are new");
-        let newly = record_histories(&mut chains, &mut slots, &batch, vec![vec![], vec![]]);
-        assert!(newly.is_empty());
+        assert_eq!(
+            batch,
+            vec![3, 4, 5, 6, 7],
+            "the window doubled (3 -> 6 past index 1): indices 3..=7 are new"
+        );
+        // 4 is within the gap of 1; 7 within the gap of 4.
+        let mut h = vec![vec![]; 5];
+        h[1] = used();
+        h[4] = used();
+        record_histories(&mut chains, &mut slots, &batch, h);
+        assert_eq!(chains[0].used_until, 8);
+        assert_eq!(chains[0].window, 12);
+        let batch =
+            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        assert_eq!(batch.len(), 12, "indices 8..20");
+        // Index 15 is used, but 8..=10 are not: a gap-limit scan stops at 10 and never sees it.
+        let mut h = vec![vec![]; 12];
+        h[7] = used();
+        record_histories(&mut chains, &mut slots, &batch, h);
         assert!(chains[0].done);
+        assert_eq!(chains[0].used_until, 8);
+        assert_eq!(
+            chains[0].next, 11,
+            "scanned exactly to the gap past index 7"
+        );
+        assert!(slots[15].beyond && slots[15].history.is_empty());
+        assert!(!slots[10].beyond && slots[11].beyond);
+    }
+
+    #[test]
+    fn a_zero_gap_is_refused_not_raised_to_one() {
+        let watch = WatchOnly {
+            format: WATCH_ONLY_FORMAT.into(),
+            network: custos_core::Network::Bitcoin,
+            created: String::new(),
+            material: String::new(),
+            fingerprint: String::new(),
+            sources: vec![custos_core::inventory::WatchSource {
+                label: "bip84/0".into(),
+                descriptor: format!("wpkh([73c5da0a/84'/0'/0']{XPUB}/0/*)"),
+                change: false,
+                catalogue_id: None,
+                account: None,
+                wallets: vec![],
+            }],
+        };
+        for (gap_receive, gap_change) in [(0, 10), (20, 0)] {
+            let opts = ScanOptions {
+                gap_receive,
+                gap_change,
+                ..ScanOptions::default()
+            };
+            let e = build_chains(&watch, &opts).err().expect("gap 0 refused");
+            assert!(e.to_string().contains("gap"), "{e}");
+        }
     }
 
     #[test]
@@ -1483,9 +1750,10 @@ mod tests {
         let found = discovery(vec![slot(script(1), vec![item(fund.compute_txid(), 2)])]);
         let mut tainted = BTreeSet::new();
         let mut warnings = Vec::new();
+        let lists = mc.unspents(&[script(1)]);
         assert!(compare_unspents(
-            &mc,
             &found,
+            lists,
             &[],
             &mut tainted,
             &mut warnings

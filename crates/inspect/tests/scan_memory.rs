@@ -13,6 +13,7 @@ use bitcoin::{
 };
 use custos_chain::MemoryChain;
 use custos_core::{
+    exit::Classify,
     inventory::{WatchOnly, WatchSource, WATCH_ONLY_FORMAT},
     source::{BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent},
     Network, Sat,
@@ -151,10 +152,12 @@ fn finds_every_funded_index_within_the_gap_and_nothing_beyond() {
     assert_eq!(inv.confirmed, Sat(10_000 + 20_000 + 30_000 + 4_000 + 5_000));
     assert_eq!(inv.unconfirmed, Sat::ZERO);
     assert!(inv.utxos.iter().all(|u| u.verified && u.height == 2));
-    // Rounds: 0..20 finds 15, 16..36 finds 30, 36..51 finds nothing more.
-    assert_eq!(r.rounds, 3);
-    // tip + 3 windows + transactions + headers + proofs + unspents: one each, across all paths.
-    assert_eq!(r.round_trips, 1 + 3 + 1 + 1 + 1 + 1);
+    // Rounds: 0..20 finds 15; the window doubles (40 past index 15): 20..56 finds 30, and
+    // 51..56 lie past the gap of 30 and are dropped: 60 stays unfound.
+    assert_eq!(r.rounds, 2);
+    // tip + header chain + 2 windows + transactions, proofs, unspents (an in-memory source
+    // does not pipeline them; an Electrum server answers the three in one round trip).
+    assert_eq!(r.round_trips, 1 + 1 + 2 + 3);
     // Account 1 of bip84/bip86 scanned (account 0 used), of bip44/bip49 not.
     let s = |l: &str| r.sources.iter().find(|s| s.label == l).unwrap().clone();
     assert!(s("bip84/1/0").scanned && s("bip86/1/1").scanned);
@@ -164,8 +167,18 @@ fn finds_every_funded_index_within_the_gap_and_nothing_beyond() {
     let u = &inv.utxos[0];
     assert!(u.descriptor.starts_with("wpkh(["), "{}", u.descriptor);
     assert!(u.descriptor.contains("/84'/1'/0'/0/0]"), "{}", u.descriptor);
+    assert!(
+        u.prev_tx.is_empty(),
+        "v2: the transaction is stored once, not per output"
+    );
     let prev: bitcoin::Transaction =
-        bitcoin::consensus::deserialize(&hex::decode(&u.prev_tx).unwrap()).unwrap();
+        bitcoin::consensus::deserialize(&hex::decode(inv.prev_tx_hex(u).unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(
+        inv.transactions.len(),
+        1,
+        "one funding transaction for all five outputs"
+    );
     assert_eq!(
         prev.compute_txid().to_string(),
         u.outpoint.split(':').next().unwrap()
@@ -531,4 +544,93 @@ fn refuses_a_watch_only_file_with_a_bad_descriptor_naming_the_label() {
     let chain = MemoryChain::regtest();
     let e = scan(&wo, &chain, None, &ScanOptions::default(), &mut quiet()).unwrap_err();
     assert!(e.to_string().contains(&wo.sources[2].label), "{e}");
+}
+
+/// Records which calls a scan makes, in order.
+struct Recorder<'a> {
+    inner: &'a MemoryChain,
+    calls: std::cell::RefCell<Vec<&'static str>>,
+}
+
+impl Recorder<'_> {
+    fn note(&self, c: &'static str) {
+        self.calls.borrow_mut().push(c);
+    }
+}
+
+impl BitcoinSource for Recorder<'_> {
+    fn name(&self) -> String {
+        "recorder".into()
+    }
+    fn tip(&self) -> Result<Tip, SourceError> {
+        self.note("tip");
+        self.inner.tip()
+    }
+    fn headers(&self, start: u32, count: u32) -> Result<Vec<Header>, SourceError> {
+        self.note("headers");
+        self.inner.headers(start, count)
+    }
+    fn histories(&self, s: &[ScriptBuf]) -> Result<Vec<Vec<HistoryItem>>, SourceError> {
+        self.note("histories");
+        self.inner.histories(s)
+    }
+    fn unspents(&self, s: &[ScriptBuf]) -> Result<Vec<Vec<Unspent>>, SourceError> {
+        self.note("unspents");
+        self.inner.unspents(s)
+    }
+    fn raw_transactions(&self, t: &[Txid]) -> Result<Vec<Vec<u8>>, SourceError> {
+        self.note("transactions");
+        self.inner.raw_transactions(t)
+    }
+    fn merkle_proofs(&self, r: &[(Txid, u32)]) -> Result<Vec<MerkleProof>, SourceError> {
+        self.note("proofs");
+        self.inner.merkle_proofs(r)
+    }
+    fn broadcast(&self, raw: &[u8]) -> Result<Txid, SourceError> {
+        self.inner.broadcast(raw)
+    }
+    fn relay_fee(&self) -> Result<SatPerKvb, SourceError> {
+        self.inner.relay_fee()
+    }
+    fn estimate_fee(&self, b: u16) -> Result<Option<SatPerKvb>, SourceError> {
+        self.inner.estimate_fee(b)
+    }
+}
+
+#[test]
+fn a_server_on_another_network_is_refused_before_any_script_is_sent() {
+    let w = Wallet::new(7);
+    let mut chain = MemoryChain::regtest();
+    chain.fund(&[(w.script(84, 0, 0, 0), 10_000)]);
+    chain.mine();
+    let mut wo = watch(&w, 1);
+    wo.network = Network::Bitcoin; // a mainnet watch-only file against a regtest server
+    let rec = Recorder {
+        inner: &chain,
+        calls: Default::default(),
+    };
+    let e = scan(&wo, &rec, None, &ScanOptions::default(), &mut quiet()).unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("recorder")
+            && m.contains("is not on bitcoin")
+            && m.contains("no script was sent"),
+        "{m}"
+    );
+    assert_eq!(e.exit_class().code(), 2);
+    assert_eq!(
+        *rec.calls.borrow(),
+        vec!["tip", "headers"],
+        "nothing but the chain was asked"
+    );
+
+    // On the right network the same file is scanned, the chain first.
+    wo.network = Network::Regtest;
+    let rec = Recorder {
+        inner: &chain,
+        calls: Default::default(),
+    };
+    let r = scan(&wo, &rec, None, &ScanOptions::default(), &mut quiet()).unwrap();
+    assert_eq!(r.inventory.confirmed, Sat(10_000));
+    assert_eq!(rec.calls.borrow()[..3], ["tip", "headers", "histories"]);
 }

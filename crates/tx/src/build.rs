@@ -68,16 +68,32 @@ pub fn input_kind(d: &Descriptor<DefiniteDescriptorKey>) -> std::result::Result<
     }
 }
 
-/// Parses and checks one inventory UTXO: its outpoint, its funding transaction (txid must match,
-/// output must exist with the same value and script), its descriptor (must produce that script).
+/// Parses and checks one UTXO of a v1 inventory (funding transaction inline in `prev_tx`): see
+/// [`parse_inventory_utxo`].
 pub fn parse_utxo(u: &InventoryUtxo) -> Result<SweepUtxo> {
+    parse_utxo_with(u, &u.prev_tx)
+}
+
+/// Parses and checks one inventory UTXO: its outpoint, its funding transaction (inline in a v1
+/// inventory, in `transactions` by txid in v2; txid must match, output must exist with the same
+/// value and script), its descriptor (must produce that script).
+pub fn parse_inventory_utxo(inventory: &Inventory, u: &InventoryUtxo) -> Result<SweepUtxo> {
+    let hex = inventory.prev_tx_hex(u).ok_or_else(|| Error::Utxo {
+        outpoint: u.outpoint.clone(),
+        reason: "the inventory holds no funding transaction for it (no prev_tx, no entry in transactions)".into(),
+    })?;
+    parse_utxo_with(u, hex)
+}
+
+fn parse_utxo_with(u: &InventoryUtxo, prev_tx_hex: &str) -> Result<SweepUtxo> {
     let bad = |reason: String| Error::Utxo {
         outpoint: u.outpoint.clone(),
         reason,
     };
     let outpoint =
         OutPoint::from_str(&u.outpoint).map_err(|e| bad(format!("invalid outpoint: {e}")))?;
-    let raw = hex::decode(u.prev_tx.trim()).map_err(|e| bad(format!("prev_tx is not hex: {e}")))?;
+    let raw =
+        hex::decode(prev_tx_hex.trim()).map_err(|e| bad(format!("prev_tx is not hex: {e}")))?;
     let prev_tx: Transaction =
         deserialize(&raw).map_err(|e| bad(format!("prev_tx does not parse: {e}")))?;
     let txid = prev_tx.compute_txid();
@@ -215,7 +231,7 @@ pub fn build_sweep(
     let utxos: Vec<SweepUtxo> = inventory
         .utxos
         .iter()
-        .map(parse_utxo)
+        .map(|u| parse_inventory_utxo(inventory, u))
         .collect::<Result<_>>()?;
     build_sweep_from(&utxos, &custody, params)
 }

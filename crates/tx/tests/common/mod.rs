@@ -17,7 +17,7 @@ use bitcoin::{
 use custos_core::{
     inventory::{
         CustodyKey, CustodyPolicy, Inventory, InventoryUtxo, CUSTODY_POLICY_FORMAT,
-        INVENTORY_FORMAT,
+        INVENTORY_FORMAT_V1,
     },
     Network, Sat,
 };
@@ -207,7 +207,7 @@ fn kind_no(k: InputKind) -> u32 {
 pub fn inventory(utxos: Vec<InventoryUtxo>) -> Inventory {
     let total = utxos.iter().map(|u| u.value.0).sum();
     Inventory {
-        format: INVENTORY_FORMAT.into(),
+        format: INVENTORY_FORMAT_V1.into(),
         network: Network::Regtest,
         scanned: "2026-01-01T00:00:00Z".into(),
         servers: vec!["test".into()],
@@ -219,6 +219,7 @@ pub fn inventory(utxos: Vec<InventoryUtxo>) -> Inventory {
         confirmed: Sat(total),
         unconfirmed: Sat(0),
         warnings: vec![],
+        transactions: Default::default(),
     }
 }
 
