@@ -387,3 +387,40 @@ impl Assembly {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(threshold: usize, name: &str, script: ScriptKind) -> Request {
+        Request {
+            name: name.into(),
+            network: Network::Regtest,
+            script,
+            threshold,
+            allow_unproven: false,
+            challenge: None,
+        }
+    }
+
+    #[test]
+    fn shape_phase_refuses_k_outside_1_to_n_and_too_many_keys() {
+        assert!(check_shape(&request(2, "vault", ScriptKind::Wsh), 3).is_ok());
+        for (k, n) in [(0, 3), (4, 3), (1, 0)] {
+            let e = check_shape(&request(k, "vault", ScriptKind::Wsh), n).expect_err("refused");
+            assert!(matches!(e, Error::Threshold(_)), "{k} of {n}: {e}");
+        }
+        let e = check_shape(&request(2, "vault", ScriptKind::Wsh), MAX_KEYS_WSH + 1)
+            .expect_err("16 keys in wsh");
+        assert!(e.to_string().contains("limit of 15"), "{e}");
+        assert!(check_shape(&request(2, "vault", ScriptKind::Tr), MAX_KEYS_WSH + 1).is_ok());
+    }
+
+    #[test]
+    fn shape_phase_refuses_a_name_coldcard_cannot_show() {
+        for name in ["", "twenty-one-characters", "tab\there"] {
+            let e = check_shape(&request(1, name, ScriptKind::Wsh), 1).expect_err(name);
+            assert!(e.to_string().contains("1-20 printable ascii"), "{e}");
+        }
+    }
+}

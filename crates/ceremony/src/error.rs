@@ -115,7 +115,7 @@ pub enum Error {
         index: u32,
         /// miniscript's error.
         #[source]
-        source: miniscript::descriptor::ConversionError,
+        source: miniscript::descriptor::NonDefiniteKeyError,
     },
     /// A descriptor does not have the shape a custody policy needs.
     #[error("descriptor in {file}: {reason}")]

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use custos_core::exit::Classify as _;
-
 /// Everything that can go wrong while building, running or talking to the lab.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
