@@ -129,8 +129,7 @@ pub fn derive_account<C: Signing>(
     path: &DerivationPath,
 ) -> Result<AccountKey, Error> {
     let master = Secret::new(ZXpriv(
-        Xpriv::new_master(network.to_bitcoin(), seed.expose_secret())
-            .map_err(Error::Bip32)?,
+        Xpriv::new_master(network.to_bitcoin(), seed.expose_secret()).map_err(Error::Bip32)?,
     ));
     let fingerprint = master.expose_secret().0.fingerprint(secp);
     let account = Secret::new(ZXpriv(

@@ -18,9 +18,9 @@ use custos_ceremony::{mnemonic, record};
 use custos_core::inventory::CustodyPolicy;
 use custos_core::{Network, Secret};
 use custos_lab::{Lab, LabConfig};
+use custos_testkit::{custos_bin, run, run_with_stdin, signer_next_to_custos};
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use miniscript::psbt::PsbtExt;
-use custos_testkit::{custos_bin, run, run_with_stdin, signer_next_to_custos};
 
 const CHALLENGE: &str = "LAB-7 custody ceremony 2026-11-25";
 
@@ -355,7 +355,8 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
         ]));
         assert_eq!(code, 0, "{err}");
     }
-    let (code, _, err) = run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
+    let (code, _, err) =
+        run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 
     // The custody policy file.

@@ -154,7 +154,8 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
         .filter(|e| e["kind"] == "inspect.scan")
         .count();
     assert_eq!(scans, 2);
-    let (code, _, err) = run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
+    let (code, _, err) =
+        run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 }
 

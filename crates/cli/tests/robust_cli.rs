@@ -3,12 +3,12 @@
 //! directory is named as such, no output is overwritten, several outputs are written all or
 //! none, and a closed or full stdout exits 3 with a message instead of panicking.
 
+use custos_testkit::{custos_bin, interop, run, signer_next_to_custos};
 use std::{
     io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
-use custos_testkit::{custos_bin, interop, run, signer_next_to_custos};
 
 const CHALLENGE: &str = "LAB-9 robustness ceremony";
 

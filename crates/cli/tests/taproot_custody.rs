@@ -18,9 +18,9 @@ use custos_ceremony::mnemonic;
 use custos_core::inventory::CustodyPolicy;
 use custos_core::Secret;
 use custos_lab::{Lab, LabConfig};
+use custos_testkit::{custos_bin, run_in, s, signer_next_to_custos};
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use miniscript::psbt::PsbtExt;
-use custos_testkit::{custos_bin, run_in, s, signer_next_to_custos};
 
 const CHALLENGE: &str = "LAB-TR custody ceremony 2026-11-26";
 

@@ -16,8 +16,8 @@ use std::{
 };
 
 use custos_lab::{fixtures_dir, Lab, LabConfig};
-use serde_json::Value;
 use custos_testkit::{custos_bin, run};
+use serde_json::Value;
 
 fn labels() -> String {
     fixtures_dir()

@@ -545,7 +545,11 @@ mod tests {
         };
         let got = read_bytes(&p, limit).expect("at the limit");
         assert_eq!(got.len(), 5000);
-        assert_eq!(got.capacity(), 5000, "a regular file is read into its own size");
+        assert_eq!(
+            got.capacity(),
+            5000,
+            "a regular file is read into its own size"
+        );
     }
 
     #[test]
@@ -562,7 +566,10 @@ mod tests {
             read_text_if_exists(&d.join("nope"), LAB_STATE).expect("missing is fine"),
             None
         );
-        assert!(read_text_if_exists(&d, LAB_STATE).is_err(), "a directory is not missing");
+        assert!(
+            read_text_if_exists(&d, LAB_STATE).is_err(),
+            "a directory is not missing"
+        );
     }
 
     #[test]

@@ -135,7 +135,10 @@ pub enum DataSyntaxError {
 
 impl Error {
     /// A lab data file that does not parse (or serialize).
-    pub(crate) fn data_syntax(path: impl Into<PathBuf>, source: impl Into<DataSyntaxError>) -> Self {
+    pub(crate) fn data_syntax(
+        path: impl Into<PathBuf>,
+        source: impl Into<DataSyntaxError>,
+    ) -> Self {
         Error::DataSyntax {
             path: path.into(),
             source: source.into(),
@@ -143,7 +146,9 @@ impl Error {
     }
 
     /// A failed kernel call.
-    pub(crate) fn kernel(what: impl Into<String>) -> impl FnOnce(bitcoinkernel::KernelError) -> Self {
+    pub(crate) fn kernel(
+        what: impl Into<String>,
+    ) -> impl FnOnce(bitcoinkernel::KernelError) -> Self {
         let what = what.into();
         move |source| Error::KernelCall { what, source }
     }

@@ -149,10 +149,12 @@ impl Kernel {
         let block = self
             .chainman
             .read_block_data(&entry)
-            .map_err(Error::kernel(format!("reading the block at height {height}")))?;
-        let raw = block
-            .consensus_encode()
-            .map_err(Error::kernel(format!("encoding the block at height {height}")))?;
+            .map_err(Error::kernel(format!(
+                "reading the block at height {height}"
+            )))?;
+        let raw = block.consensus_encode().map_err(Error::kernel(format!(
+            "encoding the block at height {height}"
+        )))?;
         bitcoin::consensus::deserialize(&raw)
             .map_err(|e| Error::Kernel(format!("block at height {height}: {e}")))
     }

@@ -244,7 +244,8 @@ impl Lab {
             pid: std::process::id(),
             token,
         };
-        let text = serde_json::to_string(&cf).map_err(|e| Error::data_syntax(ControlFile::path(&data_dir), e))?;
+        let text = serde_json::to_string(&cf)
+            .map_err(|e| Error::data_syntax(ControlFile::path(&data_dir), e))?;
         persist::write_atomic(&ControlFile::path(&data_dir), text.as_bytes(), true)?;
         Ok(Lab {
             node,

@@ -367,7 +367,13 @@ pub(crate) fn compute(
     let wallets: Vec<WalletTruth> = sc
         .wallets
         .iter()
-        .map(|w| wallet_truth(w, by_wallet.remove(w.id.as_str()).unwrap_or_default(), world))
+        .map(|w| {
+            wallet_truth(
+                w,
+                by_wallet.remove(w.id.as_str()).unwrap_or_default(),
+                world,
+            )
+        })
         .collect();
     let mut truth = GroundTruth {
         scenario: sc.name.clone(),
@@ -452,11 +458,7 @@ fn address_truth(script: &ScriptBuf, info: &AddrInfo, st: &ChainState) -> Option
 }
 
 /// One scenario wallet with its used addresses (sorted by path) and totals.
-fn wallet_truth(
-    w: &WalletSpec,
-    mut addresses: Vec<AddressTruth>,
-    world: &World,
-) -> WalletTruth {
+fn wallet_truth(w: &WalletSpec, mut addresses: Vec<AddressTruth>, world: &World) -> WalletTruth {
     addresses.sort_by(|a, b| {
         (path_key(&a.path), a.script_type.name()).cmp(&(path_key(&b.path), b.script_type.name()))
     });

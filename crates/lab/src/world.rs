@@ -207,7 +207,10 @@ impl World {
             .wallets
             .get(wid)
             .ok_or_else(|| Error::scenario(r, format!("unknown wallet {wid}")))?;
-        let at = Ref { text: r, wallet: wid };
+        let at = Ref {
+            text: r,
+            wallet: wid,
+        };
         let derived = derive_ref(&self.secp, &wallet.keys, &at, rest)?;
         Ok(self.remember(wid, derived))
     }
@@ -339,7 +342,14 @@ fn derive_ref(
                 return Err(at.expected("wallet:chain/index"));
             };
             let (c, i, path) = at.chain_index(ch, idx)?;
-            multisig(secp, at, *threshold, cosigners, &path, format!("m/48'/1'/0'/2'/{c}/{i}"))
+            multisig(
+                secp,
+                at,
+                *threshold,
+                cosigners,
+                &path,
+                format!("m/48'/1'/0'/2'/{c}/{i}"),
+            )
         }
     }
 }

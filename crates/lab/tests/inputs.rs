@@ -60,7 +60,10 @@ fn malformed_scenario_is_an_input_error_with_its_parser_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("bad.toml"), "{err}");
-    assert!(err.contains("line 2"), "the parser's position is kept as the cause: {err}");
+    assert!(
+        err.contains("line 2"),
+        "the parser's position is kept as the cause: {err}"
+    );
 }
 
 #[test]

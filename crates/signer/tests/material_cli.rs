@@ -1,8 +1,8 @@
 //! `custos-signer material ...` end to end: exit codes, refusal to overwrite, no secret in any
 //! output.
 
-use std::{path::PathBuf, process::Command};
 use custos_testkit::{scratch, signer_bin};
+use std::{path::PathBuf, process::Command};
 
 const ABANDON: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";

@@ -3,11 +3,11 @@
 //! `--empty-passphrase`, a refused `key generate` leaves no directory behind, and a closed stdout
 //! exits 3.
 
+use custos_testkit::{interop, run, scratch, signer_bin};
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
-use custos_testkit::{interop, run, scratch, signer_bin};
 
 #[test]
 fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {

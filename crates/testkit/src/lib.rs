@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn run_reports_exit_code_and_both_streams() {
-        let (code, out, err) = run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]));
+        let (code, out, err) =
+            run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]));
         assert_eq!((code, out.as_str(), err.as_str()), (3, "out\n", "err\n"));
     }
 

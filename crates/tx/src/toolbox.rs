@@ -132,7 +132,11 @@ pub fn decode(psbt: &Psbt, network: bitcoin::Network) -> Value {
         .map(|(x, (fp, p))| json!({"xpub": x.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))
         .collect();
     let inputs: Vec<Value> = psbt.inputs.iter().map(|i| input_json(i, network)).collect();
-    let outputs: Vec<Value> = psbt.outputs.iter().map(|o| output_json(o, network)).collect();
+    let outputs: Vec<Value> = psbt
+        .outputs
+        .iter()
+        .map(|o| output_json(o, network))
+        .collect();
     let mut top = json!({
         "tx": unsigned_tx_json(&psbt.unsigned_tx, network),
         "global_xpubs": xpubs,
@@ -169,7 +173,10 @@ fn unsigned_tx_json(tx: &Transaction, network: bitcoin::Network) -> Value {
 fn input_json(i: &bitcoin::psbt::Input, network: bitcoin::Network) -> Value {
     let mut m = Map::new();
     if let Some(t) = &i.non_witness_utxo {
-        m.insert("non_witness_utxo".into(), json!({"txid": t.compute_txid().to_string()}));
+        m.insert(
+            "non_witness_utxo".into(),
+            json!({"txid": t.compute_txid().to_string()}),
+        );
     }
     if let Some(w) = &i.witness_utxo {
         m.insert(
@@ -207,7 +214,10 @@ fn input_json(i: &bitcoin::psbt::Input, network: bitcoin::Network) -> Value {
         );
     }
     if let Some(s) = &i.tap_key_sig {
-        m.insert("taproot_key_path_sig".into(), json!(hex::encode(s.to_vec())));
+        m.insert(
+            "taproot_key_path_sig".into(),
+            json!(hex::encode(s.to_vec())),
+        );
     }
     if !i.tap_script_sigs.is_empty() {
         m.insert(
