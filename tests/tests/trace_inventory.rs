@@ -3,11 +3,7 @@
 //! `custos trace backward INVENTORY` with the course's labels: the seized wallet's coins come from
 //! the reported theft, and the trace is recorded in the case and shown in its report.
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::path::Path;
 
 use custos_tests::{bin, run, stderr, stdout};
 

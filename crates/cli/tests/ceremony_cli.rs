@@ -3,9 +3,7 @@
 //! custody wallet funded on the lab chain and spent 2-of-3; and every bad input refused with
 //! exit 2 naming the key or the file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use bitcoin::bip32::Xpriv;

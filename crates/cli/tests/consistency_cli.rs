@@ -4,8 +4,7 @@
 //! PSBT unless `--json`. Exit codes: 0 ok, 1 refusal, 2 input, 3 environment.
 
 use custos_testkit::{custos_bin, interop, run, s};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
 fn sweep(inventory: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let policy = interop("custody-wsh.policy.json");

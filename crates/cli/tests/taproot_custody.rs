@@ -5,9 +5,8 @@
 //! sign --policy`, finalize, broadcast), and the custody coin is then spent by two keyholders
 //! through the `multi_a` leaf (a script-path spend), combined, finalized and accepted by the lab.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 
 use bitcoin::{

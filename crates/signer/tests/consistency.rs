@@ -3,7 +3,6 @@
 //! exit 1 whatever its descriptor says.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use bitcoin::secp256k1::Secp256k1;
 use custos_ceremony::assemble::{self, Request};

@@ -2,7 +2,6 @@
 //! output.
 
 use custos_testkit::{scratch, signer_bin};
-use std::{path::PathBuf, process::Command};
 
 const ABANDON: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
