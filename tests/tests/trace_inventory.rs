@@ -3,51 +3,12 @@
 //! `custos trace backward INVENTORY` with the course's labels: the seized wallet's coins come from
 //! the reported theft, and the trace is recorded in the case and shown in its report.
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::path::Path;
 
 use custos_tests::{bin, run, stderr, stdout};
 
-struct LabProcess(Child);
-
-impl Drop for LabProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `custos-lab up` on a free port and returns its URL.
-fn start_lab(scenario: &str, data: &Path) -> (LabProcess, String) {
-    let child = Command::new(bin("custos-lab"))
-        .args([
-            "up",
-            "--scenario",
-            scenario,
-            "--data",
-            data.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lab = LabProcess(child);
-    let control = data.join("control.json");
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&control) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                if let Some(port) = v["port"].as_u64() {
-                    return (lab, format!("127.0.0.1:{port}"));
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "the lab did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn start_lab(scenario: &str, data: &Path) -> (custos_testkit::lab::LabProcess, String) {
+    custos_testkit::lab::start_lab(&bin("custos-lab"), scenario, data)
 }
 
 #[test]

@@ -31,12 +31,13 @@ pub enum Error {
         detail: String,
     },
     /// The file cannot be read as a database.
-    #[error("case file {path} is corrupt or not a database: {detail}")]
+    #[error("case file {path} is corrupt or not a database")]
     Corrupt {
         /// Path.
         path: PathBuf,
-        /// SQLite's message.
-        detail: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
     },
     /// The case id in the file differs from the one expected.
     #[error("case id mismatch in {path}: the file holds case {found:?}, expected {expected:?}")]
@@ -60,7 +61,7 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] custos_core::Error),
     /// A database operation failed.
-    #[error("case database {path}: {source}")]
+    #[error("case database {path}")]
     Db {
         /// Path.
         path: PathBuf,
@@ -69,7 +70,7 @@ pub enum Error {
         source: rusqlite::Error,
     },
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// Path.
         path: PathBuf,
@@ -101,7 +102,7 @@ pub enum Error {
         detail: String,
     },
     /// A stored JSON value could not be decoded.
-    #[error("case database {path}: stored {what} at seq {seq} is not valid JSON: {detail}")]
+    #[error("case database {path}: stored {what} at seq {seq} is not valid JSON")]
     BadJson {
         /// Path.
         path: PathBuf,
@@ -109,8 +110,9 @@ pub enum Error {
         what: &'static str,
         /// Row.
         seq: u64,
-        /// Parser message.
-        detail: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
     },
 }
 

@@ -1,13 +1,13 @@
 //! The SQLite schema of a case file.
 
 /// Schema version written into `meta`.
-pub const SCHEMA_VERSION: &str = "1";
+pub(crate) const SCHEMA_VERSION: &str = "1";
 
 /// Marker stored in `meta.format` to recognise a custos case.
-pub const FORMAT: &str = "custos-case";
+pub(crate) const FORMAT: &str = "custos-case";
 
 /// Creates the tables of a new case.
-pub const CREATE: &str = "
+pub(crate) const CREATE: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL

@@ -239,9 +239,9 @@ impl Case {
                 detail: "the directory holds no case.sqlite (create one with `custos case new`)",
             });
         }
-        let corrupt = |e: rusqlite::Error| Error::Corrupt {
+        let corrupt = |source: rusqlite::Error| Error::Corrupt {
             path: path.clone(),
-            detail: e.to_string(),
+            source,
         };
         let conn = Connection::open_with_flags(&path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(corrupt)?;
@@ -639,11 +639,11 @@ fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
 impl RawRow {
     fn decode(self, path: &Path) -> Result<Event, Error> {
         let seq = self.seq as u64;
-        let bad = |what, e: serde_json::Error| Error::BadJson {
+        let bad = |what, source: serde_json::Error| Error::BadJson {
             path: path.to_path_buf(),
             what,
             seq,
-            detail: e.to_string(),
+            source,
         };
         Ok(Event {
             seq,

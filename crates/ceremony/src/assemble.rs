@@ -85,16 +85,12 @@ fn descriptor_body(script: ScriptKind, k: usize, keys: &[String], suffix: &str) 
 
 /// Parses a descriptor, checking its checksum when it has one. `file` names the source.
 pub fn parse_descriptor(text: &str, file: &str) -> Result<Descriptor<DescriptorPublicKey>, Error> {
-    let d = Descriptor::<DescriptorPublicKey>::from_str(text.trim()).map_err(|e| {
-        Error::Descriptor {
-            file: file.to_string(),
-            reason: e.to_string(),
-        }
-    })?;
-    d.sanity_check().map_err(|e| Error::Descriptor {
+    let invalid = |source| Error::DescriptorInvalid {
         file: file.to_string(),
-        reason: e.to_string(),
-    })?;
+        source,
+    };
+    let d = Descriptor::<DescriptorPublicKey>::from_str(text.trim()).map_err(invalid)?;
+    d.sanity_check().map_err(invalid)?;
     Ok(d)
 }
 
@@ -115,9 +111,23 @@ fn refuse(key: &CeremonyKey, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Checks every key against the request and builds the descriptors.
-pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, Error> {
-    let n = keys.len();
+/// Checks every key against the request and builds the descriptors, in named phases: the
+/// wallet's shape ([`check_shape`]), each key's network and script type ([`check_key_fits`]),
+/// each key's proof of possession ([`ChallengeAgreement::check`]), duplicates
+/// ([`check_duplicates`]) and the descriptors ([`build`]).
+pub fn assemble(req: &Request, keys: Vec<CeremonyKey>) -> Result<Assembly, Error> {
+    check_shape(req, keys.len())?;
+    let mut agreement = ChallengeAgreement::new(req);
+    for key in &keys {
+        check_key_fits(req, key)?;
+        agreement.check(key)?;
+    }
+    check_duplicates(&keys)?;
+    build(req, keys)
+}
+
+/// K of N, the key count limit of the script type, and the wallet name.
+fn check_shape(req: &Request, n: usize) -> Result<(), Error> {
     if n == 0 {
         return Err(Error::Threshold("no keys given".into()));
     }
@@ -149,98 +159,119 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
             ),
         ));
     }
-    let mut agreed_challenge: Option<(String, String)> = None;
-    for key in &keys {
-        if let Some(net) = key.network {
-            if net != req.network {
-                return Err(refuse(
-                    key,
-                    format!(
-                        "key record is for {net}, the ceremony is on {}",
-                        req.network
-                    ),
-                ));
-            }
-        }
-        if !xpub_matches_network(&key.xpub, req.network) {
+    Ok(())
+}
+
+/// The key is for the ceremony's network (record, xpub version, BIP48 coin type) and script.
+fn check_key_fits(req: &Request, key: &CeremonyKey) -> Result<(), Error> {
+    if let Some(net) = key.network {
+        if net != req.network {
             return Err(refuse(
                 key,
                 format!(
-                    "extended key version is for the wrong network (ceremony is on {})",
+                    "key record is for {net}, the ceremony is on {}",
                     req.network
                 ),
             ));
         }
-        let path: Vec<ChildNumber> = key.path.clone().into();
-        if path.len() >= 2 {
-            if let ChildNumber::Hardened { index } = path[1] {
-                if index != req.network.coin_type()
-                    && path[0] == (ChildNumber::Hardened { index: 48 })
-                {
-                    return Err(refuse(
-                        key,
-                        format!(
-                            "coin type {index}' in the path is not {}' for {}",
-                            req.network.coin_type(),
-                            req.network
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(s) = key.script {
-            if s != req.script {
-                return Err(refuse(
-                    key,
-                    format!(
-                        "key was made for {} but the wallet is {}",
-                        s.name(),
-                        req.script.name()
-                    ),
-                ));
-            }
-        }
-        match &key.proof {
-            ProofStatus::Unproven if !req.allow_unproven => {
-                return Err(refuse_proof(
-                    key,
-                    "no proof of possession (imported key); pass --allow-unproven to accept it",
-                ))
-            }
-            ProofStatus::Unproven => {}
-            ProofStatus::Bip322 { challenge } => match (&req.challenge, &agreed_challenge) {
-                (Some(want), _) if want != challenge => {
-                    return Err(refuse_proof(
-                        key,
-                        "proof of possession signs a different challenge than this ceremony's",
-                    ))
-                }
-                (Some(_), _) => {}
-                (None, Some((c, first))) if c != challenge => {
-                    return Err(refuse_proof(
-                        key,
-                        format!("proof signs a different challenge than {first}"),
-                    ))
-                }
-                (None, Some(_)) => {}
-                (None, None) => agreed_challenge = Some((challenge.clone(), key.source.clone())),
-            },
-            ProofStatus::Bsms { token } => {
-                if let Some(want) = &req.challenge {
-                    let t = crate::record::bsms_token(want);
-                    if t != "00" && &t != token {
-                        return Err(refuse_proof(
-                            key,
-                            "bsms token is not this ceremony's challenge",
-                        ));
-                    }
-                }
-            }
+    }
+    if !xpub_matches_network(&key.xpub, req.network) {
+        return Err(refuse(
+            key,
+            format!(
+                "extended key version is for the wrong network (ceremony is on {})",
+                req.network
+            ),
+        ));
+    }
+    let path: Vec<ChildNumber> = key.path.clone().into();
+    if let [ChildNumber::Hardened { index: 48 }, ChildNumber::Hardened { index }, ..] = path[..] {
+        if index != req.network.coin_type() {
+            return Err(refuse(
+                key,
+                format!(
+                    "coin type {index}' in the path is not {}' for {}",
+                    req.network.coin_type(),
+                    req.network
+                ),
+            ));
         }
     }
+    if let Some(s) = key.script {
+        if s != req.script {
+            return Err(refuse(
+                key,
+                format!(
+                    "key was made for {} but the wallet is {}",
+                    s.name(),
+                    req.script.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The challenge every proof of possession must sign: the ceremony's, or, when none was
+/// given, the one the first proven key signed (with the file it came from, for messages).
+#[derive(Debug)]
+struct ChallengeAgreement<'r> {
+    req: &'r Request,
+    first: Option<(String, String)>,
+}
+
+impl<'r> ChallengeAgreement<'r> {
+    fn new(req: &'r Request) -> Self {
+        ChallengeAgreement { req, first: None }
+    }
+
+    /// Refuses a key without a proof (unless allowed) or whose proof signs another challenge.
+    fn check(&mut self, key: &CeremonyKey) -> Result<(), Error> {
+        match &key.proof {
+            ProofStatus::Unproven if !self.req.allow_unproven => Err(refuse_proof(
+                key,
+                "no proof of possession (imported key); pass --allow-unproven to accept it",
+            )),
+            ProofStatus::Unproven => Ok(()),
+            ProofStatus::Bip322 { challenge } => match (&self.req.challenge, &self.first) {
+                (Some(want), _) if want != challenge => Err(refuse_proof(
+                    key,
+                    "proof of possession signs a different challenge than this ceremony's",
+                )),
+                (Some(_), _) => Ok(()),
+                (None, Some((c, first))) if c != challenge => Err(refuse_proof(
+                    key,
+                    format!("proof signs a different challenge than {first}"),
+                )),
+                (None, Some(_)) => Ok(()),
+                (None, None) => {
+                    self.first = Some((challenge.clone(), key.source.clone()));
+                    Ok(())
+                }
+            },
+            ProofStatus::Bsms { token } => match &self.req.challenge {
+                Some(want) => {
+                    let t = crate::record::bsms_token(want);
+                    if t != "00" && &t != token {
+                        Err(refuse_proof(
+                            key,
+                            "bsms token is not this ceremony's challenge",
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                }
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+/// One keyholder, one key: the same public key or master fingerprint twice is refused.
+fn check_duplicates(keys: &[CeremonyKey]) -> Result<(), Error> {
     let mut seen_key: HashMap<[u8; 33], &CeremonyKey> = HashMap::new();
     let mut seen_fp: HashMap<String, &CeremonyKey> = HashMap::new();
-    for key in &keys {
+    for key in keys {
         if let Some(prev) = seen_key.insert(key.xpub.public_key.serialize(), key) {
             return Err(refuse_proof(
                 key,
@@ -257,6 +288,11 @@ pub fn assemble(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, E
             ));
         }
     }
+    Ok(())
+}
+
+/// Orders the checked keys canonically and builds the receive and change descriptors.
+fn build(req: &Request, mut keys: Vec<CeremonyKey>) -> Result<Assembly, Error> {
     keys.sort_by_key(|k| k.key_expr());
     let exprs: Vec<String> = keys.iter().map(|k| k.key_expr()).collect();
     let receive_src = descriptor_body(req.script, req.threshold, &exprs, "/0/*");
@@ -282,14 +318,11 @@ pub fn address_at(
 ) -> Result<bitcoin::Address, Error> {
     let def = d
         .at_derivation_index(index)
-        .map_err(|e| Error::Descriptor {
-            file: "descriptor".into(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|source| Error::DescriptorDerive { index, source })?;
     def.address(network.to_bitcoin())
-        .map_err(|e| Error::Descriptor {
+        .map_err(|source| Error::DescriptorInvalid {
             file: "descriptor".into(),
-            reason: e.to_string(),
+            source,
         })
 }
 
@@ -351,6 +384,43 @@ impl Assembly {
             change_descriptor: self.change_string(),
             next_index: 0,
             ceremony_record,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(threshold: usize, name: &str, script: ScriptKind) -> Request {
+        Request {
+            name: name.into(),
+            network: Network::Regtest,
+            script,
+            threshold,
+            allow_unproven: false,
+            challenge: None,
+        }
+    }
+
+    #[test]
+    fn shape_phase_refuses_k_outside_1_to_n_and_too_many_keys() {
+        assert!(check_shape(&request(2, "vault", ScriptKind::Wsh), 3).is_ok());
+        for (k, n) in [(0, 3), (4, 3), (1, 0)] {
+            let e = check_shape(&request(k, "vault", ScriptKind::Wsh), n).expect_err("refused");
+            assert!(matches!(e, Error::Threshold(_)), "{k} of {n}: {e}");
+        }
+        let e = check_shape(&request(2, "vault", ScriptKind::Wsh), MAX_KEYS_WSH + 1)
+            .expect_err("16 keys in wsh");
+        assert!(e.to_string().contains("limit of 15"), "{e}");
+        assert!(check_shape(&request(2, "vault", ScriptKind::Tr), MAX_KEYS_WSH + 1).is_ok());
+    }
+
+    #[test]
+    fn shape_phase_refuses_a_name_coldcard_cannot_show() {
+        for name in ["", "twenty-one-characters", "tab\there"] {
+            let e = check_shape(&request(1, name, ScriptKind::Wsh), 1).expect_err(name);
+            assert!(e.to_string().contains("1-20 printable ascii"), "{e}");
         }
     }
 }

@@ -118,7 +118,7 @@ pub fn sign_simple_p2wpkh<C: Signing>(
         secp,
         &bitcoin::PrivateKey::new(secret_key.expose_secret().0, bitcoin::NetworkKind::Main),
     )
-    .map_err(|e| Error::Bip32(e.to_string()))?;
+    .map_err(Error::SigningKey)?;
     let spk = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash());
     let msg = p2wpkh_sighash(&spk, message)?;
     let sig = secp.sign_ecdsa_low_r(&msg, &secret_key.expose_secret().0);

@@ -84,7 +84,7 @@ pub enum EntropyMode {
 /// Reads `len` bytes from the OS CSPRNG.
 pub fn os_entropy(len: usize) -> Result<SecretBytes, Error> {
     let mut buf = Secret::new(vec![0u8; len]);
-    getrandom::getrandom(buf.expose_secret_mut()).map_err(|e| Error::Rng(e.to_string()))?;
+    getrandom::getrandom(buf.expose_secret_mut()).map_err(Error::Rng)?;
     Ok(buf)
 }
 

@@ -6,8 +6,8 @@
 #[non_exhaustive]
 pub enum Error {
     /// The OS random number generator failed.
-    #[error("os random number generator failed: {0}")]
-    Rng(String),
+    #[error("os random number generator failed")]
+    Rng(#[source] getrandom::Error),
     /// A dice roll string held something other than the digits 1-6.
     #[error("dice roll {position}: {found:?} is not a die face 1-6")]
     BadRoll {
@@ -33,8 +33,8 @@ pub enum Error {
     #[error("entropy must be 16 or 32 bytes, got {0}")]
     EntropyLength(usize),
     /// BIP39 rejected a mnemonic or entropy.
-    #[error("bip39: {0}")]
-    Bip39(String),
+    #[error("bip39")]
+    Bip39(#[source] bip39::Error),
     /// A quiz answer was wrong.
     #[error("verification quiz: word {position} does not match")]
     QuizMismatch {
@@ -44,12 +44,18 @@ pub enum Error {
     /// A SeedQR payload could not be decoded.
     #[error("seedqr: {0}")]
     SeedQr(String),
+    /// A SeedQR payload decodes to words or entropy BIP39 rejects.
+    #[error("seedqr payload is not a valid mnemonic")]
+    SeedQrMnemonic(#[source] Box<Error>),
     /// QR rendering failed.
     #[error("qr code: {0}")]
     Qr(String),
     /// BIP32 derivation failed.
-    #[error("bip32: {0}")]
-    Bip32(String),
+    #[error("bip32")]
+    Bip32(#[source] bitcoin::bip32::Error),
+    /// A key could not be used for message signing (an uncompressed key).
+    #[error("message signing key")]
+    SigningKey(#[source] bitcoin::key::UncompressedPublicKeyError),
     /// A BIP-322 or legacy signature did not verify.
     #[error("signature of {what} does not verify: {reason}")]
     BadSignature {
@@ -93,12 +99,30 @@ pub enum Error {
     /// The k-of-n parameters are impossible.
     #[error("threshold: {0}")]
     Threshold(String),
-    /// A descriptor failed to parse or check.
+    /// A descriptor failed to parse, check or derive (miniscript's error kept as the cause).
+    #[error("descriptor in {file}")]
+    DescriptorInvalid {
+        /// The file it came from.
+        file: String,
+        /// miniscript's error.
+        #[source]
+        source: miniscript::Error,
+    },
+    /// A ranged descriptor could not be derived at an index.
+    #[error("descriptor: cannot derive index {index}")]
+    DescriptorDerive {
+        /// The derivation index.
+        index: u32,
+        /// miniscript's error.
+        #[source]
+        source: miniscript::descriptor::NonDefiniteKeyError,
+    },
+    /// A descriptor does not have the shape a custody policy needs.
     #[error("descriptor in {file}: {reason}")]
     Descriptor {
         /// The file it came from.
         file: String,
-        /// What is wrong (miniscript's message, or the checksum mismatch).
+        /// What is wrong.
         reason: String,
     },
     /// Encoding an export failed.
@@ -113,12 +137,24 @@ pub enum Error {
     #[error(transparent)]
     File(#[from] custos_core::file::FileError),
     /// File I/O.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
+    },
+    /// A JSON input (key record, transcript line) does not parse.
+    #[error("{file}: {what}")]
+    Json {
+        /// The file (or `file:line`).
+        file: String,
+        /// What it should have been ("not a key record", "not json").
+        what: &'static str,
+        /// The parser's error (with line and column).
+        #[source]
+        source: serde_json::Error,
     },
 }
 

@@ -131,8 +131,11 @@ pub fn import_coldcard_json(
     label: &str,
     created: &str,
 ) -> Result<KeyRecord, Error> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::malformed(file, format!("not json: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|source| Error::Json {
+        file: file.to_string(),
+        what: "not json",
+        source,
+    })?;
     let xfp = v
         .get("xfp")
         .and_then(|x| x.as_str())

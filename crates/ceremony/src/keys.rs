@@ -129,8 +129,7 @@ pub fn derive_account<C: Signing>(
     path: &DerivationPath,
 ) -> Result<AccountKey, Error> {
     let master = Secret::new(ZXpriv(
-        Xpriv::new_master(network.to_bitcoin(), seed.expose_secret())
-            .map_err(|e| Error::Bip32(e.to_string()))?,
+        Xpriv::new_master(network.to_bitcoin(), seed.expose_secret()).map_err(Error::Bip32)?,
     ));
     let fingerprint = master.expose_secret().0.fingerprint(secp);
     let account = Secret::new(ZXpriv(
@@ -138,7 +137,7 @@ pub fn derive_account<C: Signing>(
             .expose_secret()
             .0
             .derive_priv(secp, path)
-            .map_err(|e| Error::Bip32(e.to_string()))?,
+            .map_err(Error::Bip32)?,
     ));
     let xpub = Xpub::from_priv(secp, &account.expose_secret().0);
     Ok(AccountKey {

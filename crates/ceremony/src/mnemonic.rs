@@ -18,14 +18,14 @@ pub fn from_entropy(entropy: &SecretBytes) -> Result<SecretMnemonic, Error> {
     }
     Mnemonic::from_entropy_in(Language::English, entropy.expose_secret())
         .map(Secret::new)
-        .map_err(|e| Error::Bip39(e.to_string()))
+        .map_err(Error::Bip39)
 }
 
 /// Parses a mnemonic typed or read by the keyholder (checksum checked).
 pub fn parse(phrase: &SecretString) -> Result<SecretMnemonic, Error> {
     Mnemonic::parse_in(Language::English, phrase.expose_secret().trim())
         .map(Secret::new)
-        .map_err(|e| Error::Bip39(e.to_string()))
+        .map_err(Error::Bip39)
 }
 
 /// The words, space-separated, for display.
@@ -45,7 +45,7 @@ pub fn quiz_positions(word_count: usize, count: usize) -> Result<Vec<usize>, Err
     let mut chosen: Vec<usize> = Vec::with_capacity(count);
     while chosen.len() < count {
         let mut b = [0u8; 2];
-        getrandom::getrandom(&mut b).map_err(|e| Error::Rng(e.to_string()))?;
+        getrandom::getrandom(&mut b).map_err(Error::Rng)?;
         let v = usize::from(u16::from_le_bytes(b));
         // Rejection sampling keeps the choice uniform.
         let limit = 65536 - (65536 % word_count);

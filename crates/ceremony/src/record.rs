@@ -465,8 +465,11 @@ pub fn load_key_text<C: Verification>(
         })?;
         return Ok(key);
     }
-    let record: KeyRecord = serde_json::from_str(text)
-        .map_err(|e| Error::malformed(file, format!("not a key record: {e}")))?;
+    let record: KeyRecord = serde_json::from_str(text).map_err(|source| Error::Json {
+        file: file.to_string(),
+        what: "not a key record",
+        source,
+    })?;
     record.check(secp, file)
 }
 

@@ -66,12 +66,12 @@ pub fn decode_standard(digits: &SecretString) -> Result<SecretMnemonic, Error> {
     }
     Mnemonic::parse_in_normalized(Language::English, phrase.expose_secret())
         .map(Secret::new)
-        .map_err(|e| Error::SeedQr(e.to_string()))
+        .map_err(|e| Error::SeedQrMnemonic(Box::new(Error::Bip39(e))))
 }
 
 /// Decodes a compact SeedQR payload.
 pub fn decode_compact(bytes: &SecretBytes) -> Result<SecretMnemonic, Error> {
-    crate::mnemonic::from_entropy(bytes).map_err(|e| Error::SeedQr(e.to_string()))
+    crate::mnemonic::from_entropy(bytes).map_err(|e| Error::SeedQrMnemonic(Box::new(e)))
 }
 
 /// Builds the QR code with the explicit mode SeedSigner uses (numeric for standard, byte for

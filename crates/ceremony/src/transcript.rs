@@ -67,8 +67,11 @@ pub fn append(path: &Path, entry: &Entry) -> Result<(), Error> {
         .append(true)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    let line = serde_json::to_string(entry)
-        .map_err(|e| Error::malformed(path.display().to_string(), e.to_string()))?;
+    let line = serde_json::to_string(entry).map_err(|source| Error::Json {
+        file: path.display().to_string(),
+        what: "cannot encode a transcript entry",
+        source,
+    })?;
     f.write_all(line.as_bytes())
         .and_then(|_| f.write_all(b"\n"))
         .and_then(|_| f.sync_all())
@@ -83,8 +86,11 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, Error> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let e: Entry = serde_json::from_str(l)
-                .map_err(|e| Error::malformed(format!("{file}:{}", i + 1), e.to_string()))?;
+            let e: Entry = serde_json::from_str(l).map_err(|source| Error::Json {
+                file: format!("{file}:{}", i + 1),
+                what: "not a transcript entry",
+                source,
+            })?;
             if e.format != TRANSCRIPT_FORMAT {
                 return Err(Error::malformed(
                     format!("{file}:{}", i + 1),

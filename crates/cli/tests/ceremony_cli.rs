@@ -3,9 +3,7 @@
 //! custody wallet funded on the lab chain and spent 2-of-3; and every bad input refused with
 //! exit 2 naming the key or the file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use bitcoin::bip32::Xpriv;
@@ -18,68 +16,11 @@ use custos_ceremony::{mnemonic, record};
 use custos_core::inventory::CustodyPolicy;
 use custos_core::{Network, Secret};
 use custos_lab::{Lab, LabConfig};
+use custos_testkit::{custos_bin, run, run_with_stdin, signer_next_to_custos};
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use miniscript::psbt::PsbtExt;
 
 const CHALLENGE: &str = "LAB-7 custody ceremony 2026-11-25";
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-/// The signer binary next to `custos` (built on demand: it belongs to another package).
-fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn run_with_stdin(c: &mut Command, input: &str) -> (i32, String, String) {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// Fixed test entropy for keyholder `i` and its mnemonic.
 fn entropy(i: u8) -> (String, String) {
@@ -97,7 +38,7 @@ fn generate(dir: &Path, i: u8, network: &str, script: &str) -> PathBuf {
     std::fs::write(&ent, hex).unwrap();
     let out = dir.join(format!("holder-{i}-{network}-{script}"));
     let (code, stdout, err) = run_with_stdin(
-        signer().args([
+        signer_next_to_custos!().args([
             "--json",
             "key",
             "generate",
@@ -138,7 +79,7 @@ fn assemble(keys: &[&Path], k: &str, out: &Path, extra: &[&str]) -> (i32, String
     args.extend(keys.iter().map(|p| p.display().to_string()));
     args.extend(["--out-dir".to_string(), out.display().to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    run(custos().args(&args))
+    run(custos_bin!().args(&args))
 }
 
 #[test]
@@ -150,7 +91,7 @@ fn signer_quiz_failure_writes_nothing_and_exits_1() {
     std::fs::write(&ent, hex).unwrap();
     let out = tmp.path().join("k");
     let (code, _, err) = run_with_stdin(
-        signer().args([
+        signer_next_to_custos!().args([
             "key",
             "generate",
             "--batch",
@@ -172,7 +113,7 @@ fn signer_quiz_failure_writes_nothing_and_exits_1() {
 fn signer_refuses_too_few_coldcard_dice_rolls() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _, err) = run_with_stdin(
-        signer().args([
+        signer_next_to_custos!().args([
             "key",
             "generate",
             "--batch",
@@ -301,7 +242,7 @@ fn refuses_bad_ceremony_inputs_naming_the_key_or_file() {
     let flipped: String = sum.chars().rev().collect();
     let bad = d.join("bad-checksum.descriptor");
     std::fs::write(&bad, format!("{body}#{flipped}\n")).unwrap();
-    let (code, _, err) = run(signer().args([
+    let (code, _, err) = run(signer_next_to_custos!().args([
         "ceremony",
         "verify",
         bad.to_str().unwrap(),
@@ -315,7 +256,7 @@ fn refuses_bad_ceremony_inputs_naming_the_key_or_file() {
     );
     // And a key that is not in the wallet is refused with exit 1.
     let k5 = generate(d, 5, "regtest", "wsh");
-    let (code, _, err) = run(signer().args([
+    let (code, _, err) = run(signer_next_to_custos!().args([
         "ceremony",
         "verify",
         desc_file.to_str().unwrap(),
@@ -341,7 +282,7 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
     let keys: Vec<PathBuf> = (1..=3).map(|i| generate(d, i, "regtest", "wsh")).collect();
     // A case records the assembly and the transcripts.
     let case = d.join("case");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "case",
@@ -373,7 +314,7 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
     );
     args.extend(keys.iter().map(|p| p.display().to_string()));
     args.extend(["--out-dir".to_string(), out.display().to_string()]);
-    let (code, stdout, err) = run(custos().args(&args));
+    let (code, stdout, err) = run(custos_bin!().args(&args));
     assert_eq!(code, 0, "{err}");
     let res: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(res["ledger_seq"].as_u64().unwrap() >= 2);
@@ -384,7 +325,7 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
 
     // Each keyholder verifies on their own signer: own key once, same first address.
     for k in &keys {
-        let (code, stdout, err) = run(signer().args([
+        let (code, stdout, err) = run(signer_next_to_custos!().args([
             "--json",
             "ceremony",
             "verify",
@@ -403,7 +344,7 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
         assert_eq!(v["membership"]["n"], 3);
         // The transcript goes into the case.
         let t = k.parent().unwrap().join("ceremony-transcript.jsonl");
-        let (code, _, err) = run(custos().args([
+        let (code, _, err) = run(custos_bin!().args([
             "--case",
             case.to_str().unwrap(),
             "ceremony",
@@ -412,7 +353,8 @@ fn three_signer_keys_make_a_2_of_3_wallet_that_receives_and_spends_on_the_lab_ch
         ]));
         assert_eq!(code, 0, "{err}");
     }
-    let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
+    let (code, _, err) =
+        run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 
     // The custody policy file.

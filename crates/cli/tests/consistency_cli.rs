@@ -3,35 +3,8 @@
 //! verification appends nothing to its ledger, and finalizing an incomplete PSBT prints no
 //! PSBT unless `--json`. Exit codes: 0 ok, 1 refusal, 2 input, 3 environment.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.stdin(Stdio::null()).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn interop(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/psbt/interop")
-        .join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use custos_testkit::{custos_bin, interop, run, s};
+use std::path::Path;
 
 fn sweep(inventory: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let policy = interop("custody-wsh.policy.json");
@@ -52,7 +25,7 @@ fn sweep(inventory: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) 
         s(out),
     ];
     args.extend_from_slice(extra);
-    run(custos().args(&args))
+    run(custos_bin!().args(&args))
 }
 
 #[test]
@@ -94,7 +67,7 @@ fn sweep_build_refuses_an_incomplete_inventory_unless_allowed() {
 }
 
 fn event_count(case: &Path) -> usize {
-    let (code, out, err) = run(custos().args(["--json", "--case", s(case), "case", "log"]));
+    let (code, out, err) = run(custos_bin!().args(["--json", "--case", s(case), "case", "log"]));
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v.as_array().unwrap().len()
@@ -124,7 +97,7 @@ fn tamper(case: &Path, marker: &str) {
 fn case_export_of_a_case_failing_verification_appends_nothing() {
     let t = tempfile::tempdir().unwrap();
     let case = t.path().join("case-zqxwv");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "case",
@@ -137,7 +110,7 @@ fn case_export_of_a_case_failing_verification_appends_nothing() {
     ]));
     assert_eq!(code, 0, "{err}");
     // An intact case exports and records the export.
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--case",
         s(&case),
         "case",
@@ -148,11 +121,11 @@ fn case_export_of_a_case_failing_verification_appends_nothing() {
     assert_eq!(event_count(&case), 2);
 
     tamper(&case, "zqxwv");
-    let (code, _, _) = run(custos().args(["--case", s(&case), "case", "verify"]));
+    let (code, _, _) = run(custos_bin!().args(["--case", s(&case), "case", "verify"]));
     assert_eq!(code, 1, "tampering was not detected");
     let before = event_count(&case);
     let e2 = t.path().join("e2");
-    let (code, out, err) = run(custos().args(["--case", s(&case), "case", "export", s(&e2)]));
+    let (code, out, err) = run(custos_bin!().args(["--case", s(&case), "case", "export", s(&e2)]));
     assert_eq!(code, 1, "{err}");
     assert!(!out.contains("verified"), "{out}");
     assert!(
@@ -175,7 +148,7 @@ fn psbt_finalize_of_an_incomplete_psbt_prints_no_psbt_unless_json() {
     let t = tempfile::tempdir().unwrap();
     let psbt = t.path().join("unsigned.psbt");
     std::fs::copy(interop("sweep-mixed-wsh.psbt"), &psbt).unwrap();
-    let (code, out, err) = run(custos().args(["psbt", "finalize", s(&psbt)]));
+    let (code, out, err) = run(custos_bin!().args(["psbt", "finalize", s(&psbt)]));
     assert_eq!(code, 1, "{err}");
     assert!(out.is_empty(), "printed on stdout: {out}");
     assert!(
@@ -188,7 +161,7 @@ fn psbt_finalize_of_an_incomplete_psbt_prints_no_psbt_unless_json() {
         "a file was written"
     );
 
-    let (code, out, err) = run(custos().args(["--json", "psbt", "finalize", s(&psbt)]));
+    let (code, out, err) = run(custos_bin!().args(["--json", "psbt", "finalize", s(&psbt)]));
     assert_eq!(code, 1, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["complete"], serde_json::json!(false));

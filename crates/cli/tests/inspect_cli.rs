@@ -2,27 +2,9 @@
 //! kind and the fault; against the lab, a scan recorded in a case replays offline and renders
 //! a self-contained HTML report.
 
-use std::{path::Path, process::Command};
 
 use custos_lab::{Lab, LabConfig};
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use custos_testkit::{custos_bin, run};
 
 #[test]
 fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
@@ -43,7 +25,7 @@ fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
         ("correct horse battery staple", &["material"]),
     ];
     for (input, needles) in cases {
-        let (code, _, err) = run(custos().args([
+        let (code, _, err) = run(custos_bin!().args([
             "--network",
             "regtest",
             "inspect",
@@ -61,7 +43,7 @@ fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
 
 #[test]
 fn refuses_secret_material_on_the_online_side() {
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -84,7 +66,7 @@ fn unreachable_server_is_exit_3() {
         .local_addr()
         .unwrap()
         .port();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -98,31 +80,16 @@ fn unreachable_server_is_exit_3() {
     assert!(err.contains("retrying later may help"), "{err}");
 }
 
-fn new_case(dir: &Path) {
-    let (code, _, err) = run(custos().args([
-        "--network",
-        "regtest",
-        "case",
-        "new",
-        dir.to_str().unwrap(),
-        "--case-id",
-        "LAB-1",
-        "--examiner",
-        "tester",
-    ]));
-    assert_eq!(code, 0, "{err}");
-}
-
 #[test]
 fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
     let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
     let truth = lab.ground_truth().clone();
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
-    new_case(&case);
+    custos_testkit::new_case(custos_bin!(), &case, "LAB-1");
     let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
     let inv_path = tmp.path().join("inventory.json");
-    let (code, out, err) = run(custos().args([
+    let (code, out, err) = run(custos_bin!().args([
         "--case",
         case.to_str().unwrap(),
         "--json",
@@ -146,7 +113,7 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
 
     // The same scan replayed from the case, with the lab gone.
     drop(lab);
-    let (code, out, err) = run(custos().args([
+    let (code, out, err) = run(custos_bin!().args([
         "--case",
         case.to_str().unwrap(),
         "--json",
@@ -160,7 +127,7 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
 
     // Report: self-contained HTML with the inventory.
     let html_path = tmp.path().join("report.html");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--case",
         case.to_str().unwrap(),
         "inspect",
@@ -176,7 +143,7 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
 
     // The ledger verifies and holds both scans with their evidence.
     let (code, out, err) =
-        run(custos().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
+        run(custos_bin!().args(["--case", case.to_str().unwrap(), "--json", "case", "log"]));
     assert_eq!(code, 0, "{err}");
     let events: serde_json::Value = serde_json::from_str(&out).unwrap();
     let scans = events
@@ -186,7 +153,8 @@ fn records_a_scan_in_the_case_replays_it_offline_and_renders_a_report() {
         .filter(|e| e["kind"] == "inspect.scan")
         .count();
     assert_eq!(scans, 2);
-    let (code, _, err) = run(custos().args(["--case", case.to_str().unwrap(), "case", "verify"]));
+    let (code, _, err) =
+        run(custos_bin!().args(["--case", case.to_str().unwrap(), "case", "verify"]));
     assert_eq!(code, 0, "{err}");
 }
 
@@ -246,7 +214,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     // Unsigned input: refused before anything is sent.
     let mut unsigned = tx.clone();
     unsigned.input[0].witness = bitcoin::Witness::new();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "broadcast",
         &hex::encode(bitcoin::consensus::serialize(&unsigned)),
         "--server",
@@ -254,7 +222,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     ]));
     assert_eq!(code, 2, "{err}");
 
-    let (code, out, err) = run(custos().args(["broadcast", &hex_tx, "--server", &lab.url()]));
+    let (code, out, err) = run(custos_bin!().args(["broadcast", &hex_tx, "--server", &lab.url()]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), tx.compute_txid().to_string());
     // A double spend is a refusal (exit 1) with the server's reason.
@@ -264,7 +232,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
         amount,
         &bitcoin::ScriptBuf::new_op_return([1u8; 4]),
     );
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "broadcast",
         &hex::encode(bitcoin::consensus::serialize(&double)),
         "--server",
@@ -274,7 +242,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     assert!(err.contains(&double.compute_txid().to_string()), "{err}");
 
     lab.mine(2).unwrap();
-    let (code, out, err) = run(custos().args([
+    let (code, out, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "watch",
@@ -291,7 +259,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 confirmation(s), SPV-verified"), "{out}");
     // Waiting for more confirmations than exist times out with exit 1.
-    let (code, _, _) = run(custos().args([
+    let (code, _, _) = run(custos_bin!().args([
         "--network",
         "regtest",
         "watch",

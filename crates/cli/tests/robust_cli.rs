@@ -3,6 +3,7 @@
 //! directory is named as such, no output is overwritten, several outputs are written all or
 //! none, and a closed or full stdout exits 3 with a message instead of panicking.
 
+use custos_testkit::{custos_bin, interop, run, signer_next_to_custos};
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -10,50 +11,6 @@ use std::{
 };
 
 const CHALLENGE: &str = "LAB-9 robustness ceremony";
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-/// The signer binary next to `custos` (built on demand: it belongs to another package).
-fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn interop(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/psbt/interop")
-        .join(name)
-}
 
 #[test]
 fn dev_zero_inputs_exit_2_naming_the_file_and_the_limit() {
@@ -91,7 +48,7 @@ fn dev_zero_inputs_exit_2_naming_the_file_and_the_limit() {
         ),
     ];
     for (args, needle) in cases {
-        let (code, _, err) = run(custos().args(*args));
+        let (code, _, err) = run(custos_bin!().args(*args));
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
             err.contains("/dev/zero") && err.contains(needle),
@@ -104,7 +61,7 @@ fn dev_zero_inputs_exit_2_naming_the_file_and_the_limit() {
 fn missing_path_and_directory_are_reported_with_the_path() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_str().unwrap();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -118,7 +75,7 @@ fn missing_path_and_directory_are_reported_with_the_path() {
         "{err}"
     );
     assert!(!err.contains("unrecognised material"), "{err}");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -128,10 +85,10 @@ fn missing_path_and_directory_are_reported_with_the_path() {
     ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("{dir}: is a directory")), "{err}");
-    let (code, _, err) = run(custos().args(["broadcast", dir, "--server", "127.0.0.1:9"]));
+    let (code, _, err) = run(custos_bin!().args(["broadcast", dir, "--server", "127.0.0.1:9"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("{dir}: is a directory")), "{err}");
-    let (code, _, err) = run(custos().args(["psbt", "decode", "/nonexistent.psbt"]));
+    let (code, _, err) = run(custos_bin!().args(["psbt", "decode", "/nonexistent.psbt"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent.psbt: no such file"), "{err}");
 }
@@ -141,7 +98,7 @@ fn inspect_out_never_overwrites_an_existing_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("inventory.json");
     std::fs::write(&out, b"earlier inventory").unwrap();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -162,7 +119,7 @@ fn full_stdout_exits_3_with_a_message_not_a_panic() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let o = custos()
+    let o = custos_bin!()
         .args(["psbt", "decode"])
         .arg(interop("sweep-mixed-wsh.psbt"))
         .stdout(Stdio::from(f))
@@ -189,7 +146,7 @@ fn run_into_closed_pipe(c: &mut Command) -> (i32, String) {
 fn closed_stdout_exits_3_for_case_log_and_psbt_decode() {
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "case",
@@ -201,7 +158,7 @@ fn closed_stdout_exits_3_for_case_log_and_psbt_decode() {
         "tester",
     ]));
     assert_eq!(code, 0, "{err}");
-    let (code, err) = run_into_closed_pipe(custos().args([
+    let (code, err) = run_into_closed_pipe(custos_bin!().args([
         "--json",
         "--case",
         case.to_str().unwrap(),
@@ -211,7 +168,7 @@ fn closed_stdout_exits_3_for_case_log_and_psbt_decode() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("stdout") && !err.contains("panicked"), "{err}");
     let (code, err) = run_into_closed_pipe(
-        custos()
+        custos_bin!()
             .args(["psbt", "decode"])
             .arg(interop("sweep-mixed-wsh.psbt")),
     );
@@ -239,7 +196,7 @@ fn generate(dir: &Path, i: u8) -> PathBuf {
     let ent = dir.join(format!("entropy-{i}.hex"));
     std::fs::write(&ent, hex).unwrap();
     let out = dir.join(format!("holder-{i}"));
-    let mut child = signer()
+    let mut child = signer_next_to_custos!()
         .args([
             "--json",
             "key",
@@ -278,7 +235,7 @@ fn ceremony_assemble_writes_all_outputs_or_none() {
     std::fs::create_dir_all(&out).unwrap();
     // An earlier wallet's BSMS record with the same name is in the way.
     std::fs::write(out.join("custody.bsms"), b"earlier record").unwrap();
-    let mut c = custos();
+    let mut c = custos_bin!();
     c.args([
         "--network",
         "regtest",
@@ -316,7 +273,7 @@ fn ceremony_assemble_writes_all_outputs_or_none() {
 #[test]
 fn ceremony_assemble_refuses_an_oversized_key_record() {
     let tmp = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "ceremony",

@@ -5,9 +5,8 @@
 //! sign --policy`, finalize, broadcast), and the custody coin is then spent by two keyholders
 //! through the `multi_a` leaf (a script-path spend), combined, finalized and accepted by the lab.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 
 use bitcoin::{
@@ -18,58 +17,11 @@ use custos_ceremony::mnemonic;
 use custos_core::inventory::CustodyPolicy;
 use custos_core::Secret;
 use custos_lab::{Lab, LabConfig};
+use custos_testkit::{custos_bin, run_in, s, signer_next_to_custos};
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use miniscript::psbt::PsbtExt;
 
 const CHALLENGE: &str = "LAB-TR custody ceremony 2026-11-26";
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-/// The signer binary next to `custos` (built on demand: it belongs to another package).
-fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run_in(c: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        pipe.write_all(s.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn ok(c: &mut Command) -> String {
     let (code, out, err) = run_in(c, None);
@@ -101,7 +53,7 @@ fn generate(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
     std::fs::write(&words, format!("{phrase}\n")).unwrap();
     let out = dir.join(format!("holder-{i}"));
     let (code, stdout, err) = run_in(
-        signer().args([
+        signer_next_to_custos!().args([
             "--json",
             "key",
             "generate",
@@ -129,10 +81,6 @@ fn generate(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
     )
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// Steps 1–2: three keys, the assembled `tr(NUMS, multi_a)` wallet, verified on each signer.
 fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
     let gen: Vec<(PathBuf, PathBuf)> = (1..=3).map(|i| generate(d, i)).collect();
@@ -155,7 +103,7 @@ fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
     .to_vec();
     args.extend(gen.iter().map(|(k, _)| k.display().to_string()));
     args.extend(["--out-dir".to_string(), wallet.display().to_string()]);
-    ok(custos().args(&args));
+    ok(custos_bin!().args(&args));
     let policy = wallet.join("custody-policy.json");
     let p: CustodyPolicy =
         serde_json::from_str(&std::fs::read_to_string(&policy).unwrap()).unwrap();
@@ -167,7 +115,7 @@ fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
         p.receive_descriptor
     );
     for (key, _) in &gen {
-        ok(signer().args([
+        ok(signer_next_to_custos!().args([
             "ceremony",
             "verify",
             s(&wallet.join("tr-custody.bsms")),
@@ -186,7 +134,7 @@ fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
     let seed =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lab/seized-basic/seed.txt");
     let watch = d.join("watch-only.json");
-    ok(signer().args([
+    ok(signer_next_to_custos!().args([
         "material",
         "watch-only",
         "--input",
@@ -197,7 +145,7 @@ fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
         s(&watch),
     ]));
     let inv = d.join("inventory.json");
-    ok(custos().args([
+    ok(custos_bin!().args([
         "--network",
         "regtest",
         "inspect",
@@ -208,7 +156,7 @@ fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
         s(&inv),
     ]));
     let sweep_dir = d.join("sweep");
-    let summary: serde_json::Value = serde_json::from_str(&ok(custos().args([
+    let summary: serde_json::Value = serde_json::from_str(&ok(custos_bin!().args([
         "--json",
         "--network",
         "regtest",
@@ -229,7 +177,7 @@ fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
     let files = summary["files"].as_array().unwrap();
     assert_eq!(files.len(), 1, "{summary}");
     let psbt = PathBuf::from(files[0].as_str().unwrap());
-    ok(signer().args([
+    ok(signer_next_to_custos!().args([
         "sign",
         s(&psbt),
         "--material",
@@ -238,7 +186,7 @@ fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
         s(policy),
     ]));
     let signed = sweep_dir.join("sweep-1-signed.psbt");
-    ok(custos().args(["psbt", "finalize", s(&signed)]));
+    ok(custos_bin!().args(["psbt", "finalize", s(&signed)]));
     let final_hex = std::fs::read_to_string(sweep_dir.join("sweep-1-final.txn")).unwrap();
     let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(final_hex.trim()).unwrap();
     let txid: Txid = lab.submit_tx(&tx).unwrap();
@@ -316,7 +264,7 @@ fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf()
     for (n, holder) in [0usize, 2].into_iter().enumerate() {
         let path = d.join(format!("spend-{n}.psbt"));
         std::fs::write(&path, psbt.serialize()).unwrap();
-        let out = ok(signer().args([
+        let out = ok(signer_next_to_custos!().args([
             "--json",
             "sign",
             s(&path),
@@ -335,7 +283,7 @@ fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf()
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
     assert!(one.finalize(&secp).is_err());
     let combined = d.join("spend-combined.psbt");
-    ok(custos().args([
+    ok(custos_bin!().args([
         "psbt",
         "combine",
         s(&signed[0]),
@@ -343,7 +291,7 @@ fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf()
         "--out",
         s(&combined),
     ]));
-    ok(custos().args(["psbt", "finalize", s(&combined)]));
+    ok(custos_bin!().args(["psbt", "finalize", s(&combined)]));
     let hex = std::fs::read_to_string(d.join("spend-combined-final.txn")).unwrap();
     let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex.trim()).unwrap();
     // A script-path spend: signatures, the multi_a leaf script and its control block.

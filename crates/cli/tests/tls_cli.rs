@@ -17,158 +17,13 @@ use std::{
 };
 
 use custos_lab::{Lab, LabConfig};
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// A self-signed certificate (files) and its SHA-256 fingerprint as `openssl` prints it
-/// (`AB:CD:…`), and as 64 lower-case hex digits.
-struct Cert {
-    crt: PathBuf,
-    key: PathBuf,
-    colons: String,
-    hex: String,
-}
-
-fn make_cert(dir: &Path, name: &str) -> Cert {
-    let key = dir.join(format!("{name}.key"));
-    let crt = dir.join(format!("{name}.crt"));
-    let o = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=custos-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("the openssl command runs (scripts/install-deps.sh installs it)");
-    assert!(o.status.success(), "{o:?}");
-    let o = Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
-        .arg(&crt)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(o.stdout).unwrap();
-    let colons = text.trim().rsplit('=').next().unwrap().to_string();
-    let hex = colons.replace(':', "").to_lowercase();
-    assert_eq!(hex.len(), 64, "{text}");
-    Cert {
-        crt,
-        key,
-        colons,
-        hex,
-    }
-}
-
-/// A TLS→TCP relay: TLS with `cert` on 127.0.0.1:`port` (0: any), plain TCP to `target`.
-const RELAY: &str = r#"
-import select, socket, ssl, sys, threading
-crt, key, target, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(crt, key)
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", port))
-srv.listen(64)
-print(srv.getsockname()[1], flush=True)
-def handle(c):
-    try:
-        t = ctx.wrap_socket(c, server_side=True)
-    except (ssl.SSLError, OSError):
-        c.close()
-        return
-    u = socket.create_connection(("127.0.0.1", target))
-    try:
-        while True:
-            r = [t] if t.pending() else select.select([t, u], [], [])[0]
-            for s in r:
-                d = s.recv(65536)
-                if not d:
-                    return
-                (u if s is t else t).sendall(d)
-    except OSError:
-        pass
-    finally:
-        t.close()
-        u.close()
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=handle, args=(c,), daemon=True).start()
-"#;
-
-struct Relay {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_relay(cert: &Cert, lab: &Lab, port: u16) -> Relay {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(RELAY)
-        .arg(&cert.crt)
-        .arg(&cert.key)
-        .arg(lab.addr().port().to_string())
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().unwrap();
-    Relay { child, port }
-}
-
-fn new_case(dir: &Path) {
-    let (code, _, err) = run(custos().args([
-        "--network",
-        "regtest",
-        "case",
-        "new",
-        dir.to_str().unwrap(),
-        "--case-id",
-        "TLS-1",
-        "--examiner",
-        "tester",
-    ]));
-    assert_eq!(code, 0, "{err}");
-}
+use custos_testkit::tls::{make_cert, start_relay};
+use custos_testkit::{custos_bin, run};
 
 /// `custos --json inspect XPUB --server URL EXTRA…` (with `--case` when given).
 fn inspect(case: Option<&Path>, url: &str, extra: &[&str]) -> (i32, String, String) {
     let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
-    let mut c = custos();
+    let mut c = custos_bin!();
     match case {
         Some(dir) => c.arg("--case").arg(dir),
         None => c.args(["--network", "regtest"]),
@@ -195,7 +50,7 @@ fn scans_the_lab_over_tls_with_the_pinned_fingerprint_and_refuses_another_with_e
     let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (make_cert(tmp.path(), "a"), make_cert(tmp.path(), "b"));
-    let relay = start_relay(&a, &lab, 0);
+    let relay = start_relay(&a, lab.addr().port(), 0);
     let url = format!("ssl://127.0.0.1:{}", relay.port);
 
     // openssl's colon-separated form is accepted.
@@ -229,9 +84,9 @@ fn pins_the_certificate_on_first_use_in_the_case_and_refuses_a_changed_one() {
     let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
-    new_case(&case);
+    custos_testkit::new_case(custos_bin!(), &case, "TLS-1");
     let (a, b) = (make_cert(tmp.path(), "a"), make_cert(tmp.path(), "b"));
-    let relay = start_relay(&a, &lab, 0);
+    let relay = start_relay(&a, lab.addr().port(), 0);
     let port = relay.port;
     let url = format!("ssl://127.0.0.1:{port}");
 
@@ -243,7 +98,7 @@ fn pins_the_certificate_on_first_use_in_the_case_and_refuses_a_changed_one() {
 
     // The server comes back on the same port with another certificate.
     drop(relay);
-    let _relay = start_relay(&b, &lab, port);
+    let _relay = start_relay(&b, lab.addr().port(), port);
     let (code, out, err) = inspect(Some(&case), &url, &[]);
     assert_eq!(code, 3, "{err}");
     assert!(out.is_empty(), "{out}");

@@ -16,40 +16,8 @@ use std::{
 };
 
 use custos_lab::{fixtures_dir, Lab, LabConfig};
+use custos_testkit::{custos_bin, run};
 use serde_json::Value;
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn new_case(dir: &Path) {
-    let (code, _, err) = run(custos().args([
-        "--network",
-        "regtest",
-        "case",
-        "new",
-        dir.to_str().unwrap(),
-        "--case-id",
-        "TRACE-1",
-        "--examiner",
-        "tester",
-    ]));
-    assert_eq!(code, 0, "{err}");
-}
 
 fn labels() -> String {
     fixtures_dir()
@@ -75,7 +43,7 @@ fn traces_the_theft_forward_records_evidence_replays_offline_and_catches_tamperi
     let truth = lab.ground_truth().clone();
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
-    new_case(&case);
+    custos_testkit::new_case(custos_bin!(), &case, "TRACE-1");
     let start = theft_outpoint(&truth);
     let out_dir = tmp.path().join("exports");
     let url = lab.url();
@@ -104,7 +72,7 @@ fn traces_the_theft_forward_records_evidence_replays_offline_and_catches_tamperi
         }
         v
     };
-    let (code, online, err) = run(custos().args(args(false)));
+    let (code, online, err) = run(custos_bin!().args(args(false)));
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&online).unwrap();
     assert_eq!(v["format"], "custos-trace-v1");
@@ -175,22 +143,22 @@ fn traces_the_theft_forward_records_evidence_replays_offline_and_catches_tamperi
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
     // ... and are never overwritten.
-    let (code, _, err) = run(custos().args(args(false)));
+    let (code, _, err) = run(custos_bin!().args(args(false)));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("exists"), "{err}");
 
     // The same trace replayed from the case alone gives identical JSON.
     drop(lab);
-    let (code, offline, err) = run(custos().args(args(true)));
+    let (code, offline, err) = run(custos_bin!().args(args(true)));
     assert_eq!(code, 0, "{err}");
     assert_eq!(offline, online, "offline replay differs");
 
     // The case verifies; the report has a tracing section; the view renders.
     let c = case.to_str().unwrap();
-    let (code, _, err) = run(custos().args(["--case", c, "case", "verify"]));
+    let (code, _, err) = run(custos_bin!().args(["--case", c, "case", "verify"]));
     assert_eq!(code, 0, "{err}");
     let view = tmp.path().join("view.html");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--case",
         c,
         "trace",
@@ -202,7 +170,7 @@ fn traces_the_theft_forward_records_evidence_replays_offline_and_catches_tamperi
     assert!(std::fs::read_to_string(&view).unwrap().contains("<svg"));
     let export = tmp.path().join("case-export");
     let (code, _, err) =
-        run(custos().args(["--case", c, "case", "export", export.to_str().unwrap()]));
+        run(custos_bin!().args(["--case", c, "case", "export", export.to_str().unwrap()]));
     assert_eq!(code, 0, "{err}");
     let report = std::fs::read_to_string(export.join("report.html")).unwrap();
     assert!(
@@ -225,7 +193,7 @@ fn traces_the_theft_forward_records_evidence_replays_offline_and_catches_tamperi
         .output()
         .unwrap();
     assert!(edited.status.success(), "{edited:?}");
-    let (code, _, err) = run(custos().args(["--case", c, "case", "verify"]));
+    let (code, _, err) = run(custos_bin!().args(["--case", c, "case", "verify"]));
     assert_eq!(
         code, 1,
         "an edited transaction must fail verification: {err}"
@@ -237,7 +205,7 @@ fn bad_input_is_refused_with_exit_2_and_no_panic() {
     let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     // An unknown txid.
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "trace",
@@ -252,7 +220,7 @@ fn bad_input_is_refused_with_exit_2_and_no_panic() {
         "{err}"
     );
     // An address of another network.
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "trace",
@@ -270,7 +238,7 @@ fn bad_input_is_refused_with_exit_2_and_no_panic() {
         "title: t\ncreator: c\nsource: s\ncurrency: BTC\ntags:\n  - address: bcrt1q7ptzv0nc6p6xvx3c0gyj2rwdc8s6rkta68gpde\n    category: exchange\n",
     )
     .unwrap();
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "trace",
@@ -336,7 +304,7 @@ fn a_server_going_silent_mid_trace_gives_a_partial_result_and_exit_1() {
     let truth = lab.ground_truth().clone();
     // Enough for the handshake, the tip, the headers and the first hops, not for the whole trace.
     let proxy = silent_after(lab.addr(), 12);
-    let (code, out, err) = run(custos().args([
+    let (code, out, err) = run(custos_bin!().args([
         "--network",
         "regtest",
         "--json",

@@ -28,10 +28,10 @@ pub struct Wei(#[serde(with = "u128_string")] pub u128);
 mod u128_string {
     //! JSON numbers cannot hold 128-bit integers portably: serialise wei as decimal strings.
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&v.to_string())
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
         let s = String::deserialize(d)?;
         s.parse::<u128>().map_err(D::Error::custom)
     }

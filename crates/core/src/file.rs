@@ -2,8 +2,8 @@
 //!
 //! The one place in `custos-core` that touches the file system, shared by the binaries so that
 //! every file they read is bounded the same way (issue 10 item 4): the limit is checked on the
-//! metadata *and* while reading (`take(limit + 1)`), so a FIFO or `/dev/zero` stops at the limit
-//! instead of filling memory. A missing path, a directory and an unreadable file are told apart
+//! metadata *and* while reading, so a FIFO or `/dev/zero` stops at the limit instead of filling
+//! memory, and the buffer grows with the data that arrives (it never reserves the limit). A missing path, a directory and an unreadable file are told apart
 //! and named (item 5). Outputs are created with `create_new`, never over an existing file, and a
 //! set of outputs is written all or none.
 
@@ -85,6 +85,52 @@ pub const LABELS: Limit = Limit {
     kind: "label file",
     bytes: 64 * MIB,
 };
+
+/// A lab scenario (`scenario.toml`): the largest in fixtures/lab is 13 KB; generated background
+/// activity is described by a few parameters, not listed.
+pub const SCENARIO: Limit = Limit {
+    kind: "scenario file",
+    bytes: 4 * MIB,
+};
+/// A file a lab scenario names (a seed, WIF list, xpub or passphrase file, the handout).
+pub const SCENARIO_FILE: Limit = Limit {
+    kind: "scenario material file",
+    bytes: MIB,
+};
+/// A lab's ground truth (TOML): tracing-large's is 1.2 MB.
+pub const GROUND_TRUTH: Limit = Limit {
+    kind: "ground-truth file",
+    bytes: 64 * MIB,
+};
+/// A small lab state file (the control file, the recorded tip, `lab-state.json`).
+pub const LAB_STATE: Limit = Limit {
+    kind: "lab state file",
+    bytes: 64 * KIB,
+};
+/// The lab's saved mempool (hex transactions, one a line).
+pub const LAB_MEMPOOL: Limit = Limit {
+    kind: "lab mempool file",
+    bytes: 64 * MIB,
+};
+
+/// Every limit above, for documentation and tests.
+pub const ALL: &[Limit] = &[
+    PSBT,
+    TRANSACTION,
+    MATERIAL,
+    PASSPHRASE,
+    POLICY,
+    KEY_RECORD,
+    TRANSCRIPT,
+    WATCH_ONLY,
+    INVENTORY,
+    LABELS,
+    SCENARIO,
+    SCENARIO_FILE,
+    GROUND_TRUTH,
+    LAB_STATE,
+    LAB_MEMPOOL,
+];
 
 /// What went wrong with a file. Messages name the path; they never carry the content.
 #[derive(Debug, thiserror::Error)]
@@ -175,31 +221,117 @@ fn open_error(path: &Path, e: std::io::Error, write: bool) -> FileError {
     }
 }
 
-/// Reads at most `limit + 1` bytes from `r`; more than `limit` is [`FileError::TooLarge`].
-fn read_limited(r: impl Read, path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+/// The first allocation of a read whose size is not known in advance (a pipe, a device, stdin),
+/// and the least a buffer grows by.
+const FIRST_CHUNK: usize = 8 * 1024;
+
+/// Reads `r` to its end into `buf`, which holds at most `limit.bytes` bytes: one byte more is
+/// [`FileError::TooLarge`].
+///
+/// The buffer grows as data arrives, starting from `expected` (a regular file's size) or
+/// [`FIRST_CHUNK`], doubling but never beyond the limit, so a pipe that sends 100 bytes costs
+/// 8 KiB whatever the limit, and `/dev/zero` is refused with a buffer of at most the limit (not
+/// the next power of two above it). Every buffer it leaves behind (outgrown, or the content
+/// of a refused file) is zeroized first: the content may be secret material. On error `buf` is
+/// zeroized and empty.
+fn read_limited_into(
+    mut r: impl Read,
+    path: &Path,
+    limit: Limit,
+    expected: Option<u64>,
+    buf: &mut Vec<u8>,
+) -> Result<(), FileError> {
+    let cap_max = usize::try_from(limit.bytes).unwrap_or(usize::MAX);
+    let first = expected
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+        .unwrap_or(FIRST_CHUNK)
+        .min(cap_max);
+    if buf.capacity() < first {
+        grow_to(buf, first);
+    }
+    let fail = |buf: &mut Vec<u8>, e: FileError| {
+        buf.zeroize();
+        Err(e)
+    };
+    loop {
+        if buf.len() == buf.capacity() {
+            // Full: is there more? A one-byte probe avoids doubling a buffer that fits exactly.
+            let mut probe = [0u8; 1];
+            let n = match read_retrying(&mut r, &mut probe) {
+                Ok(n) => n,
+                Err(e) => return fail(buf, open_error(path, e, false)),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            if buf.len() >= cap_max {
+                probe.zeroize();
+                return fail(
+                    buf,
+                    FileError::TooLarge {
+                        path: path.to_path_buf(),
+                        kind: limit.kind,
+                        limit: limit.bytes,
+                    },
+                );
+            }
+            let want = buf
+                .len()
+                .saturating_mul(2)
+                .max(buf.len().saturating_add(FIRST_CHUNK))
+                .min(cap_max);
+            grow_to(buf, want);
+            buf.push(probe[0]);
+            probe.zeroize();
+            continue;
+        }
+        let len = buf.len();
+        buf.resize(buf.capacity(), 0);
+        match read_retrying(&mut r, &mut buf[len..]) {
+            Ok(0) => {
+                buf.truncate(len);
+                return Ok(());
+            }
+            Ok(n) => buf.truncate(len + n),
+            Err(e) => return fail(buf, open_error(path, e, false)),
+        }
+    }
+}
+
+/// One `read`, retried when a signal interrupted it.
+fn read_retrying(r: &mut impl Read, into: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(into) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Moves `buf` into a new allocation of exactly `capacity` bytes, zeroizing the old one (a
+/// plain `reserve` would free it with the content still in it).
+fn grow_to(buf: &mut Vec<u8>, capacity: usize) {
+    let mut bigger = Vec::with_capacity(capacity);
+    bigger.extend_from_slice(buf);
+    buf.zeroize();
+    *buf = bigger;
+}
+
+/// Reads `r` to its end, at most `limit.bytes` bytes (see [`read_limited_into`]).
+fn read_limited(
+    r: impl Read,
+    path: &Path,
+    limit: Limit,
+    expected: Option<u64>,
+) -> Result<Vec<u8>, FileError> {
     let mut buf = Vec::new();
-    let read = r
-        .take(limit.bytes.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| open_error(path, e, false));
-    if let Err(e) = read {
-        buf.zeroize();
-        return Err(e);
-    }
-    if buf.len() as u64 > limit.bytes {
-        // The content may be secret (material); do not leave it in freed memory.
-        buf.zeroize();
-        return Err(FileError::TooLarge {
-            path: path.to_path_buf(),
-            kind: limit.kind,
-            limit: limit.bytes,
-        });
-    }
+    read_limited_into(r, path, limit, expected, &mut buf)?;
     Ok(buf)
 }
 
-/// Reads a whole file of at most `limit.bytes` bytes.
-pub fn read_bytes(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+/// Opens `path` for a bounded read: a missing path, a directory and a regular file over the
+/// limit are refused before reading. Returns the file and its size when it is a regular file.
+fn open_bounded(path: &Path, limit: Limit) -> Result<(std::fs::File, Option<u64>), FileError> {
     let meta = std::fs::metadata(path).map_err(|e| open_error(path, e, false))?;
     if meta.is_dir() {
         return Err(FileError::IsDirectory {
@@ -214,13 +346,20 @@ pub fn read_bytes(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
         });
     }
     let f = std::fs::File::open(path).map_err(|e| open_error(path, e, false))?;
-    read_limited(f, path, limit)
+    Ok((f, meta.is_file().then_some(meta.len())))
+}
+
+/// Reads a whole file of at most `limit.bytes` bytes. A regular file over the limit is refused
+/// from its metadata; a pipe or device is read as its data arrives and refused at the limit.
+pub fn read_bytes(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
+    let (f, size) = open_bounded(path, limit)?;
+    read_limited(f, path, limit, size)
 }
 
 /// Reads a whole file, or stdin when `path` is `-`.
 pub fn read_bytes_or_stdin(path: &Path, limit: Limit) -> Result<Vec<u8>, FileError> {
     if path == Path::new("-") {
-        read_limited(std::io::stdin().lock(), path, limit)
+        read_limited(std::io::stdin().lock(), path, limit, None)
     } else {
         read_bytes(path, limit)
     }
@@ -244,6 +383,15 @@ pub fn read_text(path: &Path, limit: Limit) -> Result<String, FileError> {
 /// Reads a UTF-8 text file, or stdin when `path` is `-`.
 pub fn read_text_or_stdin(path: &Path, limit: Limit) -> Result<String, FileError> {
     into_text(read_bytes_or_stdin(path, limit)?, path, limit)
+}
+
+/// [`read_text`], or `None` when nothing is at `path` (state files that may not exist yet).
+pub fn read_text_if_exists(path: &Path, limit: Limit) -> Result<Option<String>, FileError> {
+    match read_text(path, limit) {
+        Ok(t) => Ok(Some(t)),
+        Err(FileError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Reads a secret text file (or stdin for `-`) straight into a [`Secret`]; every buffer that
@@ -310,6 +458,118 @@ mod tests {
         assert!(matches!(e, FileError::TooLarge { limit, .. } if limit == KEY_RECORD.bytes));
         assert!(e.to_string().contains("/dev/zero"), "{e}");
         assert_eq!(e.exit_class(), ExitClass::Input);
+    }
+
+    #[test]
+    fn dev_zero_is_refused_with_a_buffer_no_larger_than_the_limit() {
+        // 100,000 is no power of two: doubling growth (read_to_end) would reach 131,072 bytes.
+        let limit = Limit {
+            kind: "test",
+            bytes: 100_000,
+        };
+        let f = std::fs::File::open("/dev/zero").expect("/dev/zero");
+        let mut buf = Vec::new();
+        let e = read_limited_into(f, Path::new("/dev/zero"), limit, None, &mut buf)
+            .expect_err("unbounded");
+        assert!(matches!(e, FileError::TooLarge { .. }), "{e}");
+        assert!(
+            buf.capacity() <= 100_000,
+            "buffer grew to {} bytes for a 100000-byte limit",
+            buf.capacity()
+        );
+        assert!(buf.is_empty(), "the refused content was kept");
+    }
+
+    fn fifo(dir: &Path) -> PathBuf {
+        let p = dir.join("fifo");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .expect("mkfifo runs")
+            .success();
+        assert!(ok, "mkfifo failed");
+        p
+    }
+
+    #[test]
+    fn fifo_buffer_grows_with_the_data_not_with_the_limit() {
+        let d = tmp("fifo-small");
+        let p = fifo(&d);
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || std::fs::write(p, b"tb1q seized words"))
+        };
+        let (f, size) = open_bounded(&p, INVENTORY).expect("open fifo");
+        assert_eq!(size, None, "a fifo has no size to trust");
+        let mut buf = Vec::new();
+        read_limited_into(f, &p, INVENTORY, size, &mut buf).expect("read fifo");
+        writer.join().expect("writer thread").expect("write fifo");
+        assert_eq!(buf, b"tb1q seized words");
+        assert!(
+            buf.capacity() <= 64 * 1024,
+            "17 bytes from a pipe took a {}-byte buffer (limit {})",
+            buf.capacity(),
+            INVENTORY.bytes
+        );
+    }
+
+    #[test]
+    fn endless_fifo_is_refused_at_the_limit_naming_the_file() {
+        let d = tmp("fifo-endless");
+        let p = fifo(&d);
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut w = std::fs::OpenOptions::new().write(true).open(p)?;
+                let chunk = [7u8; 4096];
+                loop {
+                    // Ends with a broken pipe once the reader gives up.
+                    w.write_all(&chunk)?;
+                }
+            })
+        };
+        let e = read_bytes(&p, KEY_RECORD).expect_err("unbounded fifo");
+        drop(writer.join().expect("writer thread"));
+        assert!(matches!(e, FileError::TooLarge { limit, .. } if limit == KEY_RECORD.bytes));
+        assert!(e.to_string().contains("fifo"), "{e}");
+    }
+
+    #[test]
+    fn regular_file_exactly_at_the_limit_is_read_whole() {
+        let d = tmp("exact");
+        let p = d.join("exact");
+        std::fs::write(&p, vec![b'x'; 5000]).expect("write");
+        let limit = Limit {
+            kind: "test",
+            bytes: 5000,
+        };
+        let got = read_bytes(&p, limit).expect("at the limit");
+        assert_eq!(got.len(), 5000);
+        assert_eq!(
+            got.capacity(),
+            5000,
+            "a regular file is read into its own size"
+        );
+    }
+
+    #[test]
+    fn stream_longer_than_the_first_chunk_is_read_whole() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+        let got = read_limited(&data[..], Path::new("-"), KEY_RECORD, None).expect("fits");
+        assert_eq!(got, data);
+    }
+
+    #[test]
+    fn missing_state_file_reads_as_none() {
+        let d = tmp("optional");
+        assert_eq!(
+            read_text_if_exists(&d.join("nope"), LAB_STATE).expect("missing is fine"),
+            None
+        );
+        assert!(
+            read_text_if_exists(&d, LAB_STATE).is_err(),
+            "a directory is not missing"
+        );
     }
 
     #[test]

@@ -254,7 +254,8 @@ impl Demo {
             self.url,
             lab.tip_height()
         );
-        if let Ok(h) = std::fs::read_to_string(scenario_dir.join("handout.md")) {
+        let handout = scenario_dir.join("handout.md");
+        if let Ok(h) = custos_core::file::read_text(&handout, custos_core::file::SCENARIO_FILE) {
             indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
         }
     }
@@ -600,10 +601,11 @@ impl Demo {
         Ok(())
     }
 
-    /// A JSON file of the work directory.
+    /// A JSON file of the work directory (an inventory or a policy the demo's commands wrote;
+    /// read with the inventory limit, the larger of the two).
     fn read_json(&self, rel: &str) -> anyhow::Result<Value> {
         let p = self.work.join(rel);
-        let text = std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?;
+        let text = custos_core::file::read_text(&p, custos_core::file::INVENTORY)?;
         serde_json::from_str(&text).with_context(|| format!("{}", p.display()))
     }
 }

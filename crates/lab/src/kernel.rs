@@ -96,7 +96,7 @@ impl Kernel {
                 },
             )
             .build()
-            .map_err(|e| Error::Kernel(e.to_string()))?;
+            .map_err(Error::kernel("creating the kernel context"))?;
         let context = Arc::new(context);
         let data = dir.join("kernel");
         let blocks = data.join("blocks");
@@ -106,15 +106,20 @@ impl Kernel {
                 .map(str::to_string)
                 .ok_or_else(|| Error::Kernel(format!("path {} is not utf-8", p.display())))
         };
-        let kerr = |e: bitcoinkernel::KernelError| Error::Kernel(e.to_string());
-        let mut builder =
-            ChainstateManager::builder(&context, &s(&data)?, &s(&blocks)?).map_err(kerr)?;
+        let mut builder = ChainstateManager::builder(&context, &s(&data)?, &s(&blocks)?)
+            .map_err(Error::kernel("configuring the chainstate manager"))?;
         if reindex {
-            builder = builder.wipe_db(true, true).map_err(kerr)?;
+            builder = builder
+                .wipe_db(true, true)
+                .map_err(Error::kernel("wiping the block index for a reindex"))?;
         }
-        let chainman = builder.build().map_err(kerr)?;
+        let chainman = builder
+            .build()
+            .map_err(Error::kernel("opening the chainstate"))?;
         if reindex {
-            chainman.import_blocks().map_err(kerr)?;
+            chainman
+                .import_blocks()
+                .map_err(Error::kernel("reindexing the block files"))?;
         }
         Ok(Kernel {
             chainman,
@@ -144,10 +149,12 @@ impl Kernel {
         let block = self
             .chainman
             .read_block_data(&entry)
-            .map_err(|e| Error::Kernel(e.to_string()))?;
-        let raw = block
-            .consensus_encode()
-            .map_err(|e| Error::Kernel(e.to_string()))?;
+            .map_err(Error::kernel(format!(
+                "reading the block at height {height}"
+            )))?;
+        let raw = block.consensus_encode().map_err(Error::kernel(format!(
+            "encoding the block at height {height}"
+        )))?;
         bitcoin::consensus::deserialize(&raw)
             .map_err(|e| Error::Kernel(format!("block at height {height}: {e}")))
     }

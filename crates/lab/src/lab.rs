@@ -19,6 +19,7 @@ use crate::server::{self, ConnLimits, Server};
 use crate::truth::GroundTruth;
 use crate::world::World;
 use crate::Error;
+use custos_core::file::{self, read_text_if_exists};
 
 /// How to start a lab.
 #[derive(Debug, Clone)]
@@ -85,9 +86,6 @@ impl std::fmt::Debug for ControlFile {
     }
 }
 
-/// Largest control file read.
-const MAX_CONTROL_FILE: u64 = 4 * 1024;
-
 impl ControlFile {
     /// Path of the control file in a data directory.
     pub fn path(data_dir: &Path) -> PathBuf {
@@ -97,7 +95,7 @@ impl ControlFile {
     /// Reads the control file of a data directory.
     pub fn read(data_dir: &Path) -> Result<ControlFile, Error> {
         let p = Self::path(data_dir);
-        let t = persist::read_bounded(&p, MAX_CONTROL_FILE)?.ok_or_else(|| {
+        let t = read_text_if_exists(&p, file::LAB_STATE)?.ok_or_else(|| {
             Error::io(
                 &p,
                 std::io::Error::new(
@@ -106,10 +104,7 @@ impl ControlFile {
                 ),
             )
         })?;
-        serde_json::from_str(&t).map_err(|e| Error::Data {
-            path: p,
-            detail: e.to_string(),
-        })
+        serde_json::from_str(&t).map_err(|e| Error::data_syntax(p, e))
     }
 
     /// The server address.
@@ -179,11 +174,9 @@ impl Lab {
         let state_path = data_dir.join("lab-state.json");
         let truth_path = data_dir.join("ground-truth.toml");
         let (st, mut truth) = if state_path.exists() {
-            let t = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
-            let saved: LabState = serde_json::from_str(&t).map_err(|e| Error::Data {
-                path: state_path.clone(),
-                detail: e.to_string(),
-            })?;
+            let t = file::read_text(&state_path, file::LAB_STATE)?;
+            let saved: LabState =
+                serde_json::from_str(&t).map_err(|e| Error::data_syntax(&state_path, e))?;
             if saved.scenario_name != sc.name {
                 return Err(Error::Data {
                     path: data_dir.clone(),
@@ -191,7 +184,7 @@ impl Lab {
                 });
             }
             let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
-            let tt = std::fs::read_to_string(&truth_path).map_err(|e| Error::io(&truth_path, e))?;
+            let tt = file::read_text(&truth_path, file::GROUND_TRUTH)?;
             let truth = GroundTruth::from_toml(&tt)?;
             persist::restore_mempool(&data_dir, &mut st)?;
             tracing::info!(target: "custos_lab", tip = st.index.tip_height(), "resumed lab");
@@ -212,10 +205,8 @@ impl Lab {
                 scenario_name: sc.name.clone(),
                 start_time: sc.start_time,
             };
-            let text = serde_json::to_string_pretty(&saved).map_err(|e| Error::Data {
-                path: state_path.clone(),
-                detail: e.to_string(),
-            })?;
+            let text = serde_json::to_string_pretty(&saved)
+                .map_err(|e| Error::data_syntax(&state_path, e))?;
             write_file(&state_path, &text)?;
             tracing::info!(target: "custos_lab", tip = st.index.tip_height(), scenario = %sc.name, "built lab");
             (st, truth)
@@ -225,7 +216,11 @@ impl Lab {
                 w.material = m.clone();
             }
         }
-        let listener = TcpListener::bind(("127.0.0.1", cfg.port))?;
+        let listener =
+            TcpListener::bind(("127.0.0.1", cfg.port)).map_err(|source| Error::Listen {
+                port: cfg.port,
+                source,
+            })?;
         let addr = listener.local_addr()?;
         let node = Arc::new(Node::new(
             st,
@@ -249,7 +244,8 @@ impl Lab {
             pid: std::process::id(),
             token,
         };
-        let text = serde_json::to_string(&cf).map_err(|e| Error::Control(e.to_string()))?;
+        let text = serde_json::to_string(&cf)
+            .map_err(|e| Error::data_syntax(ControlFile::path(&data_dir), e))?;
         persist::write_atomic(&ControlFile::path(&data_dir), text.as_bytes(), true)?;
         Ok(Lab {
             node,

@@ -8,8 +8,16 @@
 //! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
 //!     [--transactions FILE]                  # and writes its transactions.jsonl
 //! ```
-//! Exit codes: 0 ok, 1 `down` asked the lab to stop but it has not within the timeout,
-//! 2 usage or input error, 3 environment error (lab unreachable, kernel).
+//! Exit codes, through the one mapping of every custos binary (`custos_core::exit`, ADR 0005):
+//! 0 ok; 1 a finding or refusal (`down` asked the lab to stop but it has not within the
+//! timeout, a transaction or block the chain refused, a failed `demo`); 2 usage or input error
+//! (a scenario that is missing, malformed or over its size limit, a data directory holding
+//! another scenario); 3 environment error (lab unreachable, port in use, kernel).
+//!
+//! Every file custos-lab reads from outside (scenario, scenario material, ground truth, its own
+//! state files) goes through `custos_core::file`'s bounded readers; the limits are
+//! `SCENARIO` (4 MiB), `SCENARIO_FILE` (1 MiB), `GROUND_TRUTH` (64 MiB), `LAB_STATE` (64 KiB)
+//! and `LAB_MEMPOOL` (64 MiB).
 //!
 //! `mine` and `down` call admin methods, which need the token from the lab's control file
 //! (`DIR/control.json`, mode 0600): they take `--data DIR`. A lab started without `--data`
@@ -20,10 +28,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use custos_core::exit::{Classify, ExitClass};
 
 mod demo;
 use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario, MAX_MINE_PER_CALL};
@@ -109,6 +118,7 @@ struct UpArgs {
 }
 
 #[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
 struct Target {
     /// Data directory of the running lab (reads its control file).
     #[arg(long)]
@@ -144,13 +154,6 @@ mod signals {
             libc::signal(libc::SIGINT, handler);
             libc::signal(libc::SIGTERM, handler);
         }
-    }
-}
-
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::Scenario { .. } | Error::Io { .. } | Error::Data { .. } | Error::Wallet { .. } => 2,
-        _ => 3,
     }
 }
 
@@ -239,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                         "custos-lab: lab (pid {}) asked to stop has not stopped within {timeout_secs} s",
                         ctl.pid
                     );
-                    return Ok(ExitCode::from(1));
+                    return Ok(ExitCode::from(ExitClass::Refusal.code()));
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -253,8 +256,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let lab = Lab::start(LabConfig::scenario(&scenario))?;
             let truth = lab.ground_truth();
             if let Some(path) = transactions {
-                std::fs::write(&path, truth.transactions_jsonl()?)
-                    .map_err(|source| Error::Io { path, source })?;
+                custos_core::file::write_new(&path, truth.transactions_jsonl()?.as_bytes())?;
             }
             print!("{}", truth.to_toml()?);
             Ok(ExitCode::SUCCESS)
@@ -285,16 +287,17 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("custos-lab demo: {e:#}");
-                ExitCode::from(1)
+                ExitCode::from(ExitClass::Refusal.code())
             }
         };
     }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("custos-lab: {e}");
-            let _ = STOP.load(Ordering::SeqCst);
-            ExitCode::from(exit_code(&e))
+            let code = e.exit_class().code();
+            // `{:#}` prints the cause chain once (the messages do not repeat their sources).
+            eprintln!("custos-lab: error: {:#}", anyhow::Error::from(e));
+            ExitCode::from(code)
         }
     }
 }

@@ -17,11 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::ChainState;
 use crate::Error;
+use custos_core::file;
 
-/// Largest `chain-tip.json` read (it holds a height and a hash).
-const MAX_TIP_FILE: u64 = 4 * 1024;
-/// Largest `mempool.hex` read (the lab's mempool is small; 64 MiB is far beyond it).
-const MAX_MEMPOOL_FILE: u64 = 64 * 1024 * 1024;
+// `chain-tip.json` is read with `custos_core::file::LAB_STATE` (64 KiB; it holds a height and a
+// hash), `mempool.hex` with `LAB_MEMPOOL` (64 MiB; the lab's mempool is far smaller).
 
 /// The tip the lab had reached when it last changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,37 +81,13 @@ fn remove_durably(path: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
-/// Reads a whole file of at most `limit` bytes; `None` when it does not exist.
-pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<String>, Error> {
-    use std::io::Read;
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let mut text = String::new();
-    f.take(limit + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(path, e))?;
-    if text.len() as u64 > limit {
-        return Err(Error::Data {
-            path: path.to_path_buf(),
-            detail: format!("larger than {limit} bytes"),
-        });
-    }
-    Ok(Some(text))
-}
-
 /// Records the tip and the mempool of `st` under `dir`.
 pub(crate) fn save(dir: &Path, st: &ChainState) -> Result<(), Error> {
     let rec = TipRecord {
         height: st.index.tip_height(),
         hash: st.kernel.tip_hash(),
     };
-    let text = serde_json::to_string(&rec).map_err(|e| Error::Data {
-        path: tip_path(dir),
-        detail: e.to_string(),
-    })?;
+    let text = serde_json::to_string(&rec).map_err(|e| Error::data_syntax(tip_path(dir), e))?;
     write_atomic(&tip_path(dir), text.as_bytes(), false)?;
     let lines: Vec<String> = st
         .mempool
@@ -129,22 +104,19 @@ pub(crate) fn save(dir: &Path, st: &ChainState) -> Result<(), Error> {
 /// The recorded tip, if the lab ever recorded one.
 pub(crate) fn load_tip(dir: &Path) -> Result<Option<TipRecord>, Error> {
     let p = tip_path(dir);
-    let Some(text) = read_bounded(&p, MAX_TIP_FILE)? else {
+    let Some(text) = file::read_text_if_exists(&p, file::LAB_STATE)? else {
         return Ok(None);
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| Error::Data {
-            path: p,
-            detail: e.to_string(),
-        })
+        .map_err(|e| Error::data_syntax(p, e))
 }
 
 /// Accepts the saved mempool again (in its saved order, parents first). A transaction the
 /// chain no longer accepts is logged and left out.
 pub(crate) fn restore_mempool(dir: &Path, st: &mut ChainState) -> Result<(), Error> {
     let p = mempool_path(dir);
-    let Some(text) = read_bounded(&p, MAX_MEMPOOL_FILE)? else {
+    let Some(text) = file::read_text_if_exists(&p, file::LAB_MEMPOOL)? else {
         return Ok(());
     };
     for (n, line) in text.lines().enumerate() {

@@ -307,16 +307,19 @@ pub struct Step {
 }
 
 impl Scenario {
-    /// Reads `<dir>/scenario.toml`, or a `.toml` file given directly.
+    /// Reads `<dir>/scenario.toml`, or a `.toml` file given directly (at most
+    /// [`custos_core::file::SCENARIO`] bytes).
     pub fn load(path: &Path) -> Result<Scenario, Error> {
         let file = if path.is_dir() {
             path.join("scenario.toml")
         } else {
             path.to_path_buf()
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-        let mut s: Scenario = toml::from_str(&text)
-            .map_err(|e| Error::scenario(file.display().to_string(), e.to_string()))?;
+        let text = custos_core::file::read_text(&file, custos_core::file::SCENARIO)?;
+        let mut s: Scenario = toml::from_str(&text).map_err(|e| Error::ScenarioSyntax {
+            file: file.clone(),
+            source: Box::new(e),
+        })?;
         s.dir = file
             .parent()
             .map(Path::to_path_buf)
@@ -365,10 +368,14 @@ impl Scenario {
         ))
     }
 
-    /// Reads a file of the scenario directory.
+    /// Reads a file of the scenario directory (at most
+    /// [`custos_core::file::SCENARIO_FILE`] bytes).
     pub fn read_file(&self, name: &str) -> Result<String, Error> {
         let p = self.dir.join(name);
-        std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
+        Ok(custos_core::file::read_text(
+            &p,
+            custos_core::file::SCENARIO_FILE,
+        )?)
     }
 
     /// The student handout, if any.

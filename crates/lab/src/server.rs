@@ -872,7 +872,7 @@ pub(crate) fn accept_loop(server: Arc<Server>, listener: TcpListener) {
 /// Calls a method on a running lab (used by the CLI's `mine`, `status`, `down`).
 pub fn call(addr: std::net::SocketAddr, method: &str, params: Value) -> Result<Value, Error> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map_err(|e| Error::Control(format!("cannot reach lab at {addr}: {e}")))?;
+        .map_err(|source| Error::Unreachable { addr, source })?;
     let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     s.write_all(format!("{req}\n").as_bytes())?;
     let mut r = BufReader::new(s);

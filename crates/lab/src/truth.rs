@@ -10,13 +10,13 @@
 
 use std::collections::HashMap;
 
-use bitcoin::OutPoint;
+use bitcoin::{OutPoint, ScriptBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{script_hash, ChainState};
 use crate::keys::{self, ScriptType};
-use crate::scenario::{CoinJoinKind, Scenario};
-use crate::world::{WalletMaterial, World};
+use crate::scenario::{CoinJoinKind, Scenario, WalletSpec};
+use crate::world::{AddrInfo, WalletMaterial, World};
 
 /// An unspent output in the ground truth.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,13 +313,12 @@ impl GroundTruth {
 
     /// TOML text (what `ground-truth.toml` holds).
     pub fn to_toml(&self) -> Result<String, crate::Error> {
-        toml::to_string_pretty(self)
-            .map_err(|e| crate::Error::scenario(&self.scenario, e.to_string()))
+        toml::to_string_pretty(self).map_err(|e| crate::Error::data_syntax("ground-truth.toml", e))
     }
 
     /// Parses a `ground-truth.toml`.
     pub fn from_toml(text: &str) -> Result<GroundTruth, crate::Error> {
-        toml::from_str(text).map_err(|e| crate::Error::scenario("ground-truth.toml", e.to_string()))
+        toml::from_str(text).map_err(|e| crate::Error::data_syntax("ground-truth.toml", e))
     }
 
     /// `transactions.jsonl`: one JSON object per non-coinbase transaction of the chain, in
@@ -328,7 +327,7 @@ impl GroundTruth {
         let mut out = String::new();
         for t in &self.chain_transactions {
             let line = serde_json::to_string(t)
-                .map_err(|e| crate::Error::scenario(&self.scenario, e.to_string()))?;
+                .map_err(|e| crate::Error::data_syntax("transactions.jsonl", e))?;
             out.push_str(&line);
             out.push('\n');
         }
@@ -348,7 +347,9 @@ fn path_key(p: &str) -> Vec<(u8, u64)> {
         .collect()
 }
 
-/// Computes the ground truth from the built chain.
+/// Computes the ground truth from the built chain: every used address per wallet
+/// ([`address_truth`]), each scenario wallet's totals ([`wallet_truth`]), the seized totals,
+/// and for tracing scenarios the whole chain and the planted flows.
 pub(crate) fn compute(
     sc: &Scenario,
     world: &World,
@@ -359,88 +360,21 @@ pub(crate) fn compute(
 ) -> GroundTruth {
     let mut by_wallet: HashMap<&str, Vec<AddressTruth>> = HashMap::new();
     for (script, info) in &world.scripts {
-        let sh = script_hash(script);
-        let history = st.index.history.get(&sh).cloned().unwrap_or_default();
-        let mut received = 0u64;
-        for (_, txid) in &history {
-            if let Some(loc) = st.index.txs.get(txid) {
-                received += loc
-                    .tx
-                    .output
-                    .iter()
-                    .filter(|o| &o.script_pubkey == script)
-                    .map(|o| o.value.to_sat())
-                    .sum::<u64>();
-            }
+        if let Some(a) = address_truth(script, info, st) {
+            by_wallet.entry(info.wallet.as_str()).or_default().push(a);
         }
-        if history.is_empty() {
-            continue;
-        }
-        let mut utxos: Vec<UtxoTruth> = st
-            .index
-            .by_script
-            .get(&sh)
-            .map(|set| {
-                set.iter()
-                    .filter_map(|op| {
-                        st.index.utxos.get(op).map(|c| UtxoTruth {
-                            txid: op.txid.to_string(),
-                            vout: op.vout,
-                            value_sat: c.txout.value.to_sat(),
-                            height: c.height,
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        utxos.sort_by(|a, b| (a.height, &a.txid, a.vout).cmp(&(b.height, &b.txid, b.vout)));
-        by_wallet
-            .entry(info.wallet.as_str())
-            .or_default()
-            .push(AddressTruth {
-                address: info.address.clone(),
-                path: info.path.clone(),
-                script_type: info.script_type,
-                received_sat: received,
-                balance_sat: utxos.iter().map(|u| u.value_sat).sum(),
-                tx_count: history.len(),
-                utxos,
-            });
     }
-    let mut wallets = Vec::new();
-    for w in &sc.wallets {
-        let mut addresses = by_wallet.remove(w.id.as_str()).unwrap_or_default();
-        addresses.sort_by(|a, b| {
-            (path_key(&a.path), a.script_type.name())
-                .cmp(&(path_key(&b.path), b.script_type.name()))
-        });
-        let material_files = [
-            &w.mnemonic_file,
-            &w.passphrase_file,
-            &w.wif_file,
-            &w.xpub_file,
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
+    let wallets: Vec<WalletTruth> = sc
+        .wallets
+        .iter()
+        .map(|w| {
+            wallet_truth(
+                w,
+                by_wallet.remove(w.id.as_str()).unwrap_or_default(),
+                world,
+            )
+        })
         .collect();
-        let kind = toml::Value::try_from(w.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        wallets.push(WalletTruth {
-            id: w.id.clone(),
-            kind,
-            owner: w.owner.clone(),
-            seized: w.seized,
-            material_files,
-            balance_sat: addresses.iter().map(|a| a.balance_sat).sum(),
-            received_sat: addresses.iter().map(|a| a.received_sat).sum(),
-            utxo_count: addresses.iter().map(|a| a.utxos.len()).sum(),
-            addresses,
-            material: world.material.get(&w.id).cloned().unwrap_or_default(),
-        });
-    }
     let mut truth = GroundTruth {
         scenario: sc.name.clone(),
         tip_height: st.index.tip_height(),
@@ -472,6 +406,88 @@ pub(crate) fn compute(
         ));
     }
     truth
+}
+
+/// What the chain holds for one script the lab paid to: received, balance, transactions and
+/// unspent outputs. `None` for a script without history.
+fn address_truth(script: &ScriptBuf, info: &AddrInfo, st: &ChainState) -> Option<AddressTruth> {
+    let sh = script_hash(script);
+    let history = st.index.history.get(&sh).cloned().unwrap_or_default();
+    if history.is_empty() {
+        return None;
+    }
+    let mut received = 0u64;
+    for (_, txid) in &history {
+        if let Some(loc) = st.index.txs.get(txid) {
+            received += loc
+                .tx
+                .output
+                .iter()
+                .filter(|o| &o.script_pubkey == script)
+                .map(|o| o.value.to_sat())
+                .sum::<u64>();
+        }
+    }
+    let mut utxos: Vec<UtxoTruth> = st
+        .index
+        .by_script
+        .get(&sh)
+        .map(|set| {
+            set.iter()
+                .filter_map(|op| {
+                    st.index.utxos.get(op).map(|c| UtxoTruth {
+                        txid: op.txid.to_string(),
+                        vout: op.vout,
+                        value_sat: c.txout.value.to_sat(),
+                        height: c.height,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    utxos.sort_by(|a, b| (a.height, &a.txid, a.vout).cmp(&(b.height, &b.txid, b.vout)));
+    Some(AddressTruth {
+        address: info.address.clone(),
+        path: info.path.clone(),
+        script_type: info.script_type,
+        received_sat: received,
+        balance_sat: utxos.iter().map(|u| u.value_sat).sum(),
+        tx_count: history.len(),
+        utxos,
+    })
+}
+
+/// One scenario wallet with its used addresses (sorted by path) and totals.
+fn wallet_truth(w: &WalletSpec, mut addresses: Vec<AddressTruth>, world: &World) -> WalletTruth {
+    addresses.sort_by(|a, b| {
+        (path_key(&a.path), a.script_type.name()).cmp(&(path_key(&b.path), b.script_type.name()))
+    });
+    let material_files = [
+        &w.mnemonic_file,
+        &w.passphrase_file,
+        &w.wif_file,
+        &w.xpub_file,
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    let kind = toml::Value::try_from(w.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    WalletTruth {
+        id: w.id.clone(),
+        kind,
+        owner: w.owner.clone(),
+        seized: w.seized,
+        material_files,
+        balance_sat: addresses.iter().map(|a| a.balance_sat).sum(),
+        received_sat: addresses.iter().map(|a| a.received_sat).sum(),
+        utxo_count: addresses.iter().map(|a| a.utxos.len()).sum(),
+        addresses,
+        material: world.material.get(&w.id).cloned().unwrap_or_default(),
+    }
 }
 
 fn is_tracing_scenario(sc: &Scenario) -> bool {

@@ -193,146 +193,211 @@ impl World {
         Ok(vec![self.resolve(r)?])
     }
 
-    /// Resolves one reference to its script, remembering keys and metadata.
+    /// Resolves one reference to its script, remembering keys and metadata: a literal
+    /// address, or a wallet reference derived by [`derive_ref`] and recorded by
+    /// [`World::remember`].
     pub(crate) fn resolve(&mut self, r: &str) -> Result<ScriptBuf, Error> {
         let Some((wid, rest)) = r.split_once(':') else {
-            if let Ok(a) = Address::from_str(r) {
-                let a = a
-                    .require_network(Network::Regtest)
-                    .map_err(|e| Error::scenario(r, e.to_string()))?;
-                return Ok(a.script_pubkey());
-            }
-            return Err(Error::scenario(
-                r,
-                "reference must be wallet:... or a regtest address",
-            ));
+            return literal_address(r);
         };
         if wid.starts_with("bcrt1") {
             return Err(Error::scenario(r, "bad address"));
         }
-        let secp = &self.secp;
         let wallet = self
             .wallets
             .get(wid)
             .ok_or_else(|| Error::scenario(r, format!("unknown wallet {wid}")))?;
-        let parts: Vec<&str> = rest.split('/').collect();
-        let num = |s: &str| {
-            s.parse::<u32>()
-                .map_err(|_| Error::scenario(r, format!("bad number {s}")))
+        let at = Ref {
+            text: r,
+            wallet: wid,
         };
-        let (script, info, spend) = match &wallet.keys {
-            Keys::Hd { accounts, .. } => {
-                let [acc, ch, idx] = parts.as_slice() else {
-                    return Err(Error::scenario(r, "expected wallet:account/chain/index"));
-                };
-                let (axprv, apath, st) = accounts
-                    .get(*acc)
-                    .ok_or_else(|| Error::scenario(r, format!("unknown account {acc}")))?;
-                let (c, i) = (num(ch)?, num(idx)?);
-                let path = [
-                    child(c).map_err(|e| werr(wid, e))?,
-                    child(i).map_err(|e| werr(wid, e))?,
-                ];
-                let k = keys::derive_priv(secp, axprv, &path).map_err(|e| werr(wid, e))?;
-                let pk = PrivateKey::new(k.private_key, Network::Regtest);
-                let script = keys::single_key_script(secp, &pk.public_key(secp), *st)
-                    .map_err(|e| werr(wid, e))?;
-                (
-                    script,
-                    (format!("{apath}/{c}/{i}"), *st),
-                    Spend::Single {
-                        key: pk,
-                        script_type: *st,
-                    },
-                )
-            }
-            Keys::Wif(list) => {
-                let [n, st] = parts.as_slice() else {
-                    return Err(Error::scenario(r, "expected wallet:n/script"));
-                };
-                let n = num(n)? as usize;
-                let st: ScriptType = toml::Value::String((*st).to_string())
-                    .try_into()
-                    .map_err(|_| Error::scenario(r, format!("bad script type {st}")))?;
-                let pk = *list
-                    .get(n)
-                    .ok_or_else(|| Error::scenario(r, format!("no WIF number {n}")))?;
-                let script = keys::single_key_script(secp, &pk.public_key(secp), st)
-                    .map_err(|e| werr(wid, e))?;
-                (
-                    script,
-                    (format!("wif #{n}"), st),
-                    Spend::Single {
-                        key: pk,
-                        script_type: st,
-                    },
-                )
-            }
-            Keys::Xpub(x, st) => {
-                let [ch, idx] = parts.as_slice() else {
-                    return Err(Error::scenario(r, "expected wallet:chain/index"));
-                };
-                let (c, i) = (num(ch)?, num(idx)?);
-                let path = [
-                    child(c).map_err(|e| werr(wid, e))?,
-                    child(i).map_err(|e| werr(wid, e))?,
-                ];
-                let k = keys::derive_pub(secp, x, &path).map_err(|e| werr(wid, e))?;
-                let script =
-                    keys::single_key_script(secp, &bitcoin::PublicKey::new(k.public_key), *st)
-                        .map_err(|e| werr(wid, e))?;
-                // Watch-only: the lab pays to it but never spends from it.
-                let info = (format!("xpub/{c}/{i}"), *st);
-                let addr = keys::address(&script).unwrap_or_default();
-                self.scripts.entry(script.clone()).or_insert(AddrInfo {
-                    wallet: wid.to_string(),
-                    path: info.0,
-                    script_type: info.1,
-                    address: addr,
-                });
-                return Ok(script);
-            }
-            Keys::Multi {
-                threshold,
-                cosigners,
-            } => {
-                let [ch, idx] = parts.as_slice() else {
-                    return Err(Error::scenario(r, "expected wallet:chain/index"));
-                };
-                let (c, i) = (num(ch)?, num(idx)?);
-                let path = [
-                    child(c).map_err(|e| werr(wid, e))?,
-                    child(i).map_err(|e| werr(wid, e))?,
-                ];
-                let mut privs = Vec::new();
-                for cs in cosigners {
-                    let k = keys::derive_priv(secp, cs, &path).map_err(|e| werr(wid, e))?;
-                    privs.push(PrivateKey::new(k.private_key, Network::Regtest));
-                }
-                let pubs: Vec<_> = privs.iter().map(|k| k.public_key(secp)).collect();
-                let ws = keys::sorted_multi(*threshold, &pubs).map_err(|e| werr(wid, e))?;
-                let script = ScriptBuf::new_p2wsh(&ws.wscript_hash());
-                (
-                    script,
-                    (format!("m/48'/1'/0'/2'/{c}/{i}"), ScriptType::P2wsh),
-                    Spend::Multi {
-                        keys: privs,
-                        threshold: *threshold,
-                        witness_script: ws,
-                    },
-                )
-            }
-        };
-        let addr = keys::address(&script).unwrap_or_default();
-        self.scripts.entry(script.clone()).or_insert(AddrInfo {
+        let derived = derive_ref(&self.secp, &wallet.keys, &at, rest)?;
+        Ok(self.remember(wid, derived))
+    }
+
+    /// Records a derived script's metadata and (unless watch-only) its signing keys.
+    fn remember(&mut self, wid: &str, d: Derived) -> ScriptBuf {
+        let addr = keys::address(&d.script).unwrap_or_default();
+        self.scripts.entry(d.script.clone()).or_insert(AddrInfo {
             wallet: wid.to_string(),
-            path: info.0,
-            script_type: info.1,
+            path: d.path,
+            script_type: d.script_type,
             address: addr,
         });
-        self.spends.entry(script.clone()).or_insert(spend);
-        Ok(script)
+        if let Some(spend) = d.spend {
+            self.spends.entry(d.script.clone()).or_insert(spend);
+        }
+        d.script
     }
+}
+
+/// A reference being resolved: its text (for messages) and its wallet id.
+#[derive(Debug, Clone, Copy)]
+struct Ref<'a> {
+    text: &'a str,
+    wallet: &'a str,
+}
+
+impl Ref<'_> {
+    fn num(&self, s: &str) -> Result<u32, Error> {
+        s.parse::<u32>()
+            .map_err(|_| Error::scenario(self.text, format!("bad number {s}")))
+    }
+
+    /// `chain/index` as a non-hardened path.
+    fn chain_index(&self, ch: &str, idx: &str) -> Result<(u32, u32, [ChildNumber; 2]), Error> {
+        let (c, i) = (self.num(ch)?, self.num(idx)?);
+        let path = [
+            child(c).map_err(|e| werr(self.wallet, e))?,
+            child(i).map_err(|e| werr(self.wallet, e))?,
+        ];
+        Ok((c, i, path))
+    }
+
+    fn expected(&self, shape: &str) -> Error {
+        Error::scenario(self.text, format!("expected {shape}"))
+    }
+}
+
+/// What a wallet reference resolves to.
+#[derive(Debug)]
+struct Derived {
+    script: ScriptBuf,
+    /// The derivation path (or `wif #n`) shown in the ground truth.
+    path: String,
+    script_type: ScriptType,
+    /// The keys that spend it; `None` for a watch-only wallet (the lab pays to it but never
+    /// spends from it).
+    spend: Option<Spend>,
+}
+
+/// A literal regtest address.
+fn literal_address(r: &str) -> Result<ScriptBuf, Error> {
+    if let Ok(a) = Address::from_str(r) {
+        let a = a
+            .require_network(Network::Regtest)
+            .map_err(|e| Error::scenario(r, e.to_string()))?;
+        return Ok(a.script_pubkey());
+    }
+    Err(Error::scenario(
+        r,
+        "reference must be wallet:... or a regtest address",
+    ))
+}
+
+/// Derives the script a wallet reference (`rest`, after `wallet:`) names.
+fn derive_ref(
+    secp: &Secp256k1<All>,
+    keys: &Keys,
+    at: &Ref<'_>,
+    rest: &str,
+) -> Result<Derived, Error> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    match keys {
+        Keys::Hd { accounts } => {
+            let [acc, ch, idx] = parts.as_slice() else {
+                return Err(at.expected("wallet:account/chain/index"));
+            };
+            let (axprv, apath, st) = accounts
+                .get(*acc)
+                .ok_or_else(|| Error::scenario(at.text, format!("unknown account {acc}")))?;
+            let (c, i, path) = at.chain_index(ch, idx)?;
+            let k = keys::derive_priv(secp, axprv, &path).map_err(|e| werr(at.wallet, e))?;
+            let pk = PrivateKey::new(k.private_key, Network::Regtest);
+            single_key(secp, at, pk, *st, format!("{apath}/{c}/{i}"))
+        }
+        Keys::Wif(list) => {
+            let [n, st] = parts.as_slice() else {
+                return Err(at.expected("wallet:n/script"));
+            };
+            let n = at.num(n)? as usize;
+            let st: ScriptType = toml::Value::String((*st).to_string())
+                .try_into()
+                .map_err(|_| Error::scenario(at.text, format!("bad script type {st}")))?;
+            let pk = *list
+                .get(n)
+                .ok_or_else(|| Error::scenario(at.text, format!("no WIF number {n}")))?;
+            single_key(secp, at, pk, st, format!("wif #{n}"))
+        }
+        Keys::Xpub(x, st) => {
+            let [ch, idx] = parts.as_slice() else {
+                return Err(at.expected("wallet:chain/index"));
+            };
+            let (c, i, path) = at.chain_index(ch, idx)?;
+            let k = keys::derive_pub(secp, x, &path).map_err(|e| werr(at.wallet, e))?;
+            let script = keys::single_key_script(secp, &bitcoin::PublicKey::new(k.public_key), *st)
+                .map_err(|e| werr(at.wallet, e))?;
+            Ok(Derived {
+                script,
+                path: format!("xpub/{c}/{i}"),
+                script_type: *st,
+                spend: None,
+            })
+        }
+        Keys::Multi {
+            threshold,
+            cosigners,
+        } => {
+            let [ch, idx] = parts.as_slice() else {
+                return Err(at.expected("wallet:chain/index"));
+            };
+            let (c, i, path) = at.chain_index(ch, idx)?;
+            multisig(
+                secp,
+                at,
+                *threshold,
+                cosigners,
+                &path,
+                format!("m/48'/1'/0'/2'/{c}/{i}"),
+            )
+        }
+    }
+}
+
+/// A single-key script of `script_type` and the key that spends it.
+fn single_key(
+    secp: &Secp256k1<All>,
+    at: &Ref<'_>,
+    key: PrivateKey,
+    script_type: ScriptType,
+    path: String,
+) -> Result<Derived, Error> {
+    let script = keys::single_key_script(secp, &key.public_key(secp), script_type)
+        .map_err(|e| werr(at.wallet, e))?;
+    Ok(Derived {
+        script,
+        path,
+        script_type,
+        spend: Some(Spend::Single { key, script_type }),
+    })
+}
+
+/// A sorted-multisig p2wsh script over the cosigners' keys at `path`.
+fn multisig(
+    secp: &Secp256k1<All>,
+    at: &Ref<'_>,
+    threshold: usize,
+    cosigners: &[Xpriv],
+    path: &[ChildNumber; 2],
+    shown_path: String,
+) -> Result<Derived, Error> {
+    let mut privs = Vec::new();
+    for cs in cosigners {
+        let k = keys::derive_priv(secp, cs, path).map_err(|e| werr(at.wallet, e))?;
+        privs.push(PrivateKey::new(k.private_key, Network::Regtest));
+    }
+    let pubs: Vec<_> = privs.iter().map(|k| k.public_key(secp)).collect();
+    let ws = keys::sorted_multi(threshold, &pubs).map_err(|e| werr(at.wallet, e))?;
+    Ok(Derived {
+        script: ScriptBuf::new_p2wsh(&ws.wscript_hash()),
+        path: shown_path,
+        script_type: ScriptType::P2wsh,
+        spend: Some(Spend::Multi {
+            keys: privs,
+            threshold,
+            witness_script: ws,
+        }),
+    })
 }
 
 fn load_wallet(

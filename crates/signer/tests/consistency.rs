@@ -3,37 +3,15 @@
 //! exit 1 whatever its descriptor says.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use bitcoin::secp256k1::Secp256k1;
 use custos_ceremony::assemble::{self, Request};
 use custos_ceremony::keys::{derive_account, ScriptKind};
 use custos_ceremony::{mnemonic, record};
 use custos_core::{Network, Secret};
+use custos_testkit::{run, scratch, signer_bin};
 
 const CHALLENGE: &str = "consistency ceremony";
-
-fn signer() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos-signer"));
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.stdin(Stdio::null()).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("custos-consist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Writes keyholder `i`'s JSON key record for `network` (made with the library, as
 /// `key generate` does); returns its path.
@@ -80,7 +58,7 @@ fn policy(dir: &Path, key_net: Network, policy_net: Network) -> PathBuf {
 }
 
 fn verify(dir: &Path, policy: &Path, key: &Path, network: &str) -> (i32, String, String) {
-    run(signer().args([
+    run(signer_bin!().args([
         "ceremony".as_ref(),
         "verify".as_ref(),
         policy.as_os_str(),
@@ -95,7 +73,7 @@ fn verify(dir: &Path, policy: &Path, key: &Path, network: &str) -> (i32, String,
 
 #[test]
 fn ceremony_verify_refuses_a_policy_for_another_network_than_the_key_record() {
-    let d = scratch("net");
+    let d = scratch("consist", "net");
     // The same wallet declared for regtest is accepted: the check is not a blanket refusal.
     let same = policy(&d, Network::Regtest, Network::Regtest);
     let mine = d.join("key-1-regtest.json");

@@ -1,30 +1,19 @@
 //! `custos-signer material ...` end to end: exit codes, refusal to overwrite, no secret in any
 //! output.
 
-use std::{path::PathBuf, process::Command};
+use custos_testkit::{scratch, signer_bin};
 
 const ABANDON: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
-fn signer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_custos-signer"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("custos-material-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn watch_only_writes_public_file_and_refuses_to_overwrite() {
-    let d = scratch("wo");
+    let d = scratch("material", "wo");
     std::fs::write(d.join("seed.txt"), format!("{ABANDON}\n")).unwrap();
     std::fs::write(d.join("pass.txt"), "TREZOR\n").unwrap();
     let out = d.join("wo.json");
     let run = || {
-        signer()
+        signer_bin!()
             .args([
                 "material",
                 "watch-only",
@@ -78,10 +67,10 @@ fn watch_only_writes_public_file_and_refuses_to_overwrite() {
 
 #[test]
 fn malformed_material_exits_2_naming_kind_and_fault() {
-    let d = scratch("bad");
+    let d = scratch("material", "bad");
     let typo = ABANDON.replacen("abandon", "abandan", 1);
     std::fs::write(d.join("seed.txt"), &typo).unwrap();
-    let o = signer()
+    let o = signer_bin!()
         .args(["material", "watch-only", "--input"])
         .arg(d.join("seed.txt"))
         .arg("--out")
@@ -102,7 +91,7 @@ fn malformed_material_exits_2_naming_kind_and_fault() {
 #[test]
 fn classify_reads_stdin_and_prints_json_without_secrets() {
     use std::io::Write;
-    let mut child = signer()
+    let mut child = signer_bin!()
         .args(["--json", "material", "classify", "--input", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

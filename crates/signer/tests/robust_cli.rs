@@ -3,38 +3,11 @@
 //! `--empty-passphrase`, a refused `key generate` leaves no directory behind, and a closed stdout
 //! exits 3.
 
+use custos_testkit::{interop, run, scratch, signer_bin};
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
 };
-
-fn signer() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos-signer"));
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.stdin(Stdio::null()).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("custos-robust-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn interop(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/psbt/interop")
-        .join(name)
-}
 
 #[test]
 fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {
@@ -82,7 +55,7 @@ fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {
         ),
     ];
     for (args, needle) in cases {
-        let (code, _, err) = run(signer().args(&args));
+        let (code, _, err) = run(signer_bin!().args(&args));
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(
             err.contains("/dev/zero") && err.contains(needle),
@@ -93,7 +66,7 @@ fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {
 
 #[test]
 fn empty_passphrase_file_is_an_error_unless_empty_passphrase() {
-    let tmp = scratch("passphrase");
+    let tmp = scratch("robust", "passphrase");
     let material = tmp.join("m.txt");
     std::fs::write(
         &material,
@@ -119,7 +92,7 @@ fn empty_passphrase_file_is_an_error_unless_empty_passphrase() {
         .arg("--out")
         .arg(&out);
     };
-    let mut c = signer();
+    let mut c = signer_bin!();
     base(&mut c);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2, "{err}");
@@ -128,7 +101,7 @@ fn empty_passphrase_file_is_an_error_unless_empty_passphrase() {
         "{err}"
     );
     assert!(!out.exists());
-    let mut c = signer();
+    let mut c = signer_bin!();
     base(&mut c);
     c.arg("--empty-passphrase");
     let (code, _, err) = run(&mut c);
@@ -138,9 +111,9 @@ fn empty_passphrase_file_is_an_error_unless_empty_passphrase() {
 
 #[test]
 fn refused_key_generate_leaves_no_directory() {
-    let out = scratch("generate").join("holder");
+    let out = scratch("robust", "generate").join("holder");
     // No dice, no entropy file, no terminal: stdin ends before the quiz, nothing is written.
-    let (code, _, err) = run(signer()
+    let (code, _, err) = run(signer_bin!()
         .args([
             "key",
             "generate",
@@ -160,7 +133,7 @@ fn refused_key_generate_leaves_no_directory() {
 fn closed_stdout_exits_3_with_a_message() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let o = signer()
+    let o = signer_bin!()
         .arg("sign")
         .arg(interop("sweep-mixed-wsh.psbt"))
         .arg("--policy")

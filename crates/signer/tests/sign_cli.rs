@@ -8,25 +8,7 @@ use std::{
 };
 
 use bitcoin::{absolute::LockTime, Amount, Psbt};
-
-fn signer() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos-signer"));
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("custos-sign-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn interop(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/psbt/interop")
-        .join(name)
-}
+use custos_testkit::{interop, scratch, signer_bin};
 
 /// The interop wsh sweep, changed by `f`, written to `dir/name`.
 fn psbt_file(dir: &Path, name: &str, f: impl FnOnce(&mut Psbt)) -> PathBuf {
@@ -39,7 +21,7 @@ fn psbt_file(dir: &Path, name: &str, f: impl FnOnce(&mut Psbt)) -> PathBuf {
 }
 
 fn verify(psbt: &Path, extra: &[&str]) -> (i32, String, String) {
-    let o = signer()
+    let o = signer_bin!()
         .arg("sign")
         .arg(psbt)
         .arg("--policy")
@@ -57,7 +39,7 @@ fn verify(psbt: &Path, extra: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn far_lock_time_exits_1_until_allowed_and_is_shown_in_words() {
-    let d = scratch("locktime");
+    let d = scratch("sign", "locktime");
     let honest = psbt_file(&d, "honest.psbt", |_| {});
     let (code, out, err) = verify(&honest, &[]);
     assert_eq!(code, 0, "{err}");
@@ -81,7 +63,7 @@ fn far_lock_time_exits_1_until_allowed_and_is_shown_in_words() {
 
 #[test]
 fn dust_output_and_oversized_amount_exit_1_naming_the_output() {
-    let d = scratch("dust");
+    let d = scratch("sign", "dust");
     let dust = psbt_file(&d, "dust.psbt", |p| {
         p.unsigned_tx.output[0].value = Amount::from_sat(100);
     });

@@ -123,10 +123,36 @@ fn derivs_json(
     )
 }
 
-/// `decodepsbt`: everything in the PSBT as JSON.
+/// `decodepsbt`: everything in the PSBT as JSON: the unsigned transaction, the global xpubs,
+/// each input's and each output's fields, and the fee when it can be computed.
 pub fn decode(psbt: &Psbt, network: bitcoin::Network) -> Value {
-    let tx = &psbt.unsigned_tx;
-    let txj = json!({
+    let xpubs: Vec<Value> = psbt
+        .xpub
+        .iter()
+        .map(|(x, (fp, p))| json!({"xpub": x.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))
+        .collect();
+    let inputs: Vec<Value> = psbt.inputs.iter().map(|i| input_json(i, network)).collect();
+    let outputs: Vec<Value> = psbt
+        .outputs
+        .iter()
+        .map(|o| output_json(o, network))
+        .collect();
+    let mut top = json!({
+        "tx": unsigned_tx_json(&psbt.unsigned_tx, network),
+        "global_xpubs": xpubs,
+        "psbt_version": 0,
+        "inputs": inputs,
+        "outputs": outputs,
+    });
+    if let Ok(fee) = psbt.fee() {
+        top["fee_sat"] = json!(fee.to_sat());
+    }
+    top
+}
+
+/// The unsigned transaction of a PSBT, as `decodepsbt` shows it.
+fn unsigned_tx_json(tx: &Transaction, network: bitcoin::Network) -> Value {
+    json!({
         "txid": tx.compute_txid().to_string(),
         "version": tx.version.0,
         "locktime": tx.lock_time.to_consensus_u32(),
@@ -140,134 +166,120 @@ pub fn decode(psbt: &Psbt, network: bitcoin::Network) -> Value {
             "value_sat": o.value.to_sat(),
             "scriptPubKey": script_json(&o.script_pubkey, network),
         })).collect::<Vec<_>>(),
-    });
-    let xpubs: Vec<Value> = psbt
-        .xpub
-        .iter()
-        .map(|(x, (fp, p))| json!({"xpub": x.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))
-        .collect();
-    let inputs: Vec<Value> = psbt
-        .inputs
-        .iter()
-        .map(|i| {
-            let mut m = Map::new();
-            if let Some(t) = &i.non_witness_utxo {
-                m.insert("non_witness_utxo".into(), json!({"txid": t.compute_txid().to_string()}));
-            }
-            if let Some(w) = &i.witness_utxo {
-                m.insert(
-                    "witness_utxo".into(),
-                    json!({"amount_sat": w.value.to_sat(), "scriptPubKey": script_json(&w.script_pubkey, network)}),
-                );
-            }
-            if !i.partial_sigs.is_empty() {
-                let sigs: Map<String, Value> = i
-                    .partial_sigs
-                    .iter()
-                    .map(|(k, s)| (k.to_string(), json!(hex::encode(s.to_vec()))))
-                    .collect();
-                m.insert("partial_signatures".into(), Value::Object(sigs));
-            }
-            if let Some(t) = i.sighash_type {
-                m.insert("sighash".into(), json!(t.to_string()));
-            }
-            if let Some(s) = &i.redeem_script {
-                m.insert("redeem_script".into(), script_json(s, network));
-            }
-            if let Some(s) = &i.witness_script {
-                m.insert("witness_script".into(), script_json(s, network));
-            }
-            if !i.bip32_derivation.is_empty() {
-                m.insert("bip32_derivs".into(), derivs_json(&i.bip32_derivation));
-            }
-            if let Some(s) = &i.final_script_sig {
-                m.insert("final_scriptSig".into(), json!({"hex": s.to_hex_string()}));
-            }
-            if let Some(w) = &i.final_script_witness {
-                m.insert(
-                    "final_scriptwitness".into(),
-                    json!(w.iter().map(hex::encode).collect::<Vec<_>>()),
-                );
-            }
-            if let Some(s) = &i.tap_key_sig {
-                m.insert("taproot_key_path_sig".into(), json!(hex::encode(s.to_vec())));
-            }
-            if !i.tap_script_sigs.is_empty() {
-                m.insert(
-                    "taproot_script_path_sigs".into(),
-                    Value::Array(
-                        i.tap_script_sigs
-                            .iter()
-                            .map(|((k, l), s)| json!({"pubkey": k.to_string(), "leaf_hash": l.to_string(), "sig": hex::encode(s.to_vec())}))
-                            .collect(),
-                    ),
-                );
-            }
-            if let Some(k) = &i.tap_internal_key {
-                m.insert("taproot_internal_key".into(), json!(k.to_string()));
-            }
-            if let Some(r) = &i.tap_merkle_root {
-                m.insert("taproot_merkle_root".into(), json!(r.to_string()));
-            }
-            if !i.tap_key_origins.is_empty() {
-                m.insert(
-                    "taproot_bip32_derivs".into(),
-                    Value::Array(
-                        i.tap_key_origins
-                            .iter()
-                            .map(|(k, (ls, (fp, p)))| json!({"pubkey": k.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}"), "leaf_hashes": ls.iter().map(|l| l.to_string()).collect::<Vec<_>>()}))
-                            .collect(),
-                    ),
-                );
-            }
-            if !i.unknown.is_empty() {
-                m.insert("unknown_count".into(), json!(i.unknown.len()));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    let outputs: Vec<Value> = psbt
-        .outputs
-        .iter()
-        .map(|o| {
-            let mut m = Map::new();
-            if let Some(s) = &o.redeem_script {
-                m.insert("redeem_script".into(), script_json(s, network));
-            }
-            if let Some(s) = &o.witness_script {
-                m.insert("witness_script".into(), script_json(s, network));
-            }
-            if !o.bip32_derivation.is_empty() {
-                m.insert("bip32_derivs".into(), derivs_json(&o.bip32_derivation));
-            }
-            if let Some(k) = &o.tap_internal_key {
-                m.insert("taproot_internal_key".into(), json!(k.to_string()));
-            }
-            if !o.tap_key_origins.is_empty() {
-                m.insert(
-                    "taproot_bip32_derivs".into(),
-                    Value::Array(
-                        o.tap_key_origins
-                            .iter()
-                            .map(|(k, (_, (fp, p)))| json!({"pubkey": k.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))
-                            .collect(),
-                    ),
-                );
-            }
-            Value::Object(m)
-        })
-        .collect();
-    let mut top = json!({
-        "tx": txj,
-        "global_xpubs": xpubs,
-        "psbt_version": 0,
-        "inputs": inputs,
-        "outputs": outputs,
-    });
-    if let Ok(fee) = psbt.fee() {
-        top["fee_sat"] = json!(fee.to_sat());
+    })
+}
+
+/// One PSBT input's fields (only those present).
+fn input_json(i: &bitcoin::psbt::Input, network: bitcoin::Network) -> Value {
+    let mut m = Map::new();
+    if let Some(t) = &i.non_witness_utxo {
+        m.insert(
+            "non_witness_utxo".into(),
+            json!({"txid": t.compute_txid().to_string()}),
+        );
     }
-    top
+    if let Some(w) = &i.witness_utxo {
+        m.insert(
+            "witness_utxo".into(),
+            json!({"amount_sat": w.value.to_sat(), "scriptPubKey": script_json(&w.script_pubkey, network)}),
+        );
+    }
+    if !i.partial_sigs.is_empty() {
+        let sigs: Map<String, Value> = i
+            .partial_sigs
+            .iter()
+            .map(|(k, s)| (k.to_string(), json!(hex::encode(s.to_vec()))))
+            .collect();
+        m.insert("partial_signatures".into(), Value::Object(sigs));
+    }
+    if let Some(t) = i.sighash_type {
+        m.insert("sighash".into(), json!(t.to_string()));
+    }
+    if let Some(s) = &i.redeem_script {
+        m.insert("redeem_script".into(), script_json(s, network));
+    }
+    if let Some(s) = &i.witness_script {
+        m.insert("witness_script".into(), script_json(s, network));
+    }
+    if !i.bip32_derivation.is_empty() {
+        m.insert("bip32_derivs".into(), derivs_json(&i.bip32_derivation));
+    }
+    if let Some(s) = &i.final_script_sig {
+        m.insert("final_scriptSig".into(), json!({"hex": s.to_hex_string()}));
+    }
+    if let Some(w) = &i.final_script_witness {
+        m.insert(
+            "final_scriptwitness".into(),
+            json!(w.iter().map(hex::encode).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(s) = &i.tap_key_sig {
+        m.insert(
+            "taproot_key_path_sig".into(),
+            json!(hex::encode(s.to_vec())),
+        );
+    }
+    if !i.tap_script_sigs.is_empty() {
+        m.insert(
+            "taproot_script_path_sigs".into(),
+            Value::Array(
+                i.tap_script_sigs
+                    .iter()
+                    .map(|((k, l), s)| json!({"pubkey": k.to_string(), "leaf_hash": l.to_string(), "sig": hex::encode(s.to_vec())}))
+                    .collect(),
+            ),
+        );
+    }
+    if let Some(k) = &i.tap_internal_key {
+        m.insert("taproot_internal_key".into(), json!(k.to_string()));
+    }
+    if let Some(r) = &i.tap_merkle_root {
+        m.insert("taproot_merkle_root".into(), json!(r.to_string()));
+    }
+    if !i.tap_key_origins.is_empty() {
+        m.insert(
+            "taproot_bip32_derivs".into(),
+            Value::Array(
+                i.tap_key_origins
+                    .iter()
+                    .map(|(k, (ls, (fp, p)))| json!({"pubkey": k.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}"), "leaf_hashes": ls.iter().map(|l| l.to_string()).collect::<Vec<_>>()}))
+                    .collect(),
+            ),
+        );
+    }
+    if !i.unknown.is_empty() {
+        m.insert("unknown_count".into(), json!(i.unknown.len()));
+    }
+    Value::Object(m)
+}
+
+/// One PSBT output's fields (only those present).
+fn output_json(o: &bitcoin::psbt::Output, network: bitcoin::Network) -> Value {
+    let mut m = Map::new();
+    if let Some(s) = &o.redeem_script {
+        m.insert("redeem_script".into(), script_json(s, network));
+    }
+    if let Some(s) = &o.witness_script {
+        m.insert("witness_script".into(), script_json(s, network));
+    }
+    if !o.bip32_derivation.is_empty() {
+        m.insert("bip32_derivs".into(), derivs_json(&o.bip32_derivation));
+    }
+    if let Some(k) = &o.tap_internal_key {
+        m.insert("taproot_internal_key".into(), json!(k.to_string()));
+    }
+    if !o.tap_key_origins.is_empty() {
+        m.insert(
+            "taproot_bip32_derivs".into(),
+            Value::Array(
+                o.tap_key_origins
+                    .iter()
+                    .map(|(k, (_, (fp, p)))| json!({"pubkey": k.to_string(), "master_fingerprint": fp.to_string(), "path": format!("m/{p}")}))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(m)
 }
 
 /// `analyzepsbt`: per input whether it has its UTXO, is final and what role is next; the

@@ -1,0 +1,192 @@
+//! # custos-testkit
+//!
+//! Test support shared by the integration tests of `custos-cli`, `custos-signer` and the
+//! end-to-end `custos-tests` crate (as BDK's `testenv`): commands for the real binaries with a
+//! clean environment, running them and capturing their output, scratch directories, the
+//! fixture paths, a case made through the CLI, a TLS relay with a self-signed certificate in
+//! front of a plain Electrum server, and a `custos-lab up` process that is killed on drop.
+//!
+//! Not for: library or binary code. It is a dev-dependency only (`publish = false`); it
+//! panics on failure, as test code does, and depends on no custos crate so any test can use
+//! it.
+//!
+//! Features: none.
+//!
+//! The binaries' paths are known only to the test crate that cargo builds them for
+//! (`CARGO_BIN_EXE_<name>`), so the macros [`custos_bin!`], [`signer_bin!`] and
+//! [`signer_next_to_custos!`] expand there.
+
+#![warn(unreachable_pub, clippy::redundant_clone)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub mod lab;
+pub mod tls;
+
+/// `custos` with a clean environment: no case or server from the caller's shell, no progress
+/// bar, errors only in the log. `bin` is `env!("CARGO_BIN_EXE_custos")` (see [`custos_bin!`]).
+pub fn custos_command(bin: &str) -> Command {
+    let mut c = Command::new(bin);
+    c.env_remove("CUSTOS_CASE")
+        .env_remove("CUSTOS_SERVER")
+        .env("CUSTOS_NO_PROGRESS", "1")
+        .env("CUSTOS_LOG", "error");
+    c
+}
+
+/// `custos-signer` with errors only in the log. `bin` is `env!("CARGO_BIN_EXE_custos-signer")`
+/// (see [`signer_bin!`]).
+pub fn signer_command(bin: impl AsRef<Path>) -> Command {
+    let mut c = Command::new(bin.as_ref());
+    c.env("RUST_LOG", "error");
+    c
+}
+
+/// `custos-signer` from the directory of the `custos` binary at `custos_bin`, built on demand
+/// (it belongs to another package, so cargo does not build it for `custos`'s tests).
+pub fn signer_next_to(custos_bin: &str) -> Command {
+    let dir = Path::new(custos_bin)
+        .parent()
+        .expect("a binary lives in a directory")
+        .to_path_buf();
+    let bin = dir.join("custos-signer");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "custos-signer"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cannot build custos-signer");
+    }
+    signer_command(bin)
+}
+
+/// A [`Command`] for the `custos` binary of the calling package's tests.
+#[macro_export]
+macro_rules! custos_bin {
+    () => {
+        $crate::custos_command(env!("CARGO_BIN_EXE_custos"))
+    };
+}
+
+/// A [`Command`] for the `custos-signer` binary of the calling package's tests.
+#[macro_export]
+macro_rules! signer_bin {
+    () => {
+        $crate::signer_command(env!("CARGO_BIN_EXE_custos-signer"))
+    };
+}
+
+/// A [`Command`] for `custos-signer` next to the calling package's `custos` binary.
+#[macro_export]
+macro_rules! signer_next_to_custos {
+    () => {
+        $crate::signer_next_to(env!("CARGO_BIN_EXE_custos"))
+    };
+}
+
+/// Runs a command to its end with no stdin; returns (exit code or -1, stdout, stderr).
+pub fn run(c: &mut Command) -> (i32, String, String) {
+    let o = c.stdin(Stdio::null()).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs a command with `stdin` written to its standard input (then closed; an empty input
+/// when `None`); returns (exit code or -1, stdout, stderr).
+pub fn run_in(c: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// [`run_in`] with `input` on stdin.
+pub fn run_with_stdin(c: &mut Command, input: &str) -> (i32, String, String) {
+    run_in(c, Some(input))
+}
+
+/// Creates a regtest case at `dir` through `custos case new` (examiner `tester`), asserting
+/// success. `custos` is a fresh command from [`custos_bin!`].
+pub fn new_case(mut custos: Command, dir: &Path, case_id: &str) {
+    let (code, _, err) = run(custos.args([
+        "--network",
+        "regtest",
+        "case",
+        "new",
+        dir.to_str().unwrap(),
+        "--case-id",
+        case_id,
+        "--examiner",
+        "tester",
+    ]));
+    assert_eq!(code, 0, "{err}");
+}
+
+/// A fresh, empty directory `custos-<prefix>-<name>-<pid>` in the system's temp directory.
+pub fn scratch(prefix: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("custos-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The workspace's `fixtures/` directory.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// A PSBT from `fixtures/psbt/interop/` (made by Bitcoin Core, embit and Electrum).
+pub fn interop(name: &str) -> PathBuf {
+    fixtures().join("psbt/interop").join(name)
+}
+
+/// A path as `&str` for an argument list.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_reports_exit_code_and_both_streams() {
+        let (code, out, err) =
+            run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]));
+        assert_eq!((code, out.as_str(), err.as_str()), (3, "out\n", "err\n"));
+    }
+
+    #[test]
+    fn run_in_feeds_stdin_and_closes_it() {
+        let (code, out, _) = run_in(&mut Command::new("cat"), Some("seized words"));
+        assert_eq!((code, out.as_str()), (0, "seized words"));
+    }
+
+    #[test]
+    fn scratch_is_fresh_and_interop_fixtures_exist() {
+        let d = scratch("testkit", "fresh");
+        std::fs::write(d.join("x"), "1").unwrap();
+        let d = scratch("testkit", "fresh");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        assert!(fixtures().join("lab").is_dir());
+    }
+}
