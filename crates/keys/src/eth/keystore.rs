@@ -228,10 +228,13 @@ impl Keystore {
         let pw = password.expose_secret().as_bytes();
         match self.kdf {
             Kdf::Scrypt { log_n, r, p } => {
-                let params = scrypt::Params::new(log_n, r, p, self.dklen)
-                    .map_err(|e| bad(format!("scrypt parameters: {e}")))?;
-                scrypt::scrypt(pw, &self.salt, &params, &mut dk)
-                    .map_err(|e| bad(format!("scrypt: {e}")))?;
+                // The crate refuses n ≥ 2^(16·r) (RFC 7914's bound), which geth and
+                // eth-account accept (the Web3 Secret Storage vector has n = 2^18, r = 1).
+                match scrypt::Params::new(log_n, r, p, self.dklen) {
+                    Ok(params) => scrypt::scrypt(pw, &self.salt, &params, &mut dk)
+                        .map_err(|e| bad(format!("scrypt: {e}")))?,
+                    Err(_) => super::romix::scrypt(pw, &self.salt, log_n, r, p, &mut dk),
+                }
             }
             Kdf::Pbkdf2 { c } => pbkdf2_hmac_sha256(pw, &self.salt, c, &mut dk),
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod keystore;
 pub mod material;
 pub mod paths;
+mod romix;
 pub mod watch_only;
 
 pub use address::{checksummed, parse_address};
