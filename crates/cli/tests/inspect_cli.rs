@@ -2,7 +2,6 @@
 //! kind and the fault; against the lab, a scan recorded in a case replays offline and renders
 //! a self-contained HTML report.
 
-
 use custos_lab::{Lab, LabConfig};
 use custos_testkit::{custos_bin, run};
 

@@ -5,10 +5,9 @@
 //! refuses a changed one; a SOCKS5 proxy written here carries a scan, and a dead proxy is named.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,

@@ -7,7 +7,6 @@
 use std::{
     io::{BufRead, BufReader, Write},
     net::{TcpListener, TcpStream},
-    path::Path,
     process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},

@@ -4,10 +4,7 @@
 //! exits 3.
 
 use custos_testkit::{interop, run, scratch, signer_bin};
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-};
+use std::process::{Command, Stdio};
 
 #[test]
 fn dev_zero_as_any_input_exits_2_naming_the_file_and_the_limit() {

@@ -2,10 +2,7 @@
 //! nothing written; a far lock time passes only with `--allow-locktime`, and the summary always
 //! shows the lock time in words.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::{Path, PathBuf};
 
 use bitcoin::{absolute::LockTime, Amount, Psbt};
 use custos_testkit::{interop, scratch, signer_bin};
