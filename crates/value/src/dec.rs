@@ -139,7 +139,7 @@ impl Dec {
     }
 
     /// Exact sum.
-    pub fn add(self, other: Dec) -> Result<Dec, Error> {
+    pub fn checked_add(self, other: Dec) -> Result<Dec, Error> {
         let (a, b, s) = self.aligned(other)?;
         Ok(Dec {
             units: a.checked_add(b).ok_or(Error::Overflow("addition"))?,
@@ -148,7 +148,7 @@ impl Dec {
     }
 
     /// Exact difference.
-    pub fn sub(self, other: Dec) -> Result<Dec, Error> {
+    pub fn checked_sub(self, other: Dec) -> Result<Dec, Error> {
         let (a, b, s) = self.aligned(other)?;
         Ok(Dec {
             units: a.checked_sub(b).ok_or(Error::Overflow("subtraction"))?,

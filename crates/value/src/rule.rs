@@ -277,8 +277,8 @@ fn value_asset(
             .entry(u.venue.as_str())
             .or_insert((Dec::ZERO, Dec::ZERO, 0));
         e.0 =
-            e.0.add(u.bid.mul(u.volume, 2 * PRICE_SCALE, Round::Floor)?)?;
-        e.1 = e.1.add(u.volume)?;
+            e.0.checked_add(u.bid.mul(u.volume, 2 * PRICE_SCALE, Round::Floor)?)?;
+        e.1 = e.1.checked_add(u.volume)?;
         e.2 += 1;
     }
     let mut vb = Vec::new();
@@ -298,7 +298,7 @@ fn value_asset(
     let last_min = list.iter().map(|u| u.last).min().unwrap_or(Dec::ZERO);
     let last_max = list.iter().map(|u| u.last).max().unwrap_or(Dec::ZERO);
     let spread_bp = last_max
-        .sub(last_min)?
+        .checked_sub(last_min)?
         .mul_div(Dec::from_int(10_000), last_min, 0, Round::Ceil)?
         .units();
     let haircut_bp = spread_bp.min(i128::from(p.haircut_cap_bp));

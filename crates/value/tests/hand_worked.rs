@@ -127,7 +127,7 @@ fn missing_fx_rate_names_the_currency_and_the_quote() {
 #[test]
 fn holding_without_fresh_quote_is_refused() {
     let mut late = params();
-    late.at = late.at + Duration::hours(5);
+    late.at += Duration::hours(5);
     let e = valuate(&quotes(), &fx(), &[btc(1)], &late).unwrap_err();
     assert!(matches!(e, Error::NoFreshQuote { .. }), "{e}");
 }
@@ -135,7 +135,7 @@ fn holding_without_fresh_quote_is_refused() {
 #[test]
 fn fx_older_than_allowed_is_refused() {
     let mut later = params();
-    later.at = later.at + Duration::days(6);
+    later.at += Duration::days(6);
     later.window = Duration::days(7);
     let e = valuate(&quotes(), &fx(), &[], &later).unwrap_err();
     assert!(matches!(e, Error::StaleFx { .. }), "{e}");
