@@ -126,3 +126,56 @@ fn an_unreachable_node_is_an_environment_error() {
     assert!(matches!(e, EthError::Unreachable { .. }), "{e}");
     assert_eq!(e.exit_class(), ExitClass::Environment);
 }
+
+#[test]
+fn internal_transfers_of_the_forwarder_history_are_those_the_lab_made() {
+    let Some(lab) = lab() else { return };
+    let t = lab.truth();
+    let src = EthSource::connect(&lab.rpc_url(), EthOptions::default()).unwrap();
+    let story: Vec<_> = t.transactions.iter().filter(|x| x.what == "split" || x.what == "forward").collect();
+    assert_eq!(story.len(), 2);
+    let hashes: Vec<_> = story.iter().map(|x| x.hash.parse().unwrap()).collect();
+    let traced = src.call_transfers(&hashes).unwrap();
+    for (tx, moves) in story.iter().zip(&traced) {
+        // The top-level payment to the forwarder, then the internal ones the lab recorded.
+        assert_eq!(moves[0].to.to_checksum(None), t.contracts.forwarder);
+        assert_eq!(moves[0].value, units(&tx.value_wei));
+        let internal: Vec<(String, String, String)> = moves[1..]
+            .iter()
+            .map(|m| (m.from.to_checksum(None), m.to.to_checksum(None), m.value.to_string()))
+            .collect();
+        let want: Vec<(String, String, String)> =
+            tx.internal.iter().map(|m| (m.from.clone(), m.to.clone(), m.amount.clone())).collect();
+        assert_eq!(internal, want, "{}", tx.what);
+        assert!(moves.iter().all(|m| !m.reverted));
+    }
+}
+
+#[test]
+fn transfer_logs_show_the_fee_tokens_split_and_every_token_movement_of_an_account() {
+    use custos_chain::eth::TransferFilter;
+    let Some(lab) = lab() else { return };
+    let t = lab.truth();
+    let src = EthSource::connect(&lab.rpc_url(), EthOptions::default()).unwrap();
+    let pin = src.pin_at(t.block_number).unwrap();
+    let s1: Address = t.account("seized-1").unwrap().address.parse().unwrap();
+    let fee: Address = t.token("LFEE").unwrap().address.parse().unwrap();
+    let to_s1 = src.transfer_logs(&pin, 0, &TransferFilter { to: Some(s1), ..Default::default() }).unwrap();
+    // LUSDT and LFEE came in; nothing else.
+    let mut got: Vec<(String, String)> = to_s1.iter().map(|l| (l.token.to_checksum(None), l.value.to_string())).collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = t
+        .transactions
+        .iter()
+        .flat_map(|x| &x.token_transfers)
+        .filter(|m| m.to == t.account("seized-1").unwrap().address)
+        .map(|m| (t.token(&m.asset).unwrap().address.clone(), m.amount.clone()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    // The fee token's one transfer call emitted two events in the same transaction.
+    let fee_logs = src.transfer_logs(&pin, 0, &TransferFilter { tokens: vec![fee], ..Default::default() }).unwrap();
+    let step = t.transactions.iter().find(|x| x.what == "send-token LFEE").unwrap();
+    let in_step: Vec<_> = fee_logs.iter().filter(|l| l.tx.to_string() == step.hash).collect();
+    assert_eq!(in_step.len(), 2);
+}

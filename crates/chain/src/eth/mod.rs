@@ -14,6 +14,7 @@
 
 mod error;
 mod tokens;
+mod trace;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,7 @@ use serde_json::json;
 
 pub use error::EthError;
 pub use tokens::{TokenInfo, TokenList, TOKEN_LIST_LIMIT};
+pub use trace::{CallTransfer, TokenTransfer, TransferFilter};
 
 alloy_sol_types::sol! {
     /// The ERC-20 views the source calls.
@@ -303,7 +305,6 @@ impl EthSource {
 
     fn wait<T>(&self, method: &str, w: Waiter<T>, pin: &PinnedBlock) -> Result<T, EthError>
     where
-        T: alloy_rpc_client::RpcRecv,
         Waiter<T>: std::future::Future<Output = alloy_provider::transport::TransportResult<T>>,
     {
         match self.rt.block_on(w) {

@@ -2,7 +2,7 @@
 //! port and the default mnemonic, stopped when dropped.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,7 @@ impl Anvil {
         })
     }
 
-    fn spawn(bin: &PathBuf, port: u16, genesis_timestamp: u64) -> Result<Anvil, EthError> {
+    fn spawn(bin: &Path, port: u16, genesis_timestamp: u64) -> Result<Anvil, EthError> {
         let child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--accounts", &DEV_ACCOUNTS.to_string()])

@@ -41,16 +41,6 @@ pub fn creation_code(name: &str) -> Result<Bytes, EthError> {
 }
 
 alloy_sol_types::sol! {
-    /// Constructor of `LabToken`.
-    #[derive(Debug)]
-    struct LabTokenArgs { string name; string symbol; uint8 decimals; uint256 supply; }
-    /// Constructor of `UsdtStyleToken`.
-    #[derive(Debug)]
-    struct UsdtStyleArgs { string name; string symbol; uint256 supply; }
-    /// Constructor of `FeeOnTransferToken`.
-    #[derive(Debug)]
-    struct FeeTokenArgs { string name; string symbol; uint256 supply; uint16 feeBps; address feeCollector; }
-
     /// The part of ERC-20 the lab calls (`transfer`'s bool is not decoded: USDT returns none).
     #[derive(Debug)]
     interface IErc20 {

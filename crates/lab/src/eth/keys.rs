@@ -25,7 +25,7 @@ pub(crate) fn derive(phrase: &str, path: &str, what: &str) -> Result<PrivateKeyS
     let seed = zeroize::Zeroizing::new(mnemonic.to_seed(""));
     let path = DerivationPath::from_str(path).map_err(|e| wallet(format!("path {path}: {e}")))?;
     let secp = Secp256k1::new();
-    let master = Xpriv::new_master(bitcoin::NetworkKind::Main, seed.as_ref())
+    let master = Xpriv::new_master(bitcoin::NetworkKind::Main, &seed[..])
         .map_err(|e| wallet(format!("master key: {e}")))?;
     let child = master
         .derive_priv(&secp, &path)

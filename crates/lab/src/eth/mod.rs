@@ -97,11 +97,11 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
     let mut accounts = Vec::new();
     for (a, spec) in w.accounts.iter().zip(&w.sc.accounts) {
         let eth = w.ledger.eth(a.address);
-        check(s, &a.id, "ETH", eth, s.balance(a.address, block)?, block)?;
+        check(&a.id, "ETH", eth, s.balance(a.address, block)?, block)?;
         let mut tokens = BTreeMap::new();
         for (i, t) in w.tokens.iter().enumerate() {
             let mine = w.ledger.token(i, a.address);
-            check(s, &a.id, &t.spec.symbol, mine, balance_of(s, t.address, a.address, block)?, block)?;
+            check(&a.id, &t.spec.symbol, mine, balance_of(s, t.address, a.address, block)?, block)?;
             if mine > U256::ZERO {
                 tokens.insert(t.spec.symbol.clone(), mine.to_string());
             }
@@ -133,7 +133,7 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
         });
     }
     // The forwarder must hold nothing: every wei it received went on.
-    check(s, "forwarder", "ETH", w.ledger.eth(w.forwarder), s.balance(w.forwarder, block)?, block)?;
+    check("forwarder", "ETH", w.ledger.eth(w.forwarder), s.balance(w.forwarder, block)?, block)?;
     Ok(EthTruth {
         scenario: w.sc.name.clone(),
         chain_id: ANVIL_CHAIN_ID,
@@ -163,7 +163,6 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
 }
 
 fn check(
-    _s: &Sender<'_>,
     who: &str,
     asset: &str,
     expected: U256,

@@ -68,9 +68,11 @@ pub(crate) fn accounts(sc: &EthScenario) -> Result<Vec<Account>, Error> {
             (_, _, Some(k)) => (None, format!("keystore {k}")),
             _ => return Err(Error::scenario(file_of(sc), format!("account {}: no source", a.id))),
         };
-        let address = match (&signer, a.address) {
+        let address = match (&signer, &a.address) {
             (Some(s), _) => s.address(),
-            (None, Some(addr)) => addr,
+            (None, Some(text)) => text.parse::<Address>().map_err(|e| {
+                Error::scenario(file_of(sc), format!("account {}: address {text}: {e}", a.id))
+            })?,
             (None, None) => return Err(Error::scenario(file_of(sc), format!("account {}: no address", a.id))),
         };
         out.push(Account { id: a.id.clone(), address, signer, source });
@@ -178,9 +180,10 @@ impl<'a> World<'a> {
                 None => None,
             };
             let (name, args) = match spec.kind {
-                TokenKind::Erc20 => ("LabToken", contracts::LabTokenArgs { name: spec.name.clone(), symbol: spec.symbol.clone(), decimals: spec.decimals, supply }.abi_encode_params()),
-                TokenKind::UsdtStyle => ("UsdtStyleToken", contracts::UsdtStyleArgs { name: spec.name.clone(), symbol: spec.symbol.clone(), supply }.abi_encode_params()),
-                TokenKind::FeeOnTransfer => ("FeeOnTransferToken", contracts::FeeTokenArgs { name: spec.name.clone(), symbol: spec.symbol.clone(), supply, feeBps: spec.fee_bps.unwrap_or_default(), feeCollector: collector.unwrap_or_default() }.abi_encode_params()),
+                // Constructor arguments, ABI-encoded as a parameter list.
+                TokenKind::Erc20 => ("LabToken", (spec.name.clone(), spec.symbol.clone(), spec.decimals, supply).abi_encode_params()),
+                TokenKind::UsdtStyle => ("UsdtStyleToken", (spec.name.clone(), spec.symbol.clone(), supply).abi_encode_params()),
+                TokenKind::FeeOnTransfer => ("FeeOnTransferToken", (spec.name.clone(), spec.symbol.clone(), supply, spec.fee_bps.unwrap_or_default(), collector.unwrap_or_default()).abi_encode_params()),
             };
             let address = self.deploy(name, args)?;
             if let Some(last) = self.txs.last_mut() {
@@ -201,7 +204,8 @@ impl<'a> World<'a> {
     pub(crate) fn play(&mut self) -> Result<(), Error> {
         for (i, step) in self.sc.steps.clone().iter().enumerate() {
             let n = i + 1;
-            let units = |what: &str, t: &str| parse_units(&file_of(self.sc), &format!("step {n} {what}"), t);
+            let sc = self.sc;
+            let units = |what: &str, t: &str| parse_units(&file_of(sc), &format!("step {n} {what}"), t);
             match step {
                 StepSpec::SendEth { from, to, wei } => {
                     let (to, v) = (self.addr(to)?, units("wei", wei)?);

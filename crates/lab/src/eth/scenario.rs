@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::U256;
 use serde::Deserialize;
 
 use crate::Error;
@@ -71,7 +71,7 @@ pub struct AccountSpec {
     pub keystore: Option<String>,
     /// The address, for keystore accounts.
     #[serde(default)]
-    pub address: Option<Address>,
+    pub address: Option<String>,
     /// Part of the seized material.
     #[serde(default)]
     pub seized: bool,
