@@ -2,13 +2,10 @@
 //! (built by `scripts/build-contracts.sh` from `contracts/src/*.sol` with solc-js, and the Safe
 //! v1.4.1 artifacts of npm `@safe-global/safe-contracts`), and the ABI of the calls it makes.
 
-use alloy_primitives::{address, Address, Bytes};
+use alloy_primitives::Bytes;
 use serde::Deserialize;
 
 use super::EthError;
-
-/// The deterministic-deployment proxy anvil pre-deploys (CREATE2 with a 32-byte salt prefix).
-pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920ca78fbf26c0b4956c");
 
 const BUILD: &str = include_str!("../../../../contracts/build/contracts.json");
 

@@ -180,10 +180,11 @@ impl<'a> World<'a> {
                 None => None,
             };
             let (name, args) = match spec.kind {
-                // Constructor arguments, ABI-encoded as a parameter list.
-                TokenKind::Erc20 => ("LabToken", (spec.name.clone(), spec.symbol.clone(), spec.decimals, supply).abi_encode_params()),
+                // Constructor arguments, ABI-encoded as a parameter list (uint8 and uint16 take
+                // a full 32-byte word like uint256, so they are passed widened).
+                TokenKind::Erc20 => ("LabToken", (spec.name.clone(), spec.symbol.clone(), U256::from(spec.decimals), supply).abi_encode_params()),
                 TokenKind::UsdtStyle => ("UsdtStyleToken", (spec.name.clone(), spec.symbol.clone(), supply).abi_encode_params()),
-                TokenKind::FeeOnTransfer => ("FeeOnTransferToken", (spec.name.clone(), spec.symbol.clone(), supply, spec.fee_bps.unwrap_or_default(), collector.unwrap_or_default()).abi_encode_params()),
+                TokenKind::FeeOnTransfer => ("FeeOnTransferToken", (spec.name.clone(), spec.symbol.clone(), supply, U256::from(spec.fee_bps.unwrap_or_default()), collector.unwrap_or_default()).abi_encode_params()),
             };
             let address = self.deploy(name, args)?;
             if let Some(last) = self.txs.last_mut() {
