@@ -114,7 +114,11 @@ fn forwarder_payments_are_internal_calls_in_the_nodes_call_trace() {
     let t = lab.truth();
     let url = lab.rpc_url();
     let forward = t.transactions.iter().find(|x| x.what == "forward").expect("forward tx");
-    let trace = cast(&["rpc", "debug_traceTransaction", &forward.hash, r#"{"tracer":"callTracer"}"#, "--raw", "--rpc-url", &url]);
+    let trace = cast(&[
+        "rpc", "--raw", "debug_traceTransaction",
+        &format!(r#"["{}", {{"tracer": "callTracer"}}]"#, forward.hash),
+        "--rpc-url", &url,
+    ]);
     let trace: serde_json::Value = serde_json::from_str(&trace).unwrap();
     // forward -> relay (the forwarder calling itself) -> payee
     let relay = &trace["calls"][0];
