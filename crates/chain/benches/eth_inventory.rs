@@ -35,11 +35,22 @@ fn inventory(c: &mut Criterion) {
         .iter()
         .map(|a| a.address.parse().expect("address"))
         .collect();
-    addrs.extend((1..).map(|i: u64| Address::left_padding_from(&(i << 20).to_be_bytes())).take(ADDRESSES as usize - addrs.len()));
+    addrs.extend(
+        (1..)
+            .map(|i: u64| Address::left_padding_from(&(i << 20).to_be_bytes()))
+            .take(ADDRESSES as usize - addrs.len()),
+    );
     let mut group = c.benchmark_group("eth_inventory");
     group.sample_size(10);
     for batch_size in [100usize, 500] {
-        let src = EthSource::connect(&lab.rpc_url(), EthOptions { batch_size, ..Default::default() }).expect("connect");
+        let src = EthSource::connect(
+            &lab.rpc_url(),
+            EthOptions {
+                batch_size,
+                ..Default::default()
+            },
+        )
+        .expect("connect");
         let pin = src.pin_latest().expect("pin");
         let before = src.round_trips();
         let run = || {

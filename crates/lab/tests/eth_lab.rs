@@ -12,7 +12,10 @@ use custos_lab::eth::{creation_code, tools_bin, Anvil, EthLab, EthTruth};
 fn live() -> bool {
     let have = Anvil::available() && tools_bin("cast").is_file();
     if !have && std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() == Ok("1") {
-        panic!("anvil or cast missing ({}) and CUSTOS_REQUIRE_LIVE=1", Anvil::binary().display());
+        panic!(
+            "anvil or cast missing ({}) and CUSTOS_REQUIRE_LIVE=1",
+            Anvil::binary().display()
+        );
     }
     if !have {
         eprintln!("skipped: anvil/cast not installed (scripts/install-deps.sh)");
@@ -21,9 +24,19 @@ fn live() -> bool {
 }
 
 fn cast(args: &[&str]) -> String {
-    let out = Command::new(tools_bin("cast")).args(args).output().expect("run cast");
-    assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    let out = Command::new(tools_bin("cast"))
+        .args(args)
+        .output()
+        .expect("run cast");
+    assert!(
+        out.status.success(),
+        "cast {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }
 
 /// cast prints a uint256 as `123 [1.23e2]`: the first word is the exact integer.
@@ -47,10 +60,20 @@ fn every_balance_of_the_truth_is_what_cast_reads_from_the_node() {
         assert_eq!(nonce, a.nonce.to_string(), "nonce of {}", a.id);
         for tok in &t.contracts.tokens {
             let got = first_word(&cast(&[
-                "call", &tok.address, "balanceOf(address)(uint256)", &a.address,
-                "--block", &block, "--rpc-url", &url,
+                "call",
+                &tok.address,
+                "balanceOf(address)(uint256)",
+                &a.address,
+                "--block",
+                &block,
+                "--rpc-url",
+                &url,
             ]));
-            let want = a.tokens.get(&tok.symbol).cloned().unwrap_or_else(|| "0".into());
+            let want = a
+                .tokens
+                .get(&tok.symbol)
+                .cloned()
+                .unwrap_or_else(|| "0".into());
             assert_eq!(got, want, "{} of {}", tok.symbol, a.id);
         }
     }
@@ -66,14 +89,31 @@ fn the_safe_has_its_owners_and_threshold_and_its_create2_address() {
     let t = lab.truth();
     let safe = t.safe.as_ref().expect("safe in truth");
     let url = lab.rpc_url();
-    let owners = cast(&["call", &safe.address, "getOwners()(address[])", "--rpc-url", &url]);
+    let owners = cast(&[
+        "call",
+        &safe.address,
+        "getOwners()(address[])",
+        "--rpc-url",
+        &url,
+    ]);
     assert_eq!(owners, format!("[{}]", safe.owners.join(", ")));
-    let threshold = first_word(&cast(&["call", &safe.address, "getThreshold()(uint256)", "--rpc-url", &url]));
+    let threshold = first_word(&cast(&[
+        "call",
+        &safe.address,
+        "getThreshold()(uint256)",
+        "--rpc-url",
+        &url,
+    ]));
     assert_eq!(threshold, "2");
     // CREATE2 as SafeProxyFactory 1.4.1 computes it: salt = keccak(keccak(initializer) ‖ saltNonce),
     // init code = SafeProxy creation code ‖ uint256(singleton).
-    let init: Vec<u8> = safe.initializer.trim_start_matches("0x").as_bytes().chunks(2)
-        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect();
+    let init: Vec<u8> = safe
+        .initializer
+        .trim_start_matches("0x")
+        .as_bytes()
+        .chunks(2)
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .collect();
     let nonce = U256::from_str_radix(&safe.salt_nonce, 10).unwrap();
     let mut salt_input = keccak256(&init).to_vec();
     salt_input.extend_from_slice(&nonce.to_be_bytes::<32>());
@@ -82,7 +122,10 @@ fn the_safe_has_its_owners_and_threshold_and_its_create2_address() {
     let mut code = creation_code("SafeProxy").unwrap().to_vec();
     code.extend_from_slice(B256::left_padding_from(singleton.as_slice()).as_slice());
     let factory: Address = safe.factory.parse().unwrap();
-    assert_eq!(factory.create2_from_code(salt, code).to_checksum(None), safe.address);
+    assert_eq!(
+        factory.create2_from_code(salt, code).to_checksum(None),
+        safe.address
+    );
 }
 
 #[test]
@@ -92,8 +135,12 @@ fn the_keystore_decrypts_to_the_funded_address() {
     }
     let dir = custos_lab::fixtures_dir().join("lab/eth-seized");
     let addr = cast(&[
-        "wallet", "address", "--keystore", dir.join("keystore.json").to_str().unwrap(),
-        "--password-file", dir.join("keystore-password.txt").to_str().unwrap(),
+        "wallet",
+        "address",
+        "--keystore",
+        dir.join("keystore.json").to_str().unwrap(),
+        "--password-file",
+        dir.join("keystore-password.txt").to_str().unwrap(),
     ]);
     let truth = std::fs::read_to_string(dir.join("ground-truth.toml")).unwrap();
     let truth: EthTruth = toml::from_str(&truth).unwrap();
@@ -113,19 +160,39 @@ fn forwarder_payments_are_internal_calls_in_the_nodes_call_trace() {
     let Some(lab) = build() else { return };
     let t = lab.truth();
     let url = lab.rpc_url();
-    let forward = t.transactions.iter().find(|x| x.what == "forward").expect("forward tx");
+    let forward = t
+        .transactions
+        .iter()
+        .find(|x| x.what == "forward")
+        .expect("forward tx");
     let trace = cast(&[
-        "rpc", "--raw", "debug_traceTransaction",
+        "rpc",
+        "--raw",
+        "debug_traceTransaction",
         &format!(r#"["{}", {{"tracer": "callTracer"}}]"#, forward.hash),
-        "--rpc-url", &url,
+        "--rpc-url",
+        &url,
     ]);
     let trace: serde_json::Value = serde_json::from_str(&trace).unwrap();
     // forward -> relay (the forwarder calling itself) -> payee
     let relay = &trace["calls"][0];
     let pay = &relay["calls"][0];
-    let hex = |v: &serde_json::Value| U256::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap().to_string();
-    assert_eq!(relay["to"].as_str().unwrap().to_lowercase(), t.contracts.forwarder.to_lowercase());
-    assert_eq!(pay["to"].as_str().unwrap().to_lowercase(), forward.internal[1].to.to_lowercase());
+    let hex = |v: &serde_json::Value| {
+        U256::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        relay["to"].as_str().unwrap().to_lowercase(),
+        t.contracts.forwarder.to_lowercase()
+    );
+    assert_eq!(
+        pay["to"].as_str().unwrap().to_lowercase(),
+        forward.internal[1].to.to_lowercase()
+    );
     assert_eq!(hex(&pay["value"]), forward.internal[1].amount);
-    assert_eq!(forward.internal[1].to, t.account("counterparty").unwrap().address);
+    assert_eq!(
+        forward.internal[1].to,
+        t.account("counterparty").unwrap().address
+    );
 }

@@ -233,9 +233,13 @@ impl EthSource {
     fn classify(&self, method: &str, e: alloy_provider::transport::TransportError) -> EthError {
         use alloy_provider::transport::RpcError;
         match e {
-            RpcError::ErrorResp(p) => self.answer(method, format!("error {}: {}", p.code, p.message)),
+            RpcError::ErrorResp(p) => {
+                self.answer(method, format!("error {}: {}", p.code, p.message))
+            }
             RpcError::NullResp => self.answer(method, "null answer"),
-            RpcError::DeserError { err, .. } => self.answer(method, format!("malformed answer: {err}")),
+            RpcError::DeserError { err, .. } => {
+                self.answer(method, format!("malformed answer: {err}"))
+            }
             other => self.unreachable(method, other),
         }
     }
@@ -259,7 +263,10 @@ impl EthSource {
     }
 
     fn tip(&self) -> Result<u64, EthError> {
-        self.single("eth_blockNumber", |p| async move { p.get_block_number().await })
+        self.single(
+            "eth_blockNumber",
+            |p| async move { p.get_block_number().await },
+        )
     }
 
     fn block(&self, tag: BlockNumberOrTag) -> Result<Option<PinnedBlock>, EthError> {
@@ -293,7 +300,11 @@ impl EthSource {
     }
 
     /// Sends one batch; the waiters then resolve. A failed batch is explained by the pin.
-    fn send_batch(&self, batch: alloy_rpc_client::BatchRequest<'_>, n: usize) -> Result<(), EthError> {
+    fn send_batch(
+        &self,
+        batch: alloy_rpc_client::BatchRequest<'_>,
+        n: usize,
+    ) -> Result<(), EthError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let timeout = self.opts.timeout;
         let method = format!("batch of {n} calls");
@@ -318,7 +329,11 @@ impl EthSource {
     }
 
     /// ETH balance and nonce of every address at `pin`: two calls per address, batched.
-    pub fn accounts(&self, pin: &PinnedBlock, addrs: &[Address]) -> Result<Vec<AccountState>, EthError> {
+    pub fn accounts(
+        &self,
+        pin: &PinnedBlock,
+        addrs: &[Address],
+    ) -> Result<Vec<AccountState>, EthError> {
         let id = pin.id();
         let per_batch = (self.opts.batch_size / 2).max(1);
         let mut out = Vec::with_capacity(addrs.len());
@@ -366,7 +381,9 @@ impl EthSource {
             let mut batch = self.client.new_batch();
             let mut waiters = Vec::with_capacity(chunk.len());
             for (token, owner) in chunk {
-                let data: Bytes = IErc20View::balanceOfCall { owner: *owner }.abi_encode().into();
+                let data: Bytes = IErc20View::balanceOfCall { owner: *owner }
+                    .abi_encode()
+                    .into();
                 let w: Waiter<Bytes> = batch
                     .add_call("eth_call", &(json!({"to": token, "data": data}), id))
                     .map_err(|e| self.classify("eth_call", e))?;
@@ -401,7 +418,11 @@ impl EthSource {
 
     /// `symbol()` and `decimals()` of tokens not on a list, at `pin` (one batch per chunk).
     /// A token whose symbol is not a string (old bytes32 tokens) gets its hex address as symbol.
-    pub fn token_info(&self, pin: &PinnedBlock, tokens: &[Address]) -> Result<Vec<TokenInfo>, EthError> {
+    pub fn token_info(
+        &self,
+        pin: &PinnedBlock,
+        tokens: &[Address],
+    ) -> Result<Vec<TokenInfo>, EthError> {
         let id = pin.id();
         let mut out = Vec::with_capacity(tokens.len());
         for chunk in tokens.chunks((self.opts.batch_size / 2).max(1)) {
@@ -465,7 +486,10 @@ mod tests {
 
     #[test]
     fn node_name_hides_path_query_and_credentials() {
-        assert_eq!(node_name("http://user:pw@node.example:8545/v3/APIKEY?x=1"), "http://node.example:8545");
+        assert_eq!(
+            node_name("http://user:pw@node.example:8545/v3/APIKEY?x=1"),
+            "http://node.example:8545"
+        );
         assert_eq!(node_name("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
     }
 
@@ -476,14 +500,18 @@ mod tests {
         let mut word = [0u8; 32];
         word[31] = 7;
         assert_eq!(decode_balance(t, o, &word).unwrap(), U256::from(7u8));
-        assert!(decode_balance(t, o, &[]).unwrap_err().to_string().contains("empty answer"));
+        assert!(decode_balance(t, o, &[])
+            .unwrap_err()
+            .to_string()
+            .contains("empty answer"));
         assert!(decode_balance(t, o, &[0u8; 64]).is_err());
     }
 
     #[test]
     fn https_is_refused_with_a_clear_message_and_exit_class_input() {
         use custos_core::exit::{Classify, ExitClass};
-        let e = EthSource::connect("https://node.example/v3/KEY", EthOptions::default()).unwrap_err();
+        let e =
+            EthSource::connect("https://node.example/v3/KEY", EthOptions::default()).unwrap_err();
         assert_eq!(e.exit_class(), ExitClass::Input);
         assert!(!e.to_string().contains("KEY"), "{e}");
     }

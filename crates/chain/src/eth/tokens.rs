@@ -72,7 +72,10 @@ impl TokenList {
             if !seen.insert(t.address) {
                 return Err(EthError::TokenList {
                     file: file.to_string(),
-                    detail: format!("token {i} ({}): address {} listed twice", t.symbol, t.address),
+                    detail: format!(
+                        "token {i} ({}): address {} listed twice",
+                        t.symbol, t.address
+                    ),
                 });
             }
         }
@@ -95,9 +98,13 @@ mod tests {
     fn mainnet_list_has_usdt_and_usdc_with_six_decimals() {
         let l = TokenList::mainnet().unwrap();
         assert_eq!(l.chain_id, 1);
-        let usdt = l.get(address!("dAC17F958D2ee523a2206206994597C13D831ec7")).unwrap();
+        let usdt = l
+            .get(address!("dAC17F958D2ee523a2206206994597C13D831ec7"))
+            .unwrap();
         assert_eq!((usdt.symbol.as_str(), usdt.decimals), ("USDT", 6));
-        let usdc = l.get(address!("A0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")).unwrap();
+        let usdc = l
+            .get(address!("A0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"))
+            .unwrap();
         assert_eq!((usdc.symbol.as_str(), usdc.decimals), ("USDC", 6));
         assert!(l.tokens.len() > 100);
     }

@@ -193,7 +193,10 @@ mod tests {
         let root: Frame = serde_json::from_value(trace).unwrap();
         let mut out = Vec::new();
         flatten(&root, 0, false, &mut out);
-        let got: Vec<_> = out.iter().map(|t| (t.value.to::<u64>(), t.depth, t.reverted)).collect();
+        let got: Vec<_> = out
+            .iter()
+            .map(|t| (t.value.to::<u64>(), t.depth, t.reverted))
+            .collect();
         assert_eq!(got, vec![(5, 0, false), (2, 1, true), (1, 2, true)]);
     }
 }

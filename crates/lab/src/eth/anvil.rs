@@ -90,9 +90,10 @@ impl Anvil {
         };
         anvil.wait_ready()?;
         // Every block 12 s after the previous one, whatever the wall clock says.
-        anvil
-            .rpc
-            .call("anvil_setBlockTimestampInterval", json!([BLOCK_INTERVAL_SECS]))?;
+        anvil.rpc.call(
+            "anvil_setBlockTimestampInterval",
+            json!([BLOCK_INTERVAL_SECS]),
+        )?;
         Ok(anvil)
     }
 
@@ -121,7 +122,11 @@ impl Anvil {
 
     /// A raw JSON-RPC call to the node (tests use it for anvil's own methods: `evm_mine`,
     /// `evm_snapshot`, `evm_revert`).
-    pub fn call(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, EthError> {
+    pub fn call(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, EthError> {
         self.rpc.call(method, params)
     }
 

@@ -36,7 +36,11 @@ pub(crate) fn derive(phrase: &str, path: &str, what: &str) -> Result<PrivateKeyS
 
 /// anvil dev account `i`.
 pub(crate) fn anvil_dev(i: u32) -> Result<PrivateKeySigner, Error> {
-    derive(ANVIL_MNEMONIC, &format!("m/44'/60'/0'/0/{i}"), &format!("anvil dev account {i}"))
+    derive(
+        ANVIL_MNEMONIC,
+        &format!("m/44'/60'/0'/0/{i}"),
+        &format!("anvil dev account {i}"),
+    )
 }
 
 #[cfg(test)]

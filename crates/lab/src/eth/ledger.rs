@@ -32,7 +32,12 @@ impl Ledger {
         self.tokens.get(&(token, who)).copied().unwrap_or_default()
     }
 
-    pub(crate) fn credit_eth(&mut self, who: Address, v: U256, step: usize) -> Result<(), EthError> {
+    pub(crate) fn credit_eth(
+        &mut self,
+        who: Address,
+        v: U256,
+        step: usize,
+    ) -> Result<(), EthError> {
         let e = self.eth.entry(who).or_default();
         *e = e.checked_add(v).ok_or_else(|| overflow(who, "ETH", step))?;
         Ok(())
@@ -70,9 +75,13 @@ impl Ledger {
         step: usize,
     ) -> Result<(), EthError> {
         let f = self.tokens.entry((token, from)).or_default();
-        *f = f.checked_sub(v).ok_or_else(|| overflow(from, "token", step))?;
+        *f = f
+            .checked_sub(v)
+            .ok_or_else(|| overflow(from, "token", step))?;
         let t = self.tokens.entry((token, to)).or_default();
-        *t = t.checked_add(v).ok_or_else(|| overflow(to, "token", step))?;
+        *t = t
+            .checked_add(v)
+            .ok_or_else(|| overflow(to, "token", step))?;
         Ok(())
     }
 }
@@ -92,7 +101,10 @@ mod tests {
 
     #[test]
     fn fee_rounds_down_and_is_waived_for_the_collector() {
-        assert_eq!(transfer_fee(U256::from(199u32), 100, false), U256::from(1u32));
+        assert_eq!(
+            transfer_fee(U256::from(199u32), 100, false),
+            U256::from(1u32)
+        );
         assert_eq!(transfer_fee(U256::from(99u32), 100, false), U256::ZERO);
         assert_eq!(transfer_fee(U256::from(10_000u32), 100, true), U256::ZERO);
     }
@@ -103,6 +115,8 @@ mod tests {
         let a = Address::repeat_byte(1);
         l.credit_eth(a, U256::from(5u8), 1).unwrap();
         assert!(l.debit_eth(a, U256::from(6u8), 2).is_err());
-        assert!(l.move_token(0, a, Address::ZERO, U256::from(1u8), 3).is_err());
+        assert!(l
+            .move_token(0, a, Address::ZERO, U256::from(1u8), 3)
+            .is_err());
     }
 }

@@ -89,10 +89,14 @@ impl EthLab {
 /// Pins the tip, checks the bookkeeping against the node there, and writes the truth.
 fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
     let s = &w.sender;
-    let block = quantity_u64("eth_blockNumber", &s.rpc.call("eth_blockNumber", json!([]))?)?;
-    let head = s
-        .rpc
-        .call("eth_getBlockByNumber", json!([format!("{block:#x}"), false]))?;
+    let block = quantity_u64(
+        "eth_blockNumber",
+        &s.rpc.call("eth_blockNumber", json!([]))?,
+    )?;
+    let head = s.rpc.call(
+        "eth_getBlockByNumber",
+        json!([format!("{block:#x}"), false]),
+    )?;
     let block_hash = node::hash("eth_getBlockByNumber", &head["hash"])?;
     let mut accounts = Vec::new();
     for (a, spec) in w.accounts.iter().zip(&w.sc.accounts) {
@@ -101,16 +105,29 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
         let mut tokens = BTreeMap::new();
         for (i, t) in w.tokens.iter().enumerate() {
             let mine = w.ledger.token(i, a.address);
-            check(&a.id, &t.spec.symbol, mine, balance_of(s, t.address, a.address, block)?, block)?;
+            check(
+                &a.id,
+                &t.spec.symbol,
+                mine,
+                balance_of(s, t.address, a.address, block)?,
+                block,
+            )?;
             if mine > U256::ZERO {
                 tokens.insert(t.spec.symbol.clone(), mine.to_string());
             }
         }
         let nonce = quantity_u64(
             "eth_getTransactionCount",
-            &s.rpc.call("eth_getTransactionCount", json!([a.address, format!("{block:#x}")]))?,
+            &s.rpc.call(
+                "eth_getTransactionCount",
+                json!([a.address, format!("{block:#x}")]),
+            )?,
         )?;
-        let sent = w.txs.iter().filter(|t| t.from == a.address.to_checksum(None)).count() as u64;
+        let sent = w
+            .txs
+            .iter()
+            .filter(|t| t.from == a.address.to_checksum(None))
+            .count() as u64;
         if nonce != sent {
             return Err(EthError::TruthMismatch {
                 account: format!("{} (nonce)", a.id),
@@ -133,7 +150,13 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
         });
     }
     // The forwarder must hold nothing: every wei it received went on.
-    check("forwarder", "ETH", w.ledger.eth(w.forwarder), s.balance(w.forwarder, block)?, block)?;
+    check(
+        "forwarder",
+        "ETH",
+        w.ledger.eth(w.forwarder),
+        s.balance(w.forwarder, block)?,
+        block,
+    )?;
     Ok(EthTruth {
         scenario: w.sc.name.clone(),
         chain_id: ANVIL_CHAIN_ID,
@@ -162,13 +185,7 @@ fn finish(w: &World<'_>) -> Result<EthTruth, Error> {
     })
 }
 
-fn check(
-    who: &str,
-    asset: &str,
-    expected: U256,
-    got: U256,
-    block: u64,
-) -> Result<(), EthError> {
+fn check(who: &str, asset: &str, expected: U256, got: U256, block: u64) -> Result<(), EthError> {
     if expected == got {
         return Ok(());
     }

@@ -60,22 +60,45 @@ pub(crate) fn accounts(sc: &EthScenario) -> Result<Vec<Account>, Error> {
     let mut out = Vec::new();
     for a in &sc.accounts {
         let (signer, source) = match (&a.anvil, &a.path, &a.keystore) {
-            (Some(i), _, _) if *i < DEV_ACCOUNTS => (Some(keys::anvil_dev(*i)?), format!("anvil #{i}")),
+            (Some(i), _, _) if *i < DEV_ACCOUNTS => {
+                (Some(keys::anvil_dev(*i)?), format!("anvil #{i}"))
+            }
             (Some(i), _, _) => {
-                return Err(Error::scenario(file_of(sc), format!("account {}: anvil #{i} is not a dev account", a.id)))
+                return Err(Error::scenario(
+                    file_of(sc),
+                    format!("account {}: anvil #{i} is not a dev account", a.id),
+                ))
             }
             (_, Some(p), _) => (Some(keys::derive(&phrase, p, &a.id)?), p.clone()),
             (_, _, Some(k)) => (None, format!("keystore {k}")),
-            _ => return Err(Error::scenario(file_of(sc), format!("account {}: no source", a.id))),
+            _ => {
+                return Err(Error::scenario(
+                    file_of(sc),
+                    format!("account {}: no source", a.id),
+                ))
+            }
         };
         let address = match (&signer, &a.address) {
             (Some(s), _) => s.address(),
             (None, Some(text)) => text.parse::<Address>().map_err(|e| {
-                Error::scenario(file_of(sc), format!("account {}: address {text}: {e}", a.id))
+                Error::scenario(
+                    file_of(sc),
+                    format!("account {}: address {text}: {e}", a.id),
+                )
             })?,
-            (None, None) => return Err(Error::scenario(file_of(sc), format!("account {}: no address", a.id))),
+            (None, None) => {
+                return Err(Error::scenario(
+                    file_of(sc),
+                    format!("account {}: no address", a.id),
+                ))
+            }
         };
-        out.push(Account { id: a.id.clone(), address, signer, source });
+        out.push(Account {
+            id: a.id.clone(),
+            address,
+            signer,
+            source,
+        });
     }
     Ok(out)
 }
@@ -90,7 +113,10 @@ impl<'a> World<'a> {
         }
         Ok(World {
             sc,
-            sender: Sender { rpc: &anvil.rpc, chain_id: ANVIL_CHAIN_ID },
+            sender: Sender {
+                rpc: &anvil.rpc,
+                chain_id: ANVIL_CHAIN_ID,
+            },
             accounts,
             tokens: Vec::new(),
             ledger,
@@ -116,7 +142,10 @@ impl<'a> World<'a> {
 
     fn signer(&self, id: &str) -> Result<PrivateKeySigner, Error> {
         self.account(id)?.signer.clone().ok_or_else(|| {
-            Error::scenario(file_of(self.sc), format!("account {id} has no key the lab knows: it cannot send"))
+            Error::scenario(
+                file_of(self.sc),
+                format!("account {id} has no key the lab knows: it cannot send"),
+            )
         })
     }
 
@@ -134,7 +163,12 @@ impl<'a> World<'a> {
         let from = signer.address();
         let r = self.sender.send(&signer, to, value, input)?;
         if !r.success {
-            return Err(EthError::Reverted { step, what, tx: r.hash }.into());
+            return Err(EthError::Reverted {
+                step,
+                what,
+                tx: r.hash,
+            }
+            .into());
         }
         self.ledger.debit_eth(from, r.gas_cost, step)?;
         let target = match to {
@@ -164,9 +198,20 @@ impl<'a> World<'a> {
         let mut code = contracts::creation_code(name)?.to_vec();
         code.extend_from_slice(&args);
         let deployer = self.sc.deployer.clone();
-        let r = self.send(0, format!("deploy {name}"), &deployer, TxKind::Create, U256::ZERO, code.into())?;
+        let r = self.send(
+            0,
+            format!("deploy {name}"),
+            &deployer,
+            TxKind::Create,
+            U256::ZERO,
+            code.into(),
+        )?;
         r.contract.ok_or_else(|| {
-            EthError::Answer { method: "eth_getTransactionReceipt".into(), detail: format!("deployment of {name} has no contractAddress") }.into()
+            EthError::Answer {
+                method: "eth_getTransactionReceipt".into(),
+                detail: format!("deployment of {name} has no contractAddress"),
+            }
+            .into()
         })
     }
 
@@ -182,9 +227,31 @@ impl<'a> World<'a> {
             let (name, args) = match spec.kind {
                 // Constructor arguments, ABI-encoded as a parameter list (uint8 and uint16 take
                 // a full 32-byte word like uint256, so they are passed widened).
-                TokenKind::Erc20 => ("LabToken", (spec.name.clone(), spec.symbol.clone(), U256::from(spec.decimals), supply).abi_encode_params()),
-                TokenKind::UsdtStyle => ("UsdtStyleToken", (spec.name.clone(), spec.symbol.clone(), supply).abi_encode_params()),
-                TokenKind::FeeOnTransfer => ("FeeOnTransferToken", (spec.name.clone(), spec.symbol.clone(), supply, U256::from(spec.fee_bps.unwrap_or_default()), collector.unwrap_or_default()).abi_encode_params()),
+                TokenKind::Erc20 => (
+                    "LabToken",
+                    (
+                        spec.name.clone(),
+                        spec.symbol.clone(),
+                        U256::from(spec.decimals),
+                        supply,
+                    )
+                        .abi_encode_params(),
+                ),
+                TokenKind::UsdtStyle => (
+                    "UsdtStyleToken",
+                    (spec.name.clone(), spec.symbol.clone(), supply).abi_encode_params(),
+                ),
+                TokenKind::FeeOnTransfer => (
+                    "FeeOnTransferToken",
+                    (
+                        spec.name.clone(),
+                        spec.symbol.clone(),
+                        supply,
+                        U256::from(spec.fee_bps.unwrap_or_default()),
+                        collector.unwrap_or_default(),
+                    )
+                        .abi_encode_params(),
+                ),
             };
             let address = self.deploy(name, args)?;
             if let Some(last) = self.txs.last_mut() {
@@ -192,7 +259,11 @@ impl<'a> World<'a> {
             }
             let idx = self.tokens.len();
             self.ledger.mint(idx, deployer, supply)?;
-            self.tokens.push(Token { spec, address, fee_collector: collector });
+            self.tokens.push(Token {
+                spec,
+                address,
+                fee_collector: collector,
+            });
         }
         self.forwarder = self.deploy("Forwarder", Vec::new())?;
         self.safe_singleton = self.deploy("Safe", Vec::new())?;
@@ -206,13 +277,26 @@ impl<'a> World<'a> {
         for (i, step) in self.sc.steps.clone().iter().enumerate() {
             let n = i + 1;
             let sc = self.sc;
-            let units = |what: &str, t: &str| parse_units(&file_of(sc), &format!("step {n} {what}"), t);
+            let units =
+                |what: &str, t: &str| parse_units(&file_of(sc), &format!("step {n} {what}"), t);
             match step {
                 StepSpec::SendEth { from, to, wei } => {
                     let (to, v) = (self.addr(to)?, units("wei", wei)?);
-                    self.send(n, "send-eth".into(), from, TxKind::Call(to), v, Bytes::new())?;
+                    self.send(
+                        n,
+                        "send-eth".into(),
+                        from,
+                        TxKind::Call(to),
+                        v,
+                        Bytes::new(),
+                    )?;
                 }
-                StepSpec::SendToken { token, from, to, amount } => {
+                StepSpec::SendToken {
+                    token,
+                    from,
+                    to,
+                    amount,
+                } => {
                     let v = units("amount", amount)?;
                     self.send_token(n, token, from, to, v)?;
                 }
@@ -239,12 +323,13 @@ impl<'a> World<'a> {
 
     fn record_internal(&mut self, moves: &[(Address, Address, U256)]) {
         if let Some(last) = self.txs.last_mut() {
-            last.internal.extend(moves.iter().map(|(f, t, v)| TransferTruth {
-                asset: "ETH".into(),
-                from: f.to_checksum(None),
-                to: t.to_checksum(None),
-                amount: v.to_string(),
-            }));
+            last.internal
+                .extend(moves.iter().map(|(f, t, v)| TransferTruth {
+                    asset: "ETH".into(),
+                    from: f.to_checksum(None),
+                    to: t.to_checksum(None),
+                    amount: v.to_string(),
+                }));
         }
     }
 
@@ -252,14 +337,23 @@ impl<'a> World<'a> {
         let total = payees
             .iter()
             .try_fold(U256::ZERO, |acc, (_, v)| acc.checked_add(*v))
-            .ok_or_else(|| Error::scenario(file_of(self.sc), format!("step {n}: amounts overflow")))?;
+            .ok_or_else(|| {
+                Error::scenario(file_of(self.sc), format!("step {n}: amounts overflow"))
+            })?;
         let data = IForwarder::splitCall {
             to: payees.iter().map(|p| p.0).collect(),
             amounts: payees.iter().map(|p| p.1).collect(),
         }
         .abi_encode();
         let fwd = self.forwarder;
-        self.send(n, "split".into(), from, TxKind::Call(fwd), total, data.into())?;
+        self.send(
+            n,
+            "split".into(),
+            from,
+            TxKind::Call(fwd),
+            total,
+            data.into(),
+        )?;
         let mut moves = Vec::new();
         for (to, v) in payees {
             self.ledger.move_eth(fwd, *to, *v, n)?;
@@ -269,19 +363,42 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn send_token(&mut self, n: usize, symbol: &str, from_id: &str, to_id: &str, v: U256) -> Result<(), Error> {
+    fn send_token(
+        &mut self,
+        n: usize,
+        symbol: &str,
+        from_id: &str,
+        to_id: &str,
+        v: U256,
+    ) -> Result<(), Error> {
         let idx = self
             .tokens
             .iter()
             .position(|t| t.spec.symbol == symbol)
-            .ok_or_else(|| Error::scenario(file_of(self.sc), format!("step {n}: unknown token {symbol}")))?;
+            .ok_or_else(|| {
+                Error::scenario(
+                    file_of(self.sc),
+                    format!("step {n}: unknown token {symbol}"),
+                )
+            })?;
         let (from, to) = (self.addr(from_id)?, self.addr(to_id)?);
         let (token, bps, collector) = {
             let t = &self.tokens[idx];
-            (t.address, t.spec.fee_bps.unwrap_or_default(), t.fee_collector)
+            (
+                t.address,
+                t.spec.fee_bps.unwrap_or_default(),
+                t.fee_collector,
+            )
         };
         let data = IErc20::transferCall { to, value: v }.abi_encode();
-        self.send(n, format!("send-token {symbol}"), from_id, TxKind::Call(token), U256::ZERO, data.into())?;
+        self.send(
+            n,
+            format!("send-token {symbol}"),
+            from_id,
+            TxKind::Call(token),
+            U256::ZERO,
+            data.into(),
+        )?;
         let fee = match collector {
             Some(c) => transfer_fee(v, bps, from == c || to == c),
             None => U256::ZERO,
@@ -294,12 +411,13 @@ impl<'a> World<'a> {
             moves.insert(0, (c, fee));
         }
         if let Some(last) = self.txs.last_mut() {
-            last.token_transfers.extend(moves.iter().map(|(t, a)| TransferTruth {
-                asset: symbol.to_string(),
-                from: from.to_checksum(None),
-                to: t.to_checksum(None),
-                amount: a.to_string(),
-            }));
+            last.token_transfers
+                .extend(moves.iter().map(|(t, a)| TransferTruth {
+                    asset: symbol.to_string(),
+                    from: from.to_checksum(None),
+                    to: t.to_checksum(None),
+                    amount: a.to_string(),
+                }));
         }
         Ok(())
     }
@@ -309,7 +427,11 @@ impl<'a> World<'a> {
         let Some(spec) = self.sc.safe.clone() else {
             return Ok(());
         };
-        let owners = spec.owners.iter().map(|o| self.addr(o)).collect::<Result<Vec<_>, _>>()?;
+        let owners = spec
+            .owners
+            .iter()
+            .map(|o| self.addr(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let salt = parse_units(&file_of(self.sc), "safe salt_nonce", &spec.salt_nonce)?;
         let initializer: Bytes = ISafe::setupCall {
             owners: owners.clone(),
@@ -329,7 +451,14 @@ impl<'a> World<'a> {
             saltNonce: salt,
         };
         let factory = self.safe_factory;
-        let r = self.send(0, "safe".into(), &spec.from, TxKind::Call(factory), U256::ZERO, call.abi_encode().into())?;
+        let r = self.send(
+            0,
+            "safe".into(),
+            &spec.from,
+            TxKind::Call(factory),
+            U256::ZERO,
+            call.abi_encode().into(),
+        )?;
         let proxy = proxy_from_logs(&r, factory)?;
         self.safe = Some(SafeTruth {
             owners: owners.iter().map(|o| o.to_checksum(None)).collect(),
@@ -349,13 +478,20 @@ impl<'a> World<'a> {
 /// The proxy address of the factory's `ProxyCreation` event.
 fn proxy_from_logs(r: &Receipt, factory: Address) -> Result<Address, Error> {
     for log in &r.logs {
-        let from_factory = log["address"].as_str().and_then(|a| a.parse::<Address>().ok()) == Some(factory);
+        let from_factory = log["address"]
+            .as_str()
+            .and_then(|a| a.parse::<Address>().ok())
+            == Some(factory);
         let topics: Vec<_> = log["topics"]
             .as_array()
             .map(|t| t.iter().filter_map(|x| x.as_str()?.parse().ok()).collect())
             .unwrap_or_default();
-        let data: Bytes = log["data"].as_str().and_then(|d| d.parse().ok()).unwrap_or_default();
-        if from_factory && topics.first() == Some(&ISafeProxyFactory::ProxyCreation::SIGNATURE_HASH) {
+        let data: Bytes = log["data"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_default();
+        if from_factory && topics.first() == Some(&ISafeProxyFactory::ProxyCreation::SIGNATURE_HASH)
+        {
             if let Ok(ev) = ISafeProxyFactory::ProxyCreation::decode_raw_log(topics, &data) {
                 return Ok(ev.proxy);
             }

@@ -44,7 +44,8 @@ impl Rpc {
     /// Calls `method` and returns its `result`.
     pub(crate) fn call(&self, method: &str, params: Value) -> Result<Value, EthError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        let body =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
         let answer = self.post(method, &body)?;
         let mut v: Value = serde_json::from_slice(&answer).map_err(|e| EthError::Answer {
             method: method.to_string(),

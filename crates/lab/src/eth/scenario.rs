@@ -195,7 +195,10 @@ impl EthScenario {
         };
         toml::from_str::<toml::Table>(&text)
             .ok()
-            .and_then(|t| t.get("kind").and_then(|k| k.as_str().map(|k| k == "ethereum")))
+            .and_then(|t| {
+                t.get("kind")
+                    .and_then(|k| k.as_str().map(|k| k == "ethereum"))
+            })
             .unwrap_or(false)
     }
 
@@ -226,13 +229,19 @@ impl EthScenario {
             if sources.iter().filter(|s| **s).count() != 1 {
                 return Err(Error::scenario(
                     file,
-                    format!("account {}: give exactly one of anvil, path, keystore", a.id),
+                    format!(
+                        "account {}: give exactly one of anvil, path, keystore",
+                        a.id
+                    ),
                 ));
             }
             if a.keystore.is_some() != a.address.is_some() {
                 return Err(Error::scenario(
                     file,
-                    format!("account {}: a keystore account needs its address (and only it)", a.id),
+                    format!(
+                        "account {}: a keystore account needs its address (and only it)",
+                        a.id
+                    ),
                 ));
             }
         }
@@ -255,7 +264,10 @@ impl EthScenario {
             if !fee_ok || fixed_decimals.is_some_and(|d| d != t.decimals) {
                 return Err(Error::scenario(
                     file,
-                    format!("token {}: fee_bps/fee_collector/decimals do not fit its kind", t.symbol),
+                    format!(
+                        "token {}: fee_bps/fee_collector/decimals do not fit its kind",
+                        t.symbol
+                    ),
                 ));
             }
             refs.extend(t.fee_collector.as_deref());
@@ -267,9 +279,17 @@ impl EthScenario {
                     refs.extend([from.as_str(), to.as_str()]);
                     parse_units(file, &format!("step {n} wei"), wei)?;
                 }
-                StepSpec::SendToken { token: sym, from, to, amount } => {
+                StepSpec::SendToken {
+                    token: sym,
+                    from,
+                    to,
+                    amount,
+                } => {
                     if !token(sym) {
-                        return Err(Error::scenario(file, format!("step {n}: unknown token {sym}")));
+                        return Err(Error::scenario(
+                            file,
+                            format!("step {n}: unknown token {sym}"),
+                        ));
                     }
                     refs.extend([from.as_str(), to.as_str()]);
                     parse_units(file, &format!("step {n} amount"), amount)?;
