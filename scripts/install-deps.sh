@@ -2,7 +2,10 @@
 # Installs what a fresh machine lacks to build and test custos:
 #   Debian: cmake, libboost-dev (Bitcoin Core's kernel via the bitcoinkernel crate), binutils (strings/nm
 #   for the air-gap check), python3, chromium (headless browser test of the trace HTML view), openssl
-#   (self-signed certificates for the TLS pinning tests).
+#   (self-signed certificates for the TLS pinning tests), nodejs/npm;
+#   npm, into the repo-local tools/eth/node_modules (versions pinned in tools/eth/package.json and
+#   its lock): anvil and cast (the Ethereum lab node and an independent checker), solc-js, OpenZeppelin
+#   contracts and the Safe v1.4.1 artifacts (scripts/build-contracts.sh).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -22,6 +25,14 @@ if [ "${#need[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Ethereum lab tools (anvil, cast, solc-js, contract sources): npm packages only, never a download
+# from elsewhere. `npm ci` installs exactly the committed lock.
+eth_tools="$(dirname "$0")/../tools/eth"
+if [ ! -x "$eth_tools/node_modules/.bin/anvil" ] || [ ! -x "$eth_tools/node_modules/.bin/cast" ]; then
+  echo "install-deps: installing the Ethereum lab tools into tools/eth/node_modules" >&2
+  (cd "$eth_tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -15,7 +15,10 @@
 //!   and a header chain validated from genesis (linkage and proof of work under the network's
 //!   difficulty rules);
 //! - [`CachedSource`]: a cache in the case store so a re-run or a report works offline;
-//! - [`crosscheck`]: a second server asked the same questions, every disagreement reported.
+//! - [`crosscheck`]: a second server asked the same questions, every disagreement reported;
+//! - [`eth`]: an Ethereum JSON-RPC source (alloy provider): every query pinned to one block by
+//!   hash, reorgs and lagging nodes detected, balances, nonces and ERC-20 `balanceOf` in batched
+//!   JSON-RPC requests, and the shipped list of well-known mainnet tokens.
 //!
 //! Not for: anything the air-gapped signer links. Online side.
 //!
@@ -32,6 +35,7 @@ pub mod cache;
 pub mod crosscheck;
 pub mod electrum;
 pub mod error;
+pub mod eth;
 pub mod memory;
 pub mod rpc;
 pub mod socks;

@@ -113,6 +113,9 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// The Ethereum lab (anvil) failed.
+    #[error("ethereum lab: {0}")]
+    Eth(#[from] crate::eth::EthError),
     /// A running lab could not be reached or answered with an error.
     #[error("control: {0}")]
     Control(String),

@@ -13,6 +13,9 @@
 //! # Ok::<(), custos_lab::Error>(())
 //! ```
 //!
+//! The [`eth`] module is the Ethereum scenario kind: an anvil node with the lab's contracts and
+//! a custody Safe, built from `fixtures/lab/eth-*/` (see [`eth::EthLab`]).
+//!
 //! Not for: production use on real networks. Online side.
 //!
 //! Features: none.
@@ -26,6 +29,7 @@ mod block;
 mod builder;
 mod chain;
 mod error;
+pub mod eth;
 mod index;
 mod kernel;
 mod keys;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! custos-lab up --scenario seized-basic [--port P] [--data DIR] [--latency-ms N] [--automine]
+//! custos-lab up --scenario eth-seized        # Ethereum scenario: anvil; prints the RPC URL
 //! custos-lab mine N --data DIR              # N <= 1000
 //! custos-lab status (--data DIR | --port P) [--json]
 //! custos-lab down --data DIR [--timeout-secs S]
@@ -171,6 +172,26 @@ fn process_gone(pid: u32) -> bool {
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
+        Command::Up(a) if custos_lab::eth::EthScenario::is_ethereum(&a.scenario) => {
+            signals::install();
+            let lab = custos_lab::eth::EthLab::start(&a.scenario)?;
+            let t = lab.truth();
+            let text = format!(
+                "custos-lab: ethereum scenario {} at block {} {}\nethereum rpc: {}\nchain id: {}\n",
+                a.scenario,
+                t.block_number,
+                t.block_hash,
+                lab.rpc_url(),
+                t.chain_id
+            );
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+            drop(out);
+            lab.wait(&STOP);
+            drop(lab);
+            eprintln!("custos-lab: stopped");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Up(a) => {
             signals::install();
             let cfg = LabConfig {
@@ -247,6 +268,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 std::thread::sleep(Duration::from_millis(50));
             }
             println!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Truth { scenario, .. } if custos_lab::eth::EthScenario::is_ethereum(&scenario) => {
+            let lab = custos_lab::eth::EthLab::start(&scenario)?;
+            print!("{}", lab.truth().to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Truth {

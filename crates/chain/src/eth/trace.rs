@@ -1,0 +1,202 @@
+//! The raw material of Ethereum tracing: ETH moved by a transaction's calls (the node's
+//! `debug_traceTransaction` with the call tracer, so internal transfers are seen) and ERC-20
+//! `Transfer` logs over a block range that ends at the pinned block.
+
+use alloy_primitives::{Address, B256, U256};
+use alloy_provider::Provider;
+use alloy_rpc_client::Waiter;
+use alloy_rpc_types_eth::Filter;
+use alloy_sol_types::SolEvent;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{EthError, EthSource, PinnedBlock};
+
+alloy_sol_types::sol! {
+    /// ERC-20 `Transfer` (ERC-721 shares the signature but indexes the token id: 4 topics).
+    #[derive(Debug)]
+    event Transfer(address indexed from, address indexed to, uint256 value);
+}
+
+/// ETH moved by one call frame of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTransfer {
+    /// Payer (the calling account or contract).
+    pub from: Address,
+    /// Payee.
+    pub to: Address,
+    /// Wei.
+    pub value: U256,
+    /// 0 for the transaction itself, 1 for a call it makes, and so on.
+    pub depth: u32,
+    /// CALL, CREATE, SELFDESTRUCT…, as the tracer names it.
+    pub kind: String,
+    /// The frame or one around it failed: the ETH did not move.
+    pub reverted: bool,
+}
+
+/// One ERC-20 `Transfer` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenTransfer {
+    /// Token contract that emitted it.
+    pub token: Address,
+    /// Payer.
+    pub from: Address,
+    /// Payee.
+    pub to: Address,
+    /// Base units.
+    pub value: U256,
+    /// Transaction.
+    pub tx: B256,
+    /// Block height.
+    pub block: u64,
+    /// Position of the log in its block.
+    pub log_index: u64,
+}
+
+/// Which `Transfer` logs to fetch.
+#[derive(Debug, Clone, Default)]
+pub struct TransferFilter {
+    /// Only these token contracts (all when empty).
+    pub tokens: Vec<Address>,
+    /// Only transfers from this address.
+    pub from: Option<Address>,
+    /// Only transfers to this address.
+    pub to: Option<Address>,
+}
+
+/// A call tracer frame.
+#[derive(Debug, Deserialize)]
+struct Frame {
+    #[serde(rename = "type", default)]
+    kind: String,
+    from: Address,
+    #[serde(default)]
+    to: Option<Address>,
+    #[serde(default)]
+    value: Option<U256>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    calls: Vec<Frame>,
+}
+
+fn flatten(f: &Frame, depth: u32, parent_failed: bool, out: &mut Vec<CallTransfer>) {
+    let reverted = parent_failed || f.error.is_some();
+    let value = f.value.unwrap_or_default();
+    if let (Some(to), true) = (f.to, value > U256::ZERO) {
+        out.push(CallTransfer {
+            from: f.from,
+            to,
+            value,
+            depth,
+            kind: f.kind.clone(),
+            reverted,
+        });
+    }
+    for c in &f.calls {
+        flatten(c, depth + 1, reverted, out);
+    }
+}
+
+impl EthSource {
+    /// The ETH transfers of each transaction's call tree (top-level value included), in
+    /// call order; one batched `debug_traceTransaction` per chunk of transactions.
+    pub fn call_transfers(&self, txs: &[B256]) -> Result<Vec<Vec<CallTransfer>>, EthError> {
+        const M: &str = "debug_traceTransaction";
+        let mut out = Vec::with_capacity(txs.len());
+        for chunk in txs.chunks(self.opts.batch_size) {
+            let mut batch = self.client.new_batch();
+            let mut waiters = Vec::with_capacity(chunk.len());
+            for tx in chunk {
+                let w: Waiter<serde_json::Value> = batch
+                    .add_call(M, &(tx, json!({"tracer": "callTracer"})))
+                    .map_err(|e| self.classify(M, e))?;
+                waiters.push((*tx, w));
+            }
+            self.send_batch(batch, chunk.len())?;
+            for (tx, w) in waiters {
+                let v = self.rt.block_on(w).map_err(|e| self.classify(M, e))?;
+                let root: Frame = serde_json::from_value(v)
+                    .map_err(|e| self.answer(M, format!("transaction {tx}: call trace: {e}")))?;
+                let mut moves = Vec::new();
+                flatten(&root, 0, false, &mut moves);
+                out.push(moves);
+            }
+        }
+        Ok(out)
+    }
+
+    /// ERC-20 `Transfer` logs from block `from_block` to the pinned block (checked to still be
+    /// the node's block afterwards). ERC-721 transfers (4 topics) are left out.
+    pub fn transfer_logs(
+        &self,
+        pin: &PinnedBlock,
+        from_block: u64,
+        filter: &TransferFilter,
+    ) -> Result<Vec<TokenTransfer>, EthError> {
+        const M: &str = "eth_getLogs";
+        let mut f = Filter::new()
+            .from_block(from_block)
+            .to_block(pin.number)
+            .event_signature(Transfer::SIGNATURE_HASH);
+        if !filter.tokens.is_empty() {
+            f = f.address(filter.tokens.clone());
+        }
+        if let Some(a) = filter.from {
+            f = f.topic1(a.into_word());
+        }
+        if let Some(a) = filter.to {
+            f = f.topic2(a.into_word());
+        }
+        let logs = self.single(M, |p| async move { p.get_logs(&f).await })?;
+        self.check_pin(pin)?;
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            if log.topics().len() != 3 {
+                continue;
+            }
+            let ev = Transfer::decode_log_data(log.data())
+                .map_err(|e| self.answer(M, format!("transfer log of {}: {e}", log.address())))?;
+            out.push(TokenTransfer {
+                token: log.address(),
+                from: ev.from,
+                to: ev.to,
+                value: ev.value,
+                tx: log.transaction_hash.unwrap_or_default(),
+                block: log.block_number.unwrap_or_default(),
+                log_index: log.log_index.unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_frame_marks_its_whole_subtree_reverted_and_zero_values_are_skipped() {
+        let trace = json!({
+            "type": "CALL", "from": "0x0000000000000000000000000000000000000001",
+            "to": "0x0000000000000000000000000000000000000002", "value": "0x5",
+            "calls": [
+                {"type": "CALL", "from": "0x0000000000000000000000000000000000000002",
+                 "to": "0x0000000000000000000000000000000000000003", "value": "0x0"},
+                {"type": "CALL", "from": "0x0000000000000000000000000000000000000002",
+                 "to": "0x0000000000000000000000000000000000000004", "value": "0x2", "error": "execution reverted",
+                 "calls": [{"type": "CALL", "from": "0x0000000000000000000000000000000000000004",
+                            "to": "0x0000000000000000000000000000000000000005", "value": "0x1"}]}
+            ]
+        });
+        let root: Frame = serde_json::from_value(trace).unwrap();
+        let mut out = Vec::new();
+        flatten(&root, 0, false, &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|t| (t.value.to::<u64>(), t.depth, t.reverted))
+            .collect();
+        assert_eq!(got, vec![(5, 0, false), (2, 1, true), (1, 2, true)]);
+    }
+}
