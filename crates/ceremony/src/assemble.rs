@@ -351,6 +351,7 @@ impl Assembly {
             change_descriptor: self.change_string(),
             next_index: 0,
             ceremony_record,
+            authorities: Vec::new(),
         }
     }
 }

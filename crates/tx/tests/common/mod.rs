@@ -100,6 +100,7 @@ pub fn custody_policy(kind: &str) -> CustodyPolicy {
         change_descriptor: desc(1),
         next_index: 3,
         ceremony_record: None,
+        authorities: Vec::new(),
     }
 }
 
