@@ -16,6 +16,7 @@ use custos_core::exit::{Classify, ExitClass};
 #[macro_use]
 mod out;
 mod cmd_ceremony;
+mod cmd_disposal;
 mod cmd_key;
 mod cmd_material;
 mod cmd_sign;
@@ -58,6 +59,9 @@ enum Command {
     /// Verify a PSBT against the registered custody policy, then sign it with seized material
     /// or a keyholder's key (writes `<name>-signed.psbt`).
     Sign(cmd_sign::SignArgs),
+    /// Disposal orders: an authority signs an order (BIP-322), or prints its address.
+    #[command(subcommand)]
+    Disposal(cmd_disposal::DisposalCmd),
 }
 
 /// Exit codes of the signer, taken from the one mapping in [`custos_core::exit`] (ADR 0005).
@@ -135,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ceremony(c) => cmd_ceremony::run(&c, cli.json),
         Command::Material(c) => cmd_material::run(&c, cli.json),
         Command::Sign(a) => cmd_sign::run(&a, cli.json),
+        Command::Disposal(c) => cmd_disposal::run(&c, cli.json),
     }
 }
 
@@ -146,6 +151,9 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_core::file::FileError>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_disposal::Error>() {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_ceremony::Error>() {

@@ -138,7 +138,9 @@ pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
         InputKind::P2pkhUncompressed => {
             format!("pkh({})", seized_wif_uncompressed().public_key(&secp))
         }
-        InputKind::P2wshMulti { .. } => panic!("not a seized kind"),
+        InputKind::P2wshMulti { .. } | InputKind::P2trMultiA { .. } => {
+            panic!("not a seized kind")
+        }
     }
 }
 
@@ -201,6 +203,7 @@ fn kind_no(k: InputKind) -> u32 {
         InputKind::P2wpkh => 4,
         InputKind::P2trKeyPath => 5,
         InputKind::P2wshMulti { .. } => 6,
+        InputKind::P2trMultiA { .. } => 7,
     }
 }
 
