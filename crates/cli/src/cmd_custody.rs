@@ -22,8 +22,7 @@ use custos_tx::{
     plan::MAX_STANDARD_WEIGHT,
     psbt_io::{to_base64, write_new},
     spend::{
-        build_custody_spend, custody_utxo, next_change_index, Destination, PayAmount,
-        SpendParams,
+        build_custody_spend, custody_utxo, next_change_index, Destination, PayAmount, SpendParams,
     },
     weight::FeeRate,
 };
@@ -124,7 +123,9 @@ fn destinations(a: &SpendArgs, network: bitcoin::Network) -> CmdResult<Vec<Desti
         let (addr, amount) = t
             .rsplit_once(':')
             .ok_or_else(|| Failure::input(anyhow!("--to {t:?}: expected ADDRESS:AMOUNT")))?;
-        out.push(Destination::address(addr, network, parse_amount(amount)?).map_err(Failure::input)?);
+        out.push(
+            Destination::address(addr, network, parse_amount(amount)?).map_err(Failure::input)?,
+        );
     }
     for p in &a.order {
         let bytes = custos_core::file::read_bytes(p, custos_core::file::ORDER)?;
@@ -133,7 +134,8 @@ fn destinations(a: &SpendArgs, network: bitcoin::Network) -> CmdResult<Vec<Desti
         out.push(Destination::address(&o.destination, network, amount).map_err(Failure::input)?);
     }
     if let Some(p) = &a.to_policy {
-        let (to, _): (CustodyPolicy, _) = read_json(p, "custody policy", custos_core::file::POLICY)?;
+        let (to, _): (CustodyPolicy, _) =
+            read_json(p, "custody policy", custos_core::file::POLICY)?;
         let c = Custody::from_policy(&to).map_err(Failure::input)?;
         if c.network != network {
             return Err(Failure::input(anyhow!(
@@ -229,7 +231,10 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
         let artifacts = vec![
             NewArtifact {
                 kind: "psbt".into(),
-                name: a.out.file_name().map_or_else(|| "custody-spend.psbt".into(), |n| n.to_string_lossy().into_owned()),
+                name: a.out.file_name().map_or_else(
+                    || "custody-spend.psbt".into(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
                 data: built.psbt.serialize(),
             },
             NewArtifact {
@@ -239,15 +244,34 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
             },
         ];
         let shas: Vec<String> = artifacts.iter().map(|x| x.sha256()).collect();
-        app.record(Some(c), EventDraft::new(EVENT_KIND, summary.clone()).with_artifacts(shas), artifacts)?;
+        app.record(
+            Some(c),
+            EventDraft::new(EVENT_KIND, summary.clone()).with_artifacts(shas),
+            artifacts,
+        )?;
     }
     if app.json {
         return print_json(&summary);
     }
     let s = &built.summary;
-    outln!("custody spend {} (unsigned txid): {} input(s), {} sat in", s.unsigned_txid, s.inputs.len(), s.input_total.to_sat())?;
+    outln!(
+        "custody spend {} (unsigned txid): {} input(s), {} sat in",
+        s.unsigned_txid,
+        s.inputs.len(),
+        s.input_total.to_sat()
+    )?;
     for o in &s.outputs {
-        outln!("  #{} {} sat -> {} [{}{}]", o.index, o.value.to_sat(), o.address, o.role, o.custody_path.as_deref().map(|p| format!(" {p}")).unwrap_or_default())?;
+        outln!(
+            "  #{} {} sat -> {} [{}{}]",
+            o.index,
+            o.value.to_sat(),
+            o.address,
+            o.role,
+            o.custody_path
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default()
+        )?;
     }
     outln!(
         "fee {} sat at {}.{:03} sat/vB ({} vB){}; lock time {}",
@@ -255,7 +279,14 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
         s.fee_rate_sat_per_kvb.0 / 1000,
         s.fee_rate_sat_per_kvb.0 % 1000,
         s.vsize.to_vb(),
-        if s.fee_from_dropped_change.to_sat() > 0 { format!(", of which {} sat left over below the dust limit", s.fee_from_dropped_change.to_sat()) } else { String::new() },
+        if s.fee_from_dropped_change.to_sat() > 0 {
+            format!(
+                ", of which {} sat left over below the dust limit",
+                s.fee_from_dropped_change.to_sat()
+            )
+        } else {
+            String::new()
+        },
         s.lock_time
     )?;
     outln!("wrote {}", a.out.display())?;

@@ -107,7 +107,13 @@ fn read_order(path: &std::path::Path) -> CmdResult<(DisposalOrder, Vec<u8>)> {
     Ok((o, bytes))
 }
 
-fn record(app: &App, kind: &str, order: &DisposalOrder, bytes: Vec<u8>, details: serde_json::Value) -> CmdResult {
+fn record(
+    app: &App,
+    kind: &str,
+    order: &DisposalOrder,
+    bytes: Vec<u8>,
+    details: serde_json::Value,
+) -> CmdResult {
     let mut case = app.open_case()?;
     if let Some(c) = case.as_mut() {
         let art = NewArtifact {
@@ -144,18 +150,30 @@ fn new(app: &App, a: &NewArgs) -> CmdResult {
     })?;
     let bytes = order.to_json()?;
     custos_core::file::write_new(&a.out, &bytes)?;
-    record(app, "disposal.order.new", &order, bytes, serde_json::json!({"order_id": order.order_id, "amount_sat": order.amount_sat, "destination": order.destination}))?;
+    record(
+        app,
+        "disposal.order.new",
+        &order,
+        bytes,
+        serde_json::json!({"order_id": order.order_id, "amount_sat": order.amount_sat, "destination": order.destination}),
+    )?;
     if app.json {
-        return print_json(&serde_json::json!({"order_id": order.order_id, "out": a.out.display().to_string()}));
+        return print_json(
+            &serde_json::json!({"order_id": order.order_id, "out": a.out.display().to_string()}),
+        );
     }
     out!("{}", order.canonical_text())?;
-    outln!("wrote {} (unsigned: an authority signs it with `custos-signer disposal sign-order`)", a.out.display())?;
+    outln!(
+        "wrote {} (unsigned: an authority signs it with `custos-signer disposal sign-order`)",
+        a.out.display()
+    )?;
     Ok(())
 }
 
 fn verify(app: &App, a: &VerifyArgs) -> CmdResult {
     let (order, bytes) = read_order(&a.order)?;
-    let (policy, _): (CustodyPolicy, _) = read_json(&a.policy, "custody policy", custos_core::file::POLICY)?;
+    let (policy, _): (CustodyPolicy, _) =
+        read_json(&a.policy, "custody policy", custos_core::file::POLICY)?;
     let now = match &a.now {
         Some(t) => parse_time("--now", t).map_err(|e| Failure::input(anyhow!(e)))?,
         None => chrono_now(),
@@ -174,11 +192,21 @@ fn verify(app: &App, a: &VerifyArgs) -> CmdResult {
     if app.json {
         print_json(&details)?;
     } else if problem.is_none() {
-        outln!("order {} is valid: signed by {} (authority of \"{}\"), {} sat to {}", order.order_id, signers.join(", "), policy.name, order.amount_sat, order.destination)?;
+        outln!(
+            "order {} is valid: signed by {} (authority of \"{}\"), {} sat to {}",
+            order.order_id,
+            signers.join(", "),
+            policy.name,
+            order.amount_sat,
+            order.destination
+        )?;
     }
     match problem {
         None => Ok(()),
-        Some(p) => Err(Failure::finding(anyhow!("order {} is not valid: {p}", order.order_id))),
+        Some(p) => Err(Failure::finding(anyhow!(
+            "order {} is not valid: {p}",
+            order.order_id
+        ))),
     }
 }
 

@@ -306,8 +306,7 @@ fn order(d: &Path, name: &str, dest: &str, amount: u64, key: &Path) -> PathBuf {
 
 /// The custody wallet's inventory: `custos inspect` of its receive and change descriptors.
 fn inspect_custody(d: &Path, lab: &Lab, policy: &Path) -> PathBuf {
-    let p: CustodyPolicy =
-        serde_json::from_str(&std::fs::read_to_string(policy).unwrap()).unwrap();
+    let p: CustodyPolicy = serde_json::from_str(&std::fs::read_to_string(policy).unwrap()).unwrap();
     let descs = d.join("custody-descriptors.txt");
     std::fs::write(
         &descs,
@@ -329,11 +328,31 @@ fn inspect_custody(d: &Path, lab: &Lab, policy: &Path) -> PathBuf {
 }
 
 /// `custos custody spend`; returns the summary.
-fn spend(d: &Path, lab: &Lab, policy: &Path, inv: &Path, extra: &[&str], name: &str) -> serde_json::Value {
+fn spend(
+    d: &Path,
+    lab: &Lab,
+    policy: &Path,
+    inv: &Path,
+    extra: &[&str],
+    name: &str,
+) -> serde_json::Value {
     let out = d.join(format!("{name}.psbt"));
     let mut args: Vec<String> = [
-        "--json", "--network", "regtest", "custody", "spend", "--custody", s(policy),
-        "--inventory", s(inv), "--fee-rate", "2", "--server", &lab.url(), "--out", s(&out),
+        "--json",
+        "--network",
+        "regtest",
+        "custody",
+        "spend",
+        "--custody",
+        s(policy),
+        "--inventory",
+        s(inv),
+        "--fee-rate",
+        "2",
+        "--server",
+        &lab.url(),
+        "--out",
+        s(&out),
     ]
     .map(String::from)
     .to_vec();
@@ -354,15 +373,31 @@ fn keyholder_sign(
 ) -> (i32, String, String, PathBuf) {
     let path = psbt.with_file_name(format!("{copy}.psbt"));
     std::fs::copy(psbt, &path).unwrap();
-    let mut args: Vec<String> = ["sign", s(&path), "--material", s(mnemonic), "--policy", s(policy), "--now", now, "--state-dir", s(state)]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "sign",
+        s(&path),
+        "--material",
+        s(mnemonic),
+        "--policy",
+        s(policy),
+        "--now",
+        now,
+        "--state-dir",
+        s(state),
+    ]
+    .map(String::from)
+    .to_vec();
     for o in orders {
         args.extend(["--order".to_string(), s(o).to_string()]);
     }
     std::fs::create_dir_all(state).unwrap();
     let (code, out, err) = run_in(signer().args(&args), None);
-    (code, out, err, psbt.with_file_name(format!("{copy}-signed.psbt")))
+    (
+        code,
+        out,
+        err,
+        psbt.with_file_name(format!("{copy}-signed.psbt")),
+    )
 }
 
 fn python() -> Option<String> {
@@ -444,16 +479,41 @@ fn prepare(tmp: &Path, lab: &Lab, script: &str) -> Flow {
     assert_eq!(inv["utxos"][0]["value"].as_u64(), Some(coin_value));
     let order = order(&d, "order", &exchange_address(0x51), 1_500_000, &auth_key);
     let (code, out, err) = run_in(
-        custos().args(["disposal", "order", "verify", s(&order), "--policy", s(&policy), "--now", NOW]),
+        custos().args([
+            "disposal",
+            "order",
+            "verify",
+            s(&order),
+            "--policy",
+            s(&policy),
+            "--now",
+            NOW,
+        ]),
         None,
     );
     assert_eq!(code, 0, "{out}{err}");
-    Flow { d, policy, mnemonics, inventory, order, other_key, auth_key, coin_value }
+    Flow {
+        d,
+        policy,
+        mnemonics,
+        inventory,
+        order,
+        other_key,
+        auth_key,
+        coin_value,
+    }
 }
 
 /// Two keyholders sign, combine, finalize, broadcast, mine; checks the exact amounts.
 fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
-    let summary = spend(&f.d, lab, &f.policy, &f.inventory, &["--order", s(&f.order)], "spend");
+    let summary = spend(
+        &f.d,
+        lab,
+        &f.policy,
+        &f.inventory,
+        &["--order", s(&f.order)],
+        "spend",
+    );
     let psbt = f.d.join("spend.psbt");
     let sp = &summary["spend"];
     let outs = sp["outputs"].as_array().unwrap();
@@ -464,25 +524,49 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
     assert_eq!(outs[1]["custody_path"], "1/0");
     let fee = sp["fee"].as_u64().unwrap();
     let change = outs[1]["value"].as_u64().unwrap();
-    assert_eq!(change + 1_500_000 + fee, f.coin_value, "custody change is exact");
+    assert_eq!(
+        change + 1_500_000 + fee,
+        f.coin_value,
+        "custody change is exact"
+    );
     let mut signed = Vec::new();
     for (n, holder) in [0usize, 2].into_iter().enumerate() {
         let state = f.d.join(format!("signer-state-{n}"));
-        let (code, out, err, file) = keyholder_sign(&psbt, &format!("spend-{n}"), &f.mnemonics[holder], &f.policy, &[&f.order], NOW, &state);
+        let (code, out, err, file) = keyholder_sign(
+            &psbt,
+            &format!("spend-{n}"),
+            &f.mnemonics[holder],
+            &f.policy,
+            &[&f.order],
+            NOW,
+            &state,
+        );
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.contains("DISPOSAL ORDER ord-"), "{out}");
         assert!(out.contains("[CUSTODY 1/0]"), "{out}");
         signed.push(file);
     }
     let combined = f.d.join("spend-combined.psbt");
-    ok(custos().args(["psbt", "combine", s(&signed[0]), s(&signed[1]), "--out", s(&combined)]));
+    ok(custos().args([
+        "psbt",
+        "combine",
+        s(&signed[0]),
+        s(&signed[1]),
+        "--out",
+        s(&combined),
+    ]));
     let c = read_psbt(&combined);
     assert_eq!(c.proprietary.len(), 1, "the order's use is recorded once");
     ok(custos().args(["psbt", "finalize", s(&combined)]));
     let hex = std::fs::read_to_string(f.d.join("spend-combined-final.txn")).unwrap();
     let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex.trim()).unwrap();
     // the estimate the fee was paid on is the signed size or above (low-R: equal for ECDSA)
-    assert!(tx.vsize() as u64 <= sp["vsize"].as_u64().unwrap(), "{} > {}", tx.vsize(), sp["vsize"]);
+    assert!(
+        tx.vsize() as u64 <= sp["vsize"].as_u64().unwrap(),
+        "{} > {}",
+        tx.vsize(),
+        sp["vsize"]
+    );
     if let Some(e) = embit_check(&psbt, (script == "wsh").then_some(combined.as_path())) {
         assert!(e["xpubs"].as_u64().unwrap() == 3, "{e}");
         let i0 = &e["inputs"][0];
@@ -493,7 +577,11 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
             assert_eq!(i0["non_witness_utxo"], true, "{e}");
             assert_eq!(ch["bip32"], 3, "{e}");
             assert_eq!(ch["witness_script"], true, "{e}");
-            assert_eq!(e["final"].as_str(), Some(hex.trim()), "embit finalizes the same tx");
+            assert_eq!(
+                e["final"].as_str(),
+                Some(hex.trim()),
+                "embit finalizes the same tx"
+            );
         } else {
             // three keyholders and the NUMS internal key (BIP371 lists it with an empty origin)
             assert_eq!(i0["tap_bip32"], 4, "{e}");
@@ -505,8 +593,14 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
     }
     let txid = lab.submit_tx(&tx).unwrap();
     lab.mine(1).unwrap();
-    assert_eq!(lab.utxo(&OutPoint::new(txid, 0)).unwrap().value.to_sat(), 1_500_000);
-    assert_eq!(lab.utxo(&OutPoint::new(txid, 1)).unwrap().value.to_sat(), change);
+    assert_eq!(
+        lab.utxo(&OutPoint::new(txid, 0)).unwrap().value.to_sat(),
+        1_500_000
+    );
+    assert_eq!(
+        lab.utxo(&OutPoint::new(txid, 1)).unwrap().value.to_sat(),
+        change
+    );
 }
 
 /// A PSBT file, binary or base64.
@@ -532,32 +626,133 @@ fn refusals(f: &Flow, lab: &Lab) {
     let m = &f.mnemonics[1];
     let st = |n: &str| f.d.join(format!("state-{n}"));
     // another amount
-    let other_amount = order(&f.d, "order-amount", &exchange_address(0x51), 1_400_000, &f.auth_key);
-    refused(keyholder_sign(&psbt, "r-amount", m, &f.policy, &[&other_amount], NOW, &st("a")), "output 0 (1500000 sat to");
+    let other_amount = order(
+        &f.d,
+        "order-amount",
+        &exchange_address(0x51),
+        1_400_000,
+        &f.auth_key,
+    );
+    refused(
+        keyholder_sign(
+            &psbt,
+            "r-amount",
+            m,
+            &f.policy,
+            &[&other_amount],
+            NOW,
+            &st("a"),
+        ),
+        "output 0 (1500000 sat to",
+    );
     // another address
-    let other_addr = order(&f.d, "order-addr", &exchange_address(0x52), 1_500_000, &f.auth_key);
-    refused(keyholder_sign(&psbt, "r-addr", m, &f.policy, &[&other_addr], NOW, &st("b")), "no order is for this address and amount");
+    let other_addr = order(
+        &f.d,
+        "order-addr",
+        &exchange_address(0x52),
+        1_500_000,
+        &f.auth_key,
+    );
+    refused(
+        keyholder_sign(&psbt, "r-addr", m, &f.policy, &[&other_addr], NOW, &st("b")),
+        "no order is for this address and amount",
+    );
     // expired
-    refused(keyholder_sign(&psbt, "r-expired", m, &f.policy, &[&f.order], "2026-12-02T00:00:00Z", &st("c")), "expired");
+    refused(
+        keyholder_sign(
+            &psbt,
+            "r-expired",
+            m,
+            &f.policy,
+            &[&f.order],
+            "2026-12-02T00:00:00Z",
+            &st("c"),
+        ),
+        "expired",
+    );
     // signed by a key not in the policy
-    let foreign = order(&f.d, "order-foreign", &exchange_address(0x51), 1_500_000, &f.other_key);
-    refused(keyholder_sign(&psbt, "r-foreign", m, &f.policy, &[&foreign], NOW, &st("d")), "not an authority");
+    let foreign = order(
+        &f.d,
+        "order-foreign",
+        &exchange_address(0x51),
+        1_500_000,
+        &f.other_key,
+    );
+    refused(
+        keyholder_sign(&psbt, "r-foreign", m, &f.policy, &[&foreign], NOW, &st("d")),
+        "not an authority",
+    );
     // no order at all
-    refused(keyholder_sign(&psbt, "r-none", m, &f.policy, &[], NOW, &st("e")), "output 0");
+    refused(
+        keyholder_sign(&psbt, "r-none", m, &f.policy, &[], NOW, &st("e")),
+        "output 0",
+    );
     // the order's output plus an unlisted one
-    spend(&f.d, lab, &f.policy, &f.inventory, &["--order", s(&f.order), "--to", &format!("{}:50000", exchange_address(0x53))], "spend-extra");
-    refused(keyholder_sign(&f.d.join("spend-extra.psbt"), "r-extra", m, &f.policy, &[&f.order], NOW, &st("f")), "output 0 (50000 sat to");
+    spend(
+        &f.d,
+        lab,
+        &f.policy,
+        &f.inventory,
+        &[
+            "--order",
+            s(&f.order),
+            "--to",
+            &format!("{}:50000", exchange_address(0x53)),
+        ],
+        "spend-extra",
+    );
+    refused(
+        keyholder_sign(
+            &f.d.join("spend-extra.psbt"),
+            "r-extra",
+            m,
+            &f.policy,
+            &[&f.order],
+            NOW,
+            &st("f"),
+        ),
+        "output 0 (50000 sat to",
+    );
     // used twice: the journal of a signer that signed the first spend refuses another tx
-    spend(&f.d, lab, &f.policy, &f.inventory, &["--order", s(&f.order), "--change-index", "5"], "spend-again");
+    spend(
+        &f.d,
+        lab,
+        &f.policy,
+        &f.inventory,
+        &["--order", s(&f.order), "--change-index", "5"],
+        "spend-again",
+    );
     let again = f.d.join("spend-again.psbt");
-    refused(keyholder_sign(&again, "r-twice", &f.mnemonics[0], &f.policy, &[&f.order], NOW, &f.d.join("signer-state-0")), "used before: this signer's journal");
+    refused(
+        keyholder_sign(
+            &again,
+            "r-twice",
+            &f.mnemonics[0],
+            &f.policy,
+            &[&f.order],
+            NOW,
+            &f.d.join("signer-state-0"),
+        ),
+        "used before: this signer's journal",
+    );
     // ... and a psbt that carries the order's record for another tx is refused by any signer
     let first = read_psbt(&f.d.join("spend-0-signed.psbt"));
     let mut p = read_psbt(&again);
     p.proprietary = first.proprietary.clone();
     let carried = f.d.join("spend-carried.psbt");
     std::fs::write(&carried, p.serialize()).unwrap();
-    refused(keyholder_sign(&carried, "r-carried", m, &f.policy, &[&f.order], NOW, &st("g")), "used before: the psbt records it");
+    refused(
+        keyholder_sign(
+            &carried,
+            "r-carried",
+            m,
+            &f.policy,
+            &[&f.order],
+            NOW,
+            &st("g"),
+        ),
+        "used before: the psbt records it",
+    );
 }
 
 #[test]

@@ -515,7 +515,10 @@ mod tests {
     fn canonical_text_has_one_line_per_field_and_a_derived_id() {
         let o = DisposalOrder::new(fields()).unwrap();
         let t = o.canonical_text();
-        assert!(t.starts_with("custos disposal order v1\norder_id: ord-"), "{t}");
+        assert!(
+            t.starts_with("custos disposal order v1\norder_id: ord-"),
+            "{t}"
+        );
         assert_eq!(t.lines().count(), 11);
         assert!(t.ends_with("issuer: prosecutor\n"));
         assert_eq!(o.order_id.len(), 4 + 16);
@@ -558,7 +561,10 @@ mod tests {
         assert_eq!(o.problem(&secp, &good, IN_WINDOW).unwrap(), None);
         let p = o.problem(&secp, &good, NOON).unwrap().unwrap();
         assert!(p.contains("not valid before"), "{p}");
-        let p = o.problem(&secp, &good, IN_WINDOW + 86_400).unwrap().unwrap();
+        let p = o
+            .problem(&secp, &good, IN_WINDOW + 86_400)
+            .unwrap()
+            .unwrap();
         assert!(p.contains("expired"), "{p}");
         let other = policy_with(&[authority_address(&secp, &key(8), Network::Regtest)]);
         let p = o.problem(&secp, &other, IN_WINDOW).unwrap().unwrap();

@@ -425,7 +425,14 @@ pub fn build_sweep_from(
     let mut txs = Vec::with_capacity(plan.batches.len());
     let mut index = custody.policy.next_index;
     for (bi, batch) in plan.batches.iter().enumerate() {
-        txs.push(build_batch(bi, batch, &by_outpoint, custody, index, lock_time)?);
+        txs.push(build_batch(
+            bi,
+            batch,
+            &by_outpoint,
+            custody,
+            index,
+            lock_time,
+        )?);
         index = index
             .checked_add(1)
             .ok_or_else(|| Error::Policy("custody index overflow".into()))?;

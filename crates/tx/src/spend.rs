@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::{
     build::{
-        address_of, anti_fee_sniping_lock_time, fill_output, kind_counts, parse_prevout,
-        psbt_for, unsigned_tx, utxo_descriptor, SweepUtxo,
+        address_of, anti_fee_sniping_lock_time, fill_output, kind_counts, parse_prevout, psbt_for,
+        unsigned_tx, utxo_descriptor, SweepUtxo,
     },
     checks::dust_limit,
     custody::{Custody, CHANGE, RECEIVE},
@@ -259,9 +259,8 @@ fn sum(values: impl IntoIterator<Item = Amount>, what: &str) -> Result<Amount> {
 
 fn fee_of(kinds: &[InputKind], outs: &[u64], rate: FeeRate) -> Result<(Weight, Amount)> {
     let w = tx_weight(kinds, outs, SigSize::LowR);
-    let fee = fee_for_vsize(vsize(w), rate).ok_or_else(|| Error::AmountOverflow {
-        what: "fee".into(),
-    })?;
+    let fee = fee_for_vsize(vsize(w), rate)
+        .ok_or_else(|| Error::AmountOverflow { what: "fee".into() })?;
     Ok((w, fee))
 }
 
@@ -384,10 +383,7 @@ fn check_destinations(dests: &[Destination]) -> Result<()> {
             reason: "no destination given".into(),
         });
     }
-    let all = dests
-        .iter()
-        .filter(|d| d.amount == PayAmount::All)
-        .count();
+    let all = dests.iter().filter(|d| d.amount == PayAmount::All).count();
     if all > 1 {
         return Err(Error::Destination {
             address: String::new(),

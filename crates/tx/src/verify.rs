@@ -439,7 +439,9 @@ fn review_order_output(
             index,
             value: o.value,
             address: address.clone(),
-            reason: "no derivation from a custody key in the psbt output, and no disposal order given".into(),
+            reason:
+                "no derivation from a custody key in the psbt output, and no disposal order given"
+                    .into(),
         }
         .into());
     }
@@ -449,7 +451,10 @@ fn review_order_output(
             continue;
         }
         if used[i] {
-            problem.get_or_insert(format!("order {} already covers another output", p.order_id));
+            problem.get_or_insert(format!(
+                "order {} already covers another output",
+                p.order_id
+            ));
             continue;
         }
         match &p.problem {
@@ -474,9 +479,19 @@ fn review_order_output(
     Err(refuse(problem.unwrap_or_else(|| {
         let listed: Vec<String> = orders
             .iter()
-            .map(|p| format!("order {} pays {} sat to {}", p.order_id, p.amount.to_sat(), p.address))
+            .map(|p| {
+                format!(
+                    "order {} pays {} sat to {}",
+                    p.order_id,
+                    p.amount.to_sat(),
+                    p.address
+                )
+            })
             .collect();
-        format!("no order is for this address and amount ({})", listed.join("; "))
+        format!(
+            "no order is for this address and amount ({})",
+            listed.join("; ")
+        )
     })))
 }
 
