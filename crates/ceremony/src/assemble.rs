@@ -384,6 +384,7 @@ impl Assembly {
             change_descriptor: self.change_string(),
             next_index: 0,
             ceremony_record,
+            authorities: Vec::new(),
         }
     }
 }

@@ -84,7 +84,7 @@ pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     path: &std::path::Path,
     what: &str,
     limit: custos_core::file::Limit,
@@ -96,7 +96,7 @@ fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 /// Parses `N` / `N.NNN` sat/vB exactly into a rate in sat/kvB.
-fn parse_rate(s: &str) -> CmdResult<FeeRate> {
+pub(crate) fn parse_rate(s: &str) -> CmdResult<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3)
         .map_err(|e| Failure::input(anyhow!("--fee-rate {s:?}: {e}")))?;
     let v = u64::try_from(v).map_err(|_| Failure::input(anyhow!("--fee-rate {s:?} too large")))?;

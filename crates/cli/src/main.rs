@@ -18,6 +18,8 @@ mod cmd_broadcast;
 mod cmd_case;
 mod cmd_ceremony;
 mod cmd_checkpoint;
+mod cmd_custody;
+mod cmd_disposal;
 mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
@@ -81,6 +83,12 @@ enum Command {
     /// with taint, heuristics, labels and exposure; `trace view` renders the latest trace.
     #[command(subcommand)]
     Trace(cmd_trace::TraceCmd),
+    /// Spend from custody: a PSBT paying addresses (under disposal orders) or a new custody policy.
+    #[command(subcommand)]
+    Custody(cmd_custody::CustodyCmd),
+    /// Disposal orders: new, verify, show.
+    #[command(subcommand)]
+    Disposal(cmd_disposal::DisposalCmd),
     /// PSBT toolbox after Bitcoin Core's RPCs: decode, analyze, combine, finalize, extract; qr.
     #[command(subcommand)]
     Psbt(cmd_psbt::PsbtCmd),
@@ -192,6 +200,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Watch(a) => cmd_broadcast::run_watch(&app, a),
         Command::Sweep(c) => cmd_sweep::run(&app, c),
         Command::Psbt(c) => cmd_psbt::run(&app, c),
+        Command::Custody(c) => cmd_custody::run(&app, c),
+        Command::Disposal(c) => cmd_disposal::run(&app, c),
         Command::Trace(c) => cmd_trace::run(&app, c),
         Command::Valuation(a) => cmd_valuation::run(&app, a),
     }

@@ -80,6 +80,16 @@ pub const INVENTORY: Limit = Limit {
     kind: "inventory",
     bytes: 1024 * MIB,
 };
+/// A disposal order (JSON with its signatures), or an authority's key file.
+pub const ORDER: Limit = Limit {
+    kind: "disposal order",
+    bytes: 64 * KIB,
+};
+/// The signer's journal of used disposal orders (one line per order).
+pub const JOURNAL: Limit = Limit {
+    kind: "used-orders journal",
+    bytes: 16 * MIB,
+};
 /// A label file (TagPack YAML, CSV).
 pub const LABELS: Limit = Limit {
     kind: "label file",

@@ -195,6 +195,20 @@ pub struct CustodyPolicy {
     /// sha256 of the ceremony transcript / descriptor record this policy comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony_record: Option<String>,
+    /// Authorities whose BIP-322 signature on a disposal order lets the signer pay an output
+    /// outside custody (optional; without any, nothing leaves custody but a re-custody).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorities: Vec<Authority>,
+}
+
+/// An authority that may sign disposal orders for a custody wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    /// Who it is (e.g. "public prosecutor, case desk").
+    #[serde(default)]
+    pub label: String,
+    /// Its P2WPKH address: orders are signed with BIP-322 (simple) by this address's key.
+    pub address: String,
 }
 
 /// One keyholder key of the custody wallet.

@@ -3,7 +3,15 @@
 //! keyholder's key) can sign.
 //!
 //! Order matters: the PSBT is checked *before* any secret is read. A refusal (exit 1) names the
-//! input or output at fault. The signed PSBT is written next to the input as
+//! input or output at fault.
+//!
+//! An output outside the custody policy is signed for only when (a) it pays the next addresses
+//! of a re-custody policy given with `--to-policy` (proven by its derivations, as custody
+//! change is), or (b) a disposal order given with `--order` covers it exactly: same address,
+//! same amount, within the order's window by this machine's clock (or `--now`), signed with
+//! BIP-322 by an authority the policy names, and not used before — for another transaction —
+//! according to the PSBT's own record (a `custos` proprietary field the signer adds) or the
+//! signer's journal in `--state-dir`. The signed PSBT is written next to the input as
 //! `<name>-signed.psbt` (Coldcard's naming) in the input's encoding, never over an existing file.
 
 use std::{
@@ -15,6 +23,11 @@ use anyhow::{anyhow, Context};
 use bitcoin::psbt::PsbtSighashType;
 use clap::Args;
 use custos_core::{file, inventory::CustodyPolicy};
+use custos_disposal::{
+    order::parse_time,
+    record::{self, Journal},
+    DisposalOrder,
+};
 use custos_keys::classify;
 use custos_tx::{
     custody::Custody,
@@ -22,7 +35,7 @@ use custos_tx::{
     psbt_io::{encode, signed_name, write_new},
     sign::sign_psbt,
     transport,
-    verify::{verify_psbt, VerifyOptions},
+    verify::{verify_psbt_with, Destinations, VerifyOptions},
     weight::FeeRate,
 };
 
@@ -75,6 +88,87 @@ pub struct SignArgs {
     /// Only verify and show the summary; read no secret, sign nothing.
     #[arg(long)]
     verify_only: bool,
+    /// A disposal order (signed by an authority of the policy) that lets one output leave
+    /// custody: exactly its address and amount, within its window. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    order: Vec<PathBuf>,
+    /// A new custody policy this spend moves funds to (a re-custody): its outputs are proven
+    /// by their derivations like custody outputs. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    to_policy: Vec<PathBuf>,
+    /// The time to check order windows against (RFC 3339 UTC, e.g. 2026-11-26T12:00:00Z);
+    /// default: this machine's clock.
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// The signer's state directory: its journal of used disposal orders
+    /// (`used-orders.txt`) is read and appended there.
+    #[arg(long, value_name = "DIR", env = "CUSTOS_SIGNER_STATE")]
+    state_dir: Option<PathBuf>,
+}
+
+/// Reads a custody policy file.
+fn read_policy(path: &Path) -> anyhow::Result<(CustodyPolicy, Custody)> {
+    let text = file::read_text(path, file::POLICY)?;
+    let policy: CustodyPolicy = serde_json::from_str(&text)
+        .with_context(|| format!("policy {} is not a custody policy file", path.display()))?;
+    let custody = Custody::from_policy(&policy).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok((policy, custody))
+}
+
+/// What outputs may pay besides the policy: re-custody policies and the orders, each order
+/// checked (signatures, window, authority) and its earlier uses looked up in the PSBT and the
+/// journal.
+fn destinations(
+    args: &SignArgs,
+    policy: &CustodyPolicy,
+    psbt: &bitcoin::Psbt,
+) -> anyhow::Result<(Destinations, Vec<DisposalOrder>, Option<Journal>)> {
+    let mut dest = Destinations::default();
+    for p in &args.to_policy {
+        let (other, c) = read_policy(p)?;
+        if other.network != policy.network {
+            return Err(anyhow!(
+                "--to-policy {} is for {}, the policy for {}",
+                p.display(),
+                other.network,
+                policy.network
+            ));
+        }
+        dest.recustody.push(c);
+    }
+    let now = match &args.now {
+        Some(t) => parse_time("--now", t).map_err(|e| anyhow!(e))?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    let mut orders = Vec::new();
+    for p in &args.order {
+        let bytes = file::read_bytes(p, file::ORDER)?;
+        let o = DisposalOrder::parse(&bytes, &p.display().to_string())?;
+        dest.orders.push(o.permit(&secp, policy, now)?);
+        orders.push(o);
+    }
+    record::check_psbt(psbt, &mut dest.orders);
+    let journal = match &args.state_dir {
+        Some(d) if !args.order.is_empty() => {
+            let j = Journal::open(d)?;
+            j.check(psbt.unsigned_tx.compute_txid(), &mut dest.orders);
+            Some(j)
+        }
+        _ => None,
+    };
+    Ok((dest, orders, journal))
+}
+
+fn refused(json: bool, e: &dyn std::fmt::Display) -> anyhow::Result<u8> {
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({"refused": true, "reason": e.to_string()})
+        )?;
+    }
+    eprintln!("custos-signer: REFUSED: {e}");
+    Ok(exit::REFUSED)
 }
 
 /// Parses `N` or `N.NNN` sat/vB exactly into a rate in sat/kvB.
@@ -87,15 +181,8 @@ pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
 
 /// Runs `custos-signer sign`. Returns the exit code.
 pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
-    // 1. Policy and PSBT: input errors exit 2.
-    let policy_text = file::read_text(&args.policy, file::POLICY)?;
-    let policy: CustodyPolicy = serde_json::from_str(&policy_text).with_context(|| {
-        format!(
-            "policy {} is not a custody policy file",
-            args.policy.display()
-        )
-    })?;
-    let custody = Custody::from_policy(&policy).map_err(|e| anyhow!("{e}"))?;
+    // 1. Policy, PSBT, orders: input errors exit 2.
+    let (policy, custody) = read_policy(&args.policy)?;
     let data = file::read_bytes_or_stdin(&args.psbt, file::PSBT)?;
     let (mut psbt, encoding) =
         transport::read_psbt(&data).map_err(|e| anyhow!("{}: {e}", args.psbt.display()))?;
@@ -110,31 +197,42 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
         opts.allowed_sighash
             .push(PsbtSighashType::from_str(s).map_err(|e| anyhow!("--allow-sighash {s}: {e}"))?);
     }
+    let (dest, orders, mut journal) = destinations(args, &policy, &psbt)?;
     // 2. Verify before touching any secret.
-    let review = match verify_psbt(&psbt, &custody, &opts) {
+    let review = match verify_psbt_with(&psbt, &custody, &dest, &opts) {
         Ok(r) => r,
-        Err(e) if e.is_refusal() => {
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"refused": true, "reason": e.to_string()})
-                )?;
-            }
-            eprintln!("custos-signer: {e}");
-            return Ok(exit::REFUSED);
-        }
+        Err(e) if e.is_refusal() => return refused(json, &e),
         Err(e) => return Err(anyhow!("{e}")),
     };
     if !json {
         out!("{}", review.to_text())?;
+        for o in orders
+            .iter()
+            .filter(|o| review.orders_used.contains(&o.order_id))
+        {
+            outln!(
+                "disposal order {}: case {}, reference {:?}, issuer {:?}, valid {} to {}",
+                o.order_id,
+                o.case_id,
+                o.reference,
+                o.issuer,
+                o.not_before,
+                o.not_after
+            )?;
+        }
     }
     if args.verify_only {
         if json {
             outln!("{}", serde_json::to_string_pretty(&review)?)?;
         } else {
             outln!(
-                "verified: every output pays the custody policy \"{}\"",
-                policy.name
+                "verified: every output pays the custody policy \"{}\"{}",
+                policy.name,
+                if review.orders_used.is_empty() && dest.recustody.is_empty() {
+                    ""
+                } else {
+                    ", a re-custody policy given, or an address under a valid disposal order"
+                }
             )?;
         }
         return Ok(exit::OK);
@@ -168,22 +266,23 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     // 4. Sign. A derived key that is not the PSBT's key is a refusal, not "unsigned".
     let outcome = match sign_psbt(&mut psbt, &keys) {
         Ok(o) => o,
-        Err(e) if e.is_refusal() => {
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::json!({"refused": true, "reason": e.to_string()})
-                )?;
-            }
-            eprintln!("custos-signer: REFUSED: {e}");
-            return Ok(exit::REFUSED);
-        }
+        Err(e) if e.is_refusal() => return refused(json, &e),
         Err(e) => return Err(anyhow!("{e}")),
     };
     drop(keys);
     if outcome.signatures == 0 {
         eprintln!("custos-signer: REFUSED: the material holds no key for any input of this psbt; nothing written");
         return Ok(exit::REFUSED);
+    }
+    // 5. The orders used: recorded in the PSBT and (first) in the journal.
+    if !review.orders_used.is_empty() {
+        record::record_in_psbt(&mut psbt, &review.orders_used);
+        match journal.as_mut() {
+            Some(j) => j.append(psbt.unsigned_tx.compute_txid(), &review.orders_used)?,
+            None => eprintln!(
+                "custos-signer: warning: no --state-dir: this signer keeps no journal of used orders; only the signed psbt records the use"
+            ),
+        }
     }
     let file_encoding = match encoding {
         custos_tx::psbt_io::Encoding::Binary => custos_tx::psbt_io::Encoding::Binary,

@@ -17,6 +17,7 @@ use custos_core::exit::{Classify, ExitClass};
 mod out;
 mod cmd_ceremony;
 mod cmd_eth;
+mod cmd_disposal;
 mod cmd_key;
 mod cmd_material;
 mod cmd_sign;
@@ -62,6 +63,9 @@ enum Command {
     /// Ethereum: check and sign an unsigned-transaction set, or a Safe transaction.
     #[command(subcommand)]
     Eth(cmd_eth::EthCmd),
+    /// Disposal orders: an authority signs an order (BIP-322), or prints its address.
+    #[command(subcommand)]
+    Disposal(cmd_disposal::DisposalCmd),
 }
 
 /// Exit codes of the signer, taken from the one mapping in [`custos_core::exit`] (ADR 0005).
@@ -140,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Material(c) => cmd_material::run(&c, cli.json),
         Command::Sign(a) => cmd_sign::run(&a, cli.json),
         Command::Eth(c) => cmd_eth::run(&c, cli.json),
+        Command::Disposal(c) => cmd_disposal::run(&c, cli.json),
     }
 }
 
@@ -151,6 +156,9 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_core::file::FileError>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_disposal::Error>() {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_ceremony::Error>() {

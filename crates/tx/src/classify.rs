@@ -11,7 +11,7 @@ use bitcoin::{
 
 use crate::{
     error::Refusal,
-    weight::{parse_multisig, InputKind},
+    weight::{parse_multi_a, parse_multisig, InputKind},
 };
 
 /// What an input spends, with the script data needed to sign it.
@@ -148,10 +148,29 @@ impl Spend {
             Spend::P2wsh { witness_script } => {
                 parse_multisig(witness_script).map(|(k, n)| InputKind::P2wshMulti { k, n })
             }
-            Spend::P2tr { .. } => Some(InputKind::P2trKeyPath),
+            Spend::P2tr { .. } => Some(taproot_kind(inp)),
             Spend::P2shP2wsh { .. } | Spend::Other => None,
         }
     }
+}
+
+/// A taproot input whose internal key is the NUMS point can only be spent through a leaf: with
+/// a `multi_a` leaf it is the custody script path, otherwise the key path is assumed.
+fn taproot_kind(inp: &Input) -> InputKind {
+    let nums = inp
+        .tap_internal_key
+        .is_some_and(|k| k.to_string() == crate::custody::NUMS_H);
+    if nums {
+        if let Some((k, n)) = inp
+            .tap_scripts
+            .values()
+            .filter_map(|(script, _)| parse_multi_a(script))
+            .min_by_key(|(k, _)| *k)
+        {
+            return InputKind::P2trMultiA { k, n };
+        }
+    }
+    InputKind::P2trKeyPath
 }
 
 #[cfg(test)]

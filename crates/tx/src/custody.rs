@@ -367,6 +367,7 @@ pub(crate) mod testkeys {
             change_descriptor: desc(1),
             next_index: 3,
             ceremony_record: None,
+            authorities: Vec::new(),
         }
     }
 }

@@ -224,6 +224,18 @@ pub enum Refusal {
         /// The bound it passes.
         bound: String,
     },
+    /// An output outside custody that no valid disposal order covers exactly.
+    #[error("output {index} ({} sat to {address}) is outside custody and not covered by a valid disposal order: {reason}", .value.to_sat())]
+    NotCoveredByOrder {
+        /// Output index.
+        index: usize,
+        /// Value.
+        value: Amount,
+        /// Address (or script hex).
+        address: String,
+        /// Why no order covers it.
+        reason: String,
+    },
     /// Something in the PSBT belongs to another network.
     #[error("network mismatch: {what} is for {found}, the policy is for {expected}")]
     NetworkMismatch {
@@ -278,6 +290,22 @@ pub enum Error {
     /// Nothing worth sweeping.
     #[error("nothing to sweep: {0}")]
     NothingToSweep(String),
+    /// A destination of a custody spend is unusable.
+    #[error("destination {address}: {reason}")]
+    Destination {
+        /// The address as given (empty when the problem is the whole set).
+        address: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The custody UTXOs cannot pay the destinations and the fee.
+    #[error("insufficient funds: {} sat needed (destinations and fee), {} sat available", .needed.to_sat(), .available.to_sat())]
+    InsufficientFunds {
+        /// What the spend needs.
+        needed: Amount,
+        /// What the UTXOs bring.
+        available: Amount,
+    },
     /// Signing failed on an input.
     #[error("input {index}: cannot sign: {reason}")]
     Sign {

@@ -11,8 +11,10 @@
 //! - [`weight`]: exact weight / vsize / fee arithmetic per input type (integers only);
 //! - [`plan`]: sweep planning into batches under the standard weight limit;
 //! - [`custody`]: the parsed custody policy (scripts, key origins, global xpubs);
-//! - [`build`]: sweep PSBTs from an inventory;
-//! - [`verify`]: the custody-policy check the signer runs before signing;
+//! - [`build`]: sweep PSBTs from an inventory, in named phases shared with [`spend`];
+//! - [`spend`]: custody spends (to addresses, or a re-custody to a new policy) with change;
+//! - [`verify`]: the custody-policy check the signer runs before signing (outputs outside
+//!   custody only under a disposal order's [`verify::OrderPermit`]);
 //! - [`checks`]: its checks of amounts, dust, output metadata, taproot data, partial
 //!   signatures and lock time;
 //! - [`classify`]: one classification of each PSBT input (script type and checked script data);
@@ -37,6 +39,7 @@ pub mod material;
 pub mod plan;
 pub mod psbt_io;
 pub mod sign;
+pub mod spend;
 pub mod toolbox;
 pub mod transport;
 pub mod verify;

@@ -21,7 +21,7 @@ use bitcoin::{
     psbt::PsbtSighashType,
     secp256k1::Secp256k1,
     sighash::SighashCache,
-    Address, Amount, NetworkKind, OutPoint, Psbt, TxOut, Weight,
+    Address, Amount, NetworkKind, OutPoint, Psbt, ScriptBuf, TxOut, Weight,
 };
 use serde::Serialize;
 
@@ -89,7 +89,8 @@ pub struct InputReview {
     pub kind: String,
 }
 
-/// One output as reviewed (always custody when the check passed).
+/// One output as reviewed: custody (of the policy or of a re-custody policy given to the
+/// signer), or paid under a disposal order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutputReview {
     /// Index.
@@ -98,10 +99,47 @@ pub struct OutputReview {
     pub value: Amount,
     /// Address.
     pub address: String,
+    /// `custody`, `recustody` or `order`.
+    pub destination: &'static str,
+    /// The custody policy's name (custody and re-custody outputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// Custody chain (0 receive, 1 change).
-    pub custody_chain: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custody_chain: Option<u32>,
     /// Custody index.
-    pub custody_index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custody_index: Option<u32>,
+    /// The disposal order that covers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+}
+
+/// A disposal order the caller has checked (its signatures by policy authorities, its window,
+/// its network, whether it was used before), reduced to what an output must match exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderPermit {
+    /// The order's id.
+    pub order_id: String,
+    /// The destination's output script.
+    pub script_pubkey: ScriptBuf,
+    /// The destination address as the order names it.
+    pub address: String,
+    /// The exact amount (JSON: sat).
+    pub amount: Amount,
+    /// Why the order cannot be used (expired, not signed by an authority of the policy, used
+    /// for another transaction), when it cannot.
+    pub problem: Option<String>,
+}
+
+/// What outputs may pay besides the custody policy: another custody policy (a re-custody the
+/// operator registered on the signer) and outputs covered by disposal orders.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    /// Re-custody policies.
+    pub recustody: Vec<Custody>,
+    /// Checked disposal orders.
+    pub orders: Vec<OrderPermit>,
 }
 
 /// What the check saw.
@@ -127,6 +165,9 @@ pub struct Review {
     pub fee_rate_sat_per_kvb: FeeRate,
     /// The nLockTime in words.
     pub lock_time: String,
+    /// Ids of the disposal orders that cover outputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orders_used: Vec<String>,
 }
 
 fn addr(script: &bitcoin::Script, network: bitcoin::Network) -> String {
@@ -323,25 +364,18 @@ fn review_inputs(
     Ok(r)
 }
 
-fn review_output(
+/// A custody output of `custody`, checked: its derivation within the window, the script the
+/// policy derives there, the metadata the policy gives.
+fn review_custody_output(
     index: usize,
     o: &TxOut,
     po: &bitcoin::psbt::Output,
     custody: &Custody,
+    (chain, child): (u32, u32),
     opts: &VerifyOptions,
 ) -> Result<OutputReview> {
     let network = custody.network;
-    checks::amount_in_range(format!("output {index}"), o.value)?;
-    checks::not_dust(index, o)?;
     let address = addr(&o.script_pubkey, network);
-    let not_custody = |reason: String| Refusal::OutputNotCustody {
-        index,
-        value: o.value,
-        address: address.clone(),
-        reason,
-    };
-    let (chain, child) = locate_output(custody, po)
-        .ok_or_else(|| not_custody("no derivation from a custody key in the psbt output".into()))?;
     let limit = custody.policy.next_index.saturating_add(opts.index_window);
     if child > limit {
         return Err(Refusal::OutputIndexOutOfRange {
@@ -356,10 +390,16 @@ fn review_output(
     let desc = custody.at(chain, child)?;
     let expected = desc.script_pubkey();
     if expected != o.script_pubkey {
-        return Err(not_custody(format!(
-            "script differs from the custody address at {chain}/{child} ({})",
-            addr(&expected, network)
-        ))
+        return Err(Refusal::OutputNotCustody {
+            index,
+            value: o.value,
+            address,
+            reason: format!(
+                "script differs from the custody address at {chain}/{child} of \"{}\" ({})",
+                custody.policy.name,
+                addr(&expected, network)
+            ),
+        }
         .into());
     }
     checks::output_metadata(index, o, po, &desc, &format!("{chain}/{child}"))?;
@@ -367,9 +407,116 @@ fn review_output(
         index,
         value: o.value,
         address,
-        custody_chain: chain,
-        custody_index: child,
+        destination: "custody",
+        policy: Some(custody.policy.name.clone()),
+        custody_chain: Some(chain),
+        custody_index: Some(child),
+        order_id: None,
     })
+}
+
+/// An output outside every custody policy: covered by exactly one unused, valid order for
+/// this script and amount, or refused with the reason.
+fn review_order_output(
+    index: usize,
+    o: &TxOut,
+    network: bitcoin::Network,
+    orders: &[OrderPermit],
+    used: &mut [bool],
+) -> Result<OutputReview> {
+    let address = addr(&o.script_pubkey, network);
+    let refuse = |reason: String| -> crate::Error {
+        Refusal::NotCoveredByOrder {
+            index,
+            value: o.value,
+            address: address.clone(),
+            reason,
+        }
+        .into()
+    };
+    if orders.is_empty() {
+        return Err(Refusal::OutputNotCustody {
+            index,
+            value: o.value,
+            address: address.clone(),
+            reason:
+                "no derivation from a custody key in the psbt output, and no disposal order given"
+                    .into(),
+        }
+        .into());
+    }
+    let mut problem = None;
+    for (i, p) in orders.iter().enumerate() {
+        if p.script_pubkey != o.script_pubkey || p.amount != o.value {
+            continue;
+        }
+        if used[i] {
+            problem.get_or_insert(format!(
+                "order {} already covers another output",
+                p.order_id
+            ));
+            continue;
+        }
+        match &p.problem {
+            Some(why) => {
+                problem.get_or_insert(format!("order {}: {why}", p.order_id));
+            }
+            None => {
+                used[i] = true;
+                return Ok(OutputReview {
+                    index,
+                    value: o.value,
+                    address,
+                    destination: "order",
+                    policy: None,
+                    custody_chain: None,
+                    custody_index: None,
+                    order_id: Some(p.order_id.clone()),
+                });
+            }
+        }
+    }
+    Err(refuse(problem.unwrap_or_else(|| {
+        let listed: Vec<String> = orders
+            .iter()
+            .map(|p| {
+                format!(
+                    "order {} pays {} sat to {}",
+                    p.order_id,
+                    p.amount.to_sat(),
+                    p.address
+                )
+            })
+            .collect();
+        format!(
+            "no order is for this address and amount ({})",
+            listed.join("; ")
+        )
+    })))
+}
+
+fn review_output(
+    index: usize,
+    o: &TxOut,
+    po: &bitcoin::psbt::Output,
+    custody: &Custody,
+    dest: &Destinations,
+    used: &mut [bool],
+    opts: &VerifyOptions,
+) -> Result<OutputReview> {
+    checks::amount_in_range(format!("output {index}"), o.value)?;
+    checks::not_dust(index, o)?;
+    if let Some(at) = locate_output(custody, po) {
+        return review_custody_output(index, o, po, custody, at, opts);
+    }
+    for other in &dest.recustody {
+        if let Some(at) = locate_output(other, po) {
+            let mut r = review_custody_output(index, o, po, other, at, opts)?;
+            r.destination = "recustody";
+            return Ok(r);
+        }
+    }
+    review_order_output(index, o, custody.network, &dest.orders, used)
 }
 
 fn check_lock_time(psbt: &Psbt, opts: &VerifyOptions) -> Result<()> {
@@ -387,8 +534,19 @@ fn check_lock_time(psbt: &Psbt, opts: &VerifyOptions) -> Result<()> {
     Ok(())
 }
 
-/// Runs every check. See the module documentation.
+/// Runs every check, every output paying the custody policy. See the module documentation.
 pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Result<Review> {
+    verify_psbt_with(psbt, custody, &Destinations::default(), opts)
+}
+
+/// Runs every check; an output may also pay a re-custody policy of `dest`, or an address under
+/// one of its disposal orders (exactly: script and amount; each order covers one output).
+pub fn verify_psbt_with(
+    psbt: &Psbt,
+    custody: &Custody,
+    dest: &Destinations,
+    opts: &VerifyOptions,
+) -> Result<Review> {
     let tx = &psbt.unsigned_tx;
     check_globals(psbt, custody)?;
     check_lock_time(psbt, opts)?;
@@ -397,8 +555,9 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     let input_total = reviewed.total;
     let mut outputs = Vec::with_capacity(tx.output.len());
     let mut output_total = Amount::ZERO;
+    let mut used = vec![false; dest.orders.len()];
     for (index, (o, po)) in tx.output.iter().zip(&psbt.outputs).enumerate() {
-        outputs.push(review_output(index, o, po, custody, opts)?);
+        outputs.push(review_output(index, o, po, custody, dest, &mut used, opts)?);
         output_total = checks::add_amount(output_total, o.value, "outputs")?;
     }
     let fee = input_total
@@ -428,7 +587,6 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
     Ok(Review {
         unsigned_txid: tx.compute_txid().to_string(),
         inputs: reviewed.inputs,
-        outputs,
         input_total,
         output_total,
         fee,
@@ -436,7 +594,13 @@ pub fn verify_psbt(psbt: &Psbt, custody: &Custody, opts: &VerifyOptions) -> Resu
         vsize: vs,
         fee_rate_sat_per_kvb: rate,
         lock_time: checks::lock_time_words(tx),
+        orders_used: outputs_orders(&outputs),
+        outputs,
     })
+}
+
+fn outputs_orders(outputs: &[OutputReview]) -> Vec<String> {
+    outputs.iter().filter_map(|o| o.order_id.clone()).collect()
 }
 
 impl Review {
@@ -473,14 +637,21 @@ impl Review {
         }
         let _ = writeln!(s, "outputs ({}):", self.outputs.len());
         for o in &self.outputs {
+            let tag = match (o.order_id.as_deref(), o.custody_chain, o.custody_index) {
+                (Some(id), _, _) => format!("DISPOSAL ORDER {id}"),
+                (None, Some(c), Some(i)) if o.destination == "recustody" => format!(
+                    "NEW CUSTODY \"{}\" {c}/{i}",
+                    o.policy.as_deref().unwrap_or("")
+                ),
+                (None, Some(c), Some(i)) => format!("CUSTODY {c}/{i}"),
+                _ => "?".to_string(),
+            };
             let _ = writeln!(
                 s,
-                "  #{} {} sat -> {} [CUSTODY {}/{}]",
+                "  #{} {} sat -> {} [{tag}]",
                 o.index,
                 o.value.to_sat(),
-                o.address,
-                o.custody_chain,
-                o.custody_index
+                o.address
             );
         }
         let _ = writeln!(s, "lock time: {}", self.lock_time);

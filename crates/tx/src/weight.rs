@@ -80,6 +80,15 @@ pub enum InputKind {
         /// Keys.
         n: u8,
     },
+    /// P2TR script path through a single `multi_a(k, n keys)` leaf (the taproot custody
+    /// wallet `tr(NUMS, multi_a)`): `k` BIP340 signatures (default sighash, 64 bytes), `n - k`
+    /// empty pushes, the leaf script and a 33-byte control block (one leaf, no path).
+    P2trMultiA {
+        /// Threshold.
+        k: u16,
+        /// Keys.
+        n: u16,
+    },
 }
 
 impl InputKind {
@@ -89,6 +98,12 @@ impl InputKind {
             self,
             InputKind::P2pkhCompressed | InputKind::P2pkhUncompressed
         )
+    }
+
+    /// Whether the input spends a taproot output (no `non_witness_utxo` needed: BIP341 commits
+    /// to every spent amount).
+    pub fn is_taproot(self) -> bool {
+        matches!(self, InputKind::P2trKeyPath | InputKind::P2trMultiA { .. })
     }
 
     /// Length of the scriptSig when signed.
@@ -113,6 +128,18 @@ impl InputKind {
                 let script = multisig_script_len(n);
                 let items = 1 + u64::from(k) + 1;
                 varint_len(items) + 1 + u64::from(k) * (1 + s) + varint_len(script) + script
+            }
+            InputKind::P2trMultiA { k, n } => {
+                let script = multi_a_script_len(k, n);
+                let (k, n) = (u64::from(k), u64::from(n));
+                let items = n + 2;
+                varint_len(items)
+                    + k * (1 + 64)
+                    + n.saturating_sub(k)
+                    + varint_len(script)
+                    + script
+                    + 1
+                    + 33
             }
         }
     }
@@ -140,6 +167,7 @@ impl InputKind {
             InputKind::P2wpkh => "p2wpkh",
             InputKind::P2trKeyPath => "p2tr",
             InputKind::P2wshMulti { .. } => "p2wsh-multisig",
+            InputKind::P2trMultiA { .. } => "p2tr-multi_a",
         }
     }
 }
@@ -147,6 +175,17 @@ impl InputKind {
 /// Length of `OP_k <n × 33-byte keys> OP_n OP_CHECKMULTISIG`.
 fn multisig_script_len(n: u8) -> u64 {
     3 + 34 * u64::from(n)
+}
+
+/// Length of a `multi_a` leaf: `<key> OP_CHECKSIG (<key> OP_CHECKSIGADD)* <k> OP_NUMEQUAL`,
+/// each key a 32-byte push (33 bytes), `k` a minimal number push.
+fn multi_a_script_len(k: u16, n: u16) -> u64 {
+    let k_push = match k {
+        0..=16 => 1,
+        17..=127 => 2,
+        _ => 3,
+    };
+    34 * u64::from(n) + k_push + 1
 }
 
 /// Bitcoin's CompactSize length.
@@ -232,6 +271,44 @@ pub fn rate_of(fee: Amount, vsize: Vsize) -> Option<FeeRate> {
     u64::try_from(u128::from(fee.to_sat()) * 1000 / u128::from(vsize.0))
         .ok()
         .map(FeeRate)
+}
+
+/// Parses a `multi_a` leaf script (`<k1> OP_CHECKSIG <k2> OP_CHECKSIGADD … <k> OP_NUMEQUAL`,
+/// x-only keys) into `(k, n)`.
+pub fn parse_multi_a(script: &Script) -> Option<(u16, u16)> {
+    let ins: Vec<Instruction> = script.instructions().collect::<Result<_, _>>().ok()?;
+    if ins.len() < 4 || ins.len() % 2 != 0 {
+        return None;
+    }
+    let n = (ins.len() - 2) / 2;
+    for (j, pair) in ins[..2 * n].chunks(2).enumerate() {
+        let op_ok = if j == 0 {
+            pair[1] == Instruction::Op(op::OP_CHECKSIG)
+        } else {
+            pair[1] == Instruction::Op(op::OP_CHECKSIGADD)
+        };
+        match &pair[0] {
+            Instruction::PushBytes(b) if b.len() == 32 && op_ok => {}
+            _ => return None,
+        }
+    }
+    if ins[ins.len() - 1] != Instruction::Op(op::OP_NUMEQUAL) {
+        return None;
+    }
+    let k: i64 = match &ins[ins.len() - 2] {
+        Instruction::Op(o) => {
+            let c = o.to_u8();
+            if (op::OP_PUSHNUM_1.to_u8()..=op::OP_PUSHNUM_16.to_u8()).contains(&c) {
+                i64::from(c - op::OP_PUSHNUM_1.to_u8() + 1)
+            } else {
+                return None;
+            }
+        }
+        Instruction::PushBytes(b) => bitcoin::script::read_scriptint(b.as_bytes()).ok()?,
+    };
+    let k = u16::try_from(k).ok()?;
+    let n = u16::try_from(n).ok()?;
+    (k >= 1 && k <= n).then_some((k, n))
 }
 
 /// Parses a bare `OP_k <keys> OP_n OP_CHECKMULTISIG` script into `(k, n)`.

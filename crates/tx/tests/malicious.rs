@@ -61,7 +61,7 @@ fn honest_sweep_passes() {
     let (p, c) = honest();
     let r = verify_psbt(&p, &c, &VerifyOptions::default()).unwrap();
     assert_eq!(r.outputs.len(), 1);
-    assert_eq!(r.outputs[0].custody_index, 3);
+    assert_eq!(r.outputs[0].custody_index, Some(3));
     assert!(r.to_text().contains("CUSTODY 0/3"));
 }
 

@@ -100,6 +100,7 @@ pub fn custody_policy(kind: &str) -> CustodyPolicy {
         change_descriptor: desc(1),
         next_index: 3,
         ceremony_record: None,
+        authorities: Vec::new(),
     }
 }
 
@@ -137,7 +138,9 @@ pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
         InputKind::P2pkhUncompressed => {
             format!("pkh({})", seized_wif_uncompressed().public_key(&secp))
         }
-        InputKind::P2wshMulti { .. } => panic!("not a seized kind"),
+        InputKind::P2wshMulti { .. } | InputKind::P2trMultiA { .. } => {
+            panic!("not a seized kind")
+        }
     }
 }
 
@@ -200,6 +203,7 @@ fn kind_no(k: InputKind) -> u32 {
         InputKind::P2wpkh => 4,
         InputKind::P2trKeyPath => 5,
         InputKind::P2wshMulti { .. } => 6,
+        InputKind::P2trMultiA { .. } => 7,
     }
 }
 
