@@ -30,8 +30,10 @@ pub mod error;
 pub mod material;
 pub mod mnemonic;
 pub mod normalize;
-mod pbkdf2;
+mod phrase;
+pub(crate) mod pbkdf2;
 pub mod slip132;
+pub mod slip39;
 pub mod watch_only;
 
 pub use catalogue::{Catalogue, CatalogueEntry};
@@ -39,7 +41,7 @@ pub use electrum::ElectrumSeedKind;
 pub use error::Error;
 pub use material::{classify, Material};
 pub use mnemonic::{bip39_corrections, bip39_seed, Correction};
-pub use watch_only::{master_fingerprint, watch_only, WatchOnlyOptions};
+pub use watch_only::{master_fingerprint, watch_only, CustomPath, WatchOnlyOptions};
 
 /// PBKDF2-HMAC-SHA512 (64-byte output) as used by BIP39 and Electrum.
 pub use pbkdf2::pbkdf2_hmac_sha512;
