@@ -26,6 +26,7 @@
 
 pub mod catalogue;
 pub mod electrum;
+pub mod electrum_wallet;
 pub mod error;
 pub mod material;
 pub mod mnemonic;
@@ -39,7 +40,7 @@ pub mod watch_only;
 pub use catalogue::{Catalogue, CatalogueEntry};
 pub use electrum::ElectrumSeedKind;
 pub use error::Error;
-pub use material::{classify, Material};
+pub use material::{classify, unlock, Material};
 pub use mnemonic::{bip39_corrections, bip39_seed, Correction};
 pub use watch_only::{master_fingerprint, watch_only, CustomPath, WatchOnlyOptions};
 

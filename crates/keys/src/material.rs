@@ -16,6 +16,7 @@ use miniscript::{
 use crate::{
     electrum::ElectrumSeedKind,
     slip132::{self, Decoded, ScriptHint},
+    electrum_wallet::{self, ElectrumWallet},
     slip39::EncryptedMasterSecret,
     Error,
 };
@@ -123,6 +124,13 @@ pub enum Material {
         /// The encrypted master secret and the set's public parameters.
         ems: EncryptedMasterSecret,
     },
+    /// An Electrum wallet file whose storage is encrypted: [`unlock`] it with its password.
+    ElectrumWalletEncrypted {
+        /// The file's text (base64 of the encrypted storage).
+        raw: SecretString,
+    },
+    /// An Electrum wallet file, read into its public parts.
+    ElectrumWallet(ElectrumWallet),
     /// Extended public keys (one per line).
     ExtendedPublic {
         /// The keys.
@@ -148,6 +156,9 @@ impl Material {
             Material::Bip39 { .. } => "bip39 mnemonic",
             Material::ElectrumSeed { .. } => "electrum seed",
             Material::Slip39 { .. } => "slip-39 shares",
+            Material::ElectrumWalletEncrypted { .. } | Material::ElectrumWallet(_) => {
+                "electrum wallet file"
+            }
             Material::ExtendedPublic { .. } => "extended public keys",
             Material::ExtendedPrivate { .. } => "extended private keys",
             Material::Descriptors(_) => "output descriptors",
@@ -171,9 +182,11 @@ impl Material {
             Material::Bip39 { .. }
             | Material::ElectrumSeed { .. }
             | Material::Slip39 { .. }
+            | Material::ElectrumWalletEncrypted { .. }
             | Material::ExtendedPrivate { .. }
             | Material::Wif(_) => true,
             Material::Descriptors(d) => d.iter().any(|d| d.secret.is_some()),
+            Material::ElectrumWallet(w) => w.has_private,
             Material::ExtendedPublic { .. } | Material::Addresses(_) => false,
         }
     }
@@ -208,6 +221,21 @@ impl Material {
                 ems.len() * 8,
                 if ems.extendable { ", extendable" } else { "" },
                 ems.identifier
+            ),
+            Material::ElectrumWalletEncrypted { .. } => {
+                "electrum wallet file, storage encrypted (the password opens it)".to_string()
+            }
+            Material::ElectrumWallet(w) => format!(
+                "electrum wallet file: {} wallet, {}, seed version {}{}{}",
+                w.wallet_type,
+                w.script,
+                w.seed_version,
+                if w.was_encrypted { ", storage encrypted" } else { "" },
+                if w.has_private {
+                    ", holds private keys"
+                } else {
+                    ", watch-only"
+                }
             ),
             Material::ExtendedPublic { keys } => format!(
                 "{} extended public key(s) ({})",
@@ -252,6 +280,8 @@ impl Material {
             Material::Slip39 { .. } => {
                 vec!["every catalogue path (the master secret is a bip32 seed)".to_string()]
             }
+            Material::ElectrumWalletEncrypted { .. } => vec!["unknown until opened".to_string()],
+            Material::ElectrumWallet(w) => vec![w.script.clone()],
             Material::ElectrumSeed { kind, .. } => vec![match kind {
                 ElectrumSeedKind::Standard | ElectrumSeedKind::Old => "p2pkh".to_string(),
                 ElectrumSeedKind::Segwit => "p2wpkh".to_string(),
@@ -413,6 +443,18 @@ fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, E
     Ok(KeyOrigin { fingerprint, path })
 }
 
+/// Opens a storage-encrypted Electrum wallet file with its password; other material is
+/// returned as it is.
+pub fn unlock(material: Material, password: &SecretString, network: Network) -> Result<Material, Error> {
+    match material {
+        Material::ElectrumWalletEncrypted { raw } => {
+            let plain = electrum_wallet::decrypt(&raw, password)?;
+            electrum_wallet::parse(&plain, network, true).map(Material::ElectrumWallet)
+        }
+        other => Ok(other),
+    }
+}
+
 /// Recognises seized material and checks it (checksums, word lists, network). Lines that are
 /// empty or start with `#` are ignored. Line-oriented kinds (extended keys, descriptors, WIF
 /// keys, addresses) take one item per line, all of one kind; anything else is read as a word
@@ -420,6 +462,13 @@ fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, E
 ///
 /// Errors name the kind, the fault and the line, and never contain the secret.
 pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error> {
+    let body = text.expose_secret().trim_start_matches('\u{feff}');
+    if electrum_wallet::is_encrypted_wallet(body) {
+        return Ok(Material::ElectrumWalletEncrypted { raw: text.clone() });
+    }
+    if electrum_wallet::is_plain_wallet(body) {
+        return electrum_wallet::parse(text, network, false).map(Material::ElectrumWallet);
+    }
     let lines: Vec<(usize, &str)> = text
         .expose_secret()
         .lines()

@@ -8,12 +8,12 @@
 
 use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
-use crate::secrets::{read_material, read_passphrase};
+use crate::secrets::{read_material, read_passphrase, read_password};
 use clap::{Args, Subcommand};
 use custos_core::Network;
 use custos_keys::{
-    bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, CustomPath, Material,
-    WatchOnlyOptions,
+    bip39_corrections, classify, master_fingerprint, unlock, watch_only, Catalogue, CustomPath,
+    Material, WatchOnlyOptions,
 };
 
 use crate::exit;
@@ -62,6 +62,10 @@ pub struct WatchOnlyArgs {
     /// Ask for the passphrase on a no-echo prompt.
     #[arg(long)]
     passphrase_prompt: bool,
+    /// File holding the password of a storage-encrypted Electrum wallet file (one trailing
+    /// newline removed). Without it, an encrypted wallet file asks on a no-echo prompt.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
     /// Accept an empty `--passphrase-file` as "no passphrase" (otherwise an empty file is an
     /// error: it is more often a mistake than a choice).
     #[arg(long)]
@@ -212,6 +216,16 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         Err(e) => return Ok(input_error(&e)),
     };
     drop(text);
+    let material = match material {
+        Material::ElectrumWalletEncrypted { .. } => {
+            let password = read_password(a.password_file.as_deref())?;
+            match unlock(material, &password, network) {
+                Ok(m) => m,
+                Err(e) => return Ok(input_error(&e)),
+            }
+        }
+        m => m,
+    };
     let opts = match watch_options(a) {
         Ok(o) => o,
         Err(e) => return Ok(input_error(&e)),

@@ -7,7 +7,7 @@
 mod coverage;
 mod hd;
 mod plain;
-mod sink;
+pub(crate) mod sink;
 
 use std::{fmt, str::FromStr};
 
@@ -269,6 +269,13 @@ fn material_sources(
             let fp = seed_sources(ctx, seed.expose_secret(), sink)?;
             sha256_hex(fp.to_string().as_bytes())
         }
+        Material::ElectrumWalletEncrypted { .. } => {
+            return Err(Error::Unsupported {
+                kind: "electrum wallet file",
+                reason: "the file is storage encrypted: open it with its password first".into(),
+            })
+        }
+        Material::ElectrumWallet(w) => electrum_wallet_sources(ctx, w, sink)?,
         Material::ExtendedPrivate { keys } => xprv_sources(ctx, keys, sink)?,
         Material::ExtendedPublic { keys } => xpub_list_sources(keys, sink)?,
         Material::Descriptors(items) => {
@@ -318,6 +325,34 @@ fn xprv_sources(ctx: &Ctx<'_>, keys: &[ExtendedPrivateKey], sink: &mut Sink) -> 
         fps.push(xprv.fingerprint(&ctx.secp).to_string());
     }
     Ok(sha256_hex(fps.join(",").as_bytes()))
+}
+
+/// An Electrum wallet file's own sources, and a window of keys of an old-seed keystore.
+fn electrum_wallet_sources(
+    ctx: &Ctx<'_>,
+    w: &crate::electrum_wallet::ElectrumWallet,
+    sink: &mut Sink,
+) -> Result<String, Error> {
+    let layout = format!("electrum-wallet:{}", w.wallet_type);
+    let mut texts = Vec::new();
+    for s in &w.sources {
+        texts.push(s.descriptor.clone());
+        let source = sink::plain_source(s.label.clone(), s.descriptor.clone(), s.change);
+        sink.push(&layout, source);
+    }
+    if let Some(mpk) = &w.old_mpk {
+        for chain in [0u32, 1] {
+            for i in 0..ctx.opts.hardened_window {
+                let pk = electrum::old_derive_pubkey(&ctx.secp, mpk, chain, i)?;
+                let text = format!("pkh({})", hex::encode(pk.serialize_uncompressed()));
+                let d = sink::checked_descriptor(&text)?;
+                texts.push(d.clone());
+                let label = format!("electrum-old/{chain}/{i}");
+                sink.push(&layout, sink::plain_source(label, d, chain == 1));
+            }
+        }
+    }
+    Ok(sha256_hex(texts.join("\n").as_bytes()))
 }
 
 fn xpub_list_sources(keys: &[ExtendedPublicKey], sink: &mut Sink) -> Result<String, Error> {
