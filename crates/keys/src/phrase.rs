@@ -21,18 +21,24 @@ const BIP39: &str = "bip39 mnemonic";
 pub(crate) fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
     let normalized = Secret::new(bip39_normalize(text.expose_secret()));
     let phrase = Phrase::read(&normalized);
-    if let Some(m) = phrase.valid() {
-        return Ok(m);
+    // SLIP-39 first when the text is shaped like shares: each share carries a 30-bit checksum,
+    // while any phrase has a 1 in 256 chance of an Electrum "standard" version prefix.
+    if let Some(lines) = slip39_lines(&normalized) {
+        match slip39::recover_lines(&lines) {
+            Ok(ems) => return Ok(Material::Slip39 { ems }),
+            Err(e) if !phrase.bip39_ok => return Err(e),
+            Err(_) => {}
+        }
     }
-    if let Some(m) = slip39_shares(&normalized)? {
+    if let Some(m) = phrase.valid() {
         return Ok(m);
     }
     Err(phrase.explain(text))
 }
 
 /// Share lines (input line, words) when the text is shaped like SLIP-39 shares: every line of
-/// at least 20 words, most of them in the SLIP-39 list. Errors of a share set name the share.
-fn slip39_shares(normalized: &SecretString) -> Result<Option<Material>, Error> {
+/// at least 20 words, nine in ten of all words in the SLIP-39 list.
+fn slip39_lines(normalized: &SecretString) -> Option<Vec<(usize, Vec<&str>)>> {
     let lines: Vec<(usize, Vec<&str>)> = normalized
         .expose_secret()
         .lines()
@@ -49,11 +55,7 @@ fn slip39_shares(normalized: &SecretString) -> Result<Option<Material>, Error> {
     let shaped = !lines.is_empty()
         && lines.iter().all(|(_, w)| w.len() >= 20)
         && in_list * 10 >= words * 9;
-    if !shaped {
-        return Ok(None);
-    }
-    let ems = slip39::recover_lines(&lines)?;
-    Ok(Some(Material::Slip39 { ems }))
+    shaped.then_some(lines)
 }
 
 /// A phrase read once: its words and what each kind of seed makes of them.

@@ -76,8 +76,7 @@ impl Ctx<'_> {
         v
     }
 
-    /// Every source of the catalogue layouts of `classes`, and the paths given by hand, below
-    /// a master private key.
+    /// Every source of the catalogue layouts of `classes` below a master private key.
     pub(crate) fn hd_sources(
         &self,
         master: &Xpriv,
@@ -104,7 +103,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        self.custom_sources(master, fp, out)
+        Ok(())
     }
 
     /// A window of single keys per chain of a hardened-index entry (Bitcoin Core legacy HD).
@@ -147,8 +146,10 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Receive and change chains under each path given by hand.
-    fn custom_sources(&self, master: &Xpriv, fp: Fingerprint, out: &mut Sink) -> Result<(), Error> {
+    /// Receive and change chains under each path given by hand (below the material's primary
+    /// master key only, so labels stay unique).
+    pub(crate) fn custom_sources(&self, master: &Xpriv, out: &mut Sink) -> Result<(), Error> {
+        let fp = master.fingerprint(&self.secp);
         for (n, custom) in self.opts.custom.iter().enumerate() {
             let path = &custom.path;
             let acct = master
@@ -228,12 +229,14 @@ impl Ctx<'_> {
         Ok(keys.x1.master)
     }
 
-    /// Sources from an Electrum version-prefixed seed.
+    /// Sources from an Electrum version-prefixed seed; `primary` when the phrase is read as
+    /// an Electrum seed first (paths given by hand then derive from it).
     pub(crate) fn electrum_sources(
         &self,
         kind: ElectrumSeedKind,
         phrase: &SecretString,
         passphrase: Option<&SecretString>,
+        primary: bool,
         out: &mut Sink,
     ) -> Result<Fingerprint, Error> {
         let class = match kind {
@@ -255,6 +258,9 @@ impl Ctx<'_> {
         let seed = electrum::electrum_seed(phrase, passphrase);
         let master = master_key(self.network, seed.expose_secret())?;
         self.hd_sources(&master, &[class], out)?;
+        if primary {
+            self.custom_sources(&master, out)?;
+        }
         Ok(master.fingerprint(&self.secp))
     }
 }

@@ -254,14 +254,14 @@ fn material_sources(
             let seed = crate::mnemonic::bip39_seed(phrase, passphrase)?;
             let mut fps = seed_sources(ctx, seed.expose_secret(), sink)?.to_string();
             if let Some(kind) = also_electrum {
-                if let Ok(fp) = ctx.electrum_sources(*kind, phrase, passphrase, sink) {
+                if let Ok(fp) = ctx.electrum_sources(*kind, phrase, passphrase, false, sink) {
                     fps.push_str(&format!(",{fp}"));
                 }
             }
             sha256_hex(fps.as_bytes())
         }
         Material::ElectrumSeed { kind, phrase, .. } => {
-            let fp = ctx.electrum_sources(*kind, phrase, passphrase, sink)?;
+            let fp = ctx.electrum_sources(*kind, phrase, passphrase, true, sink)?;
             sha256_hex(fp.to_string().as_bytes())
         }
         Material::Slip39 { ems } => {
@@ -292,6 +292,7 @@ fn material_sources(
 fn seed_sources(ctx: &Ctx<'_>, seed: &[u8], sink: &mut Sink) -> Result<Fingerprint, Error> {
     let master = master_key(ctx.network, seed)?;
     ctx.hd_sources(&master, &[MaterialClass::Bip32], sink)?;
+    ctx.custom_sources(&master, sink)?;
     Ok(master.fingerprint(&ctx.secp))
 }
 
@@ -312,6 +313,7 @@ fn xprv_sources(ctx: &Ctx<'_>, keys: &[ExtendedPrivateKey], sink: &mut Sink) -> 
                 MaterialClass::ElectrumSegwit,
             ];
             ctx.hd_sources(&xprv, &classes, sink)?;
+            ctx.custom_sources(&xprv, sink)?;
         } else {
             let public = ExtendedPublicKey {
                 xpub: k.xpub,
