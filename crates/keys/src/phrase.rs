@@ -5,6 +5,7 @@
 
 use bip39::Language;
 use custos_core::{Secret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::{
     electrum::{self, ElectrumSeedKind},
@@ -23,7 +24,11 @@ pub(crate) fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
     let phrase = Phrase::read(&normalized);
     // SLIP-39 first when the text is shaped like shares: each share carries a 30-bit checksum,
     // while any phrase has a 1 in 256 chance of an Electrum "standard" version prefix.
-    if let Some(lines) = slip39_lines(&normalized) {
+    if let Some(lines) = slip39_lines(text) {
+        let lines: Vec<(usize, Vec<&str>)> = lines
+            .iter()
+            .map(|(n, w)| (*n, w.iter().map(|x| x.as_str()).collect()))
+            .collect();
         match slip39::recover_lines(&lines) {
             Ok(ems) => return Ok(Material::Slip39 { ems }),
             Err(e) if !phrase.bip39_ok => return Err(e),
@@ -36,24 +41,33 @@ pub(crate) fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
     Err(phrase.explain(text))
 }
 
-/// Share lines (input line, words) when the text is shaped like SLIP-39 shares: every line of
-/// at least 20 words, nine in ten of all words in the SLIP-39 list.
-fn slip39_lines(normalized: &SecretString) -> Option<Vec<(usize, Vec<&str>)>> {
-    let lines: Vec<(usize, Vec<&str>)> = normalized
+/// Share lines (input line, normalised words) when the text is shaped like SLIP-39 shares:
+/// every line of at least 16 words (a share has 20 or more: a short one still gets a share
+/// error), nine in ten of all words in the SLIP-39 list. Lines are
+/// normalised one by one (normalising the whole text would join them).
+fn slip39_lines(text: &SecretString) -> Option<Vec<(usize, Vec<Zeroizing<String>>)>> {
+    let lines: Vec<(usize, Vec<Zeroizing<String>>)> = text
         .expose_secret()
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, phrase_words(l)))
-        .filter(|(_, w)| !w.is_empty() && !w[0].starts_with('#'))
+        .map(|(i, l)| {
+            let norm = Zeroizing::new(bip39_normalize(l));
+            let words = phrase_words(&norm)
+                .into_iter()
+                .map(|w| Zeroizing::new(w.to_string()))
+                .collect();
+            (i + 1, words)
+        })
+        .filter(|(_, w): &(usize, Vec<Zeroizing<String>>)| !w.is_empty() && !w[0].starts_with('#'))
         .collect();
     let words: usize = lines.iter().map(|(_, w)| w.len()).sum();
     let in_list = lines
         .iter()
         .flat_map(|(_, w)| w.iter())
-        .filter(|w| slip39::wordlist().binary_search(w).is_ok())
+        .filter(|w| slip39::wordlist().binary_search(&w.as_str()).is_ok())
         .count();
     let shaped = !lines.is_empty()
-        && lines.iter().all(|(_, w)| w.len() >= 20)
+        && lines.iter().all(|(_, w)| w.len() >= 16)
         && in_list * 10 >= words * 9;
     shaped.then_some(lines)
 }

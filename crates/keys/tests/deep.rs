@@ -97,7 +97,7 @@ fn reachable(w: &WatchOnly, funded: &[(String, String)]) -> Vec<String> {
 #[test]
 fn deep_watch_only_reaches_every_funded_address_of_seized_deep() {
     let funded = funded();
-    assert_eq!(funded.len(), 21, "ground truth changed");
+    assert_eq!(funded.len(), 19, "ground truth changed");
     let w = file(&WatchOnlyOptions::deep());
     let c = w.coverage.as_ref().unwrap();
     assert!(c.deep);

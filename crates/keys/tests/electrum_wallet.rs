@@ -38,6 +38,10 @@ fn addresses(m: &Material, receive: usize, change: usize) -> (Vec<String>, Vec<S
     let w = watch_only(m, None, Network::Regtest, &Catalogue::builtin(), &WatchOnlyOptions::default()).unwrap();
     let (mut r, mut c) = (Vec::new(), Vec::new());
     for s in &w.sources {
+        if let Some(rest) = s.descriptor.strip_prefix("addr(") {
+            r.push(rest.split(')').next().unwrap().to_string());
+            continue;
+        }
         let d = Descriptor::<DescriptorPublicKey>::from_str(&s.descriptor).unwrap();
         let n = if !d.has_wildcard() { 1 } else if s.change { change } else { receive };
         for i in 0..n as u32 {
