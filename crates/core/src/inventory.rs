@@ -46,6 +46,31 @@ pub struct WatchOnly {
     pub fingerprint: String,
     /// Every public source to scan.
     pub sources: Vec<WatchSource>,
+    /// What the file covers and what it leaves out (absent in files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<WatchCoverage>,
+}
+
+/// What a [`WatchOnly`] file covers, so a scan can use its limits and a report can say what was
+/// not looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchCoverage {
+    /// Deep mode: raised limits, the other network's coin type and the rare layouts.
+    pub deep: bool,
+    /// Gap limit of receive chains the scan should use (consecutive unused addresses).
+    pub gap: u32,
+    /// Gap limit of change chains.
+    pub change_gap: u32,
+    /// Accounts listed per path with account discovery (0..accounts).
+    pub accounts: u32,
+    /// Single keys listed per chain of hardened-index paths.
+    pub hardened_window: u32,
+    /// Layouts listed: catalogue ids, `id@coinN` for the other network's coin type, and
+    /// `custom:SCRIPT:PATH` for paths given by hand.
+    pub layouts: Vec<String>,
+    /// What is not covered, in words (empty when nothing is known to be left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_covered: Vec<String>,
 }
 
 /// One scannable public source.

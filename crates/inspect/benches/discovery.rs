@@ -39,6 +39,7 @@ fn seized_watch_only() -> WatchOnly {
         material: "seized-mixed".into(),
         fingerprint: String::new(),
         sources: Vec::new(),
+        coverage: None,
     };
     for (name, file, pass) in [
         ("seed", "seed.txt", None),

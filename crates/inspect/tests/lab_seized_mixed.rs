@@ -45,6 +45,7 @@ fn seized_watch_only() -> WatchOnly {
         material: "seized-mixed".into(),
         fingerprint: String::new(),
         sources: Vec::new(),
+        coverage: None,
     };
     for (name, file, pass) in items {
         let text = SecretString::new(material(file));

@@ -106,6 +106,7 @@ fn watch(w: &Wallet, accounts: u32) -> WatchOnly {
         material: "test wallet".into(),
         fingerprint: "00".into(),
         sources,
+        coverage: None,
     }
 }
 

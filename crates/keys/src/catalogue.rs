@@ -39,6 +39,26 @@ pub enum ScriptType {
 }
 
 impl ScriptType {
+    /// The single-key script types, in the order sources list them.
+    pub const SINGLE_KEY: [ScriptType; 4] = [
+        ScriptType::Pkh,
+        ScriptType::ShWpkh,
+        ScriptType::Wpkh,
+        ScriptType::Tr,
+    ];
+
+    /// The single-key script type of a name: `pkh`, `sh-wpkh`, `wpkh`, `tr` (or their
+    /// `p2…` forms: `p2pkh`, `p2sh-p2wpkh`, `p2wpkh`, `p2tr`).
+    pub fn from_single_key_name(name: &str) -> Option<ScriptType> {
+        match name {
+            "pkh" | "p2pkh" => Some(ScriptType::Pkh),
+            "sh-wpkh" | "p2sh-p2wpkh" | "p2wpkh-p2sh" => Some(ScriptType::ShWpkh),
+            "wpkh" | "p2wpkh" => Some(ScriptType::Wpkh),
+            "tr" | "p2tr" => Some(ScriptType::Tr),
+            _ => None,
+        }
+    }
+
     /// Short name used in labels ("pkh", "sh-wpkh", ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -87,6 +107,16 @@ pub enum CoinRule {
     Zero,
 }
 
+/// The chain (coin) an entry derives keys for. Only Bitcoin today; an Ethereum entry will add a
+/// variant here and its own script types, so a catalogue can list both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainKind {
+    /// Bitcoin (and its test networks).
+    #[default]
+    Bitcoin,
+}
+
 /// Which seized material an entry applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 pub enum MaterialClass {
@@ -118,6 +148,12 @@ pub struct CatalogueEntry {
     pub id: String,
     /// Human name.
     pub name: String,
+    /// Chain the entry derives keys for (default bitcoin).
+    #[serde(default)]
+    pub chain: ChainKind,
+    /// Scanned only in deep mode (rare layouts: chains at the wallet root, under m/0).
+    #[serde(default)]
+    pub deep_only: bool,
     /// Account-level path template with `{coin}` and `{account}`.
     pub path: String,
     /// Chains under the account path (empty: addresses directly under it).
@@ -160,6 +196,14 @@ impl CatalogueEntry {
         }
     }
 
+    /// The other network's coin type, when the path follows the network (`{coin}` with the
+    /// "network" rule): 0 on test networks, 1 on mainnet. Wallets misconfigured for testnet
+    /// and lab material derive there.
+    pub fn other_coin_type(&self, network: Network) -> Option<u32> {
+        (self.coin == CoinRule::Network && self.path.contains("{coin}"))
+            .then(|| u32::from(network.coin_type() == 0))
+    }
+
     /// Whether the template has an `{account}` placeholder.
     pub fn has_account(&self) -> bool {
         self.path.contains("{account}")
@@ -167,9 +211,15 @@ impl CatalogueEntry {
 
     /// The account-level derivation path on `network` for `account`.
     pub fn account_path(&self, network: Network, account: u32) -> Result<DerivationPath, Error> {
+        self.account_path_with_coin(self.coin_type(network), account)
+    }
+
+    /// The account-level derivation path with an explicit coin type (see
+    /// [`CatalogueEntry::other_coin_type`]).
+    pub fn account_path_with_coin(&self, coin: u32, account: u32) -> Result<DerivationPath, Error> {
         let text = self
             .path
-            .replace("{coin}", &self.coin_type(network).to_string())
+            .replace("{coin}", &coin.to_string())
             .replace("{account}", &account.to_string());
         DerivationPath::from_str(&text).map_err(|e| Error::Catalogue {
             reason: format!("entry {}: path {text:?}: {e}", self.id),

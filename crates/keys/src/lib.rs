@@ -28,21 +28,24 @@
 
 pub mod catalogue;
 pub mod electrum;
+pub mod electrum_wallet;
 pub mod error;
 pub mod eth;
 pub mod material;
 pub mod mnemonic;
 pub mod normalize;
-mod pbkdf2;
+mod phrase;
+pub(crate) mod pbkdf2;
 pub mod slip132;
+pub mod slip39;
 pub mod watch_only;
 
 pub use catalogue::{Catalogue, CatalogueEntry};
 pub use electrum::ElectrumSeedKind;
 pub use error::Error;
-pub use material::{classify, Material};
+pub use material::{classify, unlock, Material};
 pub use mnemonic::{bip39_corrections, bip39_seed, Correction};
-pub use watch_only::{master_fingerprint, watch_only, WatchOnlyOptions};
+pub use watch_only::{master_fingerprint, watch_only, CustomPath, WatchOnlyOptions};
 
 /// PBKDF2-HMAC-SHA512 (64-byte output) as used by BIP39 and Electrum.
 pub use pbkdf2::pbkdf2_hmac_sha512;

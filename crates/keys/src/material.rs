@@ -14,10 +14,10 @@ use miniscript::{
 };
 
 use crate::{
-    electrum::{self, ElectrumSeedKind},
-    mnemonic::{self, best_language, language_name, nearest_words, phrase_words},
-    normalize::{bip39_normalize, electrum_normalize},
+    electrum::ElectrumSeedKind,
     slip132::{self, Decoded, ScriptHint},
+    electrum_wallet::{self, ElectrumWallet},
+    slip39::EncryptedMasterSecret,
     Error,
 };
 
@@ -118,6 +118,19 @@ pub enum Material {
         /// Number of words (0 for the hex form of an old seed).
         words: usize,
     },
+    /// A SLIP-39 share set (Trezor Shamir backup), combined: the encrypted master secret. The
+    /// passphrase (if any) is applied when deriving; the master secret is the BIP32 seed.
+    Slip39 {
+        /// The encrypted master secret and the set's public parameters.
+        ems: EncryptedMasterSecret,
+    },
+    /// An Electrum wallet file whose storage is encrypted: [`unlock`] it with its password.
+    ElectrumWalletEncrypted {
+        /// The file's text (base64 of the encrypted storage).
+        raw: SecretString,
+    },
+    /// An Electrum wallet file, read into its public parts.
+    ElectrumWallet(ElectrumWallet),
     /// Extended public keys (one per line).
     ExtendedPublic {
         /// The keys.
@@ -142,6 +155,10 @@ impl Material {
         match self {
             Material::Bip39 { .. } => "bip39 mnemonic",
             Material::ElectrumSeed { .. } => "electrum seed",
+            Material::Slip39 { .. } => "slip-39 shares",
+            Material::ElectrumWalletEncrypted { .. } | Material::ElectrumWallet(_) => {
+                "electrum wallet file"
+            }
             Material::ExtendedPublic { .. } => "extended public keys",
             Material::ExtendedPrivate { .. } => "extended private keys",
             Material::Descriptors(_) => "output descriptors",
@@ -150,14 +167,26 @@ impl Material {
         }
     }
 
+    /// Whether the material is a seed (BIP39, Electrum): a passphrase applies, and every
+    /// catalogue layout is derived from it.
+    pub fn has_seed(&self) -> bool {
+        matches!(
+            self,
+            Material::Bip39 { .. } | Material::ElectrumSeed { .. } | Material::Slip39 { .. }
+        )
+    }
+
     /// Whether the material contains secrets (can spend).
     pub fn is_secret(&self) -> bool {
         match self {
             Material::Bip39 { .. }
             | Material::ElectrumSeed { .. }
+            | Material::Slip39 { .. }
+            | Material::ElectrumWalletEncrypted { .. }
             | Material::ExtendedPrivate { .. }
             | Material::Wif(_) => true,
             Material::Descriptors(d) => d.iter().any(|d| d.secret.is_some()),
+            Material::ElectrumWallet(w) => w.has_private,
             Material::ExtendedPublic { .. } | Material::Addresses(_) => false,
         }
     }
@@ -184,6 +213,30 @@ impl Material {
                     format!("electrum {} seed, {words} words", kind.name())
                 }
             }
+            Material::Slip39 { ems } => format!(
+                "slip-39 shares: {} share(s) combined, {} of {} group(s), {}-bit secret{}, identifier {}",
+                ems.shares,
+                ems.group_threshold,
+                ems.group_count,
+                ems.len() * 8,
+                if ems.extendable { ", extendable" } else { "" },
+                ems.identifier
+            ),
+            Material::ElectrumWalletEncrypted { .. } => {
+                "electrum wallet file, storage encrypted (the password opens it)".to_string()
+            }
+            Material::ElectrumWallet(w) => format!(
+                "electrum wallet file: {} wallet, {}, seed version {}{}{}",
+                w.wallet_type,
+                w.script,
+                w.seed_version,
+                if w.was_encrypted { ", storage encrypted" } else { "" },
+                if w.has_private {
+                    ", holds private keys"
+                } else {
+                    ", watch-only"
+                }
+            ),
             Material::ExtendedPublic { keys } => format!(
                 "{} extended public key(s) ({})",
                 keys.len(),
@@ -224,6 +277,11 @@ impl Material {
                 }
                 v
             }
+            Material::Slip39 { .. } => {
+                vec!["every catalogue path (the master secret is a bip32 seed)".to_string()]
+            }
+            Material::ElectrumWalletEncrypted { .. } => vec!["unknown until opened".to_string()],
+            Material::ElectrumWallet(w) => vec![w.script.clone()],
             Material::ElectrumSeed { kind, .. } => vec![match kind {
                 ElectrumSeedKind::Standard | ElectrumSeedKind::Old => "p2pkh".to_string(),
                 ElectrumSeedKind::Segwit => "p2wpkh".to_string(),
@@ -385,6 +443,18 @@ fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, E
     Ok(KeyOrigin { fingerprint, path })
 }
 
+/// Opens a storage-encrypted Electrum wallet file with its password; other material is
+/// returned as it is.
+pub fn unlock(material: Material, password: &SecretString, network: Network) -> Result<Material, Error> {
+    match material {
+        Material::ElectrumWalletEncrypted { raw } => {
+            let plain = electrum_wallet::decrypt(&raw, password)?;
+            electrum_wallet::parse(&plain, network, true).map(Material::ElectrumWallet)
+        }
+        other => Ok(other),
+    }
+}
+
 /// Recognises seized material and checks it (checksums, word lists, network). Lines that are
 /// empty or start with `#` are ignored. Line-oriented kinds (extended keys, descriptors, WIF
 /// keys, addresses) take one item per line, all of one kind; anything else is read as a word
@@ -398,6 +468,13 @@ pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error
             reason: "a web3 secret storage (keystore v3) file; read it with --network ethereum"
                 .into(),
         });
+    }
+    let body = text.expose_secret().trim_start_matches('\u{feff}');
+    if electrum_wallet::is_encrypted_wallet(body) {
+        return Ok(Material::ElectrumWalletEncrypted { raw: text.clone() });
+    }
+    if electrum_wallet::is_plain_wallet(body) {
+        return electrum_wallet::parse(text, network, false).map(Material::ElectrumWallet);
     }
     let lines: Vec<(usize, &str)> = text
         .expose_secret()
@@ -420,7 +497,7 @@ pub fn classify(text: &SecretString, network: Network) -> Result<Material, Error
         });
     }
     match first {
-        LineKind::Words => classify_phrase(text),
+        LineKind::Words => crate::phrase::classify_phrase(text),
         LineKind::Descriptor => lines
             .iter()
             .map(|&(n, l)| parse_descriptor(l, n, network))
@@ -651,163 +728,5 @@ fn parse_descriptor(l: &str, line: usize, network: Network) -> Result<Descriptor
         descriptor,
         secret,
         line,
-    })
-}
-
-/// Reads a word phrase: BIP39 (checksum), Electrum version-prefixed seeds, Electrum old seeds.
-fn classify_phrase(text: &SecretString) -> Result<Material, Error> {
-    let normalized = Secret::new(bip39_normalize(text.expose_secret()));
-    let words: Vec<&str> = phrase_words(normalized.expose_secret());
-    let count = words.len();
-    let joined = Secret::new(words.join(" "));
-    let el_norm = Secret::new(electrum_normalize(joined.expose_secret()));
-
-    let old = electrum::is_old_seed_normalized(el_norm.expose_secret());
-    let new = electrum::new_seed_type_normalized(el_norm.expose_secret(), count);
-    let (lang, found) = best_language(&words);
-    let bip39_ok = found == count
-        && bip39::Mnemonic::parse_in_normalized(lang, joined.expose_secret()).is_ok();
-
-    if bip39_ok {
-        return Ok(Material::Bip39 {
-            phrase: joined,
-            words: count,
-            language: language_name(lang),
-            also_electrum: new.or(if old {
-                Some(ElectrumSeedKind::Old)
-            } else {
-                None
-            }),
-        });
-    }
-    if let Some(kind) = new {
-        return Ok(Material::ElectrumSeed {
-            kind,
-            phrase: joined,
-            words: count,
-        });
-    }
-    if old {
-        let is_hex = count == 1;
-        return Ok(Material::ElectrumSeed {
-            kind: ElectrumSeedKind::Old,
-            phrase: joined,
-            words: if is_hex { 0 } else { count },
-        });
-    }
-
-    // Not valid as anything: explain in terms of the closest kind.
-    let old_found = words
-        .iter()
-        .filter(|w| electrum::old_wordlist().contains(w))
-        .count();
-    if found * 2 >= count && found >= old_found && count >= 6 {
-        const KIND: &str = "bip39 mnemonic";
-        if found < count {
-            let missing: Vec<usize> = (0..count)
-                .filter(|&i| lang.find_word(words[i]).is_none())
-                .collect();
-            let pos = missing[0];
-            let mut suggestions = Vec::new();
-            if missing.len() == 1 && (12..=24).contains(&count) && count.is_multiple_of(3) {
-                if let Ok(c) = mnemonic::bip39_corrections(text) {
-                    suggestions = c
-                        .iter()
-                        .filter(|c| c.distance <= 2)
-                        .take(3)
-                        .map(|c| c.replacement.expose_secret().clone())
-                        .collect();
-                }
-            }
-            if suggestions.is_empty() {
-                suggestions = nearest_words(lang, words[pos], 3);
-            }
-            if missing.len() > 1 {
-                return Err(Error::Invalid {
-                    kind: KIND,
-                    line: None,
-                    fault: format!(
-                        "words {} are not in the {} word list",
-                        missing
-                            .iter()
-                            .map(|i| (i + 1).to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        language_name(lang)
-                    ),
-                });
-            }
-            return Err(Error::UnknownWord {
-                kind: KIND,
-                language: language_name(lang),
-                position: pos + 1,
-                suggestions,
-            });
-        }
-        if !(12..=24).contains(&count) || !count.is_multiple_of(3) {
-            return Err(Error::Invalid {
-                kind: KIND,
-                line: None,
-                fault: format!("{count} words; a bip39 mnemonic has 12, 15, 18, 21 or 24 (and it is no electrum seed either)"),
-            });
-        }
-        let corrections = mnemonic::bip39_corrections(text).unwrap_or_default();
-        let likely: Vec<String> = corrections
-            .iter()
-            .filter(|c| c.distance <= 2)
-            .map(|c| c.position)
-            .fold(Vec::new(), |mut v, p| {
-                if !v.contains(&p) {
-                    v.push(p);
-                }
-                v
-            })
-            .into_iter()
-            .take(5)
-            .map(|p| p.to_string())
-            .collect();
-        let fault = if likely.is_empty() {
-            format!(
-                "checksum does not match (and it is no electrum seed); {} single-word corrections restore it, none of them a near spelling",
-                corrections.len()
-            )
-        } else {
-            format!(
-                "checksum does not match (and it is no electrum seed); likely wrong word position(s): {} ({} single-word corrections in all; see `material classify --corrections`)",
-                likely.join(", "),
-                corrections.len()
-            )
-        };
-        return Err(Error::Invalid {
-            kind: KIND,
-            line: None,
-            fault,
-        });
-    }
-    if old_found * 2 >= count && old_found > found && count >= 6 {
-        let pos = words
-            .iter()
-            .position(|w| !electrum::old_wordlist().contains(w))
-            .unwrap_or(0);
-        if old_found < count {
-            return Err(Error::UnknownWord {
-                kind: "electrum old seed",
-                language: "electrum old (1626 words)",
-                position: pos + 1,
-                suggestions: Vec::new(),
-            });
-        }
-        return Err(Error::Invalid {
-            kind: "electrum old seed",
-            line: None,
-            fault: format!("{count} words; an old electrum seed has 12 or 24"),
-        });
-    }
-    Err(Error::Unrecognised {
-        line: None,
-        hint: format!(
-            "{count} word(s), {found} of them in the {} bip39 list and {old_found} in electrum's old list; not a valid bip39 mnemonic, electrum seed, key, descriptor or address",
-            language_name(lang)
-        ),
     })
 }

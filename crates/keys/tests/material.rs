@@ -31,6 +31,7 @@ fn opts(paths: &[&str], accounts: u32) -> WatchOnlyOptions {
             Some(paths.iter().map(|s| s.to_string()).collect())
         },
         hardened_window: 2,
+        ..WatchOnlyOptions::default()
     }
 }
 

@@ -42,6 +42,7 @@ fn only(paths: &[&str]) -> WatchOnlyOptions {
         accounts: 1,
         paths: Some(paths.iter().map(|p| p.to_string()).collect()),
         hardened_window: 3,
+        ..WatchOnlyOptions::default()
     }
 }
 

@@ -123,6 +123,11 @@ fn seized_mixed_matches_its_ground_truth() {
 }
 
 #[test]
+fn seized_deep_matches_its_ground_truth() {
+    check_scenario("seized-deep");
+}
+
+#[test]
 fn ransomware_matches_its_ground_truth() {
     let lab = check_scenario("ransomware");
     let w = lab.ground_truth().wallet("operator").unwrap();

@@ -9,11 +9,11 @@
 use std::{fs::OpenOptions, io::Write, path::PathBuf};
 
 use crate::cmd_eth::NetworkArg;
-use crate::secrets::{read_material, read_passphrase};
+use crate::secrets::{read_material, read_passphrase, read_password};
 use clap::{Args, Subcommand};
 use custos_keys::{
-    bip39_corrections, classify, master_fingerprint, watch_only, Catalogue, Material,
-    WatchOnlyOptions,
+    bip39_corrections, classify, master_fingerprint, unlock, watch_only, Catalogue, CustomPath,
+    Material, WatchOnlyOptions,
 };
 
 use crate::exit;
@@ -26,6 +26,17 @@ pub enum MaterialCmd {
     WatchOnly(WatchOnlyArgs),
     /// Say what the material looks like (kind, word count, script types), without any secret.
     Classify(ClassifyArgs),
+    /// List the derivation-path catalogue: ids (for `--paths`), paths, script types, the
+    /// wallets that use them and the sources that say so.
+    Paths(PathsArgs),
+}
+
+/// `material paths`.
+#[derive(Debug, Args)]
+pub struct PathsArgs {
+    /// Network whose coin type fills the paths (bitcoin: 0', test networks: 1').
+    #[arg(long, default_value = "bitcoin")]
+    network: Network,
 }
 
 /// Where the material comes from.
@@ -52,16 +63,37 @@ pub struct WatchOnlyArgs {
     /// Ask for the passphrase on a no-echo prompt.
     #[arg(long)]
     passphrase_prompt: bool,
+    /// File holding the password of a storage-encrypted Electrum wallet file (one trailing
+    /// newline removed). Without it, an encrypted wallet file asks on a no-echo prompt.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
     /// Accept an empty `--passphrase-file` as "no passphrase" (otherwise an empty file is an
     /// error: it is more often a mistake than a choice).
     #[arg(long)]
     empty_passphrase: bool,
-    /// Accounts listed per catalogue path that discovers accounts (0..N).
-    #[arg(long, default_value_t = 5)]
-    accounts: u32,
-    /// Catalogue path ids to use, comma separated, or `all`.
+    /// Accounts listed per catalogue path that discovers accounts (0..N) [default: 5; 20 with
+    /// --deep].
+    #[arg(long)]
+    accounts: Option<u32>,
+    /// Catalogue path ids to use, comma separated, `all` or `none` (ids: `material paths`).
     #[arg(long, default_value = "all")]
     paths: String,
+    /// An account-level path to add by hand, with a script type or without (every single-key
+    /// type): `wpkh:m/84'/0'/0'`, `m/0'/5'`. Receive and change chains are listed under it.
+    /// Repeatable.
+    #[arg(long = "path", value_name = "[SCRIPT:]PATH")]
+    custom_paths: Vec<String>,
+    /// Deep mode for forensic completeness: gap, change gap and accounts raised together
+    /// (1000/1000/20), every catalogue layout at the other network's coin type too, and the
+    /// deep-only layouts (chains at the wallet root and under m/0).
+    #[arg(long)]
+    deep: bool,
+    /// Receive-chain gap limit recorded for the scan [default: 20; 1000 with --deep].
+    #[arg(long)]
+    gap: Option<u32>,
+    /// Change-chain gap limit recorded for the scan [default: 10; 1000 with --deep].
+    #[arg(long)]
+    change_gap: Option<u32>,
     /// Keys per chain for paths that cannot be ranged publicly (hardened indexes, old
     /// Electrum seeds).
     #[arg(long, default_value_t = 100)]
@@ -90,12 +122,89 @@ pub fn run(cmd: &MaterialCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         MaterialCmd::WatchOnly(a) => run_watch_only(a, json),
         MaterialCmd::Classify(a) => run_classify(a, json),
+        MaterialCmd::Paths(a) => run_paths(a, json),
     }
+}
+
+fn run_paths(a: &PathsArgs, json: bool) -> anyhow::Result<u8> {
+    let cat = Catalogue::builtin();
+    let mut rows = Vec::new();
+    for e in &cat.entries {
+        let path = e
+            .account_path(a.network, 0)
+            .map(|p| format!("m/{p}"))
+            .unwrap_or_else(|_| e.path.clone());
+        let path = if path == "m/" { "m".to_string() } else { path };
+        let scripts: Vec<&str> = e.scripts.iter().map(|s| s.name()).collect();
+        rows.push(serde_json::json!({
+            "id": e.id, "name": e.name, "path": path, "template": e.path,
+            "chains": e.chains, "scripts": scripts, "deep_only": e.deep_only,
+            "cosigner": e.cosigner, "accounts": e.discover_accounts,
+            "wallets": e.wallets, "sources": e.sources,
+        }));
+        if !json {
+            let mut flags = Vec::new();
+            if e.deep_only {
+                flags.push("deep only");
+            }
+            if e.cosigner {
+                flags.push("multisig cosigner: not derived from one seed");
+            }
+            if e.discover_accounts {
+                flags.push("accounts 0..N");
+            }
+            outln!("{:<24} {:<22} {}  {}", e.id, path, scripts.join(","), flags.join("; "))?;
+            outln!("{:<24} wallets: {}", "", e.wallets.join("; "))?;
+            outln!("{:<24} sources: {}", "", e.sources.join("; "))?;
+        }
+    }
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        outln!("custom paths: --path [SCRIPT:]PATH (scripts: pkh, sh-wpkh, wpkh, tr); --deep adds the deep-only layouts and the other network's coin type")?;
+    }
+    Ok(exit::OK)
 }
 
 fn input_error(e: &custos_keys::Error) -> u8 {
     eprintln!("custos-signer: material: {e}");
+    if matches!(e, custos_keys::Error::UnknownPath(_)) {
+        eprintln!("custos-signer: the catalogue ids, with the wallets that use them: `custos-signer material paths`");
+    }
     exit::INPUT
+}
+
+/// The watch-only options of the command line: deep presets first, explicit limits over them.
+fn watch_options(a: &WatchOnlyArgs) -> Result<WatchOnlyOptions, custos_keys::Error> {
+    let base = if a.deep {
+        WatchOnlyOptions::deep()
+    } else {
+        WatchOnlyOptions::default()
+    };
+    let paths = match a.paths.trim() {
+        "all" => None,
+        "none" => Some(Vec::new()),
+        list => Some(
+            list.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
+    };
+    let custom = a
+        .custom_paths
+        .iter()
+        .map(|p| p.parse::<CustomPath>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(WatchOnlyOptions {
+        accounts: a.accounts.unwrap_or(base.accounts),
+        paths,
+        hardened_window: a.hardened_window,
+        gap: a.gap.unwrap_or(base.gap),
+        change_gap: a.change_gap.unwrap_or(base.change_gap),
+        deep: a.deep,
+        custom,
+    })
 }
 
 fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
@@ -124,21 +233,19 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         Err(e) => return Ok(input_error(&e)),
     };
     drop(text);
-    let paths = if a.paths.trim() == "all" {
-        None
-    } else {
-        Some(
-            a.paths
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        )
+    let material = match material {
+        Material::ElectrumWalletEncrypted { .. } => {
+            let password = read_password(a.password_file.as_deref())?;
+            match unlock(material, &password, network) {
+                Ok(m) => m,
+                Err(e) => return Ok(input_error(&e)),
+            }
+        }
+        m => m,
     };
-    let opts = WatchOnlyOptions {
-        accounts: a.accounts,
-        paths,
-        hardened_window: a.hardened_window,
+    let opts = match watch_options(a) {
+        Ok(o) => o,
+        Err(e) => return Ok(input_error(&e)),
     };
     let wo = match watch_only(
         &material,
@@ -201,6 +308,7 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
                 "fingerprint": wo.fingerprint,
                 "sources": wo.sources.len(),
                 "sources_per_path": per_path,
+                "coverage": wo.coverage,
             }))?
         )?;
     } else {
@@ -213,6 +321,21 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         outln!("sources:      {}", wo.sources.len())?;
         for (k, n) in &per_path {
             outln!("  {k:<24} {n}")?;
+        }
+        if let Some(c) = &wo.coverage {
+            outln!(
+                "coverage:     gap {} / change gap {} / accounts {}{}",
+                c.gap,
+                c.change_gap,
+                c.accounts,
+                if c.deep { " (deep)" } else { "" }
+            )?;
+            for n in &c.not_covered {
+                outln!("  not covered: {n}")?;
+            }
+            if !c.deep {
+                outln!("  (--deep covers more; `material paths` lists the layouts)")?;
+            }
         }
         outln!("written:      {}", a.out.display())?;
     }

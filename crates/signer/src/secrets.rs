@@ -50,3 +50,22 @@ pub fn read_passphrase(
     }
     Ok(None)
 }
+
+/// The password of an encrypted wallet file: from `password_file` (one trailing newline
+/// removed), or a no-echo prompt.
+pub fn read_password(password_file: Option<&Path>) -> anyhow::Result<SecretString> {
+    if let Some(p) = password_file {
+        let mut s = file::read_secret_or_stdin(p, file::PASSPHRASE)?;
+        let t = s.expose_secret_mut();
+        if t.ends_with('\n') {
+            t.pop();
+            if t.ends_with('\r') {
+                t.pop();
+            }
+        }
+        return Ok(s);
+    }
+    let s = rpassword::prompt_password("wallet file password (input hidden): ")
+        .context("cannot read from the terminal")?;
+    Ok(Secret::new(s))
+}

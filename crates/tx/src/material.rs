@@ -107,6 +107,17 @@ pub fn signing_keys(
                 keys.add_private_key(k);
             }
         }
+        Material::Slip39 { ems } => {
+            let seed = custos_keys::slip39::decrypt(ems, passphrase)
+                .map_err(|e| Error::Material(e.to_string()))?;
+            keys.add_master(master(network, seed.expose_secret())?);
+        }
+        Material::ElectrumWalletEncrypted { .. } | Material::ElectrumWallet(_) => {
+            return Err(Error::Material(
+                "signing from an electrum wallet file is not supported: give its seed or keys"
+                    .into(),
+            ));
+        }
         Material::ExtendedPublic { .. } | Material::Addresses(_) => {
             return Err(Error::Material(format!(
                 "the material ({}) holds no private key",
