@@ -179,6 +179,7 @@ impl custos_core::exit::Classify for Error {
         use custos_core::exit::ExitClass;
         match self {
             Error::File(e) => e.exit_class(),
+            Error::Eth(e) => e.exit_class(),
             Error::Io { source, .. }
                 if matches!(
                     source.kind(),

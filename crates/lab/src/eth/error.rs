@@ -81,3 +81,21 @@ pub enum EthError {
         step: usize,
     },
 }
+
+impl custos_core::exit::Classify for EthError {
+    /// anvil missing or failing, and the node's transport and answers: the environment (3). A
+    /// reverted scenario step or a truth that disagrees with the chain: a finding (1). An amount
+    /// that overflows: the scenario's input (2).
+    fn exit_class(&self) -> custos_core::exit::ExitClass {
+        use custos_core::exit::ExitClass;
+        match self {
+            EthError::AnvilMissing { .. }
+            | EthError::AnvilStart { .. }
+            | EthError::Transport { .. }
+            | EthError::Rpc { .. }
+            | EthError::Answer { .. } => ExitClass::Environment,
+            EthError::Reverted { .. } | EthError::TruthMismatch { .. } => ExitClass::Refusal,
+            EthError::Overflow { .. } => ExitClass::Input,
+        }
+    }
+}
