@@ -184,7 +184,7 @@ pub(super) fn put_headers(headers: &[Header]) -> Vec<u8> {
 
 /// Headers from `bin1` (as many as the entry holds: a source may send fewer than asked).
 pub(super) fn get_headers(bytes: &[u8]) -> Result<Vec<Header>, String> {
-    if bytes.len() % 80 != 0 {
+    if !bytes.len().is_multiple_of(80) {
         return Err(format!(
             "{} bytes is not a whole number of headers",
             bytes.len()
