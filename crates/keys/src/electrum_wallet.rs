@@ -97,12 +97,17 @@ pub fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretStri
         .decode(raw.expose_secret().trim().as_bytes())
         .map_err(|e| fault(format!("encrypted wallet is not base64: {e}")))?;
     if data.len() < 85 {
-        return Err(fault(format!("encrypted wallet of {} bytes is too short", data.len())));
+        return Err(fault(format!(
+            "encrypted wallet of {} bytes is too short",
+            data.len()
+        )));
     }
     if &data[..4] == b"BIE2" {
         return Err(Error::Unsupported {
             kind: KIND,
-            reason: "the file is encrypted with a hardware wallet's key (BIE2); open it with the device".into(),
+            reason:
+                "the file is encrypted with a hardware wallet's key (BIE2); open it with the device"
+                    .into(),
         });
     }
     if &data[..4] != b"BIE1" {
@@ -110,8 +115,8 @@ pub fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretStri
     }
     let key = password_key(password)?;
     let secp = Secp256k1::new();
-    let ephemeral = EcPublicKey::from_slice(&data[4..37])
-        .map_err(|_| fault("invalid ephemeral public key"))?;
+    let ephemeral =
+        EcPublicKey::from_slice(&data[4..37]).map_err(|_| fault("invalid ephemeral public key"))?;
     let shared = ephemeral
         .mul_tweak(&secp, &Scalar::from(key))
         .map_err(|_| fault("invalid ephemeral public key"))?;
@@ -122,13 +127,20 @@ pub fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretStri
     let mac = hmac::Hmac::<sha256::Hash>::from_engine(mac).to_byte_array();
     if mac[..] != data[data.len() - 32..] {
         keys.zeroize();
-        return Err(fault("wrong password (the file's authentication code does not match)"));
+        return Err(fault(
+            "wrong password (the file's authentication code does not match)",
+        ));
     }
     let compressed = aes128_cbc_decrypt(&keys[16..32], &keys[..16], &data[37..data.len() - 32]);
     keys.zeroize();
     let compressed = compressed?;
     let plain = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_PLAIN)
-        .map_err(|e| fault(format!("decrypted wallet does not decompress: {:?}", e.status)))?;
+        .map_err(|e| {
+            fault(format!(
+                "decrypted wallet does not decompress: {:?}",
+                e.status
+            ))
+        })?;
     String::from_utf8(plain)
         .map(Secret::new)
         .map_err(|_| fault("decrypted wallet is not utf-8 text"))
@@ -137,7 +149,8 @@ pub fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretStri
 /// Electrum's storage key: PBKDF2-HMAC-SHA512(password, "", 1024) as a 512-bit number modulo
 /// the curve order n (`ECPrivkey.from_arbitrary_size_secret`).
 fn password_key(password: &SecretString) -> Result<SecretKey, Error> {
-    let mut stretched = crate::pbkdf2::pbkdf2_hmac_sha512(password.expose_secret().as_bytes(), b"", 1024);
+    let mut stretched =
+        crate::pbkdf2::pbkdf2_hmac_sha512(password.expose_secret().as_bytes(), b"", 1024);
     let reduce = |half: &[u8]| -> Zeroizing<[u8; 32]> {
         let mut a = Zeroizing::new([0u8; 32]);
         a.copy_from_slice(half);
@@ -148,7 +161,8 @@ fn password_key(password: &SecretString) -> Result<SecretKey, Error> {
     let lo = reduce(&stretched[32..]);
     stretched.zeroize();
     // value = hi · 2^256 + lo  (mod n), with 2^256 mod n = 2^256 − n.
-    let two_256 = Scalar::from_be_bytes(TWO_256_MOD_N).map_err(|_| fault("internal: 2^256 mod n"))?;
+    let two_256 =
+        Scalar::from_be_bytes(TWO_256_MOD_N).map_err(|_| fault("internal: 2^256 mod n"))?;
     let lo_scalar = Scalar::from_be_bytes(*lo).map_err(|_| fault("internal: reduced scalar"))?;
     let key = SecretKey::from_slice(&*hi)
         .and_then(|k| k.mul_tweak(&two_256))
@@ -164,8 +178,8 @@ const N: [u8; 32] = [
 ];
 /// 2^256 − n, big-endian.
 const TWO_256_MOD_N: [u8; 32] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
-    0x45, 0x51, 0x23, 0x19, 0x50, 0xB7, 0x5F, 0xC4, 0x40, 0x2D, 0xA1, 0x73, 0x2F, 0xC9, 0xBE, 0xBF,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x45, 0x51, 0x23, 0x19, 0x50, 0xB7, 0x5F,
+    0xC4, 0x40, 0x2D, 0xA1, 0x73, 0x2F, 0xC9, 0xBE, 0xBF,
 ];
 
 /// a < 2^256 < 2n, so one conditional subtraction of n reduces it.
@@ -183,7 +197,7 @@ fn reduce_once(a: &mut [u8; 32]) {
 
 /// AES-128-CBC decryption with PKCS#7 padding removed.
 fn aes128_cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if ct.is_empty() || ct.len() % 16 != 0 {
+    if ct.is_empty() || !ct.len().is_multiple_of(16) {
         return Err(fault("ciphertext is not a whole number of aes blocks"));
     }
     let cipher = aes::Aes128::new(GenericArray::from_slice(key));
@@ -197,7 +211,12 @@ fn aes128_cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Result<Zeroizing<Vec<
         prev.copy_from_slice(block);
     }
     let pad = usize::from(*out.last().unwrap_or(&0));
-    if pad == 0 || pad > 16 || out[out.len() - pad..].iter().any(|&b| usize::from(b) != pad) {
+    if pad == 0
+        || pad > 16
+        || out[out.len() - pad..]
+            .iter()
+            .any(|&b| usize::from(b) != pad)
+    {
         return Err(fault("bad padding after decryption"));
     }
     let keep = out.len() - pad;
@@ -206,7 +225,11 @@ fn aes128_cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Result<Zeroizing<Vec<
 }
 
 /// Reads a (decrypted) wallet file into its public parts, checked against `network`.
-pub fn parse(text: &SecretString, network: Network, was_encrypted: bool) -> Result<ElectrumWallet, Error> {
+pub fn parse(
+    text: &SecretString,
+    network: Network,
+    was_encrypted: bool,
+) -> Result<ElectrumWallet, Error> {
     let v: Value = serde_json::from_str(text.expose_secret())
         .map_err(|e| fault(format!("not json: line {} column {}", e.line(), e.column())))?;
     let wallet_type = v["wallet_type"]
@@ -254,14 +277,23 @@ fn keystore_key(k: &Value, network: Network, which: &str) -> Result<(String, Scr
         .ok_or_else(|| fault(format!("keystore {which} has no xpub")))?;
     let (xpub, v) = match slip132::decode(text) {
         Ok(Decoded::Public(x, v)) => (x, v),
-        Ok(Decoded::Private(..)) => return Err(fault(format!("keystore {which}: xpub field holds a private key"))),
+        Ok(Decoded::Private(..)) => {
+            return Err(fault(format!(
+                "keystore {which}: xpub field holds a private key"
+            )))
+        }
         Err(e) => return Err(fault(format!("keystore {which}: xpub: {e}"))),
     };
     if v.mainnet != (network == Network::Bitcoin) {
         return Err(Error::WrongNetwork {
             kind: KIND,
             line: None,
-            found: if v.mainnet { "mainnet" } else { "a test network" }.into(),
+            found: if v.mainnet {
+                "mainnet"
+            } else {
+                "a test network"
+            }
+            .into(),
             expected: network,
         });
     }
@@ -270,7 +302,9 @@ fn keystore_key(k: &Value, network: Network, which: &str) -> Result<(String, Scr
 
 /// `[fp/path]xpub` when the keystore records its root fingerprint and derivation.
 fn with_origin(k: &Value, xpub: &Xpub) -> String {
-    let fp = k["root_fingerprint"].as_str().filter(|f| f.len() == 8 && f.bytes().all(|b| b.is_ascii_hexdigit()));
+    let fp = k["root_fingerprint"]
+        .as_str()
+        .filter(|f| f.len() == 8 && f.bytes().all(|b| b.is_ascii_hexdigit()));
     let path = k["derivation"]
         .as_str()
         .and_then(|d| bitcoin::bip32::DerivationPath::from_str(d).ok());
@@ -289,7 +323,9 @@ fn with_origin(k: &Value, xpub: &Xpub) -> String {
 fn single(k: &Value, network: Network, w: &mut ElectrumWallet) -> Result<(), Error> {
     w.has_private = keystore_private(k);
     if k["type"].as_str() == Some("old") {
-        let mpk = k["mpk"].as_str().ok_or_else(|| fault("old keystore without mpk"))?;
+        let mpk = k["mpk"]
+            .as_str()
+            .ok_or_else(|| fault("old keystore without mpk"))?;
         let bytes = hex::decode(mpk).map_err(|_| fault("old keystore mpk is not hex"))?;
         let mut full = vec![0x04];
         full.extend_from_slice(&bytes);
@@ -319,9 +355,18 @@ fn single(k: &Value, network: Network, w: &mut ElectrumWallet) -> Result<(), Err
     Ok(())
 }
 
-fn multisig(v: &Value, m: usize, n: usize, network: Network, w: &mut ElectrumWallet) -> Result<(), Error> {
+fn multisig(
+    v: &Value,
+    m: usize,
+    n: usize,
+    network: Network,
+    w: &mut ElectrumWallet,
+) -> Result<(), Error> {
     if m == 0 || m > n || n > 15 {
-        return Err(fault(format!("wallet type {} is no valid multisig", w.wallet_type)));
+        return Err(fault(format!(
+            "wallet type {} is no valid multisig",
+            w.wallet_type
+        )));
     }
     let mut keys = Vec::new();
     let mut hints = Vec::new();
@@ -337,7 +382,9 @@ fn multisig(v: &Value, m: usize, n: usize, network: Network, w: &mut ElectrumWal
         ScriptHint::ShWshMulti => ("sh(wsh(", "))", "p2wsh-p2sh"),
         ScriptHint::Generic => ("sh(", ")", "p2sh"),
         ScriptHint::ShWpkh | ScriptHint::Wpkh => {
-            return Err(fault("multisig keystores carry single-key (ypub/zpub) prefixes"))
+            return Err(fault(
+                "multisig keystores carry single-key (ypub/zpub) prefixes",
+            ))
         }
     };
     if hints.iter().any(|h| *h != hints[0]) {
@@ -365,7 +412,8 @@ fn imported(v: &Value, network: Network, w: &mut ElectrumWallet) -> Result<(), E
         .as_object()
         .ok_or_else(|| fault("imported wallet without addresses"))?;
     for (i, (addr, info)) in addrs.iter().enumerate() {
-        let a = Address::from_str(addr).map_err(|e| fault(format!("imported address {addr}: {e}")))?;
+        let a =
+            Address::from_str(addr).map_err(|e| fault(format!("imported address {addr}: {e}")))?;
         if !a.is_valid_for_network(network.to_bitcoin()) {
             return Err(Error::WrongNetwork {
                 kind: KIND,

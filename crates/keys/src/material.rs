@@ -15,8 +15,8 @@ use miniscript::{
 
 use crate::{
     electrum::ElectrumSeedKind,
-    slip132::{self, Decoded, ScriptHint},
     electrum_wallet::{self, ElectrumWallet},
+    slip132::{self, Decoded, ScriptHint},
     slip39::EncryptedMasterSecret,
     Error,
 };
@@ -445,7 +445,11 @@ fn parse_origin(o: &str, kind: &'static str, line: usize) -> Result<KeyOrigin, E
 
 /// Opens a storage-encrypted Electrum wallet file with its password; other material is
 /// returned as it is.
-pub fn unlock(material: Material, password: &SecretString, network: Network) -> Result<Material, Error> {
+pub fn unlock(
+    material: Material,
+    password: &SecretString,
+    network: Network,
+) -> Result<Material, Error> {
     match material {
         Material::ElectrumWalletEncrypted { raw } => {
             let plain = electrum_wallet::decrypt(&raw, password)?;

@@ -66,9 +66,8 @@ fn slip39_lines(text: &SecretString) -> Option<Vec<(usize, Vec<Zeroizing<String>
         .flat_map(|(_, w)| w.iter())
         .filter(|w| slip39::wordlist().binary_search(&w.as_str()).is_ok())
         .count();
-    let shaped = !lines.is_empty()
-        && lines.iter().all(|(_, w)| w.len() >= 16)
-        && in_list * 10 >= words * 9;
+    let shaped =
+        !lines.is_empty() && lines.iter().all(|(_, w)| w.len() >= 16) && in_list * 10 >= words * 9;
     shaped.then_some(lines)
 }
 

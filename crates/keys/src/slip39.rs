@@ -38,7 +38,13 @@ const DIGEST_LEN: usize = 4;
 /// The SLIP-39 word list (1024 words, sorted).
 pub fn wordlist() -> &'static [&'static str] {
     static LIST: OnceLock<Vec<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| WORDS.lines().map(str::trim).filter(|w| !w.is_empty()).collect())
+    LIST.get_or_init(|| {
+        WORDS
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect()
+    })
 }
 
 fn word_index(w: &str) -> Option<u16> {
@@ -111,8 +117,8 @@ fn set_fault(fault: impl Into<String>) -> Error {
 
 fn rs1024_polymod(values: impl Iterator<Item = u32>) -> u32 {
     const GEN: [u32; 10] = [
-        0xE0E040, 0x1C1C080, 0x3838100, 0x7070200, 0xE0E0009, 0x1C0C2412, 0x38086C24,
-        0x3090FC48, 0x21B1F890, 0x3F3F120,
+        0xE0E040, 0x1C1C080, 0x3838100, 0x7070200, 0xE0E0009, 0x1C0C2412, 0x38086C24, 0x3090FC48,
+        0x21B1F890, 0x3F3F120,
     ];
     let mut chk: u32 = 1;
     for v in values {
@@ -139,8 +145,12 @@ fn customization(extendable: bool) -> &'static [u8] {
 pub fn parse_share(words: &[&str], line: usize) -> Result<Share, Error> {
     let mut idx = Vec::with_capacity(words.len());
     for (i, w) in words.iter().enumerate() {
-        let n = word_index(w)
-            .ok_or_else(|| share_fault(line, format!("word {} is not in the slip-39 word list", i + 1)))?;
+        let n = word_index(w).ok_or_else(|| {
+            share_fault(
+                line,
+                format!("word {} is not in the slip-39 word list", i + 1),
+            )
+        })?;
         idx.push(u32::from(n));
     }
     if idx.len() < MIN_WORDS {
@@ -151,13 +161,19 @@ pub fn parse_share(words: &[&str], line: usize) -> Result<Share, Error> {
     }
     let padding = (10 * (idx.len() - METADATA_WORDS)) % 16;
     if padding > 8 {
-        return Err(share_fault(line, format!("{} words is not a valid share length", idx.len())));
+        return Err(share_fault(
+            line,
+            format!("{} words is not a valid share length", idx.len()),
+        ));
     }
     let id_exp = (idx[0] << 10) | idx[1];
     let extendable = (id_exp >> 4) & 1 == 1;
     let custom = customization(extendable).iter().map(|&b| u32::from(b));
     if rs1024_polymod(custom.chain(idx.iter().copied())) != 1 {
-        return Err(share_fault(line, "checksum does not match (a word is wrong or missing)"));
+        return Err(share_fault(
+            line,
+            "checksum does not match (a word is wrong or missing)",
+        ));
     }
     let params = (idx[ID_EXP_WORDS] << 10) | idx[ID_EXP_WORDS + 1];
     // Masked to 4 bits: the casts are exact.
@@ -196,14 +212,14 @@ fn decode_value(words: &[u32], padding: usize, line: usize) -> Result<Zeroizing<
             bits.push(u8::from((w >> i) & 1 == 1));
         }
     }
-    if bits[..padding].iter().any(|&b| b == 1) {
+    if bits[..padding].contains(&1) {
         return Err(share_fault(line, "padding bits are not zero"));
     }
     let mut value = Zeroizing::new(Vec::with_capacity((total_bits - padding) / 8));
     for chunk in bits[padding..].chunks(8) {
         value.push(chunk.iter().fold(0u8, |acc, &b| (acc << 1) | b));
     }
-    if value.len() < 16 || value.len() % 2 != 0 {
+    if value.len() < 16 || !value.len().is_multiple_of(2) {
         return Err(share_fault(
             line,
             format!(
@@ -282,7 +298,10 @@ fn recover_secret(
     }
     let len = points[0].1.len();
     if let Some(p) = points.iter().find(|p| p.1.len() != len) {
-        return Err(share_fault(p.2, format!("{what}: its value length differs from the other shares'")));
+        return Err(share_fault(
+            p.2,
+            format!("{what}: its value length differs from the other shares'"),
+        ));
     }
     let base: Vec<(u8, &[u8])> = points[..t].iter().map(|p| (p.0, p.1)).collect();
     for extra in &points[t..] {
@@ -358,8 +377,14 @@ fn check_common(shares: &[Share]) -> Result<(), Error> {
         let differs = [
             (s.identifier != first.identifier, "identifier"),
             (s.extendable != first.extendable, "extendable flag"),
-            (s.iteration_exponent != first.iteration_exponent, "iteration exponent"),
-            (s.group_threshold != first.group_threshold, "group threshold"),
+            (
+                s.iteration_exponent != first.iteration_exponent,
+                "iteration exponent",
+            ),
+            (
+                s.group_threshold != first.group_threshold,
+                "group threshold",
+            ),
             (s.group_count != first.group_count, "group count"),
         ];
         if let Some((_, what)) = differs.iter().find(|(d, _)| *d) {
@@ -380,7 +405,10 @@ fn group_members(shares: &[Share]) -> Result<BTreeMap<u8, Vec<&Share>>, Error> {
     let mut groups: BTreeMap<u8, Vec<&Share>> = BTreeMap::new();
     for s in shares {
         let members = groups.entry(s.group_index).or_default();
-        if let Some(m) = members.first().filter(|m| m.member_threshold != s.member_threshold) {
+        if let Some(m) = members
+            .first()
+            .filter(|m| m.member_threshold != s.member_threshold)
+        {
             return Err(share_fault(
                 s.line,
                 format!(
@@ -395,9 +423,9 @@ fn group_members(shares: &[Share]) -> Result<BTreeMap<u8, Vec<&Share>>, Error> {
                 return Err(share_fault(
                     s.line,
                     format!(
-                        "member index {} of group {} is also the share on line {}, with another value",
-                        s.member_index, s.group_index, m.line
-                    ),
+                    "member index {} of group {} is also the share on line {}, with another value",
+                    s.member_index, s.group_index, m.line
+                ),
                 ))
             }
             None => members.push(s),

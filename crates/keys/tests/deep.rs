@@ -46,7 +46,10 @@ fn file(opts: &WatchOnlyOptions) -> WatchOnly {
 }
 
 /// The funded addresses each source of `w` derives: source label -> (index, address, change).
-fn reached(w: &WatchOnly, funded: &[(String, String)]) -> BTreeMap<String, Vec<(u32, String, bool)>> {
+fn reached(
+    w: &WatchOnly,
+    funded: &[(String, String)],
+) -> BTreeMap<String, Vec<(u32, String, bool)>> {
     let mut out: BTreeMap<String, Vec<(u32, String, bool)>> = BTreeMap::new();
     let parsed: Vec<(&str, bool, Descriptor<DescriptorPublicKey>)> = w
         .sources
@@ -60,8 +63,12 @@ fn reached(w: &WatchOnly, funded: &[(String, String)]) -> BTreeMap<String, Vec<(
         let index: u32 = path.rsplit('/').next().unwrap().parse().unwrap();
         for (label, change, d) in &parsed {
             let at = if d.has_wildcard() { index } else { 0 };
-            let Ok(def) = d.at_derivation_index(at) else { continue };
-            let Ok(a) = def.address(bitcoin::Network::Regtest) else { continue };
+            let Ok(def) = d.at_derivation_index(at) else {
+                continue;
+            };
+            let Ok(a) = def.address(bitcoin::Network::Regtest) else {
+                continue;
+            };
             if a.to_string() == *address {
                 out.entry(label.to_string())
                     .or_default()
@@ -82,7 +89,8 @@ fn reachable(w: &WatchOnly, funded: &[(String, String)]) -> Vec<String> {
         let mut last_used: i64 = -1;
         for (index, address, change) in hits {
             let gap = i64::from(if change { c.change_gap } else { c.gap });
-            if i64::from(index) - last_used - 1 >= gap {
+            // index - last_used - 1 unused indexes lie between: a chain ends after `gap`.
+            if i64::from(index) - last_used > gap {
                 break;
             }
             last_used = i64::from(index);
@@ -102,12 +110,25 @@ fn deep_watch_only_reaches_every_funded_address_of_seized_deep() {
     let c = w.coverage.as_ref().unwrap();
     assert!(c.deep);
     assert_eq!((c.gap, c.change_gap, c.accounts), (1000, 1000, 20));
-    for layout in ["root-chains", "m0-chains", "bip84@coin0", "bip44@coin0", "bip84"] {
-        assert!(c.layouts.iter().any(|l| l == layout), "layout {layout} missing: {:?}", c.layouts);
+    for layout in [
+        "root-chains",
+        "m0-chains",
+        "bip84@coin0",
+        "bip44@coin0",
+        "bip84",
+    ] {
+        assert!(
+            c.layouts.iter().any(|l| l == layout),
+            "layout {layout} missing: {:?}",
+            c.layouts
+        );
     }
     let got = reachable(&w, &funded);
     for (address, path) in &funded {
-        assert!(got.contains(address), "deep file misses {address} at {path}");
+        assert!(
+            got.contains(address),
+            "deep file misses {address} at {path}"
+        );
     }
     assert!(!c.not_covered.iter().any(|n| n.contains("coin type")));
     assert!(!c.not_covered.iter().any(|n| n.contains("deep-only")));
@@ -128,7 +149,16 @@ fn default_watch_only_misses_the_deep_layouts_and_says_what_it_did_not_cover() {
         let ordinary = path.starts_with("m/84'/1'/0'/0/") && !path.ends_with("/45");
         assert_eq!(got.contains(address), ordinary, "{path}");
     }
-    for p in ["m/0/0", "m/1/0", "m/0/0/1", "m/84'/0'/0'/0/0", "m/44'/0'/0'/0/0", "m/84'/1'/7'/0/0", "m/84'/1'/0'/0/45", "m/84'/1'/0'/1/30"] {
+    for p in [
+        "m/0/0",
+        "m/1/0",
+        "m/0/0/1",
+        "m/84'/0'/0'/0/0",
+        "m/44'/0'/0'/0/0",
+        "m/84'/1'/7'/0/0",
+        "m/84'/1'/0'/0/45",
+        "m/84'/1'/0'/1/30",
+    ] {
         assert!(missed.contains(&p), "{p} not missed: {missed:?}");
     }
     let c = w.coverage.as_ref().unwrap();

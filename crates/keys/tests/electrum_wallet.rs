@@ -25,9 +25,15 @@ fn password() -> SecretString {
 }
 
 fn open(name: &str) -> Material {
-    let m = classify(&secret(&fixture(&format!("{name}.wallet"))), Network::Regtest).unwrap();
+    let m = classify(
+        &secret(&fixture(&format!("{name}.wallet"))),
+        Network::Regtest,
+    )
+    .unwrap();
     match m {
-        Material::ElectrumWalletEncrypted { .. } => unlock(m, &password(), Network::Regtest).unwrap(),
+        Material::ElectrumWalletEncrypted { .. } => {
+            unlock(m, &password(), Network::Regtest).unwrap()
+        }
         m => m,
     }
 }
@@ -35,7 +41,14 @@ fn open(name: &str) -> Material {
 /// Addresses of the watch-only file: per chain (receive, change) the first `n` of each ranged
 /// source, plus every single-key or address source.
 fn addresses(m: &Material, receive: usize, change: usize) -> (Vec<String>, Vec<String>) {
-    let w = watch_only(m, None, Network::Regtest, &Catalogue::builtin(), &WatchOnlyOptions::default()).unwrap();
+    let w = watch_only(
+        m,
+        None,
+        Network::Regtest,
+        &Catalogue::builtin(),
+        &WatchOnlyOptions::default(),
+    )
+    .unwrap();
     let (mut r, mut c) = (Vec::new(), Vec::new());
     for s in &w.sources {
         if let Some(rest) = s.descriptor.strip_prefix("addr(") {
@@ -43,7 +56,13 @@ fn addresses(m: &Material, receive: usize, change: usize) -> (Vec<String>, Vec<S
             continue;
         }
         let d = Descriptor::<DescriptorPublicKey>::from_str(&s.descriptor).unwrap();
-        let n = if !d.has_wildcard() { 1 } else if s.change { change } else { receive };
+        let n = if !d.has_wildcard() {
+            1
+        } else if s.change {
+            change
+        } else {
+            receive
+        };
         for i in 0..n as u32 {
             let a = d
                 .at_derivation_index(i)
@@ -51,7 +70,11 @@ fn addresses(m: &Material, receive: usize, change: usize) -> (Vec<String>, Vec<S
                 .address(bitcoin::Network::Regtest)
                 .unwrap()
                 .to_string();
-            if s.change { c.push(a) } else { r.push(a) }
+            if s.change {
+                c.push(a)
+            } else {
+                r.push(a)
+            }
         }
     }
     (r, c)
@@ -60,7 +83,11 @@ fn addresses(m: &Material, receive: usize, change: usize) -> (Vec<String>, Vec<S
 fn electrum_lists(name: &str) -> (Value, Vec<String>, Vec<String>) {
     let v: Value = serde_json::from_str(&fixture(&format!("{name}.addresses.json"))).unwrap();
     let list = |k: &str| -> Vec<String> {
-        v[k].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
     };
     let (r, c) = (list("receiving"), list("change"));
     (v, r, c)
@@ -78,7 +105,9 @@ fn every_fixture_wallet_gives_the_addresses_electrum_lists() {
         ("imported-addresses", "imported", false, false),
     ] {
         let m = open(name);
-        let Material::ElectrumWallet(w) = &m else { panic!("{name}: {m:?}") };
+        let Material::ElectrumWallet(w) = &m else {
+            panic!("{name}: {m:?}")
+        };
         assert_eq!(w.wallet_type, wallet_type, "{name}");
         assert_eq!(w.has_private, private, "{name}");
         assert_eq!(w.was_encrypted, encrypted, "{name}");
@@ -96,7 +125,10 @@ fn every_fixture_wallet_gives_the_addresses_electrum_lists() {
         } else {
             assert_eq!(r, er, "{name}: receiving");
             assert_eq!(c, ec, "{name}: change");
-            assert!(er.len() >= 20 && ec.len() >= 6, "{name}: electrum listed too few");
+            assert!(
+                er.len() >= 20 && ec.len() >= 6,
+                "{name}: electrum listed too few"
+            );
         }
     }
 }
@@ -108,21 +140,37 @@ fn segwit_wallet_file_is_the_seized_mixed_electrum_seed() {
     let m = open("segwit-encrypted");
     let (r, _) = addresses(&m, 1, 0);
     let truth = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lab/seized-mixed/ground-truth.toml"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/lab/seized-mixed/ground-truth.toml"),
     )
     .unwrap();
-    assert!(truth.contains(&format!("address = \"{}\"", r[0])), "{}", r[0]);
+    assert!(
+        truth.contains(&format!("address = \"{}\"", r[0])),
+        "{}",
+        r[0]
+    );
 }
 
 #[test]
 fn a_wrong_password_is_refused_without_content() {
-    let m = classify(&secret(&fixture("segwit-encrypted.wallet")), Network::Regtest).unwrap();
+    let m = classify(
+        &secret(&fixture("segwit-encrypted.wallet")),
+        Network::Regtest,
+    )
+    .unwrap();
     assert!(matches!(m, Material::ElectrumWalletEncrypted { .. }));
     assert!(m.is_secret());
     let e = unlock(m.clone(), &secret("not the password"), Network::Regtest).unwrap_err();
     assert!(e.to_string().contains("wrong password"), "{e}");
     // Watch-only refuses the file until it is opened.
-    let e = watch_only(&m, None, Network::Regtest, &Catalogue::builtin(), &WatchOnlyOptions::default()).unwrap_err();
+    let e = watch_only(
+        &m,
+        None,
+        Network::Regtest,
+        &Catalogue::builtin(),
+        &WatchOnlyOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("password"), "{e}");
 }
 
@@ -138,5 +186,8 @@ fn wallet_errors_never_echo_the_file() {
     let e = classify(&secret(&text), Network::Regtest).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("not json"), "{msg}");
-    assert!(!msg.contains("xprv") && !msg.contains("tprv") && !msg.contains("seed\""), "{msg}");
+    assert!(
+        !msg.contains("xprv") && !msg.contains("tprv") && !msg.contains("seed\""),
+        "{msg}"
+    );
 }

@@ -3,6 +3,9 @@
 //! (PyPI `shamir-mnemonic`, skipped when python3 or the package is missing unless
 //! `CUSTOS_REQUIRE_LIVE=1`).
 
+// A skipped cross-check says so on stderr.
+#![allow(clippy::print_stderr)]
+
 use std::{path::PathBuf, process::Command, str::FromStr};
 
 use bitcoin::bip32::Xpriv;
@@ -32,10 +35,16 @@ fn expected_fault(description: &str) -> &'static str {
         ("invalid checksum", "checksum"),
         ("invalid padding", "padding"),
         ("different identifiers", "identifier differs"),
-        ("different iteration exponents", "iteration exponent differs"),
+        (
+            "different iteration exponents",
+            "iteration exponent differs",
+        ),
         ("mismatching group thresholds", "group threshold differs"),
         ("mismatching group counts", "group count differs"),
-        ("greater group threshold than group counts", "greater than the group count"),
+        (
+            "greater group threshold than group counts",
+            "greater than the group count",
+        ),
         ("duplicate member indices", "member index"),
         ("mismatching member thresholds", "member threshold"),
         ("invalid digest", "digest"),
@@ -77,18 +86,32 @@ fn every_published_vector_recovers_its_master_secret_or_is_refused_for_its_fault
                 matches!(&e, Error::Invalid { kind, .. } if kind.starts_with("slip-39")),
                 "{description}: {msg}"
             );
-            assert!(msg.contains(expected_fault(description)), "{description}: {msg}");
+            assert!(
+                msg.contains(expected_fault(description)),
+                "{description}: {msg}"
+            );
             let share_fault = [
-                "checksum", "padding", "at least 20", "share length", "differs", "member index",
+                "checksum",
+                "padding",
+                "at least 20",
+                "share length",
+                "differs",
+                "member index",
                 "greater than the group count",
             ];
             if share_fault.iter().any(|f| msg.contains(f)) {
-                assert!(msg.contains("slip-39 share, line "), "{description}: names no share: {msg}");
+                assert!(
+                    msg.contains("slip-39 share, line "),
+                    "{description}: names no share: {msg}"
+                );
             }
             for s in &shares {
                 let w: Vec<&str> = s.split(' ').collect();
                 for three in w.windows(3) {
-                    assert!(!msg.contains(&three.join(" ")), "{description}: echoes the share");
+                    assert!(
+                        !msg.contains(&three.join(" ")),
+                        "{description}: echoes the share"
+                    );
                 }
             }
             continue;
@@ -143,17 +166,37 @@ fn a_share_set_gives_a_watch_only_file_of_its_bip32_seed() {
         paths: Some(vec!["bip84".into()]),
         ..WatchOnlyOptions::default()
     };
-    let w = watch_only(&m, Some(&pass), Network::Bitcoin, &Catalogue::builtin(), &opts).unwrap();
+    let w = watch_only(
+        &m,
+        Some(&pass),
+        Network::Bitcoin,
+        &Catalogue::builtin(),
+        &opts,
+    )
+    .unwrap();
     let root = Xpriv::from_str(v[3].as_str().unwrap()).unwrap();
     let secp = bitcoin::secp256k1::Secp256k1::new();
     let fp = root.fingerprint(&secp);
-    assert!(w.sources[0].descriptor.contains(&format!("[{fp}/84'/0'/0']")), "{}", w.sources[0].descriptor);
+    assert!(
+        w.sources[0]
+            .descriptor
+            .contains(&format!("[{fp}/84'/0'/0']")),
+        "{}",
+        w.sources[0].descriptor
+    );
     assert_eq!(
         master_fingerprint(&m, Some(&pass), Network::Bitcoin).unwrap(),
         Some(fp)
     );
     // Another passphrase is another wallet, as SLIP-39 intends (no error: plausible deniability).
-    let other = watch_only(&m, Some(&secret("x")), Network::Bitcoin, &Catalogue::builtin(), &opts).unwrap();
+    let other = watch_only(
+        &m,
+        Some(&secret("x")),
+        Network::Bitcoin,
+        &Catalogue::builtin(),
+        &opts,
+    )
+    .unwrap();
     assert_ne!(other.sources[0].descriptor, w.sources[0].descriptor);
 }
 
@@ -168,7 +211,9 @@ fn python_shamir() -> Option<()> {
             std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
             "python3 with shamir-mnemonic not found and CUSTOS_REQUIRE_LIVE=1 (pip install shamir-mnemonic)"
         );
-        eprintln!("skipped: python3 -c 'import shamir_mnemonic' failed (pip install shamir-mnemonic)");
+        eprintln!(
+            "skipped: python3 -c 'import shamir_mnemonic' failed (pip install shamir-mnemonic)"
+        );
         return None;
     }
     Some(())
@@ -203,8 +248,15 @@ for i, (gt, groups, ext, pw, n) in enumerate([
     cases.append({"shares": pick, "pass": pw.decode(), "secret": secret.hex()})
 print(json.dumps(cases))
 "#;
-    let out = Command::new("python3").args(["-c", script]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cases: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cases.len(), 4);
     for c in cases {
@@ -220,6 +272,9 @@ print(json.dumps(cases))
         };
         let pass = secret(c["pass"].as_str().unwrap());
         let ms = slip39::decrypt(&ems, Some(&pass)).unwrap();
-        assert_eq!(hex::encode(ms.expose_secret()), c["secret"].as_str().unwrap());
+        assert_eq!(
+            hex::encode(ms.expose_secret()),
+            c["secret"].as_str().unwrap()
+        );
     }
 }

@@ -153,7 +153,13 @@ fn run_paths(a: &PathsArgs, json: bool) -> anyhow::Result<u8> {
             if e.discover_accounts {
                 flags.push("accounts 0..N");
             }
-            outln!("{:<24} {:<22} {}  {}", e.id, path, scripts.join(","), flags.join("; "))?;
+            outln!(
+                "{:<24} {:<22} {}  {}",
+                e.id,
+                path,
+                scripts.join(","),
+                flags.join("; ")
+            )?;
             outln!("{:<24} wallets: {}", "", e.wallets.join("; "))?;
             outln!("{:<24} sources: {}", "", e.sources.join("; "))?;
         }

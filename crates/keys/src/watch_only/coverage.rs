@@ -57,7 +57,10 @@ fn hd_gaps(ctx: &Ctx<'_>, layouts: &[String]) -> Vec<String> {
             .map(|e| e.id.as_str())
             .collect();
         if !skipped.is_empty() {
-            v.push(format!("catalogue layouts not selected: {}", skipped.join(", ")));
+            v.push(format!(
+                "catalogue layouts not selected: {}",
+                skipped.join(", ")
+            ));
         }
     }
     let hardened: Vec<&str> = entries

@@ -273,7 +273,12 @@ pub(crate) fn master_key(network: Network, seed: &[u8]) -> Result<Xpriv, Error> 
     })
 }
 
-fn entry_source(e: &CatalogueEntry, label: String, descriptor: String, change: bool) -> WatchSource {
+fn entry_source(
+    e: &CatalogueEntry,
+    label: String,
+    descriptor: String,
+    change: bool,
+) -> WatchSource {
     WatchSource {
         label,
         descriptor,

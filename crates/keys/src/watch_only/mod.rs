@@ -133,7 +133,9 @@ impl FromStr for CustomPath {
             None => (None, s.trim()),
         };
         if !path.starts_with('m') {
-            return Err(bad(format!("{s:?}: a path starts at the master key, m/...")));
+            return Err(bad(format!(
+                "{s:?}: a path starts at the master key, m/..."
+            )));
         }
         let path = DerivationPath::from_str(&path.replace('h', "'"))
             .map_err(|e| bad(format!("{s:?}: {e}")))?;
@@ -224,7 +226,9 @@ fn check_request(
     if passphrase.is_some_and(|p| !p.is_empty()) && !seed {
         return Err(Error::Unsupported {
             kind: material.kind_name(),
-            reason: "a passphrase applies only to bip39 mnemonics, electrum seeds and slip-39 shares".into(),
+            reason:
+                "a passphrase applies only to bip39 mnemonics, electrum seeds and slip-39 shares"
+                    .into(),
         });
     }
     let master_xprv = matches!(material, Material::ExtendedPrivate { keys } if keys.iter().all(|k| k.xpub.depth == 0));
@@ -278,9 +282,11 @@ fn material_sources(
         Material::ElectrumWallet(w) => electrum_wallet_sources(ctx, w, sink)?,
         Material::ExtendedPrivate { keys } => xprv_sources(ctx, keys, sink)?,
         Material::ExtendedPublic { keys } => xpub_list_sources(keys, sink)?,
-        Material::Descriptors(items) => {
-            sha256_hex(plain::descriptor_sources(items, sink)?.join("\n").as_bytes())
-        }
+        Material::Descriptors(items) => sha256_hex(
+            plain::descriptor_sources(items, sink)?
+                .join("\n")
+                .as_bytes(),
+        ),
         Material::Wif(keys) => sha256_hex(&plain::wif_sources(keys, sink)?),
         Material::Addresses(items) => {
             sha256_hex(plain::address_sources(items, sink)?.join("\n").as_bytes())
@@ -298,7 +304,11 @@ fn seed_sources(ctx: &Ctx<'_>, seed: &[u8], sink: &mut Sink) -> Result<Fingerpri
 
 /// Master xprvs: every layout (BIP32 and Electrum standard/segwit); deeper xprvs: their
 /// receive and change chains as an account key.
-fn xprv_sources(ctx: &Ctx<'_>, keys: &[ExtendedPrivateKey], sink: &mut Sink) -> Result<String, Error> {
+fn xprv_sources(
+    ctx: &Ctx<'_>,
+    keys: &[ExtendedPrivateKey],
+    sink: &mut Sink,
+) -> Result<String, Error> {
     let mut fps = Vec::new();
     for k in keys {
         let xprv = Xpriv::from_str(k.xprv.expose_secret()).map_err(|e| Error::Invalid {

@@ -3,7 +3,7 @@
 
 use crate::{
     catalogue::ScriptType,
-    material::{DescriptorItem, ExtendedPublicKey, KeyOrigin, WifKey, AddressItem},
+    material::{AddressItem, DescriptorItem, ExtendedPublicKey, KeyOrigin, WifKey},
     slip132::ScriptHint,
     Error,
 };
@@ -39,14 +39,20 @@ pub(crate) fn xpub_sources(k: &ExtendedPublicKey, name: &str, out: &mut Sink) ->
             let key = format!("{origin}{}/{chain}/*", k.xpub);
             let Some(text) = s.wrap(&key) else { continue };
             let label = format!("{name}/{}/{chain}/{}", k.line, s.name());
-            out.push(name, plain_source(label, checked_descriptor(&text)?, chain == 1));
+            out.push(
+                name,
+                plain_source(label, checked_descriptor(&text)?, chain == 1),
+            );
         }
     }
     Ok(())
 }
 
 /// Public descriptors (multipath split into receive/change); returns their texts.
-pub(crate) fn descriptor_sources(items: &[DescriptorItem], out: &mut Sink) -> Result<Vec<String>, Error> {
+pub(crate) fn descriptor_sources(
+    items: &[DescriptorItem],
+    out: &mut Sink,
+) -> Result<Vec<String>, Error> {
     let mut texts = Vec::new();
     for item in items {
         let singles = if item.descriptor.is_multipath() {
@@ -95,7 +101,10 @@ pub(crate) fn wif_sources(keys: &[WifKey], out: &mut Sink) -> Result<Vec<u8>, Er
         };
         for (name, text) in texts {
             let label = format!("wif/{}/{name}", k.line);
-            out.push("wif", plain_source(label, checked_descriptor(&text)?, false));
+            out.push(
+                "wif",
+                plain_source(label, checked_descriptor(&text)?, false),
+            );
         }
     }
     Ok(pubs)
