@@ -235,7 +235,7 @@ impl Case {
         let path = dir.join(CASE_FILE);
         if !path.is_file() {
             return Err(Error::NotFound {
-                path: path.clone(),
+                path,
                 detail: "the directory holds no case.sqlite (create one with `custos case new`)",
             });
         }
@@ -308,7 +308,7 @@ impl Case {
             return Err(Error::CaseIdMismatch {
                 path: case.path.clone(),
                 expected: case_id.to_string(),
-                found: case.info.case_id.clone(),
+                found: case.info.case_id,
             });
         }
         Ok(case)

@@ -179,7 +179,7 @@ impl Lab {
                 serde_json::from_str(&t).map_err(|e| Error::data_syntax(&state_path, e))?;
             if saved.scenario_name != sc.name {
                 return Err(Error::Data {
-                    path: data_dir.clone(),
+                    path: data_dir,
                     detail: format!("holds scenario {}, not {}", saved.scenario_name, sc.name),
                 });
             }
@@ -193,7 +193,7 @@ impl Lab {
             let mut st = ChainState::open(&data_dir, params, cfg.min_relay_sat_per_kvb)?;
             if st.index.tip_height() != 0 {
                 return Err(Error::Data {
-                    path: data_dir.clone(),
+                    path: data_dir,
                     detail: "holds a chain but no lab-state.json".into(),
                 });
             }

@@ -440,7 +440,7 @@ fn load_wallet(
             let m = keys::bip39_master(&phrase, &passphrase).map_err(|e| werr(&w.id, e))?;
             mat.mnemonic = Some(SecretString::new(phrase.trim().to_string()));
             if w.passphrase_file.is_some() {
-                mat.passphrase = Some(SecretString::new(passphrase.clone()));
+                mat.passphrase = Some(SecretString::new(passphrase));
             }
             master_from(m)?
         }
