@@ -74,13 +74,11 @@ fn line_kind(l: &str) -> LineKind {
         .strip_prefix("0x")
         .or_else(|| l.strip_prefix("0X"))
         .unwrap_or(l);
-    let all_hex = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if l.len() == 42 && hex.len() == 40 {
         LineKind::Address
-    } else if hex.len() == 64 && all_hex {
-        LineKind::Key
     } else if hex.len() == 64 && !l.contains(char::is_whitespace) {
-        LineKind::Key // reported as a malformed key below
+        // 64 characters in one token: a private key (a malformed one is reported as such)
+        LineKind::Key
     } else {
         LineKind::Words
     }
