@@ -277,7 +277,7 @@ pub fn rate_of(fee: Amount, vsize: Vsize) -> Option<FeeRate> {
 /// x-only keys) into `(k, n)`.
 pub fn parse_multi_a(script: &Script) -> Option<(u16, u16)> {
     let ins: Vec<Instruction> = script.instructions().collect::<Result<_, _>>().ok()?;
-    if ins.len() < 4 || ins.len() % 2 != 0 {
+    if ins.len() < 4 || !ins.len().is_multiple_of(2) {
         return None;
     }
     let n = (ins.len() - 2) / 2;
