@@ -22,7 +22,8 @@ use custos_tx::{
     plan::MAX_STANDARD_WEIGHT,
     psbt_io::{to_base64, write_new},
     spend::{
-        build_custody_spend, custody_utxo, next_change_index, Destination, PayAmount, SpendParams,
+        build_custody_spend, custody_utxo_in, next_change_index, Destination, PayAmount,
+        SpendParams,
     },
     weight::FeeRate,
 };
@@ -204,7 +205,7 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
     let utxos = inventory
         .utxos
         .iter()
-        .map(|u| custody_utxo(&inventory, u, &custody))
+        .map(|u| custody_utxo_in(&inventory, u, &custody))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::input)?;
     let change_index = a.change_index.unwrap_or_else(|| {

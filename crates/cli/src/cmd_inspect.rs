@@ -431,6 +431,7 @@ fn custody_watch_only(p: &CustodyPolicy, network: Network) -> CmdResult<WatchOnl
             source("custody/receive", &p.receive_descriptor, false),
             source("custody/change", &p.change_descriptor, true),
         ],
+        coverage: None,
     })
 }
 

@@ -3,7 +3,9 @@
 //! a self-contained HTML report.
 
 use custos_lab::{Lab, LabConfig};
-use custos_testkit::{custos_bin, run};
+use custos_testkit::{custos_bin, new_case, run};
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn refuses_malformed_material_with_exit_2_naming_kind_and_fault() {
@@ -279,7 +281,7 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
 fn a_gap_of_zero_is_an_input_error_not_a_gap_of_one() {
     let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
     for flag in ["--gap", "--change-gap"] {
-        let (code, _, err) = run(custos().args([
+        let (code, _, err) = run(custos_bin!().args([
             "--network",
             "regtest",
             "inspect",
@@ -372,7 +374,7 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
-    new_case(&case);
+    new_case(custos_bin!(), &case, "LAB-1");
     let dir = custos_lab::fixtures_dir().join("lab/seized-mixed");
     let seed_watch = tmp.path().join("seed-watch-only.json");
     let (code, _, err) = run(signer().args([
@@ -387,7 +389,7 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     ]));
     assert_eq!(code, 0, "{err}");
     let inspect = |input: &Path, extra: &[&str]| {
-        let mut c = custos();
+        let mut c = custos_bin!();
         c.env_remove("CUSTOS_NO_PROGRESS").args([
             "--case",
             case.to_str().unwrap(),
@@ -419,7 +421,7 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     assert!(out.contains("only one server was asked"), "{out}");
 
     let page = tmp.path().join("report.html");
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--case",
         case.to_str().unwrap(),
         "inspect",
@@ -447,7 +449,7 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     let section = section.split("<h2>").next().unwrap();
     assert_eq!(section.matches("<tr>").count(), 3, "header + 2 materials");
 
-    let (code, _, err) = run(custos().args([
+    let (code, _, err) = run(custos_bin!().args([
         "--case",
         case.to_str().unwrap(),
         "case",

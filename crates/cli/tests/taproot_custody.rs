@@ -239,7 +239,7 @@ fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf()
 
     // The custody wallet inspected like any other material (issue 10 item 1, watch and
     // inspection): its policy file finds exactly the swept coin, SPV-verified.
-    let out = ok(custos().args([
+    let out = ok(custos_bin!().args([
         "--json",
         "--network",
         "regtest",

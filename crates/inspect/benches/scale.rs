@@ -100,6 +100,7 @@ fn watch() -> WatchOnly {
             account: None,
             wallets: vec![],
         }],
+        coverage: None,
     }
 }
 

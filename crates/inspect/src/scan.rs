@@ -1654,6 +1654,7 @@ mod tests {
                 account: None,
                 wallets: vec![],
             }],
+            coverage: None,
         };
         for (gap_receive, gap_change) in [(0, 10), (20, 0)] {
             let opts = ScanOptions {

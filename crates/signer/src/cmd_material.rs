@@ -11,6 +11,7 @@ use std::{fs::OpenOptions, io::Write, path::PathBuf};
 use crate::cmd_eth::NetworkArg;
 use crate::secrets::{read_material, read_passphrase, read_password};
 use clap::{Args, Subcommand};
+use custos_core::Network;
 use custos_keys::{
     bip39_corrections, classify, master_fingerprint, unlock, watch_only, Catalogue, CustomPath,
     Material, WatchOnlyOptions,
@@ -63,8 +64,9 @@ pub struct WatchOnlyArgs {
     /// Ask for the passphrase on a no-echo prompt.
     #[arg(long)]
     passphrase_prompt: bool,
-    /// File holding the password of a storage-encrypted Electrum wallet file (one trailing
-    /// newline removed). Without it, an encrypted wallet file asks on a no-echo prompt.
+    /// File holding the password of a storage-encrypted Electrum wallet file or of an Ethereum
+    /// keystore (`--network ethereum`); one trailing newline removed. Without it, an encrypted
+    /// file asks on a no-echo prompt.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
     /// Accept an empty `--passphrase-file` as "no passphrase" (otherwise an empty file is an
@@ -98,9 +100,6 @@ pub struct WatchOnlyArgs {
     /// Electrum seeds).
     #[arg(long, default_value_t = 100)]
     hardened_window: u32,
-    /// Keystore password file (`--network ethereum` with a keystore; else a no-echo prompt).
-    #[arg(long, value_name = "FILE")]
-    password_file: Option<PathBuf>,
     /// Output file (refuses to overwrite).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -227,7 +226,7 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
                 text,
                 passphrase,
                 password_file: a.password_file.as_deref(),
-                accounts: a.accounts,
+                accounts: a.accounts.unwrap_or(5),
                 paths: &a.paths,
                 out: &a.out,
             };

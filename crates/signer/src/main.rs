@@ -16,8 +16,8 @@ use custos_core::exit::{Classify, ExitClass};
 #[macro_use]
 mod out;
 mod cmd_ceremony;
-mod cmd_eth;
 mod cmd_disposal;
+mod cmd_eth;
 mod cmd_key;
 mod cmd_material;
 mod cmd_sign;

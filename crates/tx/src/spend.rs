@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::{
     build::{
-        address_of, anti_fee_sniping_lock_time, fill_output, kind_counts, funding_tx_hex, parse_prevout_with, psbt_for,
-        unsigned_tx, utxo_descriptor, SweepUtxo,
+        address_of, anti_fee_sniping_lock_time, fill_output, funding_tx_hex, kind_counts,
+        parse_prevout_with, psbt_for, unsigned_tx, utxo_descriptor, SweepUtxo,
     },
     checks::dust_limit,
     custody::{Custody, CHANGE, RECEIVE},
@@ -211,12 +211,22 @@ fn custody_kind(d: &Descriptor<DefiniteDescriptorKey>) -> Option<InputKind> {
 /// Parses an inventory UTXO of the custody wallet: checks its funding transaction, finds its
 /// place in the policy from its descriptor's key origins and takes the policy's descriptor there
 /// (which must produce the UTXO's script).
-pub fn custody_utxo(
+pub fn custody_utxo(u: &InventoryUtxo, custody: &Custody) -> Result<SweepUtxo> {
+    custody_utxo_with(u, &u.prev_tx, custody)
+}
+
+/// [`custody_utxo`] for a UTXO of either inventory version (its funding transaction inline, or
+/// stored once in the inventory's `transactions`).
+pub fn custody_utxo_in(
     inventory: &Inventory,
     u: &InventoryUtxo,
     custody: &Custody,
 ) -> Result<SweepUtxo> {
-    let (outpoint, txout, prev_tx) = parse_prevout_with(u, funding_tx_hex(inventory, u)?)?;
+    custody_utxo_with(u, funding_tx_hex(inventory, u)?, custody)
+}
+
+fn custody_utxo_with(u: &InventoryUtxo, prev_tx_hex: &str, custody: &Custody) -> Result<SweepUtxo> {
+    let (outpoint, txout, prev_tx) = parse_prevout_with(u, prev_tx_hex)?;
     let bad = |reason: String| Error::Utxo {
         outpoint: u.outpoint.clone(),
         reason,

@@ -14,11 +14,11 @@ use super::EthError;
 /// Chain id anvil uses by default (and the lab keeps).
 pub const ANVIL_CHAIN_ID: u64 = 31337;
 /// Seconds between two blocks of a lab chain.
-pub const BLOCK_INTERVAL_SECS: u64 = 12;
+pub(crate) const BLOCK_INTERVAL_SECS: u64 = 12;
 /// Wei every anvil dev account holds at genesis (`--balance 10000`, in ether).
-pub const DEV_ACCOUNT_ETHER: u64 = 10_000;
+pub(crate) const DEV_ACCOUNT_ETHER: u64 = 10_000;
 /// How many dev accounts the lab asks anvil for.
-pub const DEV_ACCOUNTS: u32 = 10;
+pub(crate) const DEV_ACCOUNTS: u32 = 10;
 
 /// A running anvil node owned by this process.
 #[derive(Debug)]
