@@ -281,7 +281,7 @@ impl<S: Read + Write + Socket> Connection<S> {
         p.missing -= 1;
         let total = p.answers.len();
         let done = p.done();
-        if total > PROGRESS_EVERY && done % PROGRESS_EVERY == 0 {
+        if total > PROGRESS_EVERY && done.is_multiple_of(PROGRESS_EVERY) {
             (p.progress)(done, total);
         }
         Ok(())
