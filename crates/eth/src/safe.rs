@@ -202,6 +202,19 @@ pub fn admin_selectors() -> [([u8; 4], &'static str); 8] {
     ]
 }
 
+/// Concatenates owners' 65-byte signatures in ascending owner order, as
+/// `Safe.checkNSignatures` requires; a duplicate owner is an error.
+pub fn combine_signatures(mut sigs: Vec<(Address, [u8; 65])>) -> Result<Vec<u8>> {
+    sigs.sort_by_key(|(owner, _)| *owner);
+    if let Some(w) = sigs.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(Error::malformed(
+            "safe signatures",
+            format!("owner {} signed twice", w[0].0.to_checksum(None)),
+        ));
+    }
+    Ok(sigs.iter().flat_map(|(_, s)| s.iter().copied()).collect())
+}
+
 /// `execTransaction` call data with the owners' signatures (sorted by owner address, as the
 /// Safe requires), for the online side's `custos eth safe execute`.
 pub fn exec_calldata(tx: &SafeTx, signatures: Vec<u8>) -> Vec<u8> {
@@ -299,6 +312,16 @@ mod tests {
                 .parse::<B256>()
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn signatures_are_combined_in_ascending_owner_order() {
+        let a = address!("00000000000000000000000000000000000000aa");
+        let b = address!("00000000000000000000000000000000000000bb");
+        let out = combine_signatures(vec![(b, [2u8; 65]), (a, [1u8; 65])]).unwrap();
+        assert_eq!(out.len(), 130);
+        assert_eq!((out[0], out[65]), (1, 2));
+        assert!(combine_signatures(vec![(a, [1u8; 65]), (a, [2u8; 65])]).is_err());
     }
 
     #[test]

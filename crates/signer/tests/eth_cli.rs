@@ -2,7 +2,7 @@
 //! real binary: refusals exit 1 naming the transaction and field, nothing is written when
 //! refused, secrets never appear in any output, and `cast` (npm @foundry-rs/cast-linux-amd64,
 //! fixtures/eth/tools) decodes each signed transaction to the fields the signer showed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::{
     path::{Path, PathBuf},

@@ -224,7 +224,8 @@ impl Keystore {
     /// Decrypts the private key. A MAC mismatch is [`EthKeyError::WrongPassword`] and nothing
     /// more. Returns the key and its address (checked against the file's `address` field).
     pub fn decrypt(&self, password: &SecretString) -> Result<(SecretBytes, Address), EthKeyError> {
-        let mut dk = vec![0u8; self.dklen];
+        // zeroized on every path out, errors included
+        let mut dk = zeroize::Zeroizing::new(vec![0u8; self.dklen]);
         let pw = password.expose_secret().as_bytes();
         match self.kdf {
             Kdf::Scrypt { log_n, r, p } => {
@@ -248,13 +249,12 @@ impl Keystore {
             .zip(self.mac.iter())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if diff != 0 {
-            dk.zeroize();
             return Err(EthKeyError::WrongPassword);
         }
         let mut key = self.ciphertext.clone();
         let mut cipher = ctr::Ctr128BE::<aes::Aes128>::new(dk[..16].into(), (&self.iv).into());
         cipher.apply_keystream(&mut key);
-        dk.zeroize();
+        drop(dk);
         let key = Secret::new(key);
         let address = address_of_key(key.expose_secret())
             .map_err(|f| bad(format!("the decrypted value is {f}")))?;
