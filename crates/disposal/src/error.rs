@@ -32,7 +32,7 @@ pub enum Error {
         /// The order id.
         order: String,
         /// The cause.
-        source: custos_ceremony::Error,
+        source: Box<custos_ceremony::Error>,
     },
     /// The used-orders journal is malformed.
     #[error("used-orders journal {path} line {line}: {reason}")]

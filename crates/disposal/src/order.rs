@@ -308,7 +308,7 @@ impl DisposalOrder {
         let signature = bip322::sign_simple_p2wpkh(secp, key, self.canonical_text().as_bytes())
             .map_err(|source| Error::Signature {
                 order: self.order_id.clone(),
-                source,
+                source: Box::new(source),
             })?;
         self.signatures.push(OrderSignature {
             address: address.clone(),

@@ -763,15 +763,15 @@ fn record_histories(
 /// `beyond` slot is not).
 fn settle_duplicates(slots: &mut [Slot]) {
     let mut first: HashMap<ScriptBuf, usize> = HashMap::new();
-    for i in 0..slots.len() {
-        if slots[i].beyond {
-            slots[i].duplicate_of = None;
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if slot.beyond {
+            slot.duplicate_of = None;
             continue;
         }
-        slots[i].duplicate_of = match first.get(&slots[i].script) {
+        slot.duplicate_of = match first.get(&slot.script) {
             Some(&f) => Some(f),
             None => {
-                first.insert(slots[i].script.clone(), i);
+                first.insert(slot.script.clone(), i);
                 None
             }
         };

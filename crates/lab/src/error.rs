@@ -115,7 +115,7 @@ pub enum Error {
     },
     /// The Ethereum lab (anvil) failed.
     #[error("ethereum lab: {0}")]
-    Eth(#[from] crate::eth::EthError),
+    Eth(Box<crate::eth::EthError>),
     /// A running lab could not be reached or answered with an error.
     #[error("control: {0}")]
     Control(String),
@@ -168,6 +168,12 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<crate::eth::EthError> for Error {
+    fn from(e: crate::eth::EthError) -> Self {
+        Error::Eth(Box::new(e))
     }
 }
 
