@@ -35,6 +35,13 @@ if [ ! -x "$eth_tools/node_modules/.bin/anvil" ] || [ ! -x "$eth_tools/node_modu
   (cd "$eth_tools" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
+# Independent checkers the tests run (PyPI): embit (custody-spend PSBTs), shamir-mnemonic (SLIP-39).
+if ! python3 -c "import embit, shamir_mnemonic" 2>/dev/null; then
+  echo "install-deps: pip install embit shamir-mnemonic" >&2
+  python3 -m pip install --quiet --disable-pip-version-check embit==0.8.0 shamir-mnemonic==0.3.0 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages embit==0.8.0 shamir-mnemonic==0.3.0
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust (rustup) >= 1.94.1 first" >&2
   exit 3
