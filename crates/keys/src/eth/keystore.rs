@@ -7,12 +7,12 @@
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use alloy_primitives::{keccak256, Address};
-use bitcoin::hashes::{hmac, sha256, Hash, HashEngine};
 use custos_core::{secret::SecretBytes, Secret, SecretString};
 use serde::Deserialize;
 use zeroize::Zeroize;
 
 use super::{address::parse_address, derive::address_of_key, EthKeyError};
+use crate::pbkdf2::pbkdf2_hmac_sha256;
 
 /// Largest scrypt working memory accepted (128 · r · n bytes).
 pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
@@ -276,29 +276,6 @@ impl Keystore {
 pub fn looks_like_keystore(text: &str) -> bool {
     let t = text.trim_start_matches('\u{feff}').trim_start();
     t.starts_with('{') && (t.contains("\"crypto\"") || t.contains("\"Crypto\""))
-}
-
-/// PBKDF2-HMAC-SHA256 filling `out` (any length).
-pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
-    let keyed = hmac::HmacEngine::<sha256::Hash>::new(password);
-    for (block, chunk) in out.chunks_mut(32).enumerate() {
-        let mut e = keyed.clone();
-        e.input(salt);
-        e.input(&(block as u32 + 1).to_be_bytes());
-        let mut u = hmac::Hmac::<sha256::Hash>::from_engine(e).to_byte_array();
-        let mut t = u;
-        for _ in 1..rounds {
-            let mut e = keyed.clone();
-            e.input(&u);
-            u = hmac::Hmac::<sha256::Hash>::from_engine(e).to_byte_array();
-            for (a, b) in t.iter_mut().zip(u.iter()) {
-                *a ^= b;
-            }
-        }
-        chunk.copy_from_slice(&t[..chunk.len()]);
-        u.zeroize();
-        t.zeroize();
-    }
 }
 
 #[cfg(test)]

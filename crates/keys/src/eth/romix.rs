@@ -5,7 +5,7 @@
 
 use zeroize::Zeroize;
 
-use super::keystore::pbkdf2_hmac_sha256;
+use crate::pbkdf2::pbkdf2_hmac_sha256;
 
 /// Salsa20/8 core on 16 words, in place (RFC 7914 section 3).
 fn salsa20_8(b: &mut [u32; 16]) {
