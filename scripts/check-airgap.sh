@@ -5,10 +5,13 @@
 #      cargo build --release --locked -p custos-signer
 #    (so feature unification from other workspace members does not hide or add anything).
 # 2. Fails if `cargo tree -p custos-signer -e normal` lists any forbidden crate.
-# 3. Fails if the release binary's strings name any of them.
+# 3. Fails if the built binary's strings name any of them, or it imports socket functions.
 #
-# Usage: scripts/check-airgap.sh [--skip-build] [--manifest-path PATH]
+# Usage: scripts/check-airgap.sh [--skip-build] [--profile release|dev] [--manifest-path PATH]
 #   --skip-build     only check the dependency tree (used by the script's own negative test)
+#   --profile dev    build `-p custos-signer` in the dev profile instead (scripts/test.sh: it reuses the
+#                    test build's dependencies; the binary is still built for the signer alone, and its
+#                    panic locations name every linked crate, so the strings check is stricter)
 #   --manifest-path  check another workspace (used by the negative test on a scratch copy)
 set -euo pipefail
 
@@ -18,11 +21,14 @@ FORBIDDEN=(electrum-client reqwest hyper hyper-util tokio mio socket2 rustls rus
            tungstenite tokio-tungstenite h2 http-body)
 
 skip_build=0
+profile=release
 manifest=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-build) skip_build=1 ;;
     --manifest-path) manifest=(--manifest-path "$2"); shift ;;
+    --profile) profile="$2"; shift
+      case "$profile" in release|dev) ;; *) echo "check-airgap: --profile is release or dev" >&2; exit 2 ;; esac ;;
     *) echo "check-airgap: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -46,13 +52,14 @@ if printf '%s\n' "$names" | grep -q '^alloy-transport'; then
 fi
 
 if [ "$skip_build" = 0 ]; then
-  cargo build "${manifest[@]}" --release --locked -p custos-signer
+  cargo build "${manifest[@]}" --profile "$profile" --locked -p custos-signer
   target_dir=$(cargo metadata "${manifest[@]}" --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  bin="$target_dir/release/custos-signer"
-  [ -x "$bin" ] || { echo "check-airgap: release binary $bin not found" >&2; exit 3; }
+  outdir=release; [ "$profile" = dev ] && outdir=debug
+  bin="$target_dir/$outdir/custos-signer"
+  [ -x "$bin" ] || { echo "check-airgap: binary $bin not found" >&2; exit 3; }
   hits=$(strings -n 6 "$bin" | grep -E -o '(electrum[-_]client|reqwest|hyper[-_:]|tokio[-_:]|mio[-_:]|socket2|rustls|alloy[-_]provider|alloy[-_]transport)' | sort -u || true)
   if [ -n "$hits" ]; then
-    echo "check-airgap: FAIL: the release binary names networking crates:" >&2
+    echo "check-airgap: FAIL: the $profile binary names networking crates:" >&2
     printf '  %s\n' $hits >&2
     fail=1
   fi
@@ -60,7 +67,7 @@ if [ "$skip_build" = 0 ]; then
   if command -v nm >/dev/null; then
     socks=$(nm -D --undefined-only "$bin" 2>/dev/null | awk '{print $NF}' | grep -E '^(socket|connect|bind|listen|accept4?|getaddrinfo)(@|$)' || true)
     if [ -n "$socks" ]; then
-      echo "check-airgap: FAIL: the release binary imports socket functions: $socks" >&2
+      echo "check-airgap: FAIL: the $profile binary imports socket functions: $socks" >&2
       fail=1
     fi
   fi

@@ -47,9 +47,3 @@ if ! command -v cargo >/dev/null; then
   exit 3
 fi
 
-# Ethereum checks: cast (decodes the signer's transactions) and the Safe artifacts, from npm,
-# pinned in fixtures/eth/tools/package-lock.json.
-if [ ! -x "$(dirname "$0")/../fixtures/eth/tools/node_modules/.bin/cast" ]; then
-  echo "install-deps: npm ci in fixtures/eth/tools (cast, @safe-global/safe-contracts)" >&2
-  (cd "$(dirname "$0")/../fixtures/eth/tools" && npm ci --no-audit --no-fund >/dev/null)
-fi

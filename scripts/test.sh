@@ -2,7 +2,7 @@
 # scripts/test.sh — the one test command. On a fresh machine it first installs what is missing
 # (Debian packages for Bitcoin Core's kernel), then runs, in order:
 #   cargo fmt --check, cargo clippy -D warnings, cargo test --workspace,
-#   scripts/check-airgap.sh (release build of the signer) and its negative test,
+#   scripts/check-airgap.sh (the signer built alone, dev profile) and its negative test,
 #   and the fuzz step: every fuzz corpus replayed, then each target fuzzed for a few seconds
 #   (CUSTOS_FUZZ_SECONDS, default 8; 12 targets, about 2 minutes with the build).
 # Environment: CUSTOS_REQUIRE_LIVE=1 makes a missing live dependency fail tests instead of skipping.
@@ -29,7 +29,7 @@ log "cargo test --workspace"
 cargo test --workspace --locked
 
 log "air gap: scripts/check-airgap.sh"
-scripts/check-airgap.sh
+scripts/check-airgap.sh --profile dev
 
 log "air gap negative test: scripts/test-check-airgap.sh"
 scripts/test-check-airgap.sh

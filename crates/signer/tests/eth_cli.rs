@@ -1,7 +1,7 @@
 //! `custos-signer eth sign|safe-sign` and `material --network ethereum` end to end through the
 //! real binary: refusals exit 1 naming the transaction and field, nothing is written when
 //! refused, secrets never appear in any output, and `cast` (npm @foundry-rs/cast-linux-amd64,
-//! fixtures/eth/tools) decodes each signed transaction to the fields the signer showed.
+//! tools/eth) decodes each signed transaction to the fields the signer showed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::{
@@ -123,16 +123,16 @@ fn seed_file(d: &Path) -> PathBuf {
     p
 }
 
-/// The cast binary from fixtures/eth/tools (npm), or None (then the live check is skipped,
+/// The cast binary from tools/eth (npm, scripts/install-deps.sh), or None (then the live check is skipped,
 /// unless CUSTOS_REQUIRE_LIVE=1 makes a missing cast a failure).
 fn cast() -> Option<PathBuf> {
-    let p = fixtures().join("tools/node_modules/.bin/cast");
+    let p = fixtures().join("../../tools/eth/node_modules/.bin/cast");
     if p.exists() {
         return Some(p);
     }
     assert!(
         std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
-        "cast is missing (npm install in fixtures/eth/tools) and CUSTOS_REQUIRE_LIVE=1"
+        "cast is missing (scripts/install-deps.sh: npm ci in tools/eth) and CUSTOS_REQUIRE_LIVE=1"
     );
     eprintln!("skipping the cast cross-check: {} missing", p.display());
     None
