@@ -262,7 +262,7 @@ pub fn handshake(
         detail,
         retryable: false,
     };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let ca = match trust {
         TlsTrust::CaRoots => {
             let roots = RootCertStore {

@@ -92,7 +92,7 @@ fn start_tls_server(certs: Vec<Cert>) -> TlsServer {
         .map(|c| {
             Arc::new(
                 ServerConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::aws_lc_rs::default_provider(),
+                    rustls::crypto::ring::default_provider(),
                 ))
                 .with_safe_default_protocol_versions()
                 .unwrap()
