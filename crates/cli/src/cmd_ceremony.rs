@@ -253,7 +253,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     }));
     let event = app.record(
         case.as_mut(),
-        EventDraft::new("ceremony.assembled", payload.clone()),
+        EventDraft::new(custos_case::kinds::CEREMONY_ASSEMBLED, payload.clone()),
         artifacts,
     )?;
 
