@@ -10,6 +10,11 @@ pub const INSPECT_SCAN: &str = "inspect.scan";
 pub const TRACE_RUN: &str = "trace.run";
 /// The custody wallet was assembled (`custos ceremony assemble`).
 pub const CEREMONY_ASSEMBLED: &str = "ceremony.assembled";
+/// A ceremony transcript was imported (`custos ceremony import-transcript`); each of its
+/// entries is recorded before it as `signer.<step>` ([`SIGNER_STEP_PREFIX`]).
+pub const CEREMONY_TRANSCRIPT_IMPORTED: &str = "ceremony.transcript_imported";
+/// Prefix of the kinds of imported keyholder transcript steps (`signer.ceremony.verified`…).
+pub const SIGNER_STEP_PREFIX: &str = "signer.";
 /// A sweep into custody was built (`custos sweep build`).
 pub const SWEEP_BUILD: &str = "sweep.build";
 /// Signed PSBTs were combined (`custos psbt combine`).
@@ -38,12 +43,13 @@ pub const CASE_COUNTERSIGNED: &str = "case.countersigned";
 /// The case was exported (`custos case export`).
 pub const CASE_EXPORTED: &str = "case.exported";
 
-/// Every kind above (for documentation and checks).
+/// Every kind above but the `signer.*` steps (for documentation and checks).
 pub const ALL: &[&str] = &[
     CASE_CREATED,
     INSPECT_SCAN,
     TRACE_RUN,
     CEREMONY_ASSEMBLED,
+    CEREMONY_TRANSCRIPT_IMPORTED,
     SWEEP_BUILD,
     PSBT_COMBINE,
     PSBT_FINALIZE,
