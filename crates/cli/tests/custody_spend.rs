@@ -607,6 +607,7 @@ fn bsms_first_address(policy: &Path) -> String {
 /// One re-custody step: `custody spend --to-policy TO` of the single UTXO in `inv`, refused by a
 /// keyholder's signer without `--to-policy`, signed by keyholders 0 and 2 with it, combined,
 /// finalized, mined. Returns the new coin's value after checking amount and address exactly.
+#[allow(clippy::too_many_arguments)]
 fn recustody(
     b: &Bins,
     d: &Path,

@@ -34,8 +34,16 @@ fn authority_add_checks_each_proof_and_keyholders_refuse_a_hand_edited_authority
 
     // never over an existing file
     let (code, _, err) = run(b.custos().args([
-        "--network", "regtest", "disposal", "authority", "add", "--policy",
-        s(&wallet.policy), s(&auth.record), "--out", s(&policy),
+        "--network",
+        "regtest",
+        "disposal",
+        "authority",
+        "add",
+        "--policy",
+        s(&wallet.policy),
+        s(&auth.record),
+        "--out",
+        s(&policy),
     ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already exists"), "{err}");
@@ -50,11 +58,22 @@ fn authority_add_checks_each_proof_and_keyholders_refuse_a_hand_edited_authority
     std::fs::write(&forged_file, forged.to_string()).unwrap();
     let out = d.join("forged-policy.json");
     let (code, _, err) = run(b.custos().args([
-        "--network", "regtest", "disposal", "authority", "add", "--policy",
-        s(&wallet.policy), s(&forged_file), "--out", s(&out),
+        "--network",
+        "regtest",
+        "disposal",
+        "authority",
+        "add",
+        "--policy",
+        s(&wallet.policy),
+        s(&forged_file),
+        "--out",
+        s(&out),
     ]));
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&auth.address) && err.contains("does not verify"), "{err}");
+    assert!(
+        err.contains(&auth.address) && err.contains("does not verify"),
+        "{err}"
+    );
     assert!(!out.exists(), "nothing written");
 
     // an authority added by hand (no proof): the keyholder's signer refuses the policy
@@ -65,7 +84,10 @@ fn authority_add_checks_each_proof_and_keyholders_refuse_a_hand_edited_authority
     std::fs::write(&hand_file, hand.to_string()).unwrap();
     let (code, out, err) = verify(&hand_file);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains(&other.address) && err.contains("no proof of possession"), "{err}");
+    assert!(
+        err.contains(&other.address) && err.contains("no proof of possession"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -85,9 +107,10 @@ fn malformed_order_exits_2_naming_the_file() {
     for (name, text) in cases {
         let f = d.join(name);
         std::fs::write(&f, text).unwrap();
-        let (code, _, err) = run(b.custos().args([
-            "disposal", "order", "verify", s(&f), "--policy", s(&policy),
-        ]));
+        let (code, _, err) =
+            run(b
+                .custos()
+                .args(["disposal", "order", "verify", s(&f), "--policy", s(&policy)]));
         assert_eq!(code, 2, "{name}: {err}");
         assert!(err.contains(name), "{name}: {err}");
     }

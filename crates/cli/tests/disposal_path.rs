@@ -48,6 +48,7 @@ fn broadcast_and_confirm(b: &Bins, case: &Path, lab: &Lab, file: &Path) -> Strin
 /// Order written and signed, custody spend built, signed by keyholders 0 and 2, combined and
 /// finalized, all recorded in the case; returns the final transaction file and the spend's
 /// summary.
+#[allow(clippy::too_many_arguments)]
 fn dispose(
     b: &Bins,
     d: &Path,
