@@ -34,9 +34,9 @@ use crate::{Case, Error};
 /// Format tag of checkpoint files.
 pub const FORMAT: &str = "custos-checkpoint-v1";
 /// Ledger event of an examiner's checkpoint signature.
-pub const EVENT_CHECKPOINT: &str = "case.checkpoint";
+pub const EVENT_CHECKPOINT: &str = crate::kinds::CASE_CHECKPOINT;
 /// Ledger event of a supervisor's countersignature.
-pub const EVENT_COUNTERSIGN: &str = "case.countersigned";
+pub const EVENT_COUNTERSIGN: &str = crate::kinds::CASE_COUNTERSIGNED;
 
 const TABLE: &str = "CREATE TABLE IF NOT EXISTS checkpoints (
     seq       INTEGER NOT NULL,

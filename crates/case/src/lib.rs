@@ -11,6 +11,7 @@
 //! - a **cache** of chain data, so a re-run or a report works offline;
 //! - [`checkpoint`]: ledger heads signed by the examiner and countersigned by a supervisor
 //!   (BIP-322), checked by `verify` against the chain;
+//! - [`kinds`]: the ledger event kinds, shared by the commands that write and the readers;
 //! - [`timeline`]: the custody-to-remittance timeline, valuation and disposal report sections;
 //! - [`report`]: the self-contained HTML report and the JSONL export.
 //!
@@ -27,6 +28,7 @@
 pub mod checkpoint;
 pub mod error;
 pub mod export;
+pub mod kinds;
 pub mod report;
 mod schema;
 mod store;

@@ -195,7 +195,7 @@ impl Case {
             examiner.as_str(),
             command,
             EventDraft::new(
-                "case.created",
+                crate::kinds::CASE_CREATED,
                 serde_json::json!({
                     "case_id": case_id.as_str(),
                     "examiner": examiner.as_str(),

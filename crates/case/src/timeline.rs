@@ -3,15 +3,17 @@
 //! balances seized / in custody / disposed — plus the report sections built on it (timeline,
 //! valuation, disposal, checkpoints). Pure functions over the ledger events.
 //!
-//! Milestones (docs/formats.md, "Timeline"):
+//! Event kinds are the constants of [`crate::kinds`], which the commands that write them use
+//! too. Milestones (docs/formats.md, "Timeline"):
 //! - *seizure*: the case opening (`case.created`);
 //! - *custody*: the first `tx.confirmed` after a `sweep.build` — the 24-hour clock starts here;
-//! - *remittance*: a `disposal.remitted` event, else the first `tx.confirmed` after a disposal
-//!   or custody-spend event (`disposal.*`, `custody.spend*`).
+//! - *remittance*: the first `tx.confirmed` of a `custody.spend` that pays outside custody
+//!   (`disposed_sat > 0`), matched by txid.
 //!
-//! Balances: seized = `confirmed_sat` of the first `inspect.scan`; in custody = the latest
-//! confirmed sweep's `total_to_custody_sat` less what was disposed; disposed = the `amount_sat`
-//! of disposal / custody-spend events.
+//! Balances: seized = `confirmed_sat` of the first `inspect.scan`; disposed = the
+//! `disposed_sat` of confirmed custody spends; in custody = the latest confirmed sweep's
+//! `total_to_custody_sat` less what confirmed custody spends paid out and in fees (a
+//! re-custody's output stays in custody).
 
 use std::fmt::Write as _;
 
@@ -21,6 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::checkpoint::CheckpointReport;
+use crate::kinds;
 use crate::report::{escape, table, Section};
 
 /// The disposal target: 24 hours from custody to remittance.
@@ -83,8 +86,35 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// A step out of custody: a disposal order or authority event, or a custody spend.
 fn is_disposal(kind: &str) -> bool {
-    kind.starts_with("disposal.") || kind.starts_with("custody.spend")
+    kind.starts_with("disposal.") || kind == kinds::CUSTODY_SPEND
+}
+
+fn u64_field(p: &Value, k: &str) -> u64 {
+    p.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The custody spends whose transaction a later `tx.confirmed` event shows confirmed, with the
+/// index of that confirmation.
+fn confirmed_spends(events: &[Event]) -> Vec<(&Event, usize)> {
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if e.kind != kinds::CUSTODY_SPEND {
+            continue;
+        }
+        let txid = field(&e.payload, "txid");
+        if txid.is_empty() {
+            continue;
+        }
+        let conf = events[i..]
+            .iter()
+            .position(|x| x.kind == kinds::TX_CONFIRMED && field(&x.payload, "txid") == txid);
+        if let Some(j) = conf {
+            out.push((e, i + j));
+        }
+    }
+    out
 }
 
 fn field(p: &Value, k: &str) -> String {
@@ -99,34 +129,55 @@ fn field(p: &Value, k: &str) -> String {
 pub fn label(e: &Event) -> String {
     let p = &e.payload;
     match e.kind.as_str() {
-        "case.created" => "case opened (seizure recorded)".into(),
-        "inspect.scan" => format!("inspection: {} sat confirmed", field(p, "confirmed_sat")),
-        "trace.run" => "trace run".into(),
-        "ceremony.assembled" => format!("custody wallet {} assembled", field(p, "name")),
-        "sweep.build" => format!(
+        kinds::CASE_CREATED => "case opened (seizure recorded)".into(),
+        kinds::INSPECT_SCAN => format!("inspection: {} sat confirmed", field(p, "confirmed_sat")),
+        kinds::TRACE_RUN => "trace run".into(),
+        kinds::CEREMONY_ASSEMBLED => format!("custody wallet {} assembled", field(p, "name")),
+        kinds::SWEEP_BUILD => format!(
             "sweep built: {} sat to custody",
             field(p, "total_to_custody_sat")
         ),
-        "psbt.combine" => "signatures combined".into(),
-        "psbt.finalize" => format!("transaction {} finalized", field(p, "txid")),
-        "tx.broadcast" => format!("transaction {} broadcast", field(p, "txid")),
-        "tx.confirmed" => format!(
+        kinds::PSBT_COMBINE => "signatures combined".into(),
+        kinds::PSBT_FINALIZE => format!("transaction {} finalized", field(p, "txid")),
+        kinds::TX_BROADCAST => format!("transaction {} broadcast", field(p, "txid")),
+        kinds::TX_CONFIRMED => format!(
             "transaction {} confirmed at height {}",
             field(p, "txid"),
             field(p, "height")
         ),
-        "valuation.computed" => "valuation (reserve price and bond)".into(),
-        "case.checkpoint" => format!("ledger checkpoint at seq {} signed", field(p, "seq")),
-        "case.countersigned" => format!("checkpoint at seq {} countersigned", field(p, "seq")),
-        "case.exported" => "case exported".into(),
-        k if is_disposal(k) => {
-            let amount = field(p, "amount_sat");
-            if amount.is_empty() {
-                k.to_string()
+        kinds::VALUATION_COMPUTED => "valuation (reserve price and bond)".into(),
+        kinds::DISPOSAL_ORDER_NEW => format!(
+            "disposal order {} written: {} sat to {}",
+            field(p, "order_id"),
+            field(p, "amount_sat"),
+            field(p, "destination")
+        ),
+        kinds::DISPOSAL_ORDER_VERIFY => format!(
+            "disposal order {} checked: {}",
+            field(p, "order_id"),
+            if p.get("valid").and_then(Value::as_bool) == Some(true) {
+                "valid".to_string()
             } else {
-                format!("{k}: {amount} sat")
+                format!("not valid ({})", field(p, "problem"))
             }
+        ),
+        kinds::DISPOSAL_AUTHORITY_ADD => format!(
+            "disposal authorities of custody wallet {} written to {}",
+            field(p, "policy"),
+            field(p, "out")
+        ),
+        kinds::CUSTODY_SPEND => format!(
+            "custody spend {} built: {} sat out of custody, {} sat to a new custody wallet, fee {} sat",
+            field(p, "txid"),
+            u64_field(p, "disposed_sat"),
+            u64_field(p, "recustody_sat"),
+            u64_field(p, "fee_sat")
+        ),
+        kinds::CASE_CHECKPOINT => format!("ledger checkpoint at seq {} signed", field(p, "seq")),
+        kinds::CASE_COUNTERSIGNED => {
+            format!("checkpoint at seq {} countersigned", field(p, "seq"))
         }
+        kinds::CASE_EXPORTED => "case exported".into(),
         k => k.to_string(),
     }
 }
@@ -135,19 +186,18 @@ pub fn label(e: &Event) -> String {
 pub fn build(events: &[Event], now: DateTime<Utc>) -> Timeline {
     let seized_at = events
         .iter()
-        .find(|e| e.kind == "case.created")
+        .find(|e| e.kind == kinds::CASE_CREATED)
         .map(|e| e.time.clone());
-    let first_sweep = events.iter().position(|e| e.kind == "sweep.build");
-    let custody = first_sweep.and_then(|i| events[i..].iter().find(|e| e.kind == "tx.confirmed"));
+    let first_sweep = events.iter().position(|e| e.kind == kinds::SWEEP_BUILD);
+    let custody =
+        first_sweep.and_then(|i| events[i..].iter().find(|e| e.kind == kinds::TX_CONFIRMED));
     let custody_at = custody.map(|e| e.time.clone());
-    let first_disposal = events.iter().position(|e| is_disposal(&e.kind));
-    let remitted = events
-        .iter()
-        .find(|e| e.kind == "disposal.remitted")
-        .or_else(|| {
-            first_disposal.and_then(|i| events[i..].iter().find(|e| e.kind == "tx.confirmed"))
-        });
-    let remitted_at = remitted.map(|e| e.time.clone());
+    let remitted_at = confirmed_spends(events)
+        .into_iter()
+        .filter(|(e, _)| u64_field(&e.payload, "disposed_sat") > 0)
+        .map(|(_, i)| i)
+        .min()
+        .map(|i| events[i].time.clone());
     let t_custody = custody_at.as_deref().and_then(parse_time);
     let t_end = remitted_at.as_deref().and_then(parse_time);
     let elapsed_secs = t_custody.map(|c| (t_end.unwrap_or(now) - c).num_seconds());
@@ -194,17 +244,22 @@ pub fn build(events: &[Event], now: DateTime<Utc>) -> Timeline {
 fn balances(events: &[Event]) -> Balances {
     let seized_sat = events
         .iter()
-        .find(|e| e.kind == "inspect.scan")
+        .find(|e| e.kind == kinds::INSPECT_SCAN)
         .and_then(|e| e.payload.get("confirmed_sat").and_then(Value::as_u64));
-    let disposed_sat: u64 = events
+    let spends = confirmed_spends(events);
+    let disposed_sat = spends
         .iter()
-        .filter(|e| is_disposal(&e.kind) && e.kind != "disposal.order")
-        .filter_map(|e| e.payload.get("amount_sat").and_then(Value::as_u64))
+        .map(|(e, _)| u64_field(&e.payload, "disposed_sat"))
         .fold(0u64, u64::saturating_add);
+    let left_custody = spends
+        .iter()
+        .map(|(e, _)| u64_field(&e.payload, "fee_sat"))
+        .fold(disposed_sat, u64::saturating_add);
     // The latest sweep that a confirmation followed.
     let mut to_custody = None;
     for (i, e) in events.iter().enumerate() {
-        if e.kind == "sweep.build" && events[i..].iter().any(|x| x.kind == "tx.confirmed") {
+        if e.kind == kinds::SWEEP_BUILD && events[i..].iter().any(|x| x.kind == kinds::TX_CONFIRMED)
+        {
             to_custody = e
                 .payload
                 .get("total_to_custody_sat")
@@ -213,7 +268,7 @@ fn balances(events: &[Event]) -> Balances {
     }
     Balances {
         seized_sat,
-        in_custody_sat: to_custody.map(|c| c.saturating_sub(disposed_sat)),
+        in_custody_sat: to_custody.map(|c| c.saturating_sub(left_custody)),
         disposed_sat,
     }
 }
@@ -308,7 +363,7 @@ pub fn valuation_section(events: &[Event]) -> Option<Section> {
     let e = events
         .iter()
         .rev()
-        .find(|e| e.kind == "valuation.computed")?;
+        .find(|e| e.kind == kinds::VALUATION_COMPUTED)?;
     let p = &e.payload;
     let cur = field(p, "currency");
     let mut html = format!(
@@ -399,7 +454,7 @@ pub fn disposal_section(events: &[Event]) -> Option<Section> {
             is_disposal(&e.kind)
                 || matches!(
                     e.kind.as_str(),
-                    "psbt.finalize" | "tx.broadcast" | "tx.confirmed"
+                    kinds::PSBT_FINALIZE | kinds::TX_BROADCAST | kinds::TX_CONFIRMED
                 )
         })
         .map(|e| {
@@ -476,4 +531,139 @@ pub fn checkpoint_section(r: &CheckpointReport) -> Option<Section> {
         title: "Signed checkpoints".into(),
         html,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(seq: u64, time: &str, kind: &str, payload: Value) -> Event {
+        Event {
+            seq,
+            time: time.into(),
+            examiner: "tester".into(),
+            host: "h".into(),
+            command: "custos".into(),
+            kind: kind.into(),
+            payload,
+            artifacts: vec![],
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// Seizure, custody, valuation, order, a re-custody and a disposal spend, their
+    /// confirmations — with the kinds the commands write.
+    fn path() -> Vec<Event> {
+        use serde_json::json;
+        vec![
+            ev(
+                1,
+                "2026-11-26T08:00:00.000Z",
+                kinds::CASE_CREATED,
+                json!({}),
+            ),
+            ev(
+                2,
+                "2026-11-26T08:10:00.000Z",
+                kinds::INSPECT_SCAN,
+                json!({"confirmed_sat": 5_000_000}),
+            ),
+            ev(
+                3,
+                "2026-11-26T08:20:00.000Z",
+                kinds::SWEEP_BUILD,
+                json!({"total_to_custody_sat": 4_990_000}),
+            ),
+            ev(
+                4,
+                "2026-11-26T09:00:00.000Z",
+                kinds::TX_CONFIRMED,
+                json!({"txid": "aa", "height": 101}),
+            ),
+            ev(
+                5,
+                "2026-11-26T10:00:00.000Z",
+                kinds::VALUATION_COMPUTED,
+                json!({}),
+            ),
+            ev(
+                6,
+                "2026-11-26T10:05:00.000Z",
+                kinds::DISPOSAL_ORDER_NEW,
+                json!({"order_id": "ord-1", "amount_sat": 1_500_000, "destination": "bcrt1q"}),
+            ),
+            ev(
+                7,
+                "2026-11-26T10:10:00.000Z",
+                kinds::CUSTODY_SPEND,
+                json!({"txid": "bb", "disposed_sat": 1_500_000, "recustody_sat": 0, "fee_sat": 400}),
+            ),
+            ev(
+                8,
+                "2026-11-26T10:20:00.000Z",
+                kinds::TX_BROADCAST,
+                json!({"txid": "bb"}),
+            ),
+            // an unrelated confirmation is not the remittance
+            ev(
+                9,
+                "2026-11-26T10:30:00.000Z",
+                kinds::TX_CONFIRMED,
+                json!({"txid": "cc", "height": 102}),
+            ),
+            ev(
+                10,
+                "2026-11-27T11:00:00.000Z",
+                kinds::TX_CONFIRMED,
+                json!({"txid": "bb", "height": 103}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn remittance_is_the_confirmation_of_the_custody_spend_paying_out() {
+        let events = path();
+        let now = parse_time("2026-11-28T00:00:00Z").unwrap();
+        let t = build(&events, now);
+        assert_eq!(t.custody_at.as_deref(), Some("2026-11-26T09:00:00.000Z"));
+        assert_eq!(t.remitted_at.as_deref(), Some("2026-11-27T11:00:00.000Z"));
+        assert_eq!(t.elapsed_secs, Some(26 * 3600));
+        assert_eq!(t.status, "over target");
+        assert_eq!(
+            t.balances,
+            Balances {
+                seized_sat: Some(5_000_000),
+                in_custody_sat: Some(4_990_000 - 1_500_000 - 400),
+                disposed_sat: 1_500_000,
+            }
+        );
+        assert_eq!(t.steps[6].label, "custody spend bb built: 1500000 sat out of custody, 0 sat to a new custody wallet, fee 400 sat");
+        assert_eq!(t.steps[9].since_previous_secs, Some(24 * 3600 + 30 * 60));
+        assert!(t.steps.iter().all(|s| s.since_custody_secs.is_some()));
+    }
+
+    #[test]
+    fn an_unconfirmed_spend_or_a_recustody_is_no_remittance() {
+        let mut events = path();
+        events.truncate(9);
+        let now = parse_time("2026-11-26T12:00:00Z").unwrap();
+        let t = build(&events, now);
+        assert_eq!((t.remitted_at, t.status.as_str()), (None, "running"));
+        assert_eq!(t.balances.disposed_sat, 0);
+        assert_eq!(t.balances.in_custody_sat, Some(4_990_000));
+        let mut events = path();
+        events[6].payload = serde_json::json!({"txid": "bb", "disposed_sat": 0, "recustody_sat": 4_989_600, "fee_sat": 400});
+        let t = build(&events, now);
+        assert_eq!(t.remitted_at, None);
+        assert_eq!(t.balances.in_custody_sat, Some(4_990_000 - 400));
+    }
+
+    #[test]
+    fn every_kind_the_timeline_names_is_in_the_shared_list() {
+        for e in path() {
+            assert!(kinds::ALL.contains(&e.kind.as_str()), "{}", e.kind);
+            assert_ne!(label(&e), e.kind, "{} has words", e.kind);
+        }
+    }
 }

@@ -93,7 +93,7 @@ pub fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
     app.record(
         case.as_mut(),
         EventDraft::new(
-            "tx.broadcast",
+            custos_case::kinds::TX_BROADCAST,
             serde_json::json!({ "txid": txid.to_string(), "server": server.name(), "bytes": raw.len() }),
         ),
         vec![NewArtifact {
@@ -187,7 +187,7 @@ pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
             app.record(
                 case.as_mut(),
                 EventDraft::new(
-                    "tx.confirmed",
+                    custos_case::kinds::TX_CONFIRMED,
                     serde_json::json!({
                         "txid": txid.to_string(),
                         "height": height,

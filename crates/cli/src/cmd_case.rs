@@ -195,7 +195,7 @@ pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
             app.record(
                 Some(&mut case),
                 EventDraft::new(
-                    "case.exported",
+                    custos_case::kinds::CASE_EXPORTED,
                     serde_json::json!({
                         "out": out, "events": summary.events, "artifacts": summary.artifacts,
                         "head_hash": summary.head, "verified": summary.verified,

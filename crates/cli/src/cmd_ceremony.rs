@@ -253,7 +253,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     }));
     let event = app.record(
         case.as_mut(),
-        EventDraft::new("ceremony.assembled", payload.clone()),
+        EventDraft::new(custos_case::kinds::CEREMONY_ASSEMBLED, payload.clone()),
         artifacts,
     )?;
 
@@ -325,7 +325,10 @@ fn import_transcript(app: &App, file: &Path) -> CmdResult {
         // media, not in the case store.
         let ev = app.record(
             Some(&mut case),
-            EventDraft::new(format!("signer.{}", e.step), payload),
+            EventDraft::new(
+                format!("{}{}", custos_case::kinds::SIGNER_STEP_PREFIX, e.step),
+                payload,
+            ),
             Vec::new(),
         )?;
         if let Some(ev) = ev {
@@ -335,7 +338,7 @@ fn import_transcript(app: &App, file: &Path) -> CmdResult {
     let summary = app.record(
         Some(&mut case),
         EventDraft::new(
-            "ceremony.transcript_imported",
+            custos_case::kinds::CEREMONY_TRANSCRIPT_IMPORTED,
             serde_json::json!({"file": file, "entries": entries.len(), "sha256": transcript::sha256_hex(&bytes)}),
         ),
         vec![NewArtifact {

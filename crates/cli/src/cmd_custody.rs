@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// Ledger event kind of a built custody spend.
-pub const EVENT_KIND: &str = "custody.spend";
+pub const EVENT_KIND: &str = custos_case::kinds::CUSTODY_SPEND;
 
 /// `custos custody ...`.
 #[derive(Debug, Subcommand)]
@@ -150,6 +150,17 @@ fn destinations(a: &SpendArgs, network: bitcoin::Network) -> CmdResult<Vec<Desti
     Ok(out)
 }
 
+/// The ids of the `--order` files (read again: [`destinations`] has checked them).
+fn order_ids(a: &SpendArgs) -> CmdResult<Vec<String>> {
+    a.order
+        .iter()
+        .map(|p| {
+            let bytes = custos_core::file::read_bytes(p, custos_core::file::ORDER)?;
+            Ok(DisposalOrder::parse(&bytes, &p.display().to_string())?.order_id)
+        })
+        .collect()
+}
+
 fn fee_and_tip(a: &SpendArgs) -> CmdResult<(FeeRate, u32)> {
     let source = if a.fee_rate == "auto" || a.tip_height.is_none() {
         Some(a.server.connect(None)?)
@@ -223,9 +234,25 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
     })?;
     let text = format!("{}\n", to_base64(&built.psbt));
     write_new(&a.out, text.as_bytes()).map_err(Failure::input)?;
+    let sum_role = |role: &str| -> u64 {
+        built
+            .summary
+            .outputs
+            .iter()
+            .filter(|o| o.role == role)
+            .map(|o| o.value.to_sat())
+            .sum()
+    };
+    // The timeline (custos_case::timeline) reads these top-level fields.
     let summary = serde_json::json!({
         "custody_policy": policy.name,
         "psbt": a.out.display().to_string(),
+        "txid": built.summary.unsigned_txid,
+        "disposed_sat": sum_role("destination"),
+        "recustody_sat": sum_role("recustody"),
+        "change_sat": sum_role("change"),
+        "fee_sat": built.summary.fee.to_sat(),
+        "orders": order_ids(a)?,
         "spend": built.summary,
     });
     if let Some(c) = case.as_mut() {

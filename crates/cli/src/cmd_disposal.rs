@@ -1,21 +1,31 @@
-//! `custos disposal order new|verify|show`: disposal orders on the workstation.
+//! `custos disposal order new|verify|show` and `custos disposal authority add`: disposal orders
+//! and the authorities that sign them, on the workstation.
 //!
 //! - `new` writes an unsigned order (`custos-disposal-order-v1`) for an authority to sign on its
 //!   own machine with `custos-signer disposal sign-order`;
 //! - `verify ORDER --policy P [--now T]` checks its fields, signatures (BIP-322 over the canonical
 //!   text) and window against the custody policy's authorities: exit 0 valid, 1 not valid
 //!   (naming why), 2 malformed;
-//! - `show ORDER` prints the canonical text and who signed it.
+//! - `show ORDER` prints the canonical text and who signed it;
+//! - `authority add --policy P RECORD... --out NEW` writes a new custody policy listing the
+//!   authorities of the records (`custos-signer disposal authority-record`), each proof of
+//!   possession checked; the old policy is left as it is and nothing is overwritten.
 //!
-//! With a case open, `new` and `verify` are recorded (the order file as an artifact).
+//! With a case open, `new`, `verify` and `authority add` are recorded (the order file or the
+//! new policy as an artifact).
 
 use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
+use custos_case::kinds;
 use custos_case::NewArtifact;
 use custos_core::{inventory::CustodyPolicy, ledger::EventDraft};
-use custos_disposal::{order::parse_time, DisposalOrder, OrderFields};
+use custos_disposal::{
+    authority::{add_authorities, AuthorityRecord},
+    order::parse_time,
+    DisposalOrder, OrderFields,
+};
 
 use crate::{
     app::{print_json, App, CmdResult, Failure},
@@ -28,6 +38,30 @@ pub enum DisposalCmd {
     /// Disposal orders: new, verify, show.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// The authorities a custody policy names.
+    #[command(subcommand)]
+    Authority(AuthorityCmd),
+}
+
+/// `custos disposal authority ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuthorityCmd {
+    /// Write a new custody policy with authorities added (their proofs checked).
+    Add(AuthorityAddArgs),
+}
+
+/// `custos disposal authority add`.
+#[derive(Debug, Args)]
+pub struct AuthorityAddArgs {
+    /// The custody policy to start from (left unchanged).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Authority records (`custos-signer disposal authority-record`).
+    #[arg(required = true, value_name = "RECORD")]
+    records: Vec<PathBuf>,
+    /// The new custody policy file. Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 /// `custos disposal order ...`.
@@ -98,6 +132,7 @@ pub fn run(app: &App, cmd: &DisposalCmd) -> CmdResult {
         DisposalCmd::Order(OrderCmd::New(a)) => new(app, a),
         DisposalCmd::Order(OrderCmd::Verify(a)) => verify(app, a),
         DisposalCmd::Order(OrderCmd::Show { order }) => show(app, order),
+        DisposalCmd::Authority(AuthorityCmd::Add(a)) => authority_add(app, a),
     }
 }
 
@@ -152,7 +187,7 @@ fn new(app: &App, a: &NewArgs) -> CmdResult {
     custos_core::file::write_new(&a.out, &bytes)?;
     record(
         app,
-        "disposal.order.new",
+        kinds::DISPOSAL_ORDER_NEW,
         &order,
         bytes,
         serde_json::json!({"order_id": order.order_id, "amount_sat": order.amount_sat, "destination": order.destination}),
@@ -188,7 +223,13 @@ fn verify(app: &App, a: &VerifyArgs) -> CmdResult {
         "verified_signers": signers,
         "policy": policy.name,
     });
-    record(app, "disposal.order.verify", &order, bytes, details.clone())?;
+    record(
+        app,
+        kinds::DISPOSAL_ORDER_VERIFY,
+        &order,
+        bytes,
+        details.clone(),
+    )?;
     if app.json {
         print_json(&details)?;
     } else if problem.is_none() {
@@ -222,5 +263,67 @@ fn show(app: &App, path: &std::path::Path) -> CmdResult {
         return print_json(&order);
     }
     out!("{}", order.to_text())?;
+    Ok(())
+}
+
+fn authority_add(app: &App, a: &AuthorityAddArgs) -> CmdResult {
+    if a.out.exists() {
+        return Err(Failure::input(anyhow!(
+            "{} already exists; not overwriting it",
+            a.out.display()
+        )));
+    }
+    let (policy, _): (CustodyPolicy, _) =
+        read_json(&a.policy, "custody policy", custos_core::file::POLICY)?;
+    let mut records = Vec::with_capacity(a.records.len());
+    for r in &a.records {
+        let bytes = custos_core::file::read_bytes(r, custos_core::file::ORDER)?;
+        records.push(AuthorityRecord::parse(&bytes, &r.display().to_string())?);
+    }
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    let new = add_authorities(&secp, &policy, &records)?;
+    let mut bytes = serde_json::to_vec_pretty(&new).map_err(Failure::env)?;
+    bytes.push(b'\n');
+    custos_core::file::write_new(&a.out, &bytes)?;
+    let added: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::json!({"address": r.address, "label": r.label}))
+        .collect();
+    let details = serde_json::json!({
+        "policy": new.name,
+        "from": a.policy.display().to_string(),
+        "out": a.out.display().to_string(),
+        "added": added,
+        "authorities": new.authorities.len(),
+    });
+    let mut case = app.open_case()?;
+    if let Some(c) = case.as_mut() {
+        let art = NewArtifact {
+            kind: "custody_policy".into(),
+            name: a.out.file_name().map_or_else(
+                || "custody-policy.json".into(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            data: bytes,
+        };
+        let draft = EventDraft::new(kinds::DISPOSAL_AUTHORITY_ADD, details.clone())
+            .with_artifacts(vec![art.sha256()]);
+        app.record(Some(c), draft, vec![art])?;
+    }
+    if app.json {
+        return print_json(&details);
+    }
+    for r in &records {
+        outln!(
+            "authority {} ({}): proof of possession verified",
+            r.address,
+            r.label
+        )?;
+    }
+    outln!(
+        "wrote {} ({} authorities; keyholders check it with `custos-signer ceremony verify`)",
+        a.out.display(),
+        new.authorities.len()
+    )?;
     Ok(())
 }

@@ -27,7 +27,7 @@ use custos_inspect::{render, scan, Accounts, Paths, Progress, ScanOptions, ScanR
 use crate::app::{exit, print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a completed scan.
-pub const EVENT_KIND: &str = "inspect.scan";
+pub const EVENT_KIND: &str = custos_case::kinds::INSPECT_SCAN;
 
 /// `custos inspect`.
 #[derive(Debug, Args)]

@@ -118,7 +118,7 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             if let Some(out) = &a.out {
                 write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
                 let draft = EventDraft::new(
-                    "psbt.combine",
+                    custos_case::kinds::PSBT_COMBINE,
                     serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
                 );
                 let art = NewArtifact {
@@ -187,7 +187,7 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
             write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
             let txid = tx.compute_txid().to_string();
             let draft = EventDraft::new(
-                "psbt.finalize",
+                custos_case::kinds::PSBT_FINALIZE,
                 serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
             );
             let art = NewArtifact {

@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Ledger event kind of a built sweep.
-pub const EVENT_KIND: &str = "sweep.build";
+pub const EVENT_KIND: &str = custos_case::kinds::SWEEP_BUILD;
 
 /// `custos sweep ...`.
 #[derive(Debug, Subcommand)]

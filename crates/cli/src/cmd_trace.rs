@@ -35,7 +35,7 @@ use crate::app::{exit, print_json, App, CmdResult, Failure};
 use crate::cmd_inspect::ServerArgs;
 
 /// Ledger event kind of a trace.
-pub const EVENT_KIND: &str = "trace.run";
+pub const EVENT_KIND: &str = custos_case::kinds::TRACE_RUN;
 
 /// Largest start file (inventory or address list) read (bytes).
 const MAX_START_FILE: u64 = 64 << 20;

@@ -17,7 +17,7 @@ use custos_value::{quote, rule, valuate, Asset, FxTable, Holding, Params, Quote}
 use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a valuation.
-pub const EVENT_KIND: &str = "valuation.computed";
+pub const EVENT_KIND: &str = custos_case::kinds::VALUATION_COMPUTED;
 
 /// A quote or FX file: small text files.
 const QUOTE_FILE: file::Limit = file::Limit {
@@ -84,18 +84,24 @@ fn strip_descriptor(d: &str) -> String {
     d.split('#').next().unwrap_or(d).trim().replace('\'', "h")
 }
 
-/// The BTC in custody according to the latest scan of the custody wallet: a scan whose
-/// watch-only sources include the custody policy's receive or change descriptor.
+/// The BTC in custody according to the latest scan of the custody wallet: a scan of a custody
+/// policy (`custos inspect custody-policy.json`: its watch-only sources are marked `custody`),
+/// or one whose watch-only sources include the receive or change descriptor of the wallet the
+/// case's ceremony assembled.
 pub fn custody_holding(case: &Case) -> CmdResult<Option<(u64, u64)>> {
     let events = case.events()?;
-    let Some(asm) = events.iter().rev().find(|e| e.kind == "ceremony.assembled") else {
-        return Ok(None);
-    };
-    let custody: Vec<String> = ["receive_descriptor", "change_descriptor"]
+    let custody: Vec<String> = events
         .iter()
-        .filter_map(|k| asm.payload.get(*k).and_then(|v| v.as_str()))
-        .map(strip_descriptor)
-        .collect();
+        .rev()
+        .find(|e| e.kind == custos_case::kinds::CEREMONY_ASSEMBLED)
+        .map(|asm| {
+            ["receive_descriptor", "change_descriptor"]
+                .iter()
+                .filter_map(|k| asm.payload.get(*k).and_then(|v| v.as_str()))
+                .map(strip_descriptor)
+                .collect()
+        })
+        .unwrap_or_default();
     for ev in events
         .iter()
         .rev()
@@ -109,10 +115,11 @@ pub fn custody_holding(case: &Case) -> CmdResult<Option<(u64, u64)>> {
             let Ok(w) = serde_json::from_slice::<WatchOnly>(&a.data) else {
                 continue;
             };
-            if w.sources
-                .iter()
-                .any(|s| custody.contains(&strip_descriptor(&s.descriptor)))
-            {
+            let is_custody = |s: &custos_core::inventory::WatchSource| {
+                s.catalogue_id.as_deref() == Some("custody")
+                    || custody.contains(&strip_descriptor(&s.descriptor))
+            };
+            if !w.sources.is_empty() && w.sources.iter().all(is_custody) {
                 let sat = ev
                     .payload
                     .get("confirmed_sat")
@@ -204,7 +211,7 @@ pub fn run(app: &App, args: &ValuationArgs) -> CmdResult {
     }
     if holdings.is_empty() {
         return Err(Failure::input(anyhow!(
-            "nothing to value: the case holds no scan of the custody wallet (run `custos inspect` on the custody descriptor) and no --amount SAT was given"
+            "nothing to value: the case holds no scan of the custody wallet (run `custos inspect custody-policy.json`) and no --amount SAT was given"
         )));
     }
     let v = valuate(&quotes, &fx, &holdings, &params)?;

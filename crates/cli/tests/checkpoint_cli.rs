@@ -9,27 +9,15 @@ use std::process::Command;
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use custos_core::ledger::{self, Event};
+use custos_testkit::custody::quote_file as q;
+use custos_testkit::{custos_bin, new_case_by, run};
 
 const EXAMINER_KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const SUPERVISOR_KEY: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 const STRANGER_KEY: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 
 fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_EXAMINER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    custos_bin!()
 }
 
 fn pubkey(hex_key: &str) -> String {
@@ -55,18 +43,7 @@ impl Fixture {
         ] {
             std::fs::write(dir.join(name), format!("{key}\n")).unwrap();
         }
-        let (code, _, err) = run(custos().args([
-            "--network",
-            "regtest",
-            "case",
-            "new",
-            case.to_str().unwrap(),
-            "--case-id",
-            "CP-1",
-            "--examiner",
-            "alice",
-        ]));
-        assert_eq!(code, 0, "{err}");
+        new_case_by(custos(), &case, "CP-1", "alice");
         let f = Fixture {
             _tmp: tmp,
             dir,
@@ -84,11 +61,6 @@ impl Fixture {
 
     /// Appends an ordinary event (a valuation with --amount) from another process.
     fn add_event(&self) {
-        let q = |n: &str| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../fixtures/quotes")
-                .join(n)
-        };
         let (code, _, err) = self.cmd(&[
             "valuation",
             "--quotes",

@@ -7,279 +7,44 @@
 //! exit 1 naming the output. The wsh spend is finalized by embit too (an independent PSBT
 //! implementation; `CUSTOS_PYTHON` names a python with embit, skipped when it has none unless
 //! `CUSTOS_REQUIRE_LIVE=1`).
+//!
+//! The authority's key enters the policy only through `custos disposal authority add` (its
+//! record's proof of possession checked), and every keyholder's `ceremony verify` accepts that
+//! policy. A re-custody (wsh → a new tr wallet → a new wsh wallet) is the same command with
+//! `--to-policy`: signed without an order by two keyholders whose signer is given the new
+//! policy, refused (exit 1, naming the output) by a signer that is not.
 
 #![allow(clippy::print_stderr)] // a skipped independent check says so on stderr
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use bitcoin::{OutPoint, Psbt, Transaction, Txid};
-use custos_ceremony::mnemonic;
-use custos_core::inventory::CustodyPolicy;
-use custos_core::Secret;
 use custos_lab::{Lab, LabConfig};
+use custos_testkit::custody::{
+    add_authorities, authority, ceremony, inspect_custody, sweep_seized, test_address, Bins,
+};
+use custos_testkit::{bins, ok, run, s};
 
-const CHALLENGE: &str = "LAB custody spend ceremony 2026-11-26";
-
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_SERVER")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-/// The signer binary next to `custos` (built on demand: it belongs to another package).
-fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn run_in(c: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        pipe.write_all(s.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    let o = child.wait_with_output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ok(c: &mut Command) -> String {
-    let (code, out, err) = run_in(c, None);
-    assert_eq!(code, 0, "{c:?}\nstdout:\n{out}\nstderr:\n{err}");
-    out
-}
-
-/// Fixed test entropy for keyholder `i` and its mnemonic.
-fn entropy(i: u8) -> (String, String) {
-    let hex: String = (0..32u8)
-        .map(|b| {
-            format!(
-                "{:02x}",
-                b.wrapping_mul(11).wrapping_add(i.wrapping_mul(29))
-            )
-        })
-        .collect();
-    let m = mnemonic::from_entropy(&Secret::new(hex::decode(&hex).unwrap())).unwrap();
-    (hex, mnemonic::phrase(&m).expose_secret().clone())
-}
-
-/// `custos-signer key generate --script tr` for keyholder `i`; returns (key record, mnemonic
-/// file for signing later).
-fn generate(dir: &Path, i: u8, script: &str) -> (PathBuf, PathBuf) {
-    let (hex, phrase) = entropy(i);
-    let ent = dir.join(format!("entropy-{i}.hex"));
-    std::fs::write(&ent, hex).unwrap();
-    let words = dir.join(format!("TEST-ONLY-mnemonic-{i}.txt"));
-    std::fs::write(&words, format!("{phrase}\n")).unwrap();
-    let out = dir.join(format!("holder-{i}"));
-    let (code, stdout, err) = run_in(
-        signer().args([
-            "--json",
-            "key",
-            "generate",
-            "--batch",
-            "--network",
-            "regtest",
-            "--script",
-            script,
-            "--entropy-file",
-            ent.to_str().unwrap(),
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--label",
-            &format!("holder {i}"),
-            "--challenge",
-            CHALLENGE,
-        ]),
-        Some(&format!("{phrase}\n")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    (
-        PathBuf::from(v["files"][0]["path"].as_str().unwrap()),
-        words,
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Three keys, the assembled 2-of-3 wallet (`wsh` or `tr`), verified on each signer.
-fn ceremony(d: &Path, script: &str) -> (PathBuf, Vec<PathBuf>) {
-    let gen: Vec<(PathBuf, PathBuf)> = (1..=3).map(|i| generate(d, i, script)).collect();
-    let wallet = d.join("wallet");
-    let mut args: Vec<String> = [
-        "--network",
-        "regtest",
-        "ceremony",
-        "assemble",
-        "--script",
-        script,
-        "--threshold",
-        "2",
-        "--name",
-        "custody",
-        "--challenge",
-        CHALLENGE,
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(gen.iter().map(|(k, _)| k.display().to_string()));
-    args.extend(["--out-dir".to_string(), wallet.display().to_string()]);
-    ok(custos().args(&args));
-    let policy = wallet.join("custody-policy.json");
-    for (key, _) in &gen {
-        ok(signer().args([
-            "ceremony",
-            "verify",
-            s(&wallet.join("custody.bsms")),
-            s(&policy),
-            s(&wallet.join("custody.descriptor")),
-            "--key-record",
-            s(key),
-        ]));
-    }
-    (policy, gen.into_iter().map(|(_, w)| w).collect())
-}
-
-/// Steps 3–4: inspect the lab's seized wallet, sweep it into custody, sign, finalize,
-/// broadcast, mine. Returns the custody outpoint and its value.
-fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lab/seized-basic/seed.txt");
-    let watch = d.join("watch-only.json");
-    ok(signer().args([
-        "material",
-        "watch-only",
-        "--input",
-        s(&seed),
-        "--network",
-        "regtest",
-        "--out",
-        s(&watch),
-    ]));
-    let inv = d.join("inventory.json");
-    ok(custos().args([
-        "--network",
-        "regtest",
-        "inspect",
-        s(&watch),
-        "--server",
-        &lab.url(),
-        "--out",
-        s(&inv),
-    ]));
-    let sweep_dir = d.join("sweep");
-    let summary: serde_json::Value = serde_json::from_str(&ok(custos().args([
-        "--json",
-        "--network",
-        "regtest",
-        "sweep",
-        "build",
-        "--inventory",
-        s(&inv),
-        "--custody",
-        s(policy),
-        "--fee-rate",
-        "2",
-        "--server",
-        &lab.url(),
-        "--out-dir",
-        s(&sweep_dir),
-    ])))
-    .unwrap();
-    let files = summary["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "{summary}");
-    let psbt = PathBuf::from(files[0].as_str().unwrap());
-    ok(signer().args([
-        "sign",
-        s(&psbt),
-        "--material",
-        s(&seed),
-        "--policy",
-        s(policy),
-    ]));
-    let signed = sweep_dir.join("sweep-1-signed.psbt");
-    ok(custos().args(["psbt", "finalize", s(&signed)]));
-    let final_hex = std::fs::read_to_string(sweep_dir.join("sweep-1-final.txn")).unwrap();
-    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(final_hex.trim()).unwrap();
-    let txid: Txid = lab.submit_tx(&tx).unwrap();
+/// Submits a finalized transaction (hex) to the lab and mines it; returns its txid.
+fn submit_and_mine(lab: &Lab, hex: &str) -> Txid {
+    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex.trim()).unwrap();
+    let txid = lab.submit_tx(&tx).unwrap();
     lab.mine(1).unwrap();
-    let value = summary["transactions"][0]["output_value"].as_u64().unwrap();
-    let out = OutPoint::new(txid, 0);
-    assert_eq!(lab.utxo(&out).unwrap().value.to_sat(), value);
-    (out, value)
-}
-
-/// A TEST-ONLY authority key (WIF) written to a file; returns (key file, its address).
-fn authority(d: &Path, byte: u8, name: &str) -> (PathBuf, String) {
-    let sk = bitcoin::secp256k1::SecretKey::from_slice(&[byte; 32]).unwrap();
-    let wif = bitcoin::PrivateKey::new(sk, bitcoin::NetworkKind::Test).to_wif();
-    let path = d.join(format!("TEST-ONLY-{name}.wif"));
-    std::fs::write(&path, format!("{wif}\n")).unwrap();
-    let out = ok(signer().args([
-        "disposal",
-        "address",
-        "--key",
-        s(&path),
-        "--network",
-        "regtest",
-    ]));
-    (path, out.trim().to_string())
-}
-
-/// The policy with `authorities` added (a copy next to it).
-fn with_authority(policy: &Path, address: &str) -> PathBuf {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(policy).unwrap()).unwrap();
-    v["authorities"] = serde_json::json!([{"label": "prosecutor", "address": address}]);
-    let out = policy.with_file_name("custody-policy-with-authority.json");
-    std::fs::write(&out, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-    out
+    txid
 }
 
 /// The lab "exchange": a regtest P2WPKH address of a fixed key.
 fn exchange_address(byte: u8) -> String {
-    let sk = bitcoin::secp256k1::SecretKey::from_slice(&[byte; 32]).unwrap();
-    let secp = bitcoin::secp256k1::Secp256k1::new();
-    let pk = bitcoin::CompressedPublicKey(sk.public_key(&secp));
-    bitcoin::Address::p2wpkh(&pk, bitcoin::Network::Regtest).to_string()
+    test_address(byte)
 }
 
 const NOW: &str = "2026-11-26T12:00:00Z";
 
 /// `custos disposal order new` + `custos-signer disposal sign-order`; returns the signed order.
-fn order(d: &Path, name: &str, dest: &str, amount: u64, key: &Path) -> PathBuf {
+fn order(b: &Bins, d: &Path, name: &str, dest: &str, amount: u64, key: &Path) -> PathBuf {
     let unsigned = d.join(format!("{name}.json"));
-    ok(custos().args([
+    ok(b.custos().args([
         "--network",
         "regtest",
         "disposal",
@@ -302,35 +67,14 @@ fn order(d: &Path, name: &str, dest: &str, amount: u64, key: &Path) -> PathBuf {
         "--out",
         s(&unsigned),
     ]));
-    ok(signer().args(["disposal", "sign-order", s(&unsigned), "--key", s(key)]));
+    ok(b.signer()
+        .args(["disposal", "sign-order", s(&unsigned), "--key", s(key)]));
     d.join(format!("{name}-signed.json"))
-}
-
-/// The custody wallet's inventory: `custos inspect` of its receive and change descriptors.
-fn inspect_custody(d: &Path, lab: &Lab, policy: &Path) -> PathBuf {
-    let p: CustodyPolicy = serde_json::from_str(&std::fs::read_to_string(policy).unwrap()).unwrap();
-    let descs = d.join("custody-descriptors.txt");
-    std::fs::write(
-        &descs,
-        format!("{}\n{}\n", p.receive_descriptor, p.change_descriptor),
-    )
-    .unwrap();
-    let inv = d.join("custody-inventory.json");
-    ok(custos().args([
-        "--network",
-        "regtest",
-        "inspect",
-        s(&descs),
-        "--server",
-        &lab.url(),
-        "--out",
-        s(&inv),
-    ]));
-    inv
 }
 
 /// `custos custody spend`; returns the summary.
 fn spend(
+    b: &Bins,
     d: &Path,
     lab: &Lab,
     policy: &Path,
@@ -359,17 +103,20 @@ fn spend(
     .map(String::from)
     .to_vec();
     args.extend(extra.iter().map(|a| a.to_string()));
-    serde_json::from_str(&ok(custos().args(&args))).unwrap()
+    serde_json::from_str(&ok(b.custos().args(&args))).unwrap()
 }
 
 /// `custos-signer sign` of a copy of `psbt` by keyholder `holder`; returns (exit, stdout,
 /// stderr, signed file).
+#[allow(clippy::too_many_arguments)]
 fn keyholder_sign(
+    b: &Bins,
     psbt: &Path,
     copy: &str,
     mnemonic: &Path,
     policy: &Path,
     orders: &[&Path],
+    to_policy: Option<&Path>,
     now: &str,
     state: &Path,
 ) -> (i32, String, String, PathBuf) {
@@ -392,8 +139,11 @@ fn keyholder_sign(
     for o in orders {
         args.extend(["--order".to_string(), s(o).to_string()]);
     }
+    if let Some(p) = to_policy {
+        args.extend(["--to-policy".to_string(), s(p).to_string()]);
+    }
     std::fs::create_dir_all(state).unwrap();
-    let (code, out, err) = run_in(signer().args(&args), None);
+    let (code, out, err) = run(b.signer().args(&args));
     (
         code,
         out,
@@ -456,6 +206,7 @@ fn embit_check(unsigned: &Path, combined: Option<&Path>) -> Option<serde_json::V
 }
 
 struct Flow {
+    b: Bins,
     d: PathBuf,
     policy: PathBuf,
     mnemonics: Vec<PathBuf>,
@@ -466,42 +217,65 @@ struct Flow {
     coin_value: u64,
 }
 
-/// Ceremony, authority, sweep into custody, inspection of custody, a signed order.
+/// Ceremony, authority (its record written into the policy by `custos disposal authority add`),
+/// sweep into custody, inspection of custody, a signed order.
 fn prepare(tmp: &Path, lab: &Lab, script: &str) -> Flow {
+    let b = bins!();
     let d = tmp.to_path_buf();
-    let (policy, mnemonics) = ceremony(&d, script);
-    let (auth_key, auth_addr) = authority(&d, 0x41, "authority");
-    let (other_key, _) = authority(&d, 0x42, "not-an-authority");
-    let policy = with_authority(&policy, &auth_addr);
-    let (_, coin_value) = sweep_into_custody(&d, lab, &policy);
-    let inventory = inspect_custody(&d, lab, &policy);
+    let wallet = ceremony(&b, &d, script, "custody", 1, None);
+    let auth = authority(&b, &d, 0x41, "public prosecutor, case desk");
+    let other = authority(&b, &d, 0x42, "not an authority");
+    let policy = add_authorities(&b, &wallet.policy, &[&auth.record], None);
+    // every keyholder accepts the new policy, its authority's proof checked
+    for h in &wallet.holders {
+        ok(b.signer().args([
+            "ceremony",
+            "verify",
+            s(&policy),
+            "--key-record",
+            s(&h.record),
+        ]));
+    }
+    let swept = sweep_seized(&b, &d, &lab.url(), &policy, None);
+    let txid = submit_and_mine(lab, &swept.final_hex);
+    let coin_value = swept.value;
+    assert_eq!(
+        lab.utxo(&OutPoint::new(txid, 0)).unwrap().value.to_sat(),
+        coin_value
+    );
+    let inventory = inspect_custody(&b, &d, &lab.url(), &policy, "custody", None);
     let inv: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&inventory).unwrap()).unwrap();
     assert_eq!(inv["utxos"].as_array().unwrap().len(), 1, "{inv}");
     assert_eq!(inv["utxos"][0]["value"].as_u64(), Some(coin_value));
-    let order = order(&d, "order", &exchange_address(0x51), 1_500_000, &auth_key);
-    let (code, out, err) = run_in(
-        custos().args([
-            "disposal",
-            "order",
-            "verify",
-            s(&order),
-            "--policy",
-            s(&policy),
-            "--now",
-            NOW,
-        ]),
-        None,
+    let order = order(
+        &b,
+        &d,
+        "order",
+        &exchange_address(0x51),
+        1_500_000,
+        &auth.key,
     );
+    let (code, out, err) = run(b.custos().args([
+        "disposal",
+        "order",
+        "verify",
+        s(&order),
+        "--policy",
+        s(&policy),
+        "--now",
+        NOW,
+    ]));
     assert_eq!(code, 0, "{out}{err}");
     Flow {
+        b,
         d,
         policy,
-        mnemonics,
+        mnemonics: wallet.holders.into_iter().map(|h| h.mnemonic).collect(),
         inventory,
         order,
-        other_key,
-        auth_key,
+        other_key: other.key,
+        auth_key: auth.key,
         coin_value,
     }
 }
@@ -509,6 +283,7 @@ fn prepare(tmp: &Path, lab: &Lab, script: &str) -> Flow {
 /// Two keyholders sign, combine, finalize, broadcast, mine; checks the exact amounts.
 fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
     let summary = spend(
+        &f.b,
         &f.d,
         lab,
         &f.policy,
@@ -535,11 +310,13 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
     for (n, holder) in [0usize, 2].into_iter().enumerate() {
         let state = f.d.join(format!("signer-state-{n}"));
         let (code, out, err, file) = keyholder_sign(
+            &f.b,
             &psbt,
             &format!("spend-{n}"),
             &f.mnemonics[holder],
             &f.policy,
             &[&f.order],
+            None,
             NOW,
             &state,
         );
@@ -549,7 +326,7 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
         signed.push(file);
     }
     let combined = f.d.join("spend-combined.psbt");
-    ok(custos().args([
+    ok(f.b.custos().args([
         "psbt",
         "combine",
         s(&signed[0]),
@@ -559,7 +336,7 @@ fn spend_and_mine(f: &Flow, lab: &Lab, script: &str) {
     ]));
     let c = read_psbt(&combined);
     assert_eq!(c.proprietary.len(), 1, "the order's use is recorded once");
-    ok(custos().args(["psbt", "finalize", s(&combined)]));
+    ok(f.b.custos().args(["psbt", "finalize", s(&combined)]));
     let hex = std::fs::read_to_string(f.d.join("spend-combined-final.txn")).unwrap();
     let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(hex.trim()).unwrap();
     // the estimate the fee was paid on is the signed size or above (low-R: equal for ECDSA)
@@ -629,6 +406,7 @@ fn refusals(f: &Flow, lab: &Lab) {
     let st = |n: &str| f.d.join(format!("state-{n}"));
     // another amount
     let other_amount = order(
+        &f.b,
         &f.d,
         "order-amount",
         &exchange_address(0x51),
@@ -637,11 +415,13 @@ fn refusals(f: &Flow, lab: &Lab) {
     );
     refused(
         keyholder_sign(
+            &f.b,
             &psbt,
             "r-amount",
             m,
             &f.policy,
             &[&other_amount],
+            None,
             NOW,
             &st("a"),
         ),
@@ -649,6 +429,7 @@ fn refusals(f: &Flow, lab: &Lab) {
     );
     // another address
     let other_addr = order(
+        &f.b,
         &f.d,
         "order-addr",
         &exchange_address(0x52),
@@ -656,17 +437,29 @@ fn refusals(f: &Flow, lab: &Lab) {
         &f.auth_key,
     );
     refused(
-        keyholder_sign(&psbt, "r-addr", m, &f.policy, &[&other_addr], NOW, &st("b")),
+        keyholder_sign(
+            &f.b,
+            &psbt,
+            "r-addr",
+            m,
+            &f.policy,
+            &[&other_addr],
+            None,
+            NOW,
+            &st("b"),
+        ),
         "no order is for this address and amount",
     );
     // expired
     refused(
         keyholder_sign(
+            &f.b,
             &psbt,
             "r-expired",
             m,
             &f.policy,
             &[&f.order],
+            None,
             "2026-12-02T00:00:00Z",
             &st("c"),
         ),
@@ -674,6 +467,7 @@ fn refusals(f: &Flow, lab: &Lab) {
     );
     // signed by a key not in the policy
     let foreign = order(
+        &f.b,
         &f.d,
         "order-foreign",
         &exchange_address(0x51),
@@ -681,16 +475,37 @@ fn refusals(f: &Flow, lab: &Lab) {
         &f.other_key,
     );
     refused(
-        keyholder_sign(&psbt, "r-foreign", m, &f.policy, &[&foreign], NOW, &st("d")),
+        keyholder_sign(
+            &f.b,
+            &psbt,
+            "r-foreign",
+            m,
+            &f.policy,
+            &[&foreign],
+            None,
+            NOW,
+            &st("d"),
+        ),
         "not an authority",
     );
     // no order at all
     refused(
-        keyholder_sign(&psbt, "r-none", m, &f.policy, &[], NOW, &st("e")),
+        keyholder_sign(
+            &f.b,
+            &psbt,
+            "r-none",
+            m,
+            &f.policy,
+            &[],
+            None,
+            NOW,
+            &st("e"),
+        ),
         "output 0",
     );
     // the order's output plus an unlisted one
     spend(
+        &f.b,
         &f.d,
         lab,
         &f.policy,
@@ -705,11 +520,13 @@ fn refusals(f: &Flow, lab: &Lab) {
     );
     refused(
         keyholder_sign(
+            &f.b,
             &f.d.join("spend-extra.psbt"),
             "r-extra",
             m,
             &f.policy,
             &[&f.order],
+            None,
             NOW,
             &st("f"),
         ),
@@ -717,6 +534,7 @@ fn refusals(f: &Flow, lab: &Lab) {
     );
     // used twice: the journal of a signer that signed the first spend refuses another tx
     spend(
+        &f.b,
         &f.d,
         lab,
         &f.policy,
@@ -727,11 +545,13 @@ fn refusals(f: &Flow, lab: &Lab) {
     let again = f.d.join("spend-again.psbt");
     refused(
         keyholder_sign(
+            &f.b,
             &again,
             "r-twice",
             &f.mnemonics[0],
             &f.policy,
             &[&f.order],
+            None,
             NOW,
             &f.d.join("signer-state-0"),
         ),
@@ -745,11 +565,13 @@ fn refusals(f: &Flow, lab: &Lab) {
     std::fs::write(&carried, p.serialize()).unwrap();
     refused(
         keyholder_sign(
+            &f.b,
             &carried,
             "r-carried",
             m,
             &f.policy,
             &[&f.order],
+            None,
             NOW,
             &st("g"),
         ),
@@ -772,4 +594,138 @@ fn taproot_custody_pays_an_exchange_under_a_signed_disposal_order() {
     let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
     let f = prepare(tmp.path(), &lab, "tr");
     spend_and_mine(&f, &lab, "tr");
+}
+
+/// The first receive address of a wallet, as its BSMS record states it (line 4).
+fn bsms_first_address(policy: &Path) -> String {
+    let dir = policy.parent().unwrap();
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    let bsms = std::fs::read_to_string(dir.join(format!("{name}.bsms"))).unwrap();
+    bsms.lines().nth(3).unwrap().trim().to_string()
+}
+
+/// One re-custody step: `custody spend --to-policy TO` of the single UTXO in `inv`, refused by a
+/// keyholder's signer without `--to-policy`, signed by keyholders 0 and 2 with it, combined,
+/// finalized, mined. Returns the new coin's value after checking amount and address exactly.
+#[allow(clippy::too_many_arguments)]
+fn recustody(
+    b: &Bins,
+    d: &Path,
+    lab: &Lab,
+    from: &Path,
+    mnemonics: &[PathBuf],
+    inv: &Path,
+    to: &Path,
+    value: u64,
+) -> u64 {
+    let tag = to
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let summary = spend(
+        b,
+        d,
+        lab,
+        from,
+        inv,
+        &["--to-policy", s(to)],
+        &format!("to-{tag}"),
+    );
+    let psbt = d.join(format!("to-{tag}.psbt"));
+    let outs = summary["spend"]["outputs"].as_array().unwrap();
+    assert_eq!(outs.len(), 1, "everything moves: {summary}");
+    assert_eq!(outs[0]["role"], "recustody");
+    assert_eq!(
+        outs[0]["address"],
+        bsms_first_address(to),
+        "the new wallet's first address"
+    );
+    let fee = summary["spend"]["fee"].as_u64().unwrap();
+    let moved = outs[0]["value"].as_u64().unwrap();
+    assert_eq!(moved + fee, value, "re-custody is exact");
+    assert_eq!(summary["recustody_sat"], moved);
+    assert_eq!(summary["disposed_sat"], 0);
+    let state = d.join(format!("state-{tag}"));
+    let (code, out, err, file) = keyholder_sign(
+        b,
+        &psbt,
+        &format!("to-{tag}-plain"),
+        &mnemonics[1],
+        from,
+        &[],
+        None,
+        NOW,
+        &state,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(&format!("output 0 ({moved} sat to")), "{err}");
+    assert!(!file.exists());
+    let mut signed = Vec::new();
+    for holder in [0usize, 2] {
+        let (code, out, err, file) = keyholder_sign(
+            b,
+            &psbt,
+            &format!("to-{tag}-{holder}"),
+            &mnemonics[holder],
+            from,
+            &[],
+            Some(to),
+            NOW,
+            &state,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        signed.push(file);
+    }
+    let combined = d.join(format!("to-{tag}-combined.psbt"));
+    ok(b.custos().args([
+        "psbt",
+        "combine",
+        s(&signed[0]),
+        s(&signed[1]),
+        "--out",
+        s(&combined),
+    ]));
+    ok(b.custos().args(["psbt", "finalize", s(&combined)]));
+    let hex = std::fs::read_to_string(d.join(format!("to-{tag}-combined-final.txn"))).unwrap();
+    let txid = submit_and_mine(lab, &hex);
+    let coin = lab.utxo(&OutPoint::new(txid, 0)).unwrap();
+    assert_eq!(coin.value.to_sat(), moved);
+    let addr =
+        bitcoin::Address::from_script(&coin.script_pubkey, bitcoin::Network::Regtest).unwrap();
+    assert_eq!(addr.to_string(), bsms_first_address(to));
+    moved
+}
+
+#[test]
+fn recustody_moves_custody_from_wsh_to_a_new_taproot_wallet_and_on_to_a_new_wsh_wallet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
+    let b = bins!();
+    let first = ceremony(&b, d, "wsh", "custody", 1, None);
+    let swept = sweep_seized(&b, d, &lab.url(), &first.policy, None);
+    submit_and_mine(&lab, &swept.final_hex);
+    let inv = inspect_custody(&b, d, &lab.url(), &first.policy, "custody", None);
+    let tr = ceremony(&b, d, "tr", "custodytr", 4, None);
+    let words = |w: &custos_testkit::custody::Wallet| -> Vec<PathBuf> {
+        w.holders.iter().map(|h| h.mnemonic.clone()).collect()
+    };
+    let v = recustody(
+        &b,
+        d,
+        &lab,
+        &first.policy,
+        &words(&first),
+        &inv,
+        &tr.policy,
+        swept.value,
+    );
+    let inv = inspect_custody(&b, d, &lab.url(), &tr.policy, "custodytr", None);
+    let again = ceremony(&b, d, "wsh", "custodyb", 7, None);
+    let last = recustody(&b, d, &lab, &tr.policy, &words(&tr), &inv, &again.policy, v);
+    assert!(last < v && v < swept.value);
 }

@@ -8,103 +8,23 @@
 
 #![allow(clippy::print_stderr)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use custos_testkit::serve::{http as get, serve as serve_with};
+use custos_testkit::{custos_bin, new_case_by, run};
 
 fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_EXAMINER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    custos_bin!()
 }
 
 fn new_case(dir: &Path) {
-    let (code, _, err) = run(custos().args([
-        "--network",
-        "regtest",
-        "case",
-        "new",
-        dir.to_str().unwrap(),
-        "--case-id",
-        "VIEW-7",
-        "--examiner",
-        "alice",
-    ]));
-    assert_eq!(code, 0, "{err}");
+    new_case_by(custos(), dir, "VIEW-7", "alice");
 }
 
-/// The server, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(case: &Path) -> Server {
-    let mut child = custos()
-        .args([
-            "--case",
-            case.to_str().unwrap(),
-            "case",
-            "serve",
-            "--read-only",
-            "--port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no url in {line:?}"))
-        .to_string();
-    let port = url
-        .trim_start_matches("http://127.0.0.1:")
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    Server { child, url, port }
-}
-
-fn get(port: u16, request: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let code = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (code, body)
+fn serve(case: &Path) -> custos_testkit::serve::Served {
+    serve_with(custos(), case)
 }
 
 #[test]
@@ -113,7 +33,7 @@ fn wrong_token_gets_a_bare_401_and_writes_get_405() {
     let case = tmp.path().join("case");
     new_case(&case);
     let srv = serve(&case);
-    let token = srv.url.split("token=").nth(1).unwrap().to_string();
+    let token = srv.token().to_string();
     for req in [
         "GET /api/state?token=wrong HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
         "GET /api/state HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),

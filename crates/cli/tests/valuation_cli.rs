@@ -2,75 +2,15 @@
 //! hand-worked figures of docs/valuation.md digit for digit, every input stored as an artifact
 //! with one `valuation.computed` event, the report sections, and the refusals (exit 2).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use custos_testkit::custody::{quote_file as q, sample_valuation_args as valuation_args};
+use custos_testkit::{custos_bin, new_case_by, run};
 
-fn custos() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
-    c.env_remove("CUSTOS_CASE")
-        .env_remove("CUSTOS_EXAMINER")
-        .env("CUSTOS_NO_PROGRESS", "1")
-        .env("CUSTOS_LOG", "error");
-    c
+fn custos() -> std::process::Command {
+    custos_bin!()
 }
 
-fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn q(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/quotes")
-        .join(name)
-}
-
-fn new_case(dir: &Path) {
-    let (code, _, err) = run(custos().args([
-        "--network",
-        "regtest",
-        "case",
-        "new",
-        dir.to_str().unwrap(),
-        "--case-id",
-        "VAL-1",
-        "--examiner",
-        "alice",
-    ]));
-    assert_eq!(code, 0, "{err}");
-}
-
-/// The standard valuation arguments of the hand-worked example.
-fn valuation_args(fx: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["valuation".into()];
-    for spec in [
-        q("kraken-ticker-xbteur.http").display().to_string(),
-        format!("BTC-USD={}", q("coinbase-ticker-btc-usd.json").display()),
-        q("bitstamp-ticker-btceur.json").display().to_string(),
-        q("venues.csv").display().to_string(),
-    ] {
-        a.push("--quotes".into());
-        a.push(spec);
-    }
-    a.extend(
-        [
-            "--fx",
-            &q(fx).display().to_string(),
-            "--currency",
-            "EUR",
-            "--at",
-            "2026-01-05T10:00:00Z",
-            "--window",
-            "1h",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    a
+fn new_case(dir: &std::path::Path) {
+    new_case_by(custos(), dir, "VAL-1", "alice");
 }
 
 #[test]

@@ -234,6 +234,11 @@ pub struct Authority {
     pub label: String,
     /// Its P2WPKH address: orders are signed with BIP-322 (simple) by this address's key.
     pub address: String,
+    /// Proof of possession: the BIP-322 (simple) signature of this address over the fixed
+    /// authority challenge (`custos_disposal::authority::challenge`). Signers count an
+    /// authority only when it verifies.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proof: String,
 }
 
 /// One keyholder key of the custody wallet.

@@ -23,6 +23,23 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An authority record or policy entry that cannot be used (bad proof, wrong network,
+    /// duplicate, malformed file).
+    #[error("authority {address}: {reason}")]
+    Authority {
+        /// The authority's address (or the file, when unreadable).
+        address: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A malformed authority record file.
+    #[error("authority record {file}: {reason}")]
+    AuthorityFile {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The authority key cannot sign (not a WIF key, wrong network).
     #[error("authority key: {0}")]
     Key(String),
@@ -50,11 +67,12 @@ pub enum Error {
 }
 
 impl Classify for Error {
-    /// An order that is not valid for the policy and time is a refusal (1); a file that cannot
+    /// An order that is not valid for the policy and time, or an authority whose proof does
+    /// not verify, is a refusal (1); a file that cannot
     /// be read or written is classed by the file error; everything else is bad input (2).
     fn exit_class(&self) -> ExitClass {
         match self {
-            Error::Invalid { .. } => ExitClass::Refusal,
+            Error::Invalid { .. } | Error::Authority { .. } => ExitClass::Refusal,
             Error::File(e) => e.exit_class(),
             _ => ExitClass::Input,
         }

@@ -12,6 +12,7 @@
 //! linked by `custos-signer`, no network code, no I/O but the journal file it is given.
 //!
 //! Modules:
+//! - [`authority`]: authority records with their proof of possession, added to a policy;
 //! - [`order`]: the order, its canonical text, parsing and field rules, signing, verification;
 //! - [`record`]: order ids recorded in a PSBT and the used-orders journal.
 //!
@@ -19,6 +20,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod authority;
 pub mod error;
 pub mod order;
 pub mod record;

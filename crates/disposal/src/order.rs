@@ -34,7 +34,10 @@ use bitcoin::{
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use custos_ceremony::{bip322, keys::ZKey};
-use custos_core::{inventory::CustodyPolicy, Network, Secret};
+use custos_core::{
+    inventory::{Authority, CustodyPolicy},
+    Network, Secret,
+};
 use custos_tx::verify::OrderPermit;
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +137,7 @@ pub fn format_time(secs: i64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
-fn check_value(name: &str, v: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_value(name: &str, v: &str) -> std::result::Result<(), String> {
     if v.is_empty() {
         return Err(format!("{name} is empty"));
     }
@@ -383,11 +386,23 @@ impl DisposalOrder {
             )));
         }
         let (good, bad) = self.verified_signers(secp);
-        let by_authority = good
+        let listed: Vec<&Authority> = policy
+            .authorities
             .iter()
-            .any(|a| policy.authorities.iter().any(|p| &p.address == a));
-        if by_authority {
+            .filter(|p| good.contains(&p.address))
+            .collect();
+        if listed
+            .iter()
+            .any(|p| crate::authority::problem(secp, p, policy.network).is_none())
+        {
             return Ok(None);
+        }
+        if let Some(p) = listed.first() {
+            let why = crate::authority::problem(secp, p, policy.network).unwrap_or_default();
+            return Ok(Some(format!(
+                "signed by {}, an authority of the custody policy \"{}\" that cannot be used: {why}",
+                p.address, policy.name
+            )));
         }
         let mut why = if self.signatures.is_empty() {
             "not signed".to_string()
@@ -464,7 +479,6 @@ pub fn authority_address<C: Signing>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use custos_core::inventory::Authority;
 
     fn fields() -> OrderFields {
         OrderFields {
@@ -487,8 +501,10 @@ mod tests {
         ))
     }
 
-    fn policy_with(addrs: &[String]) -> CustodyPolicy {
-        CustodyPolicy {
+    /// A policy whose authorities are the keys `bytes` (with their proofs of possession).
+    fn policy_with(bytes: &[u8]) -> CustodyPolicy {
+        let secp = Secp256k1::new();
+        let p = CustodyPolicy {
             format: custos_core::inventory::CUSTODY_POLICY_FORMAT.into(),
             name: "p".into(),
             network: Network::Regtest,
@@ -498,14 +514,16 @@ mod tests {
             change_descriptor: String::new(),
             next_index: 0,
             ceremony_record: None,
-            authorities: addrs
-                .iter()
-                .map(|a| Authority {
-                    label: "a".into(),
-                    address: a.clone(),
-                })
-                .collect(),
-        }
+            authorities: vec![],
+        };
+        let records: Vec<_> = bytes
+            .iter()
+            .map(|b| {
+                crate::authority::AuthorityRecord::new(&secp, &key(*b), Network::Regtest, "a")
+                    .unwrap()
+            })
+            .collect();
+        crate::authority::add_authorities(&secp, &p, &records).unwrap()
     }
 
     const NOON: i64 = 1_764_158_400; // 2025-11-26T12:00:00Z is not in the window
@@ -557,7 +575,7 @@ mod tests {
         assert_eq!(addr, authority_address(&secp, &key(7), Network::Regtest));
         let back = DisposalOrder::parse(&o.to_json().unwrap(), "o.json").unwrap();
         assert_eq!(back, o);
-        let good = policy_with(std::slice::from_ref(&addr));
+        let good = policy_with(&[7]);
         assert_eq!(o.problem(&secp, &good, IN_WINDOW).unwrap(), None);
         let p = o.problem(&secp, &good, NOON).unwrap().unwrap();
         assert!(p.contains("not valid before"), "{p}");
@@ -566,9 +584,14 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(p.contains("expired"), "{p}");
-        let other = policy_with(&[authority_address(&secp, &key(8), Network::Regtest)]);
+        let other = policy_with(&[8]);
         let p = o.problem(&secp, &other, IN_WINDOW).unwrap().unwrap();
         assert!(p.contains("not an authority"), "{p}");
+        // an authority listed by hand, without a proof of possession, orders nothing
+        let mut hand_edited = good.clone();
+        hand_edited.authorities[0].proof.clear();
+        let p = o.problem(&secp, &hand_edited, IN_WINDOW).unwrap().unwrap();
+        assert!(p.contains("cannot be used: no proof of possession"), "{p}");
         // a changed amount breaks the signature
         let mut forged = o.clone();
         forged.amount_sat += 1;

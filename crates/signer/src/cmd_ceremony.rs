@@ -3,11 +3,12 @@
 //! round-2 record, custody policy JSON) must describe the same receive descriptor; the
 //! keyholder's own key must appear in it exactly once (exact match of fingerprint, path and
 //! xpub); the first addresses are derived here, for comparing with the other keyholders and
-//! with the coordinator's summary. A BSMS record's stated first address must match. The step
+//! with the coordinator's summary. A BSMS record's stated first address must match. A custody
+//! policy's disposal authorities must each carry a proof of possession that verifies. The step
 //! is appended to the transcript (file hashes, fingerprint, addresses).
 //!
 //! Exit: 0 accepted, 1 refused (own key missing or repeated, files disagree, address
-//! mismatch), 2 unreadable or malformed input (including a wrong descriptor checksum).
+//! mismatch, an unproven authority), 2 unreadable or malformed input (including a wrong descriptor checksum).
 
 use std::path::PathBuf;
 
@@ -137,6 +138,23 @@ fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
     Ok((parse_descriptor(line, &file)?, None, None))
 }
 
+/// For a custody policy file: why one of its disposal authorities cannot be used (its proof of
+/// possession missing or wrong), so a keyholder never accepts a policy naming an unproven one.
+fn authority_refusal(path: &std::path::Path) -> anyhow::Result<Option<String>> {
+    let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let Ok(p) = serde_json::from_str::<CustodyPolicy>(&text) else {
+        return Ok(None); // descriptor_of has already reported what is wrong with it
+    };
+    let secp = Secp256k1::verification_only();
+    Ok(custos_disposal::authority::policy_problems(&secp, &p)
+        .into_iter()
+        .next()
+        .map(|(addr, why)| format!("disposal authority {addr}: {why}")))
+}
+
 fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     let secp = Secp256k1::verification_only();
     let mine = load_key_file(&secp, &a.key_record)?;
@@ -158,6 +176,10 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                  --network are for {expected} and {}",
                 a.network
             );
+            return Ok(exit::REFUSED);
+        }
+        if let Some(why) = authority_refusal(f)? {
+            eprintln!("custos-signer: refused: {name}: {why}");
             return Ok(exit::REFUSED);
         }
         if let Some(addr) = first {

@@ -5,6 +5,9 @@
 //!   `--out`), never over an existing file. Signing an already signed order adds a signature.
 //! - `disposal address --key FILE|- --network N`: the authority's address, which the custody
 //!   policy's `authorities` lists.
+//! - `disposal authority-record --key FILE|- --network N --label L --out FILE`: the authority's
+//!   public record with its proof of possession (BIP-322 over the fixed challenge), for `custos
+//!   disposal authority add` to write into a custody policy.
 //!
 //! The key is a WIF private key read from a file, stdin (`-`) or a no-echo prompt — never an
 //! argument — and lives only in a zeroizing `Secret`.
@@ -15,6 +18,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use custos_core::{file, Network};
 use custos_disposal::{
+    authority::AuthorityRecord,
     order::{authority_address, authority_key},
     DisposalOrder,
 };
@@ -28,6 +32,25 @@ pub enum DisposalCmd {
     SignOrder(SignOrderArgs),
     /// Print the authority address of a key (for the custody policy's `authorities`).
     Address(AddressArgs),
+    /// Write the authority's public record with its proof of possession.
+    AuthorityRecord(RecordArgs),
+}
+
+/// `disposal authority-record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The authority's WIF private key: a file, or `-` for stdin. Without it: a no-echo prompt.
+    #[arg(long, value_name = "FILE|-")]
+    key: Option<PathBuf>,
+    /// Network of the address.
+    #[arg(long)]
+    network: Network,
+    /// Who the authority is (one line, e.g. "public prosecutor, case desk").
+    #[arg(long)]
+    label: String,
+    /// The record file to write. Never overwritten.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 /// `disposal sign-order`.
@@ -59,6 +82,7 @@ pub fn run(cmd: &DisposalCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         DisposalCmd::SignOrder(a) => sign_order(a, json),
         DisposalCmd::Address(a) => address(a, json),
+        DisposalCmd::AuthorityRecord(a) => authority_record(a, json),
     }
 }
 
@@ -117,6 +141,32 @@ fn address(a: &AddressArgs, json: bool) -> anyhow::Result<u8> {
         outln!("{}", serde_json::json!({ "address": addr }))?;
     } else {
         outln!("{addr}")?;
+    }
+    Ok(exit::OK)
+}
+
+fn authority_record(a: &RecordArgs, json: bool) -> anyhow::Result<u8> {
+    if a.out.exists() {
+        return Err(anyhow!(
+            "{} already exists; not overwriting it",
+            a.out.display()
+        ));
+    }
+    let text = read_material(a.key.as_deref(), "authority key (WIF, input hidden): ")?;
+    let key = authority_key(text.expose_secret(), a.network)?;
+    drop(text);
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let record = AuthorityRecord::new(&secp, &key, a.network, &a.label)?;
+    drop(key);
+    file::write_new(&a.out, &record.to_json()?)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({ "address": record.address, "out": a.out.display().to_string() })
+        )?;
+    } else {
+        outln!("authority {} ({})", record.address, record.label)?;
+        outln!("wrote {}", a.out.display())?;
     }
     Ok(exit::OK)
 }

@@ -4,11 +4,14 @@
 //! end-to-end `custos-tests` crate (as BDK's `testenv`): commands for the real binaries with a
 //! clean environment, running them and capturing their output, scratch directories, the
 //! fixture paths, a case made through the CLI, a TLS relay with a self-signed certificate in
-//! front of a plain Electrum server, and a `custos-lab up` process that is killed on drop.
+//! front of a plain Electrum server, a `custos-lab up` process that is killed on drop, a
+//! `custos case serve` process with a plain HTTP client, and the custody path through the real
+//! binaries (keyholder keys from fixed test entropy, the ceremony, authority records, the sweep
+//! of the lab's seized wallet into custody).
 //!
 //! Not for: library or binary code. It is a dev-dependency only (`publish = false`); it
 //! panics on failure, as test code does, and depends on no custos crate so any test can use
-//! it.
+//! it (it drives the custos binaries instead).
 //!
 //! Features: none.
 //!
@@ -22,15 +25,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod custody;
 pub mod lab;
+pub mod serve;
 pub mod tls;
 
-/// `custos` with a clean environment: no case or server from the caller's shell, no progress
-/// bar, errors only in the log. `bin` is `env!("CARGO_BIN_EXE_custos")` (see [`custos_bin!`]).
+/// `custos` with a clean environment: no case, server or examiner from the caller's shell, no
+/// progress bar, errors only in the log. `bin` is `env!("CARGO_BIN_EXE_custos")` (see
+/// [`custos_bin!`]).
 pub fn custos_command(bin: &str) -> Command {
     let mut c = Command::new(bin);
     c.env_remove("CUSTOS_CASE")
         .env_remove("CUSTOS_SERVER")
+        .env_remove("CUSTOS_EXAMINER")
         .env("CUSTOS_NO_PROGRESS", "1")
         .env("CUSTOS_LOG", "error");
     c
@@ -97,6 +104,14 @@ pub fn run(c: &mut Command) -> (i32, String, String) {
     )
 }
 
+/// Runs a command, asserts it exits 0 (printing the command and both streams if not), returns
+/// its stdout.
+pub fn ok(c: &mut Command) -> String {
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{c:?}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
 /// Runs a command with `stdin` written to its standard input (then closed; an empty input
 /// when `None`); returns (exit code or -1, stdout, stderr).
 pub fn run_in(c: &mut Command, stdin: Option<&str>) -> (i32, String, String) {
@@ -126,7 +141,12 @@ pub fn run_with_stdin(c: &mut Command, input: &str) -> (i32, String, String) {
 
 /// Creates a regtest case at `dir` through `custos case new` (examiner `tester`), asserting
 /// success. `custos` is a fresh command from [`custos_bin!`].
-pub fn new_case(mut custos: Command, dir: &Path, case_id: &str) {
+pub fn new_case(custos: Command, dir: &Path, case_id: &str) {
+    new_case_by(custos, dir, case_id, "tester");
+}
+
+/// [`new_case`] with the examiner named.
+pub fn new_case_by(mut custos: Command, dir: &Path, case_id: &str, examiner: &str) {
     let (code, _, err) = run(custos.args([
         "--network",
         "regtest",
@@ -136,7 +156,7 @@ pub fn new_case(mut custos: Command, dir: &Path, case_id: &str) {
         "--case-id",
         case_id,
         "--examiner",
-        "tester",
+        examiner,
     ]));
     assert_eq!(code, 0, "{err}");
 }
