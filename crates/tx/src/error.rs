@@ -314,12 +314,41 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An input's PSBT sighash type is not one its script type can use.
+    #[error("input {index}: cannot sign: unusable sighash type")]
+    SighashType {
+        /// Input index.
+        index: usize,
+        /// The parse error of the sighash type field.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The signature hash of an input could not be computed (an index out of range, a
+    /// missing or inconsistent previous output).
+    #[error("input {index}: cannot sign: cannot compute the signature hash")]
+    Sighash {
+        /// Input index.
+        index: usize,
+        /// The sighash computation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A signing thread failed; no signature of the run was kept.
     #[error("a signing thread failed; nothing was signed")]
     SigningThread,
     /// Seized material cannot be turned into signing keys.
     #[error("seized material: {0}")]
     Material(String),
+    /// A key in seized material cannot be used; `what` names the line or part at fault (never
+    /// the secret) and the cause is kept as the source.
+    #[error("seized material: {what}")]
+    MaterialKey {
+        /// Which line or part of the material.
+        what: String,
+        /// The parser's or derivation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Finalizing failed.
     #[error("cannot finalize: {0}")]
     Finalize(String),
