@@ -487,4 +487,39 @@ mod tests {
         assert_eq!(e.to_string(), "refused: psbt has no outputs");
         assert!(std::error::Error::source(&e).is_none());
     }
+
+    #[test]
+    fn sighash_and_material_causes_are_sources_not_pasted_into_messages() {
+        let cause = || std::io::Error::other("the cause text");
+        for (e, message) in [
+            (
+                Error::Sighash {
+                    index: 3,
+                    source: Box::new(cause()),
+                },
+                "input 3: cannot sign: cannot compute the signature hash",
+            ),
+            (
+                Error::SighashType {
+                    index: 1,
+                    source: Box::new(cause()),
+                },
+                "input 1: cannot sign: unusable sighash type",
+            ),
+            (
+                Error::MaterialKey {
+                    what: "line 2: wif does not parse".into(),
+                    source: Box::new(cause()),
+                },
+                "seized material: line 2: wif does not parse",
+            ),
+        ] {
+            assert_eq!(e.to_string(), message);
+            assert_eq!(
+                std::error::Error::source(&e).map(ToString::to_string),
+                Some("the cause text".to_string())
+            );
+            assert_eq!(e.exit_class(), ExitClass::Input);
+        }
+    }
 }
