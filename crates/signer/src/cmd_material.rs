@@ -303,7 +303,10 @@ fn write_watch_only_file(out: &Path, body: &str) -> Option<u8> {
         .and_then(|_| f.write_all(b"\n"))
         .and_then(|_| f.sync_all())
     {
-        eprintln!("custos-signer: material: cannot write {}: {e}", out.display());
+        eprintln!(
+            "custos-signer: material: cannot write {}: {e}",
+            out.display()
+        );
         return Some(exit::ENV);
     }
     None

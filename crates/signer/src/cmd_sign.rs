@@ -206,9 +206,8 @@ fn read_inputs(args: &SignArgs) -> anyhow::Result<Checked> {
         ..VerifyOptions::default()
     };
     for s in &args.allow_sighash {
-        opts.allowed_sighash.push(
-            PsbtSighashType::from_str(s).with_context(|| format!("--allow-sighash {s}"))?,
-        );
+        opts.allowed_sighash
+            .push(PsbtSighashType::from_str(s).with_context(|| format!("--allow-sighash {s}"))?);
     }
     let (dest, orders, journal) = destinations(args, &policy, &psbt)?;
     Ok(Checked {

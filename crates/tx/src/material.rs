@@ -109,9 +109,8 @@ pub fn signing_keys(
         }
         Material::Wif(ws) => {
             for w in ws {
-                let k = PrivateKey::from_wif(w.wif.expose_secret()).map_err(|e| {
-                    key_err(format!("line {}: wif does not parse", w.line), e)
-                })?;
+                let k = PrivateKey::from_wif(w.wif.expose_secret())
+                    .map_err(|e| key_err(format!("line {}: wif does not parse", w.line), e))?;
                 keys.add_private_key(k);
             }
         }
