@@ -478,110 +478,164 @@ pub fn verify(
         stored.iter().map(|c| ("case".to_string(), c)).collect();
     all.extend(external.iter().map(|(n, c)| (n.clone(), c)));
     for (source, cp) in &all {
-        let mut push = |kind: &str, message: String| {
-            problems.push(Problem {
-                seq: cp.seq.max(1),
-                kind: kind.into(),
-                message,
-            })
-        };
-        let mut ok = true;
-        if cp.case_id != case.info().case_id || cp.network != case.info().network {
-            ok = false;
-            push(
-                "checkpoint_foreign",
-                format!(
-                    "checkpoint from {source} is for case {} on {}, not this case",
-                    cp.case_id, cp.network
-                ),
-            );
-        }
-        let at = events.iter().find(|e| e.seq == cp.seq);
-        match at {
-            Some(e) if e.hash == cp.head_hash => {}
-            Some(e) => {
-                ok = false;
-                push(
-                    "checkpoint_mismatch",
-                    format!(
-                        "seq {}: the ledger's event hash {} differs from the head {} signed in the checkpoint of {} ({source}): the ledger was rewritten at or before seq {}",
-                        cp.seq, e.hash, cp.head_hash, cp.time, cp.seq
-                    ),
-                );
-            }
-            None => {
-                ok = false;
-                push(
-                    "checkpoint_mismatch",
-                    format!(
-                        "seq {}: the ledger has no event {} although a checkpoint of {} ({source}) signed it: events were removed",
-                        cp.seq, cp.seq, cp.time
-                    ),
-                );
-            }
-        }
-        let mut lines = Vec::new();
-        let mut countersigned = false;
-        for sig in &cp.signatures {
-            let verdict = match check_signature(cp, sig) {
-                Err(why) => Err(format!("bad signature: {why}")),
-                Ok(()) if !registry.allows(sig.role, &sig.pubkey) => Err(format!(
-                    "key {} is not registered as a {} key of this case",
-                    sig.pubkey,
-                    sig.role.name()
-                )),
-                Ok(()) if source == "case" && !recorded(events, cp, sig) => {
-                    Err("no ledger event records this signature".to_string())
-                }
-                Ok(()) => Ok(()),
-            };
-            match verdict {
-                Ok(()) => {
-                    if sig.role == Role::Supervisor {
-                        countersigned = true;
-                    }
-                    lines.push(format!(
-                        "{} {} ({}): ok",
-                        sig.role.name(),
-                        sig.signer,
-                        sig.pubkey
-                    ));
-                }
-                Err(why) => {
-                    ok = false;
-                    push(
-                        "checkpoint_signature",
-                        format!(
-                            "checkpoint at seq {} ({source}): {} signature by {}: {why}",
-                            cp.seq,
-                            sig.role.name(),
-                            sig.signer
-                        ),
-                    );
-                    lines.push(format!(
-                        "{} {} ({}): {why}",
-                        sig.role.name(),
-                        sig.signer,
-                        sig.pubkey
-                    ));
-                }
-            }
-        }
-        let countersigned = ok && countersigned;
-        if countersigned {
+        let status = check_checkpoint(case, events, &registry, source, cp, problems);
+        if status.countersigned {
             report.last_countersigned = report.last_countersigned.max(Some(cp.seq));
         }
-        report.checkpoints.push(CheckpointStatus {
-            source: source.clone(),
-            seq: cp.seq,
-            head_hash: cp.head_hash.clone(),
-            time: cp.time.clone(),
-            signatures: lines,
-            ok,
-            countersigned,
-        });
+        report.checkpoints.push(status);
     }
-    // Every signature the ledger records must still be in the table.
+    check_signatures_held(events, &stored, problems);
+    // Without any countersigned checkpoint, every event is after the last one.
+    let after = report.last_countersigned;
+    report.events_after_last_countersigned = events
+        .iter()
+        .map(|e| e.seq)
+        .filter(|s| after.is_none_or(|a| *s > a))
+        .collect();
+    Ok(report)
+}
+
+/// A problem with checkpoint `cp`, at its seq (at least 1).
+fn push_problem(problems: &mut Vec<Problem>, cp: &Checkpoint, kind: &str, message: String) {
+    problems.push(Problem {
+        seq: cp.seq.max(1),
+        kind: kind.into(),
+        message,
+    });
+}
+
+/// One checkpoint: for this case, its head still in the ledger, every signature valid and
+/// registered (and, for the case's own, recorded in the ledger).
+fn check_checkpoint(
+    case: &Case,
+    events: &[Event],
+    registry: &Registry,
+    source: &str,
+    cp: &Checkpoint,
+    problems: &mut Vec<Problem>,
+) -> CheckpointStatus {
+    let mut ok = true;
+    if cp.case_id != case.info().case_id || cp.network != case.info().network {
+        ok = false;
+        push_problem(
+            problems,
+            cp,
+            "checkpoint_foreign",
+            format!(
+                "checkpoint from {source} is for case {} on {}, not this case",
+                cp.case_id, cp.network
+            ),
+        );
+    }
+    ok &= check_head(events, source, cp, problems);
+    let mut lines = Vec::new();
+    let mut countersigned = false;
+    for sig in &cp.signatures {
+        match signature_verdict(events, registry, source, cp, sig) {
+            Ok(()) => {
+                if sig.role == Role::Supervisor {
+                    countersigned = true;
+                }
+                lines.push(format!(
+                    "{} {} ({}): ok",
+                    sig.role.name(),
+                    sig.signer,
+                    sig.pubkey
+                ));
+            }
+            Err(why) => {
+                ok = false;
+                push_problem(
+                    problems,
+                    cp,
+                    "checkpoint_signature",
+                    format!(
+                        "checkpoint at seq {} ({source}): {} signature by {}: {why}",
+                        cp.seq,
+                        sig.role.name(),
+                        sig.signer
+                    ),
+                );
+                lines.push(format!(
+                    "{} {} ({}): {why}",
+                    sig.role.name(),
+                    sig.signer,
+                    sig.pubkey
+                ));
+            }
+        }
+    }
+    CheckpointStatus {
+        source: source.to_string(),
+        seq: cp.seq,
+        head_hash: cp.head_hash.clone(),
+        time: cp.time.clone(),
+        signatures: lines,
+        ok,
+        countersigned: ok && countersigned,
+    }
+}
+
+/// The ledger still has the event the checkpoint signed, with the same hash.
+fn check_head(
+    events: &[Event],
+    source: &str,
+    cp: &Checkpoint,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match events.iter().find(|e| e.seq == cp.seq) {
+        Some(e) if e.hash == cp.head_hash => true,
+        Some(e) => {
+            push_problem(
+                problems,
+                cp,
+                "checkpoint_mismatch",
+                format!(
+                    "seq {}: the ledger's event hash {} differs from the head {} signed in the checkpoint of {} ({source}): the ledger was rewritten at or before seq {}",
+                    cp.seq, e.hash, cp.head_hash, cp.time, cp.seq
+                ),
+            );
+            false
+        }
+        None => {
+            push_problem(
+                problems,
+                cp,
+                "checkpoint_mismatch",
+                format!(
+                    "seq {}: the ledger has no event {} although a checkpoint of {} ({source}) signed it: events were removed",
+                    cp.seq, cp.seq, cp.time
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Why one signature of a checkpoint does not count, if it does not.
+fn signature_verdict(
+    events: &[Event],
+    registry: &Registry,
+    source: &str,
+    cp: &Checkpoint,
+    sig: &CheckpointSignature,
+) -> Result<(), String> {
+    match check_signature(cp, sig) {
+        Err(why) => Err(format!("bad signature: {why}")),
+        Ok(()) if !registry.allows(sig.role, &sig.pubkey) => Err(format!(
+            "key {} is not registered as a {} key of this case",
+            sig.pubkey,
+            sig.role.name()
+        )),
+        Ok(()) if source == "case" && !recorded(events, cp, sig) => {
+            Err("no ledger event records this signature".to_string())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Every signature the ledger records must still be in the checkpoint table.
+fn check_signatures_held(events: &[Event], stored: &[Checkpoint], problems: &mut Vec<Problem>) {
     for e in events
         .iter()
         .filter(|e| e.kind == EVENT_CHECKPOINT || e.kind == EVENT_COUNTERSIGN)
@@ -591,26 +645,23 @@ pub fn verify(
             .get("signature")
             .and_then(|v| v.as_str())
             .unwrap_or_default();
-        let seq = e.payload.get("seq").and_then(|v| v.as_u64()).unwrap_or(0);
-        let held = stored
-            .iter()
-            .any(|c| c.seq == seq && c.signatures.iter().any(|s| s.signature == sig));
+        // An event without a seq names no checkpoint, so the table cannot hold its signature.
+        let seq = e.payload.get("seq").and_then(|v| v.as_u64());
+        let held = seq.is_some_and(|seq| {
+            stored
+                .iter()
+                .any(|c| c.seq == seq && c.signatures.iter().any(|s| s.signature == sig))
+        });
         if !held {
+            let over = seq.map_or_else(|| "no seq".to_string(), |s| format!("seq {s}"));
             problems.push(Problem {
                 seq: e.seq,
                 kind: "checkpoint_missing".into(),
                 message: format!(
-                    "seq {}: the ledger records a checkpoint signature over seq {seq} that the checkpoint table no longer holds",
+                    "seq {}: the ledger records a checkpoint signature over {over} that the checkpoint table no longer holds",
                     e.seq
                 ),
             });
         }
     }
-    let after = report.last_countersigned.unwrap_or(0);
-    report.events_after_last_countersigned = events
-        .iter()
-        .map(|e| e.seq)
-        .filter(|s| *s > after)
-        .collect();
-    Ok(report)
 }

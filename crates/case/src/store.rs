@@ -390,7 +390,11 @@ impl Case {
                 r.get(0)
             })
             .map_err(self.db())?;
-        Ok((seq.parse().unwrap_or(0), hash))
+        let seq = seq.parse().map_err(|_| Error::NotACase {
+            path: self.path.clone(),
+            detail: format!("its head record's seq {seq:?} is not a number"),
+        })?;
+        Ok((seq, hash))
     }
 
     /// Stores an artifact without an event (for caches); returns its sha256.
@@ -486,7 +490,8 @@ impl Case {
             .last()
             .map(|e| e.hash.clone())
             .unwrap_or_else(|| ledger::GENESIS_PREV.to_string());
-        let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+        // An empty ledger's head is seq 0 (its first event is seq 1).
+        let last_seq = events.last().map_or(0, |e| e.seq);
         if problems.is_empty() {
             let (rec_seq, rec_hash) = self.head()?;
             for (expected, label) in [

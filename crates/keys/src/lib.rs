@@ -25,6 +25,7 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![warn(unreachable_pub, clippy::redundant_clone)]
 
 pub mod catalogue;
 pub mod electrum;

@@ -25,7 +25,7 @@ pub fn pbkdf2_hmac_sha512(password: &[u8], salt: &[u8], rounds: u32) -> [u8; 64]
 
 /// PBKDF2-HMAC-SHA256(password, salt, rounds) into `out` (any length), as SLIP-39's round
 /// function uses it.
-pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
+pub(crate) fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], rounds: u32, out: &mut [u8]) {
     let keyed = hmac::HmacEngine::<sha256::Hash>::new(password);
     for (block, chunk) in out.chunks_mut(32).enumerate() {
         let mut e = keyed.clone();

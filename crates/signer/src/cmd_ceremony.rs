@@ -16,9 +16,9 @@ use anyhow::Context;
 use bitcoin::secp256k1::Secp256k1;
 use clap::{Args, Subcommand};
 use custos_ceremony::assemble::parse_descriptor;
-use custos_ceremony::record::load_key_file;
+use custos_ceremony::record::{load_key_file, CeremonyKey};
 use custos_ceremony::transcript::{self, Entry, TRANSCRIPT_FORMAT};
-use custos_ceremony::verify::check_membership;
+use custos_ceremony::verify::{check_membership, Membership};
 use custos_ceremony::Error as CeremonyError;
 use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
 use custos_core::Network;
@@ -155,9 +155,16 @@ fn authority_refusal(path: &std::path::Path) -> anyhow::Result<Option<String>> {
         .map(|(addr, why)| format!("disposal authority {addr}: {why}")))
 }
 
-fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
-    let secp = Secp256k1::verification_only();
-    let mine = load_key_file(&secp, &a.key_record)?;
+/// The one wallet the given files describe, and the first addresses they state.
+struct Chosen {
+    desc: Descriptor<DescriptorPublicKey>,
+    first_file: String,
+    stated: Vec<(String, String)>,
+}
+
+/// Reads every descriptor file and checks they describe one wallet on the key record's
+/// network. `None`: refused, and the reason already printed.
+fn choose_wallet(a: &VerifyArgs, mine: &CeremonyKey) -> anyhow::Result<Option<Chosen>> {
     let mut chosen: Option<(Descriptor<DescriptorPublicKey>, String)> = None;
     let mut stated: Vec<(String, String)> = Vec::new();
     for f in &a.files {
@@ -176,11 +183,11 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                  --network are for {expected} and {}",
                 a.network
             );
-            return Ok(exit::REFUSED);
+            return Ok(None);
         }
         if let Some(why) = authority_refusal(f)? {
             eprintln!("custos-signer: refused: {name}: {why}");
-            return Ok(exit::REFUSED);
+            return Ok(None);
         }
         if let Some(addr) = first {
             stated.push((name.clone(), addr));
@@ -192,13 +199,31 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                     eprintln!(
                         "custos-signer: refused: {name} describes another wallet than {cname}"
                     );
-                    return Ok(1);
+                    return Ok(None);
                 }
             }
         }
     }
     let Some((desc, first_file)) = chosen else {
         anyhow::bail!("no descriptor file given");
+    };
+    Ok(Some(Chosen {
+        desc,
+        first_file,
+        stated,
+    }))
+}
+
+fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
+    let secp = Secp256k1::verification_only();
+    let mine = load_key_file(&secp, &a.key_record)?;
+    let Some(Chosen {
+        desc,
+        first_file,
+        stated,
+    }) = choose_wallet(a, &mine)?
+    else {
+        return Ok(exit::REFUSED);
     };
     let membership = match check_membership(
         &desc,
@@ -229,6 +254,42 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             return Ok(1);
         }
     }
+    let transcript_path = record_verified(a, &mine, &desc, &membership)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
+                "membership": membership, "transcript": transcript_path,
+            }))?
+        )?;
+    } else {
+        outln!(
+            "accepted: own key {} appears once (position {} of {})",
+            mine.origin(),
+            membership.position,
+            membership.n
+        )?;
+        if let Some(k) = membership.threshold {
+            outln!("policy: {k} of {}", membership.n)?;
+        }
+        outln!("descriptor: {desc}")?;
+        for (i, addr) in membership.first_addresses.iter().enumerate() {
+            outln!("receive {i}: {addr}")?;
+        }
+        outln!("compare the first address with every other keyholder before funding")?;
+    }
+    Ok(0)
+}
+
+/// Appends the `ceremony.verified` step (hashes of every file read) to the transcript; returns
+/// its path.
+fn record_verified(
+    a: &VerifyArgs,
+    mine: &CeremonyKey,
+    desc: &Descriptor<DescriptorPublicKey>,
+    membership: &Membership,
+) -> anyhow::Result<PathBuf> {
     let transcript_path = a.transcript.clone().unwrap_or_else(|| {
         a.key_record
             .parent()
@@ -257,29 +318,5 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         },
     )
     .context("cannot write the transcript")?;
-    if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
-                "membership": membership, "transcript": transcript_path,
-            }))?
-        )?;
-    } else {
-        outln!(
-            "accepted: own key {} appears once (position {} of {})",
-            mine.origin(),
-            membership.position,
-            membership.n
-        )?;
-        if let Some(k) = membership.threshold {
-            outln!("policy: {k} of {}", membership.n)?;
-        }
-        outln!("descriptor: {desc}")?;
-        for (i, addr) in membership.first_addresses.iter().enumerate() {
-            outln!("receive {i}: {addr}")?;
-        }
-        outln!("compare the first address with every other keyholder before funding")?;
-    }
-    Ok(0)
+    Ok(transcript_path)
 }

@@ -6,7 +6,11 @@
 //! from the public word list, at the named positions), because the examiner asked for them.
 //! An unknown-word error also names suggested list words (never the word as typed).
 
-use std::{fs::OpenOptions, io::Write, path::PathBuf};
+use std::{
+    fs::OpenOptions,
+    io::Write,
+    path::{Path, PathBuf},
+};
 
 use crate::cmd_eth::NetworkArg;
 use crate::secrets::{read_material, read_passphrase, read_password};
@@ -266,21 +270,32 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         .ok()
         .flatten();
     let body = serde_json::to_string_pretty(&wo)?;
-    let mut f = match OpenOptions::new().write(true).create_new(true).open(&a.out) {
+    if let Some(code) = write_watch_only_file(&a.out, &body) {
+        return Ok(code);
+    }
+    print_watch_only_summary(&wo, network, master, &a.out, json)?;
+    Ok(exit::OK)
+}
+
+/// Writes the watch-only file as a new file (never over an existing one), synced. `Some(code)`
+/// when it could not: a refusal for an existing file, an environment error otherwise (both
+/// already reported).
+fn write_watch_only_file(out: &Path, body: &str) -> Option<u8> {
+    let mut f = match OpenOptions::new().write(true).create_new(true).open(out) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             eprintln!(
                 "custos-signer: material: refusing to overwrite existing file {}",
-                a.out.display()
+                out.display()
             );
-            return Ok(exit::REFUSED);
+            return Some(exit::REFUSED);
         }
         Err(e) => {
             eprintln!(
                 "custos-signer: material: cannot create {}: {e}",
-                a.out.display()
+                out.display()
             );
-            return Ok(exit::ENV);
+            return Some(exit::ENV);
         }
     };
     if let Err(e) = f
@@ -290,10 +305,21 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
     {
         eprintln!(
             "custos-signer: material: cannot write {}: {e}",
-            a.out.display()
+            out.display()
         );
-        return Ok(exit::ENV);
+        return Some(exit::ENV);
     }
+    None
+}
+
+/// What the watch-only file holds: sources per derivation path, fingerprints and coverage.
+fn print_watch_only_summary(
+    wo: &custos_core::inventory::WatchOnly,
+    network: Network,
+    master: Option<bitcoin::bip32::Fingerprint>,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
     let mut per_path: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for s in &wo.sources {
         let key = s
@@ -306,7 +332,7 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
         outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "out": a.out,
+                "out": out,
                 "material": wo.material,
                 "network": network,
                 "master_fingerprint": master.map(|f| f.to_string()),
@@ -316,35 +342,35 @@ fn run_watch_only(a: &WatchOnlyArgs, json: bool) -> anyhow::Result<u8> {
                 "coverage": wo.coverage,
             }))?
         )?;
-    } else {
-        outln!("material:     {}", wo.material)?;
-        outln!("network:      {network}")?;
-        if let Some(fp) = master {
-            outln!("master fingerprint: {fp}")?;
-        }
-        outln!("file fingerprint:   {}", wo.fingerprint)?;
-        outln!("sources:      {}", wo.sources.len())?;
-        for (k, n) in &per_path {
-            outln!("  {k:<24} {n}")?;
-        }
-        if let Some(c) = &wo.coverage {
-            outln!(
-                "coverage:     gap {} / change gap {} / accounts {}{}",
-                c.gap,
-                c.change_gap,
-                c.accounts,
-                if c.deep { " (deep)" } else { "" }
-            )?;
-            for n in &c.not_covered {
-                outln!("  not covered: {n}")?;
-            }
-            if !c.deep {
-                outln!("  (--deep covers more; `material paths` lists the layouts)")?;
-            }
-        }
-        outln!("written:      {}", a.out.display())?;
+        return Ok(());
     }
-    Ok(exit::OK)
+    outln!("material:     {}", wo.material)?;
+    outln!("network:      {network}")?;
+    if let Some(fp) = master {
+        outln!("master fingerprint: {fp}")?;
+    }
+    outln!("file fingerprint:   {}", wo.fingerprint)?;
+    outln!("sources:      {}", wo.sources.len())?;
+    for (k, n) in &per_path {
+        outln!("  {k:<24} {n}")?;
+    }
+    if let Some(c) = &wo.coverage {
+        outln!(
+            "coverage:     gap {} / change gap {} / accounts {}{}",
+            c.gap,
+            c.change_gap,
+            c.accounts,
+            if c.deep { " (deep)" } else { "" }
+        )?;
+        for n in &c.not_covered {
+            outln!("  not covered: {n}")?;
+        }
+        if !c.deep {
+            outln!("  (--deep covers more; `material paths` lists the layouts)")?;
+        }
+    }
+    outln!("written:      {}", out.display())?;
+    Ok(())
 }
 
 fn run_classify(a: &ClassifyArgs, json: bool) -> anyhow::Result<u8> {

@@ -31,11 +31,12 @@ use custos_disposal::{
 use custos_keys::classify;
 use custos_tx::{
     custody::Custody,
+    keyring::SigningKeys,
     material::signing_keys,
-    psbt_io::{encode, signed_name, write_new},
+    psbt_io::{encode, signed_name, write_new, Encoding},
     sign::sign_psbt,
     transport,
-    verify::{verify_psbt_with, Destinations, VerifyOptions},
+    verify::{verify_psbt_with, Destinations, Review, VerifyOptions},
     weight::FeeRate,
 };
 
@@ -111,7 +112,7 @@ fn read_policy(path: &Path) -> anyhow::Result<(CustodyPolicy, Custody)> {
     let text = file::read_text(path, file::POLICY)?;
     let policy: CustodyPolicy = serde_json::from_str(&text)
         .with_context(|| format!("policy {} is not a custody policy file", path.display()))?;
-    let custody = Custody::from_policy(&policy).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let custody = Custody::from_policy(&policy).with_context(|| path.display().to_string())?;
     Ok((policy, custody))
 }
 
@@ -179,13 +180,24 @@ pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
         .map_err(|_| anyhow!("fee rate {s:?} too large"))
 }
 
-/// Runs `custos-signer sign`. Returns the exit code.
-pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
-    // 1. Policy, PSBT, orders: input errors exit 2.
+/// What `sign` reads before any secret: the policy, the PSBT and what its outputs may pay.
+struct Checked {
+    policy: CustodyPolicy,
+    custody: Custody,
+    psbt: bitcoin::Psbt,
+    encoding: custos_tx::psbt_io::Encoding,
+    opts: VerifyOptions,
+    dest: Destinations,
+    orders: Vec<DisposalOrder>,
+    journal: Option<Journal>,
+}
+
+/// Phase 1: policy, PSBT, caps and orders (input errors exit 2).
+fn read_inputs(args: &SignArgs) -> anyhow::Result<Checked> {
     let (policy, custody) = read_policy(&args.policy)?;
     let data = file::read_bytes_or_stdin(&args.psbt, file::PSBT)?;
-    let (mut psbt, encoding) =
-        transport::read_psbt(&data).map_err(|e| anyhow!("{}: {e}", args.psbt.display()))?;
+    let (psbt, encoding) =
+        transport::read_psbt(&data).with_context(|| args.psbt.display().to_string())?;
     let mut opts = VerifyOptions {
         fee_cap: bitcoin::Amount::from_sat(args.fee_cap_sat),
         fee_rate_cap: parse_rate(&args.fee_cap_rate)?,
@@ -195,48 +207,62 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     };
     for s in &args.allow_sighash {
         opts.allowed_sighash
-            .push(PsbtSighashType::from_str(s).map_err(|e| anyhow!("--allow-sighash {s}: {e}"))?);
+            .push(PsbtSighashType::from_str(s).with_context(|| format!("--allow-sighash {s}"))?);
     }
-    let (dest, orders, mut journal) = destinations(args, &policy, &psbt)?;
-    // 2. Verify before touching any secret.
-    let review = match verify_psbt_with(&psbt, &custody, &dest, &opts) {
-        Ok(r) => r,
-        Err(e) if e.is_refusal() => return refused(json, &e),
-        Err(e) => return Err(anyhow!("{e}")),
-    };
-    if !json {
-        out!("{}", review.to_text())?;
-        for o in orders
-            .iter()
-            .filter(|o| review.orders_used.contains(&o.order_id))
-        {
-            outln!(
-                "disposal order {}: case {}, reference {:?}, issuer {:?}, valid {} to {}",
-                o.order_id,
-                o.case_id,
-                o.reference,
-                o.issuer,
-                o.not_before,
-                o.not_after
-            )?;
-        }
+    let (dest, orders, journal) = destinations(args, &policy, &psbt)?;
+    Ok(Checked {
+        policy,
+        custody,
+        psbt,
+        encoding,
+        opts,
+        dest,
+        orders,
+        journal,
+    })
+}
+
+/// Phase 2 (text mode): the review and the disposal orders it relies on.
+fn print_review(review: &Review, orders: &[DisposalOrder]) -> anyhow::Result<()> {
+    out!("{}", review.to_text())?;
+    for o in orders
+        .iter()
+        .filter(|o| review.orders_used.contains(&o.order_id))
+    {
+        outln!(
+            "disposal order {}: case {}, reference {:?}, issuer {:?}, valid {} to {}",
+            o.order_id,
+            o.case_id,
+            o.reference,
+            o.issuer,
+            o.not_before,
+            o.not_after
+        )?;
     }
-    if args.verify_only {
-        if json {
-            outln!("{}", serde_json::to_string_pretty(&review)?)?;
-        } else {
-            outln!(
-                "verified: every output pays the custody policy \"{}\"{}",
-                policy.name,
-                if review.orders_used.is_empty() && dest.recustody.is_empty() {
-                    ""
-                } else {
-                    ", a re-custody policy given, or an address under a valid disposal order"
-                }
-            )?;
-        }
-        return Ok(exit::OK);
+    Ok(())
+}
+
+/// `--verify-only`: the result of the check, signing nothing.
+fn print_verified(c: &Checked, review: &Review, json: bool) -> anyhow::Result<()> {
+    if json {
+        outln!("{}", serde_json::to_string_pretty(review)?)?;
+    } else {
+        outln!(
+            "verified: every output pays the custody policy \"{}\"{}",
+            c.policy.name,
+            if review.orders_used.is_empty() && c.dest.recustody.is_empty() {
+                ""
+            } else {
+                ", a re-custody policy given, or an address under a valid disposal order"
+            }
+        )?;
     }
+    Ok(())
+}
+
+/// Where the signed PSBT goes: `--out`, or `<name>-signed.psbt` next to the input; never an
+/// existing file.
+fn output_path(args: &SignArgs) -> anyhow::Result<PathBuf> {
     let out = args.out.clone().unwrap_or_else(|| {
         if args.psbt == Path::new("-") {
             PathBuf::from("stdin-signed.psbt")
@@ -250,46 +276,73 @@ pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
             out.display()
         ));
     }
-    // 3. Secrets.
+    Ok(out)
+}
+
+/// Phase 3: the secrets, read only now, turned into signing keys.
+fn read_keys(args: &SignArgs, c: &Checked) -> anyhow::Result<SigningKeys> {
     let material_text = read_material(args.material.as_deref(), "seized material: ")?;
     let pass = read_passphrase(
         args.passphrase_file.as_deref(),
         args.passphrase_prompt,
         args.empty_passphrase,
     )?;
-    let material =
-        classify(&material_text, policy.network).map_err(|e| anyhow!("material: {e}"))?;
+    let material = classify(&material_text, c.policy.network).context("material")?;
     drop(material_text);
-    let keys =
-        signing_keys(&material, pass.as_ref(), custody.network).map_err(|e| anyhow!("{e}"))?;
-    drop(material);
+    Ok(signing_keys(&material, pass.as_ref(), c.custody.network)?)
+}
+
+/// Phase 5: records the orders used (in the PSBT and first in the journal) and writes the signed
+/// PSBT in the input's encoding (binary, hex, else base64).
+fn record_and_write(c: &mut Checked, review: &Review, out: &Path) -> anyhow::Result<()> {
+    if !review.orders_used.is_empty() {
+        record::record_in_psbt(&mut c.psbt, &review.orders_used);
+        match c.journal.as_mut() {
+            Some(j) => j.append(c.psbt.unsigned_tx.compute_txid(), &review.orders_used)?,
+            None => eprintln!(
+                "custos-signer: warning: no --state-dir: this signer keeps no journal of used orders; only the signed psbt records the use"
+            ),
+        }
+    }
+    let file_encoding = match c.encoding {
+        Encoding::Binary => Encoding::Binary,
+        Encoding::Hex => Encoding::Hex,
+        _ => Encoding::Base64,
+    };
+    write_new(out, &encode(&c.psbt, file_encoding))?;
+    Ok(())
+}
+
+/// Runs `custos-signer sign`. Returns the exit code.
+pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
+    let mut c = read_inputs(args)?;
+    // 2. Verify before touching any secret.
+    let review = match verify_psbt_with(&c.psbt, &c.custody, &c.dest, &c.opts) {
+        Ok(r) => r,
+        Err(e) if e.is_refusal() => return refused(json, &e),
+        Err(e) => return Err(e.into()),
+    };
+    if !json {
+        print_review(&review, &c.orders)?;
+    }
+    if args.verify_only {
+        print_verified(&c, &review, json)?;
+        return Ok(exit::OK);
+    }
+    let out = output_path(args)?;
+    let keys = read_keys(args, &c)?;
     // 4. Sign. A derived key that is not the PSBT's key is a refusal, not "unsigned".
-    let outcome = match sign_psbt(&mut psbt, &keys) {
+    let outcome = match sign_psbt(&mut c.psbt, &keys) {
         Ok(o) => o,
         Err(e) if e.is_refusal() => return refused(json, &e),
-        Err(e) => return Err(anyhow!("{e}")),
+        Err(e) => return Err(e.into()),
     };
     drop(keys);
     if outcome.signatures == 0 {
         eprintln!("custos-signer: REFUSED: the material holds no key for any input of this psbt; nothing written");
         return Ok(exit::REFUSED);
     }
-    // 5. The orders used: recorded in the PSBT and (first) in the journal.
-    if !review.orders_used.is_empty() {
-        record::record_in_psbt(&mut psbt, &review.orders_used);
-        match journal.as_mut() {
-            Some(j) => j.append(psbt.unsigned_tx.compute_txid(), &review.orders_used)?,
-            None => eprintln!(
-                "custos-signer: warning: no --state-dir: this signer keeps no journal of used orders; only the signed psbt records the use"
-            ),
-        }
-    }
-    let file_encoding = match encoding {
-        custos_tx::psbt_io::Encoding::Binary => custos_tx::psbt_io::Encoding::Binary,
-        custos_tx::psbt_io::Encoding::Hex => custos_tx::psbt_io::Encoding::Hex,
-        _ => custos_tx::psbt_io::Encoding::Base64,
-    };
-    write_new(&out, &encode(&psbt, file_encoding)).map_err(|e| anyhow!("{e}"))?;
+    record_and_write(&mut c, &review, &out)?;
     if json {
         outln!(
             "{}",

@@ -165,11 +165,10 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_tx::Error>() {
-            return if c.is_refusal() {
-                ExitClass::Refusal
-            } else {
-                ExitClass::Input
-            };
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_keys::Error>() {
+            return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_eth::Error>() {
             return c.exit_class();

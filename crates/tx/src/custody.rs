@@ -313,17 +313,17 @@ pub(crate) mod testkeys {
     use std::str::FromStr;
 
     /// Master xprv of test keyholder `i` (seed = 32 bytes of `0x10 + i`).
-    pub fn keyholder(i: u8) -> Xpriv {
+    pub(crate) fn keyholder(i: u8) -> Xpriv {
         Xpriv::new_master(bitcoin::Network::Regtest, &[0x10 + i; 32]).expect("seed")
     }
 
     /// A 2-of-3 `wsh(sortedmulti)` custody policy on regtest over keyholders 0..3.
-    pub fn wsh_policy() -> CustodyPolicy {
+    pub(crate) fn wsh_policy() -> CustodyPolicy {
         policy("wsh", 2, 3)
     }
 
     /// A 2-of-3 `tr(NUMS, sortedmulti_a)` custody policy on regtest.
-    pub fn tr_policy() -> CustodyPolicy {
+    pub(crate) fn tr_policy() -> CustodyPolicy {
         policy("tr", 2, 3)
     }
 

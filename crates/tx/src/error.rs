@@ -314,12 +314,41 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An input's PSBT sighash type is not one its script type can use.
+    #[error("input {index}: cannot sign: unusable sighash type")]
+    SighashType {
+        /// Input index.
+        index: usize,
+        /// The parse error of the sighash type field.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The signature hash of an input could not be computed (an index out of range, a
+    /// missing or inconsistent previous output).
+    #[error("input {index}: cannot sign: cannot compute the signature hash")]
+    Sighash {
+        /// Input index.
+        index: usize,
+        /// The sighash computation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A signing thread failed; no signature of the run was kept.
     #[error("a signing thread failed; nothing was signed")]
     SigningThread,
     /// Seized material cannot be turned into signing keys.
     #[error("seized material: {0}")]
     Material(String),
+    /// A key in seized material cannot be used; `what` names the line or part at fault (never
+    /// the secret) and the cause is kept as the source.
+    #[error("seized material: {what}")]
+    MaterialKey {
+        /// Which line or part of the material.
+        what: String,
+        /// The parser's or derivation's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Finalizing failed.
     #[error("cannot finalize: {0}")]
     Finalize(String),
@@ -457,5 +486,40 @@ mod tests {
         let e = Error::from(Refusal::NoOutputs);
         assert_eq!(e.to_string(), "refused: psbt has no outputs");
         assert!(std::error::Error::source(&e).is_none());
+    }
+
+    #[test]
+    fn sighash_and_material_causes_are_sources_not_pasted_into_messages() {
+        let cause = || std::io::Error::other("the cause text");
+        for (e, message) in [
+            (
+                Error::Sighash {
+                    index: 3,
+                    source: Box::new(cause()),
+                },
+                "input 3: cannot sign: cannot compute the signature hash",
+            ),
+            (
+                Error::SighashType {
+                    index: 1,
+                    source: Box::new(cause()),
+                },
+                "input 1: cannot sign: unusable sighash type",
+            ),
+            (
+                Error::MaterialKey {
+                    what: "line 2: wif does not parse".into(),
+                    source: Box::new(cause()),
+                },
+                "seized material: line 2: wif does not parse",
+            ),
+        ] {
+            assert_eq!(e.to_string(), message);
+            assert_eq!(
+                std::error::Error::source(&e).map(ToString::to_string),
+                Some("the cause text".to_string())
+            );
+            assert_eq!(e.exit_class(), ExitClass::Input);
+        }
     }
 }

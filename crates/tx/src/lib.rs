@@ -28,6 +28,7 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
+#![warn(unreachable_pub, clippy::redundant_clone)]
 
 pub mod build;
 pub mod checks;

@@ -18,8 +18,16 @@ use crate::{
     keyring::SigningKeys,
 };
 
+/// A material key that cannot be used, with its cause kept as the source.
+fn key_err(what: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::MaterialKey {
+        what: what.into(),
+        source: Box::new(e),
+    }
+}
+
 fn master(network: bitcoin::Network, seed: &[u8]) -> Result<Xpriv> {
-    Xpriv::new_master(network, seed).map_err(|e| Error::Material(format!("bip32 master: {e}")))
+    Xpriv::new_master(network, seed).map_err(|e| key_err("bip32 master", e))
 }
 
 fn add_descriptor_keys(keys: &mut SigningKeys, line: usize, text: &str) -> Result<()> {
@@ -62,7 +70,7 @@ pub fn signing_keys(
             ..
         } => {
             let seed = custos_keys::bip39_seed(phrase, passphrase)
-                .map_err(|e| Error::Material(e.to_string()))?;
+                .map_err(|e| key_err("bip39 seed", e))?;
             keys.add_master(master(network, seed.expose_secret())?);
             if also_electrum.is_some() {
                 let seed = custos_keys::electrum::electrum_seed(phrase, passphrase);
@@ -81,10 +89,10 @@ pub fn signing_keys(
         Material::ExtendedPrivate { keys: xs } => {
             for x in xs {
                 let xp = Xpriv::from_str(x.xprv.expose_secret()).map_err(|e| {
-                    Error::Material(format!(
-                        "line {}: extended private key does not parse: {e}",
-                        x.line
-                    ))
+                    key_err(
+                        format!("line {}: extended private key does not parse", x.line),
+                        e,
+                    )
                 })?;
                 match &x.origin {
                     Some(o) => keys.add_xpriv_with_origin(xp, o.fingerprint, o.path.clone()),
@@ -101,15 +109,14 @@ pub fn signing_keys(
         }
         Material::Wif(ws) => {
             for w in ws {
-                let k = PrivateKey::from_wif(w.wif.expose_secret()).map_err(|e| {
-                    Error::Material(format!("line {}: wif does not parse: {e}", w.line))
-                })?;
+                let k = PrivateKey::from_wif(w.wif.expose_secret())
+                    .map_err(|e| key_err(format!("line {}: wif does not parse", w.line), e))?;
                 keys.add_private_key(k);
             }
         }
         Material::Slip39 { ems } => {
             let seed = custos_keys::slip39::decrypt(ems, passphrase)
-                .map_err(|e| Error::Material(e.to_string()))?;
+                .map_err(|e| key_err("slip-39 shares", e))?;
             keys.add_master(master(network, seed.expose_secret())?);
         }
         Material::ElectrumWalletEncrypted { .. } | Material::ElectrumWallet(_) => {

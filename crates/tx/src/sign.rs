@@ -54,6 +54,22 @@ fn sign_err(index: usize, reason: impl Into<String>) -> Error {
     }
 }
 
+/// A sighash type field the input's script type cannot use.
+fn sighash_type_err(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::SighashType {
+        index,
+        source: Box::new(e),
+    }
+}
+
+/// A signature hash that could not be computed.
+fn sighash_err(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Sighash {
+        index,
+        source: Box::new(e),
+    }
+}
+
 fn mismatch(index: usize, m: KeyMismatch) -> Error {
     let (fingerprint, path) = m.origin;
     Refusal::KeyMismatch {
@@ -226,7 +242,6 @@ fn ecdsa_sighash(
     hash_ty: bitcoin::EcdsaSighashType,
     cache: &mut SighashCache<&Transaction>,
 ) -> Result<Option<(PublicKey, [u8; 32])>> {
-    let err = |e: &dyn std::fmt::Display| sign_err(index, e.to_string());
     let spk = &out.script_pubkey;
     let wpkh_ok = |h: &bitcoin::WPubkeyHash| CompressedPublicKey(pk).wpubkey_hash() == *h;
     let (full, digest) = match spend {
@@ -242,7 +257,7 @@ fn ecdsa_sighash(
             };
             let d = cache
                 .legacy_signature_hash(index, spk, hash_ty.to_u32())
-                .map_err(|e| err(&e))?;
+                .map_err(|e| sighash_err(index, e))?;
             (full, d.to_byte_array())
         }
         Spend::P2wpkh(h) => {
@@ -251,7 +266,7 @@ fn ecdsa_sighash(
             }
             let d = cache
                 .p2wpkh_signature_hash(index, spk, out.value, hash_ty)
-                .map_err(|e| err(&e))?;
+                .map_err(|e| sighash_err(index, e))?;
             (PublicKey::new(pk), d.to_byte_array())
         }
         Spend::P2shP2wpkh { redeem, hash } => {
@@ -260,13 +275,13 @@ fn ecdsa_sighash(
             }
             let d = cache
                 .p2wpkh_signature_hash(index, redeem, out.value, hash_ty)
-                .map_err(|e| err(&e))?;
+                .map_err(|e| sighash_err(index, e))?;
             (PublicKey::new(pk), d.to_byte_array())
         }
         Spend::P2wsh { witness_script } | Spend::P2shP2wsh { witness_script } => {
             let d = cache
                 .p2wsh_signature_hash(index, witness_script, out.value, hash_ty)
-                .map_err(|e| err(&e))?;
+                .map_err(|e| sighash_err(index, e))?;
             (PublicKey::new(pk), d.to_byte_array())
         }
         Spend::P2tr { .. } | Spend::Other => return Ok(None),
@@ -285,7 +300,7 @@ fn queue_ecdsa(
 ) -> Result<()> {
     let hash_ty = inp
         .ecdsa_hash_ty()
-        .map_err(|e| sign_err(index, format!("sighash type: {e}")))?;
+        .map_err(|e| sighash_type_err(index, e))?;
     for (pk, origin) in ecdsa_candidates(inp, spend, ring) {
         let request = KeyRequest::Pubkey {
             key: pk,
@@ -336,7 +351,7 @@ fn sign_taproot(
     let index = ctx.index;
     let hash_ty = inp
         .taproot_hash_ty()
-        .map_err(|e| sign_err(index, format!("sighash type: {e}")))?;
+        .map_err(|e| sighash_type_err(index, e))?;
     let mut added = 0;
     if inp.tap_key_sig.is_none() {
         added += sign_taproot_key_path(ctx, inp, hash_ty, cache, ring)?;
@@ -363,7 +378,7 @@ fn sign_taproot(
             }
             let h = cache
                 .taproot_script_spend_signature_hash(index, &ctx.prevouts, leaf, hash_ty)
-                .map_err(|e| sign_err(index, e.to_string()))?;
+                .map_err(|e| sighash_err(index, e))?;
             let msg = Message::from_digest(h.to_byte_array());
             let sig = ctx.secp.sign_schnorr_no_aux_rand(&msg, &kp);
             inp.tap_script_sigs.insert(
@@ -415,7 +430,7 @@ fn sign_taproot_key_path(
     }
     let h = cache
         .taproot_key_spend_signature_hash(index, &ctx.prevouts, hash_ty)
-        .map_err(|e| sign_err(index, e.to_string()))?;
+        .map_err(|e| sighash_err(index, e))?;
     let msg = Message::from_digest(h.to_byte_array());
     let sig = ctx
         .secp
