@@ -357,5 +357,8 @@ fn a_server_going_silent_mid_trace_gives_a_partial_result_and_exit_1() {
         run(custos_bin!().args(["--case", c, "case", "export", export.to_str().unwrap()]));
     assert_eq!(code, 0, "{err}");
     let report = std::fs::read_to_string(export.join("report.html")).unwrap();
-    assert!(report.contains("PARTIAL"), "the case report hides the partial trace");
+    assert!(
+        report.contains("PARTIAL"),
+        "the case report hides the partial trace"
+    );
 }
