@@ -303,9 +303,14 @@ fn a_server_going_silent_mid_trace_gives_a_partial_result_and_exit_1() {
     let truth = lab.ground_truth().clone();
     // Enough for the handshake, the tip, the headers and the first hops, not for the whole trace.
     let proxy = silent_after(lab.addr(), 12);
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    custos_testkit::new_case(custos_bin!(), &case, "TRACE-2");
+    let c = case.to_str().unwrap();
+    let out_dir = tmp.path().join("exports");
     let (code, out, err) = run(custos_bin!().args([
-        "--network",
-        "regtest",
+        "--case",
+        c,
         "--json",
         "trace",
         "forward",
@@ -318,11 +323,42 @@ fn a_server_going_silent_mid_trace_gives_a_partial_result_and_exit_1() {
         &format!("127.0.0.1:{}", proxy.port()),
         "--timeout",
         "1",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
     ]));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("PARTIAL"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let partial = v["trace"]["partial"].as_array().unwrap();
     assert!(!partial.is_empty());
     assert!(!v["trace"]["graph"]["txs"].as_object().unwrap().is_empty());
+    // What the silent server left open is stopped with the failure, never shown as unspent.
+    let failed = v["trace"]["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["reason"] == "source_failed")
+        .count();
+    assert!(failed > 0, "no source_failed stop: {}", v["trace"]["stops"]);
+
+    // Every output says PARTIAL: the written JSON, the drawing, the graph files, the case report.
+    let read = |f: &str| std::fs::read_to_string(out_dir.join(f)).unwrap();
+    let written: Value = serde_json::from_str(&read("trace.json")).unwrap();
+    assert_eq!(written["trace"]["partial"], v["trace"]["partial"]);
+    assert!(read("trace.html").contains("PARTIAL TRACE"));
+    assert!(read("trace.dot").contains("PARTIAL"));
+    let graphml = read("trace.graphml");
+    let first = partial[0].as_str().unwrap();
+    let shown = first.split(':').next().unwrap();
+    assert!(graphml.contains(shown), "graphml lacks {shown:?}");
+    let export = tmp.path().join("case-export");
+    let (code, _, err) =
+        run(custos_bin!().args(["--case", c, "case", "export", export.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let report = std::fs::read_to_string(export.join("report.html")).unwrap();
+    assert!(
+        report.contains("PARTIAL"),
+        "the case report hides the partial trace"
+    );
 }

@@ -7,6 +7,8 @@
 //! address-level view of it may well have cycles (coins coming back to an address), and every
 //! consumer must cope with that.
 
+mod segwit;
+
 use std::collections::BTreeMap;
 
 use bitcoin::{Address, OutPoint, Script, Transaction, Txid};
@@ -74,6 +76,9 @@ impl ScriptKind {
 
 /// Where an output script is shown: its address, or `script:<hex>` for scripts without one.
 pub fn script_label(script: &Script, network: Network) -> String {
+    if let Some(address) = segwit::address(script, network) {
+        return address;
+    }
     match Address::from_script(script, network.to_bitcoin()) {
         Ok(a) => a.to_string(),
         Err(_) => format!("script:{}", hex::encode(script.as_bytes())),

@@ -40,6 +40,7 @@
 mod backward;
 mod fetch;
 mod forward;
+mod fxhash;
 mod merkle;
 mod recheck;
 mod seed;

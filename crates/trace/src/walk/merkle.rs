@@ -11,7 +11,7 @@
 //! whose transactions are all traced costs about one hash per tree node instead of one per level
 //! per transaction.
 
-use std::collections::HashMap;
+use super::fxhash::FxHashMap;
 
 use bitcoin::{
     block::Header,
@@ -27,7 +27,7 @@ type Place = (u32, u32, u32, u32);
 /// Steps of folds that reached their block's root: place → (left, right, parent).
 #[derive(Debug, Default)]
 pub(super) struct MerkleMemo {
-    steps: HashMap<Place, (TxMerkleNode, TxMerkleNode, TxMerkleNode)>,
+    steps: FxHashMap<Place, (TxMerkleNode, TxMerkleNode, TxMerkleNode)>,
 }
 
 impl MerkleMemo {

@@ -2,7 +2,7 @@
 //! proving inclusion, adding to the graph, checking a coin against the limits and rules,
 //! recording stops and failures.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use bitcoin::{consensus::serialize, BlockHash, OutPoint, Transaction, TxOut, Txid};
 use custos_chain::{spv, SpvError, VerifiedChain};
@@ -12,8 +12,11 @@ use custos_core::{
 };
 
 use super::{
-    fetch::Fetcher, merkle::MerkleMemo, seed::Seeds, Direction, Evidence, Limits, RejectedTx,
-    Start, Stats, Stop, StopReason, StopRule, Trace,
+    fetch::Fetcher,
+    fxhash::{FxHashMap, FxHashSet},
+    merkle::MerkleMemo,
+    seed::Seeds,
+    Direction, Evidence, Limits, RejectedTx, Start, Stats, Stop, StopReason, StopRule, Trace,
 };
 use crate::graph::{script_label, Inclusion, ScriptKind, TxNode};
 use crate::Graph;
@@ -31,23 +34,23 @@ pub(super) struct Walk<'a> {
     pub chain: VerifiedChain,
     pub tip: Tip,
     /// Every transaction fetched whose bytes hashed to its txid (graph or not).
-    pub txs: HashMap<Txid, Transaction>,
+    pub txs: FxHashMap<Txid, Transaction>,
     /// Heights the source's histories gave (0 or -1: mempool).
-    pub heights: BTreeMap<Txid, i64>,
+    pub heights: FxHashMap<Txid, i64>,
     pub graph: Graph,
     pub hop_of: BTreeMap<Txid, u32>,
     pub stops: Vec<Stop>,
     pub partial: Vec<String>,
     pub evidence: Evidence,
     /// Coins already taken up by a hop (never followed twice).
-    pub followed: HashSet<OutPoint>,
+    pub followed: FxHashSet<OutPoint>,
     /// Graph transactions by the txids they spend from (so linking a new transaction does not
     /// scan the graph).
-    children: HashMap<Txid, Vec<Txid>>,
+    children: FxHashMap<Txid, Vec<Txid>>,
     /// Inner merkle nodes already proven, per block.
     merkle: MerkleMemo,
     /// Hashes of the validated headers proofs were checked against, by height.
-    block_hashes: HashMap<u32, BlockHash>,
+    block_hashes: FxHashMap<u32, BlockHash>,
 }
 
 impl<'a> Walk<'a> {
@@ -68,17 +71,17 @@ impl<'a> Walk<'a> {
             rules,
             chain,
             tip,
-            txs: HashMap::new(),
-            heights: BTreeMap::new(),
+            txs: FxHashMap::default(),
+            heights: FxHashMap::default(),
             graph: Graph::new(),
             hop_of: BTreeMap::new(),
             stops: Vec::new(),
             partial: Vec::new(),
             evidence: Evidence::default(),
-            followed: HashSet::new(),
-            children: HashMap::new(),
+            followed: FxHashSet::default(),
+            children: FxHashMap::default(),
             merkle: MerkleMemo::default(),
-            block_hashes: HashMap::new(),
+            block_hashes: FxHashMap::default(),
         }
     }
 
