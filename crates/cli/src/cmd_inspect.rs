@@ -72,7 +72,7 @@ pub struct InspectArgs {
     #[arg(long)]
     offline: bool,
     /// Ethereum material (`--network ethereum`, or recognised: eth watch-only, keystore, 0x lines).
-    #[command(flatten, next_help_heading = "Ethereum")]
+    #[command(flatten)]
     eth: crate::eth::inspect::EthInspectArgs,
 }
 

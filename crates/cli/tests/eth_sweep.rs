@@ -60,7 +60,7 @@ fn build(lab: &EthLab, dir: &Path, case: &Path) -> (PathBuf, Value) {
         ),
     ] {
         let mut c = custos_bin!();
-        c.args(["--case", s(case), "--network", "ethereum", "--json", "inspect", s(&input), "--rpc", &url, "--gap", "3"])
+        c.args(["--case", s(case), "--network", "ethereum", "--json", "inspect", s(&input), "--rpc", url.as_str(), "--gap", "3"])
             .args(["--out", s(&dir.join(out))])
             .args(&extra)
             .args(&tokens);
@@ -79,8 +79,8 @@ fn build(lab: &EthLab, dir: &Path, case: &Path) -> (PathBuf, Value) {
     let ops = &t.account("operations").unwrap().address;
     let (code, out, err) = run(custos_bin!().args([
         "--case", s(case), "--json", "eth", "sweep", "build", "--inventory", s(&dir.join("inv-seed.json")),
-        "--inventory", s(&dir.join("inv-ks.json")), "--policy", s(&policy), "--ops-account", ops,
-        "--out", s(&dir.join("sweep.json")), "--rpc", &url,
+        "--inventory", s(&dir.join("inv-ks.json")), "--policy", s(&policy), "--ops-account", ops.as_str(),
+        "--out", s(&dir.join("sweep.json")), "--rpc", url.as_str(),
     ]));
     assert_eq!(code, 0, "sweep build: {err}");
     (policy, serde_json::from_str(&out).unwrap())
@@ -112,7 +112,7 @@ fn seed_and_keystore_are_swept_to_the_safe_with_exact_final_balances() {
     }
     let (code, out, err) = run(custos_bin!().args([
         "--case", s(&case), "--json", "eth", "sweep", "broadcast", s(&dir.join("signed-seed.json")),
-        s(&dir.join("signed-ks.json")), s(&dir.join("signed-ops.json")), "--rpc", &lab.rpc_url(),
+        s(&dir.join("signed-ks.json")), s(&dir.join("signed-ops.json")), "--rpc", lab.rpc_url().as_str(),
     ]));
     assert_eq!(code, 0, "broadcast: {err}\n{out}");
     let summary: Value = serde_json::from_str(&out).unwrap();
@@ -224,7 +224,7 @@ fn a_node_behind_the_pinned_block_is_exit_3() {
     let ahead = (lab.truth().block_number + 100).to_string();
     let (code, _, err) = run(custos_bin!().args([
         "--network", "ethereum", "inspect", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-        "--rpc", &lab.rpc_url(), "--block", &ahead,
+        "--rpc", lab.rpc_url().as_str(), "--block", ahead.as_str(),
     ]));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("behind the pinned block"), "{err}");

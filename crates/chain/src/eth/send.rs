@@ -29,7 +29,7 @@ impl Receipt {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawReceipt {
     transaction_hash: B256,

@@ -253,9 +253,12 @@ pub fn run_broadcast(app: &App, a: &BroadcastArgs) -> CmdResult {
                 continue;
             }
             let h = src.send_raw_transaction(&t.raw).map_err(|e| {
-                Failure::classified(e)
-            });
-            let h = h.map_err(|f| Failure { code: f.code, error: f.error.context(t.subject()) })?;
+                let f = Failure::classified(e);
+                Failure {
+                    code: f.code,
+                    error: f.error.context(t.subject()),
+                }
+            })?;
             if h != t.hash {
                 return Err(Failure::env(anyhow!("{}: the node names it {h}, not {}", t.subject(), t.hash)));
             }

@@ -116,6 +116,7 @@ pub struct AccountPlan {
     pub note: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn tx(
     purpose: TxPurpose,
     from: Address,
