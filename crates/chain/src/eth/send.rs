@@ -67,10 +67,7 @@ impl EthSource {
         data: &Bytes,
     ) -> Result<u64, EthError> {
         let tx = json!({"from": from, "to": to, "value": value, "data": data});
-        let g: U64 = self.raw(
-            "eth_estimateGas",
-            json!([tx, format!("{:#x}", pin.number)]),
-        )?;
+        let g: U64 = self.raw("eth_estimateGas", json!([tx, format!("{:#x}", pin.number)]))?;
         Ok(g.to::<u64>())
     }
 

@@ -94,8 +94,15 @@ struct SignedEntry {
 /// What a transaction does, decoded from the signed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Effect {
-    Eth { to: Address, value: U256 },
-    Token { contract: Address, recipient: Address, units: U256 },
+    Eth {
+        to: Address,
+        value: U256,
+    },
+    Token {
+        contract: Address,
+        recipient: Address,
+        units: U256,
+    },
 }
 
 /// A signed transaction checked against its set entry.
@@ -112,7 +119,12 @@ struct Prepared {
 
 impl Prepared {
     fn subject(&self) -> String {
-        format!("tx {} (from {}, nonce {})", self.index, self.from.to_checksum(None), self.nonce)
+        format!(
+            "tx {} (from {}, nonce {})",
+            self.index,
+            self.from.to_checksum(None),
+            self.nonce
+        )
     }
 }
 
@@ -124,7 +136,12 @@ fn load(paths: &[PathBuf]) -> CmdResult<(u64, Vec<Prepared>, Vec<NewArtifact>)> 
     for p in paths {
         let text = file::read_text(p, SIGNED_LIMIT)?;
         let f: SignedFile = serde_json::from_str(&text).map_err(|e| {
-            Failure::input(anyhow!("{}: line {} column {}: {e}", p.display(), e.line(), e.column()))
+            Failure::input(anyhow!(
+                "{}: line {} column {}: {e}",
+                p.display(),
+                e.line(),
+                e.column()
+            ))
         })?;
         if f.format != "custos-eth-signed-v1" {
             return Err(Failure::input(anyhow!(
@@ -134,13 +151,19 @@ fn load(paths: &[PathBuf]) -> CmdResult<(u64, Vec<Prepared>, Vec<NewArtifact>)> 
             )));
         }
         if chain.is_some_and(|c| c != f.chain_id) {
-            return Err(Failure::input(anyhow!("{}: chain id {} differs from the other files", p.display(), f.chain_id)));
+            return Err(Failure::input(anyhow!(
+                "{}: chain id {} differs from the other files",
+                p.display(),
+                f.chain_id
+            )));
         }
         chain = Some(f.chain_id);
         merge(&mut entries, f.txs, p)?;
         artifacts.push(NewArtifact {
             kind: "eth_signed".into(),
-            name: p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            name: p
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             data: text.into_bytes(),
         });
     }
@@ -148,22 +171,34 @@ fn load(paths: &[PathBuf]) -> CmdResult<(u64, Vec<Prepared>, Vec<NewArtifact>)> 
     let mut out = Vec::with_capacity(entries.len());
     for (i, (index, e)) in entries.iter().enumerate() {
         if *index != i {
-            return Err(Failure::input(anyhow!("the signed files list no transaction {i} of the set")));
+            return Err(Failure::input(anyhow!(
+                "the signed files list no transaction {i} of the set"
+            )));
         }
         out.push(prepare(chain_id, e)?);
     }
     Ok((chain_id, out, artifacts))
 }
 
-fn merge(entries: &mut BTreeMap<usize, SignedEntry>, txs: Vec<SignedEntry>, p: &std::path::Path) -> CmdResult {
+fn merge(
+    entries: &mut BTreeMap<usize, SignedEntry>,
+    txs: Vec<SignedEntry>,
+    p: &std::path::Path,
+) -> CmdResult {
     for t in txs {
         match entries.get_mut(&t.index) {
             None => {
                 entries.insert(t.index, t);
             }
             Some(have) => {
-                let same = (have.purpose, &have.from, have.nonce, &have.to, &have.value, &have.data)
-                    == (t.purpose, &t.from, t.nonce, &t.to, &t.value, &t.data);
+                let same = (
+                    have.purpose,
+                    &have.from,
+                    have.nonce,
+                    &have.to,
+                    &have.value,
+                    &have.data,
+                ) == (t.purpose, &t.from, t.nonce, &t.to, &t.value, &t.data);
                 if !same {
                     return Err(Failure::input(anyhow!(
                         "{}: tx {} differs from the same transaction in another file: not parts of one set",
@@ -199,15 +234,23 @@ fn prepare(chain_id: u64, e: &SignedEntry) -> CmdResult<Prepared> {
     let env = TxEnvelope::decode_2718(&mut raw.as_slice())
         .map_err(|err| Failure::input(anyhow!("{subject}: raw does not decode: {err}")))?;
     let TxEnvelope::Eip1559(signed) = &env else {
-        return Err(Failure::finding(anyhow!("{subject}: not an eip-1559 transaction")));
+        return Err(Failure::finding(anyhow!(
+            "{subject}: not an eip-1559 transaction"
+        )));
     };
     let from = parse_address(&e.from, None).map_err(Failure::input)?;
     let signer = signed
         .recover_signer()
         .map_err(|err| Failure::finding(anyhow!("{subject}: signature does not recover: {err}")))?;
     let t = signed.tx();
-    let to = t.to().ok_or_else(|| Failure::finding(anyhow!("{subject}: creates a contract")))?;
-    let mismatch = |field: &str| Failure::finding(anyhow!("{subject}: the signed transaction's {field} is not the set's"));
+    let to = t
+        .to()
+        .ok_or_else(|| Failure::finding(anyhow!("{subject}: creates a contract")))?;
+    let mismatch = |field: &str| {
+        Failure::finding(anyhow!(
+            "{subject}: the signed transaction's {field} is not the set's"
+        ))
+    };
     if signer != from {
         return Err(mismatch("signer"));
     }
@@ -220,7 +263,9 @@ fn prepare(chain_id: u64, e: &SignedEntry) -> CmdResult<Prepared> {
     if Some(to) != parse_address(&e.to, None).ok() {
         return Err(mismatch("recipient"));
     }
-    if t.value.to_string() != e.value || format!("0x{}", hex::encode(&t.input)) != e.data.to_ascii_lowercase() {
+    if t.value.to_string() != e.value
+        || format!("0x{}", hex::encode(&t.input)) != e.data.to_ascii_lowercase()
+    {
         return Err(mismatch("value or data"));
     }
     let hash = keccak256(&raw);
@@ -231,9 +276,21 @@ fn prepare(chain_id: u64, e: &SignedEntry) -> CmdResult<Prepared> {
         Effect::Eth { to, value: t.value }
     } else {
         let (recipient, units) = decode_transfer(&t.input, &subject).map_err(Failure::finding)?;
-        Effect::Token { contract: to, recipient, units }
+        Effect::Token {
+            contract: to,
+            recipient,
+            units,
+        }
     };
-    Ok(Prepared { index: e.index, purpose: e.purpose, from, nonce: e.nonce, hash, raw, effect })
+    Ok(Prepared {
+        index: e.index,
+        purpose: e.purpose,
+        from,
+        nonce: e.nonce,
+        hash,
+        raw,
+        effect,
+    })
 }
 
 /// Runs `custos eth sweep broadcast`.
@@ -260,13 +317,26 @@ pub fn run_broadcast(app: &App, a: &BroadcastArgs) -> CmdResult {
                 }
             })?;
             if h != t.hash {
-                return Err(Failure::env(anyhow!("{}: the node names it {h}, not {}", t.subject(), t.hash)));
+                return Err(Failure::env(anyhow!(
+                    "{}: the node names it {h}, not {}",
+                    t.subject(),
+                    t.hash
+                )));
             }
             sent.push(t.hash.to_string());
         }
         wait_receipts(&src, &wave, 1, deadline, &mut receipts)?;
     }
-    settle(app, case.as_mut(), &src, &txs, &receipts, BROADCAST_EVENT, json!({"sent": sent}), artifacts)
+    settle(
+        app,
+        case.as_mut(),
+        &src,
+        &txs,
+        &receipts,
+        BROADCAST_EVENT,
+        json!({"sent": sent}),
+        artifacts,
+    )
 }
 
 /// Runs `custos eth sweep watch`.
@@ -279,7 +349,16 @@ pub fn run_watch(app: &App, a: &WatchArgs) -> CmdResult {
     let all: Vec<&Prepared> = txs.iter().collect();
     wait_receipts(&src, &all, a.confirmations.max(1), deadline, &mut receipts)?;
     let extra = json!({"confirmations": a.confirmations});
-    settle(app, case.as_mut(), &src, &txs, &receipts, WATCH_EVENT, extra, artifacts)
+    settle(
+        app,
+        case.as_mut(),
+        &src,
+        &txs,
+        &receipts,
+        WATCH_EVENT,
+        extra,
+        artifacts,
+    )
 }
 
 fn wait_receipts(
@@ -297,7 +376,10 @@ fn wait_receipts(
                 }
             }
         }
-        let mined = txs.iter().filter_map(|t| receipts.get(&t.index)).collect::<Vec<_>>();
+        let mined = txs
+            .iter()
+            .filter_map(|t| receipts.get(&t.index))
+            .collect::<Vec<_>>();
         if mined.len() == txs.len() {
             let tip = src.block_number().map_err(eth_failure)?;
             let deepest = mined.iter().map(|r| r.block_number).max().unwrap_or(0);
@@ -342,21 +424,34 @@ fn settle(
     let mut eth_out: BTreeMap<Address, U256> = BTreeMap::new();
     let mut tok: BTreeMap<(Address, Address), (U256, U256)> = BTreeMap::new();
     for t in txs {
-        let fee = receipts.get(&t.index).map(Receipt::fee_wei).unwrap_or_default();
+        let fee = receipts
+            .get(&t.index)
+            .map(Receipt::fee_wei)
+            .unwrap_or_default();
         *eth_out.entry(t.from).or_default() += fee;
         match t.effect {
             Effect::Eth { to, value } => {
                 *eth_out.entry(t.from).or_default() += value;
                 *eth_in.entry(to).or_default() += value;
             }
-            Effect::Token { contract, recipient, units } => {
+            Effect::Token {
+                contract,
+                recipient,
+                units,
+            } => {
                 eth_in.entry(t.from).or_default();
                 tok.entry((contract, t.from)).or_default().1 += units;
                 tok.entry((contract, recipient)).or_default().0 += units;
             }
         }
     }
-    let addrs: Vec<Address> = eth_in.keys().chain(eth_out.keys()).copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let addrs: Vec<Address> = eth_in
+        .keys()
+        .chain(eth_out.keys())
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let b = src.accounts(&before, &addrs).map_err(eth_failure)?;
     let c = src.accounts(&after, &addrs).map_err(eth_failure)?;
     let mut findings = Vec::new();
@@ -407,15 +502,31 @@ fn settle(
     } else {
         for t in txs {
             let r = receipts.get(&t.index);
-            outln!("{} {} block {} {}", t.subject(), t.hash,
+            outln!(
+                "{} {} block {} {}",
+                t.subject(),
+                t.hash,
                 r.map_or_else(|| "-".into(), |r| r.block_number.to_string()),
-                if r.is_some_and(|r| r.success) { "ok" } else { "FAILED" })?;
+                if r.is_some_and(|r| r.success) {
+                    "ok"
+                } else {
+                    "FAILED"
+                }
+            )?;
         }
         for d in &differences {
             outln!("difference: {d}")?;
         }
-        outln!("balances compared between block {} and block {}: {}", before.number, after.number,
-            if findings.is_empty() { "ether exact" } else { "MISMATCH" })?;
+        outln!(
+            "balances compared between block {} and block {}: {}",
+            before.number,
+            after.number,
+            if findings.is_empty() {
+                "ether exact"
+            } else {
+                "MISMATCH"
+            }
+        )?;
     }
     if findings.is_empty() {
         Ok(())
@@ -437,16 +548,26 @@ fn token_check(
     let mut rows = Vec::new();
     let mut diffs = Vec::new();
     for ((token, holder), (inn, out)) in tok {
-        let b = src.token_balances(before, &[*token], &[*holder]).map_err(eth_failure)?;
-        let c = src.token_balances(after, &[*token], &[*holder]).map_err(eth_failure)?;
-        let (Some(Ok(x)), Some(Ok(y))) = (b.first().map(|t| &t.balance), c.first().map(|t| &t.balance)) else {
+        let b = src
+            .token_balances(before, &[*token], &[*holder])
+            .map_err(eth_failure)?;
+        let c = src
+            .token_balances(after, &[*token], &[*holder])
+            .map_err(eth_failure)?;
+        let (Some(Ok(x)), Some(Ok(y))) =
+            (b.first().map(|t| &t.balance), c.first().map(|t| &t.balance))
+        else {
             diffs.push(format!("token {token}: balanceOf({holder}) did not answer"));
             continue;
         };
         let expected = (*x + *inn).saturating_sub(*out);
         if *y != expected {
             let what = if *y < expected { "short" } else { "over" };
-            let d = if *y < expected { expected - *y } else { *y - expected };
+            let d = if *y < expected {
+                expected - *y
+            } else {
+                *y - expected
+            };
             diffs.push(format!(
                 "token {}: {} expected {expected} units after +{inn} −{out}, holds {y}: {d} units {what} (a fee-on-transfer token keeps a part)",
                 token.to_checksum(None),

@@ -16,8 +16,8 @@ use custos_chain::eth::{EthSource, PinnedBlock, TokenInfo, TokenList};
 use custos_core::{file, Secret, SecretString};
 use custos_eth::money::{format_units, u256_decimal};
 use custos_keys::eth::{
-    classify_eth, derive_account, material::EthDeriveOptions, parse_address, EthMaterial,
-    EthPath, EthWatchOnly, ETH_PATHS,
+    classify_eth, derive_account, material::EthDeriveOptions, parse_address, EthMaterial, EthPath,
+    EthWatchOnly, ETH_PATHS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -229,9 +229,8 @@ fn load(input: &str) -> CmdResult<Loaded> {
     };
     let t = text.expose_secret().trim_start();
     if t.starts_with('{') && t.contains(custos_keys::eth::watch_only::ETH_WATCH_ONLY_FORMAT) {
-        let w: EthWatchOnly = serde_json::from_str(t).map_err(|e| {
-            Failure::input(anyhow!("ethereum watch-only file {input}: {e}"))
-        })?;
+        let w: EthWatchOnly = serde_json::from_str(t)
+            .map_err(|e| Failure::input(anyhow!("ethereum watch-only file {input}: {e}")))?;
         return Ok(Loaded::Watch(w));
     }
     let m = classify_eth(&text).map_err(Failure::input)?;
@@ -302,11 +301,28 @@ pub fn run(
     let (material, accounts, used_gap) = match &loaded {
         Loaded::Watch(w) => {
             let c = watch_candidates(w)?;
-            (w.material.clone(), query(&src, &pin, &tokens, &c, &mut warnings)?, None)
+            (
+                w.material.clone(),
+                query(&src, &pin, &tokens, &c, &mut warnings)?,
+                None,
+            )
         }
         Loaded::Material(m @ EthMaterial::Mnemonic { .. }) => {
-            let passphrase = e.passphrase_file.as_deref().map(read_line_secret).transpose()?;
-            let found = discover(&src, &pin, &tokens, m, passphrase.as_ref(), gap, paths, &mut warnings)?;
+            let passphrase = e
+                .passphrase_file
+                .as_deref()
+                .map(read_line_secret)
+                .transpose()?;
+            let found = discover(
+                &src,
+                &pin,
+                &tokens,
+                m,
+                passphrase.as_ref(),
+                gap,
+                paths,
+                &mut warnings,
+            )?;
             let mut d = m.describe();
             if passphrase.as_ref().is_some_and(|p| !p.is_empty()) {
                 d.push_str(", with passphrase");
@@ -315,7 +331,11 @@ pub fn run(
         }
         Loaded::Material(m) => {
             let c = listed_candidates(m, e)?;
-            (m.describe(), query(&src, &pin, &tokens, &c, &mut warnings)?, None)
+            (
+                m.describe(),
+                query(&src, &pin, &tokens, &c, &mut warnings)?,
+                None,
+            )
         }
     };
     src.check_pin(&pin).map_err(eth_failure)?;
@@ -490,7 +510,9 @@ fn query(
     let mut out = Vec::with_capacity(cands.len());
     for (i, (c, s)) in cands.iter().zip(&states).enumerate() {
         let mut held = Vec::new();
-        let row = balances.get(i * tokens.len()..(i + 1) * tokens.len()).unwrap_or_default();
+        let row = balances
+            .get(i * tokens.len()..(i + 1) * tokens.len())
+            .unwrap_or_default();
         for (t, b) in tokens.iter().zip(row) {
             match &b.balance {
                 Ok(units) if !units.is_zero() => held.push(InvTokenBalance {
@@ -584,12 +606,23 @@ fn text(inv: &EthInventory) -> String {
             format_units(a.eth_wei, 18)
         );
         for t in &a.tokens {
-            let _ = writeln!(s, "      {} {}", format_units(t.units, t.decimals), t.symbol);
+            let _ = writeln!(
+                s,
+                "      {} {}",
+                format_units(t.units, t.decimals),
+                t.symbol
+            );
         }
     }
     let _ = writeln!(s, "total: {} ETH", format_units(inv.total_eth_wei, 18));
     for t in &inv.total_tokens {
-        let _ = writeln!(s, "       {} {} ({})", format_units(t.units, t.decimals), t.symbol, t.token);
+        let _ = writeln!(
+            s,
+            "       {} {} ({})",
+            format_units(t.units, t.decimals),
+            t.symbol,
+            t.token
+        );
     }
     for w in &inv.warnings {
         let _ = writeln!(s, "warning: {w}");
@@ -621,7 +654,13 @@ pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
         let toks: Vec<String> = acc
             .tokens
             .iter()
-            .map(|t| format!("{} {}", format_units(t.units, t.decimals), escape(&t.symbol)))
+            .map(|t| {
+                format!(
+                    "{} {}",
+                    format_units(t.units, t.decimals),
+                    escape(&t.symbol)
+                )
+            })
             .collect();
         html.push_str(&format!(
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -23,7 +23,9 @@ use custos_eth::{
     erc20::encode_transfer,
     money::format_units,
     policy::EthPolicy,
-    unsigned::{PinnedBlock as SetBlock, TokenInfo, TxPurpose, UnsignedSet, UnsignedTx, UNSIGNED_SET_FORMAT},
+    unsigned::{
+        PinnedBlock as SetBlock, TokenInfo, TxPurpose, UnsignedSet, UnsignedTx, UNSIGNED_SET_FORMAT,
+    },
 };
 use custos_keys::eth::parse_address;
 
@@ -322,8 +324,10 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The accounts of the inventories at the freshly pinned block, with gas estimates; notes
@@ -490,7 +494,14 @@ fn assemble(
     let over: Vec<String> = txs
         .iter()
         .filter(|t| fees.cost(t.gas_limit) > policy.max_fee_per_tx_wei)
-        .map(|t| format!("{} nonce {} ({} wei)", t.from, t.nonce, fees.cost(t.gas_limit)))
+        .map(|t| {
+            format!(
+                "{} nonce {} ({} wei)",
+                t.from,
+                t.nonce,
+                fees.cost(t.gas_limit)
+            )
+        })
         .collect();
     if !over.is_empty() {
         return Err(Failure::finding(anyhow!(
