@@ -89,13 +89,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "--inventory",
         "online/inv-keystore.json",
         "--policy",
-        &policy,
+        policy.as_str(),
         "--ops-account",
-        &ops,
+        ops.as_str(),
         "--out",
         "online/eth-sweep.json",
         "--rpc",
-        &d.url,
+        d.url.as_str(),
     ])?;
     println!(
         "  {} transaction(s), {} gas funding, {} token transfers",
@@ -114,7 +114,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "offline/signed-keystore.json",
         "offline/signed-ops.json",
         "--rpc",
-        &d.url,
+        d.url.as_str(),
     ])?;
     indent(&out);
     check_final(&mut d, &truth)?;
@@ -296,7 +296,7 @@ fn sign(d: &mut Demo, policy: &str) -> anyhow::Result<()> {
 fn cast(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(tools_bin("cast"))
         .args(args)
-        .args(["--rpc-url", &d.url])
+        .args(["--rpc-url", d.url.as_str()])
         .output()
         .context("cannot run cast (tools/eth)")?;
     if !out.status.success() {
