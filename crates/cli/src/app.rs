@@ -88,6 +88,8 @@ pub struct App {
     pub network: Network,
     /// Whether `--network` was given explicitly (otherwise the case's network wins).
     pub network_explicit: bool,
+    /// `--network ethereum` was given.
+    pub ethereum: bool,
     /// `--json`.
     pub json: bool,
     /// `--examiner` / `CUSTOS_EXAMINER`: who runs this command (defaults to the case's examiner).

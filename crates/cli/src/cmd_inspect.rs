@@ -71,6 +71,9 @@ pub struct InspectArgs {
     /// Replay the scan from the case's cache (no network).
     #[arg(long)]
     offline: bool,
+    /// Ethereum material (`--network ethereum`, or recognised: eth watch-only, keystore, 0x lines).
+    #[command(flatten)]
+    eth: crate::eth::inspect::EthInspectArgs,
 }
 
 /// Connection options shared by inspect, trace, sweep, broadcast and watch.
@@ -159,6 +162,10 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             "missing INPUT: a watch-only file, xpubs, descriptors or addresses"
         ))
     })?;
+    if app.ethereum || crate::eth::inspect::looks_like_ethereum(input) {
+        let (gap, paths, out) = (args.gap, &args.paths, args.out.as_deref());
+        return crate::eth::inspect::run(app, input, gap, paths, out, &args.eth);
+    }
     if let Some(out) = args.out.as_deref().filter(|p| p.exists()) {
         // Refuse before the scan, not after it: `--out` is never overwritten.
         return Err(custos_core::file::FileError::Exists {

@@ -25,6 +25,7 @@ mod cmd_psbt;
 mod cmd_sweep;
 mod cmd_trace;
 mod cmd_valuation;
+mod eth;
 mod progress;
 mod report;
 mod serve;
@@ -43,9 +44,10 @@ struct Cli {
     /// Refuse to work on any case but this one (guards against opening the wrong case).
     #[arg(long, global = true, env = "CUSTOS_CASE_ID")]
     expect_case_id: Option<String>,
-    /// Network: bitcoin, testnet, testnet4, signet, regtest (default: the case's, else bitcoin).
+    /// Network: bitcoin, testnet, testnet4, signet, regtest (default: the case's, else bitcoin),
+    /// or ethereum (`custos inspect` of Ethereum material; the chain id comes from the node).
     #[arg(long, global = true, env = "CUSTOS_NETWORK")]
-    network: Option<Network>,
+    network: Option<eth::NetworkArg>,
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -95,6 +97,9 @@ enum Command {
     /// Reserve price, value of the holdings in custody and the 110 % performance bond, from
     /// quote files (Kraken, Coinbase, Bitstamp, CSV) and an ECB FX file; exact decimals.
     Valuation(cmd_valuation::ValuationArgs),
+    /// Ethereum: sweep seized accounts to the custody Safe (build, broadcast, watch).
+    #[command(subcommand)]
+    Eth(eth::EthCmd),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -131,6 +136,7 @@ pub(crate) fn report_sections(
     sections.extend(report::what_was_seized_section(_case)?);
     sections.extend(report::custody_path_section(_case)?);
     sections.extend(cmd_inspect::report_section(_case)?);
+    sections.extend(eth::inspect::report_section(_case)?);
     sections.extend(cmd_trace::report_section(_case)?);
     sections.extend(oversight_sections(_case)?);
     Ok(sections)
@@ -187,8 +193,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let app = App {
         case_dir: cli.case.clone(),
         expect_case_id: cli.expect_case_id.clone(),
-        network: cli.network.unwrap_or(Network::Bitcoin),
-        network_explicit: cli.network.is_some(),
+        network: match cli.network {
+            Some(eth::NetworkArg::Bitcoin(n)) => n,
+            _ => Network::Bitcoin,
+        },
+        network_explicit: matches!(cli.network, Some(eth::NetworkArg::Bitcoin(_))),
+        ethereum: cli.network == Some(eth::NetworkArg::Ethereum),
         json: cli.json,
         examiner: cli.examiner.clone(),
     };
@@ -204,6 +214,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Disposal(c) => cmd_disposal::run(&app, c),
         Command::Trace(c) => cmd_trace::run(&app, c),
         Command::Valuation(a) => cmd_valuation::run(&app, a),
+        Command::Eth(c) => eth::run(&app, c),
     }
 }
 

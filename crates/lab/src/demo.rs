@@ -10,6 +10,8 @@
 //! entropy files are written into the work directory because this is a training run on the lab
 //! chain; a real ceremony uses `custos-signer key generate` interactively on air-gapped machines.
 
+mod eth;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,6 +36,9 @@ pub struct DemoArgs {
     /// Keep the lab running at the end (Ctrl-C to stop) to explore it with other tools.
     #[arg(long)]
     pub keep_running: bool,
+    /// `bitcoin` (the lab chain) or `ethereum` (anvil; scenario eth-seized unless --scenario).
+    #[arg(long, default_value = "bitcoin", value_parser = ["bitcoin", "ethereum"])]
+    pub chain: String,
 }
 
 struct Demo {
@@ -186,6 +191,9 @@ struct Sweep {
 
 /// Runs the demo: each step below is one phase, in the order a case goes.
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    if args.chain == "ethereum" {
+        return eth::run(args);
+    }
     let work = prepare_workdir(&args.workdir)?;
     println!("custos-lab demo: the custody path end to end on the lab chain");
     println!("work directory: {}", work.display());

@@ -97,6 +97,12 @@ pub struct EthSignArgs {
     /// Only check and show the summary; read no secret, sign nothing.
     #[arg(long)]
     verify_only: bool,
+    /// Sign only the transactions whose sender's key the material holds (the others are
+    /// written unsigned, `raw: null`): a set with a gas-funding transaction from an operations
+    /// account, or accounts of a seed and of a keystore, is signed in one run per material and
+    /// `custos eth sweep broadcast` merges the files. At least one transaction must be signed.
+    #[arg(long)]
+    partial: bool,
 }
 
 /// `eth safe-sign`.
@@ -227,6 +233,9 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
     for ap in &r.txs {
         let t = &ap.tx;
         let Some(k) = by_address.get(&t.from) else {
+            if a.partial {
+                continue;
+            }
             return Err(custos_eth::Error::NoKey {
                 address: t.from.to_checksum(None),
                 searched: format!("{}; {} key(s)", material.describe(), keys.len()),
@@ -234,6 +243,13 @@ fn run_sign(a: &EthSignArgs, json: bool) -> anyhow::Result<u8> {
             .into());
         };
         signed.push(sign(r.chain_id, t, &signer_from_key(&k.key)?)?);
+    }
+    if signed.is_empty() {
+        return Err(custos_eth::Error::NoKey {
+            address: "any sender of the set".into(),
+            searched: format!("{}; {} key(s)", material.describe(), keys.len()),
+        }
+        .into());
     }
     let txt: String = signed
         .iter()

@@ -9,10 +9,14 @@
 //! carries up to [`EthOptions::batch_size`] calls. [`EthSource::round_trips`] counts the HTTP
 //! requests made.
 //!
+//! A sweep's calls (gas estimates at the pin, `eth_sendRawTransaction`, receipts) are in
+//! `send.rs`.
+//!
 //! Plain `http://` only in this build (no TLS backend is linked): for a remote provider use a
 //! local TLS-terminating proxy. The URL's path and credentials never appear in messages.
 
 mod error;
+mod send;
 mod tokens;
 mod trace;
 
@@ -28,6 +32,7 @@ use alloy_sol_types::SolCall;
 use serde_json::json;
 
 pub use error::EthError;
+pub use send::Receipt;
 pub use tokens::{TokenInfo, TokenList, TOKEN_LIST_LIMIT};
 pub use trace::{CallTransfer, TokenTransfer, TransferFilter};
 
