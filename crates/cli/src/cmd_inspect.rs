@@ -255,7 +255,10 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         out!("{}", render::csv(&report.inventory))?;
     } else {
         out!("{}", render::text(&report.inventory, &report.sources))?;
-        out!("{}", coverage_text(&report, args.verify_with.is_some()))?;
+        out!(
+            "{}",
+            coverage_text(&report, &watch, args.verify_with.is_some(), args.deep)
+        )?;
         outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
             report.round_trips,
@@ -311,8 +314,13 @@ fn scan_options(args: &InspectArgs) -> CmdResult<ScanOptions> {
 }
 
 /// What the scan covered and what it did not: the limits used, the sources skipped and why,
-/// and the single-server caveat.
-fn coverage_text(report: &ScanReport, verified_with_second: bool) -> String {
+/// what the watch-only file itself leaves out, and the single-server caveat.
+fn coverage_text(
+    report: &ScanReport,
+    watch: &WatchOnly,
+    verified_with_second: bool,
+    deep: bool,
+) -> String {
     use std::fmt::Write as _;
     let st = &report.settings;
     let mut s = String::new();
@@ -327,6 +335,18 @@ fn coverage_text(report: &ScanReport, verified_with_second: bool) -> String {
         let _ = writeln!(s, "sources skipped: {}", report.skipped.len());
         for k in &report.skipped {
             let _ = writeln!(s, "  - {}: {}", k.label, k.reason);
+        }
+    }
+    if let Some(c) = watch.coverage.as_ref().filter(|c| !c.not_covered.is_empty()) {
+        let _ = writeln!(s, "not covered by the watch-only file:");
+        for n in &c.not_covered {
+            let _ = writeln!(s, "  - {n}");
+        }
+        if !c.deep || !deep {
+            let _ = writeln!(
+                s,
+                "  (`custos-signer material watch-only --deep` and `custos inspect --deep` cover more)"
+            );
         }
     }
     if !verified_with_second {
