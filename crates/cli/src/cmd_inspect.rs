@@ -337,9 +337,22 @@ fn coverage_text(
             let _ = writeln!(s, "  - {}: {}", k.label, k.reason);
         }
     }
-    if let Some(c) = watch.coverage.as_ref().filter(|c| !c.not_covered.is_empty()) {
-        let _ = writeln!(s, "not covered by the watch-only file:");
-        for n in &c.not_covered {
+    let _ = writeln!(
+        s,
+        "not covered: addresses after {} unused receive or {} unused change addresses in a row",
+        st.gap, st.change_gap
+    );
+    if let Some(c) = watch.coverage.as_ref() {
+        // The file's own gap line gives the limits it recommends; the scan's are said above.
+        let rest: Vec<&String> = c
+            .not_covered
+            .iter()
+            .filter(|n| !n.starts_with("addresses after "))
+            .collect();
+        if !rest.is_empty() {
+            let _ = writeln!(s, "not covered by the watch-only file:");
+        }
+        for n in rest {
             let _ = writeln!(s, "  - {n}");
         }
         if !c.deep || !deep {
