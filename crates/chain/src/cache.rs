@@ -234,7 +234,10 @@ impl CachedSource<'_> {
         if !b.unspents.is_empty() {
             put(self, &mut a.unspents, |v| {
                 let json = serde_json::to_vec(v).map_err(|e| e.to_string())?;
-                Ok(vec![(Self::key("unspents", &scripts_key(&b.unspents)), json)])
+                Ok(vec![(
+                    Self::key("unspents", &scripts_key(&b.unspents)),
+                    json,
+                )])
             });
         }
         if let Some((start, count)) = b.headers {
@@ -551,7 +554,10 @@ mod tests {
             headers: Some((1, HEADER_BATCH + 5)),
         };
         let online = CachedSource::online(&c, &case);
-        assert!(!online.pipelines_bundles(), "the memory chain does not pipeline");
+        assert!(
+            !online.pipelines_bundles(),
+            "the memory chain does not pipeline"
+        );
         let a = online.bundle(&b);
         let off = CachedSource::offline(&case);
         assert!(!off.pipelines_bundles());
@@ -573,7 +579,10 @@ mod tests {
         assert_eq!(header_batches(0, 10, 10), vec![(0, 10, 0..10)]);
         assert_eq!(
             header_batches(5, n + 3, n as usize + 3),
-            vec![(5, n, 0..n as usize), (5 + n, 3, n as usize..n as usize + 3)]
+            vec![
+                (5, n, 0..n as usize),
+                (5 + n, 3, n as usize..n as usize + 3)
+            ]
         );
         // A short first batch ends the calls, as the replay stops at a short answer.
         assert_eq!(header_batches(0, n + 3, 7), vec![(0, n, 0..7)]);

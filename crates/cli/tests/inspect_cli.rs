@@ -292,7 +292,13 @@ fn a_scan_recorded_in_a_case_costs_the_same_round_trips_as_one_without() {
         if with_case {
             c.args(["--case", case.to_str().unwrap()]);
         }
-        c.args(["--network", "regtest", "--json", "inspect", xpub.to_str().unwrap()]);
+        c.args([
+            "--network",
+            "regtest",
+            "--json",
+            "inspect",
+            xpub.to_str().unwrap(),
+        ]);
         if online {
             c.args(["--server", &lab.url()]);
         } else {

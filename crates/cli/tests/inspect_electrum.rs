@@ -101,10 +101,7 @@ impl Electrum {
             std::thread::sleep(Duration::from_millis(500));
         }
         let b = self.json(&["getbalance", "-w", w]);
-        let sat = |k: &str| {
-            b[k].as_str()
-                .map_or(0, |v| Sat::from_btc_str(v).unwrap().0)
-        };
+        let sat = |k: &str| b[k].as_str().map_or(0, |v| Sat::from_btc_str(v).unwrap().0);
         assert_eq!(sat("unmatured"), 0, "{b}");
         (sat("confirmed"), sat("unconfirmed"))
     }
@@ -193,6 +190,9 @@ fn every_electrum_wallet_file_inspects_to_the_balance_electrum_shows() {
         let theirs = el.balance(&copy);
         let ours = custos_balance(tmp.path(), stem, *encrypted, &lab.url());
         assert!(theirs.0 > 0, "{stem}: nothing funded");
-        assert_eq!(ours, theirs, "{stem}: custos vs Electrum (confirmed, unconfirmed)");
+        assert_eq!(
+            ours, theirs,
+            "{stem}: custos vs Electrum (confirmed, unconfirmed)"
+        );
     }
 }

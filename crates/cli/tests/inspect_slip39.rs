@@ -66,10 +66,9 @@ for arg in sys.argv[2:]:
 
 #[test]
 fn a_wallet_funded_from_slip39_shares_is_found_in_full() {
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixtures().join("vectors/slip39.json")).unwrap(),
-    )
-    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("vectors/slip39.json")).unwrap())
+            .unwrap();
     let vector = &v[16];
     let Some(addresses) = embit_addresses(vector[3].as_str().unwrap()) else {
         return;
