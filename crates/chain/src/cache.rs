@@ -17,7 +17,8 @@ use bitcoin::{
 };
 use custos_case::Case;
 use custos_core::source::{
-    BitcoinSource, HistoryItem, MerkleProof, SatPerKvb, SourceError, Tip, Unspent,
+    bundle_per_part, BitcoinSource, Bundle, BundleAnswer, HistoryItem, MerkleProof, SatPerKvb,
+    SourceError, Tip, Unspent, HEADER_BATCH,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -191,6 +192,89 @@ impl<'a> CachedSource<'a> {
     }
 }
 
+impl CachedSource<'_> {
+    /// Stores each part of a bundle's answer under the key its own call uses (`raw_transactions`,
+    /// `merkle_proofs`, `unspents`, and `headers` per batch of [`HEADER_BATCH`]), so an offline
+    /// replay answers the bundle part by part. A part that cannot be stored becomes an error.
+    fn record_bundle(&self, b: &Bundle, a: &mut BundleAnswer) {
+        fn put<T>(
+            c: &CachedSource<'_>,
+            part: &mut Result<T, SourceError>,
+            entries: impl FnOnce(&T) -> Result<Vec<(String, Vec<u8>)>, String>,
+        ) {
+            let stored = match part {
+                Ok(v) => entries(v).and_then(|es| {
+                    es.iter()
+                        .try_for_each(|(k, bytes)| c.case.cache_put(NS, k, bytes))
+                        .map_err(|e| e.to_string())
+                }),
+                Err(_) => Ok(()),
+            };
+            if let Err(e) = stored {
+                *part = Err(c.cache_err(e));
+            }
+        }
+        let key = |m: &str, req: &[u8]| Self::key(&format!("{m}/{BINARY}"), req);
+        if !b.txids.is_empty() {
+            put(self, &mut a.raw_transactions, |v| {
+                Ok(vec![(
+                    key("raw_transactions", &txids_key(&b.txids)),
+                    codec::put_raw(v),
+                )])
+            });
+        }
+        if !b.proofs.is_empty() {
+            put(self, &mut a.merkle_proofs, |v| {
+                Ok(vec![(
+                    key("merkle_proofs", &proofs_key(&b.proofs)),
+                    codec::put_proofs(v),
+                )])
+            });
+        }
+        if !b.unspents.is_empty() {
+            put(self, &mut a.unspents, |v| {
+                let json = serde_json::to_vec(v).map_err(|e| e.to_string())?;
+                Ok(vec![(
+                    Self::key("unspents", &scripts_key(&b.unspents)),
+                    json,
+                )])
+            });
+        }
+        if let Some((start, count)) = b.headers {
+            put(self, &mut a.headers, |v| {
+                Ok(header_batches(start, count, v.len())
+                    .into_iter()
+                    .map(|(at, n, range)| {
+                        let mut req = at.to_le_bytes().to_vec();
+                        req.extend_from_slice(&n.to_le_bytes());
+                        (key("headers", &req), codec::put_headers(&v[range]))
+                    })
+                    .collect())
+            });
+        }
+    }
+}
+
+/// The `(start, count)` calls a per-part replay makes for `count` headers from `start` (batches
+/// of [`HEADER_BATCH`], stopping after a short one), each with the range of the `got` headers
+/// it answers.
+fn header_batches(start: u32, count: u32, got: usize) -> Vec<(u32, u32, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let end = start.saturating_add(count);
+    let mut at = start;
+    while at < end {
+        let n = (end - at).min(HEADER_BATCH);
+        let from = ((at - start) as usize).min(got);
+        let to = (from + n as usize).min(got);
+        out.push((at, n, from..to));
+        if to - from < n as usize {
+            break;
+        }
+        at = at.saturating_add(n);
+    }
+    out
+}
+
 /// Name of the binary cache form (docs/formats.md): answers are stored under
 /// `<method>/bin1:<sha256>` keys; the JSON form (`<method>:<sha256>`) of older caches is still
 /// read.
@@ -332,6 +416,23 @@ impl BitcoinSource for CachedSource<'_> {
             s.estimate_fee(blocks)
         })
     }
+
+    fn pipelines_bundles(&self) -> bool {
+        self.inner.is_some_and(|i| i.pipelines_bundles())
+    }
+
+    /// Online: the inner source's bundle (one round trip on an Electrum server), each part
+    /// recorded as its own call would be. Offline: replayed part by part.
+    fn bundle(&self, b: &Bundle) -> BundleAnswer {
+        match self.inner {
+            Some(inner) => {
+                let mut a = inner.bundle(b);
+                self.record_bundle(b, &mut a);
+                a
+            }
+            None => bundle_per_part(self, b),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -438,6 +539,54 @@ mod tests {
         assert_eq!(got[2499], 2499u32.to_le_bytes().to_vec());
         // One chunk missing: a miss, never a short answer.
         assert!(offline.raw_transactions(&many[..2001]).is_err());
+    }
+
+    #[test]
+    fn a_bundle_recorded_online_replays_offline_part_by_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = case(dir.path());
+        let (c, ids, s) = chain(3);
+        // More headers than one batch asks, so the replay's second call is a short one.
+        let b = Bundle {
+            txids: ids.clone(),
+            proofs: vec![(ids[0], 2), (ids[2], 2)],
+            unspents: vec![s.clone()],
+            headers: Some((1, HEADER_BATCH + 5)),
+        };
+        let online = CachedSource::online(&c, &case);
+        assert!(
+            !online.pipelines_bundles(),
+            "the memory chain does not pipeline"
+        );
+        let a = online.bundle(&b);
+        let off = CachedSource::offline(&case);
+        assert!(!off.pipelines_bundles());
+        let r = off.bundle(&b);
+        assert_eq!(r.raw_transactions.unwrap(), a.raw_transactions.unwrap());
+        assert_eq!(r.merkle_proofs.unwrap(), a.merkle_proofs.unwrap());
+        assert_eq!(r.unspents.unwrap(), a.unspents.unwrap());
+        let headers = a.headers.unwrap();
+        assert_eq!(headers.len(), 2, "headers 1 and 2 of a 3-block chain");
+        assert_eq!(r.headers.unwrap(), headers);
+        // Each part is also an ordinary per-call entry.
+        assert_eq!(off.unspents(std::slice::from_ref(&s)).unwrap().len(), 1);
+        assert_eq!(off.raw_transactions(&ids).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn header_batches_follow_the_per_part_calls() {
+        let n = HEADER_BATCH;
+        assert_eq!(header_batches(0, 10, 10), vec![(0, 10, 0..10)]);
+        assert_eq!(
+            header_batches(5, n + 3, n as usize + 3),
+            vec![
+                (5, n, 0..n as usize),
+                (5 + n, 3, n as usize..n as usize + 3)
+            ]
+        );
+        // A short first batch ends the calls, as the replay stops at a short answer.
+        assert_eq!(header_batches(0, n + 3, 7), vec![(0, n, 0..7)]);
+        assert_eq!(header_batches(0, 5, 0), vec![(0, 5, 0..0)]);
     }
 
     #[test]

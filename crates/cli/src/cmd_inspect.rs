@@ -262,7 +262,10 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         out!("{}", render::csv(&report.inventory))?;
     } else {
         out!("{}", render::text(&report.inventory, &report.sources))?;
-        out!("{}", coverage_text(&report, args.verify_with.is_some()))?;
+        out!(
+            "{}",
+            coverage_text(&report, &watch, args.verify_with.is_some(), args.deep)
+        )?;
         outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
             report.round_trips,
@@ -318,8 +321,13 @@ fn scan_options(args: &InspectArgs) -> CmdResult<ScanOptions> {
 }
 
 /// What the scan covered and what it did not: the limits used, the sources skipped and why,
-/// and the single-server caveat.
-fn coverage_text(report: &ScanReport, verified_with_second: bool) -> String {
+/// what the watch-only file itself leaves out, and the single-server caveat.
+fn coverage_text(
+    report: &ScanReport,
+    watch: &WatchOnly,
+    verified_with_second: bool,
+    deep: bool,
+) -> String {
     use std::fmt::Write as _;
     let st = &report.settings;
     let mut s = String::new();
@@ -334,6 +342,31 @@ fn coverage_text(report: &ScanReport, verified_with_second: bool) -> String {
         let _ = writeln!(s, "sources skipped: {}", report.skipped.len());
         for k in &report.skipped {
             let _ = writeln!(s, "  - {}: {}", k.label, k.reason);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "not covered: addresses after {} unused receive or {} unused change addresses in a row",
+        st.gap, st.change_gap
+    );
+    if let Some(c) = watch.coverage.as_ref() {
+        // The file's own gap line gives the limits it recommends; the scan's are said above.
+        let rest: Vec<&String> = c
+            .not_covered
+            .iter()
+            .filter(|n| !n.starts_with("addresses after "))
+            .collect();
+        if !rest.is_empty() {
+            let _ = writeln!(s, "not covered by the watch-only file:");
+        }
+        for n in rest {
+            let _ = writeln!(s, "  - {n}");
+        }
+        if !c.deep || !deep {
+            let _ = writeln!(
+                s,
+                "  (`custos-signer material watch-only --deep` and `custos inspect --deep` cover more)"
+            );
         }
     }
     if !verified_with_second {

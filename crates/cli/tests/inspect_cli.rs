@@ -3,7 +3,7 @@
 //! a self-contained HTML report.
 
 use custos_lab::{Lab, LabConfig};
-use custos_testkit::{custos_bin, new_case, run};
+use custos_testkit::{custos_bin, new_case, run, signer_next_to_custos};
 use std::path::Path;
 use std::process::Command;
 
@@ -277,6 +277,52 @@ fn broadcasts_a_signed_transaction_and_watches_it_to_an_spv_checked_confirmation
     assert_eq!(code, 1);
 }
 
+/// Issue 11 item 4 with a case: the recording cache forwards the pipelined bundle (transactions,
+/// merkle proofs, unspent lists and headers in one round trip) instead of asking part by part,
+/// so `--case` costs no extra round trips; the recorded scan still replays offline.
+#[test]
+fn a_scan_recorded_in_a_case_costs_the_same_round_trips_as_one_without() {
+    let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("case");
+    new_case(custos_bin!(), &case, "LAB-RT");
+    let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
+    let scan = |with_case: bool, online: bool| {
+        let mut c = custos_bin!();
+        if with_case {
+            c.args(["--case", case.to_str().unwrap()]);
+        }
+        c.args([
+            "--network",
+            "regtest",
+            "--json",
+            "inspect",
+            xpub.to_str().unwrap(),
+        ]);
+        if online {
+            c.args(["--server", &lab.url()]);
+        } else {
+            c.arg("--offline");
+        }
+        let (code, out, err) = run(&mut c);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let plain = scan(false, true);
+    let recorded = scan(true, true);
+    let trips = |v: &serde_json::Value| v["round_trips"].as_u64().unwrap();
+    assert!(trips(&plain) > 0);
+    assert!(plain["inventory"]["utxos"].as_array().unwrap().len() > 1);
+    assert_eq!(
+        trips(&recorded),
+        trips(&plain),
+        "round trips with --case vs without"
+    );
+    assert_eq!(recorded["inventory"]["utxos"], plain["inventory"]["utxos"]);
+    let replayed = scan(true, false);
+    assert_eq!(replayed["inventory"]["utxos"], plain["inventory"]["utxos"]);
+}
+
 #[test]
 fn a_gap_of_zero_is_an_input_error_not_a_gap_of_one() {
     let xpub = custos_lab::fixtures_dir().join("lab/seized-mixed/xpub.txt");
@@ -294,40 +340,6 @@ fn a_gap_of_zero_is_an_input_error_not_a_gap_of_one() {
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("at least 1"), "{err}");
     }
-}
-
-/// The signer binary next to `custos` (built on demand: it belongs to another package).
-fn signer() -> Command {
-    let dir = Path::new(env!("CARGO_BIN_EXE_custos")).parent().unwrap();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
-    let mut c = Command::new(bin);
-    c.env("RUST_LOG", "error");
-    c
-}
-
-/// Chromium, or `None` (said on stderr) when it is missing and `CUSTOS_REQUIRE_LIVE` is unset.
-fn chromium() -> Option<std::path::PathBuf> {
-    let p = std::path::PathBuf::from("/usr/bin/chromium");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
-        "chromium not found and CUSTOS_REQUIRE_LIVE=1"
-    );
-    #[allow(clippy::print_stderr)]
-    {
-        eprintln!("chromium not found: skipping the browser part");
-    }
-    None
 }
 
 /// The page's DOM after headless chromium ran it, with the console errors it logged.
@@ -377,7 +389,7 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
     new_case(custos_bin!(), &case, "LAB-1");
     let dir = custos_lab::fixtures_dir().join("lab/seized-mixed");
     let seed_watch = tmp.path().join("seed-watch-only.json");
-    let (code, _, err) = run(signer().args([
+    let (code, _, err) = run(signer_next_to_custos!().args([
         "material",
         "watch-only",
         "--input",
@@ -474,7 +486,9 @@ fn the_case_report_says_what_was_seized_per_material_and_in_total() {
         "server named in the custody path"
     );
 
-    let Some(bin) = chromium() else { return };
+    let Some(bin) = custos_testkit::live_program("/usr/bin/chromium") else {
+        return;
+    };
     let (dom, errors) = rendered_dom(&bin, &page);
     assert!(errors.is_empty(), "console: {errors:?}");
     for e in &expect {

@@ -166,28 +166,35 @@ pub trait BitcoinSource {
     /// pipeline them (an Electrum server), one call per kind otherwise (the default). Each part
     /// succeeds or fails on its own; an empty part is not asked.
     fn bundle(&self, b: &Bundle) -> BundleAnswer {
-        let headers = match b.headers {
-            Some((start, count)) => headers_in_batches(self, start, count),
-            None => Ok(Vec::new()),
-        };
-        BundleAnswer {
-            raw_transactions: if b.txids.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.raw_transactions(&b.txids)
-            },
-            merkle_proofs: if b.proofs.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.merkle_proofs(&b.proofs)
-            },
-            unspents: if b.unspents.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.unspents(&b.unspents)
-            },
-            headers,
-        }
+        bundle_per_part(self, b)
+    }
+}
+
+/// The default [`BitcoinSource::bundle`]: one call per non-empty part and one per header batch.
+/// A source that overrides `bundle` (a cache that forwards it) calls this where it cannot
+/// pipeline.
+pub fn bundle_per_part<S: BitcoinSource + ?Sized>(s: &S, b: &Bundle) -> BundleAnswer {
+    let headers = match b.headers {
+        Some((start, count)) => headers_in_batches(s, start, count),
+        None => Ok(Vec::new()),
+    };
+    BundleAnswer {
+        raw_transactions: if b.txids.is_empty() {
+            Ok(Vec::new())
+        } else {
+            s.raw_transactions(&b.txids)
+        },
+        merkle_proofs: if b.proofs.is_empty() {
+            Ok(Vec::new())
+        } else {
+            s.merkle_proofs(&b.proofs)
+        },
+        unspents: if b.unspents.is_empty() {
+            Ok(Vec::new())
+        } else {
+            s.unspents(&b.unspents)
+        },
+        headers,
     }
 }
 

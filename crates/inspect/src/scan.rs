@@ -1385,8 +1385,7 @@ fn skipped(watch: &WatchOnly, opts: &ScanOptions, chains: &[Chain]) -> Vec<Skipp
         let reason = match opts.accounts {
             Accounts::Fixed(n) => format!("account {a} is beyond --accounts {n}"),
             Accounts::Auto => format!(
-                "account {a}: account discovery stopped (account {} has no history); --accounts N scans it",
-                a.saturating_sub(1)
+                "account {a}: account discovery stopped at an earlier account with no history; --accounts N or --deep scans it"
             ),
         };
         out.push(Skipped {

@@ -179,6 +179,29 @@ pub fn interop(name: &str) -> PathBuf {
     fixtures().join("psbt/interop").join(name)
 }
 
+/// A live dependency a test needs is missing: a test failure when `CUSTOS_REQUIRE_LIVE=1` (CI,
+/// where a live check must never be skipped silently), otherwise the skip said on stderr.
+pub fn live_missing(what: &str) {
+    assert!(
+        std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
+        "{what} not available and CUSTOS_REQUIRE_LIVE=1"
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{what} not available: skipping");
+    }
+}
+
+/// The program at `path` when it is a file, else `None` after [`live_missing`].
+pub fn live_program(path: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.is_file() {
+        return Some(p);
+    }
+    live_missing(path);
+    None
+}
+
 /// A path as `&str` for an argument list.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
