@@ -55,6 +55,7 @@ FILES = {
     },
     "ex-03-three-keyholders": {"seed.txt": bip39("ex-03-three-keyholders")},
     "ex-04-compromised-workstation": {"seed.txt": bip39("ex-04-compromised-workstation")},
+    "ex-07-second-examiner": {"seed.txt": bip39("ex-07-second-examiner")},
 }
 
 for scenario, files in FILES.items():

@@ -415,6 +415,42 @@ fn check_confirmed(f: &Facts<'_>) -> Check {
     Ok(format!("{} transaction(s) broadcast and confirmed (SPV-checked)", f.broadcast.len()))
 }
 
+fn check_review(rec: &CaseRecord, ex: &Exercise) -> Check {
+    let Some(spec) = &ex.review else {
+        return Err("the exercise names no review finding".into());
+    };
+    let findings: Vec<&Event> = rec
+        .events
+        .iter()
+        .filter(|e| e.kind == "signer.review_finding")
+        .collect();
+    let Some(last) = findings.last() else {
+        return Err("no review finding recorded in the case (signer.review_finding)".into());
+    };
+    let problems: Vec<&Value> = last.payload["details"]["problems"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let hit = problems
+        .iter()
+        .find(|p| p["kind"] == spec.problem.as_str() && p["event_kind"] == spec.event_kind.as_str());
+    match (hit, problems.first()) {
+        (Some(p), _) => Ok(format!(
+            "found: {} ({} entry)",
+            p["message"].as_str().unwrap_or_default(),
+            spec.event_kind
+        )),
+        (None, None) => Err(format!(
+            "the review found nothing wrong; the handed-over case has an {} on its {} entry",
+            spec.problem, spec.event_kind
+        )),
+        (None, Some(p)) => Err(format!(
+            "the review names {} on a {} entry, not the {} on the {} entry",
+            p["kind"], p["event_kind"], spec.problem, spec.event_kind
+        )),
+    }
+}
+
 /// Addresses the case found that are not the scenario's: a case of another scenario or variant.
 fn foreign(f: &Facts<'_>, truth: &Truth) -> Option<String> {
     let alien: Vec<&String> = f.found.iter().filter(|a| !truth.knows(a)).collect();
@@ -452,6 +488,7 @@ pub(crate) fn grade(rec: &CaseRecord, truth: &Truth, ex: &Exercise) -> ScoreShee
             ItemId::Fee => check_fee(&f, ex),
             ItemId::Refusal => check_refusal(rec, &f),
             ItemId::Confirmed => check_confirmed(&f),
+            ItemId::Review => check_review(rec, ex),
         };
         let (points, reason) = match result {
             Ok(r) => (item.points, r),

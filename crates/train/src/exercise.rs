@@ -48,6 +48,8 @@ pub enum ItemId {
     Refusal,
     /// Every broadcast transaction is confirmed, SPV-checked.
     Confirmed,
+    /// A review of a handed-over case (recorded in the reviewer's case) names its altered entry.
+    Review,
 }
 
 impl ItemId {
@@ -65,6 +67,7 @@ impl ItemId {
             ItemId::Fee => "fees in bounds",
             ItemId::Refusal => "malicious PSBT refused",
             ItemId::Confirmed => "transactions confirmed",
+            ItemId::Review => "tampered artifact found",
         }
     }
 }
@@ -99,6 +102,16 @@ pub struct CustodySpec {
     pub keyholders: u32,
 }
 
+/// What a review must find in the handed-over case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSpec {
+    /// Kind of the ledger entry whose artifact was altered (`sweep.build`).
+    pub event_kind: String,
+    /// Verification problem kind (`artifact_altered`, `edited`, ...).
+    pub problem: String,
+}
+
 /// An exercise.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +124,9 @@ pub struct Exercise {
     /// Custody wallet (required by the `custody` and `keyholders` items).
     #[serde(default)]
     pub custody: Option<CustodySpec>,
+    /// What a review must find (required by the `review` item).
+    #[serde(default)]
+    pub review: Option<ReviewSpec>,
     /// Items in sheet order.
     #[serde(rename = "item")]
     pub items: Vec<ItemSpec>,
@@ -145,6 +161,12 @@ impl Exercise {
             return Err(Error::malformed(
                 file,
                 "items custody/keyholders need custody = { threshold, keyholders }",
+            ));
+        }
+        if seen.contains(&ItemId::Review) && ex.review.is_none() {
+            return Err(Error::malformed(
+                file,
+                "item review needs review = { event_kind, problem }",
             ));
         }
         Ok(ex)

@@ -82,7 +82,7 @@ impl CaseRecord {
             .collect();
         Ok(CaseRecord {
             source: dir.to_path_buf(),
-            case_id: case.info().case_id.to_string(),
+            case_id: case.info().case_id.clone(),
             events,
             problems: verify.problems.into_iter().map(|p| p.message).collect(),
             artifacts,

@@ -399,10 +399,58 @@ fn ex01_student_who_ignores_the_passphrase_misses_the_hidden_wallet() {
 /// (validated by Bitcoin Core's kernel) gives.
 #[test]
 fn exercise_scenarios_match_their_committed_ground_truth() {
-    for name in ["ex-01-passphrase-decoys", "ex-03-three-keyholders", "ex-04-compromised-workstation"] {
+    for name in [
+        "ex-01-passphrase-decoys",
+        "ex-03-three-keyholders",
+        "ex-04-compromised-workstation",
+        "ex-07-second-examiner",
+    ] {
         let lab = Lab::start(LabConfig::scenario(name)).unwrap();
         let committed = std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap();
         assert_eq!(lab.ground_truth().to_toml().unwrap(), committed, "{name}: regenerate with custos-lab truth");
         Exercise::load(&scenario_dir(name)).unwrap();
     }
+}
+
+#[test]
+fn ex07_reviewer_who_finds_the_altered_sweep_summary_scores_full_marks() {
+    let (custos, _) = bins();
+    let lab_bin = workspace_bin("custos-lab", "custos-lab");
+    let work = scratch("train", "ex07");
+    let scripts = fixtures().join("../scripts/train");
+    let handed = work.join("handed-over");
+    let (code, out, err) = run(Command::new("bash")
+        .arg(scripts.join("make-handover.sh"))
+        .args([s(&handed), "ex-07-second-examiner"])
+        .env("CUSTOS_LAB", &lab_bin));
+    assert_eq!(code, 0, "{out}{err}");
+    let name = "ex-07-second-examiner";
+    let truth = Truth::from_toml(&std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap()).unwrap();
+    let ex = Exercise::load(&scenario_dir(name)).unwrap();
+
+    // The handed-over case itself, graded as if it were a student's, fails verification.
+    let handed_sheet = grade(&handed.join("case"), &truth, &ex).unwrap();
+    assert_eq!((handed_sheet.verdict, handed_sheet.total), (Verdict::LedgerFails, 0));
+    assert!(handed_sheet.items[0].reason.contains("altered"), "{}", handed_sheet.to_text());
+
+    let review = work.join("review");
+    let lazy = work.join("lazy-review");
+    for dir in [&review, &lazy] {
+        let mut c = custos_command(s(&custos));
+        c.args(["--network", "regtest", "case", "new", s(dir), "--case-id", "REVIEW-1", "--examiner", "reviewer"]);
+        assert_eq!(run(&mut c).0, 0);
+    }
+    let (code, out, err) = run(Command::new("bash")
+        .arg(scripts.join("record-review.sh"))
+        .args([s(&review), s(&handed.join("case")), "reviewer"])
+        .env("CUSTOS", &custos)
+        .env("CUSTOS_LOG", "error"));
+    assert_eq!(code, 0, "{out}{err}");
+    let sheet = grade(&review, &truth, &ex).unwrap();
+    assert_full_marks_except(&sheet, None, "");
+    assert!(sheet.item(ItemId::Review).unwrap().reason.contains("sweep.build"));
+
+    // A reviewer who records nothing loses exactly the review item.
+    let lazy_sheet = grade(&lazy, &truth, &ex).unwrap();
+    assert_full_marks_except(&lazy_sheet, Some(ItemId::Review), "no review finding");
 }
