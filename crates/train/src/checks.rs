@@ -129,9 +129,8 @@ fn gather<'a>(rec: &'a CaseRecord) -> Facts<'a> {
     let mut broadcast = Vec::new();
     let mut confirmed = BTreeMap::new();
     for e in &rec.events {
-        let kind = match e.kind.as_str() {
-            "psbt.finalize" => "signed_tx",
-            "tx.broadcast" => "raw_tx",
+        match e.kind.as_str() {
+            "psbt.finalize" | "tx.broadcast" => {}
             "tx.confirmed" => {
                 if let Some(t) = e.payload["txid"].as_str() {
                     confirmed.insert(t.to_string(), &e.payload);
@@ -139,8 +138,13 @@ fn gather<'a>(rec: &'a CaseRecord) -> Facts<'a> {
                 continue;
             }
             _ => continue,
-        };
-        for (_, data) in rec.artifacts_of(e, kind) {
+        }
+        // Artifacts are stored once by content: the broadcast's raw transaction is the same
+        // blob as the finalized one, kept under the kind it was first stored with.
+        let txs = rec
+            .artifacts_of(e, "raw_tx")
+            .chain(rec.artifacts_of(e, "signed_tx"));
+        for (_, data) in txs {
             if let Ok(tx) = bitcoin::consensus::deserialize::<Transaction>(data) {
                 let txid = tx.compute_txid().to_string();
                 if e.kind == "tx.broadcast" {
@@ -171,8 +175,9 @@ fn check_material(f: &Facts<'_>, truth: &Truth) -> Check {
         let Some(kind) = w.material_kind() else {
             continue;
         };
+        // The scan records the classification, e.g. "bip39 mnemonic, 12 words (english)".
         let identified = f.scans.iter().any(|s| {
-            s.material == kind
+            s.material.starts_with(kind)
                 && s.inventory
                     .as_ref()
                     .is_some_and(|i| i.addresses.iter().any(|a| w.addresses.iter().any(|t| t.address == a.address)))
