@@ -127,21 +127,28 @@ struct GradeArgs {
 /// `custos-lab grade`: read the case first (a missing one fails before any chain is built), then
 /// the ground truth, then grade. Errors carry their exit class.
 fn grade(a: &GradeArgs) -> Result<ExitCode, (ExitClass, anyhow::Error)> {
-    fn fail<E: Classify + std::error::Error + Send + Sync + 'static>(e: E) -> (ExitClass, anyhow::Error) {
+    fn fail<E: Classify + std::error::Error + Send + Sync + 'static>(
+        e: E,
+    ) -> (ExitClass, anyhow::Error) {
         (e.exit_class(), anyhow::Error::from(e))
     }
     let record = custos_train::CaseRecord::load(&a.case).map_err(fail)?;
     let scenario = Scenario::resolve(&a.scenario).map_err(fail)?;
     let exercise = custos_train::Exercise::load(&scenario.dir).map_err(fail)?;
     let truth_text = match (&a.truth, &a.student) {
-        (Some(file), _) => custos_core::file::read_text(file, custos_core::file::GROUND_TRUTH).map_err(fail)?,
+        (Some(file), _) => {
+            custos_core::file::read_text(file, custos_core::file::GROUND_TRUTH).map_err(fail)?
+        }
         // LEAD (issue 14, after merging train14a): the one call site for variants —
         // `let sc = custos_lab::variant::variant_scenario(&a.scenario, id)?;` then build `sc`
         // as below. Until then --student is refused as an unknown student (exit 2).
         (None, Some(id)) => {
             return Err((
                 ExitClass::Input,
-                anyhow::anyhow!("unknown student {id:?}: this build has no variants of scenario {}", a.scenario),
+                anyhow::anyhow!(
+                    "unknown student {id:?}: this build has no variants of scenario {}",
+                    a.scenario
+                ),
             ))
         }
         (None, None) => {
@@ -154,7 +161,11 @@ fn grade(a: &GradeArgs) -> Result<ExitCode, (ExitClass, anyhow::Error)> {
     if let Some(out) = &a.html {
         custos_core::file::write_new(out, sheet.to_html().as_bytes()).map_err(fail)?;
     }
-    let text = if a.json { sheet.to_json() + "\n" } else { sheet.to_text() };
+    let text = if a.json {
+        sheet.to_json() + "\n"
+    } else {
+        sheet.to_text()
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())

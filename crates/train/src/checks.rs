@@ -44,7 +44,8 @@ struct Facts<'a> {
 }
 
 fn u64_of(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn addresses_of(tx: &Transaction) -> impl Iterator<Item = String> + '_ {
@@ -74,7 +75,10 @@ fn gather<'a>(rec: &'a CaseRecord) -> Facts<'a> {
             .artifacts_of(e, "inventory")
             .find(|(sha, _)| *sha == inv_sha)
             .and_then(|(_, data)| serde_json::from_slice::<Inventory>(data).ok());
-        let watch_sha = p["watch_only_sha256"].as_str().unwrap_or_default().to_string();
+        let watch_sha = p["watch_only_sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if !order.contains(&watch_sha) {
             order.push(watch_sha.clone());
         }
@@ -178,19 +182,27 @@ fn check_material(f: &Facts<'_>, truth: &Truth) -> Check {
         // The scan records the classification, e.g. "bip39 mnemonic, 12 words (english)".
         let identified = f.scans.iter().any(|s| {
             s.material.starts_with(kind)
-                && s.inventory
-                    .as_ref()
-                    .is_some_and(|i| i.addresses.iter().any(|a| w.addresses.iter().any(|t| t.address == a.address)))
+                && s.inventory.as_ref().is_some_and(|i| {
+                    i.addresses
+                        .iter()
+                        .any(|a| w.addresses.iter().any(|t| t.address == a.address))
+                })
         });
         if identified {
             ok += 1;
         } else {
-            let pass = if w.has_passphrase() { " with its passphrase" } else { "" };
+            let pass = if w.has_passphrase() {
+                " with its passphrase"
+            } else {
+                ""
+            };
             missing.push(format!("{} ({kind}{pass})", w.material_files.join(" + ")));
         }
     }
     if missing.is_empty() {
-        Ok(format!("all {ok} pieces of funded material identified and scanned"))
+        Ok(format!(
+            "all {ok} pieces of funded material identified and scanned"
+        ))
     } else {
         Err(format!("not identified: {}", missing.join(", ")))
     }
@@ -214,7 +226,12 @@ fn check_paths(f: &Facts<'_>, truth: &Truth) -> Check {
             "missed {} of {} funded addresses: {}",
             missed.len(),
             expected.len(),
-            missed.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            missed
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 }
@@ -225,9 +242,14 @@ fn check_totals(f: &Facts<'_>, truth: &Truth) -> Check {
     if f.scans.is_empty() {
         Err("no inventory of the seized material in the case".into())
     } else if sum == want {
-        Ok(format!("inventories total {sum} sat, exactly the seized balance"))
+        Ok(format!(
+            "inventories total {sum} sat, exactly the seized balance"
+        ))
     } else if sum < want {
-        Err(format!("inventories total {sum} sat; the seized wallets hold {want} sat ({} sat not found)", want - sum))
+        Err(format!(
+            "inventories total {sum} sat; the seized wallets hold {want} sat ({} sat not found)",
+            want - sum
+        ))
     } else {
         Err(format!("inventories total {sum} sat; the seized wallets hold {want} sat ({} sat counted twice or not seized)", sum - want))
     }
@@ -242,14 +264,27 @@ fn check_spv(f: &Facts<'_>) -> Check {
             return Err(format!("scan of {} has no inventory artifact", s.watch_sha));
         };
         if !s.has_proofs || !s.has_headers {
-            return Err(format!("scan of the {} lacks its merkle proofs or headers", s.material));
+            return Err(format!(
+                "scan of the {} lacks its merkle proofs or headers",
+                s.material
+            ));
         }
         if let Some(u) = inv.utxos.iter().find(|u| !u.verified) {
-            return Err(format!("coin {} of the {} is not SPV-verified", u.outpoint, s.material));
+            return Err(format!(
+                "coin {} of the {} is not SPV-verified",
+                u.outpoint, s.material
+            ));
         }
     }
-    let coins: usize = f.scans.iter().filter_map(|s| s.inventory.as_ref()).map(|i| i.utxos.len()).sum();
-    Ok(format!("all {coins} coins SPV-verified; merkle proofs and headers recorded"))
+    let coins: usize = f
+        .scans
+        .iter()
+        .filter_map(|s| s.inventory.as_ref())
+        .map(|i| i.utxos.len())
+        .sum();
+    Ok(format!(
+        "all {coins} coins SPV-verified; merkle proofs and headers recorded"
+    ))
 }
 
 fn check_custody(f: &Facts<'_>, ex: &Exercise) -> Check {
@@ -271,11 +306,23 @@ fn check_custody(f: &Facts<'_>, ex: &Exercise) -> Check {
         ));
     }
     if u64_of(&p["unproven_keys"]) != Some(0) {
-        return Err(format!("{} key(s) without proof of possession", p["unproven_keys"]));
+        return Err(format!(
+            "{} key(s) without proof of possession",
+            p["unproven_keys"]
+        ));
     }
-    let fps: BTreeSet<&str> = p["keys"].as_array().into_iter().flatten().filter_map(|k| k["fingerprint"].as_str()).collect();
+    let fps: BTreeSet<&str> = p["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["fingerprint"].as_str())
+        .collect();
     if fps.len() != spec.keyholders as usize {
-        return Err(format!("{} distinct key fingerprints for {} keyholders", fps.len(), spec.keyholders));
+        return Err(format!(
+            "{} distinct key fingerprints for {} keyholders",
+            fps.len(),
+            spec.keyholders
+        ));
     }
     if policy.is_none() {
         return Err("the assembly recorded no custody policy".into());
@@ -296,15 +343,39 @@ fn check_keyholders(rec: &CaseRecord, f: &Facts<'_>, ex: &Exercise) -> Check {
     let Some((e, _)) = &f.assembled else {
         return Err("no custody wallet was assembled in this case".into());
     };
-    let keys: BTreeSet<&str> = e.payload["keys"].as_array().into_iter().flatten().filter_map(|k| k["fingerprint"].as_str()).collect();
-    let files: BTreeSet<&str> = e.payload["files"].as_array().into_iter().flatten().filter_map(|x| x["sha256"].as_str()).collect();
+    let keys: BTreeSet<&str> = e.payload["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["fingerprint"].as_str())
+        .collect();
+    let files: BTreeSet<&str> = e.payload["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["sha256"].as_str())
+        .collect();
     let mut verified = BTreeSet::new();
-    for v in rec.events.iter().filter(|v| v.kind == "signer.ceremony.verified" && v.seq > e.seq) {
-        let of_this_wallet = v.payload["files"].as_array().into_iter().flatten().filter_map(|x| x["sha256"].as_str()).any(|s| files.contains(s));
+    for v in rec
+        .events
+        .iter()
+        .filter(|v| v.kind == "signer.ceremony.verified" && v.seq > e.seq)
+    {
+        let of_this_wallet = v.payload["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["sha256"].as_str())
+            .any(|s| files.contains(s));
         if !of_this_wallet {
             continue;
         }
-        for fp in v.payload["fingerprints"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for fp in v.payload["fingerprints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if keys.contains(fp) {
                 verified.insert(fp.to_string());
             }
@@ -312,13 +383,20 @@ fn check_keyholders(rec: &CaseRecord, f: &Facts<'_>, ex: &Exercise) -> Check {
     }
     let missing: Vec<&&str> = keys.iter().filter(|k| !verified.contains(**k)).collect();
     if missing.is_empty() && keys.len() == spec.keyholders as usize {
-        Ok(format!("all {} keyholders verified the assembled wallet on their signers", keys.len()))
+        Ok(format!(
+            "all {} keyholders verified the assembled wallet on their signers",
+            keys.len()
+        ))
     } else {
         Err(format!(
             "{} of {} keyholders verified the assembled wallet; missing: {}",
             verified.len(),
             keys.len(),
-            missing.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 }
@@ -332,8 +410,14 @@ fn check_sweep(f: &Facts<'_>, truth: &Truth) -> Check {
     let left = u64_of(&p["left_out_total_sat"]).unwrap_or(0);
     let entries = p["left_out"].as_array().cloned().unwrap_or_default();
     let listed: u64 = entries.iter().filter_map(|l| u64_of(&l["value_sat"])).sum();
-    if entries.iter().any(|l| l["reason"].as_str().is_none_or(str::is_empty)) || listed != left {
-        return Err(format!("left-out coins not reported one by one with a reason ({listed} of {left} sat listed)"));
+    if entries
+        .iter()
+        .any(|l| l["reason"].as_str().is_none_or(str::is_empty))
+        || listed != left
+    {
+        return Err(format!(
+            "left-out coins not reported one by one with a reason ({listed} of {left} sat listed)"
+        ));
     }
     let want = truth.seized_total_sat;
     if input + left != want {
@@ -357,7 +441,10 @@ fn check_fee(f: &Facts<'_>, ex: &Exercise) -> Check {
         return Err("no sweep to the custody wallet was built".into());
     };
     let (lo, hi) = (b.min_sat_per_vb * 1000, b.max_sat_per_vb * 1000);
-    let txs = e.payload["transactions"].as_array().cloned().unwrap_or_default();
+    let txs = e.payload["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for t in &txs {
         let r = u64_of(&t["fee_rate_sat_per_kvb"]).unwrap_or(0);
         if r < lo || r > hi {
@@ -374,7 +461,10 @@ fn check_fee(f: &Facts<'_>, ex: &Exercise) -> Check {
     }
     Ok(format!(
         "fee {} sat over {} transaction(s), within {}..{} sat/vB",
-        e.payload["total_fee_sat"], txs.len(), b.min_sat_per_vb, b.max_sat_per_vb
+        e.payload["total_fee_sat"],
+        txs.len(),
+        b.min_sat_per_vb,
+        b.max_sat_per_vb
     ))
 }
 
@@ -386,7 +476,9 @@ fn check_refusal(rec: &CaseRecord, f: &Facts<'_>) -> Check {
     }
     let refusal = rec.events.iter().find(|e| {
         e.kind == "signer.sign_refused"
-            && e.payload["details"]["reason"].as_str().is_some_and(|r| !r.trim().is_empty())
+            && e.payload["details"]["reason"]
+                .as_str()
+                .is_some_and(|r| !r.trim().is_empty())
     });
     match refusal {
         Some(e) => Ok(format!(
@@ -394,7 +486,9 @@ fn check_refusal(rec: &CaseRecord, f: &Facts<'_>) -> Check {
             e.seq,
             e.payload["details"]["reason"].as_str().unwrap_or_default()
         )),
-        None => Err("no signer refusal with its reason recorded in the case (signer.sign_refused)".into()),
+        None => Err(
+            "no signer refusal with its reason recorded in the case (signer.sign_refused)".into(),
+        ),
     }
 }
 
@@ -404,8 +498,13 @@ fn check_confirmed(f: &Facts<'_>) -> Check {
     }
     for txid in &f.broadcast {
         match f.confirmed.get(txid) {
-            Some(p) if p["spv_verified"] == true && u64_of(&p["confirmations"]).unwrap_or(0) >= 1 => {}
-            _ => return Err(format!("broadcast {txid} has no SPV-checked confirmation in the case")),
+            Some(p)
+                if p["spv_verified"] == true && u64_of(&p["confirmations"]).unwrap_or(0) >= 1 => {}
+            _ => {
+                return Err(format!(
+                    "broadcast {txid} has no SPV-checked confirmation in the case"
+                ))
+            }
         }
     }
     let paid: BTreeSet<String> = f
@@ -415,9 +514,14 @@ fn check_confirmed(f: &Facts<'_>) -> Check {
         .flat_map(|tx| addresses_of(tx).collect::<Vec<_>>())
         .collect();
     if let Some(a) = f.custody_addresses.iter().find(|a| !paid.contains(*a)) {
-        return Err(format!("no confirmed transaction pays the sweep's custody address {a}"));
+        return Err(format!(
+            "no confirmed transaction pays the sweep's custody address {a}"
+        ));
     }
-    Ok(format!("{} transaction(s) broadcast and confirmed (SPV-checked)", f.broadcast.len()))
+    Ok(format!(
+        "{} transaction(s) broadcast and confirmed (SPV-checked)",
+        f.broadcast.len()
+    ))
 }
 
 fn check_review(rec: &CaseRecord, ex: &Exercise) -> Check {
@@ -436,9 +540,9 @@ fn check_review(rec: &CaseRecord, ex: &Exercise) -> Check {
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let hit = problems
-        .iter()
-        .find(|p| p["kind"] == spec.problem.as_str() && p["event_kind"] == spec.event_kind.as_str());
+    let hit = problems.iter().find(|p| {
+        p["kind"] == spec.problem.as_str() && p["event_kind"] == spec.event_kind.as_str()
+    });
     match (hit, problems.first()) {
         (Some(p), _) => Ok(format!(
             "found: {} ({} entry)",
@@ -482,7 +586,10 @@ pub(crate) fn grade(rec: &CaseRecord, truth: &Truth, ex: &Exercise) -> ScoreShee
     }
     for item in &ex.items {
         let result = match item.id {
-            ItemId::Ledger => Ok(format!("{} events, hash chain and every artifact verify", rec.events.len())),
+            ItemId::Ledger => Ok(format!(
+                "{} events, hash chain and every artifact verify",
+                rec.events.len()
+            )),
             ItemId::Material => check_material(&f, truth),
             ItemId::Paths => check_paths(&f, truth),
             ItemId::Totals => check_totals(&f, truth),

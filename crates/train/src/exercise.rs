@@ -151,8 +151,18 @@ impl Exercise {
         if seen.contains(&ItemId::Fee) {
             match ex.fee {
                 Some(f) if f.min_sat_per_vb <= f.max_sat_per_vb => {}
-                Some(_) => return Err(Error::malformed(file, "fee: min_sat_per_vb > max_sat_per_vb")),
-                None => return Err(Error::malformed(file, "item fee needs fee = { min_sat_per_vb, max_sat_per_vb }")),
+                Some(_) => {
+                    return Err(Error::malformed(
+                        file,
+                        "fee: min_sat_per_vb > max_sat_per_vb",
+                    ))
+                }
+                None => {
+                    return Err(Error::malformed(
+                        file,
+                        "item fee needs fee = { min_sat_per_vb, max_sat_per_vb }",
+                    ))
+                }
             }
         }
         if (seen.contains(&ItemId::Custody) || seen.contains(&ItemId::Keyholders))

@@ -41,9 +41,7 @@ mod truth;
 use std::path::Path;
 
 pub use error::Error;
-pub use exercise::{
-    CustodySpec, Exercise, FeeBounds, ItemId, ItemSpec, ReviewSpec, EXERCISE_FILE,
-};
+pub use exercise::{CustodySpec, Exercise, FeeBounds, ItemId, ItemSpec, ReviewSpec, EXERCISE_FILE};
 pub use record::CaseRecord;
 pub use sheet::{ItemScore, ScoreSheet, Verdict};
 pub use truth::{Truth, TruthAddress, TruthUtxo, TruthWallet};

@@ -103,7 +103,11 @@ impl CaseRecord {
         let lpath = dir.join("ledger.jsonl");
         let ltext = file::read_text(&lpath, file::INVENTORY)?;
         let mut events = Vec::new();
-        for (i, line) in ltext.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in ltext
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             let e: Event = serde_json::from_str(line)
                 .map_err(|e| Error::malformed(format!("{}:{}", lpath.display(), i + 1), e))?;
             events.push(e);
@@ -112,7 +116,10 @@ impl CaseRecord {
         if let Err(fault) = ledger::verify_chain(&events) {
             problems.push(fault.to_string());
         }
-        let head = events.last().map(|e| e.hash.as_str()).unwrap_or(ledger::GENESIS_PREV);
+        let head = events
+            .last()
+            .map(|e| e.hash.as_str())
+            .unwrap_or(ledger::GENESIS_PREV);
         if manifest["head_hash"].as_str() != Some(head) {
             problems.push(format!(
                 "ledger head {head} differs from the manifest's head_hash {}",
@@ -139,7 +146,9 @@ impl CaseRecord {
                 continue;
             };
             if sha256_hex(&data) != sha {
-                problems.push(format!("artifact {sha} was altered (its content hashes differently)"));
+                problems.push(format!(
+                    "artifact {sha} was altered (its content hashes differently)"
+                ));
                 continue;
             }
             artifacts.insert(

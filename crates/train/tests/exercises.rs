@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use custos_lab::{Lab, LabConfig};
-use custos_testkit::{custos_command, fixtures, run, run_in, s, scratch, signer_command, workspace_bin};
+use custos_testkit::{
+    custos_command, fixtures, run, run_in, s, scratch, signer_command, workspace_bin,
+};
 use custos_train::{grade, Exercise, ItemId, ScoreSheet, Truth, Verdict};
 
 fn bins() -> (PathBuf, PathBuf) {
@@ -65,7 +67,10 @@ impl Student {
 
     fn custos(&self, args: &[&str]) -> String {
         let mut c = custos_command(s(&self.custos));
-        c.current_dir(&self.work).arg("--case").arg(&self.case).args(args);
+        c.current_dir(&self.work)
+            .arg("--case")
+            .arg(&self.case)
+            .args(args);
         let (code, out, err) = run(&mut c);
         assert_eq!(code, 0, "custos {args:?}: {out}{err}");
         out
@@ -83,15 +88,40 @@ impl Student {
 
     fn open_case(&self) {
         let mut c = custos_command(s(&self.custos));
-        c.current_dir(&self.work).args(["--network", "regtest", "case", "new", s(&self.case), "--case-id", "TRAIN-1", "--examiner", "student"]);
+        c.current_dir(&self.work).args([
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            s(&self.case),
+            "--case-id",
+            "TRAIN-1",
+            "--examiner",
+            "student",
+        ]);
         let (code, out, err) = run(&mut c);
         assert_eq!(code, 0, "{out}{err}");
     }
 
     /// Watch-only file of one piece of material on the signer, then an SPV-checked inventory.
-    fn inspect(&self, tag: &str, material: &str, passphrase: Option<&str>, paths: &str) -> (i32, String) {
+    fn inspect(
+        &self,
+        tag: &str,
+        material: &str,
+        passphrase: Option<&str>,
+        paths: &str,
+    ) -> (i32, String) {
         let watch = format!("{tag}-watch.json");
-        let mut args = vec!["material", "watch-only", "--input", material, "--network", "regtest", "--out", &watch];
+        let mut args = vec![
+            "material",
+            "watch-only",
+            "--input",
+            material,
+            "--network",
+            "regtest",
+            "--out",
+            &watch,
+        ];
         if let Some(p) = passphrase {
             args.extend(["--passphrase-file", p]);
         }
@@ -100,7 +130,9 @@ impl Student {
             return (code, format!("{out}{err}"));
         }
         let inv = format!("{tag}-inventory.json");
-        self.custos(&["--json", "inspect", &watch, "--server", &self.url, "--paths", paths, "--out", &inv]);
+        self.custos(&[
+            "--json", "inspect", &watch, "--server", &self.url, "--paths", paths, "--out", &inv,
+        ]);
         (0, inv)
     }
 
@@ -113,15 +145,33 @@ impl Student {
         let ef = d.join("TRAINING-ONLY-entropy.hex");
         std::fs::write(&ef, hex::encode(entropy)).unwrap();
         let (code, out, err) = self.signer(
-            &["key", "generate", "--batch", "--words", "12", "--entropy-file", s(&ef), "--network", "regtest",
-              "--out-dir", s(&d), "--label", label, "--challenge-file", "challenge.txt"],
+            &[
+                "key",
+                "generate",
+                "--batch",
+                "--words",
+                "12",
+                "--entropy-file",
+                s(&ef),
+                "--network",
+                "regtest",
+                "--out-dir",
+                s(&d),
+                "--label",
+                label,
+                "--challenge-file",
+                "challenge.txt",
+            ],
             Some(&format!("{mnemonic}\n")),
         );
         assert_eq!(code, 0, "{out}{err}");
         std::fs::read_dir(&d)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("key-") && p.extension().is_some_and(|x| x == "json"))
+            .find(|p| {
+                p.file_name().unwrap().to_string_lossy().starts_with("key-")
+                    && p.extension().is_some_and(|x| x == "json")
+            })
             .expect("a key record")
     }
 
@@ -129,17 +179,36 @@ impl Student {
     /// attacker's assembly on the compromised workstation is not).
     fn ceremony(&self, prefix: &str, in_case: bool) -> (Vec<PathBuf>, PathBuf) {
         if !self.work.join("challenge.txt").exists() {
-            std::fs::write(self.work.join("challenge.txt"), "custos custody ceremony TRAIN-1").unwrap();
+            std::fs::write(
+                self.work.join("challenge.txt"),
+                "custos custody ceremony TRAIN-1",
+            )
+            .unwrap();
         }
-        let keys: Vec<PathBuf> = (1..=3).map(|i| self.keyholder(&format!("{prefix}-keyholder-{i}"), &format!("{prefix} {i}"))).collect();
+        let keys: Vec<PathBuf> = (1..=3)
+            .map(|i| self.keyholder(&format!("{prefix}-keyholder-{i}"), &format!("{prefix} {i}")))
+            .collect();
         let out_dir = format!("{prefix}-custody");
-        let mut args = vec!["ceremony", "assemble", "--threshold", "2", "--out-dir", &out_dir, "--challenge-file", "challenge.txt", "--name", "lab-custody"];
+        let mut args = vec![
+            "ceremony",
+            "assemble",
+            "--threshold",
+            "2",
+            "--out-dir",
+            &out_dir,
+            "--challenge-file",
+            "challenge.txt",
+            "--name",
+            "lab-custody",
+        ];
         args.extend(keys.iter().map(|k| s(k)));
         if in_case {
             self.custos(&args);
         } else {
             let mut c = custos_command(s(&self.custos));
-            c.current_dir(&self.work).args(["--network", "regtest"]).args(&args);
+            c.current_dir(&self.work)
+                .args(["--network", "regtest"])
+                .args(&args);
             let (code, out, err) = run(&mut c);
             assert_eq!(code, 0, "{out}{err}");
         }
@@ -152,43 +221,105 @@ impl Student {
         for (i, k) in keys.iter().enumerate() {
             let t = self.work.join(format!("verify-{i}.jsonl"));
             let who = format!("keyholder-{i}");
-            let (code, out, err) = self.signer(&["ceremony", "verify", s(policy), "--key-record", s(k), "--transcript", s(&t), "--who", &who], None);
+            let (code, out, err) = self.signer(
+                &[
+                    "ceremony",
+                    "verify",
+                    s(policy),
+                    "--key-record",
+                    s(k),
+                    "--transcript",
+                    s(&t),
+                    "--who",
+                    &who,
+                ],
+                None,
+            );
             assert_eq!(code, 0, "{out}{err}");
             self.custos(&["ceremony", "import-transcript", s(&t)]);
         }
     }
 
     /// `custos sweep build`; returns the PSBT files.
-    fn sweep(&self, inventory: &str, policy: &Path, fee_rate: &str, out_dir: &str, in_case: bool) -> Vec<String> {
-        let args = ["--json", "sweep", "build", "--inventory", inventory, "--custody", s(policy), "--fee-rate", fee_rate, "--server", &self.url, "--out-dir", out_dir];
+    fn sweep(
+        &self,
+        inventory: &str,
+        policy: &Path,
+        fee_rate: &str,
+        out_dir: &str,
+        in_case: bool,
+    ) -> Vec<String> {
+        let args = [
+            "--json",
+            "sweep",
+            "build",
+            "--inventory",
+            inventory,
+            "--custody",
+            s(policy),
+            "--fee-rate",
+            fee_rate,
+            "--server",
+            &self.url,
+            "--out-dir",
+            out_dir,
+        ];
         let out = if in_case {
             self.custos(&args)
         } else {
             let mut c = custos_command(s(&self.custos));
-            c.current_dir(&self.work).args(["--network", "regtest"]).args(args);
+            c.current_dir(&self.work)
+                .args(["--network", "regtest"])
+                .args(args);
             let (code, out, err) = run(&mut c);
             assert_eq!(code, 0, "{out}{err}");
             out
         };
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        v["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect()
     }
 
     /// Signs, finalizes, broadcasts, mines and watches each PSBT.
     fn sign_and_send(&self, lab: &Lab, psbts: &[String], seed: &str, policy: &Path) {
         let mut txids = Vec::new();
         for p in psbts {
-            let (code, out, err) = self.signer(&["sign", p, "--material", seed, "--policy", s(policy)], None);
+            let (code, out, err) = self.signer(
+                &["sign", p, "--material", seed, "--policy", s(policy)],
+                None,
+            );
             assert_eq!(code, 0, "{out}{err}");
             let signed = p.trim_end_matches(".psbt").to_string() + "-signed.psbt";
             self.custos(&["psbt", "finalize", &signed]);
             let fin = p.trim_end_matches(".psbt").to_string() + "-final.txn";
-            let v: serde_json::Value = serde_json::from_str(&self.custos(&["--json", "broadcast", &fin, "--server", &self.url])).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&self.custos(&[
+                "--json",
+                "broadcast",
+                &fin,
+                "--server",
+                &self.url,
+            ]))
+            .unwrap();
             txids.push(v["txid"].as_str().unwrap().to_string());
         }
         lab.mine(1).unwrap();
         for t in &txids {
-            self.custos(&["watch", t, "--confirmations", "1", "--interval", "1", "--give-up-after", "60", "--server", &self.url]);
+            self.custos(&[
+                "watch",
+                t,
+                "--confirmations",
+                "1",
+                "--interval",
+                "1",
+                "--give-up-after",
+                "60",
+                "--server",
+                &self.url,
+            ]);
         }
     }
 
@@ -216,24 +347,53 @@ fn run_ex04(name: &str, mistake: Mistake) -> (Student, Truth) {
     let st = Student::new(name, "ex-04-compromised-workstation", &lab);
     st.open_case();
     let seed = st.material("seed.txt");
-    let paths = if mistake == Mistake::MissedPath { "bip84" } else { "all" };
+    let paths = if mistake == Mistake::MissedPath {
+        "bip84"
+    } else {
+        "all"
+    };
     let (code, inv) = st.inspect("seized", &seed, None, paths);
     assert_eq!(code, 0, "{inv}");
     let (_, policy) = st.ceremony("custody", true);
     // The compromised workstation: its own "custody" wallet and a sweep paying it.
     let (_, evil_policy) = st.ceremony("attacker", false);
     let evil = st.sweep(&inv, &evil_policy, "5", "incoming", false);
-    let fee = if mistake == Mistake::WrongFee { "50" } else { "5" };
+    let fee = if mistake == Mistake::WrongFee {
+        "50"
+    } else {
+        "5"
+    };
     let genuine = st.sweep(&inv, &policy, fee, "sweep", true);
     for p in &evil {
         if mistake == Mistake::SignedMalicious {
             // The student trusts the policy file the workstation handed over.
-            let (code, out, err) = st.signer(&["sign", p, "--material", &seed, "--policy", s(&evil_policy)], None);
+            let (code, out, err) = st.signer(
+                &["sign", p, "--material", &seed, "--policy", s(&evil_policy)],
+                None,
+            );
             assert_eq!(code, 0, "{out}{err}");
-            st.custos(&["psbt", "finalize", &(p.trim_end_matches(".psbt").to_string() + "-signed.psbt")]);
+            st.custos(&[
+                "psbt",
+                "finalize",
+                &(p.trim_end_matches(".psbt").to_string() + "-signed.psbt"),
+            ]);
         } else {
-            let (code, out, err) = st.signer(&["--json", "sign", p, "--material", &seed, "--policy", s(&policy)], None);
-            assert_eq!(code, 1, "the signer must refuse the attacker's PSBT: {out}{err}");
+            let (code, out, err) = st.signer(
+                &[
+                    "--json",
+                    "sign",
+                    p,
+                    "--material",
+                    &seed,
+                    "--policy",
+                    s(&policy),
+                ],
+                None,
+            );
+            assert_eq!(
+                code, 1,
+                "the signer must refuse the attacker's PSBT: {out}{err}"
+            );
             let refusal = st.work.join("refusal.json");
             std::fs::write(&refusal, &out).unwrap();
             let script = fixtures().join("../scripts/train/record-refusal.sh");
@@ -256,7 +416,11 @@ fn assert_full_marks_except(sheet: &ScoreSheet, lost: Option<ItemId>, reason_has
     for i in &sheet.items {
         if Some(i.id) == lost {
             assert_eq!(i.points, 0, "{}", sheet.to_text());
-            assert!(i.reason.contains(reason_has), "reason {:?} lacks {reason_has:?}", i.reason);
+            assert!(
+                i.reason.contains(reason_has),
+                "reason {:?} lacks {reason_has:?}",
+                i.reason
+            );
         } else {
             assert_eq!(i.points, i.max, "{}", sheet.to_text());
         }
@@ -271,8 +435,20 @@ fn ex04_perfect_student_scores_full_marks_and_a_tampered_export_scores_zero() {
     let sheet = st.grade(&truth);
     assert_full_marks_except(&sheet, None, "");
     assert_eq!(sheet.percent(), 100);
-    assert!(sheet.item(ItemId::Refusal).unwrap().reason.contains("refused on the signer"));
-    assert!(sheet.item(ItemId::Sweep).unwrap().reason.contains("left out"), "{}", sheet.to_text());
+    assert!(sheet
+        .item(ItemId::Refusal)
+        .unwrap()
+        .reason
+        .contains("refused on the signer"));
+    assert!(
+        sheet
+            .item(ItemId::Sweep)
+            .unwrap()
+            .reason
+            .contains("left out"),
+        "{}",
+        sheet.to_text()
+    );
 
     // The same case exported grades the same; its ledger edited, it scores zero, naming why.
     let export = st.work.join("export");
@@ -281,35 +457,100 @@ fn ex04_perfect_student_scores_full_marks_and_a_tampered_export_scores_zero() {
     assert_eq!(grade(&export, &truth, &ex).unwrap().total, sheet.max);
     let ledger = export.join("ledger.jsonl");
     let text = std::fs::read_to_string(&ledger).unwrap();
-    let tampered = text.replacen("\"fee_rate_sat_per_kvb\":5000", "\"fee_rate_sat_per_kvb\":4000", 1);
+    let tampered = text.replacen(
+        "\"fee_rate_sat_per_kvb\":5000",
+        "\"fee_rate_sat_per_kvb\":4000",
+        1,
+    );
     assert_ne!(tampered, text, "the sweep event carries its fee rate");
     std::fs::write(&ledger, tampered).unwrap();
     let bad = grade(&export, &truth, &ex).unwrap();
-    assert_eq!((bad.verdict, bad.total), (Verdict::LedgerFails, 0), "{}", bad.to_text());
-    assert!(bad.items.iter().all(|i| i.points == 0 && i.reason.starts_with("case verify fails")));
+    assert_eq!(
+        (bad.verdict, bad.total),
+        (Verdict::LedgerFails, 0),
+        "{}",
+        bad.to_text()
+    );
+    assert!(bad
+        .items
+        .iter()
+        .all(|i| i.points == 0 && i.reason.starts_with("case verify fails")));
 
     // The same case graded against another exercise's scenario is named as such and scores zero.
-    let other = Truth::from_toml(&std::fs::read_to_string(scenario_dir("ex-03-three-keyholders").join("ground-truth.toml")).unwrap()).unwrap();
-    let foreign = grade(&st.case, &other, &Exercise::load(&scenario_dir("ex-03-three-keyholders")).unwrap()).unwrap();
-    assert_eq!((foreign.verdict, foreign.total), (Verdict::OtherScenario, 0));
-    assert!(foreign.items[0].reason.contains("another scenario"), "{}", foreign.to_text());
+    let other = Truth::from_toml(
+        &std::fs::read_to_string(scenario_dir("ex-03-three-keyholders").join("ground-truth.toml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let foreign = grade(
+        &st.case,
+        &other,
+        &Exercise::load(&scenario_dir("ex-03-three-keyholders")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (foreign.verdict, foreign.total),
+        (Verdict::OtherScenario, 0)
+    );
+    assert!(
+        foreign.items[0].reason.contains("another scenario"),
+        "{}",
+        foreign.to_text()
+    );
 
     // Through the lab binary: text, JSON and HTML; a missing export and an unknown student exit 2.
     let lab_bin = workspace_bin("custos-lab", "custos-lab");
     let truth_file = st.work.join("truth.toml");
-    std::fs::write(&truth_file, std::fs::read_to_string(scenario_dir(st.scenario).join("ground-truth.toml")).unwrap()).unwrap();
+    std::fs::write(
+        &truth_file,
+        std::fs::read_to_string(scenario_dir(st.scenario).join("ground-truth.toml")).unwrap(),
+    )
+    .unwrap();
     let html = st.work.join("sheet.html");
-    let (code, out, err) = run(Command::new(&lab_bin).args(["grade", "--scenario", st.scenario, "--truth", s(&truth_file), s(&st.case), "--json", "--html", s(&html)]));
+    let (code, out, err) = run(Command::new(&lab_bin).args([
+        "grade",
+        "--scenario",
+        st.scenario,
+        "--truth",
+        s(&truth_file),
+        s(&st.case),
+        "--json",
+        "--html",
+        s(&html),
+    ]));
     assert_eq!(code, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["percent"], 100, "{out}");
-    assert!(std::fs::read_to_string(&html).unwrap().contains("malicious PSBT refused"));
-    let (code, _, err) = run(Command::new(&lab_bin).args(["grade", "--scenario", st.scenario, "--truth", s(&truth_file), s(&st.work.join("no-such-export"))]));
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("malicious PSBT refused"));
+    let (code, _, err) = run(Command::new(&lab_bin).args([
+        "grade",
+        "--scenario",
+        st.scenario,
+        "--truth",
+        s(&truth_file),
+        s(&st.work.join("no-such-export")),
+    ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no-such-export"), "{err}");
-    let (code, _, err) = run(Command::new(&lab_bin).args(["grade", "--scenario", st.scenario, "--student", "nobody", s(&st.case)]));
+    let (code, _, err) = run(Command::new(&lab_bin).args([
+        "grade",
+        "--scenario",
+        st.scenario,
+        "--student",
+        "nobody",
+        s(&st.case),
+    ]));
     assert_eq!(code, 2, "{err}");
-    let (code, out, _) = run(Command::new(&lab_bin).args(["grade", "--scenario", st.scenario, "--truth", s(&truth_file), s(&export)]));
+    let (code, out, _) = run(Command::new(&lab_bin).args([
+        "grade",
+        "--scenario",
+        st.scenario,
+        "--truth",
+        s(&truth_file),
+        s(&export),
+    ]));
     assert_eq!(code, 1, "a tampered export is a finding: {out}");
 }
 
@@ -342,7 +583,11 @@ fn run_ex03(name: &str, mistake: Mistake) -> (Student, Truth) {
     let (code, inv) = st.inspect("seized", &seed, None, "all");
     assert_eq!(code, 0, "{inv}");
     let (keys, policy) = st.ceremony("custody", true);
-    let verifying = if mistake == Mistake::KeyholderSkipsVerify { &keys[..2] } else { &keys[..] };
+    let verifying = if mistake == Mistake::KeyholderSkipsVerify {
+        &keys[..2]
+    } else {
+        &keys[..]
+    };
     st.keyholders_verify(verifying, &policy);
     let psbts = st.sweep(&inv, &policy, "3", "sweep", true);
     st.sign_and_send(&lab, &psbts, &seed, &policy);
@@ -359,7 +604,11 @@ fn ex03_three_keyholders_perfect_run_scores_full_marks() {
 #[test]
 fn ex03_keyholder_who_never_verified_loses_only_the_keyholders_item() {
     let (st, truth) = run_ex03("ex03-skip", Mistake::KeyholderSkipsVerify);
-    assert_full_marks_except(&st.grade(&truth), Some(ItemId::Keyholders), "2 of 3 keyholders");
+    assert_full_marks_except(
+        &st.grade(&truth),
+        Some(ItemId::Keyholders),
+        "2 of 3 keyholders",
+    );
 }
 
 #[test]
@@ -371,10 +620,21 @@ fn ex01_perfect_student_finds_the_passphrase_wallet_and_the_electrum_seed() {
     let pass = st.material("passphrase.txt");
     assert_eq!(st.inspect("card", &seed, None, "all").0, 0);
     assert_eq!(st.inspect("hidden", &seed, Some(&pass), "all").0, 0);
-    assert_eq!(st.inspect("electrum", &st.material("electrum-seed.txt"), None, "all").0, 0);
-    assert_eq!(st.inspect("decoy", &st.material("decoy-seed.txt"), None, "all").0, 0);
+    assert_eq!(
+        st.inspect("electrum", &st.material("electrum-seed.txt"), None, "all")
+            .0,
+        0
+    );
+    assert_eq!(
+        st.inspect("decoy", &st.material("decoy-seed.txt"), None, "all")
+            .0,
+        0
+    );
     let (code, why) = st.inspect("receipt", &st.material("decoy-words.txt"), None, "all");
-    assert_eq!(code, 2, "twelve words that are no seed are refused as input: {why}");
+    assert_eq!(
+        code, 2,
+        "twelve words that are no seed are refused as input: {why}"
+    );
     let truth = truth_of(&lab);
     assert_full_marks_except(&st.grade(&truth), None, "");
 }
@@ -386,11 +646,19 @@ fn ex01_student_who_ignores_the_passphrase_misses_the_hidden_wallet() {
     st.open_case();
     let seed = st.material("seed.txt");
     assert_eq!(st.inspect("card", &seed, None, "all").0, 0);
-    assert_eq!(st.inspect("electrum", &st.material("electrum-seed.txt"), None, "all").0, 0);
+    assert_eq!(
+        st.inspect("electrum", &st.material("electrum-seed.txt"), None, "all")
+            .0,
+        0
+    );
     let sheet = st.grade(&truth_of(&lab));
     let m = sheet.item(ItemId::Material).unwrap();
     assert_eq!(m.points, 0);
-    assert!(m.reason.contains("with its passphrase"), "{}", sheet.to_text());
+    assert!(
+        m.reason.contains("with its passphrase"),
+        "{}",
+        sheet.to_text()
+    );
     assert_eq!(sheet.item(ItemId::Totals).unwrap().points, 0);
     assert!(sheet.item(ItemId::Paths).unwrap().reason.contains("missed"));
 }
@@ -406,8 +674,13 @@ fn exercise_scenarios_match_their_committed_ground_truth() {
         "ex-07-second-examiner",
     ] {
         let lab = Lab::start(LabConfig::scenario(name)).unwrap();
-        let committed = std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap();
-        assert_eq!(lab.ground_truth().to_toml().unwrap(), committed, "{name}: regenerate with custos-lab truth");
+        let committed =
+            std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap();
+        assert_eq!(
+            lab.ground_truth().to_toml().unwrap(),
+            committed,
+            "{name}: regenerate with custos-lab truth"
+        );
         Exercise::load(&scenario_dir(name)).unwrap();
     }
 }
@@ -425,19 +698,39 @@ fn ex07_reviewer_who_finds_the_altered_sweep_summary_scores_full_marks() {
         .env("CUSTOS_LAB", &lab_bin));
     assert_eq!(code, 0, "{out}{err}");
     let name = "ex-07-second-examiner";
-    let truth = Truth::from_toml(&std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap()).unwrap();
+    let truth = Truth::from_toml(
+        &std::fs::read_to_string(scenario_dir(name).join("ground-truth.toml")).unwrap(),
+    )
+    .unwrap();
     let ex = Exercise::load(&scenario_dir(name)).unwrap();
 
     // The handed-over case itself, graded as if it were a student's, fails verification.
     let handed_sheet = grade(&handed.join("case"), &truth, &ex).unwrap();
-    assert_eq!((handed_sheet.verdict, handed_sheet.total), (Verdict::LedgerFails, 0));
-    assert!(handed_sheet.items[0].reason.contains("altered"), "{}", handed_sheet.to_text());
+    assert_eq!(
+        (handed_sheet.verdict, handed_sheet.total),
+        (Verdict::LedgerFails, 0)
+    );
+    assert!(
+        handed_sheet.items[0].reason.contains("altered"),
+        "{}",
+        handed_sheet.to_text()
+    );
 
     let review = work.join("review");
     let lazy = work.join("lazy-review");
     for dir in [&review, &lazy] {
         let mut c = custos_command(s(&custos));
-        c.args(["--network", "regtest", "case", "new", s(dir), "--case-id", "REVIEW-1", "--examiner", "reviewer"]);
+        c.args([
+            "--network",
+            "regtest",
+            "case",
+            "new",
+            s(dir),
+            "--case-id",
+            "REVIEW-1",
+            "--examiner",
+            "reviewer",
+        ]);
         assert_eq!(run(&mut c).0, 0);
     }
     let (code, out, err) = run(Command::new("bash")
@@ -448,7 +741,11 @@ fn ex07_reviewer_who_finds_the_altered_sweep_summary_scores_full_marks() {
     assert_eq!(code, 0, "{out}{err}");
     let sheet = grade(&review, &truth, &ex).unwrap();
     assert_full_marks_except(&sheet, None, "");
-    assert!(sheet.item(ItemId::Review).unwrap().reason.contains("sweep.build"));
+    assert!(sheet
+        .item(ItemId::Review)
+        .unwrap()
+        .reason
+        .contains("sweep.build"));
 
     // A reviewer who records nothing loses exactly the review item.
     let lazy_sheet = grade(&lazy, &truth, &ex).unwrap();
