@@ -8,7 +8,11 @@
 //! custos-lab down --data DIR [--timeout-secs S]
 //! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
 //!     [--transactions FILE]                  # and writes its transactions.jsonl
+//! custos-lab grade --scenario NAME [--student ID] [--truth FILE] CASE_DIR_OR_EXPORT [--json] [--html OUT]
 //! ```
+//! `grade` (custos-train) exits 0 when the case was graded item by item, 1 when it scores zero as
+//! a whole (its ledger fails verification, or it is a case of another scenario or variant), 2 for
+//! a missing case or export, an unknown scenario or student, an unreadable truth file.
 //! Exit codes, through the one mapping of every custos binary (`custos_core::exit`, ADR 0005):
 //! 0 ok; 1 a finding or refusal (`down` asked the lab to stop but it has not within the
 //! timeout, a transaction or block the chain refused, a failed `demo`); 2 usage or input error
@@ -94,6 +98,82 @@ enum Command {
     /// seized material, inventory, key ceremony, sweep, offline signing, broadcast, custody
     /// balance, verified case and HTML report.
     Demo(demo::DemoArgs),
+    /// Grade a student's case (case directory or `custos case export`) against the exercise of
+    /// a scenario: points and a one-line reason per item (custos-train).
+    Grade(GradeArgs),
+}
+
+#[derive(Debug, Args)]
+struct GradeArgs {
+    /// Exercise scenario name in fixtures/lab or a path (its exercise.toml lists the items).
+    #[arg(long)]
+    scenario: String,
+    /// Grade against this student's variant of the scenario.
+    #[arg(long)]
+    student: Option<String>,
+    /// Ground truth (TOML from `custos-lab truth`) instead of building the scenario.
+    #[arg(long, conflicts_with = "student")]
+    truth: Option<PathBuf>,
+    /// The student's case directory or case export.
+    case: PathBuf,
+    /// Print the score sheet as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write the score sheet as HTML here (never overwritten).
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
+}
+
+/// `custos-lab grade`: read the case first (a missing one fails before any chain is built), then
+/// the ground truth, then grade. Errors carry their exit class.
+fn grade(a: &GradeArgs) -> Result<ExitCode, (ExitClass, anyhow::Error)> {
+    fn fail<E: Classify + std::error::Error + Send + Sync + 'static>(
+        e: E,
+    ) -> (ExitClass, anyhow::Error) {
+        (e.exit_class(), anyhow::Error::from(e))
+    }
+    let record = custos_train::CaseRecord::load(&a.case).map_err(fail)?;
+    let scenario = Scenario::resolve(&a.scenario).map_err(fail)?;
+    let exercise = custos_train::Exercise::load(&scenario.dir).map_err(fail)?;
+    let truth_text = match (&a.truth, &a.student) {
+        (Some(file), _) => {
+            custos_core::file::read_text(file, custos_core::file::GROUND_TRUTH).map_err(fail)?
+        }
+        // LEAD (issue 14, after merging train14a): the one call site for variants —
+        // `let sc = custos_lab::variant::variant_scenario(&a.scenario, id)?;` then build `sc`
+        // as below. Until then --student is refused as an unknown student (exit 2).
+        (None, Some(id)) => {
+            return Err((
+                ExitClass::Input,
+                anyhow::anyhow!(
+                    "unknown student {id:?}: this build has no variants of scenario {}",
+                    a.scenario
+                ),
+            ))
+        }
+        (None, None) => {
+            let lab = Lab::start(LabConfig::scenario(&a.scenario)).map_err(fail)?;
+            lab.ground_truth().to_toml().map_err(fail)?
+        }
+    };
+    let truth = custos_train::Truth::from_toml(&truth_text).map_err(fail)?;
+    let sheet = custos_train::grade_record(&record, &truth, &exercise);
+    if let Some(out) = &a.html {
+        custos_core::file::write_new(out, sheet.to_html().as_bytes()).map_err(fail)?;
+    }
+    let text = if a.json {
+        sheet.to_json() + "\n"
+    } else {
+        sheet.to_text()
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| (ExitClass::Environment, anyhow::Error::from(e)))?;
+    Ok(match sheet.verdict {
+        custos_train::Verdict::Graded => ExitCode::SUCCESS,
+        _ => ExitCode::from(ExitClass::Refusal.code()),
+    })
 }
 
 #[derive(Debug, Args)]
@@ -287,15 +367,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             print!("{}", truth.to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
-        // Handled in main (it reports through anyhow).
-        Command::Demo(_) => Ok(ExitCode::SUCCESS),
+        // Handled in main (they report through anyhow).
+        Command::Demo(_) | Command::Grade(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own steps; the lab's per-transaction log lines would interleave.
-    let default_level = if matches!(cli.command, Command::Demo(_)) {
+    let default_level = if matches!(cli.command, Command::Demo(_) | Command::Grade(_)) {
         "warn"
     } else {
         "info"
@@ -316,6 +396,12 @@ fn main() -> ExitCode {
                 ExitCode::from(ExitClass::Refusal.code())
             }
         };
+    }
+    if let Command::Grade(a) = &cli.command {
+        return grade(a).unwrap_or_else(|(class, e)| {
+            eprintln!("custos-lab grade: error: {e:#}");
+            ExitCode::from(class.code())
+        });
     }
     match run(cli) {
         Ok(code) => code,

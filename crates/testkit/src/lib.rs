@@ -70,6 +70,25 @@ pub fn signer_next_to(custos_bin: &str) -> Command {
     signer_command(bin)
 }
 
+/// The binary `name` of workspace package `package`, next to the calling test's executable
+/// (`target/<profile>/`), brought up to date with `cargo build -p PACKAGE` first: cargo builds only
+/// the calling package's own binaries for its tests.
+pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executables live in target/<profile>/deps")
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args(["build", "-q", "-p", package, "--bin", name])
+        .status()
+        .unwrap();
+    assert!(st.success(), "cannot build {name} of {package}");
+    dir.join(name)
+}
+
 /// A [`Command`] for the `custos` binary of the calling package's tests.
 #[macro_export]
 macro_rules! custos_bin {
