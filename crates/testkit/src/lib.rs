@@ -4,7 +4,8 @@
 //! end-to-end `custos-tests` crate (as BDK's `testenv`): commands for the real binaries with a
 //! clean environment, running them and capturing their output, scratch directories, the
 //! fixture paths, a case made through the CLI, a TLS relay with a self-signed certificate in
-//! front of a plain Electrum server, and a `custos-lab up` process that is killed on drop.
+//! front of a plain Electrum server, a `custos-lab up` process that is killed on drop, and the
+//! PySpark jobs of `scripts/spark/` in local mode ([`spark`]).
 //!
 //! Not for: library or binary code. It is a dev-dependency only (`publish = false`); it
 //! panics on failure, as test code does, and depends on no custos crate so any test can use
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub mod lab;
+pub mod spark;
 pub mod tls;
 
 /// `custos` with a clean environment: no case or server from the caller's shell, no progress
