@@ -1,8 +1,8 @@
 //! Bitcoin Core's block files: `blocks/blk*.dat`, each a sequence of records `magic (4) ‖
 //! length (4, little-endian) ‖ block`, written in arrival order (not height order, stale blocks
 //! included), XOR-obfuscated with the 8-byte key in `blocks/xor.dat` (Core 28+; absent or zero
-//! means no obfuscation) at the byte's absolute file offset. Core pre-allocates the files, so
-//! a run of zero bytes (after de-obfuscation) ends a file's data.
+//! means no obfuscation) at the byte's absolute file offset. Core pre-allocates the files with
+//! raw zero bytes, so eight zero bytes (on disk or after de-obfuscation) end a file's data.
 //!
 //! [`BlockFiles::scan`] reads only the 80-byte headers (seeking over the bodies) and orders the
 //! chain by following previous-block links down from the best tip — the highest block whose
@@ -216,9 +216,12 @@ fn scan_file(
         let got = read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, "cannot read", e))?;
         let mut h = head;
         unxor(&mut h[..got], offset, key);
-        if got < 8 || h[..8] == [0u8; 8] {
-            // End of data (or zero pre-allocation); 1..7 stray bytes are a partial header.
-            if got > 0 && h[..got].iter().any(|b| *b != 0) {
+        // Core pre-allocates blk files with zero bytes written raw (not obfuscated): zeros on
+        // disk, or zeros after de-obfuscation, end the file's data.
+        let zero = |b: &[u8]| b.iter().all(|x| *x == 0);
+        if got < 8 || zero(&head[..8]) || zero(&h[..8]) {
+            // 1..7 stray bytes are a partial header.
+            if got > 0 && !zero(&head[..got]) && !zero(&h[..got]) {
                 return Ok(Some(Truncation {
                     file: path.to_path_buf(),
                     offset,

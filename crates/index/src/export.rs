@@ -115,12 +115,10 @@ pub fn export(opts: &ExportOptions, progress: &mut dyn FnMut(Progress)) -> Resul
     let spill = opts.out.join(format!(".utxo-spill-{}", std::process::id()));
     let mut utxo = UtxoMap::new(opts.utxo_mem_bytes, spill.clone());
     let result = run(opts, &files, &mut m, &mut utxo, resume, to, progress);
-    let runs = utxo.stats().map(|s| s.runs).unwrap_or(0);
-    let stats = utxo.stats();
+    let stats = result.and_then(|done| utxo.stats().map(|s| (done, s)));
     drop(utxo);
     let _ = std::fs::remove_dir_all(&spill);
-    let (written_partitions, rows_written) = result?;
-    let stats = stats?;
+    let ((written_partitions, rows_written), stats) = stats?;
     m.totals = totals(&m, stats.count, stats.value);
     let manifest_path = m.write(&opts.out)?;
     Ok(ExportReport {
@@ -129,7 +127,7 @@ pub fn export(opts: &ExportOptions, progress: &mut dyn FnMut(Progress)) -> Resul
         written_partitions,
         rows_written,
         truncation: files.truncation.clone(),
-        spill_runs: runs,
+        spill_runs: stats.runs,
     })
 }
 
@@ -297,10 +295,8 @@ fn write_partition(
     }
     let mut rows = rows_before;
     for height in first..=last {
-        let (hash, loc) = files.chain[height as usize];
-        let block = files.read(loc)?;
+        let block = files.read(files.chain[height as usize].1)?;
         rows += apply_block(height, &block, utxo, Some(&mut w), files.network())?;
-        let _ = hash;
         progress(Progress {
             height,
             to,
@@ -427,8 +423,9 @@ fn apply_tx(
             w.output_value += value;
             rows += 1;
         }
-        // Provably unspendable outputs never enter the UTXO set (as in Core).
-        if !out.script_pubkey.is_op_return() {
+        // Provably unspendable outputs never enter the UTXO set, nor does the genesis block's
+        // coinbase (as in Core's chainstate).
+        if !out.script_pubkey.is_op_return() && height > 0 {
             let op = OutPoint::new(txid, vout as u32);
             utxo.insert(&op, Coin { value, kind, address })?;
         }

@@ -58,7 +58,8 @@ pub struct Totals {
     pub output_value: u64,
     /// Sum of input values, sat.
     pub input_value: u64,
-    /// Unspent outputs after the last exported block (counting from genesis, not `from`).
+    /// Unspent outputs after the last exported block (counting from genesis, not `from`), as
+    /// Core's chainstate counts them: OP_RETURN outputs and the genesis coinbase left out.
     pub unspent_count: u64,
     /// Their value, sat.
     pub unspent_value: u64,

@@ -218,8 +218,18 @@ impl Run {
         self.file
             .read_exact_at(&mut buf, (first * REC) as u64)
             .map_err(|e| Error::io(&self.path, "cannot read a spill run", e))?;
-        let i = (0..n).partition_point(|i| buf[i * REC..i * REC + KEY] < key[..]);
-        if i == n || buf[i * REC..i * REC + KEY] != key[..] {
+        let at = |i: usize| &buf[i * REC..i * REC + KEY];
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if at(mid) < &key[..] {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let i = lo;
+        if i == n || at(i) != &key[..] {
             return Ok(None);
         }
         let idx = first + i;
