@@ -44,8 +44,8 @@ wait "$lab_pid" || true
 echo "== export rows/s (release)" >&2
 cargo build -q --release -p custos-index --example export_blocks
 ex="${CARGO_TARGET_DIR:-$root/target}/release/examples/export_blocks"
-nice "$ex" "$work/lab/blocks" "$work/export" regtest | tee "$work/export.json"
-nice "$ex" "$work/lab/blocks" "$work/export-spill" regtest 16 | tee "$work/export-spill.json"
+nice "$ex" "$work/lab/kernel/blocks" "$work/export" regtest | tee "$work/export.json"
+nice "$ex" "$work/lab/kernel/blocks" "$work/export-spill" regtest 16 | tee "$work/export-spill.json"
 
 echo "== synthetic chain of $txs transactions" >&2
 peak nice python3 "$root/scripts/spark/synth.py" "$work/synth" --txs "$txs" >"$work/synth.out" 2>"$work/synth.err"

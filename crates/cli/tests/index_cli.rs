@@ -21,7 +21,7 @@ fn export_args<'a>(case: &'a Path, blocks: &'a Path, out: &'a Path) -> Vec<&'a s
 fn export_import_and_trace_consult_the_chain_wide_clusters() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
     let truth = lab.ground_truth().clone();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
     let case = tmp.path().join("case");
     new_case(custos_bin!(), &case, "INDEX-1");
@@ -73,7 +73,7 @@ fn export_import_and_trace_consult_the_chain_wide_clusters() {
 #[test]
 fn bad_input_exits_2_naming_it_and_overwrites_nothing() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
 
     // Block files of another network than asked for.

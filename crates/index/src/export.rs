@@ -394,7 +394,7 @@ fn apply_tx(
                     Val::S(&txid_s),
                     Val::I32(to_i32(vin, height, "input index")?),
                     Val::S(&prev),
-                    Val::I64(i64::from(input.previous_output.vout)),
+                    Val::I32(to_i32(input.previous_output.vout as usize, height, "spent output index")?),
                     Val::I64(to_i64(coin.value, height, "input value")?),
                     Val::S(script_type_name(coin.kind)),
                     Val::S(&coin.address),

@@ -61,7 +61,7 @@ fn files(out: &Path) -> BTreeMap<String, Vec<u8>> {
 fn export_of_tracing_course_matches_the_lab_truth_and_utxo_set() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
     let truth = lab.ground_truth().clone();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("export");
     let report = export(&opts(&blocks, out.clone()), &mut no_progress()).unwrap();
@@ -157,7 +157,7 @@ fn op_return_value(outs: &BTreeMap<(String, i64), (i64, String)>) -> u64 {
 #[test]
 fn resumed_and_spilling_exports_write_the_same_files_as_one_run() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
     let a = export(&opts(&blocks, whole.clone()), &mut no_progress()).unwrap();
@@ -203,7 +203,7 @@ fn truncated_block_file_exports_everything_before_the_partial_block_and_names_it
     let tip = lab.tip_height();
     let tmp = tempfile::tempdir().unwrap();
     let blocks = tmp.path().join("blocks");
-    copy_dir(&lab.data_dir().join("blocks"), &blocks);
+    copy_dir(&lab.data_dir().join("kernel/blocks"), &blocks);
     // The tip block is the last record of the last file: cut it in half.
     let files = custos_index::blocks::BlockFiles::scan(&blocks, Network::Regtest).unwrap();
     let loc = files.chain[tip as usize].1;
@@ -229,7 +229,7 @@ fn refuses_block_files_of_another_network() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("export");
-    let mut o = opts(&lab.data_dir().join("blocks"), out.clone());
+    let mut o = opts(&lab.data_dir().join("kernel/blocks"), out.clone());
     o.network = Network::Bitcoin;
     let e = export(&o, &mut no_progress()).unwrap_err();
     assert!(matches!(e, Error::WrongNetwork { .. }), "{e}");
@@ -241,7 +241,7 @@ fn refuses_block_files_of_another_network() {
 #[test]
 fn refuses_an_out_dir_holding_a_different_export_or_other_files() {
     let lab = Lab::start(LabConfig::scenario("tracing-course")).unwrap();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("export");
     export(&opts(&blocks, out.clone()), &mut no_progress()).unwrap();

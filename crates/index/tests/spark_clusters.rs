@@ -65,7 +65,7 @@ fn crosscheck(scenario: &str) {
         return;
     }
     let lab = Lab::start(LabConfig::scenario(scenario)).unwrap();
-    let blocks = lab.data_dir().join("blocks");
+    let blocks = lab.data_dir().join("kernel/blocks");
     let tmp = tempfile::tempdir().unwrap();
     let exported = tmp.path().join("export");
     export(
