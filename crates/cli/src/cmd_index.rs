@@ -106,7 +106,10 @@ fn run_export(app: &App, a: &ExportArgs) -> CmdResult {
         if bar.is_on() && (p.height == p.to || p.height >= last_shown.saturating_add(100)) {
             last_shown = p.height;
             let what = if p.replay { "replaying" } else { "exporting" };
-            bar.show(&format!("index: {what} block {}/{}, {} rows", p.height, p.to, p.rows));
+            bar.show(&format!(
+                "index: {what} block {}/{}, {} rows",
+                p.height, p.to, p.rows
+            ));
         }
     });
     bar.finish();
@@ -267,7 +270,11 @@ fn run_import(app: &App, a: &ImportArgs) -> CmdResult {
         "job": job,
         "clusters_sha256": clusters_sha,
     });
-    app.record(Some(&mut case), EventDraft::new(IMPORT_EVENT, payload.clone()), artifacts)?;
+    app.record(
+        Some(&mut case),
+        EventDraft::new(IMPORT_EVENT, payload.clone()),
+        artifacts,
+    )?;
     if app.json {
         print_json(&payload)
     } else {
@@ -311,7 +318,11 @@ pub fn after_trace(app: &App, case: Option<&mut Case>, report: &TraceReport) -> 
         "memberships": found,
         "disagreements": disagree,
     });
-    app.record(Some(case), EventDraft::new(TRACE_EVENT, payload), Vec::new())?;
+    app.record(
+        Some(case),
+        EventDraft::new(TRACE_EVENT, payload),
+        Vec::new(),
+    )?;
     if !app.json && !found.is_empty() {
         outln!("chain-wide clusters ({}):", table.source)?;
         for m in &found {
@@ -320,7 +331,11 @@ pub fn after_trace(app: &App, case: Option<&mut Case>, report: &TraceReport) -> 
                 m.address,
                 m.cluster.id,
                 m.cluster.size,
-                if m.agrees { "" } else { " DISAGREES with the trace's own cluster" }
+                if m.agrees {
+                    ""
+                } else {
+                    " DISAGREES with the trace's own cluster"
+                }
             )?;
         }
     }

@@ -12,8 +12,17 @@ use serde_json::Value;
 
 fn export_args<'a>(case: &'a Path, blocks: &'a Path, out: &'a Path) -> Vec<&'a str> {
     vec![
-        "--case", s(case), "--json", "index", "export", "--blocks-dir", s(blocks), "--out", s(out),
-        "--partition-blocks", "50",
+        "--case",
+        s(case),
+        "--json",
+        "index",
+        "export",
+        "--blocks-dir",
+        s(blocks),
+        "--out",
+        s(out),
+        "--partition-blocks",
+        "50",
     ]
 }
 
@@ -31,7 +40,10 @@ fn export_import_and_trace_consult_the_chain_wide_clusters() {
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["to"], truth.tip_height);
     assert_eq!(v["tip_hash"], truth.tip_hash.as_str());
-    assert_eq!(v["partitions"], (truth.tip_height as usize + 1).div_ceil(50));
+    assert_eq!(
+        v["partitions"],
+        (truth.tip_height as usize + 1).div_ceil(50)
+    );
     let (_, log, _) = run(custos_bin!().args(["--case", s(&case), "case", "log"]));
     assert!(log.contains("index.export"), "{log}");
 
@@ -49,7 +61,13 @@ fn export_import_and_trace_consult_the_chain_wide_clusters() {
     let (code, so, se) = run_job("cluster.py", &[&out, &clusters]);
     assert_eq!(code, 0, "{so}\n{se}");
     let (code, stdout, err) = run(custos_bin!().args([
-        "--case", s(&case), "--json", "index", "import-clusters", s(&clusters), "--all",
+        "--case",
+        s(&case),
+        "--json",
+        "index",
+        "import-clusters",
+        s(&clusters),
+        "--all",
     ]));
     assert_eq!(code, 0, "{err}");
     let imp: Value = serde_json::from_str(&stdout).unwrap();
@@ -58,16 +76,31 @@ fn export_import_and_trace_consult_the_chain_wide_clusters() {
 
     // The theft traced forward: its addresses are looked up in the imported clusters, and the
     // trace's own clusters lie inside the chain-wide ones.
-    let theft = truth.transactions.iter().find(|t| t.note.starts_with("theft")).unwrap();
+    let theft = truth
+        .transactions
+        .iter()
+        .find(|t| t.note.starts_with("theft"))
+        .unwrap();
     let start = format!("{}:0", theft.txid);
     let (code, stdout, err) = run(custos_bin!().args([
-        "--case", s(&case), "trace", "forward", &start, "--hops", "20", "--server", &lab.url(),
+        "--case",
+        s(&case),
+        "trace",
+        "forward",
+        &start,
+        "--hops",
+        "20",
+        "--server",
+        &lab.url(),
     ]));
     assert!(code == 0 || code == 1, "{err}");
     assert!(stdout.contains("chain-wide clusters ("), "{stdout}");
     assert!(!stdout.contains("DISAGREES"), "{stdout}");
     let (_, log, _) = run(custos_bin!().args(["--case", s(&case), "case", "log"]));
-    assert!(log.contains("index.import_clusters") && log.contains("index.trace_clusters"), "{log}");
+    assert!(
+        log.contains("index.import_clusters") && log.contains("index.trace_clusters"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -79,7 +112,14 @@ fn bad_input_exits_2_naming_it_and_overwrites_nothing() {
     // Block files of another network than asked for.
     let out = tmp.path().join("mainnet");
     let (code, _, err) = run(custos_bin!().args([
-        "--network", "bitcoin", "index", "export", "--blocks-dir", s(&blocks), "--out", s(&out),
+        "--network",
+        "bitcoin",
+        "index",
+        "export",
+        "--blocks-dir",
+        s(&blocks),
+        "--out",
+        s(&out),
     ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("network magic of regtest"), "{err}");
@@ -87,13 +127,25 @@ fn bad_input_exits_2_naming_it_and_overwrites_nothing() {
 
     // An output directory holding a different export (other partition size).
     let out = tmp.path().join("export");
-    let base = ["--network", "regtest", "index", "export", "--blocks-dir", s(&blocks), "--out", s(&out)];
+    let base = [
+        "--network",
+        "regtest",
+        "index",
+        "export",
+        "--blocks-dir",
+        s(&blocks),
+        "--out",
+        s(&out),
+    ];
     let (code, _, err) = run(custos_bin!().args(base).args(["--partition-blocks", "50"]));
     assert_eq!(code, 0, "{err}");
     let manifest = std::fs::read(out.join("manifest.json")).unwrap();
     let (code, _, err) = run(custos_bin!().args(base).args(["--partition-blocks", "40"]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("partitions of 50 blocks") && err.contains("nothing was overwritten"), "{err}");
+    assert!(
+        err.contains("partitions of 50 blocks") && err.contains("nothing was overwritten"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), manifest);
 
     // A truncated blk file: the blocks before the partial one are exported, then exit 2.
@@ -105,16 +157,36 @@ fn bad_input_exits_2_naming_it_and_overwrites_nothing() {
             std::fs::copy(&p, cut.join(p.file_name().unwrap())).unwrap();
         }
     }
-    let files = custos_index::blocks::BlockFiles::scan(&cut, custos_core::Network::Regtest).unwrap();
+    let files =
+        custos_index::blocks::BlockFiles::scan(&cut, custos_core::Network::Regtest).unwrap();
     let (_, loc) = files.chain[files.chain.len() - 1];
     let blk = &files.files[loc.file];
-    std::fs::OpenOptions::new().write(true).open(blk).unwrap().set_len(loc.offset + 100).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(blk)
+        .unwrap()
+        .set_len(loc.offset + 100)
+        .unwrap();
     let out = tmp.path().join("partial");
     let (code, stdout, err) = run(custos_bin!().args([
-        "--network", "regtest", "index", "export", "--blocks-dir", s(&cut), "--out", s(&out),
+        "--network",
+        "regtest",
+        "index",
+        "export",
+        "--blocks-dir",
+        s(&cut),
+        "--out",
+        s(&out),
     ]));
     assert_eq!(code, 2, "{err}");
-    let want = format!("{}: partial block at offset {}", blk.display(), loc.offset - 8);
+    let want = format!(
+        "{}: partial block at offset {}",
+        blk.display(),
+        loc.offset - 8
+    );
     assert!(err.contains(&want), "{err}");
-    assert!(stdout.contains(&format!("exported heights 0..={}", files.chain.len() - 2)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("exported heights 0..={}", files.chain.len() - 2)),
+        "{stdout}"
+    );
 }

@@ -13,7 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [blocks, out, rest @ ..] = args.as_slice() else {
         return Err("usage: export_blocks BLOCKS_DIR OUT_DIR [NETWORK] [UTXO_MEM_MIB]".into());
     };
-    let network = rest.first().map_or(Ok(custos_core::Network::Regtest), |n| n.parse())?;
+    let network = rest
+        .first()
+        .map_or(Ok(custos_core::Network::Regtest), |n| n.parse())?;
     let mut opts = ExportOptions::new(PathBuf::from(blocks), PathBuf::from(out), network);
     if let Some(mib) = rest.get(1) {
         opts.utxo_mem_bytes = mib.parse::<usize>()? << 20;

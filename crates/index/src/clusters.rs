@@ -24,7 +24,8 @@ pub struct ClusterRow {
 
 /// The Parquet files of a table directory (`part-*.parquet`, or any `*.parquet`), sorted.
 pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, "cannot read cluster table directory", e))?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, "cannot read cluster table directory", e))?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
@@ -41,7 +42,10 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// Reads the cluster table in `dir`, keeping only the rows whose address is in `only` (all
 /// rows when `None`); sorted by address.
-pub fn read_clusters(dir: &Path, only: Option<&BTreeSet<String>>) -> Result<Vec<ClusterRow>, Error> {
+pub fn read_clusters(
+    dir: &Path,
+    only: Option<&BTreeSet<String>>,
+) -> Result<Vec<ClusterRow>, Error> {
     let mut rows = BTreeMap::new();
     for path in parquet_files(dir)? {
         read_file(&path, only, &mut rows)?;
@@ -73,11 +77,13 @@ fn read_file(
                 _ => {}
             }
         }
-        let (Some(address), Some(cluster_id), Some(cluster_size)) = (address, cluster_id, cluster_size)
+        let (Some(address), Some(cluster_id), Some(cluster_size)) =
+            (address, cluster_id, cluster_size)
         else {
             return Err(Error::BadTable {
                 path: path.to_path_buf(),
-                reason: "a row lacks address, cluster_id or cluster_size (text, text, integer)".to_string(),
+                reason: "a row lacks address, cluster_id or cluster_size (text, text, integer)"
+                    .to_string(),
             });
         };
         if only.is_some_and(|o| !o.contains(&address)) {

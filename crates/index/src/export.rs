@@ -92,7 +92,10 @@ impl ExportReport {
 }
 
 /// Runs the export; `progress` is called after every block.
-pub fn export(opts: &ExportOptions, progress: &mut dyn FnMut(Progress)) -> Result<ExportReport, Error> {
+pub fn export(
+    opts: &ExportOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ExportReport, Error> {
     let files = BlockFiles::scan(&opts.blocks_dir, opts.network)?;
     let tip = files.tip_height();
     let to = opts.to.unwrap_or(tip);
@@ -146,9 +149,7 @@ fn run(
     let (mut written, mut rows) = (0usize, 0u64);
     let mut first = resume;
     while first <= to {
-        let last = first
-            .saturating_add(opts.partition_blocks - 1)
-            .min(to);
+        let last = first.saturating_add(opts.partition_blocks - 1).min(to);
         let p = write_partition(opts, files, utxo, first, last, rows, to, progress)?;
         rows += p.tables.iter().map(|t| t.rows).sum::<u64>();
         m.to = last;
@@ -190,7 +191,10 @@ fn open_out(opts: &ExportOptions, files: &BlockFiles) -> Result<Manifest, Error>
     };
     if let Some(m) = Manifest::read(&opts.out)? {
         if m.network != opts.network.to_string() || m.genesis != genesis {
-            return Err(refuse(format!("holds an export of network {} (genesis {})", m.network, m.genesis)));
+            return Err(refuse(format!(
+                "holds an export of network {} (genesis {})",
+                m.network, m.genesis
+            )));
         }
         if m.from != opts.from || m.partition_blocks != opts.partition_blocks {
             return Err(refuse(format!(
@@ -216,7 +220,8 @@ fn open_out(opts: &ExportOptions, files: &BlockFiles) -> Result<Manifest, Error>
     }
     for t in TABLES {
         let d = opts.out.join(t);
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, "cannot create output directory", e))?;
+        std::fs::create_dir_all(&d)
+            .map_err(|e| Error::io(&d, "cannot create output directory", e))?;
     }
     Ok(Manifest {
         format: manifest::FORMAT.to_string(),
@@ -380,13 +385,18 @@ fn apply_tx(
     let mut in_value = 0u64;
     if !coinbase {
         for (vin, input) in tx.input.iter().enumerate() {
-            let coin = utxo.spend(&input.previous_output)?.ok_or_else(|| Error::MissingPrevout {
+            let coin =
+                utxo.spend(&input.previous_output)?
+                    .ok_or_else(|| Error::MissingPrevout {
+                        height,
+                        txid: txid_s.clone(),
+                        vin: vin as u32,
+                        prevout: input.previous_output.to_string(),
+                    })?;
+            in_value = in_value.checked_add(coin.value).ok_or(Error::Range {
                 height,
-                txid: txid_s.clone(),
-                vin: vin as u32,
-                prevout: input.previous_output.to_string(),
+                what: "input sum",
             })?;
-            in_value = in_value.checked_add(coin.value).ok_or(Error::Range { height, what: "input sum" })?;
             if let Some(w) = w.as_deref_mut() {
                 let prev = input.previous_output.txid.to_string();
                 w.tables[3].push(&[
@@ -394,7 +404,11 @@ fn apply_tx(
                     Val::S(&txid_s),
                     Val::I32(to_i32(vin, height, "input index")?),
                     Val::S(&prev),
-                    Val::I32(to_i32(input.previous_output.vout as usize, height, "spent output index")?),
+                    Val::I32(to_i32(
+                        input.previous_output.vout as usize,
+                        height,
+                        "spent output index",
+                    )?),
                     Val::I64(to_i64(coin.value, height, "input value")?),
                     Val::S(script_type_name(coin.kind)),
                     Val::S(&coin.address),
@@ -408,7 +422,10 @@ fn apply_tx(
     let mut out_value = 0u64;
     for (vout, out) in tx.output.iter().enumerate() {
         let value = out.value.to_sat();
-        out_value = out_value.checked_add(value).ok_or(Error::Range { height, what: "output sum" })?;
+        out_value = out_value.checked_add(value).ok_or(Error::Range {
+            height,
+            what: "output sum",
+        })?;
         let kind = script_type(&out.script_pubkey);
         let address = label(&out.script_pubkey, network);
         if let Some(w) = w.as_deref_mut() {
@@ -427,11 +444,22 @@ fn apply_tx(
         // coinbase (as in Core's chainstate).
         if !out.script_pubkey.is_op_return() && height > 0 {
             let op = OutPoint::new(txid, vout as u32);
-            utxo.insert(&op, Coin { value, kind, address })?;
+            utxo.insert(
+                &op,
+                Coin {
+                    value,
+                    kind,
+                    address,
+                },
+            )?;
         }
     }
     if let Some(w) = w {
-        let fee = if coinbase { 0 } else { in_value.saturating_sub(out_value) };
+        let fee = if coinbase {
+            0
+        } else {
+            in_value.saturating_sub(out_value)
+        };
         w.tables[1].push(&[
             Val::I32(h),
             Val::I32(to_i32(index, height, "transaction index")?),
@@ -439,7 +467,11 @@ fn apply_tx(
             Val::I32(tx.version.0),
             Val::I64(i64::from(tx.lock_time.to_consensus_u32())),
             Val::B(coinbase),
-            Val::I32(to_i32(if coinbase { 0 } else { tx.input.len() }, height, "input count")?),
+            Val::I32(to_i32(
+                if coinbase { 0 } else { tx.input.len() },
+                height,
+                "input count",
+            )?),
             Val::I32(to_i32(tx.output.len(), height, "output count")?),
             Val::I64(to_i64(tx.vsize() as u64, height, "vsize")?),
             Val::I64(to_i64(fee, height, "fee")?),

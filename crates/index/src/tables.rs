@@ -199,7 +199,10 @@ impl TableWriter {
             return Ok(());
         }
         let path = self.path.clone();
-        let writer = self.writer.as_mut().expect("the writer is open until finish");
+        let writer = self
+            .writer
+            .as_mut()
+            .expect("the writer is open until finish");
         let mut rg = writer.next_row_group().map_err(pq(&path))?;
         for col in &mut self.cols {
             let mut cw = rg

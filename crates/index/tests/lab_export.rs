@@ -51,7 +51,10 @@ fn files(out: &Path) -> BTreeMap<String, Vec<u8>> {
     for t in custos_index::tables::TABLES {
         for e in std::fs::read_dir(out.join(t)).unwrap() {
             let p = e.unwrap().path();
-            m.insert(format!("{t}/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
+            m.insert(
+                format!("{t}/{}", p.file_name().unwrap().to_string_lossy()),
+                std::fs::read(&p).unwrap(),
+            );
         }
     }
     m
@@ -69,7 +72,10 @@ fn export_of_tracing_course_matches_the_lab_truth_and_utxo_set() {
     assert!(report.truncation.is_none());
     assert_eq!(m.to, truth.tip_height);
     assert_eq!(m.to_hash, truth.tip_hash);
-    assert_eq!(m.partitions.len(), (truth.tip_height as usize + 1).div_ceil(50));
+    assert_eq!(
+        m.partitions.len(),
+        (truth.tip_height as usize + 1).div_ceil(50)
+    );
     assert_eq!(m.totals.blocks, u64::from(truth.tip_height) + 1);
 
     // Every non-coinbase transaction of the lab's dump, with its inputs resolved as the lab
@@ -77,17 +83,26 @@ fn export_of_tracing_course_matches_the_lab_truth_and_utxo_set() {
     let txs = read_table(&out.join("transactions")).unwrap();
     let inputs = read_table(&out.join("inputs")).unwrap();
     let outputs = read_table(&out.join("outputs")).unwrap();
-    let coinbases = txs.iter().filter(|r| matches!(field(r, "coinbase"), Field::Bool(true))).count();
+    let coinbases = txs
+        .iter()
+        .filter(|r| matches!(field(r, "coinbase"), Field::Bool(true)))
+        .count();
     assert_eq!(coinbases as u64, m.totals.blocks);
     assert_eq!(txs.len() - coinbases, truth.chain_transactions.len());
     let mut ins: BTreeMap<(String, i64), (String, i64, String)> = BTreeMap::new();
     for r in &inputs {
         let prev = format!("{}:{}", text(r, "prev_txid"), int(r, "prev_vout"));
-        ins.insert((text(r, "txid"), int(r, "vin")), (prev, int(r, "value"), text(r, "address")));
+        ins.insert(
+            (text(r, "txid"), int(r, "vin")),
+            (prev, int(r, "value"), text(r, "address")),
+        );
     }
     let mut outs: BTreeMap<(String, i64), (i64, String)> = BTreeMap::new();
     for r in &outputs {
-        outs.insert((text(r, "txid"), int(r, "vout")), (int(r, "value"), text(r, "address")));
+        outs.insert(
+            (text(r, "txid"), int(r, "vout")),
+            (int(r, "value"), text(r, "address")),
+        );
     }
     let mut truth_outputs = 0usize;
     for t in &truth.chain_transactions {
@@ -120,7 +135,11 @@ fn export_of_tracing_course_matches_the_lab_truth_and_utxo_set() {
     // The unspent set at the tip is the lab node's own: every exported unspent coin is in its
     // chainstate with the same value, and every spent one is not.
     let spent: BTreeSet<String> = ins.values().map(|v| v.0.clone()).collect();
-    let genesis_coinbase = txs.iter().find(|r| int(r, "height") == 0).map(|r| text(r, "txid")).unwrap();
+    let genesis_coinbase = txs
+        .iter()
+        .find(|r| int(r, "height") == 0)
+        .map(|r| text(r, "txid"))
+        .unwrap();
     let genesis_value: u64 = outs
         .iter()
         .filter(|((t, _), _)| *t == genesis_coinbase)
@@ -140,7 +159,10 @@ fn export_of_tracing_course_matches_the_lab_truth_and_utxo_set() {
             sum += *value as u64;
         }
     }
-    assert_eq!((m.totals.unspent_count, m.totals.unspent_value), (count, sum));
+    assert_eq!(
+        (m.totals.unspent_count, m.totals.unspent_value),
+        (count, sum)
+    );
     assert_eq!(
         m.totals.output_value - m.totals.input_value - op_return_value(&outs) - genesis_value,
         sum
@@ -169,8 +191,14 @@ fn resumed_and_spilling_exports_write_the_same_files_as_one_run() {
     let r1 = export(&first, &mut no_progress()).unwrap();
     assert_eq!(r1.written_partitions, 2);
     let mut replayed = 0u32;
-    let r2 = export(&opts(&blocks, resumed.clone()), &mut |p| replayed += u32::from(p.replay)).unwrap();
-    assert_eq!(replayed, 100, "the first two partitions are replayed, not rewritten");
+    let r2 = export(&opts(&blocks, resumed.clone()), &mut |p| {
+        replayed += u32::from(p.replay)
+    })
+    .unwrap();
+    assert_eq!(
+        replayed, 100,
+        "the first two partitions are replayed, not rewritten"
+    );
     assert_eq!(r2.written_partitions, a.manifest.partitions.len() - 2);
     assert_eq!(r2.manifest.partitions, a.manifest.partitions);
     assert_eq!(r2.manifest.totals, a.manifest.totals);
@@ -184,7 +212,11 @@ fn resumed_and_spilling_exports_write_the_same_files_as_one_run() {
     assert!(s.spill_runs > 10, "{} runs", s.spill_runs);
     assert_eq!(s.manifest.totals, a.manifest.totals);
     assert_eq!(files(&spilled), files(&whole));
-    assert!(!std::fs::read_dir(&spilled).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".utxo")));
+    assert!(!std::fs::read_dir(&spilled).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".utxo")));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -214,13 +246,21 @@ fn truncated_block_file_exports_everything_before_the_partial_block_and_names_it
 
     let out = tmp.path().join("export");
     let report = export(&opts(&blocks, out.clone()), &mut no_progress()).unwrap();
-    assert_eq!(report.manifest.to, tip - 1, "everything before the partial block");
+    assert_eq!(
+        report.manifest.to,
+        tip - 1,
+        "everything before the partial block"
+    );
     let t = report.truncation.clone().unwrap();
     assert_eq!((t.file.clone(), t.offset), (blk.clone(), loc.offset - 8));
     let e = report.truncation_error().unwrap();
     assert_eq!(e.exit_class(), ExitClass::Input);
     let msg = e.to_string();
-    assert!(msg.contains(&blk.display().to_string()) && msg.contains(&format!("offset {}", loc.offset - 8)), "{msg}");
+    assert!(
+        msg.contains(&blk.display().to_string())
+            && msg.contains(&format!("offset {}", loc.offset - 8)),
+        "{msg}"
+    );
     assert!(report.manifest.truncation.is_some());
 }
 
@@ -234,7 +274,10 @@ fn refuses_block_files_of_another_network() {
     let e = export(&o, &mut no_progress()).unwrap_err();
     assert!(matches!(e, Error::WrongNetwork { .. }), "{e}");
     assert_eq!(e.exit_class(), ExitClass::Input);
-    assert!(e.to_string().contains("regtest") && e.to_string().contains("offset 0"), "{e}");
+    assert!(
+        e.to_string().contains("regtest") && e.to_string().contains("offset 0"),
+        "{e}"
+    );
     assert!(!out.exists(), "nothing written");
 }
 

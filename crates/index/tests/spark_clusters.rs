@@ -89,12 +89,28 @@ fn crosscheck(scenario: &str) {
     let got: BTreeMap<String, (String, u64)> = read_table(&out.join("clusters"))
         .unwrap()
         .iter()
-        .map(|r| (text(r, "address"), (text(r, "cluster_id"), int(r, "cluster_size"))))
+        .map(|r| {
+            (
+                text(r, "address"),
+                (text(r, "cluster_id"), int(r, "cluster_size")),
+            )
+        })
         .collect();
     assert!(!want.is_empty(), "the scenario has multi-input clusters");
-    let missing: Vec<_> = want.keys().filter(|a| !got.contains_key(*a)).take(5).collect();
-    let extra: Vec<_> = got.keys().filter(|a| !want.contains_key(*a)).take(5).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|a| !got.contains_key(*a))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|a| !want.contains_key(*a))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
     for (a, w) in &want {
         assert_eq!(&got[a], w, "address {a}");
     }
@@ -111,7 +127,11 @@ fn crosscheck(scenario: &str) {
         .collect();
     assert_eq!(got_cj.len(), want_cj.len());
     for (txid, k) in &want_cj {
-        assert_eq!(got_cj.get(txid).map(String::as_str), Some(*k), "coinjoin {txid}");
+        assert_eq!(
+            got_cj.get(txid).map(String::as_str),
+            Some(*k),
+            "coinjoin {txid}"
+        );
     }
     eprintln!(
         "{scenario}: {} clustered addresses in {} clusters, {} coinjoins agree",
