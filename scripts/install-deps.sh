@@ -42,6 +42,20 @@ if ! python3 -c "import embit, shamir_mnemonic" 2>/dev/null; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages embit==0.8.0 shamir-mnemonic==0.3.0
 fi
 
+# Chain-wide clustering (scripts/spark/cluster.py): PySpark in local mode on Debian's Java 17.
+if ! command -v java >/dev/null; then
+  echo "install-deps: installing openjdk-17-jre-headless" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+if ! python3 -c "import pyspark" 2>/dev/null; then
+  echo "install-deps: pip install pyspark==4.3.0" >&2
+  python3 -m pip install --quiet --disable-pip-version-check pyspark==4.3.0 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages pyspark==4.3.0
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust (rustup) >= 1.94.1 first" >&2
   exit 3

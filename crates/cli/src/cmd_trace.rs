@@ -232,6 +232,7 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
     } else {
         out!("{}", report.summary_text())?;
     }
+    crate::cmd_index::after_trace(app, case.as_mut(), &report)?;
     if report.is_partial() {
         return Err(Failure {
             code: exit::FINDING,

@@ -20,6 +20,7 @@ mod cmd_ceremony;
 mod cmd_checkpoint;
 mod cmd_custody;
 mod cmd_disposal;
+mod cmd_index;
 mod cmd_inspect;
 mod cmd_psbt;
 mod cmd_sweep;
@@ -94,6 +95,10 @@ enum Command {
     /// PSBT toolbox after Bitcoin Core's RPCs: decode, analyze, combine, finalize, extract; qr.
     #[command(subcommand)]
     Psbt(cmd_psbt::PsbtCmd),
+    /// Chain-wide index: export block files to Parquet for the Spark clustering job, import its
+    /// cluster table as the chain-wide cluster source of `custos trace`.
+    #[command(subcommand)]
+    Index(cmd_index::IndexCmd),
     /// Reserve price, value of the holdings in custody and the 110 % performance bond, from
     /// quote files (Kraken, Coinbase, Bitstamp, CSV) and an ECB FX file; exact decimals.
     Valuation(cmd_valuation::ValuationArgs),
@@ -215,6 +220,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Trace(c) => cmd_trace::run(&app, c),
         Command::Valuation(a) => cmd_valuation::run(&app, a),
         Command::Eth(c) => eth::run(&app, c),
+        Command::Index(c) => cmd_index::run(&app, c),
     }
 }
 

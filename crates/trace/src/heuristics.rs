@@ -10,7 +10,8 @@
 //! - [`coinjoin`](mod@coinjoin): Wasabi (1.x and 2.x), Whirlpool, JoinMarket and the generic equal-output rule;
 //! - [`cluster`](mod@cluster): union-find over addresses, never across a CoinJoin;
 //! - [`change`]: per-output votes from six named change heuristics;
-//! - [`peel`]: peeling chains of three or more hops.
+//! - [`peel`]: peeling chains of three or more hops;
+//! - [`external`]: chain-wide clusters imported from the Spark job, looked up per address.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,11 +24,13 @@ use crate::graph::Graph;
 pub mod change;
 pub mod cluster;
 pub mod coinjoin;
+pub mod external;
 pub mod peel;
 
 pub use change::{detect_change, ChangeCall};
 pub use cluster::{cluster, Cluster, Clustering, Link};
 pub use coinjoin::{coinjoin, coinjoin_with, CoinJoin, CoinJoinKind};
+pub use external::{ExternalCluster, ExternalClusters, Membership};
 pub use peel::{peeling_chains, PeelChain};
 
 /// A named heuristic. The kebab-case name is what users type (`--disable round-amount`) and
