@@ -7,9 +7,8 @@
 //! front of a plain Electrum server, a `custos-lab up` process that is killed on drop, a
 //! `custos case serve` process with a plain HTTP client, and the custody path through the real
 //! binaries (keyholder keys from fixed test entropy, the ceremony, authority records, the sweep
-//! of the lab's seized wallet into custody).
-//! front of a plain Electrum server, a `custos-lab up` process that is killed on drop, and the
-//! PySpark jobs of `scripts/spark/` in local mode ([`spark`]).
+//! of the lab's seized wallet into custody), and the PySpark jobs of `scripts/spark/` in local
+//! mode ([`spark`]).
 //!
 //! Not for: library or binary code. It is a dev-dependency only (`publish = false`); it
 //! panics on failure, as test code does, and depends on no custos crate so any test can use
