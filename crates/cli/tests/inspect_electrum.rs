@@ -74,7 +74,7 @@ impl Electrum {
     fn json(&self, args: &[&str]) -> serde_json::Value {
         let (code, out, err) = self.call(args);
         assert_eq!(code, 0, "electrum {args:?}: {out} {err}");
-        serde_json::from_str(&out).unwrap_or_else(|_| serde_json::Value::String(out))
+        serde_json::from_str(&out).unwrap_or(serde_json::Value::String(out))
     }
 
     /// The wallet's balance once Electrum is synchronized and has verified every transaction's

@@ -235,7 +235,7 @@ fn scan_file(
         let len = u64::from(u32::from_le_bytes([h[4], h[5], h[6], h[7]]));
         let available = size.saturating_sub(offset + 8);
         if len > available || len < 80 || got < 88 {
-            if len > MAX_BLOCK_BYTES || len < 80 {
+            if !(80..=MAX_BLOCK_BYTES).contains(&len) {
                 return Err(Error::BadBlock {
                     file: path.to_path_buf(),
                     offset,

@@ -155,7 +155,7 @@ impl UtxoMap {
         let heap_path = self.dir.join(format!("run-{n:05}.heap"));
         let mut entries: Vec<([u8; KEY], Coin)> = self.mem.drain().collect();
         self.mem_bytes = 0;
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by_key(|a| a.0);
         let mut w = BufWriter::new(create(&path)?);
         let mut hw = BufWriter::new(create(&heap_path)?);
         let mut sparse = Vec::with_capacity(entries.len() / SPARSE + 1);

@@ -133,6 +133,7 @@ fn crosscheck(scenario: &str) {
             "coinjoin {txid}"
         );
     }
+    #[allow(clippy::print_stderr)] // the figures, shown with --nocapture
     eprintln!(
         "{scenario}: {} clustered addresses in {} clusters, {} coinjoins agree",
         want.len(),

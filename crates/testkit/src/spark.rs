@@ -19,13 +19,9 @@ pub fn spark_available() -> bool {
     if py && java {
         return true;
     }
-    assert!(
-        std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
-        "pyspark ({py}) or java ({java}) missing and CUSTOS_REQUIRE_LIVE=1"
-    );
-    eprintln!(
-        "skipping: pyspark ({py}) or java ({java}) missing (scripts/install-deps.sh installs them)"
-    );
+    crate::live_missing(&format!(
+        "pyspark ({py}) or java ({java}) (scripts/install-deps.sh installs them)"
+    ));
     false
 }
 

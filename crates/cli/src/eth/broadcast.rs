@@ -370,9 +370,9 @@ fn wait_receipts(
 ) -> CmdResult {
     loop {
         for t in txs {
-            if !receipts.contains_key(&t.index) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = receipts.entry(t.index) {
                 if let Some(r) = src.receipt(t.hash).map_err(eth_failure)? {
-                    receipts.insert(t.index, r);
+                    slot.insert(r);
                 }
             }
         }
