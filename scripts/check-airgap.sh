@@ -57,7 +57,14 @@ if [ "$skip_build" = 0 ]; then
   outdir=release; [ "$profile" = dev ] && outdir=debug
   bin="$target_dir/$outdir/custos-signer"
   [ -x "$bin" ] || { echo "check-airgap: binary $bin not found" >&2; exit 3; }
-  hits=$(strings -n 6 "$bin" | grep -E -o '(electrum[-_]client|reqwest|hyper[-_:]|tokio[-_:]|mio[-_:]|socket2|rustls|alloy[-_]provider|alloy[-_]transport)' | sort -u || true)
+  # Symbol names are not evidence (a dev binary keeps them, and a mangled std name such as
+  # `6socket21socket_addr` reads as "socket2"): check a copy stripped as the release profile is.
+  scan="$bin"
+  if [ "$profile" = dev ]; then
+    scan=$(mktemp); trap 'rm -f "$scan"' EXIT
+    strip --strip-all -o "$scan" "$bin"
+  fi
+  hits=$(strings -n 6 "$scan" | grep -E -o '(electrum[-_]client|reqwest|hyper[-_:]|tokio[-_:]|mio[-_:]|socket2|rustls|alloy[-_]provider|alloy[-_]transport)' | sort -u || true)
   if [ -n "$hits" ]; then
     echo "check-airgap: FAIL: the $profile binary names networking crates:" >&2
     printf '  %s\n' $hits >&2
