@@ -134,12 +134,14 @@ fn crosscheck(scenario: &str) {
         );
     }
     #[allow(clippy::print_stderr)] // the figures, shown with --nocapture
-    eprintln!(
-        "{scenario}: {} clustered addresses in {} clusters, {} coinjoins agree",
-        want.len(),
-        local.clusters.len(),
-        want_cj.len()
-    );
+    {
+        eprintln!(
+            "{scenario}: {} clustered addresses in {} clusters, {} coinjoins agree",
+            want.len(),
+            local.clusters.len(),
+            want_cj.len()
+        );
+    }
 }
 
 #[test]
