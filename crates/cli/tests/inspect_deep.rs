@@ -66,7 +66,8 @@ fn deep_scan_finds_every_funded_layout_including_account_7() {
         .iter()
         .filter(|a| a.path.starts_with("m/84'/1'/7'/"))
         .count();
-    assert_eq!(acct7, 3, "the scenario funds account 7 three times");
+    // scenario.toml: `to = "deep:acct7/0/0..2"` (an exclusive range: two addresses).
+    assert_eq!(acct7, 2, "the scenario funds account 7 at two addresses");
     assert_eq!(v["settings"]["gap"], 1000);
     assert_eq!(v["settings"]["change_gap"], 1000);
     assert_eq!(v["settings"]["accounts"], "20");
