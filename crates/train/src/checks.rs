@@ -172,6 +172,21 @@ fn gather<'a>(rec: &'a CaseRecord) -> Facts<'a> {
 
 type Check = Result<String, String>;
 
+/// Whether a scan's material description names this kind: "electrum seed" matches every
+/// Electrum seed version ("electrum segwit seed, …", "electrum standard seed, …").
+fn described_as(description: &str, kind: &str) -> bool {
+    match kind.strip_prefix("electrum ") {
+        Some(rest) => {
+            description.starts_with("electrum ")
+                && description
+                    .split(',')
+                    .next()
+                    .is_some_and(|head| head.ends_with(rest))
+        }
+        None => description.starts_with(kind),
+    }
+}
+
 fn check_material(f: &Facts<'_>, truth: &Truth) -> Check {
     let mut missing = Vec::new();
     let mut ok = 0;
@@ -179,9 +194,10 @@ fn check_material(f: &Facts<'_>, truth: &Truth) -> Check {
         let Some(kind) = w.material_kind() else {
             continue;
         };
-        // The scan records the classification, e.g. "bip39 mnemonic, 12 words (english)".
+        // The scan records the classification, e.g. "bip39 mnemonic, 12 words (english)" or
+        // "electrum segwit seed, 12 words" (the Electrum seed's version between the words).
         let identified = f.scans.iter().any(|s| {
-            s.material.starts_with(kind)
+            described_as(&s.material, kind)
                 && s.inventory.as_ref().is_some_and(|i| {
                     i.addresses
                         .iter()
@@ -616,4 +632,18 @@ pub(crate) fn grade(rec: &CaseRecord, truth: &Truth, ex: &Exercise) -> ScoreShee
     }
     sheet.total = sheet.items.iter().map(|i| i.points).sum();
     sheet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::described_as;
+
+    #[test]
+    fn an_electrum_seed_of_any_version_is_described_as_an_electrum_seed() {
+        assert!(described_as("electrum segwit seed, 12 words", "electrum seed"));
+        assert!(described_as("electrum standard seed, 13 words", "electrum seed"));
+        assert!(!described_as("bip39 mnemonic, 12 words (english)", "electrum seed"));
+        assert!(described_as("bip39 mnemonic, 12 words (english)", "bip39 mnemonic"));
+        assert!(!described_as("electrum segwit seed, 12 words", "bip39 mnemonic"));
+    }
 }
