@@ -640,10 +640,25 @@ mod tests {
 
     #[test]
     fn an_electrum_seed_of_any_version_is_described_as_an_electrum_seed() {
-        assert!(described_as("electrum segwit seed, 12 words", "electrum seed"));
-        assert!(described_as("electrum standard seed, 13 words", "electrum seed"));
-        assert!(!described_as("bip39 mnemonic, 12 words (english)", "electrum seed"));
-        assert!(described_as("bip39 mnemonic, 12 words (english)", "bip39 mnemonic"));
-        assert!(!described_as("electrum segwit seed, 12 words", "bip39 mnemonic"));
+        assert!(described_as(
+            "electrum segwit seed, 12 words",
+            "electrum seed"
+        ));
+        assert!(described_as(
+            "electrum standard seed, 13 words",
+            "electrum seed"
+        ));
+        assert!(!described_as(
+            "bip39 mnemonic, 12 words (english)",
+            "electrum seed"
+        ));
+        assert!(described_as(
+            "bip39 mnemonic, 12 words (english)",
+            "bip39 mnemonic"
+        ));
+        assert!(!described_as(
+            "electrum segwit seed, 12 words",
+            "bip39 mnemonic"
+        ));
     }
 }
