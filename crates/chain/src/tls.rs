@@ -149,7 +149,7 @@ pub enum TlsError {
         retryable: bool,
     },
     /// The fingerprint recorded in the case does not parse.
-    #[error("case cache {CASE_NAMESPACE}/{server}: {source}")]
+    #[error("case cache {CASE_NAMESPACE}/{server}: the recorded certificate fingerprint")]
     Recorded {
         /// `host:port`.
         server: String,
@@ -157,7 +157,7 @@ pub enum TlsError {
         source: FingerprintError,
     },
     /// Reading or writing the case failed.
-    #[error("case store: {0}")]
+    #[error("case store")]
     Case(#[from] custos_case::Error),
 }
 
@@ -449,5 +449,18 @@ mod tests {
             server_key("electrum.example:50002"),
             "electrum.example:50002"
         );
+    }
+
+    #[test]
+    fn a_bad_recorded_fingerprint_keeps_its_cause_as_the_source_not_in_the_message() {
+        let cause = "a1b2".parse::<Fingerprint>().unwrap_err();
+        let e = TlsError::Recorded {
+            server: "electrum.example:50002".into(),
+            source: cause,
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains("64 hex digits"), "{shown}");
+        let source = std::error::Error::source(&e).expect("the parse error is the source");
+        assert!(source.to_string().contains("64 hex digits"), "{source}");
     }
 }
