@@ -25,6 +25,7 @@ mod cmd_psbt;
 mod cmd_sweep;
 mod cmd_trace;
 mod cmd_valuation;
+mod eth;
 mod progress;
 mod report;
 mod serve;
@@ -95,6 +96,9 @@ enum Command {
     /// Reserve price, value of the holdings in custody and the 110 % performance bond, from
     /// quote files (Kraken, Coinbase, Bitstamp, CSV) and an ECB FX file; exact decimals.
     Valuation(cmd_valuation::ValuationArgs),
+    /// Ethereum: the custody Safe (deploy, propose, execute).
+    #[command(subcommand)]
+    Eth(eth::EthCmd),
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -204,6 +208,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Disposal(c) => cmd_disposal::run(&app, c),
         Command::Trace(c) => cmd_trace::run(&app, c),
         Command::Valuation(a) => cmd_valuation::run(&app, a),
+        Command::Eth(c) => eth::run(&app, c),
     }
 }
 

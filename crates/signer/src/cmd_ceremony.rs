@@ -3,8 +3,12 @@
 //! round-2 record, custody policy JSON) must describe the same receive descriptor; the
 //! keyholder's own key must appear in it exactly once (exact match of fingerprint, path and
 //! xpub); the first addresses are derived here, for comparing with the other keyholders and
-//! with the coordinator's summary. A BSMS record's stated first address must match. The step
-//! is appended to the transcript (file hashes, fingerprint, addresses).
+//! with the coordinator's summary. A BSMS record's stated first address must match. An
+//! Ethereum custody policy (`custos-eth-policy-v1`) among the files is checked too: it must name
+//! the Safe's owners, threshold and salt (the Safe address is recomputed with CREATE2 and must
+//! match), the keyholder's own Ethereum key must be an owner exactly once, and its threshold and
+//! owner count must equal the descriptor's K and N. The step is appended to the transcript (file
+//! hashes, fingerprint, addresses).
 //!
 //! Exit: 0 accepted, 1 refused (own key missing or repeated, files disagree, address
 //! mismatch), 2 unreadable or malformed input (including a wrong descriptor checksum).
@@ -21,6 +25,7 @@ use custos_ceremony::verify::check_membership;
 use custos_ceremony::Error as CeremonyError;
 use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
 use custos_core::Network;
+use custos_eth::policy::{EthPolicy, ETH_POLICY_FORMAT};
 
 use crate::exit;
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
@@ -137,12 +142,86 @@ fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
     Ok((parse_descriptor(line, &file)?, None, None))
 }
 
+/// An Ethereum custody policy file, parsed and checked (Safe address recomputed); `None` for
+/// any other file.
+fn eth_policy_of(path: &std::path::Path) -> anyhow::Result<Option<EthPolicy>> {
+    let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let v: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(_) => return Ok(None),
+    };
+    if v.get("format").and_then(|f| f.as_str()) != Some(ETH_POLICY_FORMAT) {
+        return Ok(None);
+    }
+    EthPolicy::from_json(&text)
+        .map(Some)
+        .with_context(|| path.display().to_string())
+}
+
+/// Checks an Ethereum custody policy against the keyholder's key and the descriptor's K and N;
+/// `Err(reason)` is a refusal.
+fn check_eth_policy(
+    p: &EthPolicy,
+    mine: Option<alloy_primitives::Address>,
+    k: Option<usize>,
+    n: usize,
+) -> Result<usize, String> {
+    let Some(me) = mine else {
+        return Err("the key record carries no ethereum key to find among the safe's owners".into());
+    };
+    let Some((owners, threshold)) = &p.owners else {
+        return Err("the policy does not name the safe's owners, threshold and salt: its address \
+                    cannot be recomputed"
+            .into());
+    };
+    let hits: Vec<usize> = owners
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == me)
+        .map(|(i, _)| i + 1)
+        .collect();
+    if hits.len() != 1 {
+        return Err(format!(
+            "own ethereum key {} is an owner {} times (expected once)",
+            me.to_checksum(None),
+            hits.len()
+        ));
+    }
+    if owners.len() != n || k.map(|k| k as u64) != Some(*threshold) {
+        return Err(format!(
+            "safe is {threshold} of {} but the descriptor is {} of {n}",
+            owners.len(),
+            k.map_or("?".to_string(), |k| k.to_string())
+        ));
+    }
+    Ok(hits[0])
+}
+
 fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
     let secp = Secp256k1::verification_only();
     let mine = load_key_file(&secp, &a.key_record)?;
     let mut chosen: Option<(Descriptor<DescriptorPublicKey>, String)> = None;
     let mut stated: Vec<(String, String)> = Vec::new();
+    let mut eth_policies: Vec<(String, EthPolicy)> = Vec::new();
     for f in &a.files {
+        match eth_policy_of(f) {
+            Ok(Some(p)) => {
+                eth_policies.push((f.display().to_string(), p));
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) if e.downcast_ref::<custos_eth::Error>().is_some_and(|e| {
+                matches!(e, custos_eth::Error::Refused { .. })
+            }) =>
+            {
+                eprintln!("custos-signer: refused: {e:#}");
+                return Ok(exit::REFUSED);
+            }
+            Err(e) => return Err(e),
+        }
         let Described {
             descriptor: d,
             first_address: first,
@@ -194,6 +273,19 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
+    let mut eth_checked = Vec::new();
+    for (file, p) in &eth_policies {
+        match check_eth_policy(p, mine.eth, membership.threshold, membership.n) {
+            Ok(pos) => eth_checked.push(serde_json::json!({
+                "file": file, "safe": p.safe.to_checksum(None), "chain_id": p.chain_id,
+                "owner_position": pos,
+            })),
+            Err(reason) => {
+                eprintln!("custos-signer: refused: {file}: {reason}");
+                return Ok(exit::REFUSED);
+            }
+        }
+    }
     for (file, addr) in &stated {
         if membership.first_addresses.first() != Some(addr) {
             eprintln!(
@@ -231,6 +323,7 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                 "descriptor": desc.to_string(), "position": membership.position,
                 "n": membership.n, "k": membership.threshold,
                 "first_addresses": membership.first_addresses,
+                "eth_safes": eth_checked,
             }),
         },
     )
@@ -241,6 +334,7 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
                 "membership": membership, "transcript": transcript_path,
+                "eth_safes": eth_checked,
             }))?
         )?;
     } else {
@@ -256,6 +350,14 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         outln!("descriptor: {desc}")?;
         for (i, addr) in membership.first_addresses.iter().enumerate() {
             outln!("receive {i}: {addr}")?;
+        }
+        for (_, p) in &eth_policies {
+            outln!(
+                "ethereum safe: {} on chain {} (own key {} is an owner; address recomputed)",
+                p.safe.to_checksum(None),
+                p.chain_id,
+                mine.eth.map(|a| a.to_checksum(None)).unwrap_or_default()
+            )?;
         }
         outln!("compare the first address with every other keyholder before funding")?;
     }

@@ -13,6 +13,7 @@
 //! local TLS-terminating proxy. The URL's path and credentials never appear in messages.
 
 mod error;
+mod safe;
 mod tokens;
 mod trace;
 
@@ -28,6 +29,7 @@ use alloy_sol_types::SolCall;
 use serde_json::json;
 
 pub use error::EthError;
+pub use safe::{Receipt, ReceiptLog, SafeState};
 pub use tokens::{TokenInfo, TokenList, TOKEN_LIST_LIMIT};
 pub use trace::{CallTransfer, TokenTransfer, TransferFilter};
 
