@@ -26,6 +26,7 @@ mod cmd_sweep;
 mod cmd_trace;
 mod cmd_valuation;
 mod eth;
+mod eth_trace;
 mod progress;
 mod report;
 mod serve;

@@ -31,7 +31,7 @@ use serde_json::json;
 pub use error::EthError;
 pub use safe::{Receipt, ReceiptLog, SafeState};
 pub use tokens::{TokenInfo, TokenList, TOKEN_LIST_LIMIT};
-pub use trace::{CallTransfer, TokenTransfer, TransferFilter};
+pub use trace::{CallTransfer, TokenTransfer, TracedTransfer, TransferFilter};
 
 alloy_sol_types::sol! {
     /// The ERC-20 views the source calls.
