@@ -95,7 +95,7 @@ pub enum EthTraceError {
 impl custos_core::exit::Classify for EthTraceError {
     fn exit_class(&self) -> custos_core::exit::ExitClass {
         match self {
-            EthTraceError::Node(e) => e.exit_class(),
+            EthTraceError::Node(e) => custos_core::exit::Classify::exit_class(e),
         }
     }
 }

@@ -67,7 +67,7 @@ pub struct Receipt {
     pub logs: Vec<ReceiptLog>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawReceipt {
     transaction_hash: B256,

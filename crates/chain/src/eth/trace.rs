@@ -340,4 +340,28 @@ mod tests {
             .collect();
         assert_eq!(got, vec![(5, 0, false), (2, 1, true), (1, 2, true)]);
     }
+
+    #[test]
+    fn trace_filter_frames_give_internal_depth_and_skip_zero_values() {
+        let frames: Vec<ParityTrace> = serde_json::from_value(json!([
+            {"type": "call", "action": {"callType": "call", "from": "0x0000000000000000000000000000000000000001",
+              "to": "0x0000000000000000000000000000000000000002", "value": "0x64"},
+             "traceAddress": [], "transactionHash": "0x1111111111111111111111111111111111111111111111111111111111111111",
+             "blockNumber": 20},
+            {"type": "call", "action": {"callType": "call", "from": "0x0000000000000000000000000000000000000002",
+              "to": "0x0000000000000000000000000000000000000003", "value": "0x64"},
+             "traceAddress": [0], "transactionHash": "0x1111111111111111111111111111111111111111111111111111111111111111",
+             "blockNumber": 20},
+            {"type": "call", "action": {"callType": "staticcall", "from": "0x0000000000000000000000000000000000000002",
+              "to": "0x0000000000000000000000000000000000000004", "value": "0x0"},
+             "traceAddress": [1], "blockNumber": 20}
+        ]))
+        .unwrap();
+        let got: Vec<_> = frames.iter().filter_map(parity_transfer).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].transfer.depth, got[1].transfer.depth), (0, 1));
+        assert_eq!(got[1].transfer.value, U256::from(100u8));
+        assert_eq!(got[1].block, 20);
+        assert_eq!(got[1].transfer.kind, "CALL");
+    }
 }

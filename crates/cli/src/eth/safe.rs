@@ -391,7 +391,7 @@ fn deploy(app: &App, a: &DeployArgs) -> CmdResult {
         "tx": signed.hash.to_string(), "from": key.address.to_checksum(None),
         "block": receipt.block, "block_hash": receipt.block_hash.to_string(),
         "gas_used": receipt.gas_used,
-        "fee_wei": (u128::from(receipt.gas_used) * receipt.effective_gas_price).to_string(),
+        "fee_wei": fee_wei(&receipt),
         "raw": format!("0x{}", hex::encode(&signed.raw)),
     });
     let body = write_record(&a.out, &doc)?;
@@ -417,6 +417,11 @@ fn deploy(app: &App, a: &DeployArgs) -> CmdResult {
         ],
         &human,
     )
+}
+
+/// gas used × effective gas price, wei (U256: cannot overflow).
+fn fee_wei(r: &Receipt) -> String {
+    (U256::from(r.gas_used) * U256::from(r.effective_gas_price)).to_string()
 }
 
 fn decimal(s: &str, what: &str) -> CmdResult<U256> {
@@ -621,7 +626,7 @@ fn execute(app: &App, a: &ExecuteArgs) -> CmdResult {
         "tx": signed.hash.to_string(), "from": key.address.to_checksum(None),
         "block": receipt.block, "block_hash": receipt.block_hash.to_string(),
         "gas_used": receipt.gas_used,
-        "fee_wei": (u128::from(receipt.gas_used) * receipt.effective_gas_price).to_string(),
+        "fee_wei": fee_wei(&receipt),
         "raw": format!("0x{}", hex::encode(&signed.raw)),
     });
     let body = write_record(&a.out, &doc)?;
