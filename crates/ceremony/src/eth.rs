@@ -57,7 +57,12 @@ pub struct EthKeyRecord {
 }
 
 /// The message the Ethereum proof of possession signs.
-pub fn eth_proof_message(challenge: &str, address: &Address, key_expr: &str, label: &str) -> String {
+pub fn eth_proof_message(
+    challenge: &str,
+    address: &Address,
+    key_expr: &str,
+    label: &str,
+) -> String {
     format!(
         "custos key ceremony proof of possession (ethereum)\nchallenge: {challenge}\naddress: {}\npath: {ETH_KEY_PATH}\nkey: {key_expr}\nlabel: {label}",
         address.to_checksum(None)
@@ -179,7 +184,10 @@ pub struct EthSafeRequest {
 /// in the descriptor's key order, the threshold is K. Refuses a key without a proven Ethereum
 /// address. The result is checked by parsing it back ([`EthPolicy::from_json`] recomputes the
 /// Safe address).
-pub fn eth_policy(asm: &Assembly, req: &EthSafeRequest) -> Result<(EthPolicyFile, EthPolicy), Error> {
+pub fn eth_policy(
+    asm: &Assembly,
+    req: &EthSafeRequest,
+) -> Result<(EthPolicyFile, EthPolicy), Error> {
     let mut owners = Vec::with_capacity(asm.keys.len());
     for k in &asm.keys {
         let Some(a) = k.eth else {

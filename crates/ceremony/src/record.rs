@@ -112,7 +112,10 @@ pub fn proof_message_with_eth(
     eth: Option<&str>,
 ) -> String {
     match eth {
-        Some(a) => format!("{}\nethereum: {a}", proof_message(challenge, key_expr, label)),
+        Some(a) => format!(
+            "{}\nethereum: {a}",
+            proof_message(challenge, key_expr, label)
+        ),
         None => proof_message(challenge, key_expr, label),
     }
 }

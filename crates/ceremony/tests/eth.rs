@@ -49,9 +49,14 @@ fn ethereum_key_is_the_seeds_first_metamask_account_with_a_verified_proof() {
     assert_eq!(eth.path, "m/44'/60'/0'/0/0");
     // The Bitcoin proof covers the Ethereum address.
     let btc = r.proof.as_ref().unwrap();
-    assert!(btc.message.ends_with("\nethereum: 0x9858EfFD232B4033E47d90003D41EC34EcaEda94"));
+    assert!(btc
+        .message
+        .ends_with("\nethereum: 0x9858EfFD232B4033E47d90003D41EC34EcaEda94"));
     let k = load(&r, "alice.json").unwrap();
-    assert_eq!(k.eth, Some(address!("9858EfFD232B4033E47d90003D41EC34EcaEda94")));
+    assert_eq!(
+        k.eth,
+        Some(address!("9858EfFD232B4033E47d90003D41EC34EcaEda94"))
+    );
     assert_eq!(k.label, "alice");
 }
 
@@ -111,12 +116,24 @@ fn safe_request() -> EthSafeRequest {
 #[test]
 fn assembles_the_safe_policy_from_the_keyholders_ethereum_keys() {
     let keys: Vec<_> = (1..=3u8)
-        .map(|i| load(&record_with_eth([i; 16], &format!("k{i}")), &format!("k{i}.json")).unwrap())
+        .map(|i| {
+            load(
+                &record_with_eth([i; 16], &format!("k{i}")),
+                &format!("k{i}.json"),
+            )
+            .unwrap()
+        })
         .collect();
     let asm = assemble::assemble(&request(), keys).unwrap();
     let (file, policy) = eth_policy(&asm, &safe_request()).unwrap();
     let owners: Vec<Address> = asm.keys.iter().map(|k| k.eth.unwrap()).collect();
-    let want = safe_address(&SafeDeployment::CANONICAL_V1_4_1, &owners, 2, U256::from(7u8)).unwrap();
+    let want = safe_address(
+        &SafeDeployment::CANONICAL_V1_4_1,
+        &owners,
+        2,
+        U256::from(7u8),
+    )
+    .unwrap();
     assert_eq!(policy.safe, want);
     assert_eq!(policy.owners, Some((owners, 2)));
     assert_eq!(policy.chain_id, 31337);

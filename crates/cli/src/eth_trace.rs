@@ -71,7 +71,9 @@ fn read_labels(files: &[PathBuf]) -> CmdResult<BTreeMap<Address, Vec<String>>> {
             };
             let a = custos_keys::eth::parse_address(addr, Some(i + 1))
                 .map_err(|e| Failure::input(anyhow!("{}: {e}", f.display())))?;
-            out.entry(a).or_default().push(format!("{label} ({category})"));
+            out.entry(a)
+                .or_default()
+                .push(format!("{label} ({category})"));
         }
     }
     Ok(out)
@@ -94,7 +96,11 @@ pub fn run(app: &App, direction: Direction, a: &EthTraceInput<'_>) -> CmdResult 
         max_transfers: a.max_transfers,
     };
     let trace = walk(&flows, &starts, direction, &limits, &labels, pin.number)?;
-    let title = format!("ethereum {} trace from {}", trace.direction, a.start.join(", "));
+    let title = format!(
+        "ethereum {} trace from {}",
+        trace.direction,
+        a.start.join(", ")
+    );
     let json = trace.json();
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("trace.json", json.clone().into_bytes()),
@@ -105,10 +111,16 @@ pub fn run(app: &App, direction: Direction, a: &EthTraceInput<'_>) -> CmdResult 
     ];
     if let Some(dir) = a.out_dir {
         if dir.exists() {
-            return Err(Failure::input(anyhow!("--out-dir {} exists", dir.display())));
+            return Err(Failure::input(anyhow!(
+                "--out-dir {} exists",
+                dir.display()
+            )));
         }
         std::fs::create_dir_all(dir).map_err(Failure::env)?;
-        let all: Vec<(PathBuf, Vec<u8>)> = files.iter().map(|(n, d)| (dir.join(n), d.clone())).collect();
+        let all: Vec<(PathBuf, Vec<u8>)> = files
+            .iter()
+            .map(|(n, d)| (dir.join(n), d.clone()))
+            .collect();
         if let Err(e) = custos_core::file::write_all_new(&all) {
             let _ = std::fs::remove_dir(dir);
             return Err(e.into());
@@ -153,7 +165,10 @@ pub fn run(app: &App, direction: Direction, a: &EthTraceInput<'_>) -> CmdResult 
         }
     }
     if !trace.partial.is_empty() {
-        return Err(Failure::finding(anyhow!("PARTIAL trace: {}", trace.partial.join("; "))));
+        return Err(Failure::finding(anyhow!(
+            "PARTIAL trace: {}",
+            trace.partial.join("; ")
+        )));
     }
     Ok(())
 }

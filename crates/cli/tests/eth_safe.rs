@@ -23,7 +23,10 @@ const DEPLOYER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae
 fn lab() -> Option<EthLab> {
     if !Anvil::available() {
         if std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() == Ok("1") {
-            panic!("anvil missing at {} and CUSTOS_REQUIRE_LIVE=1", Anvil::binary().display());
+            panic!(
+                "anvil missing at {} and CUSTOS_REQUIRE_LIVE=1",
+                Anvil::binary().display()
+            );
         }
         eprintln!("skipped: anvil not installed (scripts/install-deps.sh)");
         return None;
@@ -49,9 +52,22 @@ fn keyholder(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
     let out = dir.join(format!("holder-{i}"));
     let (code, stdout, err) = run_with_stdin(
         signer_next_to_custos!().args([
-            "--json", "key", "generate", "--batch", "--words", "12", "--network", "regtest",
-            "--entropy-file", s(&ent), "--out-dir", s(&out), "--label", &format!("holder {i}"),
-            "--challenge", CHALLENGE,
+            "--json",
+            "key",
+            "generate",
+            "--batch",
+            "--words",
+            "12",
+            "--network",
+            "regtest",
+            "--entropy-file",
+            s(&ent),
+            "--out-dir",
+            s(&out),
+            "--label",
+            &format!("holder {i}"),
+            "--challenge",
+            CHALLENGE,
         ]),
         &format!("{phrase}\n"),
     );
@@ -64,11 +80,27 @@ fn json_file(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-fn safe_sign(dir: &Path, seed: &Path, stx: &Path, policy: &Path, payee: &str, n: u8) -> (i32, PathBuf, String) {
+fn safe_sign(
+    dir: &Path,
+    seed: &Path,
+    stx: &Path,
+    policy: &Path,
+    payee: &str,
+    n: u8,
+) -> (i32, PathBuf, String) {
     let sig = dir.join(format!("sig-{n}.json"));
     let (code, _, err) = run(signer_next_to_custos!().args([
-        "eth", "safe-sign", s(stx), "--policy", s(policy), "--allow-destination", payee,
-        "--material", s(seed), "--out", s(&sig),
+        "eth",
+        "safe-sign",
+        s(stx),
+        "--policy",
+        s(policy),
+        "--allow-destination",
+        payee,
+        "--material",
+        s(seed),
+        "--out",
+        s(&sig),
     ]));
     (code, sig, err)
 }
@@ -82,15 +114,32 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     let holders: Vec<(PathBuf, PathBuf)> = (0..3).map(|i| keyholder(&dir, i)).collect();
     let out = dir.join("assembled");
     let c = &t.contracts;
-    let mut args: Vec<String> = ["--network", "regtest", "ceremony", "assemble", "--threshold", "2"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "--network",
+        "regtest",
+        "ceremony",
+        "assemble",
+        "--threshold",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec();
     args.extend(holders.iter().map(|(_, k)| k.display().to_string()));
     args.extend(
         [
-            "--out-dir", s(&out), "--challenge", CHALLENGE, "--eth-chain-id", "31337",
-            "--eth-salt-nonce", "42", "--eth-safe-factory", &c.safe_proxy_factory,
-            "--eth-safe-singleton", &c.safe_singleton, "--eth-fallback-handler",
+            "--out-dir",
+            s(&out),
+            "--challenge",
+            CHALLENGE,
+            "--eth-chain-id",
+            "31337",
+            "--eth-salt-nonce",
+            "42",
+            "--eth-safe-factory",
+            &c.safe_proxy_factory,
+            "--eth-safe-singleton",
+            &c.safe_singleton,
+            "--eth-fallback-handler",
             &c.safe_fallback_handler,
         ]
         .map(String::from),
@@ -111,8 +160,14 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
 
     // Each keyholder's signer checks the Bitcoin and the Ethereum policy.
     let (code, vout, err) = run(signer_next_to_custos!().args([
-        "ceremony", "verify", s(&out.join("custody-policy.json")), s(&policy),
-        "--key-record", s(&holders[1].1), "--network", "regtest",
+        "ceremony",
+        "verify",
+        s(&out.join("custody-policy.json")),
+        s(&policy),
+        "--key-record",
+        s(&holders[1].1),
+        "--network",
+        "regtest",
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(vout.contains(&format!("ethereum safe: {safe}")), "{vout}");
@@ -122,30 +177,79 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     std::fs::write(&ops, format!("{OPS_KEY}\n")).unwrap();
     let deployed = dir.join("deploy.json");
     let (code, _, err) = run(custos_bin!().args([
-        "eth", "safe", "deploy", "--policy", s(&policy), "--rpc", &url, "--ops-key", s(&ops),
-        "--out", s(&deployed),
+        "eth",
+        "safe",
+        "deploy",
+        "--policy",
+        s(&policy),
+        "--rpc",
+        &url,
+        "--ops-key",
+        s(&ops),
+        "--out",
+        s(&deployed),
     ]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_file(&deployed)["safe"], safe.as_str());
     let on_chain = cast(&["call", &safe, "getOwners()(address[])", "--rpc-url", &url]);
     assert_eq!(on_chain, format!("[{}]", owners.join(", ")));
-    assert_eq!(cast(&["call", &safe, "getThreshold()(uint256)", "--rpc-url", &url]), "2");
+    assert_eq!(
+        cast(&["call", &safe, "getThreshold()(uint256)", "--rpc-url", &url]),
+        "2"
+    );
     // A second deployment of the same Safe is refused before anything is sent.
     let (code, _, err) = run(custos_bin!().args([
-        "eth", "safe", "deploy", "--policy", s(&policy), "--rpc", &url, "--ops-key", s(&ops),
-        "--out", s(&dir.join("deploy-again.json")),
+        "eth",
+        "safe",
+        "deploy",
+        "--policy",
+        s(&policy),
+        "--rpc",
+        &url,
+        "--ops-key",
+        s(&ops),
+        "--out",
+        s(&dir.join("deploy-again.json")),
     ]));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("already deployed"), "{err}");
 
     // Fund it with 3 ETH, then pay 1.25 ETH to the counterparty out of it.
-    cast(&["send", "--private-key", DEPLOYER_KEY, "--rpc-url", &url, &safe, "--value", "3000000000000000000"]);
-    let payee = t.accounts.iter().find(|a| a.id == "counterparty").unwrap().address.clone();
-    let before: u128 = cast(&["balance", &payee, "--rpc-url", &url]).parse().unwrap();
+    cast(&[
+        "send",
+        "--private-key",
+        DEPLOYER_KEY,
+        "--rpc-url",
+        &url,
+        &safe,
+        "--value",
+        "3000000000000000000",
+    ]);
+    let payee = t
+        .accounts
+        .iter()
+        .find(|a| a.id == "counterparty")
+        .unwrap()
+        .address
+        .clone();
+    let before: u128 = cast(&["balance", &payee, "--rpc-url", &url])
+        .parse()
+        .unwrap();
     let stx = dir.join("out.safe-tx.json");
     let (code, _, err) = run(custos_bin!().args([
-        "eth", "safe", "propose", "--policy", s(&policy), "--rpc", &url, "--to", &payee,
-        "--value", "1250000000000000000", "--out", s(&stx),
+        "eth",
+        "safe",
+        "propose",
+        "--policy",
+        s(&policy),
+        "--rpc",
+        &url,
+        "--to",
+        &payee,
+        "--value",
+        "1250000000000000000",
+        "--out",
+        s(&stx),
     ]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(json_file(&stx)["nonce"], "0");
@@ -159,10 +263,23 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     // One signature is not enough: refused before anything is sent.
     let executed = dir.join("exec.json");
     let exec = |sigs: &[&Path], out: &Path| {
-        let mut a: Vec<String> = ["eth", "safe", "execute", "--policy", s(&policy), "--rpc", &url,
-            "--ops-key", s(&ops), "--safe-tx", s(&stx), "--out", s(out)]
-            .map(String::from)
-            .to_vec();
+        let mut a: Vec<String> = [
+            "eth",
+            "safe",
+            "execute",
+            "--policy",
+            s(&policy),
+            "--rpc",
+            &url,
+            "--ops-key",
+            s(&ops),
+            "--safe-tx",
+            s(&stx),
+            "--out",
+            s(out),
+        ]
+        .map(String::from)
+        .to_vec();
         for g in sigs {
             a.extend(["--signature".to_string(), g.display().to_string()]);
         }
@@ -176,10 +293,18 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     let (code, _, err) = exec(&[&sig2, &sig0], &executed);
     assert_eq!(code, 0, "{err}");
 
-    let after: u128 = cast(&["balance", &payee, "--rpc-url", &url]).parse().unwrap();
+    let after: u128 = cast(&["balance", &payee, "--rpc-url", &url])
+        .parse()
+        .unwrap();
     assert_eq!(after - before, 1_250_000_000_000_000_000);
-    assert_eq!(cast(&["balance", &safe, "--rpc-url", &url]), "1750000000000000000");
-    assert_eq!(cast(&["call", &safe, "nonce()(uint256)", "--rpc-url", &url]), "1");
+    assert_eq!(
+        cast(&["balance", &safe, "--rpc-url", &url]),
+        "1750000000000000000"
+    );
+    assert_eq!(
+        cast(&["call", &safe, "nonce()(uint256)", "--rpc-url", &url]),
+        "1"
+    );
     let rec = json_file(&executed);
     assert_eq!(rec["safe_tx_hash"], json_file(&stx)["safe_tx_hash"]);
     // The same Safe transaction again: the Safe has moved on (nonce 1), refused.

@@ -170,12 +170,16 @@ fn check_eth_policy(
     n: usize,
 ) -> Result<usize, String> {
     let Some(me) = mine else {
-        return Err("the key record carries no ethereum key to find among the safe's owners".into());
+        return Err(
+            "the key record carries no ethereum key to find among the safe's owners".into(),
+        );
     };
     let Some((owners, threshold)) = &p.owners else {
-        return Err("the policy does not name the safe's owners, threshold and salt: its address \
+        return Err(
+            "the policy does not name the safe's owners, threshold and salt: its address \
                     cannot be recomputed"
-            .into());
+                .into(),
+        );
     };
     let hits: Vec<usize> = owners
         .iter()
@@ -213,9 +217,9 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
                 continue;
             }
             Ok(None) => {}
-            Err(e) if e.downcast_ref::<custos_eth::Error>().is_some_and(|e| {
-                matches!(e, custos_eth::Error::Refused { .. })
-            }) =>
+            Err(e)
+                if e.downcast_ref::<custos_eth::Error>()
+                    .is_some_and(|e| matches!(e, custos_eth::Error::Refused { .. })) =>
             {
                 eprintln!("custos-signer: refused: {e:#}");
                 return Ok(exit::REFUSED);

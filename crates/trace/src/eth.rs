@@ -513,25 +513,70 @@ mod tests {
 
     #[test]
     fn forward_follows_a_contracts_internal_transfer_and_token_logs() {
-        let tr = walk(&chain(), &[EthStart::Address(A)], Direction::Forward, &limits(2, 0), &BTreeMap::new(), 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Address(A)],
+            Direction::Forward,
+            &limits(2, 0),
+            &BTreeMap::new(),
+            9,
+        )
+        .unwrap();
         assert_eq!(tr.transfers.len(), 4);
-        assert!(tr.transfers.iter().any(|x| x.from == F && x.to == C && x.internal));
+        assert!(tr
+            .transfers
+            .iter()
+            .any(|x| x.from == F && x.to == C && x.internal));
         assert_eq!(tr.nodes.get(&C), Some(&1));
         assert_eq!(tr.nodes.get(&D), Some(&2));
-        assert!(tr.csv().contains(&format!(",{},30,false", TOKEN.to_checksum(None))));
+        assert!(tr
+            .csv()
+            .contains(&format!(",{},30,false", TOKEN.to_checksum(None))));
         // One hop less: D is not reached, C is a hop-limit stop.
-        let tr = walk(&chain(), &[EthStart::Address(A)], Direction::Forward, &limits(1, 0), &BTreeMap::new(), 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Address(A)],
+            Direction::Forward,
+            &limits(1, 0),
+            &BTreeMap::new(),
+            9,
+        )
+        .unwrap();
         assert!(!tr.nodes.contains_key(&D));
     }
 
     #[test]
     fn backward_value_limit_and_labels_stop_the_walk() {
-        let tr = walk(&chain(), &[EthStart::Address(D)], Direction::Backward, &limits(5, 0), &BTreeMap::new(), 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Address(D)],
+            Direction::Backward,
+            &limits(5, 0),
+            &BTreeMap::new(),
+            9,
+        )
+        .unwrap();
         assert!(tr.nodes.contains_key(&A));
-        let tr = walk(&chain(), &[EthStart::Address(D)], Direction::Backward, &limits(5, 8), &BTreeMap::new(), 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Address(D)],
+            Direction::Backward,
+            &limits(5, 8),
+            &BTreeMap::new(),
+            9,
+        )
+        .unwrap();
         assert_eq!(tr.transfers.len(), 0);
         let labels = BTreeMap::from([(C, vec!["exchange (exchange)".to_string()])]);
-        let tr = walk(&chain(), &[EthStart::Address(D)], Direction::Backward, &limits(5, 0), &labels, 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Address(D)],
+            Direction::Backward,
+            &limits(5, 0),
+            &labels,
+            9,
+        )
+        .unwrap();
         assert!(tr.stops.get(&C).is_some_and(|s| s.starts_with("labelled")));
         assert!(!tr.nodes.contains_key(&A));
         assert!(tr.graphml().contains("exchange (exchange)"));
@@ -539,7 +584,15 @@ mod tests {
 
     #[test]
     fn transaction_start_includes_its_internal_transfer() {
-        let tr = walk(&chain(), &[EthStart::Tx(B256::with_last_byte(1))], Direction::Forward, &limits(0, 0), &BTreeMap::new(), 9).unwrap();
+        let tr = walk(
+            &chain(),
+            &[EthStart::Tx(B256::with_last_byte(1))],
+            Direction::Forward,
+            &limits(0, 0),
+            &BTreeMap::new(),
+            9,
+        )
+        .unwrap();
         assert_eq!(tr.transfers.len(), 2);
         assert!(tr.dot().contains("style=dashed"));
     }

@@ -93,7 +93,12 @@ impl EthSource {
     }
 
     /// `eth_call` of `data` on `to` at the pinned block.
-    pub fn call_at(&self, pin: &PinnedBlock, to: Address, data: Vec<u8>) -> Result<Bytes, EthError> {
+    pub fn call_at(
+        &self,
+        pin: &PinnedBlock,
+        to: Address,
+        data: Vec<u8>,
+    ) -> Result<Bytes, EthError> {
         let data = Bytes::from(data);
         self.raw("eth_call", json!([{"to": to, "data": data}, pin.id()]))
     }
@@ -113,7 +118,10 @@ impl EthSource {
             )
         };
         if self.code_at(pin, safe)?.is_empty() {
-            return Err(not_safe("code", "no contract at this address at the pinned block".into()));
+            return Err(not_safe(
+                "code",
+                "no contract at this address at the pinned block".into(),
+            ));
         }
         let nonce = self.call_at(pin, safe, ISafeView::nonceCall {}.abi_encode())?;
         let owners = self.call_at(pin, safe, ISafeView::getOwnersCall {}.abi_encode())?;

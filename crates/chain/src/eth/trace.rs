@@ -203,7 +203,8 @@ pub struct TracedTransfer {
 }
 
 fn field_addr(v: &serde_json::Value, k: &str) -> Option<Address> {
-    v.get(k).and_then(|x| serde_json::from_value(x.clone()).ok())
+    v.get(k)
+        .and_then(|x| serde_json::from_value(x.clone()).ok())
 }
 
 fn parity_transfer(t: &ParityTrace) -> Option<TracedTransfer> {
@@ -248,7 +249,8 @@ fn parity_transfer(t: &ParityTrace) -> Option<TracedTransfer> {
 }
 
 fn field_addr_u256(v: &serde_json::Value, k: &str) -> Option<U256> {
-    v.get(k).and_then(|x| serde_json::from_value(x.clone()).ok())
+    v.get(k)
+        .and_then(|x| serde_json::from_value(x.clone()).ok())
 }
 
 impl EthSource {
@@ -280,7 +282,8 @@ impl EthSource {
     pub fn tx_token_transfers(&self, tx: B256) -> Result<Vec<TokenTransfer>, EthError> {
         const M: &str = "eth_getTransactionReceipt";
         let r: Option<serde_json::Value> = self.single(M, |p| async move {
-            p.raw_request::<_, Option<serde_json::Value>>(M.into(), json!([tx])).await
+            p.raw_request::<_, Option<serde_json::Value>>(M.into(), json!([tx]))
+                .await
         })?;
         let r = r.ok_or_else(|| self.answer(M, format!("transaction {tx} is not mined")))?;
         let block: u64 = r
@@ -288,10 +291,9 @@ impl EthSource {
             .and_then(|b| serde_json::from_value::<alloy_primitives::U64>(b.clone()).ok())
             .map(|b| b.to::<u64>())
             .unwrap_or_default();
-        let logs: Vec<alloy_rpc_types_eth::Log> = serde_json::from_value(
-            r.get("logs").cloned().unwrap_or_default(),
-        )
-        .map_err(|e| self.answer(M, format!("transaction {tx}: logs: {e}")))?;
+        let logs: Vec<alloy_rpc_types_eth::Log> =
+            serde_json::from_value(r.get("logs").cloned().unwrap_or_default())
+                .map_err(|e| self.answer(M, format!("transaction {tx}: logs: {e}")))?;
         let mut out = Vec::new();
         for log in logs {
             if log.topics().len() != 3 || log.topics()[0] != Transfer::SIGNATURE_HASH {

@@ -425,7 +425,8 @@ fn fee_wei(r: &Receipt) -> String {
 }
 
 fn decimal(s: &str, what: &str) -> CmdResult<U256> {
-    U256::from_str_radix(s, 10).map_err(|_| Failure::input(anyhow!("{what} {s:?} is not a decimal integer")))
+    U256::from_str_radix(s, 10)
+        .map_err(|_| Failure::input(anyhow!("{what} {s:?} is not a decimal integer")))
 }
 
 fn propose(app: &App, a: &ProposeArgs) -> CmdResult {
@@ -439,7 +440,11 @@ fn propose(app: &App, a: &ProposeArgs) -> CmdResult {
             U256::ZERO,
             custos_eth::erc20::encode_transfer(payee, decimal(n, "--amount")?),
         ),
-        _ => return Err(Failure::input(anyhow!("give --value WEI, or --token ADDR with --amount N"))),
+        _ => {
+            return Err(Failure::input(anyhow!(
+                "give --value WEI, or --token ADDR with --amount N"
+            )))
+        }
     };
     let src = connect(&a.node, policy.checked.chain_id)?;
     let pin = src.pin_latest()?;
@@ -527,8 +532,9 @@ fn check_owners_match(p: &EthPolicy, owners: &[Address], threshold: U256) -> Cmd
 fn read_signature(path: &Path, p: &ParsedSafeTx) -> CmdResult<(Address, [u8; 65], Vec<u8>)> {
     let name = path.display().to_string();
     let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| name.clone()).map_err(Failure::input)?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| name.clone())
+        .map_err(Failure::input)?;
     let field = |k: &str| -> CmdResult<String> {
         v.get(k)
             .and_then(|x| x.as_str())
@@ -536,7 +542,9 @@ fn read_signature(path: &Path, p: &ParsedSafeTx) -> CmdResult<(Address, [u8; 65]
             .ok_or_else(|| Failure::input(anyhow!("{name}: field {k} missing")))
     };
     if field("format")? != SIGNATURE_FORMAT {
-        return Err(Failure::input(anyhow!("{name}: format is not {SIGNATURE_FORMAT}")));
+        return Err(Failure::input(anyhow!(
+            "{name}: format is not {SIGNATURE_FORMAT}"
+        )));
     }
     let hash: B256 = field("safe_tx_hash")?
         .parse()
@@ -582,7 +590,11 @@ fn execute(app: &App, a: &ExecuteArgs) -> CmdResult {
         )));
     }
     let mut sigs = Vec::new();
-    let mut artifacts = vec![artifact("eth_safe_tx", &a.safe_tx, tx_text.clone().into_bytes())];
+    let mut artifacts = vec![artifact(
+        "eth_safe_tx",
+        &a.safe_tx,
+        tx_text.clone().into_bytes(),
+    )];
     for s in &a.signatures {
         let (owner, sig, bytes) = read_signature(s, &p)?;
         sigs.push((owner, sig));
