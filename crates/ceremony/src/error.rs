@@ -145,6 +145,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The Ethereum custody Safe could not be built from the keys (owners, threshold) or its
+    /// policy does not check.
+    #[error("ethereum custody safe")]
+    Eth(#[source] custos_eth::Error),
     /// A JSON input (key record, transcript line) does not parse.
     #[error("{file}: {what}")]
     Json {
@@ -170,6 +174,7 @@ impl Error {
         use custos_core::exit::ExitClass;
         match self {
             Error::ProofRefused { .. } => ExitClass::Refusal,
+            Error::Eth(e) => custos_core::exit::Classify::exit_class(e),
             Error::File(e) => custos_core::exit::Classify::exit_class(e),
             // A path the user named that is missing, a directory or unreadable is their input.
             Error::Io { source, .. }

@@ -104,6 +104,7 @@ fn record(
         created: t.created.to_string(),
         origin: origin.to_string(),
         proof: None,
+        ethereum: None,
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`keys`]: BIP48 account derivation; [`record`]: key records, BSMS round 1, proofs;
 //! - [`bip322`]: BIP-322 simple and legacy message signatures;
 //! - [`assemble`]: checks and k-of-n descriptors; [`exports`]: BSMS round 2, Coldcard, UR;
+//! - [`eth`]: each keyholder's Ethereum key (m/44'/60'/0'/0/0, EIP-191 proof) and the k-of-n
+//!   Safe v1.4.1 custody policy (`custos-eth-policy-v1`) assembled from them;
 //! - [`import`]: hardware-wallet exports (Coldcard JSON, UR `crypto-account`/`account-descriptor`);
 //! - [`verify`]: a keyholder's check of the assembled wallet; [`transcript`]: the signer's log.
 //!
@@ -29,6 +31,7 @@ pub mod bip322;
 pub mod cbor;
 pub mod entropy;
 pub mod error;
+pub mod eth;
 pub mod exports;
 pub mod import;
 pub mod keys;

@@ -39,6 +39,7 @@ use custos_core::Network;
 use serde::{Deserialize, Serialize};
 
 use crate::bip322;
+use crate::eth::{make_eth_key, EthKeyRecord};
 use crate::keys::{key_expression, AccountKey, ScriptKind};
 use crate::Error;
 
@@ -74,6 +75,10 @@ pub struct KeyRecord {
     /// Proof of possession, absent for imported keys.
     #[serde(default)]
     pub proof: Option<Proof>,
+    /// The keyholder's Ethereum key with its own proof (records made by `custos-signer key
+    /// generate`; see [`crate::eth`]). When present, the BIP-322 proof also covers its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethereum: Option<EthKeyRecord>,
 }
 
 /// A BIP-322 proof of possession.
@@ -97,6 +102,22 @@ pub fn proof_message(challenge: &str, key_expr: &str, label: &str) -> String {
         "{}\nlabel: {label}",
         legacy_proof_message(challenge, key_expr)
     )
+}
+
+/// The message of a proof that also covers the keyholder's Ethereum address (EIP-55).
+pub fn proof_message_with_eth(
+    challenge: &str,
+    key_expr: &str,
+    label: &str,
+    eth: Option<&str>,
+) -> String {
+    match eth {
+        Some(a) => format!(
+            "{}\nethereum: {a}",
+            proof_message(challenge, key_expr, label)
+        ),
+        None => proof_message(challenge, key_expr, label),
+    }
 }
 
 /// The message of proofs that do not cover the label (the label of such a record is dropped).
@@ -129,7 +150,7 @@ pub struct GeneratedRecord {
     pub bsms: String,
 }
 
-/// Makes the key record and BSMS round-1 record for an account key.
+/// Makes the key record and BSMS round-1 record for an account key (no Ethereum key).
 pub fn make_record<C: Signing>(
     secp: &Secp256k1<C>,
     account: &AccountKey,
@@ -139,8 +160,56 @@ pub fn make_record<C: Signing>(
     challenge: &str,
     created: &str,
 ) -> Result<GeneratedRecord, Error> {
+    make_record_inner(
+        secp, account, network, script, label, challenge, created, None,
+    )
+}
+
+/// Makes the key record with the keyholder's Ethereum key from the same seed
+/// ([`crate::eth::ETH_KEY_PATH`], EIP-191 proof), and the BSMS round-1 record.
+#[allow(clippy::too_many_arguments)]
+pub fn make_record_with_eth<C: Signing>(
+    secp: &Secp256k1<C>,
+    account: &AccountKey,
+    seed: &custos_core::Secret<[u8; 64]>,
+    network: Network,
+    script: ScriptKind,
+    label: &str,
+    challenge: &str,
+    created: &str,
+) -> Result<GeneratedRecord, Error> {
     let key_expr = key_expression(&account.fingerprint, &account.path, &account.xpub);
-    let message = proof_message(challenge, &key_expr, label);
+    let eth = make_eth_key(seed, challenge, &key_expr, label)?;
+    make_record_inner(
+        secp,
+        account,
+        network,
+        script,
+        label,
+        challenge,
+        created,
+        Some(eth),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_record_inner<C: Signing>(
+    secp: &Secp256k1<C>,
+    account: &AccountKey,
+    network: Network,
+    script: ScriptKind,
+    label: &str,
+    challenge: &str,
+    created: &str,
+    ethereum: Option<EthKeyRecord>,
+) -> Result<GeneratedRecord, Error> {
+    let key_expr = key_expression(&account.fingerprint, &account.path, &account.xpub);
+    let message = proof_message_with_eth(
+        challenge,
+        &key_expr,
+        label,
+        ethereum.as_ref().map(|e| e.address.as_str()),
+    );
     let signature = bip322::sign_simple_p2wpkh(secp, &account.secret, message.as_bytes())?;
     let address = proof_address(&account.xpub, network);
     let record = KeyRecord {
@@ -160,6 +229,7 @@ pub fn make_record<C: Signing>(
             message,
             signature,
         }),
+        ethereum,
     };
     let description: String = label.chars().take(80).collect();
     let first4 = format!(
@@ -214,6 +284,8 @@ pub struct CeremonyKey {
     pub script: Option<ScriptKind>,
     /// Proof status (verified when loading; a failing proof refuses the file).
     pub proof: ProofStatus,
+    /// The keyholder's Ethereum address, when the record carries one whose proof verified.
+    pub eth: Option<alloy_primitives::Address>,
 }
 
 impl CeremonyKey {
@@ -282,6 +354,7 @@ impl KeyRecord {
             network: Some(self.network),
             script: Some(self.script),
             proof: ProofStatus::Unproven,
+            eth: None,
         };
         let refuse = |reason: String| Error::ProofRefused {
             key: key.origin(),
@@ -289,6 +362,11 @@ impl KeyRecord {
             reason,
         };
         let Some(proof) = &self.proof else {
+            if self.ethereum.is_some() {
+                return Err(refuse(
+                    "an ethereum key without the bitcoin proof that covers it".into(),
+                ));
+            }
             // Nothing covers the label of an unproven record: not carried either.
             return Ok(CeremonyKey {
                 label: String::new(),
@@ -298,9 +376,22 @@ impl KeyRecord {
         if proof.kind != "bip322-simple" {
             return Err(refuse(format!("unknown proof kind {:?}", proof.kind)));
         }
-        let expected_msg = proof_message(&proof.challenge, &key.key_expr(), &self.label);
+        let eth = self.ethereum.as_ref();
+        let expected_msg = proof_message_with_eth(
+            &proof.challenge,
+            &key.key_expr(),
+            &self.label,
+            eth.map(|e| e.address.as_str()),
+        );
         // A proof that does not cover the label proves the key, not the label: drop it.
         let label_covered = proof.message == expected_msg;
+        if eth.is_some() && !label_covered {
+            return Err(refuse(
+                "the bitcoin proof of possession does not cover this record's ethereum address \
+                 and label"
+                    .into(),
+            ));
+        }
         if !label_covered
             && proof.message != legacy_proof_message(&proof.challenge, &key.key_expr())
         {
@@ -324,7 +415,18 @@ impl KeyRecord {
             &proof.signature,
         )
         .map_err(|e| refuse(format!("proof of possession failed: {e}")))?;
+        let eth = match eth {
+            Some(e) => Some(e.check(
+                &proof.challenge,
+                &key.key_expr(),
+                &self.label,
+                &key.origin(),
+                file,
+            )?),
+            None => None,
+        };
         Ok(CeremonyKey {
+            eth,
             proof: ProofStatus::Bip322 {
                 challenge: proof.challenge.clone(),
             },
@@ -457,6 +559,7 @@ pub fn load_key_text<C: Verification>(
             proof: ProofStatus::Bsms {
                 token: rec.token.clone(),
             },
+            eth: None,
         };
         verify_bsms_key(secp, &rec, file).map_err(|e| Error::ProofRefused {
             key: key.origin(),

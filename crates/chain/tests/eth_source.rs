@@ -12,17 +12,8 @@ use custos_lab::eth::{Anvil, EthLab};
 use serde_json::json;
 
 fn lab() -> Option<EthLab> {
-    if !Anvil::available() {
-        if std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() == Ok("1") {
-            panic!(
-                "anvil missing at {} and CUSTOS_REQUIRE_LIVE=1",
-                Anvil::binary().display()
-            );
-        }
-        eprintln!("skipped: anvil not installed (scripts/install-deps.sh)");
-        return None;
-    }
-    Some(EthLab::start("eth-seized").expect("build eth-seized"))
+    custos_testkit::live(Anvil::available(), "anvil (scripts/install-deps.sh)")
+        .then(|| EthLab::start("eth-seized").expect("build eth-seized"))
 }
 
 fn units(s: &str) -> U256 {

@@ -13,6 +13,12 @@
 //! | `<name>-ur.txt` | UR `output-descriptor`, one frame per line (animated when long) |
 //! | `<name>-summary.txt` | the registration summary every keyholder compares |
 //! | `custody-policy.json` | `custos-custody-policy-v1`: what sweep and signer accept as custody |
+//! | `eth-custody-policy.json` | `custos-eth-policy-v1`: the k-of-n Safe v1.4.1 (CREATE2 address, owners, threshold, salt) |
+//!
+//! The Ethereum policy is written with `--eth-chain-id`; every key record must then carry a
+//! proven Ethereum key (records made by `custos-signer key generate`). Its owners are the
+//! keys' Ethereum addresses in descriptor order and its threshold is K. `custos eth safe deploy`
+//! deploys that Safe; the deployed address must equal the prediction.
 //!
 //! With `--case`, one `ceremony.assembled` event records who, when, every key (fingerprint,
 //! path, xpub, proof status, key-file hash) and every file written (as artifacts). No secret
@@ -38,7 +44,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 pub enum CeremonyCmd {
     /// Assemble the k-of-n custody wallet from key records; write descriptor, BSMS, Coldcard,
     /// UR, summary and the custody policy file.
-    Assemble(AssembleArgs),
+    Assemble(Box<AssembleArgs>),
     /// Import a signer's ceremony transcript (JSON lines) into the case ledger.
     ImportTranscript {
         /// The transcript file written by custos-signer.
@@ -82,6 +88,76 @@ pub struct AssembleArgs {
     /// Show the UR frames as QR codes in the terminal (animated, 200 ms per frame).
     #[arg(long)]
     pub show_qr: bool,
+    #[command(flatten)]
+    pub eth: EthSafeArgs,
+}
+
+/// The Ethereum custody Safe's parameters (`ceremony assemble`).
+#[derive(Debug, Args)]
+pub struct EthSafeArgs {
+    /// EIP-155 chain id of the custody Safe (1 = mainnet). Given, the Ethereum custody policy
+    /// is written too; every key record must then carry a proven Ethereum key.
+    #[arg(long)]
+    pub eth_chain_id: Option<u64>,
+    /// `createProxyWithNonce` salt nonce (decimal).
+    #[arg(long, default_value = "0")]
+    pub eth_salt_nonce: String,
+    /// SafeProxyFactory (default: the canonical v1.4.1 address).
+    #[arg(long, value_name = "ADDR")]
+    pub eth_safe_factory: Option<String>,
+    /// Safe singleton (default: the canonical v1.4.1 `Safe`).
+    #[arg(long, value_name = "ADDR")]
+    pub eth_safe_singleton: Option<String>,
+    /// Fallback handler (default: the canonical v1.4.1 CompatibilityFallbackHandler).
+    #[arg(long, value_name = "ADDR")]
+    pub eth_fallback_handler: Option<String>,
+    /// Largest gas commitment (gas limit × max fee) per transaction the signer accepts, wei.
+    #[arg(long, default_value = "10000000000000000")]
+    pub eth_max_fee_per_tx_wei: String,
+}
+
+impl EthSafeArgs {
+    /// The request, or `None` when no Ethereum policy is to be written (no `--eth-chain-id`).
+    fn request(
+        &self,
+        keys: &[custos_ceremony::record::CeremonyKey],
+    ) -> Result<Option<custos_ceremony::eth::EthSafeRequest>, Failure> {
+        use custos_eth::safe::SafeDeployment;
+        let Some(chain_id) = self.eth_chain_id else {
+            if keys.iter().all(|k| k.eth.is_some()) {
+                tracing::info!(target: "custos::ceremony", "every key has an ethereum key: pass --eth-chain-id to write the ethereum custody policy");
+            }
+            return Ok(None);
+        };
+        let num = |s: &str, what: &str| {
+            alloy_primitives::U256::from_str_radix(s, 10)
+                .map_err(|_| Failure::input(anyhow!("{what} {s:?} is not a decimal integer")))
+        };
+        let addr = |s: &Option<String>, what: &str, default| match s {
+            None => Ok(default),
+            Some(a) => custos_keys::eth::parse_address(a, None)
+                .map_err(|e| Failure::input(anyhow!("{what}: {e}"))),
+        };
+        let c = SafeDeployment::CANONICAL_V1_4_1;
+        Ok(Some(custos_ceremony::eth::EthSafeRequest {
+            chain_id,
+            salt_nonce: num(&self.eth_salt_nonce, "--eth-salt-nonce")?,
+            deployment: SafeDeployment {
+                factory: addr(&self.eth_safe_factory, "--eth-safe-factory", c.factory)?,
+                singleton: addr(
+                    &self.eth_safe_singleton,
+                    "--eth-safe-singleton",
+                    c.singleton,
+                )?,
+                fallback_handler: addr(
+                    &self.eth_fallback_handler,
+                    "--eth-fallback-handler",
+                    c.fallback_handler,
+                )?,
+            },
+            max_fee_per_tx_wei: num(&self.eth_max_fee_per_tx_wei, "--eth-max-fee-per-tx-wei")?,
+        }))
+    }
 }
 
 /// Runs a ceremony command.
@@ -137,7 +213,13 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         allow_unproven: a.allow_unproven,
         challenge: challenge.clone(),
     };
+    let eth_req = a.eth.request(&keys)?;
     let asm = assemble::assemble(&req, keys).map_err(ceremony_failure)?;
+    let eth_policy = eth_req
+        .as_ref()
+        .map(|r| custos_ceremony::eth::eth_policy(&asm, r))
+        .transpose()
+        .map_err(ceremony_failure)?;
     let first = asm
         .receive_addresses(a.addresses.max(1))
         .map_err(Failure::input)?;
@@ -188,6 +270,13 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         "custody-policy.json".into(),
         (serde_json::to_string_pretty(&policy).map_err(Failure::env)? + "\n").into_bytes(),
     ));
+    if let Some((file, _)) = &eth_policy {
+        outputs.push((
+            "eth_custody_policy".into(),
+            "eth-custody-policy.json".into(),
+            (serde_json::to_string_pretty(file).map_err(Failure::env)? + "\n").into_bytes(),
+        ));
+    }
     // All or none: an existing `.bsms` must not leave a fresh `.descriptor` beside it.
     let files: Vec<(PathBuf, Vec<u8>)> = outputs
         .iter()
@@ -213,6 +302,7 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
                 "fingerprint": k.fingerprint.to_string(), "path": k.path_string(),
                 "xpub": k.xpub.to_string(), "label": k.label, "file": k.source,
                 "file_sha256": sha, "proof": k.proof,
+                "eth_address": k.eth.map(|a| a.to_checksum(None)),
             })
         })
         .collect();
@@ -234,6 +324,9 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         "receive_descriptor": asm.receive_string(), "change_descriptor": asm.change_string(),
         "first_receive_addresses": first, "first_change_address": change0,
         "files": file_payload, "out_dir": a.out_dir,
+        "eth_safe": eth_policy.as_ref().map(|(f, _)| serde_json::json!({
+            "chain_id": f.chain_id, "safe": f.safe, "safe_setup": f.safe_setup,
+        })),
     });
     let mut artifacts: Vec<NewArtifact> = key_files
         .iter()
@@ -270,6 +363,20 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     }
     out!("{}", asm.summary(&first))?;
     outln!("First change address: {change0}")?;
+    if let Some((f, p)) = &eth_policy {
+        outln!(
+            "Ethereum custody Safe (v1.4.1, {} of {}, chain {}): {}",
+            asm.threshold,
+            asm.keys.len(),
+            f.chain_id,
+            f.safe
+        )?;
+        if let Some((owners, _)) = &p.owners {
+            for o in owners {
+                outln!("  owner {}", o.to_checksum(None))?;
+            }
+        }
+    }
     if unproven > 0 {
         outln!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)")?;
     }

@@ -128,13 +128,38 @@ pub struct TraceArgs {
     /// directory (all of them or none).
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    /// Trace on Ethereum through this JSON-RPC node (http://host:port): START is addresses or
+    /// one transaction hash; --hops, --min-value (base units), --max-txs (transfers), --labels
+    /// (CSV) and --out-dir apply (src/eth_trace.rs).
+    #[arg(long, value_name = "URL", env = "CUSTOS_ETH_RPC")]
+    eth_rpc: Option<String>,
+}
+
+impl TraceArgs {
+    fn eth(&self) -> Option<crate::eth_trace::EthTraceInput<'_>> {
+        Some(crate::eth_trace::EthTraceInput {
+            start: &self.start,
+            rpc: self.eth_rpc.as_deref()?,
+            hops: self.hops,
+            max_transfers: self.max_txs,
+            min_value: self.min_value,
+            labels: &self.labels,
+            out_dir: self.out_dir.as_deref(),
+        })
+    }
 }
 
 /// Runs `custos trace`.
 pub fn run(app: &App, cmd: &TraceCmd) -> CmdResult {
     match cmd {
-        TraceCmd::Forward(a) => run_trace(app, Direction::Forward, a),
-        TraceCmd::Backward(a) => run_trace(app, Direction::Backward, a),
+        TraceCmd::Forward(a) => match a.eth() {
+            Some(e) => crate::eth_trace::run(app, Direction::Forward, &e),
+            None => run_trace(app, Direction::Forward, a),
+        },
+        TraceCmd::Backward(a) => match a.eth() {
+            Some(e) => crate::eth_trace::run(app, Direction::Backward, &e),
+            None => run_trace(app, Direction::Backward, a),
+        },
         TraceCmd::View { out } => run_view(app, out.as_deref()),
     }
 }

@@ -27,6 +27,7 @@ mod cmd_sweep;
 mod cmd_trace;
 mod cmd_valuation;
 mod eth;
+mod eth_trace;
 mod progress;
 mod report;
 mod serve;
@@ -102,7 +103,8 @@ enum Command {
     /// Reserve price, value of the holdings in custody and the 110 % performance bond, from
     /// quote files (Kraken, Coinbase, Bitstamp, CSV) and an ECB FX file; exact decimals.
     Valuation(cmd_valuation::ValuationArgs),
-    /// Ethereum: sweep seized accounts to the custody Safe (build, broadcast, watch).
+    /// Ethereum: sweep seized accounts to the custody Safe (build, broadcast, watch) and
+    /// operate that Safe (deploy, propose, execute).
     #[command(subcommand)]
     Eth(eth::EthCmd),
 }

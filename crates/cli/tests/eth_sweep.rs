@@ -15,16 +15,8 @@ use custos_testkit::{custos_bin, new_case, run, s, scratch, signer_next_to_custo
 use serde_json::{json, Value};
 
 fn lab() -> Option<EthLab> {
-    if !Anvil::available() {
-        assert!(
-            std::env::var("CUSTOS_REQUIRE_LIVE").as_deref() != Ok("1"),
-            "anvil missing at {} and CUSTOS_REQUIRE_LIVE=1",
-            Anvil::binary().display()
-        );
-        eprintln!("skipped: anvil not installed (scripts/install-deps.sh)");
-        return None;
-    }
-    Some(EthLab::start("eth-seized").expect("build eth-seized"))
+    custos_testkit::live(Anvil::available(), "anvil (scripts/install-deps.sh)")
+        .then(|| EthLab::start("eth-seized").expect("build eth-seized"))
 }
 
 fn scenario(name: &str) -> PathBuf {

@@ -4,8 +4,12 @@
 //! keyholder's own key must appear in it exactly once (exact match of fingerprint, path and
 //! xpub); the first addresses are derived here, for comparing with the other keyholders and
 //! with the coordinator's summary. A BSMS record's stated first address must match. A custody
-//! policy's disposal authorities must each carry a proof of possession that verifies. The step
-//! is appended to the transcript (file hashes, fingerprint, addresses).
+//! policy's disposal authorities must each carry a proof of possession that verifies. An
+//! Ethereum custody policy (`custos-eth-policy-v1`) among the files is checked too: it must name
+//! the Safe's owners, threshold and salt (the Safe address is recomputed with CREATE2 and must
+//! match), the keyholder's own Ethereum key must be an owner exactly once, and its threshold and
+//! owner count must equal the descriptor's K and N. The step is appended to the transcript (file
+//! hashes, fingerprint, addresses).
 //!
 //! Exit: 0 accepted, 1 refused (own key missing or repeated, files disagree, address
 //! mismatch, an unproven authority), 2 unreadable or malformed input (including a wrong descriptor checksum).
@@ -22,6 +26,7 @@ use custos_ceremony::verify::{check_membership, Membership};
 use custos_ceremony::Error as CeremonyError;
 use custos_core::inventory::{CustodyPolicy, CUSTODY_POLICY_FORMAT};
 use custos_core::Network;
+use custos_eth::policy::{EthPolicy, ETH_POLICY_FORMAT};
 
 use crate::exit;
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
@@ -138,6 +143,68 @@ fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
     Ok((parse_descriptor(line, &file)?, None, None))
 }
 
+/// An Ethereum custody policy file, parsed and checked (Safe address recomputed); `None` for
+/// any other file.
+fn eth_policy_of(path: &std::path::Path) -> anyhow::Result<Option<EthPolicy>> {
+    let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
+    if !text.trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let v: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(_) => return Ok(None),
+    };
+    if v.get("format").and_then(|f| f.as_str()) != Some(ETH_POLICY_FORMAT) {
+        return Ok(None);
+    }
+    EthPolicy::from_json(&text)
+        .map(Some)
+        .with_context(|| path.display().to_string())
+}
+
+/// Checks an Ethereum custody policy against the keyholder's key and the descriptor's K and N;
+/// `Err(reason)` is a refusal.
+fn check_eth_policy(
+    p: &EthPolicy,
+    mine: Option<alloy_primitives::Address>,
+    k: Option<usize>,
+    n: usize,
+) -> Result<usize, String> {
+    let Some(me) = mine else {
+        return Err(
+            "the key record carries no ethereum key to find among the safe's owners".into(),
+        );
+    };
+    let Some((owners, threshold)) = &p.owners else {
+        return Err(
+            "the policy does not name the safe's owners, threshold and salt: its address \
+                    cannot be recomputed"
+                .into(),
+        );
+    };
+    let hits: Vec<usize> = owners
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == me)
+        .map(|(i, _)| i + 1)
+        .collect();
+    if hits.len() != 1 {
+        return Err(format!(
+            "own ethereum key {} is an owner {} times (expected once)",
+            me.to_checksum(None),
+            hits.len()
+        ));
+    }
+    if owners.len() != n || k.map(|k| k as u64) != Some(*threshold) {
+        return Err(format!(
+            "safe is {threshold} of {} but the descriptor is {} of {n}",
+            owners.len(),
+            k.map_or("?".to_string(), |k| k.to_string())
+        ));
+    }
+    Ok(hits[0])
+}
+
 /// For a custody policy file: why one of its disposal authorities cannot be used (its proof of
 /// possession missing or wrong), so a keyholder never accepts a policy naming an unproven one.
 fn authority_refusal(path: &std::path::Path) -> anyhow::Result<Option<String>> {
@@ -160,6 +227,8 @@ struct Chosen {
     desc: Descriptor<DescriptorPublicKey>,
     first_file: String,
     stated: Vec<(String, String)>,
+    /// Ethereum custody policies among the files (file name, policy).
+    eth_policies: Vec<(String, EthPolicy)>,
 }
 
 /// Reads every descriptor file and checks they describe one wallet on the key record's
@@ -167,7 +236,23 @@ struct Chosen {
 fn choose_wallet(a: &VerifyArgs, mine: &CeremonyKey) -> anyhow::Result<Option<Chosen>> {
     let mut chosen: Option<(Descriptor<DescriptorPublicKey>, String)> = None;
     let mut stated: Vec<(String, String)> = Vec::new();
+    let mut eth_policies: Vec<(String, EthPolicy)> = Vec::new();
     for f in &a.files {
+        match eth_policy_of(f) {
+            Ok(Some(p)) => {
+                eth_policies.push((f.display().to_string(), p));
+                continue;
+            }
+            Ok(None) => {}
+            Err(e)
+                if e.downcast_ref::<custos_eth::Error>()
+                    .is_some_and(|e| matches!(e, custos_eth::Error::Refused { .. })) =>
+            {
+                eprintln!("custos-signer: refused: {e:#}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
         let Described {
             descriptor: d,
             first_address: first,
@@ -211,6 +296,7 @@ fn choose_wallet(a: &VerifyArgs, mine: &CeremonyKey) -> anyhow::Result<Option<Ch
         desc,
         first_file,
         stated,
+        eth_policies,
     }))
 }
 
@@ -221,6 +307,7 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         desc,
         first_file,
         stated,
+        eth_policies,
     }) = choose_wallet(a, &mine)?
     else {
         return Ok(exit::REFUSED);
@@ -241,6 +328,19 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
+    let mut eth_checked = Vec::new();
+    for (file, p) in &eth_policies {
+        match check_eth_policy(p, mine.eth, membership.threshold, membership.n) {
+            Ok(pos) => eth_checked.push(serde_json::json!({
+                "file": file, "safe": p.safe.to_checksum(None), "chain_id": p.chain_id,
+                "owner_position": pos,
+            })),
+            Err(reason) => {
+                eprintln!("custos-signer: refused: {file}: {reason}");
+                return Ok(exit::REFUSED);
+            }
+        }
+    }
     for (file, addr) in &stated {
         if membership.first_addresses.first() != Some(addr) {
             eprintln!(
@@ -254,13 +354,14 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
             return Ok(1);
         }
     }
-    let transcript_path = record_verified(a, &mine, &desc, &membership)?;
+    let transcript_path = record_verified(a, &mine, &desc, &membership, &eth_checked)?;
     if json {
         outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "accepted": true, "key": mine.key_expr(), "descriptor": desc.to_string(),
                 "membership": membership, "transcript": transcript_path,
+                "eth_safes": eth_checked,
             }))?
         )?;
     } else {
@@ -277,6 +378,14 @@ fn verify(a: &VerifyArgs, json: bool) -> anyhow::Result<u8> {
         for (i, addr) in membership.first_addresses.iter().enumerate() {
             outln!("receive {i}: {addr}")?;
         }
+        for (_, p) in &eth_policies {
+            outln!(
+                "ethereum safe: {} on chain {} (own key {} is an owner; address recomputed)",
+                p.safe.to_checksum(None),
+                p.chain_id,
+                mine.eth.map(|a| a.to_checksum(None)).unwrap_or_default()
+            )?;
+        }
         outln!("compare the first address with every other keyholder before funding")?;
     }
     Ok(0)
@@ -289,6 +398,7 @@ fn record_verified(
     mine: &CeremonyKey,
     desc: &Descriptor<DescriptorPublicKey>,
     membership: &Membership,
+    eth_checked: &[serde_json::Value],
 ) -> anyhow::Result<PathBuf> {
     let transcript_path = a.transcript.clone().unwrap_or_else(|| {
         a.key_record
@@ -314,6 +424,7 @@ fn record_verified(
                 "descriptor": desc.to_string(), "position": membership.position,
                 "n": membership.n, "k": membership.threshold,
                 "first_addresses": membership.first_addresses,
+                "eth_safes": eth_checked,
             }),
         },
     )

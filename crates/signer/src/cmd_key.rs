@@ -6,7 +6,8 @@
 //! SeedSigner), the mnemonic shown once with its SeedQR (standard and compact), the screen
 //! cleared, a verification quiz, the optional BIP39 passphrase, then the key record at
 //! `m/48'/coin'/0'/script'` with its BIP-322 proof of possession over the ceremony challenge,
-//! written as JSON and as a BSMS 1.0 round-1 record. Each step is appended to the transcript
+//! and the keyholder's Ethereum key from the same seed (`m/44'/60'/0'/0/0`, EIP-191 proof;
+//! the Safe owner), written as JSON and as a BSMS 1.0 round-1 record. Each step is appended to the transcript
 //! (hashes and fingerprints only).
 //!
 //! **Non-interactive mode** (`--batch`, for tests and scripted training): nothing secret is
@@ -26,7 +27,7 @@ use crate::exit;
 use custos_ceremony::entropy::{self, EntropyMode, Words};
 use custos_ceremony::keys::{derive_account, ScriptKind};
 use custos_ceremony::mnemonic::{self, SecretMnemonic};
-use custos_ceremony::record::{self, make_record};
+use custos_ceremony::record::{self, make_record_with_eth};
 use custos_ceremony::seedqr;
 use custos_ceremony::transcript::{self, Entry, FileHash, TRANSCRIPT_FORMAT};
 use custos_core::{Network, Secret, SecretString};
@@ -498,10 +499,12 @@ fn write_key_record(
     drop(m);
     let path = a.script.account_path(a.network);
     let account = derive_account(&secp, &seed, a.network, &path)?;
-    drop(seed);
-    let gen = make_record(
-        &secp, &account, a.network, a.script, &a.label, challenge, created,
+    // The Ethereum key (m/44'/60'/0'/0/0) comes from the same seed; its address is covered by
+    // the BIP-322 proof and it signs its own EIP-191 proof (custos_ceremony::eth).
+    let gen = make_record_with_eth(
+        &secp, &account, &seed, a.network, a.script, &a.label, challenge, created,
     )?;
+    drop(seed);
     drop(account);
     // Check what we wrote, as the coordinator will.
     let json_text = serde_json::to_string_pretty(&gen.record)? + "\n";

@@ -213,6 +213,14 @@ pub fn live_missing(what: &str) {
     }
 }
 
+/// `available`, after [`live_missing`] when it is not: `if !live(Anvil::available(), "anvil")`.
+pub fn live(available: bool, what: &str) -> bool {
+    if !available {
+        live_missing(what);
+    }
+    available
+}
+
 /// The program at `path` when it is a file, else `None` after [`live_missing`].
 pub fn live_program(path: &str) -> Option<PathBuf> {
     let p = PathBuf::from(path);

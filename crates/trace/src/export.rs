@@ -28,7 +28,7 @@ use crate::graph::Graph;
 
 mod csv;
 mod dot;
-mod escape;
+pub(crate) mod escape;
 mod graphml;
 mod html;
 mod layout;

@@ -12,7 +12,10 @@
 //!   chains, each call listing the heuristics that agreed and disagreed;
 //! - [`labels`]: GraphSense TagPack YAML and CSV label files, propagated through clusters;
 //! - [`exposure`]: how much traced value reaches or comes from each label category;
-//! - [`export`]: JSON, CSV, DOT, GraphML and a self-contained HTML/SVG view.
+//! - [`export`]: JSON, CSV, DOT, GraphML and a self-contained HTML/SVG view;
+//! - [`eth`]: Ethereum account graphs (ETH including internal transfers, ERC-20 `Transfer`
+//!   logs), forward and backward, with their own JSON/CSV/DOT/GraphML/HTML exports (an `asset`
+//!   on every edge).
 //!
 //! Not for: balances and inventories (see `custos-inspect`); anything the signer links.
 //!
@@ -21,6 +24,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod error;
+pub mod eth;
 pub mod export;
 pub mod exposure;
 pub mod graph;

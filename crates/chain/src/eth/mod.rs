@@ -16,6 +16,7 @@
 //! local TLS-terminating proxy. The URL's path and credentials never appear in messages.
 
 mod error;
+mod safe;
 mod send;
 mod tokens;
 mod trace;
@@ -32,9 +33,10 @@ use alloy_sol_types::SolCall;
 use serde_json::json;
 
 pub use error::EthError;
-pub use send::Receipt;
+pub use safe::SafeState;
+pub use send::{Receipt, ReceiptLog};
 pub use tokens::{TokenInfo, TokenList, TOKEN_LIST_LIMIT};
-pub use trace::{CallTransfer, TokenTransfer, TransferFilter};
+pub use trace::{CallTransfer, TokenTransfer, TracedTransfer, TransferFilter};
 
 alloy_sol_types::sol! {
     /// The ERC-20 views the source calls.

@@ -4,12 +4,15 @@
 //! query of one command is pinned to one block of an Ethereum JSON-RPC node
 //! (`custos_chain::eth::EthSource`); every step is recorded in the case ledger.
 //!
+//! `custos eth safe deploy|propose|execute` (safe.rs) operates the custody Safe itself.
+//!
 //! Files: the Ethereum inventory (`custos-eth-inventory-v1`, written by inspect, read by sweep
 //! build), the unsigned set (`custos-eth-unsigned-v1`, read by `custos-signer eth sign`) and
 //! the signer's output (`custos-eth-signed-v1`, read by broadcast and watch).
 
 pub mod broadcast;
 pub mod inspect;
+pub(crate) mod safe;
 pub mod sweep;
 
 use std::{str::FromStr, time::Duration};
@@ -49,6 +52,10 @@ pub enum EthCmd {
     /// Sweep seized Ethereum accounts to the custody Safe: build, broadcast, watch.
     #[command(subcommand)]
     Sweep(SweepCmd),
+    /// The custody Safe: deploy it, propose a transaction out of it, execute it with k
+    /// signatures.
+    #[command(subcommand)]
+    Safe(safe::SafeCmd),
 }
 
 /// `custos eth sweep ...`.
@@ -69,6 +76,7 @@ pub fn run(app: &App, cmd: &EthCmd) -> CmdResult {
         EthCmd::Sweep(SweepCmd::Build(a)) => sweep::run(app, a),
         EthCmd::Sweep(SweepCmd::Broadcast(a)) => broadcast::run_broadcast(app, a),
         EthCmd::Sweep(SweepCmd::Watch(a)) => broadcast::run_watch(app, a),
+        EthCmd::Safe(c) => safe::run(app, c),
     }
 }
 
