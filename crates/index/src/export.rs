@@ -107,6 +107,25 @@ pub fn export(
         });
     }
     let mut m = open_out(opts, &files)?;
+    if let Some(done) = m
+        .partitions
+        .last()
+        .map(|p| p.last)
+        .filter(|&done| done >= to)
+    {
+        // Already exported through `done` ≥ `to`: nothing to write, and the manifest (its
+        // totals and unspent set are those at `done`) stays exactly as it is.
+        tracing::info!(target: "custos::index", done, to, "already exported; nothing written");
+        let manifest_path = opts.out.join(manifest::FILE);
+        return Ok(ExportReport {
+            manifest: m,
+            manifest_path,
+            written_partitions: 0,
+            rows_written: 0,
+            truncation: files.truncation.clone(),
+            spill_runs: 0,
+        });
+    }
     m.tip_height = tip;
     m.tip_hash = files.chain[tip as usize].0.to_string();
     m.stale_blocks = files.stale;

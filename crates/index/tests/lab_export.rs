@@ -209,6 +209,14 @@ fn resumed_and_spilling_exports_write_the_same_files_as_one_run() {
     assert_eq!(r2.manifest.totals, a.manifest.totals);
     assert_eq!(files(&resumed), files(&whole));
 
+    // Asked again for less than is already there: nothing written, the manifest untouched.
+    let before = files(&resumed);
+    let r3 = export(&first, &mut no_progress()).unwrap();
+    assert_eq!(r3.written_partitions, 0);
+    assert_eq!(r3.manifest.to, a.manifest.to);
+    assert_eq!(r3.manifest.totals, a.manifest.totals);
+    assert_eq!(files(&resumed), before);
+
     // A 4 KiB UTXO map spills several runs and resolves every input the same way.
     let spilled = tmp.path().join("spilled");
     let mut small = opts(&blocks, spilled.clone());
