@@ -9,10 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use custos_ceremony::mnemonic;
-use custos_core::Secret;
 use custos_lab::eth::{tools_bin, Anvil, EthLab};
-use custos_testkit::{custos_bin, run, run_with_stdin, s, scratch, signer_next_to_custos};
+use custos_testkit::custody::{generate_keyholder, Keyholder};
+use custos_testkit::{custos_bin, run, s, scratch, signer_next_to_custos};
 
 const CHALLENGE: &str = "ETH-1 custody ceremony";
 /// anvil's dev account 1 (the lab's `operations` account): a public test key.
@@ -29,42 +28,6 @@ fn cast(args: &[&str]) -> String {
     let (code, out, err) = run(std::process::Command::new(tools_bin("cast")).args(args));
     assert_eq!(code, 0, "cast {args:?}: {err}");
     out.trim().to_string()
-}
-
-/// Keyholder `i`: fixed entropy, its mnemonic file, and the key record from `key generate`.
-fn keyholder(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
-    let entropy = vec![i.wrapping_mul(37).wrapping_add(11); 16];
-    let m = mnemonic::from_entropy(&Secret::new(entropy.clone())).unwrap();
-    let phrase = mnemonic::phrase(&m).expose_secret().clone();
-    let ent = dir.join(format!("entropy-{i}.hex"));
-    std::fs::write(&ent, hex::encode(&entropy)).unwrap();
-    let seed = dir.join(format!("seed-{i}.txt"));
-    std::fs::write(&seed, format!("{phrase}\n")).unwrap();
-    let out = dir.join(format!("holder-{i}"));
-    let (code, stdout, err) = run_with_stdin(
-        signer_next_to_custos!().args([
-            "--json",
-            "key",
-            "generate",
-            "--batch",
-            "--words",
-            "12",
-            "--network",
-            "regtest",
-            "--entropy-file",
-            s(&ent),
-            "--out-dir",
-            s(&out),
-            "--label",
-            &format!("holder {i}"),
-            "--challenge",
-            CHALLENGE,
-        ]),
-        &format!("{phrase}\n"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    (seed, PathBuf::from(v["files"][0]["path"].as_str().unwrap()))
 }
 
 fn json_file(p: &Path) -> serde_json::Value {
@@ -102,7 +65,10 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     let url = lab.rpc_url();
     let t = lab.truth();
     let dir = scratch("eth-safe", "e2e");
-    let holders: Vec<(PathBuf, PathBuf)> = (0..3).map(|i| keyholder(&dir, i)).collect();
+    let b = custos_testkit::bins!();
+    let holders: Vec<Keyholder> = (0..3)
+        .map(|i| generate_keyholder(&b, &dir, i, "wsh", CHALLENGE))
+        .collect();
     let out = dir.join("assembled");
     let c = &t.contracts;
     let mut args: Vec<String> = [
@@ -115,7 +81,7 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     ]
     .map(String::from)
     .to_vec();
-    args.extend(holders.iter().map(|(_, k)| k.display().to_string()));
+    args.extend(holders.iter().map(|h| h.record.display().to_string()));
     args.extend(
         [
             "--out-dir",
@@ -156,7 +122,7 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
         s(&out.join("custody-policy.json")),
         s(&policy),
         "--key-record",
-        s(&holders[1].1),
+        s(&holders[1].record),
         "--network",
         "regtest",
     ]));
@@ -246,10 +212,10 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     assert_eq!(json_file(&stx)["nonce"], "0");
 
     // A signer told another destination refuses (exit 1) and writes nothing.
-    let (code, sig, err) = safe_sign(&dir, &holders[0].0, &stx, &policy, &owners[0], 9);
+    let (code, sig, err) = safe_sign(&dir, &holders[0].mnemonic, &stx, &policy, &owners[0], 9);
     assert_eq!(code, 1, "{err}");
     assert!(!sig.exists());
-    let (code, sig0, err) = safe_sign(&dir, &holders[0].0, &stx, &policy, &payee, 0);
+    let (code, sig0, err) = safe_sign(&dir, &holders[0].mnemonic, &stx, &policy, &payee, 0);
     assert_eq!(code, 0, "{err}");
     // One signature is not enough: refused before anything is sent.
     let executed = dir.join("exec.json");
@@ -279,7 +245,7 @@ fn ceremony_safe_is_deployed_at_its_prediction_and_pays_out_with_two_of_three() 
     let (code, _, err) = exec(&[&sig0], &executed);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("needs 2"), "{err}");
-    let (code, sig2, err) = safe_sign(&dir, &holders[2].0, &stx, &policy, &payee, 2);
+    let (code, sig2, err) = safe_sign(&dir, &holders[2].mnemonic, &stx, &policy, &payee, 2);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = exec(&[&sig2, &sig0], &executed);
     assert_eq!(code, 0, "{err}");
