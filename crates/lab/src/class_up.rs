@@ -138,7 +138,14 @@ fn start_class(
         shared,
         students,
     };
-    custos_core::file::write_new(&dir.join(ROSTER_FILE), roster.to_toml()?.as_bytes())?;
+    // Written aside and renamed: whoever waits for the roster never reads half of it.
+    let staged = dir.join(format!(".{ROSTER_FILE}.partial"));
+    let _ = std::fs::remove_file(&staged);
+    custos_core::file::write_new(&staged, roster.to_toml()?.as_bytes())?;
+    std::fs::rename(&staged, dir.join(ROSTER_FILE)).map_err(|e| Error::Io {
+        path: dir.join(ROSTER_FILE),
+        source: e,
+    })?;
     Ok((roster, labs))
 }
 

@@ -55,7 +55,10 @@ fn two_variants_share_the_story_and_differ_in_every_address_and_amount() {
     assert_eq!(story(ta), story(tb), "same wallets, kinds, paths");
     assert_eq!(story(ta), story(t0), "the story of the scenario itself");
     assert_eq!(ta.transactions.len(), tb.transactions.len());
-    let (sa, sb) = (variant_scenario(EXERCISE, "alice").unwrap(), variant_scenario(EXERCISE, "bob").unwrap());
+    let (sa, sb) = (
+        variant_scenario(EXERCISE, "alice").unwrap(),
+        variant_scenario(EXERCISE, "bob").unwrap(),
+    );
     assert_eq!(sa.steps.len(), sb.steps.len());
     assert_ne!(ta.scenario, tb.scenario);
     let (pa, pb) = (paid(ta), paid(tb));
@@ -108,7 +111,10 @@ fn a_variants_truth_matches_the_chain_its_lab_serves() {
         .map(|w| w.balance_sat)
         .sum();
     assert_eq!(seized, t.seized_total_sat);
-    assert_eq!(client.block_headers_subscribe().unwrap().height, t.tip_height as usize);
+    assert_eq!(
+        client.block_headers_subscribe().unwrap().height,
+        t.tip_height as usize
+    );
 }
 
 #[test]
@@ -117,7 +123,10 @@ fn a_students_written_folder_builds_the_same_chain_as_the_variant() {
     let dir = out.path().join("dave");
     let files = write_variant(EXERCISE, "dave", &dir).unwrap();
     assert!(files.iter().all(|f| f.is_file()));
-    assert!(!dir.join("ground-truth.toml").exists(), "the truth stays with the instructor");
+    assert!(
+        !dir.join("ground-truth.toml").exists(),
+        "the truth stays with the instructor"
+    );
     let from_folder = Lab::start(LabConfig::scenario(dir.to_str().unwrap())).unwrap();
     let from_variant = variant_lab("dave");
     assert_eq!(
@@ -167,5 +176,8 @@ fn bad_student_ids_are_input_errors() {
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    custos_lab::fixtures_dir().join("lab").join(EXERCISE).join(name)
+    custos_lab::fixtures_dir()
+        .join("lab")
+        .join(EXERCISE)
+        .join(name)
 }
