@@ -20,7 +20,9 @@ pub(crate) fn latest_forward_trace(rec: &CaseRecord) -> Option<(u64, Value)> {
         .find_map(|e| {
             let want = e.payload["trace_sha256"].as_str()?;
             let (_, data) = rec.artifacts_of(e, "trace").find(|(sha, _)| *sha == want)?;
-            serde_json::from_slice::<Value>(data).ok().map(|v| (e.seq, v))
+            serde_json::from_slice::<Value>(data)
+                .ok()
+                .map(|v| (e.seq, v))
         })
 }
 

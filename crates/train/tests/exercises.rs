@@ -692,6 +692,7 @@ fn exercise_scenarios_match_their_committed_ground_truth() {
         "ex-01-passphrase-decoys",
         "ex-03-three-keyholders",
         "ex-04-compromised-workstation",
+        "ex-06-theft-to-exchange",
         "ex-07-second-examiner",
     ] {
         let lab = Lab::start(LabConfig::scenario(name)).unwrap();
@@ -868,4 +869,66 @@ fn class_report_grades_every_student_of_a_class_on_their_own_variant() {
     assert!(err.contains("unknown student"), "{err}");
     let (code, _, err) = grade("s03", &cases.join("s03"));
     assert_eq!(code, 2, "a missing case: {err}");
+}
+
+/// ex-06: the student inspects the thief's seed and traces forward from its first address with
+/// the label pack; `coinjoin_detection` off is the planted mistake (a trace that walks through
+/// the CoinJoin as if it were an ordinary payment).
+fn run_ex06(name: &str, coinjoin_detection: bool) -> (Student, Truth) {
+    let lab = Lab::start(LabConfig::scenario("ex-06-theft-to-exchange")).unwrap();
+    let st = Student::new(name, "ex-06-theft-to-exchange", &lab);
+    st.open_case();
+    let (code, inv) = st.inspect("thief", &st.material("seed.txt"), None, "bip84");
+    assert_eq!(code, 0, "{inv}");
+    let truth = truth_of(&lab);
+    let first = &truth
+        .wallets
+        .iter()
+        .find(|w| w.id == "thief")
+        .unwrap()
+        .addresses
+        .iter()
+        .find(|a| a.path.ends_with("/0/0"))
+        .unwrap()
+        .address;
+    let labels = st.material("labels.yaml");
+    let mut args = vec![
+        "trace", "forward", first, "--server", &st.url, "--labels", &labels, "--taint", "haircut",
+    ];
+    if !coinjoin_detection {
+        args.extend([
+            "--no-heuristic",
+            "coinjoin-joinmarket",
+            "--no-heuristic",
+            "coinjoin-equal-output",
+            "--no-heuristic",
+            "coinjoin-wasabi",
+            "--no-heuristic",
+            "coinjoin-whirlpool",
+        ]);
+    }
+    st.custos(&args);
+    (st, truth)
+}
+
+#[test]
+fn ex06_perfect_tracer_reaches_the_exchange_reports_the_coinjoin_and_the_exact_taint() {
+    let (st, truth) = run_ex06("ex06-perfect", true);
+    let sheet = st.grade(&truth);
+    assert_full_marks_except(&sheet, None, "");
+    assert!(sheet
+        .item(ItemId::TraceTaint)
+        .unwrap()
+        .reason
+        .contains("70000000 sat, exact"));
+}
+
+#[test]
+fn ex06_tracer_with_coinjoin_detection_off_loses_only_the_coinjoin_item() {
+    let (st, truth) = run_ex06("ex06-nocj", false);
+    assert_full_marks_except(
+        &st.grade(&truth),
+        Some(ItemId::TraceCoinjoin),
+        "does not report the CoinJoin",
+    );
 }
