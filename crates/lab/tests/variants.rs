@@ -17,8 +17,11 @@ fn variant_lab(student: &str) -> Lab {
     Lab::start_scenario(sc, LabConfig::scenario(EXERCISE)).unwrap()
 }
 
-/// Per wallet: (kind, seized, every paid address's path and script type).
-fn story(t: &GroundTruth) -> BTreeMap<String, (String, bool, BTreeSet<(String, String)>)> {
+/// A wallet's kind, whether it is seized, and every paid address's path and script type.
+type WalletStory = (String, bool, BTreeSet<(String, String)>);
+
+/// The story of a ground truth, per wallet.
+fn story(t: &GroundTruth) -> BTreeMap<String, WalletStory> {
     t.wallets
         .iter()
         .map(|w| {
