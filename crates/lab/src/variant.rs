@@ -93,9 +93,8 @@ pub fn variant_scenario(base: &str, student: &str) -> Result<Scenario, Error> {
     Ok(make_variant(base, student)?.scenario)
 }
 
-/// Generates the variant of `base` for `student`.
-pub fn make_variant(base: &str, student: &str) -> Result<Variant, Error> {
-    check_student_id(student)?;
+/// The scenario `base` (a name in fixtures/lab or a path), its `scenario.toml` path and text.
+fn base_scenario(base: &str) -> Result<(Scenario, PathBuf, String), Error> {
     let sc = Scenario::resolve(base)?;
     let file = if Path::new(base).exists() {
         Scenario::file_of(Path::new(base))
@@ -103,6 +102,13 @@ pub fn make_variant(base: &str, student: &str) -> Result<Variant, Error> {
         sc.dir.join("scenario.toml")
     };
     let text = custos_core::file::read_text(&file, custos_core::file::SCENARIO)?;
+    Ok((sc, file, text))
+}
+
+/// Generates the variant of `base` for `student`.
+pub fn make_variant(base: &str, student: &str) -> Result<Variant, Error> {
+    check_student_id(student)?;
+    let (sc, file, text) = base_scenario(base)?;
     let mut doc: toml::Table = toml::from_str(&text).map_err(|e| Error::ScenarioSyntax {
         file: file.clone(),
         source: Box::new(e),
@@ -360,21 +366,46 @@ fn xpub(rng: &mut ChaCha20Rng, old: &str) -> Result<String, String> {
 /// Writes student `student`'s copy of `base` into the new directory `out`: `scenario.toml`,
 /// the generated material, and the scenario's other student files (handout, decoys, exercise)
 /// unchanged — all or nothing; `out` must not exist. Returns the files written.
+///
+/// A scenario with publicly known entities (tracing) also gets the variant's own label pack
+/// `labels.yaml`: the variant's chain is built to find their addresses.
 pub fn write_variant(base: &str, student: &str, out: &Path) -> Result<Vec<PathBuf>, Error> {
     let v = make_variant(base, student)?;
-    write_folder(&v.scenario.dir, &v.scenario_toml, &v.files, out)
+    let mut files = v.files.clone();
+    if v.scenario.wallets.iter().any(|w| w.label.is_some()) {
+        let lab = crate::Lab::start_scenario(v.scenario.clone(), crate::LabConfig::scenario(base))?;
+        if let Some(pack) = label_pack(lab.ground_truth()) {
+            files.insert("labels.yaml".into(), pack);
+        }
+    }
+    write_folder(&v.scenario.dir, &v.scenario_toml, &files, out)
+}
+
+/// The label pack (GraphSense TagPack YAML) of a tracing scenario's ground truth: every address
+/// of every publicly known entity, as `fixtures/lab/tools/make_labels.py` writes it.
+pub fn label_pack(truth: &crate::GroundTruth) -> Option<String> {
+    let tracing = truth.tracing.as_ref()?;
+    let name = &truth.scenario;
+    let mut out = format!(
+        "title: custos-lab {name} known entities\ncreator: custos-lab\ndescription: Entities the course treats as publicly known (GraphSense TagPack format). Generated from ground-truth.toml.\nlastmod: 2026-11-25\nis_public: true\ncurrency: BTC\nsource: custos-lab {name} scenario\nconfidence: ownership\ntags:\n"
+    );
+    for e in &tracing.entities {
+        let (Some(label), Some(category)) = (&e.label, &e.category) else {
+            continue;
+        };
+        for a in &e.addresses {
+            out.push_str(&format!(
+                "  - address: {a}\n    label: {label}\n    category: {category}\n"
+            ));
+        }
+    }
+    Some(out)
 }
 
 /// Writes the scenario `base` itself as a student's folder (a shared class: one chain, the same
 /// material for everyone), as [`write_variant`] does for a variant.
 pub fn write_scenario_copy(base: &str, out: &Path) -> Result<Vec<PathBuf>, Error> {
-    let sc = Scenario::resolve(base)?;
-    let file = if Path::new(base).exists() {
-        Scenario::file_of(Path::new(base))
-    } else {
-        sc.dir.join("scenario.toml")
-    };
-    let text = custos_core::file::read_text(&file, custos_core::file::SCENARIO)?;
+    let (sc, _, text) = base_scenario(base)?;
     write_folder(&sc.dir, &text, &BTreeMap::new(), out)
 }
 

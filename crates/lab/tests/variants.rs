@@ -184,3 +184,32 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(EXERCISE)
         .join(name)
 }
+
+#[test]
+fn a_tracing_exercise_variant_gets_its_own_label_pack() {
+    let name = "ex-06-theft-to-exchange";
+    let base = Lab::start(LabConfig::scenario(name)).unwrap();
+    // The committed pack is what the lab's own writer gives for the scenario itself.
+    let committed = std::fs::read_to_string(
+        custos_lab::fixtures_dir()
+            .join("lab")
+            .join(name)
+            .join("labels.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        custos_lab::variant::label_pack(base.ground_truth())
+            .unwrap()
+            .trim_end(),
+        committed.trim_end()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("gina");
+    write_variant(name, "gina", &dir).unwrap();
+    let pack = std::fs::read_to_string(dir.join("labels.yaml")).unwrap();
+    let lab = Lab::start(LabConfig::scenario(dir.to_str().unwrap())).unwrap();
+    let exchange = &lab.ground_truth().wallet("exchange").unwrap().addresses[0].address;
+    assert!(pack.contains(exchange.as_str()), "{pack}");
+    let base_exchange = &base.ground_truth().wallet("exchange").unwrap().addresses[0].address;
+    assert!(!pack.contains(base_exchange.as_str()));
+}
