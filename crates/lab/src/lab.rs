@@ -153,6 +153,13 @@ impl Lab {
     /// Electrum server on 127.0.0.1.
     pub fn start(cfg: LabConfig) -> Result<Lab, Error> {
         let sc = Scenario::resolve(&cfg.scenario)?;
+        Self::start_scenario(sc, cfg)
+    }
+
+    /// [`Lab::start`] on an already loaded scenario (a student's variant,
+    /// [`crate::variant::variant_scenario`]); `cfg.scenario` is kept as its source in the data
+    /// directory's state, `sc.name` guards a resumed data directory.
+    pub fn start_scenario(sc: Scenario, cfg: LabConfig) -> Result<Lab, Error> {
         let (data_dir, temp) = match &cfg.data_dir {
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;

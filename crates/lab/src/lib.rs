@@ -28,6 +28,7 @@
 mod block;
 mod builder;
 mod chain;
+pub mod class;
 mod error;
 pub mod eth;
 mod index;
@@ -41,6 +42,7 @@ mod scenario;
 mod server;
 mod source;
 mod truth;
+pub mod variant;
 mod world;
 
 use std::path::PathBuf;

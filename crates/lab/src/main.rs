@@ -6,9 +6,12 @@
 //! custos-lab mine N --data DIR              # N <= 1000
 //! custos-lab status (--data DIR | --port P) [--json]
 //! custos-lab down --data DIR [--timeout-secs S]
-//! custos-lab truth --scenario NAME          # prints the scenario's ground-truth.toml
-//!     [--transactions FILE]                  # and writes its transactions.jsonl
-//! custos-lab grade --scenario NAME [--student ID] [--truth FILE] CASE_DIR_OR_EXPORT [--json] [--html OUT]
+//! custos-lab truth --scenario NAME [--variant ID] # prints the scenario's (or a student
+//!     [--transactions FILE]                  # variant's) ground-truth.toml, writes transactions.jsonl
+//! custos-lab variant --scenario NAME --student ID --out DIR   # a student's own copy
+//! custos-lab grade --scenario NAME [--student ID [--class DIR]] [--truth FILE] CASE_DIR_OR_EXPORT [--json] [--html OUT]
+//! custos-lab class up --students N --scenario NAME --dir DIR [--shared]
+//! custos-lab class report --dir DIR --cases CASES_DIR [--csv OUT] [--html OUT]
 //! ```
 //! `grade` (custos-train) exits 0 when the case was graded item by item, 1 when it scores zero as
 //! a whole (its ledger fails verification, or it is a case of another scenario or variant), 2 for
@@ -39,6 +42,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use custos_core::exit::{Classify, ExitClass};
 
+mod class_up;
 mod demo;
 use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario, MAX_MINE_PER_CALL};
 use serde_json::json;
@@ -89,6 +93,9 @@ enum Command {
         /// Scenario name in fixtures/lab or a path.
         #[arg(long)]
         scenario: String,
+        /// The ground truth of this student's variant of the scenario.
+        #[arg(long, value_name = "ID")]
+        variant: Option<String>,
         /// Also write every non-coinbase transaction of the chain (JSON lines) to this file
         /// (tracing scenarios: `transactions.jsonl`).
         #[arg(long)]
@@ -101,6 +108,60 @@ enum Command {
     /// Grade a student's case (case directory or `custos case export`) against the exercise of
     /// a scenario: points and a one-line reason per item (custos-train).
     Grade(GradeArgs),
+    /// Write a student's own copy of a scenario (scenario.toml, fresh material, handout): other
+    /// keys, addresses and amounts, the same story. The ground truth stays with the instructor
+    /// (`truth --variant ID`).
+    Variant {
+        /// Scenario name in fixtures/lab or a path.
+        #[arg(long)]
+        scenario: String,
+        /// Student id (letters, digits, '-', '_'; at most 64).
+        #[arg(long)]
+        student: String,
+        /// New directory to write the copy to (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run a class: one lab per student, and the class report.
+    #[command(subcommand)]
+    Class(ClassCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClassCommand {
+    /// Write every student's material folder and the roster (class.toml), start one lab per
+    /// student on their variant (or one shared chain), print each student's connection line and
+    /// serve until Ctrl-C/SIGTERM.
+    Up {
+        /// Number of students (ids s01, s02, ...).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=200))]
+        students: u16,
+        /// Exercise scenario name in fixtures/lab or a path.
+        #[arg(long)]
+        scenario: String,
+        /// Class directory (created; must not hold a class already).
+        #[arg(long)]
+        dir: PathBuf,
+        /// One chain for the whole class (every student gets the scenario's own material).
+        #[arg(long)]
+        shared: bool,
+    },
+    /// Grade every student's case (CASES/<student-id>, a case directory or export) into one
+    /// table; a student without a case gets the row "no case".
+    Report {
+        /// Class directory (holds class.toml).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Directory of the students' cases, one per student id.
+        #[arg(long)]
+        cases: PathBuf,
+        /// Also write the table as CSV here (never overwritten).
+        #[arg(long, value_name = "OUT")]
+        csv: Option<PathBuf>,
+        /// Also write the table as HTML here (never overwritten).
+        #[arg(long, value_name = "OUT")]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,9 +169,14 @@ struct GradeArgs {
     /// Exercise scenario name in fixtures/lab or a path (its exercise.toml lists the items).
     #[arg(long)]
     scenario: String,
-    /// Grade against this student's variant of the scenario.
+    /// Grade against this student's variant of the scenario (the id must be on the class
+    /// roster).
     #[arg(long)]
     student: Option<String>,
+    /// Class directory whose roster (class.toml) lists the student (default: the current
+    /// directory).
+    #[arg(long, requires = "student", default_value = ".")]
+    class: PathBuf,
     /// Ground truth (TOML from `custos-lab truth`) instead of building the scenario.
     #[arg(long, conflicts_with = "student")]
     truth: Option<PathBuf>,
@@ -139,17 +205,25 @@ fn grade(a: &GradeArgs) -> Result<ExitCode, (ExitClass, anyhow::Error)> {
         (Some(file), _) => {
             custos_core::file::read_text(file, custos_core::file::GROUND_TRUTH).map_err(fail)?
         }
-        // LEAD (issue 14, after merging train14a): the one call site for variants —
-        // `let sc = custos_lab::variant::variant_scenario(&a.scenario, id)?;` then build `sc`
-        // as below. Until then --student is refused as an unknown student (exit 2).
+        // A student is known when the class roster lists them; the case is graded against
+        // their variant (or the scenario itself in a shared class), built afresh.
         (None, Some(id)) => {
-            return Err((
-                ExitClass::Input,
-                anyhow::anyhow!(
-                    "unknown student {id:?}: this build has no variants of scenario {}",
-                    a.scenario
-                ),
-            ))
+            let roster = custos_lab::class::Roster::load(&a.class).map_err(fail)?;
+            if roster.scenario_name != scenario.name {
+                return Err((
+                    ExitClass::Input,
+                    anyhow::anyhow!(
+                        "the class roster {} is for scenario {}, not {}",
+                        a.class.join(custos_lab::class::ROSTER_FILE).display(),
+                        roster.scenario_name,
+                        scenario.name
+                    ),
+                ));
+            }
+            roster.student(id, &a.class).map_err(fail)?;
+            let sc = roster.scenario_of(id).map_err(fail)?;
+            let lab = Lab::start_scenario(sc, LabConfig::scenario(&a.scenario)).map_err(fail)?;
+            lab.ground_truth().to_toml().map_err(fail)?
         }
         (None, None) => {
             let lab = Lab::start(LabConfig::scenario(&a.scenario)).map_err(fail)?;
@@ -357,9 +431,16 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Truth {
             scenario,
+            variant,
             transactions,
         } => {
-            let lab = Lab::start(LabConfig::scenario(&scenario))?;
+            let lab = match &variant {
+                Some(id) => Lab::start_scenario(
+                    custos_lab::variant::variant_scenario(&scenario, id)?,
+                    LabConfig::scenario(&scenario),
+                )?,
+                None => Lab::start(LabConfig::scenario(&scenario))?,
+            };
             let truth = lab.ground_truth();
             if let Some(path) = transactions {
                 custos_core::file::write_new(&path, truth.transactions_jsonl()?.as_bytes())?;
@@ -367,6 +448,34 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             print!("{}", truth.to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Variant {
+            scenario,
+            student,
+            out,
+        } => {
+            let files = custos_lab::variant::write_variant(&scenario, &student, &out)?;
+            println!(
+                "variant {scenario}@{student}: {} files in {}",
+                files.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Class(ClassCommand::Up {
+            students,
+            scenario,
+            dir,
+            shared,
+        }) => {
+            signals::install();
+            class_up::up(usize::from(students), &scenario, &dir, shared, &STOP)
+        }
+        Command::Class(ClassCommand::Report {
+            dir,
+            cases,
+            csv,
+            html,
+        }) => class_up::report(&dir, &cases, csv.as_deref(), html.as_deref()),
         // Handled in main (they report through anyhow).
         Command::Demo(_) | Command::Grade(_) => Ok(ExitCode::SUCCESS),
     }

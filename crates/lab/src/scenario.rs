@@ -4,6 +4,7 @@
 //! student receives (seed phrases, WIF lists, xpubs, passphrases), a handout and the
 //! ground-truth file. See `fixtures/lab/README.md` for the format.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,9 @@ pub struct Scenario {
     /// Directory the scenario was read from (set by the loader).
     #[serde(skip)]
     pub dir: PathBuf,
+    /// Material files held in memory (a student's variant): read before `dir`.
+    #[serde(skip)]
+    pub(crate) files: BTreeMap<String, String>,
 }
 
 fn default_premine() -> u32 {
@@ -310,13 +314,24 @@ impl Scenario {
     /// Reads `<dir>/scenario.toml`, or a `.toml` file given directly (at most
     /// [`custos_core::file::SCENARIO`] bytes).
     pub fn load(path: &Path) -> Result<Scenario, Error> {
-        let file = if path.is_dir() {
+        let file = Self::file_of(path);
+        let text = custos_core::file::read_text(&file, custos_core::file::SCENARIO)?;
+        Self::parse(&text, &file)
+    }
+
+    /// `scenario.toml` of a scenario directory, or the file given.
+    pub(crate) fn file_of(path: &Path) -> PathBuf {
+        if path.is_dir() {
             path.join("scenario.toml")
         } else {
             path.to_path_buf()
-        };
-        let text = custos_core::file::read_text(&file, custos_core::file::SCENARIO)?;
-        let mut s: Scenario = toml::from_str(&text).map_err(|e| Error::ScenarioSyntax {
+        }
+    }
+
+    /// Parses and checks scenario text read from `file` (its directory holds the material).
+    pub(crate) fn parse(text: &str, file: &Path) -> Result<Scenario, Error> {
+        let file = file.to_path_buf();
+        let mut s: Scenario = toml::from_str(text).map_err(|e| Error::ScenarioSyntax {
             file: file.clone(),
             source: Box::new(e),
         })?;
@@ -371,6 +386,9 @@ impl Scenario {
     /// Reads a file of the scenario directory (at most
     /// [`custos_core::file::SCENARIO_FILE`] bytes).
     pub fn read_file(&self, name: &str) -> Result<String, Error> {
+        if let Some(text) = self.files.get(name) {
+            return Ok(text.clone());
+        }
         let p = self.dir.join(name);
         Ok(custos_core::file::read_text(
             &p,

@@ -1,4 +1,4 @@
-//! A `custos-lab up` process for end-to-end tests that need the lab as a separate process
+//! A `custos-lab up` (or `class up`) process for end-to-end tests that need the lab as a separate process
 //! (as a user runs it), killed on drop.
 
 use std::path::Path;
@@ -41,4 +41,27 @@ pub fn start_lab(bin: &Path, scenario: &str, data: &Path) -> (LabProcess, String
         assert!(Instant::now() < deadline, "the lab did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Starts `custos-lab class up --students N --scenario SCENARIO --dir DIR` from the binary at
+/// `bin` (one lab per student on free ports) and waits (up to 240 s) until its roster
+/// `DIR/class.toml` is written, which happens once every lab serves. Killed on drop.
+pub fn start_class(bin: &Path, scenario: &str, students: u16, dir: &Path) -> LabProcess {
+    let child = Command::new(bin)
+        .args(["class", "up", "--scenario", scenario, "--students"])
+        .arg(students.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("custos-lab class up starts");
+    let class = LabProcess(child);
+    let roster = dir.join("class.toml");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !roster.is_file() {
+        assert!(Instant::now() < deadline, "the class did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    class
 }

@@ -170,7 +170,7 @@ fn gather<'a>(rec: &'a CaseRecord) -> Facts<'a> {
     }
 }
 
-type Check = Result<String, String>;
+pub(crate) type Check = Result<String, String>;
 
 /// Whether a scan's material description names this kind: "electrum seed" matches every
 /// Electrum seed version ("electrum segwit seed, …", "electrum standard seed, …").
@@ -577,8 +577,17 @@ fn check_review(rec: &CaseRecord, ex: &Exercise) -> Check {
 }
 
 /// Addresses the case found that are not the scenario's: a case of another scenario or variant.
-fn foreign(f: &Facts<'_>, truth: &Truth) -> Option<String> {
-    let alien: Vec<&String> = f.found.iter().filter(|a| !truth.knows(a)).collect();
+/// Inventoried addresses and the addresses traces started from are the robust witness: every
+/// address of a variant differs from every other variant's (a tip or genesis hash is not: all
+/// lab chains share regtest's genesis, and a tip moves as students broadcast and mine).
+fn foreign(rec: &CaseRecord, f: &Facts<'_>, truth: &Truth) -> Option<String> {
+    let starts = crate::trace_checks::trace_start_addresses(rec);
+    let alien: Vec<&String> = f
+        .found
+        .iter()
+        .chain(starts.iter())
+        .filter(|a| !truth.knows(a))
+        .collect();
     let first = alien.first()?;
     Some(format!(
         "the case inspected {} address(es) that are not in scenario {} (first: {first}): it is a case of another scenario or of another student's variant",
@@ -596,7 +605,7 @@ pub(crate) fn grade(rec: &CaseRecord, truth: &Truth, ex: &Exercise) -> ScoreShee
         return sheet;
     }
     let f = gather(rec);
-    if let Some(reason) = foreign(&f, truth) {
+    if let Some(reason) = foreign(rec, &f, truth) {
         sheet.zero(Verdict::OtherScenario, &reason, ex);
         return sheet;
     }
@@ -617,6 +626,9 @@ pub(crate) fn grade(rec: &CaseRecord, truth: &Truth, ex: &Exercise) -> ScoreShee
             ItemId::Refusal => check_refusal(rec, &f),
             ItemId::Confirmed => check_confirmed(&f),
             ItemId::Review => check_review(rec, ex),
+            ItemId::TraceDeposit => crate::trace_checks::check_deposit(rec, truth, ex),
+            ItemId::TraceCoinjoin => crate::trace_checks::check_coinjoin(rec, truth),
+            ItemId::TraceTaint => crate::trace_checks::check_taint(rec, truth, ex),
         };
         let (points, reason) = match result {
             Ok(r) => (item.points, r),

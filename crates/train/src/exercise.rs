@@ -50,6 +50,13 @@ pub enum ItemId {
     Confirmed,
     /// A review of a handed-over case (recorded in the reviewer's case) names its altered entry.
     Review,
+    /// The student's forward trace (`custos trace forward`, recorded in the case) reached the
+    /// labelled exchange deposit the stolen coins were paid to.
+    TraceDeposit,
+    /// The trace reported every planted CoinJoin on the stolen coins' path.
+    TraceCoinjoin,
+    /// The trace's exposure to the exchange under the exercise's taint model is exact to the sat.
+    TraceTaint,
 }
 
 impl ItemId {
@@ -68,6 +75,9 @@ impl ItemId {
             ItemId::Refusal => "malicious PSBT refused",
             ItemId::Confirmed => "transactions confirmed",
             ItemId::Review => "tampered artifact found",
+            ItemId::TraceDeposit => "exchange deposit reached",
+            ItemId::TraceCoinjoin => "CoinJoin reported",
+            ItemId::TraceTaint => "taint at the exchange exact",
         }
     }
 }
@@ -112,6 +122,31 @@ pub struct ReviewSpec {
     pub problem: String,
 }
 
+/// What the tracing items expect of the student's trace.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// Taint model whose exposure `trace-taint` checks (`poison`, `haircut`, `fifo`, `lifo`,
+    /// `tiho`: the names `custos trace --taint` takes).
+    pub model: String,
+    /// Label category of the deposit (default `exchange`).
+    #[serde(default = "default_category")]
+    pub category: String,
+}
+
+fn default_category() -> String {
+    "exchange".into()
+}
+
+impl Default for TraceSpec {
+    fn default() -> Self {
+        TraceSpec {
+            model: "haircut".into(),
+            category: default_category(),
+        }
+    }
+}
+
 /// An exercise.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +162,9 @@ pub struct Exercise {
     /// What a review must find (required by the `review` item).
     #[serde(default)]
     pub review: Option<ReviewSpec>,
+    /// The trace the tracing items grade (default: the haircut model).
+    #[serde(default)]
+    pub trace: Option<TraceSpec>,
     /// Items in sheet order.
     #[serde(rename = "item")]
     pub items: Vec<ItemSpec>,
@@ -172,6 +210,14 @@ impl Exercise {
                 file,
                 "items custody/keyholders need custody = { threshold, keyholders }",
             ));
+        }
+        if let Some(t) = &ex.trace {
+            if !["poison", "haircut", "fifo", "lifo", "tiho"].contains(&t.model.as_str()) {
+                return Err(Error::malformed(
+                    file,
+                    format!("trace: unknown taint model {:?}", t.model),
+                ));
+            }
         }
         if seen.contains(&ItemId::Review) && ex.review.is_none() {
             return Err(Error::malformed(

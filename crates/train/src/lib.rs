@@ -6,7 +6,8 @@
 //! (`custos-lab truth`): material classified, every funded path found, totals exact, SPV
 //! evidence present, custody wallet assembled and verified by every keyholder, sweep complete
 //! with the dust reported, fee in bounds, the malicious PSBT refused, transactions confirmed,
-//! ledger intact. The result is a [`ScoreSheet`] with points and a one-line reason per item,
+//! ledger intact, and the trace findings of a tracing exercise (exchange deposit reached,
+//! CoinJoin reported, taint exact under a named model) from the `trace.run` events. The result is a [`ScoreSheet`] with points and a one-line reason per item,
 //! rendered as text, JSON or a self-contained HTML page.
 //!
 //! ```no_run
@@ -36,15 +37,20 @@ mod error;
 mod exercise;
 mod record;
 mod sheet;
+mod trace_checks;
 mod truth;
 
 use std::path::Path;
 
 pub use error::Error;
-pub use exercise::{CustodySpec, Exercise, FeeBounds, ItemId, ItemSpec, ReviewSpec, EXERCISE_FILE};
+pub use exercise::{
+    CustodySpec, Exercise, FeeBounds, ItemId, ItemSpec, ReviewSpec, TraceSpec, EXERCISE_FILE,
+};
 pub use record::CaseRecord;
 pub use sheet::{ItemScore, ScoreSheet, Verdict};
-pub use truth::{Truth, TruthAddress, TruthUtxo, TruthWallet};
+pub use truth::{
+    Truth, TruthAddress, TruthCoinJoin, TruthEntity, TruthTracing, TruthUtxo, TruthWallet,
+};
 
 /// Grades the case at `case` (a case directory or an export directory) against `truth` for
 /// `exercise`. Errors only when the case cannot be read at all (missing, not a case): a case that

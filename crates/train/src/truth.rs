@@ -89,6 +89,42 @@ pub struct Truth {
     /// Wallets.
     #[serde(rename = "wallet")]
     pub wallets: Vec<TruthWallet>,
+    /// Tracing ground truth (tracing scenarios).
+    #[serde(default)]
+    pub tracing: Option<TruthTracing>,
+}
+
+/// An entity of a tracing scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TruthEntity {
+    /// Name.
+    pub name: String,
+    /// Label category when the entity is publicly known.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Its addresses.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// A planted CoinJoin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TruthCoinJoin {
+    /// Transaction id.
+    pub txid: String,
+    /// Kind (`equal-output`, `whirlpool`, ...).
+    pub kind: String,
+}
+
+/// The part of the `[tracing]` ground truth the tracing items need.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TruthTracing {
+    /// Entities.
+    #[serde(default, rename = "entity")]
+    pub entities: Vec<TruthEntity>,
+    /// Planted CoinJoins.
+    #[serde(default, rename = "coinjoin")]
+    pub coinjoins: Vec<TruthCoinJoin>,
 }
 
 impl Truth {

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use custos_lab::class::Roster;
 use custos_lab::{Lab, LabConfig};
 use custos_testkit::{
     custos_command, fixtures, run, run_in, s, scratch, signer_command, workspace_bin,
@@ -35,6 +36,8 @@ struct Student {
     custos: PathBuf,
     signer: PathBuf,
     scenario: &'static str,
+    /// Where the student's material is (the scenario's folder, or their own in a class).
+    material_dir: PathBuf,
 }
 
 /// How the scripted student goes wrong (if at all).
@@ -62,6 +65,24 @@ impl Student {
             custos,
             signer,
             scenario,
+            material_dir: scenario_dir(scenario),
+        }
+    }
+
+    /// A student of a class (`custos-lab class up`): their own material folder and lab, their
+    /// case at `cases/<id>`.
+    fn in_class(roster: &Roster, class: &Path, id: &str, cases: &Path) -> Student {
+        let (custos, signer) = bins();
+        let me = roster.students.iter().find(|s| s.id == id).unwrap();
+        let work = scratch("train-class", id);
+        Student {
+            case: cases.join(id),
+            work,
+            url: format!("tcp://127.0.0.1:{}", me.port),
+            custos,
+            signer,
+            scenario: "ex-01-passphrase-decoys",
+            material_dir: class.join(&me.material),
         }
     }
 
@@ -83,7 +104,7 @@ impl Student {
     }
 
     fn material(&self, file: &str) -> String {
-        s(&scenario_dir(self.scenario).join(file)).to_string()
+        s(&self.material_dir.join(file)).to_string()
     }
 
     fn open_case(&self) {
@@ -671,6 +692,7 @@ fn exercise_scenarios_match_their_committed_ground_truth() {
         "ex-01-passphrase-decoys",
         "ex-03-three-keyholders",
         "ex-04-compromised-workstation",
+        "ex-06-theft-to-exchange",
         "ex-07-second-examiner",
     ] {
         let lab = Lab::start(LabConfig::scenario(name)).unwrap();
@@ -750,4 +772,163 @@ fn ex07_reviewer_who_finds_the_altered_sweep_summary_scores_full_marks() {
     // A reviewer who records nothing loses exactly the review item.
     let lazy_sheet = grade(&lazy, &truth, &ex).unwrap();
     assert_full_marks_except(&lazy_sheet, Some(ItemId::Review), "no review finding");
+}
+
+/// The ex-01 work of a student who finds everything (`with_passphrase`) or ignores the
+/// passphrase found in the notebook.
+fn ex01_inspections(st: &Student, with_passphrase: bool) {
+    st.open_case();
+    let seed = st.material("seed.txt");
+    assert_eq!(st.inspect("card", &seed, None, "all").0, 0);
+    if with_passphrase {
+        let pass = st.material("passphrase.txt");
+        assert_eq!(st.inspect("hidden", &seed, Some(&pass), "all").0, 0);
+    }
+    let electrum = st.material("electrum-seed.txt");
+    assert_eq!(st.inspect("electrum", &electrum, None, "all").0, 0);
+}
+
+/// A class of three on their own variants and labs (`class up` as a process): a perfect
+/// student, one who ignores the passphrase, one without a case. `class report` grades all three
+/// into one table (CSV parsed here); a case graded against another student's variant scores
+/// zero and is named as such; an id off the roster and a missing case exit 2.
+#[test]
+fn class_report_grades_every_student_of_a_class_on_their_own_variant() {
+    let lab_bin = workspace_bin("custos-lab", "custos-lab");
+    let work = scratch("train", "class");
+    let class = work.join("class");
+    let _class = custos_testkit::lab::start_class(&lab_bin, "ex-01-passphrase-decoys", 3, &class);
+    let roster = Roster::load(&class).unwrap();
+    let ids: Vec<&str> = roster.students.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s01", "s02", "s03"]);
+    let ports: std::collections::BTreeSet<u16> = roster.students.iter().map(|s| s.port).collect();
+    assert_eq!(ports.len(), 3, "one lab each");
+    let cases = work.join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    ex01_inspections(&Student::in_class(&roster, &class, "s01", &cases), true);
+    ex01_inspections(&Student::in_class(&roster, &class, "s02", &cases), false);
+
+    let (csv, html) = (work.join("report.csv"), work.join("report.html"));
+    let report = |extra: &[&str]| {
+        let mut c = Command::new(&lab_bin);
+        c.args(["class", "report", "--dir", s(&class), "--cases", s(&cases)])
+            .args(extra);
+        run(&mut c)
+    };
+    let (code, out, err) = report(&["--csv", s(&csv), "--html", s(&html)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .collect();
+    assert_eq!(
+        rows[0][..9],
+        ["student", "verdict", "score", "max", "ledger", "material", "paths", "totals", "spv"]
+    );
+    assert_eq!(rows.len(), 4, "{text}");
+    assert_eq!(
+        rows[1][..9],
+        ["s01", "graded", "100", "100", "10", "30", "25", "25", "10"]
+    );
+    assert_eq!(
+        rows[2][..9],
+        ["s02", "graded", "20", "100", "10", "0", "0", "0", "10"]
+    );
+    assert!(rows[2][9].contains("with its passphrase"), "{text}");
+    assert_eq!(rows[3][..4], ["s03", "no case", "0", "100"]);
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("<td>s03</td>"));
+    // Never overwritten: the second report writes neither file.
+    let other_html = work.join("other.html");
+    let (code, _, err) = report(&["--csv", s(&csv), "--html", s(&other_html)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!other_html.exists());
+
+    let grade = |student: &str, case: &Path| {
+        let mut c = Command::new(&lab_bin);
+        c.args([
+            "grade",
+            "--scenario",
+            "ex-01-passphrase-decoys",
+            "--student",
+            student,
+        ])
+        .args(["--class", s(&class), s(case)]);
+        run(&mut c)
+    };
+    // s01's case is perfect on s01's variant, and a case of another variant on s02's.
+    let (code, out, err) = grade("s01", &cases.join("s01"));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = grade("s02", &cases.join("s01"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("another student's variant"), "{out}");
+    let (code, _, err) = grade("s99", &cases.join("s01"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown student"), "{err}");
+    let (code, _, err) = grade("s03", &cases.join("s03"));
+    assert_eq!(code, 2, "a missing case: {err}");
+}
+
+/// ex-06: the student inspects the thief's seed and traces forward from its first address with
+/// the label pack; `coinjoin_detection` off is the planted mistake (a trace that walks through
+/// the CoinJoin as if it were an ordinary payment).
+fn run_ex06(name: &str, coinjoin_detection: bool) -> (Student, Truth) {
+    let lab = Lab::start(LabConfig::scenario("ex-06-theft-to-exchange")).unwrap();
+    let st = Student::new(name, "ex-06-theft-to-exchange", &lab);
+    st.open_case();
+    let (code, inv) = st.inspect("thief", &st.material("seed.txt"), None, "bip84");
+    assert_eq!(code, 0, "{inv}");
+    let truth = truth_of(&lab);
+    let first = &truth
+        .wallets
+        .iter()
+        .find(|w| w.id == "thief")
+        .unwrap()
+        .addresses
+        .iter()
+        .find(|a| a.path.ends_with("/0/0"))
+        .unwrap()
+        .address;
+    let labels = st.material("labels.yaml");
+    let mut args = vec![
+        "trace", "forward", first, "--server", &st.url, "--labels", &labels, "--taint", "haircut",
+    ];
+    if !coinjoin_detection {
+        args.extend([
+            "--no-heuristic",
+            "coinjoin-joinmarket",
+            "--no-heuristic",
+            "coinjoin-equal-output",
+            "--no-heuristic",
+            "coinjoin-wasabi",
+            "--no-heuristic",
+            "coinjoin-whirlpool",
+        ]);
+    }
+    st.custos(&args);
+    (st, truth)
+}
+
+#[test]
+fn ex06_perfect_tracer_reaches_the_exchange_reports_the_coinjoin_and_the_exact_taint() {
+    let (st, truth) = run_ex06("ex06-perfect", true);
+    let sheet = st.grade(&truth);
+    assert_full_marks_except(&sheet, None, "");
+    assert!(sheet
+        .item(ItemId::TraceTaint)
+        .unwrap()
+        .reason
+        .contains("70000000 sat, exact"));
+}
+
+#[test]
+fn ex06_tracer_with_coinjoin_detection_off_loses_only_the_coinjoin_item() {
+    let (st, truth) = run_ex06("ex06-nocj", false);
+    assert_full_marks_except(
+        &st.grade(&truth),
+        Some(ItemId::TraceCoinjoin),
+        "does not report the CoinJoin",
+    );
 }
