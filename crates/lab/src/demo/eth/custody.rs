@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{cast, cast_out, step, CASE_ID};
-use crate::demo::{find_one, indent, write_secret_file, Demo};
+use crate::demo::{indent, write_secret_file, Demo};
 
 /// The assembled custody on Ethereum.
 pub(super) struct Custody {
@@ -139,50 +139,20 @@ fn text(v: &Value, what: &str) -> anyhow::Result<String> {
 }
 
 /// One keyholder's `key generate`, fed training-only entropy derived from the case id (so the
-/// demo predicts the same Safe on every run). Returns the key record and the mnemonic file.
+/// demo predicts the same Safe on every run). Returns the key record and the keyholder's
+/// mnemonic file, which stands in for the words the keyholder types into the signer later.
 fn keyholder(d: &Demo, i: u32) -> anyhow::Result<(String, String)> {
-    let rel = format!("ceremony/keyholder-{i}");
-    let dir = d.work.join(&rel);
-    std::fs::create_dir_all(&dir)?;
     let digest = Sha256::digest(format!("{CASE_ID} training keyholder {i}").as_bytes());
-    let entropy = &digest[..16];
-    let mnemonic = bip39::Mnemonic::from_entropy(entropy)
-        .map_err(|e| anyhow!("bip39: {e}"))?
-        .to_string();
-    // Training only: the entropy file stands in for the keyholder's dice, the seed file for the
-    // words the keyholder would type into the signer to sign later.
-    write_secret_file(&dir.join("TRAINING-ONLY-entropy.hex"), &hex::encode(entropy))?;
-    let seed = format!("{rel}/TRAINING-ONLY-seed.txt");
+    let (record, mnemonic) = d.keyholder_from(i, &digest[..16])?;
+    let seed = format!("ceremony/keyholder-{i}/TRAINING-ONLY-seed.txt");
     write_secret_file(&d.work.join(&seed), &format!("{mnemonic}\n"))?;
-    let label = format!("keyholder {i}");
-    let out = d.signer(
-        &[
-            "key",
-            "generate",
-            "--batch",
-            "--words",
-            "12",
-            "--entropy-file",
-            &format!("{rel}/TRAINING-ONLY-entropy.hex"),
-            "--network",
-            "regtest",
-            "--out-dir",
-            &rel,
-            "--label",
-            &label,
-            "--challenge-file",
-            "ceremony/challenge.txt",
-        ],
-        Some(&format!("{mnemonic}\n")),
-    )?;
-    indent(&out);
-    let record = find_one(&dir, "key-", ".json")?;
-    let rec = d.read_json(&relative(d, &record)?)?;
+    let record = relative(d, &record)?;
+    let rec = d.read_json(&record)?;
     println!(
         "  keyholder {i}'s ethereum key: {}",
         rec["ethereum"]["address"].as_str().unwrap_or("(none)")
     );
-    Ok((relative(d, &record)?, seed))
+    Ok((record, seed))
 }
 
 fn relative(d: &Demo, p: &std::path::Path) -> anyhow::Result<String> {
@@ -201,20 +171,12 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
     );
     let (_, key) = anvil_account(OPS_ACCOUNT).map_err(|e| anyhow!("operations key: {e}"))?;
     write_secret_file(&d.work.join(OPS_KEY), &format!("{}\n", key.as_str()))?;
-    let out = d.custos(&[
-        "eth",
-        "safe",
+    indent(&eth_safe(
+        d,
         "deploy",
-        "--policy",
-        c.policy.as_str(),
-        "--rpc",
-        d.url.as_str(),
-        "--ops-key",
-        OPS_KEY,
-        "--out",
-        "online/safe-deployed.json",
-    ])?;
-    indent(&out);
+        c,
+        &["--ops-key", OPS_KEY, "--out", "online/safe-deployed.json"],
+    )?);
     let rec = d.read_json("online/safe-deployed.json")?;
     let deployed = text(&rec["safe"], "safe")?;
     if deployed != c.address {
@@ -241,6 +203,21 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `custos --case CASE eth safe SUB --policy POLICY --rpc URL ARGS...`: its output.
+fn eth_safe(d: &Demo, sub: &str, c: &Custody, args: &[&str]) -> anyhow::Result<String> {
+    let mut a = vec![
+        "eth",
+        "safe",
+        sub,
+        "--policy",
+        c.policy.as_str(),
+        "--rpc",
+        d.url.as_str(),
+    ];
+    a.extend_from_slice(args);
+    d.custos(&a)
+}
+
 fn wei(s: &str, what: &str) -> anyhow::Result<U256> {
     U256::from_str(s).map_err(|e| anyhow!("{what}: {s:?} is not an amount of wei: {e}"))
 }
@@ -255,21 +232,12 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
     );
     let value = cast(d, &["balance", &c.address])?;
     let stx = "online/liquidation.safe-tx.json";
-    indent(&d.custos(&[
-        "eth",
-        "safe",
+    indent(&eth_safe(
+        d,
         "propose",
-        "--policy",
-        c.policy.as_str(),
-        "--rpc",
-        d.url.as_str(),
-        "--to",
-        payee,
-        "--value",
-        value.as_str(),
-        "--out",
-        stx,
-    ])?);
+        c,
+        &["--to", payee, "--value", value.as_str(), "--out", stx],
+    )?);
     step(
         d,
         "custos-signer: keyholders 1 and 3 check the Safe transaction and sign it offline",
@@ -305,13 +273,6 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
         "custos: execute the Safe transaction with the two signatures",
     );
     let mut a = vec![
-        "eth",
-        "safe",
-        "execute",
-        "--policy",
-        c.policy.as_str(),
-        "--rpc",
-        d.url.as_str(),
         "--ops-key",
         OPS_KEY,
         "--safe-tx",
@@ -322,7 +283,7 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
     for s in &sigs {
         a.extend(["--signature", s.as_str()]);
     }
-    indent(&d.custos(&a)?);
+    indent(&eth_safe(d, "execute", c, &a)?);
     check_liquidation(d, c, payee, &value)
 }
 
