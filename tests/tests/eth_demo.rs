@@ -142,7 +142,10 @@ fn ethereum_demo_deploys_the_predicted_safe_and_pays_the_liquidation_account_exa
 
     // The liquidation account gained exactly the Safe transaction's value in the execution block.
     let stx = json(&work, "online/liquidation.safe-tx.json");
-    assert_eq!((stx["data"].as_str(), stx["operation"].as_u64()), (Some("0x"), Some(0)));
+    assert_eq!(
+        (stx["data"].as_str(), stx["operation"].as_u64()),
+        (Some("0x"), Some(0))
+    );
     let payee = field(&stx, "to");
     let value: u128 = field(&stx, "value").parse().unwrap();
     assert!(value > 0, "the Safe transaction pays something");
@@ -155,7 +158,10 @@ fn ethereum_demo_deploys_the_predicted_safe_and_pays_the_liquidation_account_exa
             .unwrap()
     };
     assert_eq!(balance(block) - balance(block - 1), value);
-    assert_eq!(cast_ok(&["call", &predicted, "nonce()(uint256)"], &url), "1");
+    assert_eq!(
+        cast_ok(&["call", &predicted, "nonce()(uint256)"], &url),
+        "1"
+    );
 
     // The report carries the Ethereum inventory of the seed's accounts and the keystore's.
     let html = std::fs::read_to_string(work.join("report/report.html")).unwrap();
@@ -168,7 +174,10 @@ fn ethereum_demo_deploys_the_predicted_safe_and_pays_the_liquidation_account_exa
     for inv in ["online/inv-seed.json", "online/inv-keystore.json"] {
         for acc in json(&work, inv)["accounts"].as_array().unwrap() {
             let a = field(acc, "address");
-            assert!(section.contains(&a), "the inventory section lacks {a} of {inv}");
+            assert!(
+                section.contains(&a),
+                "the inventory section lacks {a} of {inv}"
+            );
         }
     }
     // No secret in the case: neither the seized seed's words nor a keyholder's.
@@ -179,11 +188,17 @@ fn ethereum_demo_deploys_the_predicted_safe_and_pays_the_liquidation_account_exa
     ] {
         let phrase = std::fs::read_to_string(work.join(secret)).unwrap();
         let phrase = phrase.trim();
-        assert!(!ledger.contains(phrase) && !html.contains(phrase), "{secret}");
+        assert!(
+            !ledger.contains(phrase) && !html.contains(phrase),
+            "{secret}"
+        );
     }
 
     // SIGTERM: the demo exits 0 and its anvil is gone.
     assert_eq!(demo.stop(), Some(0));
     let (code, _) = cast(&["block-number"], &url);
-    assert_ne!(code, 0, "anvil still answers at {url} after the demo stopped");
+    assert_ne!(
+        code, 0,
+        "anvil still answers at {url} after the demo stopped"
+    );
 }

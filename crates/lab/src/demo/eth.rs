@@ -70,8 +70,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     custody::deploy(&mut d, &safe)?;
     sweep(&mut d, &truth, &safe)?;
     check_final(&mut d, &truth, &safe.address)?;
-    let (liquidation, _) = anvil_account(LIQUIDATION_ACCOUNT)
-        .map_err(|e| anyhow!("liquidation account: {e}"))?;
+    let (liquidation, _) =
+        anvil_account(LIQUIDATION_ACCOUNT).map_err(|e| anyhow!("liquidation account: {e}"))?;
     custody::pay_out(&mut d, &safe, &liquidation)?;
     custody::close_case(&mut d)?;
     if args.keep_running {
@@ -84,10 +84,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
 /// with other tools meanwhile).
 fn keep_running(lab: &EthLab) {
     crate::signals::install();
-    println!(
-        "anvil still serving at {} (Ctrl-C to stop)",
-        lab.rpc_url()
-    );
+    println!("anvil still serving at {} (Ctrl-C to stop)", lab.rpc_url());
     lab.wait(&crate::STOP);
 }
 

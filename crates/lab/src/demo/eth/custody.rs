@@ -187,7 +187,10 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
     }
     let owners = cast_out(d, &["call", &deployed, "getOwners()(address[])"])?;
     if owners != format!("[{}]", c.owners.join(", ")) {
-        bail!("safe {deployed} has owners {owners}, the policy {:?}", c.owners);
+        bail!(
+            "safe {deployed} has owners {owners}, the policy {:?}",
+            c.owners
+        );
     }
     let threshold = cast(d, &["call", &deployed, "getThreshold()(uint256)"])?;
     if threshold != c.threshold.to_string() {
@@ -290,7 +293,10 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
 /// The payee's balance change over the execution's block equals the Safe transaction's value,
 /// and the Safe is left with no ether.
 fn check_liquidation(d: &mut Demo, c: &Custody, payee: &str, value: &str) -> anyhow::Result<()> {
-    step(d, "cast: the liquidation account received exactly the Safe transaction's value");
+    step(
+        d,
+        "cast: the liquidation account received exactly the Safe transaction's value",
+    );
     let rec = d.read_json("online/liquidation-executed.json")?;
     let block = rec["block"]
         .as_u64()
