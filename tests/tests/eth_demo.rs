@@ -180,6 +180,17 @@ fn ethereum_demo_deploys_the_predicted_safe_and_pays_the_liquidation_account_exa
             );
         }
     }
+    // The custody path names the Safe's deployment and the hand-over.
+    let path = &html[html
+        .find(">Custody path</h2>")
+        .expect("a custody path section")..];
+    let path = &path[..path.find("<h2").unwrap_or(path.len())];
+    for want in [
+        format!("custody Safe {predicted} (2-of-3) deployed"),
+        format!("{} wei to {payee}; signed by", field(&stx, "value")),
+    ] {
+        assert!(path.contains(&want), "custody path lacks {want:?}");
+    }
     // No secret in the case: neither the seized seed's words nor a keyholder's.
     let ledger = std::fs::read_to_string(work.join("report/ledger.jsonl")).unwrap();
     for secret in [
