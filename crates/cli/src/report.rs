@@ -1,7 +1,8 @@
 //! Case-report sections built from the ledger: "What was seized" (every material scanned, its
 //! latest scan, the case total split into spendable and watch-only, the evidence status) and
 //! "Custody path" (every scan, ceremony, sweep, broadcast and confirmation in order, with the
-//! figures a court asks for).
+//! figures a court asks for; Bitcoin and Ethereum steps, the Safe's deployment and transactions
+//! included).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -193,6 +194,76 @@ fn btc(v: &Value, k: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Number of entries of a JSON list field.
+fn count(v: &Value, k: &str) -> usize {
+    v.get(k).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// The custody-path line of an Ethereum ledger event (inspection, Safe deployment, sweep,
+/// broadcast, Safe transaction proposed and executed); `None` for any other kind.
+fn eth_step(kind: &str, p: &Value) -> Option<String> {
+    let block = |k: &str| p.get(k).map(|b| s(b, "number")).unwrap_or_default();
+    Some(match kind {
+        "eth.inspect" => format!(
+            "ethereum scan of {} at block {} (chain {}): {} account(s), {} wei; {} round trip(s)",
+            s(p, "material"),
+            block("block"),
+            s(p, "chain_id"),
+            s(p, "accounts"),
+            s(p, "total_eth_wei"),
+            s(p, "round_trips"),
+        ),
+        "eth.safe.deployed" => format!(
+            "custody Safe {} ({}-of-{}) deployed in block {} by transaction {}; CREATE2 prediction {}",
+            s(p, "safe"),
+            s(p, "threshold"),
+            count(p, "owners"),
+            s(p, "block"),
+            s(p, "tx"),
+            s(p, "predicted"),
+        ),
+        "eth.sweep.build" => format!(
+            "ethereum sweep to Safe {}: {} transaction(s) ({} token transfer(s), {} gas funding) at block {}; {} wei to the Safe",
+            s(p, "safe"),
+            s(p, "transactions"),
+            s(p, "token_transfers"),
+            s(p, "gas_funding"),
+            block("block"),
+            s(p, "eth_to_safe_wei"),
+        ),
+        "eth.broadcast" => format!(
+            "broadcast {} ethereum transaction(s), mined between block {} and block {}; {} finding(s)",
+            count(p, "transactions"),
+            block("before_block"),
+            block("after_block"),
+            count(p, "findings"),
+        ),
+        "eth.safe.proposed" => format!(
+            "Safe {} transaction {} (nonce {}) proposed: {} to {}",
+            s(p, "safe"),
+            s(p, "safe_tx_hash"),
+            s(p, "nonce"),
+            match p.get("token").and_then(Value::as_str) {
+                Some(t) => format!("{} base units of token {t}", s(p, "amount")),
+                None => format!("{} wei", s(p, "value_wei")),
+            },
+            s(p, "payee"),
+        ),
+        "eth.safe.executed" => format!(
+            "Safe {} transaction {} (nonce {}) executed in block {} by transaction {}: {} wei to {}; signed by {}",
+            s(p, "safe"),
+            s(p, "safe_tx_hash"),
+            s(p, "safe_nonce"),
+            s(p, "block"),
+            s(p, "tx"),
+            s(p, "value_wei"),
+            s(p, "to"),
+            list(p, "signers"),
+        ),
+        _ => return None,
+    })
+}
+
 /// Builds the section (none when the ledger holds no custody step yet).
 pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
     let events = case.events()?;
@@ -243,7 +314,10 @@ pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
                 s(p, "spv_verified"),
             ),
             k if k.starts_with("ceremony.") => format!("{k}: {}", custos_core::ledger::canonical_json(p)),
-            _ => continue,
+            k => match eth_step(k, p) {
+                Some(what) => what,
+                None => continue,
+            },
         };
         rows.push(vec![
             e.seq.to_string(),
@@ -257,7 +331,7 @@ pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
         return Ok(None);
     }
     let mut html = String::from(
-        "<p>Every custody step recorded in the ledger, in order. Amounts are exact integers of satoshis.</p>",
+        "<p>Every custody step recorded in the ledger, in order. Amounts are exact integers of satoshis (Bitcoin) or wei and token base units (Ethereum).</p>",
     );
     html.push_str(&table(
         &["seq", "time (UTC)", "examiner", "step", "what"],
@@ -268,4 +342,40 @@ pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
         title: "Custody path".into(),
         html,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eth_step;
+    use serde_json::json;
+
+    #[test]
+    fn ethereum_safe_execution_shows_hash_value_payee_and_signers() {
+        let p = json!({"safe": "0xSAFE", "safe_tx_hash": "0xHASH", "safe_nonce": "0", "block": 35,
+            "tx": "0xTX", "value_wei": "11249553019579918348", "to": "0xPAYEE",
+            "signers": ["0xA", "0xB"]});
+        let line = eth_step("eth.safe.executed", &p).unwrap();
+        assert_eq!(
+            line,
+            "Safe 0xSAFE transaction 0xHASH (nonce 0) executed in block 35 by transaction 0xTX: \
+             11249553019579918348 wei to 0xPAYEE; signed by 0xA, 0xB"
+        );
+    }
+
+    #[test]
+    fn ethereum_token_proposal_names_the_token_and_units_not_wei() {
+        let p = json!({"safe": "0xSAFE", "safe_tx_hash": "0xH", "nonce": "1", "token": "0xTOKEN",
+            "amount": "5", "value_wei": "0", "payee": "0xP"});
+        let line = eth_step("eth.safe.proposed", &p).unwrap();
+        assert!(
+            line.ends_with(": 5 base units of token 0xTOKEN to 0xP"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn other_event_kinds_are_not_ethereum_steps() {
+        assert_eq!(eth_step("case.created", &json!({})), None);
+        assert_eq!(eth_step("eth.unknown", &json!({})), None);
+    }
 }

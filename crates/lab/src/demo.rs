@@ -375,15 +375,19 @@ impl Demo {
         Ok(key_files)
     }
 
-    /// One keyholder's `key generate`, fed a training-only entropy file.
+    /// One keyholder's `key generate`, fed a training-only entropy file of fresh random bytes.
     fn keyholder(&self, i: u32) -> anyhow::Result<PathBuf> {
-        let dir = self.work.join(format!("ceremony/keyholder-{i}"));
-        std::fs::create_dir_all(&dir)?;
         let mut entropy = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut entropy);
-        let mnemonic = bip39::Mnemonic::from_entropy(&entropy)
-            .map_err(|e| anyhow!("bip39: {e}"))?
-            .to_string();
+        Ok(self.keyholder_from(i, &entropy)?.0)
+    }
+
+    /// Keyholder `i`'s `key generate` in `ceremony/keyholder-I`, fed `entropy` through a
+    /// training-only file. Returns the key record and the keyholder's mnemonic.
+    fn keyholder_from(&self, i: u32, entropy: &[u8]) -> anyhow::Result<(PathBuf, bip39::Mnemonic)> {
+        let dir = self.work.join(format!("ceremony/keyholder-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let mnemonic = bip39::Mnemonic::from_entropy(entropy).map_err(|e| anyhow!("bip39: {e}"))?;
         // Training only: the entropy file stands in for the keyholder typing dice / the quiz.
         let entropy_file = dir.join("TRAINING-ONLY-entropy.hex");
         write_secret_file(&entropy_file, &hex::encode(entropy))?;
@@ -411,7 +415,7 @@ impl Demo {
             Some(&format!("{mnemonic}\n")),
         )?;
         indent(&out);
-        find_one(&dir, "key-", ".json")
+        Ok((find_one(&dir, "key-", ".json")?, mnemonic))
     }
 
     /// The 2-of-3 custody wallet from the key records. Returns its receive descriptor.

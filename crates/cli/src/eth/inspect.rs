@@ -631,18 +631,42 @@ fn text(inv: &EthInventory) -> String {
     s
 }
 
-/// The Ethereum inventory section of the case report (none before the first inspection).
+/// The Ethereum inventory section of the case report (none before the first inspection): the
+/// latest inspection of each piece of material, in ledger order. An inspection is left out only
+/// when a later one covers every account it found (the same material inspected again), so a
+/// seed and a keystore inspected one after the other both appear.
 pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
-    use custos_case::report::escape;
     let events = case.events()?;
-    let Some(ev) = events.iter().rev().find(|e| e.kind == EVENT_KIND) else {
+    let mut seen = std::collections::HashSet::new();
+    let mut shown = Vec::new();
+    for ev in events.iter().rev().filter(|e| e.kind == EVENT_KIND) {
+        let Some(sha) = ev.payload.get("inventory_sha256").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let a = case.artifact(sha)?;
+        let inv = EthInventory::from_json(sha, &String::from_utf8_lossy(&a.data))?;
+        let mut new = false;
+        for acc in &inv.accounts {
+            new |= seen.insert(acc.address.to_lowercase());
+        }
+        // An inspection that found no account at all is shown when it is the latest.
+        if new || (inv.accounts.is_empty() && seen.is_empty() && shown.is_empty()) {
+            shown.push(inv);
+        }
+    }
+    if shown.is_empty() {
         return Ok(None);
-    };
-    let Some(sha) = ev.payload.get("inventory_sha256").and_then(|v| v.as_str()) else {
-        return Ok(None);
-    };
-    let a = case.artifact(sha)?;
-    let inv = EthInventory::from_json(sha, &String::from_utf8_lossy(&a.data))?;
+    }
+    let html: String = shown.iter().rev().map(inventory_table).collect();
+    Ok(Some(Section {
+        title: "Ethereum inventory".into(),
+        html,
+    }))
+}
+
+/// One inspection as a paragraph (chain, pinned block, material) and a table of its accounts.
+fn inventory_table(inv: &EthInventory) -> String {
+    use custos_case::report::escape;
     let mut html = format!(
         "<p>Chain {} at block {} <code>{}</code>; {}.</p><table><tr><th>address</th><th>path / source</th><th>nonce</th><th>ETH</th><th>tokens</th></tr>",
         inv.chain_id,
@@ -672,8 +696,5 @@ pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
         ));
     }
     html.push_str("</table>");
-    Ok(Some(Section {
-        title: "Ethereum inventory".into(),
-        html,
-    }))
+    html
 }

@@ -2,21 +2,36 @@
 //! real binaries, files as the air gap:
 //!
 //! seized seed and keystore → inventory (inspect, pinned block) checked against the lab's
-//! truth → custody policy for the lab's 2-of-3 Safe (address recomputed with CREATE2) → sweep
-//! build (gas funding, USDT-style and fee-on-transfer tokens) → `custos-signer eth sign` once
-//! per material (seed, keystore, operations account) → broadcast → final balances read with
-//! `cast` and compared with what the truth and the sweep say, to the wei and token unit.
+//! truth → key ceremony (three keyholders' `custos-signer` key records, each with its Ethereum
+//! key's EIP-191 proof) → `custos ceremony assemble --eth-chain-id`: the custody policy and the
+//! 2-of-3 Safe's CREATE2 address → `custos eth safe deploy` (deployed at the prediction) →
+//! sweep build to that Safe (gas funding, USDT-style and fee-on-transfer tokens) →
+//! `custos-signer eth sign` once per material (seed, keystore, operations account) → broadcast →
+//! final balances read with `cast`, exact → a 2-of-3 Safe transaction paying the Safe's ether to
+//! a liquidation account (`custos eth safe propose`, two `custos-signer eth safe-sign`,
+//! `custos eth safe execute`) → its balance change read with `cast` → `case verify` and the
+//! case export with its HTML report (Ethereum inventory section included).
+//!
+//! Deterministic: the lab chain is, and the keyholders' training entropy is derived from the
+//! case id, so every run predicts and deploys the same Safe.
+
+mod custody;
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{anyhow, bail, Context};
-use custos_lab::eth::{tools_bin, EthLab, EthTruth, ANVIL_MNEMONIC};
+use custos_lab::eth::{anvil_account, tools_bin, EthLab, EthTruth, ANVIL_MNEMONIC};
 use serde_json::Value;
 
 use super::{indent, prepare_workdir, sibling_binary, write_secret_file, Demo, DemoArgs};
 
-const STEPS: usize = 9;
+const STEPS: usize = 15;
+/// The demo's case id (also the seed of the keyholders' training entropy).
+const CASE_ID: &str = "LAB-ETH-DEMO-1";
+/// The liquidation account: anvil's mnemonic at m/44'/60'/0'/0/10, one past the ten accounts
+/// anvil funds, so it starts empty and only the Safe's payment reaches it.
+const LIQUIDATION_ACCOUNT: u32 = 10;
 
 fn step(d: &mut Demo, title: &str) {
     d.step += 1;
@@ -24,7 +39,7 @@ fn step(d: &mut Demo, title: &str) {
     println!("[{}/{STEPS}] {title}", d.step);
 }
 
-/// Runs the Ethereum demo.
+/// Runs the Ethereum demo: each call below is one phase, in the order a case goes.
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let scenario = if args.scenario == "seized-basic" {
         "eth-seized"
@@ -32,7 +47,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         args.scenario.as_str()
     };
     let work = prepare_workdir(&args.workdir)?;
-    println!("custos-lab demo --chain ethereum: seized seed and keystore to the custody Safe");
+    println!("custos-lab demo --chain ethereum: seized seed and keystore to a 2-of-3 custody Safe and out to liquidation");
     println!("work directory: {}", work.display());
     let lab = EthLab::start(scenario).map_err(|e| anyhow!("cannot start the ethereum lab: {e}"))?;
     let truth = lab.truth().clone();
@@ -49,7 +64,32 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "  rpc {} — chain {} block {}",
         d.url, truth.chain_id, truth.block_number
     );
-    step(&mut d, "open the case");
+    open_case(&mut d, scenario)?;
+    inspect(&mut d, &truth)?;
+    let safe = custody::ceremony(&mut d, &truth)?;
+    custody::deploy(&mut d, &safe)?;
+    sweep(&mut d, &truth, &safe)?;
+    check_final(&mut d, &truth, &safe.address)?;
+    let (liquidation, _) =
+        anvil_account(LIQUIDATION_ACCOUNT).map_err(|e| anyhow!("liquidation account: {e}"))?;
+    custody::pay_out(&mut d, &safe, &liquidation)?;
+    custody::close_case(&mut d)?;
+    if args.keep_running {
+        keep_running(&lab);
+    }
+    Ok(())
+}
+
+/// Serves the node until SIGINT or SIGTERM, then stops it (a test or a trainee reads the chain
+/// with other tools meanwhile).
+fn keep_running(lab: &EthLab) {
+    crate::signals::install();
+    println!("anvil still serving at {} (Ctrl-C to stop)", lab.rpc_url());
+    lab.wait(&crate::STOP);
+}
+
+fn open_case(d: &mut Demo, scenario: &str) -> anyhow::Result<()> {
+    step(d, "open the case");
     let case = d.case.to_string_lossy().into_owned();
     let args_new = [
         "--network",
@@ -58,27 +98,24 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "new",
         case.as_str(),
         "--case-id",
-        "LAB-ETH-DEMO-1",
+        CASE_ID,
         "--examiner",
         "demo-examiner",
     ];
     indent(&d.run(&d.custos, &args_new, None)?);
     let fixtures = custos_lab::fixtures_dir().join("lab").join(scenario);
-    copy_secret(&fixtures.join("seed.txt"), &d.work.join("seized/seed.txt"))?;
-    copy_secret(
-        &fixtures.join("keystore.json"),
-        &d.work.join("seized/keystore.json"),
-    )?;
-    copy_secret(
-        &fixtures.join("keystore-password.txt"),
-        &d.work.join("seized/keystore-password.txt"),
-    )?;
-    inspect(&mut d, &truth)?;
-    let policy = write_policy(&mut d, &truth)?;
-    let ops = account(&truth, "operations")?;
+    for f in ["seed.txt", "keystore.json", "keystore-password.txt"] {
+        copy_secret(&fixtures.join(f), &d.work.join("seized").join(f))?;
+    }
+    Ok(())
+}
+
+/// Sweep build to the ceremony's Safe, signing once per material, broadcast.
+fn sweep(d: &mut Demo, truth: &EthTruth, safe: &custody::Custody) -> anyhow::Result<()> {
+    let ops = account(truth, "operations")?;
     step(
-        &mut d,
-        "custos: sweep build (gas funding first, tokens, then ether)",
+        d,
+        "custos: sweep build to the custody Safe (gas funding first, tokens, then ether)",
     );
     let built = d.custos_json(&[
         "eth",
@@ -89,7 +126,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "--inventory",
         "online/inv-keystore.json",
         "--policy",
-        policy.as_str(),
+        safe.policy.as_str(),
         "--ops-account",
         ops.as_str(),
         "--out",
@@ -101,9 +138,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "  {} transaction(s), {} gas funding, {} token transfers",
         built["transactions"], built["gas_funding"], built["token_transfers"]
     );
-    sign(&mut d, &policy)?;
+    sign(d, &safe.policy)?;
     step(
-        &mut d,
+        d,
         "custos: broadcast in nonce order, wait for receipts, compare balances",
     );
     let out = d.custos(&[
@@ -117,13 +154,6 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         d.url.as_str(),
     ])?;
     indent(&out);
-    check_final(&mut d, &truth)?;
-    step(&mut d, "custos: verify the case ledger");
-    indent(&d.custos(&["case", "verify"])?);
-    println!(
-        "\ndone. case ledger: custos --case {} case log",
-        d.case.display()
-    );
     Ok(())
 }
 
@@ -226,33 +256,6 @@ fn inspect(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The custody policy for the lab's Safe, with its owners so the signer recomputes the address.
-fn write_policy(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<String> {
-    step(
-        d,
-        "custody policy: the lab's 2-of-3 Safe (address recomputed with CREATE2)",
-    );
-    let safe = truth
-        .safe
-        .as_ref()
-        .ok_or_else(|| anyhow!("the scenario deploys no Safe"))?;
-    let policy = serde_json::json!({
-        "format": "custos-eth-policy-v1", "name": "lab custody safe", "chain_id": truth.chain_id,
-        "safe": safe.address, "max_fee_per_tx_wei": "10000000000000000",
-        "safe_setup": {"owners": safe.owners, "threshold": safe.threshold, "salt_nonce": safe.salt_nonce,
-            "factory": safe.factory, "singleton": safe.singleton, "fallback_handler": safe.fallback_handler},
-    });
-    let rel = "offline/custody-eth-policy.json";
-    std::fs::write(d.work.join(rel), serde_json::to_vec_pretty(&policy)?)?;
-    println!(
-        "  safe {} owners {} threshold {}",
-        safe.address,
-        safe.owners.join(", "),
-        safe.threshold
-    );
-    Ok(rel.to_string())
-}
-
 /// Signs the set once per material; each run signs only its own senders (`--partial`).
 fn sign(d: &mut Demo, policy: &str) -> anyhow::Result<()> {
     step(
@@ -293,7 +296,8 @@ fn sign(d: &mut Demo, policy: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cast(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
+/// `cast ARGS --rpc-url URL`: its whole output, trimmed.
+fn cast_out(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(tools_bin("cast"))
         .args(args)
         .args(["--rpc-url", d.url.as_str()])
@@ -306,19 +310,22 @@ fn cast(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let s = String::from_utf8_lossy(&out.stdout);
-    Ok(s.split_whitespace().next().unwrap_or_default().to_string())
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The first word of `cast`'s output (a number, without the `[4.9e20]` cast adds).
+fn cast(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
+    Ok(cast_out(d, args)?
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// Reads the final balances with `cast` and compares them with the truth and the sweep.
-fn check_final(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<()> {
+fn check_final(d: &mut Demo, truth: &EthTruth, safe: &str) -> anyhow::Result<()> {
     step(d, "cast: final balances against the truth, exact");
-    let safe = truth
-        .safe
-        .as_ref()
-        .ok_or_else(|| anyhow!("no safe"))?
-        .address
-        .clone();
+    let safe = safe.to_string();
     let text = custos_core::file::read_text(
         &d.work.join("online/eth-sweep.json"),
         custos_core::file::INVENTORY,

@@ -43,6 +43,16 @@ pub(crate) fn anvil_dev(i: u32) -> Result<PrivateKeySigner, Error> {
     )
 }
 
+/// anvil's dev account `i` (m/44'/60'/0'/0/i of [`ANVIL_MNEMONIC`]): its EIP-55 address and its
+/// raw private key as hex (no `0x`). These are public test keys; the demo writes them into files
+/// (an operations key, never an argument). Indices past anvil's funded accounts give empty
+/// accounts with known addresses.
+pub fn anvil_account(i: u32) -> Result<(String, zeroize::Zeroizing<String>), Error> {
+    let signer = anvil_dev(i)?;
+    let key = zeroize::Zeroizing::new(hex::encode(signer.to_bytes()));
+    Ok((signer.address().to_checksum(None), key))
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::address;
@@ -57,6 +67,17 @@ mod tests {
         assert_eq!(
             super::anvil_dev(1).unwrap().address(),
             address!("70997970C51812dc3A010C7d01b50e0d17dc79C8")
+        );
+    }
+
+    #[test]
+    fn anvil_account_gives_the_published_address_and_private_key() {
+        // anvil's start-up listing: account 1 and its private key.
+        let (addr, key) = super::anvil_account(1).unwrap();
+        assert_eq!(addr, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+        assert_eq!(
+            key.as_str(),
+            "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
         );
     }
 }

@@ -29,7 +29,7 @@ use serde_json::json;
 pub use anvil::{tools_bin, Anvil, ANVIL_CHAIN_ID};
 pub use contracts::creation_code;
 pub use error::EthError;
-pub use keys::ANVIL_MNEMONIC;
+pub use keys::{anvil_account, ANVIL_MNEMONIC};
 pub use scenario::{AccountSpec, EthScenario, SafeSpec, StepSpec, TokenKind, TokenSpec};
 pub use truth::{
     AccountTruth, ContractsTruth, EthTruth, EthTxTruth, SafeTruth, TokenTruth, TransferTruth,
