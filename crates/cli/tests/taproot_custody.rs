@@ -6,107 +6,25 @@
 //! through the `multi_a` leaf (a script-path spend), combined, finalized and accepted by the lab.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 
 use bitcoin::{
     absolute, transaction, Amount, OutPoint, Psbt, Sequence, Transaction, TxIn, TxOut, Txid,
     Witness,
 };
-use custos_ceremony::mnemonic;
 use custos_core::inventory::CustodyPolicy;
-use custos_core::Secret;
 use custos_lab::{Lab, LabConfig};
-use custos_testkit::{custos_bin, run_in, s, signer_next_to_custos};
+use custos_testkit::custody::{self, Bins};
+use custos_testkit::{custos_bin, ok, s, signer_next_to_custos};
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use miniscript::psbt::PsbtExt;
 
-const CHALLENGE: &str = "LAB-TR custody ceremony 2026-11-26";
-
-fn ok(c: &mut Command) -> String {
-    let (code, out, err) = run_in(c, None);
-    assert_eq!(code, 0, "{c:?}\nstdout:\n{out}\nstderr:\n{err}");
-    out
-}
-
-/// Fixed test entropy for keyholder `i` and its mnemonic.
-fn entropy(i: u8) -> (String, String) {
-    let hex: String = (0..32u8)
-        .map(|b| {
-            format!(
-                "{:02x}",
-                b.wrapping_mul(11).wrapping_add(i.wrapping_mul(29))
-            )
-        })
-        .collect();
-    let m = mnemonic::from_entropy(&Secret::new(hex::decode(&hex).unwrap())).unwrap();
-    (hex, mnemonic::phrase(&m).expose_secret().clone())
-}
-
-/// `custos-signer key generate --script tr` for keyholder `i`; returns (key record, mnemonic
-/// file for signing later).
-fn generate(dir: &Path, i: u8) -> (PathBuf, PathBuf) {
-    let (hex, phrase) = entropy(i);
-    let ent = dir.join(format!("entropy-{i}.hex"));
-    std::fs::write(&ent, hex).unwrap();
-    let words = dir.join(format!("TEST-ONLY-mnemonic-{i}.txt"));
-    std::fs::write(&words, format!("{phrase}\n")).unwrap();
-    let out = dir.join(format!("holder-{i}"));
-    let (code, stdout, err) = run_in(
-        signer_next_to_custos!().args([
-            "--json",
-            "key",
-            "generate",
-            "--batch",
-            "--network",
-            "regtest",
-            "--script",
-            "tr",
-            "--entropy-file",
-            ent.to_str().unwrap(),
-            "--out-dir",
-            out.to_str().unwrap(),
-            "--label",
-            &format!("holder {i}"),
-            "--challenge",
-            CHALLENGE,
-        ]),
-        Some(&format!("{phrase}\n")),
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    (
-        PathBuf::from(v["files"][0]["path"].as_str().unwrap()),
-        words,
-    )
-}
-
-/// Steps 1–2: three keys, the assembled `tr(NUMS, multi_a)` wallet, verified on each signer.
-fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
-    let gen: Vec<(PathBuf, PathBuf)> = (1..=3).map(|i| generate(d, i)).collect();
-    let wallet = d.join("wallet");
-    let mut args: Vec<String> = [
-        "--network",
-        "regtest",
-        "ceremony",
-        "assemble",
-        "--script",
-        "tr",
-        "--threshold",
-        "2",
-        "--name",
-        "tr-custody",
-        "--challenge",
-        CHALLENGE,
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(gen.iter().map(|(k, _)| k.display().to_string()));
-    args.extend(["--out-dir".to_string(), wallet.display().to_string()]);
-    ok(custos_bin!().args(&args));
-    let policy = wallet.join("custody-policy.json");
+/// Steps 1–2: three keys (`key generate --script tr`), the assembled `tr(NUMS, multi_a)` wallet,
+/// verified on each signer.
+fn ceremony(b: &Bins, d: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let w = custody::ceremony(b, d, "tr", "tr-custody", 1, None);
     let p: CustodyPolicy =
-        serde_json::from_str(&std::fs::read_to_string(&policy).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&w.policy).unwrap()).unwrap();
     assert!(
         p.receive_descriptor.starts_with(
             "tr(50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0,multi_a(2,"
@@ -114,87 +32,19 @@ fn ceremony(d: &Path) -> (PathBuf, Vec<PathBuf>) {
         "{}",
         p.receive_descriptor
     );
-    for (key, _) in &gen {
-        ok(signer_next_to_custos!().args([
-            "ceremony",
-            "verify",
-            s(&wallet.join("tr-custody.bsms")),
-            s(&policy),
-            s(&wallet.join("tr-custody.descriptor")),
-            "--key-record",
-            s(key),
-        ]));
-    }
-    (policy, gen.into_iter().map(|(_, w)| w).collect())
+    (w.policy, w.holders.into_iter().map(|h| h.mnemonic).collect())
 }
 
-/// Steps 3–4: inspect the lab's seized wallet, sweep it into custody, sign, finalize,
-/// broadcast, mine. Returns the custody outpoint and its value.
-fn sweep_into_custody(d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/lab/seized-basic/seed.txt");
-    let watch = d.join("watch-only.json");
-    ok(signer_next_to_custos!().args([
-        "material",
-        "watch-only",
-        "--input",
-        s(&seed),
-        "--network",
-        "regtest",
-        "--out",
-        s(&watch),
-    ]));
-    let inv = d.join("inventory.json");
-    ok(custos_bin!().args([
-        "--network",
-        "regtest",
-        "inspect",
-        s(&watch),
-        "--server",
-        &lab.url(),
-        "--out",
-        s(&inv),
-    ]));
-    let sweep_dir = d.join("sweep");
-    let summary: serde_json::Value = serde_json::from_str(&ok(custos_bin!().args([
-        "--json",
-        "--network",
-        "regtest",
-        "sweep",
-        "build",
-        "--inventory",
-        s(&inv),
-        "--custody",
-        s(policy),
-        "--fee-rate",
-        "2",
-        "--server",
-        &lab.url(),
-        "--out-dir",
-        s(&sweep_dir),
-    ])))
-    .unwrap();
-    let files = summary["files"].as_array().unwrap();
-    assert_eq!(files.len(), 1, "{summary}");
-    let psbt = PathBuf::from(files[0].as_str().unwrap());
-    ok(signer_next_to_custos!().args([
-        "sign",
-        s(&psbt),
-        "--material",
-        s(&seed),
-        "--policy",
-        s(policy),
-    ]));
-    let signed = sweep_dir.join("sweep-1-signed.psbt");
-    ok(custos_bin!().args(["psbt", "finalize", s(&signed)]));
-    let final_hex = std::fs::read_to_string(sweep_dir.join("sweep-1-final.txn")).unwrap();
-    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(final_hex.trim()).unwrap();
+/// Steps 3–4: the lab's seized wallet inspected, swept into custody, signed, finalized,
+/// broadcast and mined. Returns the custody outpoint and its value.
+fn sweep_into_custody(b: &Bins, d: &Path, lab: &Lab, policy: &Path) -> (OutPoint, u64) {
+    let swept = custody::sweep_seized(b, d, &lab.url(), policy, None);
+    let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(&swept.final_hex).unwrap();
     let txid: Txid = lab.submit_tx(&tx).unwrap();
     lab.mine(1).unwrap();
-    let value = summary["transactions"][0]["output_value"].as_u64().unwrap();
     let out = OutPoint::new(txid, 0);
-    assert_eq!(lab.utxo(&out).unwrap().value.to_sat(), value);
-    (out, value)
+    assert_eq!(lab.utxo(&out).unwrap().value.to_sat(), swept.value);
+    (out, swept.value)
 }
 
 /// Step 5: the unsigned custody spend to receive index 5, with the leaf's script data.
@@ -231,11 +81,12 @@ fn custody_spend(lab: &Lab, policy: &CustodyPolicy, coin: OutPoint, value: u64) 
 fn taproot_custody_receives_a_sweep_and_spends_2_of_3_through_its_multi_a_leaf() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let (policy_path, mnemonics) = ceremony(d);
+    let b = custos_testkit::bins!();
+    let (policy_path, mnemonics) = ceremony(&b, d);
     let policy: CustodyPolicy =
         serde_json::from_str(&std::fs::read_to_string(&policy_path).unwrap()).unwrap();
     let lab = Lab::start(LabConfig::scenario("seized-basic")).unwrap();
-    let (coin, value) = sweep_into_custody(d, &lab, &policy_path);
+    let (coin, value) = sweep_into_custody(&b, d, &lab, &policy_path);
 
     // The custody wallet inspected like any other material (issue 10 item 1, watch and
     // inspection): its policy file finds exactly the swept coin, SPV-verified.
