@@ -7,7 +7,6 @@ use std::{
     io::{BufRead, BufReader, Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
     path::Path,
-    process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -39,40 +38,14 @@ struct Cert {
 }
 
 fn make_cert(dir: &Path, name: &str) -> Cert {
-    let key = dir.join(format!("{name}.key"));
-    let crt = dir.join(format!("{name}.crt"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=custos-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("the openssl command runs (scripts/install-deps.sh installs it)");
-    assert!(status.status.success(), "{status:?}");
-    let fp = Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
-        .arg(&crt)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(fp.stdout).unwrap();
-    let openssl_fingerprint = text.trim().rsplit('=').next().unwrap().to_string();
+    let c = custos_testkit::tls::make_cert(dir, name);
     Cert {
-        chain: CertificateDer::pem_file_iter(&crt)
+        chain: CertificateDer::pem_file_iter(&c.crt)
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap(),
-        key_pem: std::fs::read(&key).unwrap(),
-        openssl_fingerprint,
+        key_pem: std::fs::read(&c.key).unwrap(),
+        openssl_fingerprint: c.colons,
     }
 }
 
