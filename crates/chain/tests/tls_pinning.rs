@@ -5,7 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    net::{Shutdown, TcpListener, TcpStream},
+    net::{TcpListener, TcpStream},
     path::Path,
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -238,68 +238,13 @@ fn without_a_case_or_a_pin_the_ca_roots_decide() {
     );
 }
 
-/// A SOCKS5 proxy (RFC 1928: no authentication, CONNECT to an IPv4 address); returns its port
-/// and a counter of the connections it carried.
-fn start_socks5_proxy() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let carried = Arc::new(AtomicUsize::new(0));
-    let c = carried.clone();
-    thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let c = c.clone();
-            thread::spawn(move || socks5_session(client, &c));
-        }
-    });
-    (port, carried)
-}
-
-fn socks5_session(mut client: TcpStream, carried: &AtomicUsize) {
-    let mut head = [0u8; 2];
-    client.read_exact(&mut head).unwrap();
-    let mut methods = vec![0u8; usize::from(head[1])];
-    client.read_exact(&mut methods).unwrap();
-    assert!(head[0] == 5 && methods.contains(&0));
-    client.write_all(&[5, 0]).unwrap();
-    let mut req = [0u8; 10];
-    client.read_exact(&mut req).unwrap();
-    assert_eq!(&req[..4], &[5, 1, 0, 1], "CONNECT to an IPv4 address");
-    let target = format!(
-        "{}.{}.{}.{}:{}",
-        req[4],
-        req[5],
-        req[6],
-        req[7],
-        u16::from_be_bytes([req[8], req[9]])
-    );
-    let Ok(upstream) = TcpStream::connect(&target) else {
-        client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
-        return;
-    };
-    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
-    carried.fetch_add(1, Ordering::SeqCst);
-    pipe(client, upstream);
-}
-
-fn pipe(a: TcpStream, b: TcpStream) {
-    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
-    let t = thread::spawn(move || {
-        let _ = std::io::copy(&mut a2, &mut b2);
-        let _ = b2.shutdown(Shutdown::Write);
-    });
-    let (mut a, mut b) = (a, b);
-    let _ = std::io::copy(&mut b, &mut a);
-    let _ = a.shutdown(Shutdown::Write);
-    let _ = t.join();
-}
-
 #[test]
 fn carries_a_pinned_tls_connection_through_a_socks5_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let cert = make_cert(dir.path(), "a");
     let pin: Fingerprint = cert.openssl_fingerprint.parse().unwrap();
     let server = start_tls_server(vec![cert]);
-    let (proxy, carried) = start_socks5_proxy();
+    let (proxy, carried) = custos_testkit::socks::start_socks5_proxy();
     let url = format!("ssl://127.0.0.1:{}", server.port);
     let o = ElectrumOptions {
         socks5: Some(format!("127.0.0.1:{proxy}")),
@@ -363,7 +308,7 @@ fn a_proxy_port_that_is_no_socks5_server_is_named_as_such() {
 
 #[test]
 fn a_target_the_proxy_cannot_reach_is_named_with_the_proxy() {
-    let (proxy, _) = start_socks5_proxy();
+    let (proxy, _) = custos_testkit::socks::start_socks5_proxy();
     let server = free_port();
     let o = ElectrumOptions {
         socks5: Some(format!("127.0.0.1:{proxy}")),

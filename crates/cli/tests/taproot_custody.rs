@@ -32,7 +32,10 @@ fn ceremony(b: &Bins, d: &Path) -> (PathBuf, Vec<PathBuf>) {
         "{}",
         p.receive_descriptor
     );
-    (w.policy, w.holders.into_iter().map(|h| h.mnemonic).collect())
+    (
+        w.policy,
+        w.holders.into_iter().map(|h| h.mnemonic).collect(),
+    )
 }
 
 /// Steps 3–4: the lab's seized wallet inspected, swept into custody, signed, finalized,

@@ -2,18 +2,9 @@
 //! servers: a TLS relay (Python's `ssl` module) with a self-signed certificate made here by the
 //! `openssl` command in front of the lab; a pinned fingerprint connects and scans, another
 //! fingerprint is refused with exit 3 naming both, a case pins the certificate on first use and
-//! refuses a changed one; a SOCKS5 proxy written here carries a scan, and a dead proxy is named.
+//! refuses a changed one; a SOCKS5 proxy (custos-testkit's) carries a scan, and a dead proxy is named.
 
-use std::{
-    io::{Read, Write},
-    net::{Shutdown, TcpListener, TcpStream},
-    path::Path,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    thread,
-};
+use std::{net::TcpListener, path::Path, sync::atomic::Ordering};
 
 use custos_lab::{Lab, LabConfig};
 use custos_testkit::tls::{make_cert, start_relay};
@@ -117,60 +108,10 @@ fn pins_the_certificate_on_first_use_in_the_case_and_refuses_a_changed_one() {
     assert_scanned(&lab, &out);
 }
 
-/// A SOCKS5 proxy (no authentication, CONNECT to IPv4 only); counts the connections carried.
-fn start_socks5_proxy() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let carried = Arc::new(AtomicUsize::new(0));
-    let c = carried.clone();
-    thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let c = c.clone();
-            thread::spawn(move || socks5_session(client, &c));
-        }
-    });
-    (port, carried)
-}
-
-fn socks5_session(mut client: TcpStream, carried: &AtomicUsize) {
-    let mut head = [0u8; 2];
-    client.read_exact(&mut head).unwrap();
-    let mut methods = vec![0u8; usize::from(head[1])];
-    client.read_exact(&mut methods).unwrap();
-    assert!(head[0] == 5 && methods.contains(&0));
-    client.write_all(&[5, 0]).unwrap();
-    let mut req = [0u8; 10];
-    client.read_exact(&mut req).unwrap();
-    assert_eq!(&req[..4], &[5, 1, 0, 1], "CONNECT to an IPv4 address");
-    let target = format!(
-        "{}.{}.{}.{}:{}",
-        req[4],
-        req[5],
-        req[6],
-        req[7],
-        u16::from_be_bytes([req[8], req[9]])
-    );
-    let Ok(upstream) = TcpStream::connect(&target) else {
-        client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).unwrap();
-        return;
-    };
-    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).unwrap();
-    carried.fetch_add(1, Ordering::SeqCst);
-    let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-    let t = thread::spawn(move || {
-        let _ = std::io::copy(&mut c2, &mut u2);
-        let _ = u2.shutdown(Shutdown::Write);
-    });
-    let (mut client, mut upstream) = (client, upstream);
-    let _ = std::io::copy(&mut upstream, &mut client);
-    let _ = client.shutdown(Shutdown::Write);
-    let _ = t.join();
-}
-
 #[test]
 fn scans_through_a_socks5_proxy_and_names_a_dead_proxy_as_the_fault() {
     let lab = Lab::start(LabConfig::scenario("seized-mixed")).unwrap();
-    let (proxy, carried) = start_socks5_proxy();
+    let (proxy, carried) = custos_testkit::socks::start_socks5_proxy();
     let (code, out, err) = inspect(
         None,
         &lab.url(),

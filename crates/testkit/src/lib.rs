@@ -29,6 +29,7 @@ use std::process::{Command, Stdio};
 pub mod custody;
 pub mod lab;
 pub mod serve;
+pub mod socks;
 pub mod spark;
 pub mod tls;
 
