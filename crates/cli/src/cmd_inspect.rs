@@ -189,47 +189,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         )));
     }
     let opts = scan_options(args)?;
-    let mut bar = ProgressBar::new(app);
-    let report = {
-        let electrum = if args.offline {
-            None
-        } else {
-            let e = args.server.connect(None)?;
-            e.on_progress(bar.hook());
-            Some(e)
-        };
-        let second = match (&args.verify_with, args.offline) {
-            (Some(_), true) => {
-                return Err(Failure::input(anyhow!(
-                    "--verify-with needs the network; it cannot run with --offline"
-                )))
-            }
-            (Some(url), false) => Some(args.server.connect(Some(url))?),
-            (None, _) => None,
-        };
-        let cached;
-        let primary: &dyn BitcoinSource = match (&electrum, case.as_ref()) {
-            (Some(e), Some(c)) => {
-                cached = CachedSource::online(e, c);
-                &cached
-            }
-            (Some(e), None) => e,
-            (None, Some(c)) => {
-                cached = CachedSource::offline(c);
-                &cached
-            }
-            (None, None) => return Err(Failure::input(anyhow!("no source"))),
-        };
-        let second_ref: Option<&dyn BitcoinSource> =
-            second.as_ref().map(|s| s as &dyn BitcoinSource);
-        let r = scan(&watch, primary, second_ref, &opts, &mut |p| bar.update(&p));
-        bar.finish();
-        r.map_err(|e| match e {
-            custos_inspect::Error::Source(SourceError::Transport { .. }) => Failure::env(e),
-            custos_inspect::Error::Source(_) => Failure::env(e),
-            other => Failure::input(other),
-        })?
-    };
+    let report = scan_sources(app, args, case.as_ref(), &watch, &opts)?;
 
     let inv_json = serde_json::to_vec_pretty(&report.inventory).map_err(Failure::env)?;
     if let Some(path) = &args.out {
@@ -244,6 +204,71 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         };
         record(app, c, &report, &material, &inv_json, args)?;
     }
+    print_scan(app, args, &report, &watch)?;
+    if report.inventory.complete {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: exit::FINDING,
+            error: anyhow!(
+                "scan incomplete or not fully verified ({} warning(s)); the totals are not final",
+                report.inventory.warnings.len()
+            ),
+        })
+    }
+}
+
+/// Connects the sources (the server, through the case's cache when there is a case; only the
+/// cache with `--offline`; the `--verify-with` server) and runs the scan with a progress bar.
+fn scan_sources(
+    app: &App,
+    args: &InspectArgs,
+    case: Option<&Case>,
+    watch: &WatchOnly,
+    opts: &ScanOptions,
+) -> CmdResult<ScanReport> {
+    let mut bar = ProgressBar::new(app);
+    let electrum = if args.offline {
+        None
+    } else {
+        let e = args.server.connect(None)?;
+        e.on_progress(bar.hook());
+        Some(e)
+    };
+    let second = match (&args.verify_with, args.offline) {
+        (Some(_), true) => {
+            return Err(Failure::input(anyhow!(
+                "--verify-with needs the network; it cannot run with --offline"
+            )))
+        }
+        (Some(url), false) => Some(args.server.connect(Some(url))?),
+        (None, _) => None,
+    };
+    let cached;
+    let primary: &dyn BitcoinSource = match (&electrum, case) {
+        (Some(e), Some(c)) => {
+            cached = CachedSource::online(e, c);
+            &cached
+        }
+        (Some(e), None) => e,
+        (None, Some(c)) => {
+            cached = CachedSource::offline(c);
+            &cached
+        }
+        (None, None) => return Err(Failure::input(anyhow!("no source"))),
+    };
+    let second_ref: Option<&dyn BitcoinSource> = second.as_ref().map(|s| s as &dyn BitcoinSource);
+    let r = scan(watch, primary, second_ref, opts, &mut |p| bar.update(&p));
+    bar.finish();
+    r.map_err(|e| match e {
+        custos_inspect::Error::Source(SourceError::Transport { .. }) => Failure::env(e),
+        custos_inspect::Error::Source(_) => Failure::env(e),
+        other => Failure::input(other),
+    })
+}
+
+/// The scan's result as JSON, CSV, or text with coverage and round trips.
+fn print_scan(app: &App, args: &InspectArgs, report: &ScanReport, watch: &WatchOnly) -> CmdResult {
     if app.json {
         print_json(&serde_json::json!({
             "inventory": report.inventory,
@@ -264,7 +289,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         out!("{}", render::text(&report.inventory, &report.sources))?;
         out!(
             "{}",
-            coverage_text(&report, &watch, args.verify_with.is_some(), args.deep)
+            coverage_text(report, watch, args.verify_with.is_some(), args.deep)
         )?;
         outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
@@ -278,17 +303,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             }
         )?;
     }
-    if report.inventory.complete {
-        Ok(())
-    } else {
-        Err(Failure {
-            code: exit::FINDING,
-            error: anyhow!(
-                "scan incomplete or not fully verified ({} warning(s)); the totals are not final",
-                report.inventory.warnings.len()
-            ),
-        })
-    }
+    Ok(())
 }
 
 /// Gap limit and account count `--deep` raises the scan to (at least).
