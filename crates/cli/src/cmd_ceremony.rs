@@ -363,7 +363,11 @@ fn ceremony_outputs(
 
 /// Writes every output or none: an existing `.bsms` must not leave a fresh `.descriptor` beside
 /// it; a directory this command created is removed again on failure.
-fn write_ceremony_outputs(a: &AssembleArgs, outputs: &[CeremonyOutput], new_dir: bool) -> CmdResult {
+fn write_ceremony_outputs(
+    a: &AssembleArgs,
+    outputs: &[CeremonyOutput],
+    new_dir: bool,
+) -> CmdResult {
     let files: Vec<(PathBuf, Vec<u8>)> = outputs
         .iter()
         .map(|(_, name, data)| (a.out_dir.join(name), data.clone()))

@@ -107,107 +107,8 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
     match cmd {
         PsbtCmd::Decode(a) => print_json(&toolbox::decode(&read(&a.psbt)?, network)),
         PsbtCmd::Analyze(a) => print_json(&toolbox::analyze(&read(&a.psbt)?)),
-        PsbtCmd::Combine(a) => {
-            let psbts = a
-                .psbts
-                .iter()
-                .map(|p| read(p))
-                .collect::<CmdResult<Vec<_>>>()?;
-            let combined = toolbox::combine(psbts).map_err(Failure::input)?;
-            let b64 = to_base64(&combined);
-            if let Some(out) = &a.out {
-                write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
-                let draft = EventDraft::new(
-                    custos_case::kinds::PSBT_COMBINE,
-                    serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
-                );
-                let art = NewArtifact {
-                    kind: "psbt".into(),
-                    name: file_name(out),
-                    data: combined.serialize(),
-                };
-                let draft = draft.with_artifacts([art.sha256()]);
-                app.record(case.as_mut(), draft, vec![art])?;
-                if app.json {
-                    return print_json(&serde_json::json!({"psbt": b64, "out": out}));
-                }
-                outln!("wrote {}", out.display())?;
-                Ok(())
-            } else if app.json {
-                print_json(&serde_json::json!({ "psbt": b64 }))
-            } else {
-                outln!("{b64}")?;
-                Ok(())
-            }
-        }
-        PsbtCmd::Finalize(a) => {
-            let mut psbt = read(&a.psbt)?;
-            let outcome = toolbox::finalize(&mut psbt);
-            let mut result = serde_json::json!({"complete": outcome.complete});
-            if !outcome.errors.is_empty() {
-                result["errors"] = serde_json::json!(outcome
-                    .errors
-                    .iter()
-                    .map(|(i, e)| format!("input {i}: {e}"))
-                    .collect::<Vec<_>>());
-            }
-            if !outcome.complete || a.no_extract {
-                result["psbt"] = serde_json::json!(to_base64(&psbt));
-                // `--out` names the finalized PSBT only with `--no-extract`; otherwise it is
-                // the final transaction's file, which an incomplete PSBT must not take.
-                if let Some(out) = a.out.as_ref().filter(|_| a.no_extract) {
-                    write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes())
-                        .map_err(Failure::input)?;
-                    result["out"] = serde_json::json!(out);
-                }
-                if !outcome.complete {
-                    // An incomplete PSBT on stdout would be taken for the result: only the
-                    // JSON report (which says `"complete": false`) carries it.
-                    if app.json {
-                        print_json(&result)?;
-                    }
-                    return Err(Failure::finding(incomplete(&a.psbt, &outcome.errors)));
-                }
-                if app.json {
-                    print_json(&result)?;
-                } else {
-                    outln!("{}", to_base64(&psbt))?;
-                }
-                return Ok(());
-            }
-            let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
-            let hex = bitcoin::consensus::encode::serialize_hex(&tx);
-            let out = a.out.clone().unwrap_or_else(|| {
-                if a.psbt == Path::new("-") {
-                    PathBuf::from("stdin-final.txn")
-                } else {
-                    final_name(&a.psbt)
-                }
-            });
-            write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
-            let txid = tx.compute_txid().to_string();
-            let draft = EventDraft::new(
-                custos_case::kinds::PSBT_FINALIZE,
-                serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
-            );
-            let art = NewArtifact {
-                kind: "signed_tx".into(),
-                name: txid.clone(),
-                data: bitcoin::consensus::encode::serialize(&tx),
-            };
-            let draft = draft.with_artifacts([art.sha256()]);
-            app.record(case.as_mut(), draft, vec![art])?;
-            result["hex"] = serde_json::json!(hex);
-            result["txid"] = serde_json::json!(txid);
-            result["out"] = serde_json::json!(out);
-            if app.json {
-                print_json(&result)
-            } else {
-                outln!("complete: txid {txid}, {} vB", tx.vsize())?;
-                outln!("wrote {}", out.display())?;
-                Ok(())
-            }
-        }
+        PsbtCmd::Combine(a) => combine(app, case.as_mut(), a),
+        PsbtCmd::Finalize(a) => finalize(app, case.as_mut(), a),
         PsbtCmd::Extract(a) => {
             let psbt = read(&a.psbt)?;
             let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
@@ -224,6 +125,123 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
         }
         PsbtCmd::Qr(a) => qr(app, a),
     }
+}
+
+/// `psbt combine`: merges the signatures; with `--out`, writes and records the result.
+fn combine(app: &App, case: Option<&mut custos_case::Case>, a: &CombineArgs) -> CmdResult {
+    let psbts = a
+        .psbts
+        .iter()
+        .map(|p| read(p))
+        .collect::<CmdResult<Vec<_>>>()?;
+    let combined = toolbox::combine(psbts).map_err(Failure::input)?;
+    let b64 = to_base64(&combined);
+    let Some(out) = &a.out else {
+        if app.json {
+            return print_json(&serde_json::json!({ "psbt": b64 }));
+        }
+        outln!("{b64}")?;
+        return Ok(());
+    };
+    write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
+    let draft = EventDraft::new(
+        custos_case::kinds::PSBT_COMBINE,
+        serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
+    );
+    let art = NewArtifact {
+        kind: "psbt".into(),
+        name: file_name(out),
+        data: combined.serialize(),
+    };
+    let draft = draft.with_artifacts([art.sha256()]);
+    app.record(case, draft, vec![art])?;
+    if app.json {
+        return print_json(&serde_json::json!({"psbt": b64, "out": out}));
+    }
+    outln!("wrote {}", out.display())?;
+    Ok(())
+}
+
+/// `psbt finalize`: finalizes every input; an incomplete PSBT (or `--no-extract`) stays a
+/// PSBT, a complete one is extracted, written and recorded.
+fn finalize(app: &App, case: Option<&mut custos_case::Case>, a: &FinalizeArgs) -> CmdResult {
+    let mut psbt = read(&a.psbt)?;
+    let outcome = toolbox::finalize(&mut psbt);
+    let mut result = serde_json::json!({"complete": outcome.complete});
+    if !outcome.errors.is_empty() {
+        result["errors"] = serde_json::json!(outcome
+            .errors
+            .iter()
+            .map(|(i, e)| format!("input {i}: {e}"))
+            .collect::<Vec<_>>());
+    }
+    if !outcome.complete || a.no_extract {
+        return finalize_without_extracting(app, a, &psbt, &outcome, result);
+    }
+    let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
+    let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+    let out = a.out.clone().unwrap_or_else(|| {
+        if a.psbt == Path::new("-") {
+            PathBuf::from("stdin-final.txn")
+        } else {
+            final_name(&a.psbt)
+        }
+    });
+    write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
+    let txid = tx.compute_txid().to_string();
+    let draft = EventDraft::new(
+        custos_case::kinds::PSBT_FINALIZE,
+        serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
+    );
+    let art = NewArtifact {
+        kind: "signed_tx".into(),
+        name: txid.clone(),
+        data: bitcoin::consensus::encode::serialize(&tx),
+    };
+    let draft = draft.with_artifacts([art.sha256()]);
+    app.record(case, draft, vec![art])?;
+    result["hex"] = serde_json::json!(hex);
+    result["txid"] = serde_json::json!(txid);
+    result["out"] = serde_json::json!(out);
+    if app.json {
+        print_json(&result)
+    } else {
+        outln!("complete: txid {txid}, {} vB", tx.vsize())?;
+        outln!("wrote {}", out.display())?;
+        Ok(())
+    }
+}
+
+/// The finalized PSBT as the result (`--no-extract`), or an incomplete one reported as a
+/// finding (exit 1) and shown only inside the JSON report.
+fn finalize_without_extracting(
+    app: &App,
+    a: &FinalizeArgs,
+    psbt: &Psbt,
+    outcome: &toolbox::FinalizeOutcome,
+    mut result: serde_json::Value,
+) -> CmdResult {
+    result["psbt"] = serde_json::json!(to_base64(psbt));
+    // `--out` names the finalized PSBT only with `--no-extract`; otherwise it is
+    // the final transaction's file, which an incomplete PSBT must not take.
+    if let Some(out) = a.out.as_ref().filter(|_| a.no_extract) {
+        write_new(out, format!("{}\n", to_base64(psbt)).as_bytes()).map_err(Failure::input)?;
+        result["out"] = serde_json::json!(out);
+    }
+    if !outcome.complete {
+        // An incomplete PSBT on stdout would be taken for the result: only the
+        // JSON report (which says `"complete": false`) carries it.
+        if app.json {
+            print_json(&result)?;
+        }
+        return Err(Failure::finding(incomplete(&a.psbt, &outcome.errors)));
+    }
+    if app.json {
+        print_json(&result)?;
+    } else {
+        outln!("{}", to_base64(psbt))?;
+    }
+    Ok(())
 }
 
 fn file_name(p: &Path) -> String {

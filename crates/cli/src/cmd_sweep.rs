@@ -109,7 +109,8 @@ pub(crate) fn parse_rate(s: &str) -> CmdResult<FeeRate> {
 fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let mut case = app.open_case()?;
     let inputs = read_sweep_inputs(case.as_ref(), a)?;
-    let (fee_rate_kvb, tip_height) = fee_rate_and_tip(a)?;
+    let (fee_rate_kvb, tip_height) =
+        fee_rate_and_tip(&a.server, &a.fee_rate, a.target_blocks, a.tip_height)?;
     let mut plan = PlanParams::new(fee_rate_kvb);
     plan.max_weight = bitcoin::Weight::from_wu(a.max_weight);
     let params = SweepParams { plan, tip_height };
@@ -123,7 +124,9 @@ fn build(app: &App, a: &BuildArgs) -> CmdResult {
     let summary_bytes = serde_json::to_vec_pretty(&summary).map_err(Failure::env)?;
     write_sweep_outputs(a, &outputs, &summary_bytes)?;
     if let Some(c) = case.as_mut() {
-        outputs.artifacts.extend(inputs.into_artifacts(a, summary_bytes));
+        outputs
+            .artifacts
+            .extend(inputs.into_artifacts(a, summary_bytes));
         let shas: Vec<String> = outputs.artifacts.iter().map(|x| x.sha256()).collect();
         let draft = EventDraft::new(EVENT_KIND, summary.clone()).with_artifacts(shas);
         app.record(Some(c), draft, outputs.artifacts)?;
@@ -199,41 +202,39 @@ fn read_sweep_inputs(case: Option<&custos_case::Case>, a: &BuildArgs) -> CmdResu
     })
 }
 
-/// The fee rate (given, or the server's estimate never below its relay fee) and the tip height
-/// used as nLockTime (given, or the server's tip); connects only when one of them is needed.
-fn fee_rate_and_tip(a: &BuildArgs) -> CmdResult<(FeeRate, u32)> {
-    let need_server = a.fee_rate == "auto" || a.tip_height.is_none();
-    let source = if need_server {
-        Some(a.server.connect(None)?)
+/// The fee rate (`--fee-rate N`, or with `auto` the server's estimate for `target_blocks`,
+/// never below its relay fee) and the tip height used as nLockTime (given, or the server's tip);
+/// connects only when one of them is needed. Shared by `sweep build` and `custody spend`.
+pub(crate) fn fee_rate_and_tip(
+    server: &ServerArgs,
+    fee_rate: &str,
+    target_blocks: u16,
+    tip_height: Option<u32>,
+) -> CmdResult<(FeeRate, u32)> {
+    let source = if fee_rate == "auto" || tip_height.is_none() {
+        Some(server.connect(None)?)
     } else {
         None
     };
-    let fee_rate_kvb = if a.fee_rate == "auto" {
-        let src = source
-            .as_ref()
-            .ok_or_else(|| Failure::input(anyhow!("--fee-rate auto needs --server")))?;
-        let relay = src.relay_fee().map_err(Failure::env)?.0;
-        // No estimate for this target (the server has too little data): the relay fee is the
-        // floor the network accepts, which the line below applies anyway.
-        let est = src
-            .estimate_fee(a.target_blocks)
-            .map_err(Failure::env)?
-            .map(|r| r.0)
-            .unwrap_or(relay);
-        FeeRate(est.max(relay).max(1))
-    } else {
-        parse_rate(&a.fee_rate)?
-    };
-    let tip_height = match a.tip_height {
-        Some(h) => h,
-        None => {
-            let src = source
-                .as_ref()
-                .ok_or_else(|| Failure::input(anyhow!("give --tip-height or --server")))?;
-            src.tip().map_err(Failure::env)?.height
+    let rate = match &source {
+        Some(src) if fee_rate == "auto" => {
+            let relay = src.relay_fee().map_err(Failure::env)?.0;
+            // No estimate for this target (the server has too little data): the relay fee is
+            // the floor the network accepts, which the next line applies anyway.
+            let est = src
+                .estimate_fee(target_blocks)
+                .map_err(Failure::env)?
+                .map_or(relay, |r| r.0);
+            FeeRate(est.max(relay).max(1))
         }
+        _ => parse_rate(fee_rate)?,
     };
-    Ok((fee_rate_kvb, tip_height))
+    let tip = match (tip_height, &source) {
+        (Some(h), _) => h,
+        (None, Some(src)) => src.tip().map_err(Failure::env)?.height,
+        (None, None) => return Err(Failure::input(anyhow!("give --tip-height or --server"))),
+    };
+    Ok((rate, tip))
 }
 
 /// Everything a sweep writes besides its summary, rendered before anything is written.
