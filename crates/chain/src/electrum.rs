@@ -506,7 +506,7 @@ impl ElectrumSource {
         let r: HeadersAnswer = self.typed(BLOCK_HEADERS, a)?;
         let raw = hex::decode(r.hex.trim())
             .map_err(|e| self.malformed(BLOCK_HEADERS, format!("headers from {start}: {e}")))?;
-        if raw.len() % 80 != 0 || raw.len() / 80 != usize::try_from(r.count).unwrap_or(0) {
+        if raw.len() % 80 != 0 || u64::try_from(raw.len() / 80).ok() != Some(r.count) {
             return Err(self.malformed(
                 BLOCK_HEADERS,
                 format!(

@@ -108,7 +108,8 @@ pub fn difficulty_rule(network: Network, height: u32, below: &[Header]) -> Diffi
             if u64::from(height) % interval != 0 {
                 return DifficultyRule::Exact(prev.bits);
             }
-            let first = usize::try_from(u64::from(height) - interval).unwrap_or(0);
+            let first = usize::try_from(u64::from(height) - interval)
+                .expect("a u32 height fits in usize on the platforms custos builds for");
             let timespan = u64::from(prev.time.saturating_sub(below[first].time));
             DifficultyRule::Exact(CompactTarget::from_next_work_required(
                 prev.bits, timespan, &params,

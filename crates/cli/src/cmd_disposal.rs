@@ -210,7 +210,7 @@ fn verify(app: &App, a: &VerifyArgs) -> CmdResult {
     let (policy, _): (CustodyPolicy, _) =
         read_json(&a.policy, "custody policy", custos_core::file::POLICY)?;
     let now = match &a.now {
-        Some(t) => parse_time("--now", t).map_err(|e| Failure::input(anyhow!(e)))?,
+        Some(t) => parse_time("--now", t)?,
         None => chrono_now(),
     };
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();

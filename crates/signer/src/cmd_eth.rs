@@ -339,6 +339,35 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         .iter()
         .map(|s| parse_address(s, None))
         .collect::<Result<Vec<_>, _>>()?;
+    let refusals = review_against_policy(&p, &policy, &allowed)?;
+    if !refusals.is_empty() {
+        print_refusals(&refusals);
+        return Ok(exit::REFUSED);
+    }
+    if a.verify_only {
+        outln!("verified; nothing signed (--verify-only)")?;
+        return Ok(exit::OK);
+    }
+    let Some(out) = &a.out else {
+        bail!("--out FILE is required to sign (or pass --verify-only)");
+    };
+    if out.exists() {
+        eprintln!(
+            "custos-signer: eth: refusing to overwrite existing file {}",
+            out.display()
+        );
+        return Ok(exit::REFUSED);
+    }
+    sign_and_write(a, &p, &policy, out, json)
+}
+
+/// Shows the Safe transaction and checks it against the custody policy (same Safe, same chain)
+/// and the allowed destinations; returns the refusals (none: it may be signed).
+fn review_against_policy(
+    p: &custos_eth::safe_tx::ParsedSafeTx,
+    policy: &EthPolicy,
+    allowed: &[Address],
+) -> anyhow::Result<Vec<custos_eth::Error>> {
     outln!(
         "safe:                {} on chain {}",
         p.safe.to_checksum(None),
@@ -378,7 +407,7 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
             ),
         ));
     }
-    match review_safe_tx(&p, &allowed) {
+    match review_safe_tx(p, allowed) {
         Ok(Payment::Eth { payee, value }) => {
             outln!(
                 "pays:                {} ETH to {}",
@@ -397,24 +426,19 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         )?,
         Err(e) => refusals.push(e),
     }
-    if !refusals.is_empty() {
-        print_refusals(&refusals);
-        return Ok(exit::REFUSED);
-    }
-    if a.verify_only {
-        outln!("verified; nothing signed (--verify-only)")?;
-        return Ok(exit::OK);
-    }
-    let Some(out) = &a.out else {
-        bail!("--out FILE is required to sign (or pass --verify-only)");
-    };
-    if out.exists() {
-        eprintln!(
-            "custos-signer: eth: refusing to overwrite existing file {}",
-            out.display()
-        );
-        return Ok(exit::REFUSED);
-    }
+    Ok(refusals)
+}
+
+/// Unlocks the keyholder's Ethereum key (the first account of the standard path), refuses a
+/// key that is not an owner of the Safe, signs the Safe transaction hash and writes the
+/// signature to `out`.
+fn sign_and_write(
+    a: &SafeSignArgs,
+    p: &custos_eth::safe_tx::ParsedSafeTx,
+    policy: &EthPolicy,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<u8> {
     // The keyholder's Ethereum key is the first account of the standard path.
     let opts = EthDeriveOptions {
         paths: vec![EthPath::by_id("eth-bip44")?],
@@ -434,7 +458,7 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
             return Ok(exit::REFUSED);
         }
     }
-    let sig = sign_safe_tx(&p, &signer_from_key(&key.key)?)?;
+    let sig = sign_safe_tx(p, &signer_from_key(&key.key)?)?;
     let doc = serde_json::json!({
         "format": "custos-safe-signature-v1",
         "safe": p.safe.to_checksum(None),

@@ -138,7 +138,7 @@ fn destinations(
         dest.recustody.push(c);
     }
     let now = match &args.now {
-        Some(t) => parse_time("--now", t).map_err(|e| anyhow!(e))?,
+        Some(t) => parse_time("--now", t)?,
         None => chrono::Utc::now().timestamp(),
     };
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();

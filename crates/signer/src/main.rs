@@ -161,6 +161,9 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
         if let Some(c) = cause.downcast_ref::<custos_disposal::Error>() {
             return c.exit_class();
         }
+        if let Some(c) = cause.downcast_ref::<custos_disposal::order::TimeError>() {
+            return c.exit_class();
+        }
         if let Some(c) = cause.downcast_ref::<custos_ceremony::Error>() {
             return c.exit_class();
         }
