@@ -31,10 +31,10 @@
 #![warn(unreachable_pub, clippy::redundant_clone)]
 
 pub mod build;
-pub mod checks;
-pub mod classify;
+mod checks;
+mod classify;
 pub mod custody;
-pub mod error;
+mod error;
 pub mod keyring;
 pub mod material;
 pub mod plan;
