@@ -12,7 +12,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Case commands.
 #[derive(Debug, Subcommand)]
-pub enum CaseCmd {
+pub(crate) enum CaseCmd {
     /// Create a new case directory with an empty ledger (refuses to overwrite).
     New {
         /// Directory to create (must not exist, or be empty).
@@ -75,7 +75,7 @@ pub enum CaseCmd {
 }
 
 /// Runs a case command.
-pub fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &CaseCmd) -> CmdResult {
     match cmd {
         CaseCmd::New {
             dir,

@@ -41,7 +41,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ceremony commands.
 #[derive(Debug, Subcommand)]
-pub enum CeremonyCmd {
+pub(crate) enum CeremonyCmd {
     /// Assemble the k-of-n custody wallet from key records; write descriptor, BSMS, Coldcard,
     /// UR, summary and the custody policy file.
     Assemble(Box<AssembleArgs>),
@@ -54,7 +54,7 @@ pub enum CeremonyCmd {
 
 /// `ceremony assemble` options.
 #[derive(Debug, Args)]
-pub struct AssembleArgs {
+pub(crate) struct AssembleArgs {
     /// Signatures required (K).
     #[arg(long)]
     pub threshold: usize,
@@ -94,7 +94,7 @@ pub struct AssembleArgs {
 
 /// The Ethereum custody Safe's parameters (`ceremony assemble`).
 #[derive(Debug, Args)]
-pub struct EthSafeArgs {
+pub(crate) struct EthSafeArgs {
     /// EIP-155 chain id of the custody Safe (1 = mainnet). Given, the Ethereum custody policy
     /// is written too; every key record must then carry a proven Ethereum key.
     #[arg(long)]
@@ -161,7 +161,7 @@ impl EthSafeArgs {
 }
 
 /// Runs a ceremony command.
-pub fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
     match cmd {
         CeremonyCmd::Assemble(a) => assemble_cmd(app, a),
         CeremonyCmd::ImportTranscript { file } => import_transcript(app, file),
@@ -187,6 +187,9 @@ fn ceremony_failure(e: custos_ceremony::Error) -> Failure {
 
 /// One file `assemble` writes: its ledger artifact kind, its name in `--out-dir`, its content.
 type CeremonyOutput = (String, String, Vec<u8>);
+
+/// Each key record's path and bytes (hashed and recorded in the case).
+type KeyFiles = Vec<(PathBuf, Vec<u8>)>;
 
 /// The Ethereum Safe policy (`--eth-chain-id`): the file written and the policy it describes.
 type EthPolicyPair = (
@@ -287,12 +290,7 @@ fn read_challenge(a: &AssembleArgs) -> CmdResult<Option<String>> {
 }
 
 /// Loads and checks every key record, keeping each file's bytes for the ledger.
-fn load_keys(
-    a: &AssembleArgs,
-) -> CmdResult<(
-    Vec<custos_ceremony::record::CeremonyKey>,
-    Vec<(PathBuf, Vec<u8>)>,
-)> {
+fn load_keys(a: &AssembleArgs) -> CmdResult<(Vec<custos_ceremony::record::CeremonyKey>, KeyFiles)> {
     let secp = Secp256k1::verification_only();
     let mut keys = Vec::new();
     let mut key_files = Vec::new();

@@ -33,18 +33,18 @@ use crate::{
 };
 
 /// Ledger event kind of a built custody spend.
-pub const EVENT_KIND: &str = custos_case::kinds::CUSTODY_SPEND;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::CUSTODY_SPEND;
 
 /// `custos custody ...`.
 #[derive(Debug, Subcommand)]
-pub enum CustodyCmd {
+pub(crate) enum CustodyCmd {
     /// Build an unsigned PSBT spending custody UTXOs to addresses or a new custody policy.
     Spend(SpendArgs),
 }
 
 /// `custos custody spend`.
 #[derive(Debug, Args)]
-pub struct SpendArgs {
+pub(crate) struct SpendArgs {
     /// The custody policy the UTXOs belong to.
     #[arg(long, value_name = "FILE")]
     custody: PathBuf,
@@ -87,7 +87,7 @@ pub struct SpendArgs {
 }
 
 /// Runs `custos custody`.
-pub fn run(app: &App, cmd: &CustodyCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &CustodyCmd) -> CmdResult {
     match cmd {
         CustodyCmd::Spend(a) => spend(app, a),
     }

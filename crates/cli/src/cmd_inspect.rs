@@ -27,12 +27,12 @@ use custos_inspect::{render, scan, Accounts, Paths, Progress, ScanOptions, ScanR
 use crate::app::{exit, print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a completed scan.
-pub const EVENT_KIND: &str = custos_case::kinds::INSPECT_SCAN;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::INSPECT_SCAN;
 
 /// `custos inspect`.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     #[command(subcommand)]
     sub: Option<InspectSub>,
     /// Public material: a watch-only file from `custos-signer material watch-only`, or a file /
@@ -78,7 +78,7 @@ pub struct InspectArgs {
 
 /// Connection options shared by inspect, trace, sweep, broadcast and watch.
 #[derive(Debug, Args, Clone)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Electrum server: tcp://host:port, ssl://host:port (TLS) or host:port.
     #[arg(long, env = "CUSTOS_SERVER", value_name = "URL")]
     pub server: Option<String>,
@@ -106,7 +106,7 @@ impl ServerArgs {
     /// Connects to the server (`url`, else `--server`). For `ssl://` the certificate is checked
     /// by `--tls-fingerprint`, else by the fingerprint the case recorded (trust on first use),
     /// else by the CA roots; a fingerprint seen or given is recorded in the case.
-    pub fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
+    pub(crate) fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
         let url = url.or(self.server.as_deref()).ok_or_else(|| {
             Failure::input(anyhow!(
                 "no server: pass --server URL (or set CUSTOS_SERVER)"
@@ -153,7 +153,7 @@ enum InspectSub {
 }
 
 /// Runs `custos inspect`.
-pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
+pub(crate) fn run(app: &App, args: &InspectArgs) -> CmdResult {
     if let Some(InspectSub::Report { out }) = &args.sub {
         return run_report(app, out.as_deref());
     }
@@ -307,9 +307,9 @@ fn print_scan(app: &App, args: &InspectArgs, report: &ScanReport, watch: &WatchO
 }
 
 /// Gap limit and account count `--deep` raises the scan to (at least).
-pub const DEEP_GAP: u32 = 1000;
+pub(crate) const DEEP_GAP: u32 = 1000;
 /// Accounts `--deep` scans (at least), whatever their history.
-pub const DEEP_ACCOUNTS: u32 = 20;
+pub(crate) const DEEP_ACCOUNTS: u32 = 20;
 
 /// The scan options from the command line; `--gap 0` is refused by the scan itself.
 fn scan_options(args: &InspectArgs) -> CmdResult<ScanOptions> {
@@ -446,7 +446,7 @@ fn read_input(input: &str) -> CmdResult<String> {
 }
 
 /// Material description of a custody-policy scan (the custody wallet, not seized material).
-pub const CUSTODY_MATERIAL: &str = "custody policy";
+pub(crate) const CUSTODY_MATERIAL: &str = "custody policy";
 
 /// The custody wallet of a policy as a watch-only file: its receive and change descriptors
 /// (`tr(NUMS, multi_a(...))`, `wsh(sortedmulti(...))`…), so its balance can be inspected and
@@ -671,7 +671,7 @@ fn hex_header(h: &bitcoin::block::Header) -> String {
 }
 
 /// The latest inventory recorded in the case, if any.
-pub fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
+pub(crate) fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
     let events = case.events()?;
     let Some(ev) = events.iter().rev().find(|e| e.kind == EVENT_KIND) else {
         return Ok(None);
@@ -688,7 +688,7 @@ pub fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
 }
 
 /// The inventory section of the case report (none before the first scan).
-pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
+pub(crate) fn report_section(case: &Case) -> CmdResult<Option<Section>> {
     Ok(latest_inventory(case)?.map(|inv| render::html_section(&inv)))
 }
 

@@ -19,7 +19,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// `custos psbt ...`.
 #[derive(Debug, Subcommand)]
-pub enum PsbtCmd {
+pub(crate) enum PsbtCmd {
     /// Everything in a PSBT, as JSON (Core's `decodepsbt`).
     Decode(OneArgs),
     /// Per input: has UTXO, final, next role; estimated vsize, fee and fee rate (Core's `analyzepsbt`).
@@ -37,14 +37,14 @@ pub enum PsbtCmd {
 
 /// One PSBT.
 #[derive(Debug, Args)]
-pub struct OneArgs {
+pub(crate) struct OneArgs {
     /// PSBT file (binary, base64, hex, UR or BBQr parts) or `-`.
     psbt: PathBuf,
 }
 
 /// `combine`.
 #[derive(Debug, Args)]
-pub struct CombineArgs {
+pub(crate) struct CombineArgs {
     /// PSBT files (two or more).
     #[arg(required = true, num_args = 2..)]
     psbts: Vec<PathBuf>,
@@ -55,7 +55,7 @@ pub struct CombineArgs {
 
 /// `finalize`.
 #[derive(Debug, Args)]
-pub struct FinalizeArgs {
+pub(crate) struct FinalizeArgs {
     /// PSBT file or `-`.
     psbt: PathBuf,
     /// Where to write the final transaction (hex). Default: `<name>-final.txn` next to the input.
@@ -68,7 +68,7 @@ pub struct FinalizeArgs {
 
 /// `extract`.
 #[derive(Debug, Args)]
-pub struct ExtractArgs {
+pub(crate) struct ExtractArgs {
     /// Finalized PSBT file or `-`.
     psbt: PathBuf,
     /// Write the transaction (hex) here instead of printing it.
@@ -78,7 +78,7 @@ pub struct ExtractArgs {
 
 /// `qr`.
 #[derive(Debug, Args)]
-pub struct QrArgs {
+pub(crate) struct QrArgs {
     /// PSBT file or `-`.
     psbt: PathBuf,
     /// `ur` (BC-UR v2 `ur:psbt`, fountain-coded) or `bbqr`.
@@ -101,7 +101,7 @@ fn read(path: &Path) -> CmdResult<Psbt> {
 }
 
 /// Runs `custos psbt`.
-pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
     let mut case = app.open_case()?;
     let network = app.network(case.as_ref()).to_bitcoin();
     match cmd {

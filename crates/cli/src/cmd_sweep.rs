@@ -30,18 +30,18 @@ use crate::{
 };
 
 /// Ledger event kind of a built sweep.
-pub const EVENT_KIND: &str = custos_case::kinds::SWEEP_BUILD;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::SWEEP_BUILD;
 
 /// `custos sweep ...`.
 #[derive(Debug, Subcommand)]
-pub enum SweepCmd {
+pub(crate) enum SweepCmd {
     /// Build unsigned sweep PSBTs from an inventory to the custody policy.
     Build(BuildArgs),
 }
 
 /// `custos sweep build`.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Inventory file (from `custos inspect`).
     #[arg(long, value_name = "FILE")]
     inventory: PathBuf,
@@ -78,7 +78,7 @@ pub struct BuildArgs {
 }
 
 /// Runs `custos sweep`.
-pub fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &SweepCmd) -> CmdResult {
     match cmd {
         SweepCmd::Build(a) => build(app, a),
     }

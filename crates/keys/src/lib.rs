@@ -25,7 +25,6 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
 mod catalogue;
 pub mod electrum;

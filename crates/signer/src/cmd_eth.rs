@@ -47,7 +47,7 @@ const TX_SET: Limit = Limit {
 
 /// Ethereum commands.
 #[derive(Debug, Subcommand)]
-pub enum EthCmd {
+pub(crate) enum EthCmd {
     /// Check an unsigned-transaction set against the Ethereum custody policy and sign it with
     /// keys of the seized material.
     Sign(EthSignArgs),
@@ -57,7 +57,7 @@ pub enum EthCmd {
 
 /// Where the keys come from.
 #[derive(Debug, Args)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Seized material or keyholder seed: a BIP39 mnemonic, raw private keys (hex, one per
     /// line) or a keystore V3 file; `-` for stdin. Without it: a no-echo prompt (one line).
     #[arg(long, value_name = "FILE|-")]
@@ -79,7 +79,7 @@ pub struct KeyArgs {
 
 /// `eth sign`.
 #[derive(Debug, Args)]
-pub struct EthSignArgs {
+pub(crate) struct EthSignArgs {
     /// The unsigned-transaction set (JSON, `custos-eth-unsigned-v1`).
     txs: PathBuf,
     /// The Ethereum custody policy (JSON, `custos-eth-policy-v1`).
@@ -107,7 +107,7 @@ pub struct EthSignArgs {
 
 /// `eth safe-sign`.
 #[derive(Debug, Args)]
-pub struct SafeSignArgs {
+pub(crate) struct SafeSignArgs {
     /// The Safe transaction proposal (JSON, `custos-safe-tx-v1`).
     safe_tx: PathBuf,
     /// The Ethereum custody policy naming the Safe and chain.
@@ -127,7 +127,7 @@ pub struct SafeSignArgs {
 }
 
 /// Runs an eth command; returns the exit code.
-pub fn run(cmd: &EthCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &EthCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         EthCmd::Sign(a) => run_sign(a, json),
         EthCmd::SafeSign(a) => run_safe_sign(a, json),
@@ -155,7 +155,7 @@ fn read_password(path: Option<&Path>) -> anyhow::Result<SecretString> {
 }
 
 /// Reads the material and unlocks its keys (derives a mnemonic's accounts on `paths`).
-pub fn unlock_keys(
+pub(crate) fn unlock_keys(
     k: &KeyArgs,
     opts: &EthDeriveOptions,
 ) -> anyhow::Result<(EthMaterial, Vec<EthAccountKey>)> {
@@ -481,7 +481,7 @@ fn sign_and_write(
 
 /// `--network` of the material commands: a Bitcoin network or `ethereum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkArg {
+pub(crate) enum NetworkArg {
     /// A Bitcoin network.
     Bitcoin(custos_core::Network),
     /// Ethereum (any EVM chain: the keys and addresses are the same).
@@ -509,7 +509,7 @@ impl std::fmt::Display for NetworkArg {
 
 /// What `material watch-only --network ethereum` needs from its arguments.
 #[derive(Debug)]
-pub struct EthWatchOnlyArgs<'a> {
+pub(crate) struct EthWatchOnlyArgs<'a> {
     /// The material, already read.
     pub text: SecretString,
     /// The BIP39 passphrase, already read.
@@ -526,7 +526,7 @@ pub struct EthWatchOnlyArgs<'a> {
 
 /// `material watch-only --network ethereum`: the addresses with their paths, as JSON
 /// (`custos-eth-watch-only-v1`), never a secret.
-pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Result<u8> {
     let material = match classify_eth(&a.text) {
         Ok(m) => m,
         Err(e) => {
@@ -591,7 +591,7 @@ pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Resul
 }
 
 /// `material classify --network ethereum`.
-pub fn material_classify(input: Option<&Path>, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn material_classify(input: Option<&Path>, json: bool) -> anyhow::Result<u8> {
     let text = read_material(input, "seized material (input hidden): ")?;
     let m = match classify_eth(&text) {
         Ok(m) => m,

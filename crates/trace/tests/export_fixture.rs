@@ -27,12 +27,12 @@ use custos_trace::graph::{Inclusion, TxNode};
 use custos_trace::Graph;
 
 /// A P2WPKH script paying to the hash of `name` (no key exists for it; it is a valid script).
-pub fn script(name: &str) -> ScriptBuf {
+pub(crate) fn script(name: &str) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&WPubkeyHash::hash(name.as_bytes()))
 }
 
 /// The regtest address of [`script`].
-pub fn address(name: &str) -> String {
+pub(crate) fn address(name: &str) -> String {
     Address::from_script(&script(name), bitcoin::Network::Regtest)
         .expect("p2wpkh has an address")
         .to_string()
@@ -71,7 +71,7 @@ fn confirmed(height: u32) -> Inclusion {
 
 /// The fixture's transactions, in the order of the diagram.
 #[derive(Debug)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub view: View,
     pub t0: Txid,
     pub t1: Txid,
@@ -86,7 +86,7 @@ pub struct Fixture {
 }
 
 /// Builds the fixture; `exchange_label` is the label of the exchange deposit address.
-pub fn fixture(exchange_label: &str) -> Fixture {
+pub(crate) fn fixture(exchange_label: &str) -> Fixture {
     let origin_tx = tx(&[OutPoint::null()], &[("victim", 150_010_000)]);
     let origin = origin_tx.compute_txid();
     let tx0 = tx(
@@ -217,7 +217,7 @@ pub fn fixture(exchange_label: &str) -> Fixture {
 /// A peeling chain of `n` transactions: each pays a small amount out (left unspent) and sends
 /// the rest on; three transactions per block, the last ten unconfirmed; every seventh payment
 /// address labelled, every change address in cluster `peel`, one change call per tenth hop.
-pub fn peel_chain(n: usize) -> View {
+pub(crate) fn peel_chain(n: usize) -> View {
     let mut graph = Graph::new();
     let mut labels = BTreeMap::new();
     let mut clusters = BTreeMap::new();

@@ -28,7 +28,6 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
 pub mod build;
 mod checks;

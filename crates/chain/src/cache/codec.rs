@@ -255,7 +255,7 @@ mod tests {
         for cut in 0..hist.len() {
             assert!(get_histories(&hist[..cut], 1).is_err(), "cut at {cut}");
         }
-        let mut bad_flag = hist.clone();
+        let mut bad_flag = hist;
         bad_flag[4 + 32 + 8] = 2;
         assert!(get_histories(&bad_flag, 1).is_err());
         // A huge count is refused before anything is allocated for it.

@@ -25,7 +25,7 @@ fn step(d: &mut Demo, title: &str) {
 }
 
 /// Runs the Ethereum demo.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let scenario = if args.scenario == "seized-basic" {
         "eth-seized"
     } else {
