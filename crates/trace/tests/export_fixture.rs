@@ -139,35 +139,8 @@ pub(crate) fn fixture(exchange_label: &str) -> Fixture {
         node.outputs[1].spent_by = Some((spender, 0));
     }
 
-    let mut taint = BTreeMap::new();
-    taint.insert(OutPoint::new(t0, 0), Sat(150_000_000));
-    taint.insert(OutPoint::new(t0, 1), Sat(0));
-    taint.insert(OutPoint::new(t1, 0), Sat(100_000_000));
-    taint.insert(OutPoint::new(t1, 1), Sat(49_990_000));
-    taint.insert(OutPoint::new(t2, 0), Sat(10_000_000));
-    taint.insert(OutPoint::new(t2, 1), Sat(29_980_000));
-    taint.insert(OutPoint::new(t3, 0), Sat(10_000_000));
-
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        address("exchange"),
-        vec![NodeLabel {
-            label: exchange_label.to_string(),
-            category: "exchange".to_string(),
-            propagated_from: None,
-        }],
-    );
-    labels.insert(
-        address("other"),
-        vec![NodeLabel {
-            label: "Darkmarket hot wallet".to_string(),
-            category: "darknet market".to_string(),
-            propagated_from: Some(address("victim")),
-        }],
-    );
-    let mut clusters = BTreeMap::new();
-    clusters.insert(address("thief"), "c1".to_string());
-    clusters.insert(address("change"), "c1".to_string());
+    let taint = fixture_taint([t0, t1, t2, t3]);
+    let (labels, clusters) = fixture_labels(exchange_label);
 
     let view = View {
         title: "Case 2024-017: forward trace of the stolen coins".to_string(),
@@ -212,6 +185,46 @@ pub(crate) fn fixture(exchange_label: &str) -> Fixture {
         spender,
         extra,
     }
+}
+
+/// The fixture's taint per coin: t0..t3 as built by [`fixture`].
+fn fixture_taint([t0, t1, t2, t3]: [Txid; 4]) -> BTreeMap<OutPoint, Sat> {
+    let mut taint = BTreeMap::new();
+    taint.insert(OutPoint::new(t0, 0), Sat(150_000_000));
+    taint.insert(OutPoint::new(t0, 1), Sat(0));
+    taint.insert(OutPoint::new(t1, 0), Sat(100_000_000));
+    taint.insert(OutPoint::new(t1, 1), Sat(49_990_000));
+    taint.insert(OutPoint::new(t2, 0), Sat(10_000_000));
+    taint.insert(OutPoint::new(t2, 1), Sat(29_980_000));
+    taint.insert(OutPoint::new(t3, 0), Sat(10_000_000));
+    taint
+}
+
+/// The fixture's labels (the exchange deposit, a propagated darknet label) and clusters.
+fn fixture_labels(
+    exchange_label: &str,
+) -> (BTreeMap<String, Vec<NodeLabel>>, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        address("exchange"),
+        vec![NodeLabel {
+            label: exchange_label.to_string(),
+            category: "exchange".to_string(),
+            propagated_from: None,
+        }],
+    );
+    labels.insert(
+        address("other"),
+        vec![NodeLabel {
+            label: "Darkmarket hot wallet".to_string(),
+            category: "darknet market".to_string(),
+            propagated_from: Some(address("victim")),
+        }],
+    );
+    let mut clusters = BTreeMap::new();
+    clusters.insert(address("thief"), "c1".to_string());
+    clusters.insert(address("change"), "c1".to_string());
+    (labels, clusters)
 }
 
 /// A peeling chain of `n` transactions: each pays a small amount out (left unspent) and sends

@@ -69,8 +69,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A length or count as 4 bytes. Everything encoded here came from one server answer, which
+/// the RPC reader bounds to `MAX_LINE` (16 MiB), so it fits; a silent `u32::MAX` would corrupt
+/// the record instead.
 fn u32_len(n: usize) -> [u8; 4] {
-    u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes()
+    u32::try_from(n)
+        .expect("cached data comes from answers of at most 16 MiB")
+        .to_le_bytes()
 }
 
 /// Raw transactions, `bin1`.
