@@ -142,6 +142,38 @@ impl ServerArgs {
     }
 }
 
+/// The source a scan or trace asks: the server, through the case's cache when there is a case;
+/// only the cache when offline.
+pub(crate) enum PrimarySource<'a> {
+    /// The server, no case.
+    Direct(&'a ElectrumSource),
+    /// The case's cache (filled from the server when online).
+    Cached(CachedSource<'a>),
+}
+
+impl<'a> PrimarySource<'a> {
+    /// Chooses the source from the server connection (`None` offline) and the case.
+    pub(crate) fn new(
+        electrum: Option<&'a ElectrumSource>,
+        case: Option<&'a Case>,
+    ) -> CmdResult<Self> {
+        Ok(match (electrum, case) {
+            (Some(e), Some(c)) => PrimarySource::Cached(CachedSource::online(e, c)),
+            (Some(e), None) => PrimarySource::Direct(e),
+            (None, Some(c)) => PrimarySource::Cached(CachedSource::offline(c)),
+            (None, None) => return Err(Failure::input(anyhow!("no source"))),
+        })
+    }
+
+    /// The source to ask.
+    pub(crate) fn get(&self) -> &dyn BitcoinSource {
+        match self {
+            PrimarySource::Direct(e) => *e,
+            PrimarySource::Cached(c) => c,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum InspectSub {
     /// Render the case's latest inventory as a self-contained HTML report.
@@ -244,19 +276,8 @@ fn scan_sources(
         (Some(url), false) => Some(args.server.connect(Some(url))?),
         (None, _) => None,
     };
-    let cached;
-    let primary: &dyn BitcoinSource = match (&electrum, case) {
-        (Some(e), Some(c)) => {
-            cached = CachedSource::online(e, c);
-            &cached
-        }
-        (Some(e), None) => e,
-        (None, Some(c)) => {
-            cached = CachedSource::offline(c);
-            &cached
-        }
-        (None, None) => return Err(Failure::input(anyhow!("no source"))),
-    };
+    let primary = PrimarySource::new(electrum.as_ref(), case)?;
+    let primary = primary.get();
     let second_ref: Option<&dyn BitcoinSource> = second.as_ref().map(|s| s as &dyn BitcoinSource);
     let r = scan(watch, primary, second_ref, opts, &mut |p| bar.update(&p));
     bar.finish();

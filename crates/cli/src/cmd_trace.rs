@@ -15,11 +15,9 @@ use custos_case::{
     report::{table, Section},
     Case, NewArtifact,
 };
-use custos_chain::CachedSource;
 use custos_core::{
     inventory::{Inventory, INVENTORY_FORMAT},
     ledger::EventDraft,
-    source::BitcoinSource,
     Network, Sat,
 };
 use custos_trace::{
@@ -218,19 +216,8 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
         } else {
             Some(args.server.connect(None)?)
         };
-        let cached;
-        let source: &dyn BitcoinSource = match (&electrum, case.as_ref()) {
-            (Some(e), Some(c)) => {
-                cached = CachedSource::online(e, c);
-                &cached
-            }
-            (Some(e), None) => e,
-            (None, Some(c)) => {
-                cached = CachedSource::offline(c);
-                &cached
-            }
-            (None, None) => return Err(Failure::input(anyhow!("no source"))),
-        };
+        let primary = crate::cmd_inspect::PrimarySource::new(electrum.as_ref(), case.as_ref())?;
+        let source = primary.get();
         let server = source.name();
         let t = walk::trace(
             source,
