@@ -400,24 +400,20 @@ mod tests {
         );
     }
 
+    /// One `x.echo` request with `param` to a fresh [`reversing_server`].
+    fn echo_once(param: &str) -> Result<Vec<Result<Value, ServerError>>, RpcError> {
+        let (h, port) = reversing_server(1, 1);
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut c = Connection::new(s);
+        let answers = c.batch(&[Request::with_str("x.echo", param)], &mut |_, _| {});
+        h.join().unwrap();
+        answers
+    }
+
     #[test]
     fn a_null_result_is_a_value_but_an_answer_without_result_or_error_is_malformed() {
-        let (h, port) = reversing_server(1, 1);
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Connection::new(s);
-        let answers = c
-            .batch(&[Request::with_str("x.echo", "null")], &mut |_, _| {})
-            .unwrap();
-        h.join().unwrap();
-        assert_eq!(answers, vec![Ok(Value::Null)]);
-
-        let (h, port) = reversing_server(1, 1);
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut c = Connection::new(s);
-        let e = c
-            .batch(&[Request::with_str("x.echo", "absent")], &mut |_, _| {})
-            .unwrap_err();
-        h.join().unwrap();
+        assert_eq!(echo_once("null").unwrap(), vec![Ok(Value::Null)]);
+        let e = echo_once("absent").unwrap_err();
         assert!(
             matches!(&e, RpcError::Malformed(m) if m.contains("neither a result nor an error")),
             "{e}"

@@ -522,6 +522,24 @@ pub fn authority_address<C: Signing>(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_bad_time_is_a_typed_input_error_keeping_its_cause_once() {
+        use custos_core::exit::{Classify, ExitClass};
+        use std::error::Error as _;
+        assert_eq!(
+            parse_time("--now", "2026-11-26T12:00:00Z").unwrap(),
+            1_795_694_400
+        );
+        let e = parse_time("--now", "tomorrow").unwrap_err();
+        assert!(matches!(e, TimeError::NotRfc3339 { .. }), "{e}");
+        assert_eq!(e.exit_class(), ExitClass::Input);
+        assert!(e.source().is_some(), "chrono's reason is the source");
+        assert_eq!(e.to_string(), "--now \"tomorrow\" is not an RFC 3339 time");
+        let e = parse_time("not_before", "2026-11-26T13:00:00+01:00").unwrap_err();
+        assert!(matches!(e, TimeError::NotCanonical { .. }), "{e}");
+        assert!(e.to_string().contains("YYYY-MM-DDTHH:MM:SSZ"), "{e}");
+    }
+
     fn fields() -> OrderFields {
         OrderFields {
             order_id: None,
