@@ -302,7 +302,8 @@ fn proofs_key(requests: &[(Txid, u32)]) -> Vec<u8> {
 fn scripts_key(scripts: &[ScriptBuf]) -> Vec<u8> {
     let mut v = Vec::new();
     for s in scripts {
-        v.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+        let len = u32::try_from(s.len()).expect("an output script in memory is far below 4 GiB");
+        v.extend_from_slice(&len.to_le_bytes());
         v.extend_from_slice(s.as_bytes());
     }
     v

@@ -162,6 +162,10 @@ pub fn normalize_url(url: &str) -> Result<String, crate::Error> {
     Ok(format!("{scheme}://{rest}"))
 }
 
+/// A panic while one of these locks is held (in a progress hook, say) poisons it. The values
+/// behind them are replaced whole (a hook, a fingerprint, the trust setting), so a poisoned one
+/// is still consistent and is used as it is; the connection, which a panic may leave
+/// mid-answer, is taken through [`ElectrumSource::connection`] instead.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -353,6 +357,20 @@ impl ElectrumSource {
         }
     }
 
+    /// The connection slot. A panic during a batch poisons it and may have left the stream
+    /// mid-answer: the connection is then dropped (the caller reconnects), never reused.
+    fn connection(&self) -> std::sync::MutexGuard<'_, Option<Client>> {
+        match self.client.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                *guard = None;
+                self.client.clear_poison();
+                guard
+            }
+        }
+    }
+
     /// Sends `requests` as one pipelined batch (one round trip), reconnecting with backoff on
     /// a dropped connection, and turns the answers into `T` with `parse`.
     fn call<T>(
@@ -366,7 +384,7 @@ impl ElectrumSource {
         loop {
             attempt += 1;
             let result = (|| {
-                let mut guard = lock(&self.client);
+                let mut guard = self.connection();
                 if guard.is_none() {
                     let c = self.new_client()?;
                     self.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -506,7 +524,7 @@ impl ElectrumSource {
         let r: HeadersAnswer = self.typed(BLOCK_HEADERS, a)?;
         let raw = hex::decode(r.hex.trim())
             .map_err(|e| self.malformed(BLOCK_HEADERS, format!("headers from {start}: {e}")))?;
-        if raw.len() % 80 != 0 || raw.len() / 80 != usize::try_from(r.count).unwrap_or(0) {
+        if raw.len() % 80 != 0 || u64::try_from(raw.len() / 80).ok() != Some(r.count) {
             return Err(self.malformed(
                 BLOCK_HEADERS,
                 format!(

@@ -27,7 +27,8 @@
 //! "target no easier than the pow limit and met by the hash" is checked (their min-difficulty
 //! exceptions and signet block solutions are not modelled).
 //!
-//! Features: none.
+//! Features: `test-support` makes [`MemoryChain`] (an in-process regtest chain for tests of
+//! the scanners) public; dependants enable it in their dev-dependencies only.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
@@ -36,6 +37,7 @@ pub mod crosscheck;
 pub mod electrum;
 pub mod error;
 pub mod eth;
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod rpc;
 pub mod socks;
@@ -46,6 +48,7 @@ pub mod verified;
 pub use cache::{CacheMode, CachedSource};
 pub use electrum::{ElectrumOptions, ElectrumSource};
 pub use error::{Error, SpvError};
+#[cfg(any(test, feature = "test-support"))]
 pub use memory::MemoryChain;
 pub use tls::{Fingerprint, TlsTrust};
 pub use verified::VerifiedChain;

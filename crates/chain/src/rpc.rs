@@ -106,7 +106,8 @@ pub struct Connection<S: Read + Write + Socket> {
 struct Envelope {
     #[serde(default)]
     id: Option<Value>,
-    #[serde(default)]
+    /// `Some(Null)` for `"result": null` (a method that returns nothing), `None` when absent.
+    #[serde(default, deserialize_with = "present")]
     result: Option<Value>,
     #[serde(default)]
     error: Option<Value>,
@@ -276,7 +277,13 @@ impl<S: Read + Write + Socket> Connection<S> {
         }
         p.answers[slot] = Some(match (env.error, env.result) {
             (Some(e), _) if !e.is_null() => Err(ServerError(error_text(&e))),
-            (_, r) => Ok(r.unwrap_or(Value::Null)),
+            (_, Some(r)) => Ok(r),
+            // Not a `null` result: the server sent neither a result nor an error.
+            (_, None) => {
+                return Err(RpcError::Malformed(format!(
+                    "answer with id {id} has neither a result nor an error"
+                )))
+            }
         });
         p.missing -= 1;
         let total = p.answers.len();
@@ -297,6 +304,12 @@ fn error_text(e: &Value) -> String {
         },
         None => e.to_string(),
     }
+}
+
+/// A field that is present (even as `null`) deserializes to `Some`; `#[serde(default)]` makes an
+/// absent one `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 impl Socket for TcpStream {
@@ -341,6 +354,10 @@ mod tests {
                 let p = &v["params"][0];
                 let line = if p == "fail" {
                     serde_json::json!({"jsonrpc":"2.0","id":id,"error":{"code":1,"message":"no such thing"}})
+                } else if p == "null" {
+                    serde_json::json!({"jsonrpc":"2.0","id":id,"result":null})
+                } else if p == "absent" {
+                    serde_json::json!({"jsonrpc":"2.0","id":id})
                 } else {
                     serde_json::json!({"jsonrpc":"2.0","id":id,"result":p})
                 };
@@ -380,6 +397,26 @@ mod tests {
             seen.last(),
             Some(&(2500, 2500)),
             "progress within the batch"
+        );
+    }
+
+    /// One `x.echo` request with `param` to a fresh [`reversing_server`].
+    fn echo_once(param: &str) -> Result<Vec<Result<Value, ServerError>>, RpcError> {
+        let (h, port) = reversing_server(1, 1);
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut c = Connection::new(s);
+        let answers = c.batch(&[Request::with_str("x.echo", param)], &mut |_, _| {});
+        h.join().unwrap();
+        answers
+    }
+
+    #[test]
+    fn a_null_result_is_a_value_but_an_answer_without_result_or_error_is_malformed() {
+        assert_eq!(echo_once("null").unwrap(), vec![Ok(Value::Null)]);
+        let e = echo_once("absent").unwrap_err();
+        assert!(
+            matches!(&e, RpcError::Malformed(m) if m.contains("neither a result nor an error")),
+            "{e}"
         );
     }
 

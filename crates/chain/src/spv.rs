@@ -108,7 +108,8 @@ pub fn difficulty_rule(network: Network, height: u32, below: &[Header]) -> Diffi
             if u64::from(height) % interval != 0 {
                 return DifficultyRule::Exact(prev.bits);
             }
-            let first = usize::try_from(u64::from(height) - interval).unwrap_or(0);
+            let first = usize::try_from(u64::from(height) - interval)
+                .expect("a u32 height fits in usize on the platforms custos builds for");
             let timespan = u64::from(prev.time.saturating_sub(below[first].time));
             DifficultyRule::Exact(CompactTarget::from_next_work_required(
                 prev.bits, timespan, &params,
@@ -202,7 +203,7 @@ pub(crate) mod testchain {
     use super::*;
 
     /// A coinbase paying `value` to `script` at `height` (BIP34 height push).
-    pub fn coinbase(height: u32, script: &ScriptBuf, value: u64) -> Transaction {
+    pub(crate) fn coinbase(height: u32, script: &ScriptBuf, value: u64) -> Transaction {
         let sig = bitcoin::script::Builder::new()
             .push_int(i64::from(height))
             .push_int(0)
@@ -224,7 +225,7 @@ pub(crate) mod testchain {
     }
 
     /// A transaction spending `prev` to `script`.
-    pub fn spend(prev: OutPoint, script: &ScriptBuf, value: u64) -> Transaction {
+    pub(crate) fn spend(prev: OutPoint, script: &ScriptBuf, value: u64) -> Transaction {
         Transaction {
             version: transaction::Version::TWO,
             lock_time: LockTime::ZERO,
@@ -242,7 +243,7 @@ pub(crate) mod testchain {
     }
 
     /// Mines a block on `prev` with `txdata` at regtest difficulty.
-    pub fn mine(prev: BlockHash, time: u32, txdata: Vec<Transaction>) -> Block {
+    pub(crate) fn mine(prev: BlockHash, time: u32, txdata: Vec<Transaction>) -> Block {
         let root =
             merkle_tree::calculate_root(txdata.iter().map(|t| t.compute_txid().to_raw_hash()))
                 .map(TxMerkleNode::from_raw_hash)
@@ -262,13 +263,13 @@ pub(crate) mod testchain {
     }
 
     /// A merkle branch for transaction `pos` of `block` (the same builder `MemoryChain` serves).
-    pub fn branch(block: &Block, pos: usize) -> Vec<TxMerkleNode> {
+    pub(crate) fn branch(block: &Block, pos: usize) -> Vec<TxMerkleNode> {
         crate::memory::merkle_branch(block, pos)
     }
 
     /// A regtest chain of `n` blocks after genesis; block i holds a coinbase and, from block 2
     /// on, a spend of the previous block's coinbase, plus `extra` more spends in block 3.
-    pub fn chain(n: u32) -> Vec<Block> {
+    pub(crate) fn chain(n: u32) -> Vec<Block> {
         let genesis = bitcoin::blockdata::constants::genesis_block(Params::new(Network::Regtest));
         let script = ScriptBuf::new_op_return([0x51u8; 4]);
         let mut blocks = vec![genesis];

@@ -196,6 +196,7 @@ impl ServerCertVerifier for Verifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let presented = Fingerprint::of_der(end_entity.as_ref());
+        // `seen` is only ever replaced whole: a poisoned lock still holds a consistent value.
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(presented);
         let mismatch = || {
             Err(rustls::Error::General(

@@ -7,21 +7,21 @@ use custos_core::{exit::Classify, ledger::Event, ledger::EventDraft, Network};
 
 /// Exit codes (documented in README.md, `custos --help` and ADR 0005), taken from the one
 /// mapping in [`custos_core::exit`].
-pub mod exit {
+pub(crate) mod exit {
     use custos_core::exit::ExitClass;
     /// Success.
-    pub const OK: u8 = custos_core::exit::OK;
+    pub(crate) const OK: u8 = custos_core::exit::OK;
     /// A finding or a refusal (verification failed, policy refused, incomplete scan).
-    pub const FINDING: u8 = ExitClass::Refusal.code();
+    pub(crate) const FINDING: u8 = ExitClass::Refusal.code();
     /// Usage or input error (bad arguments, malformed file, not a case).
-    pub const INPUT: u8 = ExitClass::Input.code();
+    pub(crate) const INPUT: u8 = ExitClass::Input.code();
     /// Environment or network error (I/O, server unreachable).
-    pub const ENV: u8 = ExitClass::Environment.code();
+    pub(crate) const ENV: u8 = ExitClass::Environment.code();
 }
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Exit code.
     pub code: u8,
     /// The error (its chain is printed).
@@ -30,21 +30,21 @@ pub struct Failure {
 
 impl Failure {
     /// Usage or input error (exit 2).
-    pub fn input(e: impl Into<anyhow::Error>) -> Failure {
+    pub(crate) fn input(e: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: exit::INPUT,
             error: e.into(),
         }
     }
     /// Environment or network error (exit 3).
-    pub fn env(e: impl Into<anyhow::Error>) -> Failure {
+    pub(crate) fn env(e: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: exit::ENV,
             error: e.into(),
         }
     }
     /// A finding or refusal (exit 1).
-    pub fn finding(e: impl Into<anyhow::Error>) -> Failure {
+    pub(crate) fn finding(e: impl Into<anyhow::Error>) -> Failure {
         Failure {
             code: exit::FINDING,
             error: e.into(),
@@ -54,7 +54,7 @@ impl Failure {
 
 impl Failure {
     /// An error that knows its own class (every library error, the file reader, stdout).
-    pub fn classified<E>(e: E) -> Failure
+    pub(crate) fn classified<E>(e: E) -> Failure
     where
         E: Classify + std::error::Error + Send + Sync + 'static,
     {
@@ -75,11 +75,11 @@ where
 }
 
 /// Result of a command.
-pub type CmdResult<T = ()> = Result<T, Failure>;
+pub(crate) type CmdResult<T = ()> = Result<T, Failure>;
 
 /// Global options every command sees.
 #[derive(Debug, Clone)]
-pub struct App {
+pub(crate) struct App {
     /// `--case DIR`.
     pub case_dir: Option<PathBuf>,
     /// `--case-id`: the case the user means to work on.
@@ -98,7 +98,7 @@ pub struct App {
 
 impl App {
     /// Opens the case if `--case` was given.
-    pub fn open_case(&self) -> CmdResult<Option<Case>> {
+    pub(crate) fn open_case(&self) -> CmdResult<Option<Case>> {
         match &self.case_dir {
             None => Ok(None),
             Some(dir) => {
@@ -120,7 +120,7 @@ impl App {
     }
 
     /// Opens the case, failing when `--case` was not given.
-    pub fn require_case(&self) -> CmdResult<Case> {
+    pub(crate) fn require_case(&self) -> CmdResult<Case> {
         self.open_case()?.ok_or_else(|| {
             Failure::input(anyhow::anyhow!(
                 "this command needs a case: pass --case DIR (or set CUSTOS_CASE)"
@@ -130,12 +130,12 @@ impl App {
 
     /// The network in effect: the case's, else `--network`.
     #[allow(dead_code)]
-    pub fn network(&self, case: Option<&Case>) -> Network {
+    pub(crate) fn network(&self, case: Option<&Case>) -> Network {
         case.map(|c| c.info().network).unwrap_or(self.network)
     }
 
     /// Appends a ledger event to the case (if one is open).
-    pub fn record(
+    pub(crate) fn record(
         &self,
         case: Option<&mut Case>,
         draft: EventDraft,
@@ -153,7 +153,7 @@ impl App {
 
 /// The command line as recorded in the ledger. custos never takes a secret as an argument
 /// (secrets come from prompts, files or stdin), so the arguments are recorded as given.
-pub fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
@@ -180,7 +180,7 @@ pub fn command_line() -> String {
 }
 
 /// Prints a JSON value to stdout (pretty).
-pub fn print_json(v: &impl serde::Serialize) -> CmdResult {
+pub(crate) fn print_json(v: &impl serde::Serialize) -> CmdResult {
     let s = serde_json::to_string_pretty(v).map_err(Failure::env)?;
     outln!("{s}")?;
     Ok(())

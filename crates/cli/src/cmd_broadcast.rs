@@ -22,7 +22,7 @@ use crate::{
 
 /// `custos broadcast`.
 #[derive(Debug, Args)]
-pub struct BroadcastArgs {
+pub(crate) struct BroadcastArgs {
     /// The finalized transaction: hex on the command line, or a file holding hex or raw bytes
     /// (e.g. Coldcard's `<name>-final.txn`); `-` reads hex from stdin.
     tx: String,
@@ -32,7 +32,7 @@ pub struct BroadcastArgs {
 
 /// `custos watch`.
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Transaction id.
     txid: String,
     /// Confirmations to wait for.
@@ -80,7 +80,7 @@ fn read_tx(arg: &str) -> CmdResult<Vec<u8>> {
 }
 
 /// Runs `custos broadcast`.
-pub fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
+pub(crate) fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
     let raw = read_tx(&args.tx)?;
     let mut case = app.open_case()?;
     let server = args.server.connect(None)?;
@@ -99,7 +99,7 @@ pub fn run_broadcast(app: &App, args: &BroadcastArgs) -> CmdResult {
         vec![NewArtifact {
             kind: "raw_tx".into(),
             name: txid.to_string(),
-            data: raw.clone(),
+            data: raw,
         }],
     )?;
     if app.json {
@@ -151,7 +151,7 @@ fn standing(src: &dyn BitcoinSource, txid: &Txid) -> CmdResult<(Standing, Transa
 }
 
 /// Runs `custos watch`.
-pub fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
+pub(crate) fn run_watch(app: &App, args: &WatchArgs) -> CmdResult {
     let txid = Txid::from_str(args.txid.trim())
         .map_err(|e| Failure::input(anyhow!("{:?} is not a txid: {e}", args.txid)))?;
     let mut case = app.open_case()?;

@@ -41,7 +41,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ceremony commands.
 #[derive(Debug, Subcommand)]
-pub enum CeremonyCmd {
+pub(crate) enum CeremonyCmd {
     /// Assemble the k-of-n custody wallet from key records; write descriptor, BSMS, Coldcard,
     /// UR, summary and the custody policy file.
     Assemble(Box<AssembleArgs>),
@@ -54,7 +54,7 @@ pub enum CeremonyCmd {
 
 /// `ceremony assemble` options.
 #[derive(Debug, Args)]
-pub struct AssembleArgs {
+pub(crate) struct AssembleArgs {
     /// Signatures required (K).
     #[arg(long)]
     pub threshold: usize,
@@ -94,7 +94,7 @@ pub struct AssembleArgs {
 
 /// The Ethereum custody Safe's parameters (`ceremony assemble`).
 #[derive(Debug, Args)]
-pub struct EthSafeArgs {
+pub(crate) struct EthSafeArgs {
     /// EIP-155 chain id of the custody Safe (1 = mainnet). Given, the Ethereum custody policy
     /// is written too; every key record must then carry a proven Ethereum key.
     #[arg(long)]
@@ -161,7 +161,7 @@ impl EthSafeArgs {
 }
 
 /// Runs a ceremony command.
-pub fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &CeremonyCmd) -> CmdResult {
     match cmd {
         CeremonyCmd::Assemble(a) => assemble_cmd(app, a),
         CeremonyCmd::ImportTranscript { file } => import_transcript(app, file),
@@ -185,26 +185,23 @@ fn ceremony_failure(e: custos_ceremony::Error) -> Failure {
     Failure::classified(e)
 }
 
+/// One file `assemble` writes: its ledger artifact kind, its name in `--out-dir`, its content.
+type CeremonyOutput = (String, String, Vec<u8>);
+
+/// Each key record's path and bytes (hashed and recorded in the case).
+type KeyFiles = Vec<(PathBuf, Vec<u8>)>;
+
+/// The Ethereum Safe policy (`--eth-chain-id`): the file written and the policy it describes.
+type EthPolicyPair = (
+    custos_eth::policy::EthPolicyFile,
+    custos_eth::policy::EthPolicy,
+);
+
 fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     let mut case = app.open_case()?;
     let network = app.network(case.as_ref());
-    let challenge = match (&a.challenge, &a.challenge_file) {
-        (Some(c), _) => Some(c.trim().to_string()),
-        (None, Some(p)) => Some(
-            custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
-                .trim()
-                .to_string(),
-        ),
-        (None, None) => None,
-    };
-    let secp = Secp256k1::verification_only();
-    let mut keys = Vec::new();
-    let mut key_files = Vec::new();
-    for p in &a.keys {
-        keys.push(load_key_file(&secp, p).map_err(ceremony_failure)?);
-        let bytes = custos_core::file::read_bytes(p, custos_core::file::KEY_RECORD)?;
-        key_files.push((p.clone(), bytes));
-    }
+    let challenge = read_challenge(a)?;
+    let (keys, key_files) = load_keys(a)?;
     let req = Request {
         name: a.name.clone(),
         network,
@@ -229,13 +226,95 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     std::fs::create_dir_all(&a.out_dir)
         .with_context(|| format!("cannot create {}", a.out_dir.display()))
         .map_err(Failure::env)?;
-    let stem = file_stem(&a.name);
-    let bsms = asm.bsms_round2().map_err(Failure::input)?;
     let ur_frames = asm
         .ur_output_descriptor(a.ur_extra_frames)
         .map_err(Failure::input)?;
+    let outputs = ceremony_outputs(a, &asm, &ur_frames, &first, eth_policy.as_ref())?;
+    write_ceremony_outputs(a, &outputs, new_dir)?;
+
+    let unproven = asm
+        .keys
+        .iter()
+        .filter(|k| k.proof == ProofStatus::Unproven)
+        .count();
+    let payload = serde_json::json!({
+        "name": asm.name, "network": network, "script": asm.script,
+        "threshold": asm.threshold, "n": asm.keys.len(), "keys": key_payload(&asm, &key_files),
+        "unproven_keys": unproven, "challenge": challenge,
+        "receive_descriptor": asm.receive_string(), "change_descriptor": asm.change_string(),
+        "first_receive_addresses": first, "first_change_address": change0,
+        "files": file_payload(&outputs), "out_dir": a.out_dir,
+        "eth_safe": eth_policy.as_ref().map(|(f, _)| serde_json::json!({
+            "chain_id": f.chain_id, "safe": f.safe, "safe_setup": f.safe_setup,
+        })),
+    });
+    let event = app.record(
+        case.as_mut(),
+        EventDraft::new(custos_case::kinds::CEREMONY_ASSEMBLED, payload.clone()),
+        ceremony_artifacts(&key_files, &outputs),
+    )?;
+
+    if a.show_qr {
+        show_frames(&ur_frames)?;
+    }
+    if app.json {
+        let mut out = payload;
+        if let Some(e) = event {
+            out["ledger_seq"] = serde_json::json!(e.seq);
+        }
+        out["ur"] = serde_json::json!(ur_frames);
+        return print_json(&out);
+    }
+    let shown = Assembled {
+        asm: &asm,
+        first: &first,
+        change0: &change0,
+        eth_policy: eth_policy.as_ref(),
+        unproven,
+        outputs: &outputs,
+    };
+    print_assembled(a, &shown, event.as_ref())
+}
+
+/// `--challenge`, or the first line of `--challenge-file`, trimmed.
+fn read_challenge(a: &AssembleArgs) -> CmdResult<Option<String>> {
+    Ok(match (&a.challenge, &a.challenge_file) {
+        (Some(c), _) => Some(c.trim().to_string()),
+        (None, Some(p)) => Some(
+            custos_core::file::read_text(p, custos_core::file::KEY_RECORD)?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    })
+}
+
+/// Loads and checks every key record, keeping each file's bytes for the ledger.
+fn load_keys(a: &AssembleArgs) -> CmdResult<(Vec<custos_ceremony::record::CeremonyKey>, KeyFiles)> {
+    let secp = Secp256k1::verification_only();
+    let mut keys = Vec::new();
+    let mut key_files = Vec::new();
+    for p in &a.keys {
+        keys.push(load_key_file(&secp, p).map_err(ceremony_failure)?);
+        let bytes = custos_core::file::read_bytes(p, custos_core::file::KEY_RECORD)?;
+        key_files.push((p.clone(), bytes));
+    }
+    Ok((keys, key_files))
+}
+
+/// Renders every file `assemble` writes (the Coldcard file is skipped with a warning where the
+/// script type has none).
+fn ceremony_outputs(
+    a: &AssembleArgs,
+    asm: &assemble::Assembly,
+    ur_frames: &[String],
+    first: &[String],
+    eth_policy: Option<&EthPolicyPair>,
+) -> CmdResult<Vec<CeremonyOutput>> {
+    let stem = file_stem(&a.name);
+    let bsms = asm.bsms_round2().map_err(Failure::input)?;
     let policy = asm.policy(Some(transcript::sha256_hex(bsms.as_bytes())));
-    let mut outputs: Vec<(String, String, Vec<u8>)> = vec![
+    let mut outputs: Vec<CeremonyOutput> = vec![
         (
             "descriptor".into(),
             format!("{stem}.descriptor"),
@@ -263,21 +342,30 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
     outputs.push((
         "registration_summary".into(),
         format!("{stem}-summary.txt"),
-        asm.summary(&first).into_bytes(),
+        asm.summary(first).into_bytes(),
     ));
     outputs.push((
         "custody_policy".into(),
         "custody-policy.json".into(),
         (serde_json::to_string_pretty(&policy).map_err(Failure::env)? + "\n").into_bytes(),
     ));
-    if let Some((file, _)) = &eth_policy {
+    if let Some((file, _)) = eth_policy {
         outputs.push((
             "eth_custody_policy".into(),
             "eth-custody-policy.json".into(),
             (serde_json::to_string_pretty(file).map_err(Failure::env)? + "\n").into_bytes(),
         ));
     }
-    // All or none: an existing `.bsms` must not leave a fresh `.descriptor` beside it.
+    Ok(outputs)
+}
+
+/// Writes every output or none: an existing `.bsms` must not leave a fresh `.descriptor` beside
+/// it; a directory this command created is removed again on failure.
+fn write_ceremony_outputs(
+    a: &AssembleArgs,
+    outputs: &[CeremonyOutput],
+    new_dir: bool,
+) -> CmdResult {
     let files: Vec<(PathBuf, Vec<u8>)> = outputs
         .iter()
         .map(|(_, name, data)| (a.out_dir.join(name), data.clone()))
@@ -288,9 +376,15 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         }
         return Err(e.into());
     }
+    Ok(())
+}
 
-    let key_payload: Vec<serde_json::Value> = asm
-        .keys
+/// Each key as recorded in the ledger, with the hash of the file it came from.
+fn key_payload(
+    asm: &assemble::Assembly,
+    key_files: &[(PathBuf, Vec<u8>)],
+) -> Vec<serde_json::Value> {
+    asm.keys
         .iter()
         .map(|k| {
             let sha = key_files
@@ -305,29 +399,24 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
                 "eth_address": k.eth.map(|a| a.to_checksum(None)),
             })
         })
-        .collect();
-    let file_payload: Vec<serde_json::Value> = outputs
+        .collect()
+}
+
+/// Each written file's kind, name and hash, as recorded in the ledger.
+fn file_payload(outputs: &[CeremonyOutput]) -> Vec<serde_json::Value> {
+    outputs
         .iter()
         .map(|(kind, name, data)| {
             serde_json::json!({"kind": kind, "name": name, "sha256": transcript::sha256_hex(data)})
         })
-        .collect();
-    let unproven = asm
-        .keys
-        .iter()
-        .filter(|k| k.proof == ProofStatus::Unproven)
-        .count();
-    let payload = serde_json::json!({
-        "name": asm.name, "network": network, "script": asm.script,
-        "threshold": asm.threshold, "n": asm.keys.len(), "keys": key_payload,
-        "unproven_keys": unproven, "challenge": challenge,
-        "receive_descriptor": asm.receive_string(), "change_descriptor": asm.change_string(),
-        "first_receive_addresses": first, "first_change_address": change0,
-        "files": file_payload, "out_dir": a.out_dir,
-        "eth_safe": eth_policy.as_ref().map(|(f, _)| serde_json::json!({
-            "chain_id": f.chain_id, "safe": f.safe, "safe_setup": f.safe_setup,
-        })),
-    });
+        .collect()
+}
+
+/// The key records and every written file as case artifacts.
+fn ceremony_artifacts(
+    key_files: &[(PathBuf, Vec<u8>)],
+    outputs: &[CeremonyOutput],
+) -> Vec<NewArtifact> {
     let mut artifacts: Vec<NewArtifact> = key_files
         .iter()
         .map(|(p, b)| NewArtifact {
@@ -344,30 +433,32 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
         name: name.clone(),
         data: data.clone(),
     }));
-    let event = app.record(
-        case.as_mut(),
-        EventDraft::new(custos_case::kinds::CEREMONY_ASSEMBLED, payload.clone()),
-        artifacts,
-    )?;
+    artifacts
+}
 
-    if a.show_qr {
-        show_frames(&ur_frames)?;
-    }
-    if app.json {
-        let mut out = payload;
-        if let Some(e) = event {
-            out["ledger_seq"] = serde_json::json!(e.seq);
-        }
-        out["ur"] = serde_json::json!(ur_frames);
-        return print_json(&out);
-    }
-    out!("{}", asm.summary(&first))?;
-    outln!("First change address: {change0}")?;
-    if let Some((f, p)) = &eth_policy {
+/// What `assemble` shows a human once everything is written and recorded.
+struct Assembled<'a> {
+    asm: &'a assemble::Assembly,
+    first: &'a [String],
+    change0: &'a str,
+    eth_policy: Option<&'a EthPolicyPair>,
+    unproven: usize,
+    outputs: &'a [CeremonyOutput],
+}
+
+/// The registration summary, the Safe, warnings, the files written and the ledger event.
+fn print_assembled(
+    a: &AssembleArgs,
+    s: &Assembled<'_>,
+    event: Option<&custos_core::ledger::Event>,
+) -> CmdResult {
+    out!("{}", s.asm.summary(s.first))?;
+    outln!("First change address: {}", s.change0)?;
+    if let Some((f, p)) = s.eth_policy {
         outln!(
             "Ethereum custody Safe (v1.4.1, {} of {}, chain {}): {}",
-            asm.threshold,
-            asm.keys.len(),
+            s.asm.threshold,
+            s.asm.keys.len(),
             f.chain_id,
             f.safe
         )?;
@@ -377,10 +468,13 @@ fn assemble_cmd(app: &App, a: &AssembleArgs) -> CmdResult {
             }
         }
     }
-    if unproven > 0 {
-        outln!("WARNING: {unproven} key(s) without proof of possession (--allow-unproven)")?;
+    if s.unproven > 0 {
+        outln!(
+            "WARNING: {} key(s) without proof of possession (--allow-unproven)",
+            s.unproven
+        )?;
     }
-    for (_, name, data) in &outputs {
+    for (_, name, data) in s.outputs {
         outln!(
             "wrote {} sha256 {}",
             a.out_dir.join(name).display(),

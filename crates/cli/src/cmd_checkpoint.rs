@@ -63,7 +63,7 @@ fn refuse_unverified(case: &Case) -> CmdResult {
 }
 
 /// `custos case checkpoint`.
-pub fn checkpoint(
+pub(crate) fn checkpoint(
     app: &App,
     key_path: &Path,
     supervisors: &[String],
@@ -120,7 +120,12 @@ pub fn checkpoint(
 }
 
 /// `custos case countersign`.
-pub fn countersign(app: &App, key_path: &Path, seq: Option<u64>, out: Option<&Path>) -> CmdResult {
+pub(crate) fn countersign(
+    app: &App,
+    key_path: &Path,
+    seq: Option<u64>,
+    out: Option<&Path>,
+) -> CmdResult {
     let mut case = app.require_case()?;
     let key = load_key(key_path)?;
     refuse_unverified(&case)?;
@@ -195,7 +200,7 @@ pub fn countersign(app: &App, key_path: &Path, seq: Option<u64>, out: Option<&Pa
 }
 
 /// Reads checkpoint files given to `case verify --checkpoint`.
-pub fn read_files(paths: &[PathBuf]) -> CmdResult<Vec<(String, Checkpoint)>> {
+pub(crate) fn read_files(paths: &[PathBuf]) -> CmdResult<Vec<(String, Checkpoint)>> {
     let mut out = Vec::new();
     for p in paths {
         let text = file::read_text(p, file::POLICY)?;
@@ -219,7 +224,7 @@ pub fn read_files(paths: &[PathBuf]) -> CmdResult<Vec<(String, Checkpoint)>> {
 }
 
 /// The checkpoint lines of `case verify`.
-pub fn print_summary(r: &CheckpointReport) -> CmdResult {
+pub(crate) fn print_summary(r: &CheckpointReport) -> CmdResult {
     for c in &r.checkpoints {
         outln!(
             "checkpoint seq {} ({}) {}: {}",

@@ -14,7 +14,6 @@ use custos_case::NewArtifact;
 use custos_core::{
     inventory::{CustodyPolicy, Inventory},
     ledger::EventDraft,
-    source::BitcoinSource,
 };
 use custos_disposal::DisposalOrder;
 use custos_tx::{
@@ -25,28 +24,27 @@ use custos_tx::{
         build_custody_spend, custody_utxo_in, next_change_index, Destination, PayAmount,
         SpendParams,
     },
-    weight::FeeRate,
 };
 
 use crate::{
     app::{print_json, App, CmdResult, Failure},
     cmd_inspect::ServerArgs,
-    cmd_sweep::{parse_rate, read_json},
+    cmd_sweep::{fee_rate_and_tip, read_json},
 };
 
 /// Ledger event kind of a built custody spend.
-pub const EVENT_KIND: &str = custos_case::kinds::CUSTODY_SPEND;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::CUSTODY_SPEND;
 
 /// `custos custody ...`.
 #[derive(Debug, Subcommand)]
-pub enum CustodyCmd {
+pub(crate) enum CustodyCmd {
     /// Build an unsigned PSBT spending custody UTXOs to addresses or a new custody policy.
     Spend(SpendArgs),
 }
 
 /// `custos custody spend`.
 #[derive(Debug, Args)]
-pub struct SpendArgs {
+pub(crate) struct SpendArgs {
     /// The custody policy the UTXOs belong to.
     #[arg(long, value_name = "FILE")]
     custody: PathBuf,
@@ -89,7 +87,7 @@ pub struct SpendArgs {
 }
 
 /// Runs `custos custody`.
-pub fn run(app: &App, cmd: &CustodyCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &CustodyCmd) -> CmdResult {
     match cmd {
         CustodyCmd::Spend(a) => spend(app, a),
     }
@@ -161,100 +159,13 @@ fn order_ids(a: &SpendArgs) -> CmdResult<Vec<String>> {
         .collect()
 }
 
-fn fee_and_tip(a: &SpendArgs) -> CmdResult<(FeeRate, u32)> {
-    let source = if a.fee_rate == "auto" || a.tip_height.is_none() {
-        Some(a.server.connect(None)?)
-    } else {
-        None
-    };
-    let fee_rate = match &source {
-        Some(src) if a.fee_rate == "auto" => {
-            let relay = src.relay_fee().map_err(Failure::env)?.0;
-            let est = src
-                .estimate_fee(a.target_blocks)
-                .map_err(Failure::env)?
-                .map_or(relay, |r| r.0);
-            FeeRate(est.max(relay).max(1))
-        }
-        _ => parse_rate(&a.fee_rate)?,
-    };
-    let tip = match (a.tip_height, &source) {
-        (Some(h), _) => h,
-        (None, Some(src)) => src.tip().map_err(Failure::env)?.height,
-        (None, None) => return Err(Failure::input(anyhow!("give --tip-height or --server"))),
-    };
-    Ok((fee_rate, tip))
-}
-
 fn spend(app: &App, a: &SpendArgs) -> CmdResult {
     let mut case = app.open_case()?;
-    let (policy, policy_bytes): (CustodyPolicy, _) =
-        read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
-    let (inventory, _): (Inventory, _) =
-        read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
-    if inventory.network != policy.network {
-        return Err(Failure::input(anyhow!(
-            "inventory is for {}, the custody policy for {}",
-            inventory.network,
-            policy.network
-        )));
-    }
-    if !inventory.complete && !a.allow_incomplete {
-        return Err(Failure::finding(anyhow!(
-            "refused: inventory {} is marked incomplete; re-run the scan, or give --allow-incomplete",
-            a.inventory.display()
-        )));
-    }
-    if a.out.exists() {
-        return Err(Failure::input(anyhow!(
-            "{} already exists; not overwriting it",
-            a.out.display()
-        )));
-    }
-    let custody = Custody::from_policy(&policy).map_err(Failure::input)?;
-    let dests = destinations(a, custody.network)?;
-    let utxos = inventory
-        .utxos
-        .iter()
-        .map(|u| custody_utxo_in(&inventory, u, &custody))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::input)?;
-    let change_index = a.change_index.unwrap_or_else(|| {
-        next_change_index(
-            inventory.addresses.iter().map(|u| u.descriptor.as_str()),
-            &custody,
-        )
-    });
-    let (fee_rate, tip_height) = fee_and_tip(a)?;
-    let mut params = SpendParams::new(fee_rate, tip_height, change_index);
-    params.max_weight = bitcoin::Weight::from_wu(a.max_weight);
-    let built = build_custody_spend(&utxos, &custody, &dests, &params).map_err(|e| match e {
-        custos_tx::Error::InsufficientFunds { .. } => Failure::finding(e),
-        other => Failure::input(other),
-    })?;
+    let (policy, policy_bytes, inventory) = read_spend_inputs(a)?;
+    let built = build_spend(a, &policy, &inventory)?;
     let text = format!("{}\n", to_base64(&built.psbt));
     write_new(&a.out, text.as_bytes()).map_err(Failure::input)?;
-    let sum_role = |role: &str| -> u64 {
-        built
-            .summary
-            .outputs
-            .iter()
-            .filter(|o| o.role == role)
-            .map(|o| o.value.to_sat())
-            .sum()
-    };
-    // The timeline (custos_case::timeline) reads these top-level fields.
-    let summary = serde_json::json!({
-        "custody_policy": policy.name,
-        "psbt": a.out.display().to_string(),
-        "txid": built.summary.unsigned_txid,
-        "disposed_sat": sum_role("destination"),
-        "recustody_sat": sum_role("recustody"),
-        "change_sat": sum_role("change"),
-        "fee_sat": built.summary.fee.to_sat(),
-        "orders": order_ids(a)?,
-        "spend": built.summary,
-    });
+    let summary = spend_summary(a, &policy, &built)?;
     if let Some(c) = case.as_mut() {
         let artifacts = vec![
             NewArtifact {
@@ -281,7 +192,102 @@ fn spend(app: &App, a: &SpendArgs) -> CmdResult {
     if app.json {
         return print_json(&summary);
     }
-    let s = &built.summary;
+    print_spend(a, &built.summary)
+}
+
+/// Reads the custody policy (with its bytes, recorded in the case) and the inventory; refuses
+/// an inventory for another network, an incomplete one without `--allow-incomplete`, and an
+/// existing `--out`.
+fn read_spend_inputs(a: &SpendArgs) -> CmdResult<(CustodyPolicy, Vec<u8>, Inventory)> {
+    let (policy, policy_bytes): (CustodyPolicy, _) =
+        read_json(&a.custody, "custody policy", custos_core::file::POLICY)?;
+    let (inventory, _): (Inventory, _) =
+        read_json(&a.inventory, "inventory", custos_core::file::INVENTORY)?;
+    if inventory.network != policy.network {
+        return Err(Failure::input(anyhow!(
+            "inventory is for {}, the custody policy for {}",
+            inventory.network,
+            policy.network
+        )));
+    }
+    if !inventory.complete && !a.allow_incomplete {
+        return Err(Failure::finding(anyhow!(
+            "refused: inventory {} is marked incomplete; re-run the scan, or give --allow-incomplete",
+            a.inventory.display()
+        )));
+    }
+    if a.out.exists() {
+        return Err(Failure::input(anyhow!(
+            "{} already exists; not overwriting it",
+            a.out.display()
+        )));
+    }
+    Ok((policy, policy_bytes, inventory))
+}
+
+/// Builds the unsigned spend of the inventory's custody UTXOs to the destinations; too little
+/// money is a finding (exit 1).
+fn build_spend(
+    a: &SpendArgs,
+    policy: &CustodyPolicy,
+    inventory: &Inventory,
+) -> CmdResult<custos_tx::spend::CustodySpend> {
+    let custody = Custody::from_policy(policy).map_err(Failure::input)?;
+    let dests = destinations(a, custody.network)?;
+    let utxos = inventory
+        .utxos
+        .iter()
+        .map(|u| custody_utxo_in(inventory, u, &custody))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::input)?;
+    let change_index = a.change_index.unwrap_or_else(|| {
+        next_change_index(
+            inventory.addresses.iter().map(|u| u.descriptor.as_str()),
+            &custody,
+        )
+    });
+    let (fee_rate, tip_height) =
+        fee_rate_and_tip(&a.server, &a.fee_rate, a.target_blocks, a.tip_height)?;
+    let mut params = SpendParams::new(fee_rate, tip_height, change_index);
+    params.max_weight = bitcoin::Weight::from_wu(a.max_weight);
+    build_custody_spend(&utxos, &custody, &dests, &params).map_err(|e| match e {
+        custos_tx::Error::InsufficientFunds { .. } => Failure::finding(e),
+        other => Failure::input(other),
+    })
+}
+
+/// The spend's summary as recorded in the case (the timeline reads its top-level fields).
+fn spend_summary(
+    a: &SpendArgs,
+    policy: &CustodyPolicy,
+    built: &custos_tx::spend::CustodySpend,
+) -> CmdResult<serde_json::Value> {
+    let sum_role = |role: &str| -> u64 {
+        built
+            .summary
+            .outputs
+            .iter()
+            .filter(|o| o.role == role)
+            .map(|o| o.value.to_sat())
+            .sum()
+    };
+    // The timeline (custos_case::timeline) reads these top-level fields.
+    let summary = serde_json::json!({
+        "custody_policy": policy.name,
+        "psbt": a.out.display().to_string(),
+        "txid": built.summary.unsigned_txid,
+        "disposed_sat": sum_role("destination"),
+        "recustody_sat": sum_role("recustody"),
+        "change_sat": sum_role("change"),
+        "fee_sat": built.summary.fee.to_sat(),
+        "orders": order_ids(a)?,
+        "spend": built.summary,
+    });
+    Ok(summary)
+}
+
+/// The human-readable spend: inputs, each output with its role, fee and lock time.
+fn print_spend(a: &SpendArgs, s: &custos_tx::spend::SpendSummary) -> CmdResult {
     outln!(
         "custody spend {} (unsigned txid): {} input(s), {} sat in",
         s.unsigned_txid,

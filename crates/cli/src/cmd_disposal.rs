@@ -34,7 +34,7 @@ use crate::{
 
 /// `custos disposal ...`.
 #[derive(Debug, Subcommand)]
-pub enum DisposalCmd {
+pub(crate) enum DisposalCmd {
     /// Disposal orders: new, verify, show.
     #[command(subcommand)]
     Order(OrderCmd),
@@ -45,14 +45,14 @@ pub enum DisposalCmd {
 
 /// `custos disposal authority ...`.
 #[derive(Debug, Subcommand)]
-pub enum AuthorityCmd {
+pub(crate) enum AuthorityCmd {
     /// Write a new custody policy with authorities added (their proofs checked).
     Add(AuthorityAddArgs),
 }
 
 /// `custos disposal authority add`.
 #[derive(Debug, Args)]
-pub struct AuthorityAddArgs {
+pub(crate) struct AuthorityAddArgs {
     /// The custody policy to start from (left unchanged).
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
@@ -66,7 +66,7 @@ pub struct AuthorityAddArgs {
 
 /// `custos disposal order ...`.
 #[derive(Debug, Subcommand)]
-pub enum OrderCmd {
+pub(crate) enum OrderCmd {
     /// Write a new, unsigned disposal order.
     New(NewArgs),
     /// Check an order's signatures and window against a custody policy's authorities.
@@ -80,7 +80,7 @@ pub enum OrderCmd {
 
 /// `custos disposal order new`.
 #[derive(Debug, Args)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// Case id (default: the open case's).
     #[arg(long = "case-id", value_name = "ID")]
     case_id: Option<String>,
@@ -115,7 +115,7 @@ pub struct NewArgs {
 
 /// `custos disposal order verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The order file.
     order: PathBuf,
     /// The custody policy naming the authorities.
@@ -127,7 +127,7 @@ pub struct VerifyArgs {
 }
 
 /// Runs `custos disposal`.
-pub fn run(app: &App, cmd: &DisposalCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &DisposalCmd) -> CmdResult {
     match cmd {
         DisposalCmd::Order(OrderCmd::New(a)) => new(app, a),
         DisposalCmd::Order(OrderCmd::Verify(a)) => verify(app, a),
@@ -210,7 +210,7 @@ fn verify(app: &App, a: &VerifyArgs) -> CmdResult {
     let (policy, _): (CustodyPolicy, _) =
         read_json(&a.policy, "custody policy", custos_core::file::POLICY)?;
     let now = match &a.now {
-        Some(t) => parse_time("--now", t).map_err(|e| Failure::input(anyhow!(e)))?,
+        Some(t) => parse_time("--now", t)?,
         None => chrono_now(),
     };
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();

@@ -20,11 +20,11 @@ use crate::app::{print_json, App, CmdResult, Failure};
 use crate::progress::ProgressLine;
 
 /// Ledger event of an export.
-pub const EXPORT_EVENT: &str = "index.export";
+pub(crate) const EXPORT_EVENT: &str = "index.export";
 /// Ledger event of a cluster import.
-pub const IMPORT_EVENT: &str = "index.import_clusters";
+pub(crate) const IMPORT_EVENT: &str = "index.import_clusters";
 /// Ledger event of a trace's chain-wide cluster lookups.
-pub const TRACE_EVENT: &str = "index.trace_clusters";
+pub(crate) const TRACE_EVENT: &str = "index.trace_clusters";
 
 /// Largest `job.json` / trace file read.
 const JOB_LIMIT: custos_core::file::Limit = custos_core::file::Limit {
@@ -38,7 +38,7 @@ const TRACE_LIMIT: custos_core::file::Limit = custos_core::file::Limit {
 
 /// `custos index`.
 #[derive(Debug, Subcommand)]
-pub enum IndexCmd {
+pub(crate) enum IndexCmd {
     /// Export Bitcoin Core block files (blk*.dat) to Parquet tables: blocks, transactions,
     /// outputs, inputs (resolved), partitioned by height; resumable; manifest recorded with --case.
     Export(ExportArgs),
@@ -49,7 +49,7 @@ pub enum IndexCmd {
 
 /// `custos index export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Bitcoin Core's blocks directory (holding blk*.dat and xor.dat).
     #[arg(long)]
     blocks_dir: PathBuf,
@@ -72,7 +72,7 @@ pub struct ExportArgs {
 
 /// `custos index import-clusters`.
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The job's output directory (clusters/ and job.json).
     dir: PathBuf,
     /// Import only the addresses of this trace report (trace.json); default: the case's latest trace.
@@ -84,7 +84,7 @@ pub struct ImportArgs {
 }
 
 /// Runs `custos index`.
-pub fn run(app: &App, cmd: &IndexCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &IndexCmd) -> CmdResult {
     match cmd {
         IndexCmd::Export(a) => run_export(app, a),
         IndexCmd::ImportClusters(a) => run_import(app, a),
@@ -290,7 +290,7 @@ fn run_import(app: &App, a: &ImportArgs) -> CmdResult {
 }
 
 /// The chain-wide cluster table last imported into the case, if any.
-pub fn imported_clusters(case: &Case) -> CmdResult<Option<ExternalClusters>> {
+pub(crate) fn imported_clusters(case: &Case) -> CmdResult<Option<ExternalClusters>> {
     let events = case.events()?;
     let Some(ev) = events.iter().rev().find(|e| e.kind == IMPORT_EVENT) else {
         return Ok(None);
@@ -306,7 +306,7 @@ pub fn imported_clusters(case: &Case) -> CmdResult<Option<ExternalClusters>> {
 
 /// The hook `custos trace` calls after a trace: looks the trace's addresses up in the case's
 /// chain-wide clusters, records the answers and prints them (text mode).
-pub fn after_trace(app: &App, case: Option<&mut Case>, report: &TraceReport) -> CmdResult {
+pub(crate) fn after_trace(app: &App, case: Option<&mut Case>, report: &TraceReport) -> CmdResult {
     let Some(case) = case else { return Ok(()) };
     let Some(table) = imported_clusters(case)? else {
         return Ok(());

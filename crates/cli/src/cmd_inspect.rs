@@ -27,12 +27,12 @@ use custos_inspect::{render, scan, Accounts, Paths, Progress, ScanOptions, ScanR
 use crate::app::{exit, print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a completed scan.
-pub const EVENT_KIND: &str = custos_case::kinds::INSPECT_SCAN;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::INSPECT_SCAN;
 
 /// `custos inspect`.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     #[command(subcommand)]
     sub: Option<InspectSub>,
     /// Public material: a watch-only file from `custos-signer material watch-only`, or a file /
@@ -78,7 +78,7 @@ pub struct InspectArgs {
 
 /// Connection options shared by inspect, trace, sweep, broadcast and watch.
 #[derive(Debug, Args, Clone)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Electrum server: tcp://host:port, ssl://host:port (TLS) or host:port.
     #[arg(long, env = "CUSTOS_SERVER", value_name = "URL")]
     pub server: Option<String>,
@@ -106,7 +106,7 @@ impl ServerArgs {
     /// Connects to the server (`url`, else `--server`). For `ssl://` the certificate is checked
     /// by `--tls-fingerprint`, else by the fingerprint the case recorded (trust on first use),
     /// else by the CA roots; a fingerprint seen or given is recorded in the case.
-    pub fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
+    pub(crate) fn connect(&self, url: Option<&str>) -> CmdResult<ElectrumSource> {
         let url = url.or(self.server.as_deref()).ok_or_else(|| {
             Failure::input(anyhow!(
                 "no server: pass --server URL (or set CUSTOS_SERVER)"
@@ -142,6 +142,38 @@ impl ServerArgs {
     }
 }
 
+/// The source a scan or trace asks: the server, through the case's cache when there is a case;
+/// only the cache when offline.
+pub(crate) enum PrimarySource<'a> {
+    /// The server, no case.
+    Direct(&'a ElectrumSource),
+    /// The case's cache (filled from the server when online).
+    Cached(CachedSource<'a>),
+}
+
+impl<'a> PrimarySource<'a> {
+    /// Chooses the source from the server connection (`None` offline) and the case.
+    pub(crate) fn new(
+        electrum: Option<&'a ElectrumSource>,
+        case: Option<&'a Case>,
+    ) -> CmdResult<Self> {
+        Ok(match (electrum, case) {
+            (Some(e), Some(c)) => PrimarySource::Cached(CachedSource::online(e, c)),
+            (Some(e), None) => PrimarySource::Direct(e),
+            (None, Some(c)) => PrimarySource::Cached(CachedSource::offline(c)),
+            (None, None) => return Err(Failure::input(anyhow!("no source"))),
+        })
+    }
+
+    /// The source to ask.
+    pub(crate) fn get(&self) -> &dyn BitcoinSource {
+        match self {
+            PrimarySource::Direct(e) => *e,
+            PrimarySource::Cached(c) => c,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum InspectSub {
     /// Render the case's latest inventory as a self-contained HTML report.
@@ -153,7 +185,7 @@ enum InspectSub {
 }
 
 /// Runs `custos inspect`.
-pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
+pub(crate) fn run(app: &App, args: &InspectArgs) -> CmdResult {
     if let Some(InspectSub::Report { out }) = &args.sub {
         return run_report(app, out.as_deref());
     }
@@ -189,47 +221,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         )));
     }
     let opts = scan_options(args)?;
-    let mut bar = ProgressBar::new(app);
-    let report = {
-        let electrum = if args.offline {
-            None
-        } else {
-            let e = args.server.connect(None)?;
-            e.on_progress(bar.hook());
-            Some(e)
-        };
-        let second = match (&args.verify_with, args.offline) {
-            (Some(_), true) => {
-                return Err(Failure::input(anyhow!(
-                    "--verify-with needs the network; it cannot run with --offline"
-                )))
-            }
-            (Some(url), false) => Some(args.server.connect(Some(url))?),
-            (None, _) => None,
-        };
-        let cached;
-        let primary: &dyn BitcoinSource = match (&electrum, case.as_ref()) {
-            (Some(e), Some(c)) => {
-                cached = CachedSource::online(e, c);
-                &cached
-            }
-            (Some(e), None) => e,
-            (None, Some(c)) => {
-                cached = CachedSource::offline(c);
-                &cached
-            }
-            (None, None) => return Err(Failure::input(anyhow!("no source"))),
-        };
-        let second_ref: Option<&dyn BitcoinSource> =
-            second.as_ref().map(|s| s as &dyn BitcoinSource);
-        let r = scan(&watch, primary, second_ref, &opts, &mut |p| bar.update(&p));
-        bar.finish();
-        r.map_err(|e| match e {
-            custos_inspect::Error::Source(SourceError::Transport { .. }) => Failure::env(e),
-            custos_inspect::Error::Source(_) => Failure::env(e),
-            other => Failure::input(other),
-        })?
-    };
+    let report = scan_sources(app, args, case.as_ref(), &watch, &opts)?;
 
     let inv_json = serde_json::to_vec_pretty(&report.inventory).map_err(Failure::env)?;
     if let Some(path) = &args.out {
@@ -244,6 +236,60 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         };
         record(app, c, &report, &material, &inv_json, args)?;
     }
+    print_scan(app, args, &report, &watch)?;
+    if report.inventory.complete {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: exit::FINDING,
+            error: anyhow!(
+                "scan incomplete or not fully verified ({} warning(s)); the totals are not final",
+                report.inventory.warnings.len()
+            ),
+        })
+    }
+}
+
+/// Connects the sources (the server, through the case's cache when there is a case; only the
+/// cache with `--offline`; the `--verify-with` server) and runs the scan with a progress bar.
+fn scan_sources(
+    app: &App,
+    args: &InspectArgs,
+    case: Option<&Case>,
+    watch: &WatchOnly,
+    opts: &ScanOptions,
+) -> CmdResult<ScanReport> {
+    let mut bar = ProgressBar::new(app);
+    let electrum = if args.offline {
+        None
+    } else {
+        let e = args.server.connect(None)?;
+        e.on_progress(bar.hook());
+        Some(e)
+    };
+    let second = match (&args.verify_with, args.offline) {
+        (Some(_), true) => {
+            return Err(Failure::input(anyhow!(
+                "--verify-with needs the network; it cannot run with --offline"
+            )))
+        }
+        (Some(url), false) => Some(args.server.connect(Some(url))?),
+        (None, _) => None,
+    };
+    let primary = PrimarySource::new(electrum.as_ref(), case)?;
+    let primary = primary.get();
+    let second_ref: Option<&dyn BitcoinSource> = second.as_ref().map(|s| s as &dyn BitcoinSource);
+    let r = scan(watch, primary, second_ref, opts, &mut |p| bar.update(&p));
+    bar.finish();
+    r.map_err(|e| match e {
+        custos_inspect::Error::Source(SourceError::Transport { .. }) => Failure::env(e),
+        custos_inspect::Error::Source(_) => Failure::env(e),
+        other => Failure::input(other),
+    })
+}
+
+/// The scan's result as JSON, CSV, or text with coverage and round trips.
+fn print_scan(app: &App, args: &InspectArgs, report: &ScanReport, watch: &WatchOnly) -> CmdResult {
     if app.json {
         print_json(&serde_json::json!({
             "inventory": report.inventory,
@@ -264,7 +310,7 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
         out!("{}", render::text(&report.inventory, &report.sources))?;
         out!(
             "{}",
-            coverage_text(&report, &watch, args.verify_with.is_some(), args.deep)
+            coverage_text(report, watch, args.verify_with.is_some(), args.deep)
         )?;
         outln!(
             "round trips: {} ({} discovery rounds over {} scripts){}",
@@ -278,23 +324,13 @@ pub fn run(app: &App, args: &InspectArgs) -> CmdResult {
             }
         )?;
     }
-    if report.inventory.complete {
-        Ok(())
-    } else {
-        Err(Failure {
-            code: exit::FINDING,
-            error: anyhow!(
-                "scan incomplete or not fully verified ({} warning(s)); the totals are not final",
-                report.inventory.warnings.len()
-            ),
-        })
-    }
+    Ok(())
 }
 
 /// Gap limit and account count `--deep` raises the scan to (at least).
-pub const DEEP_GAP: u32 = 1000;
+pub(crate) const DEEP_GAP: u32 = 1000;
 /// Accounts `--deep` scans (at least), whatever their history.
-pub const DEEP_ACCOUNTS: u32 = 20;
+pub(crate) const DEEP_ACCOUNTS: u32 = 20;
 
 /// The scan options from the command line; `--gap 0` is refused by the scan itself.
 fn scan_options(args: &InspectArgs) -> CmdResult<ScanOptions> {
@@ -431,7 +467,7 @@ fn read_input(input: &str) -> CmdResult<String> {
 }
 
 /// Material description of a custody-policy scan (the custody wallet, not seized material).
-pub const CUSTODY_MATERIAL: &str = "custody policy";
+pub(crate) const CUSTODY_MATERIAL: &str = "custody policy";
 
 /// The custody wallet of a policy as a watch-only file: its receive and change descriptors
 /// (`tr(NUMS, multi_a(...))`, `wsh(sortedmulti(...))`…), so its balance can be inspected and
@@ -656,7 +692,7 @@ fn hex_header(h: &bitcoin::block::Header) -> String {
 }
 
 /// The latest inventory recorded in the case, if any.
-pub fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
+pub(crate) fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
     let events = case.events()?;
     let Some(ev) = events.iter().rev().find(|e| e.kind == EVENT_KIND) else {
         return Ok(None);
@@ -673,7 +709,7 @@ pub fn latest_inventory(case: &Case) -> CmdResult<Option<Inventory>> {
 }
 
 /// The inventory section of the case report (none before the first scan).
-pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
+pub(crate) fn report_section(case: &Case) -> CmdResult<Option<Section>> {
     Ok(latest_inventory(case)?.map(|inv| render::html_section(&inv)))
 }
 

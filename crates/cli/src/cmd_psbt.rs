@@ -19,7 +19,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// `custos psbt ...`.
 #[derive(Debug, Subcommand)]
-pub enum PsbtCmd {
+pub(crate) enum PsbtCmd {
     /// Everything in a PSBT, as JSON (Core's `decodepsbt`).
     Decode(OneArgs),
     /// Per input: has UTXO, final, next role; estimated vsize, fee and fee rate (Core's `analyzepsbt`).
@@ -37,14 +37,14 @@ pub enum PsbtCmd {
 
 /// One PSBT.
 #[derive(Debug, Args)]
-pub struct OneArgs {
+pub(crate) struct OneArgs {
     /// PSBT file (binary, base64, hex, UR or BBQr parts) or `-`.
     psbt: PathBuf,
 }
 
 /// `combine`.
 #[derive(Debug, Args)]
-pub struct CombineArgs {
+pub(crate) struct CombineArgs {
     /// PSBT files (two or more).
     #[arg(required = true, num_args = 2..)]
     psbts: Vec<PathBuf>,
@@ -55,7 +55,7 @@ pub struct CombineArgs {
 
 /// `finalize`.
 #[derive(Debug, Args)]
-pub struct FinalizeArgs {
+pub(crate) struct FinalizeArgs {
     /// PSBT file or `-`.
     psbt: PathBuf,
     /// Where to write the final transaction (hex). Default: `<name>-final.txn` next to the input.
@@ -68,7 +68,7 @@ pub struct FinalizeArgs {
 
 /// `extract`.
 #[derive(Debug, Args)]
-pub struct ExtractArgs {
+pub(crate) struct ExtractArgs {
     /// Finalized PSBT file or `-`.
     psbt: PathBuf,
     /// Write the transaction (hex) here instead of printing it.
@@ -78,7 +78,7 @@ pub struct ExtractArgs {
 
 /// `qr`.
 #[derive(Debug, Args)]
-pub struct QrArgs {
+pub(crate) struct QrArgs {
     /// PSBT file or `-`.
     psbt: PathBuf,
     /// `ur` (BC-UR v2 `ur:psbt`, fountain-coded) or `bbqr`.
@@ -101,113 +101,14 @@ fn read(path: &Path) -> CmdResult<Psbt> {
 }
 
 /// Runs `custos psbt`.
-pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
     let mut case = app.open_case()?;
     let network = app.network(case.as_ref()).to_bitcoin();
     match cmd {
         PsbtCmd::Decode(a) => print_json(&toolbox::decode(&read(&a.psbt)?, network)),
         PsbtCmd::Analyze(a) => print_json(&toolbox::analyze(&read(&a.psbt)?)),
-        PsbtCmd::Combine(a) => {
-            let psbts = a
-                .psbts
-                .iter()
-                .map(|p| read(p))
-                .collect::<CmdResult<Vec<_>>>()?;
-            let combined = toolbox::combine(psbts).map_err(Failure::input)?;
-            let b64 = to_base64(&combined);
-            if let Some(out) = &a.out {
-                write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
-                let draft = EventDraft::new(
-                    custos_case::kinds::PSBT_COMBINE,
-                    serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
-                );
-                let art = NewArtifact {
-                    kind: "psbt".into(),
-                    name: file_name(out),
-                    data: combined.serialize(),
-                };
-                let draft = draft.with_artifacts([art.sha256()]);
-                app.record(case.as_mut(), draft, vec![art])?;
-                if app.json {
-                    return print_json(&serde_json::json!({"psbt": b64, "out": out}));
-                }
-                outln!("wrote {}", out.display())?;
-                Ok(())
-            } else if app.json {
-                print_json(&serde_json::json!({ "psbt": b64 }))
-            } else {
-                outln!("{b64}")?;
-                Ok(())
-            }
-        }
-        PsbtCmd::Finalize(a) => {
-            let mut psbt = read(&a.psbt)?;
-            let outcome = toolbox::finalize(&mut psbt);
-            let mut result = serde_json::json!({"complete": outcome.complete});
-            if !outcome.errors.is_empty() {
-                result["errors"] = serde_json::json!(outcome
-                    .errors
-                    .iter()
-                    .map(|(i, e)| format!("input {i}: {e}"))
-                    .collect::<Vec<_>>());
-            }
-            if !outcome.complete || a.no_extract {
-                result["psbt"] = serde_json::json!(to_base64(&psbt));
-                // `--out` names the finalized PSBT only with `--no-extract`; otherwise it is
-                // the final transaction's file, which an incomplete PSBT must not take.
-                if let Some(out) = a.out.as_ref().filter(|_| a.no_extract) {
-                    write_new(out, format!("{}\n", to_base64(&psbt)).as_bytes())
-                        .map_err(Failure::input)?;
-                    result["out"] = serde_json::json!(out);
-                }
-                if !outcome.complete {
-                    // An incomplete PSBT on stdout would be taken for the result: only the
-                    // JSON report (which says `"complete": false`) carries it.
-                    if app.json {
-                        print_json(&result)?;
-                    }
-                    return Err(Failure::finding(incomplete(&a.psbt, &outcome.errors)));
-                }
-                if app.json {
-                    print_json(&result)?;
-                } else {
-                    outln!("{}", to_base64(&psbt))?;
-                }
-                return Ok(());
-            }
-            let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
-            let hex = bitcoin::consensus::encode::serialize_hex(&tx);
-            let out = a.out.clone().unwrap_or_else(|| {
-                if a.psbt == Path::new("-") {
-                    PathBuf::from("stdin-final.txn")
-                } else {
-                    final_name(&a.psbt)
-                }
-            });
-            write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
-            let txid = tx.compute_txid().to_string();
-            let draft = EventDraft::new(
-                custos_case::kinds::PSBT_FINALIZE,
-                serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
-            );
-            let art = NewArtifact {
-                kind: "signed_tx".into(),
-                name: txid.clone(),
-                data: bitcoin::consensus::encode::serialize(&tx),
-            };
-            let draft = draft.with_artifacts([art.sha256()]);
-            app.record(case.as_mut(), draft, vec![art])?;
-            result["hex"] = serde_json::json!(hex);
-            result["txid"] = serde_json::json!(txid);
-            result["out"] = serde_json::json!(out);
-            if app.json {
-                print_json(&result)
-            } else {
-                outln!("complete: txid {txid}, {} vB", tx.vsize())?;
-                outln!("wrote {}", out.display())?;
-                Ok(())
-            }
-        }
+        PsbtCmd::Combine(a) => combine(app, case.as_mut(), a),
+        PsbtCmd::Finalize(a) => finalize(app, case.as_mut(), a),
         PsbtCmd::Extract(a) => {
             let psbt = read(&a.psbt)?;
             let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
@@ -224,6 +125,123 @@ pub fn run(app: &App, cmd: &PsbtCmd) -> CmdResult {
         }
         PsbtCmd::Qr(a) => qr(app, a),
     }
+}
+
+/// `psbt combine`: merges the signatures; with `--out`, writes and records the result.
+fn combine(app: &App, case: Option<&mut custos_case::Case>, a: &CombineArgs) -> CmdResult {
+    let psbts = a
+        .psbts
+        .iter()
+        .map(|p| read(p))
+        .collect::<CmdResult<Vec<_>>>()?;
+    let combined = toolbox::combine(psbts).map_err(Failure::input)?;
+    let b64 = to_base64(&combined);
+    let Some(out) = &a.out else {
+        if app.json {
+            return print_json(&serde_json::json!({ "psbt": b64 }));
+        }
+        outln!("{b64}")?;
+        return Ok(());
+    };
+    write_new(out, format!("{b64}\n").as_bytes()).map_err(Failure::input)?;
+    let draft = EventDraft::new(
+        custos_case::kinds::PSBT_COMBINE,
+        serde_json::json!({"inputs": a.psbts, "out": out, "unsigned_txid": combined.unsigned_tx.compute_txid().to_string()}),
+    );
+    let art = NewArtifact {
+        kind: "psbt".into(),
+        name: file_name(out),
+        data: combined.serialize(),
+    };
+    let draft = draft.with_artifacts([art.sha256()]);
+    app.record(case, draft, vec![art])?;
+    if app.json {
+        return print_json(&serde_json::json!({"psbt": b64, "out": out}));
+    }
+    outln!("wrote {}", out.display())?;
+    Ok(())
+}
+
+/// `psbt finalize`: finalizes every input; an incomplete PSBT (or `--no-extract`) stays a
+/// PSBT, a complete one is extracted, written and recorded.
+fn finalize(app: &App, case: Option<&mut custos_case::Case>, a: &FinalizeArgs) -> CmdResult {
+    let mut psbt = read(&a.psbt)?;
+    let outcome = toolbox::finalize(&mut psbt);
+    let mut result = serde_json::json!({"complete": outcome.complete});
+    if !outcome.errors.is_empty() {
+        result["errors"] = serde_json::json!(outcome
+            .errors
+            .iter()
+            .map(|(i, e)| format!("input {i}: {e}"))
+            .collect::<Vec<_>>());
+    }
+    if !outcome.complete || a.no_extract {
+        return finalize_without_extracting(app, a, &psbt, &outcome, result);
+    }
+    let tx = toolbox::extract(&psbt).map_err(Failure::finding)?;
+    let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+    let out = a.out.clone().unwrap_or_else(|| {
+        if a.psbt == Path::new("-") {
+            PathBuf::from("stdin-final.txn")
+        } else {
+            final_name(&a.psbt)
+        }
+    });
+    write_new(&out, format!("{hex}\n").as_bytes()).map_err(Failure::input)?;
+    let txid = tx.compute_txid().to_string();
+    let draft = EventDraft::new(
+        custos_case::kinds::PSBT_FINALIZE,
+        serde_json::json!({"txid": txid, "out": out, "weight": tx.weight().to_wu(), "vsize": tx.vsize()}),
+    );
+    let art = NewArtifact {
+        kind: "signed_tx".into(),
+        name: txid.clone(),
+        data: bitcoin::consensus::encode::serialize(&tx),
+    };
+    let draft = draft.with_artifacts([art.sha256()]);
+    app.record(case, draft, vec![art])?;
+    result["hex"] = serde_json::json!(hex);
+    result["txid"] = serde_json::json!(txid);
+    result["out"] = serde_json::json!(out);
+    if app.json {
+        print_json(&result)
+    } else {
+        outln!("complete: txid {txid}, {} vB", tx.vsize())?;
+        outln!("wrote {}", out.display())?;
+        Ok(())
+    }
+}
+
+/// The finalized PSBT as the result (`--no-extract`), or an incomplete one reported as a
+/// finding (exit 1) and shown only inside the JSON report.
+fn finalize_without_extracting(
+    app: &App,
+    a: &FinalizeArgs,
+    psbt: &Psbt,
+    outcome: &toolbox::FinalizeOutcome,
+    mut result: serde_json::Value,
+) -> CmdResult {
+    result["psbt"] = serde_json::json!(to_base64(psbt));
+    // `--out` names the finalized PSBT only with `--no-extract`; otherwise it is
+    // the final transaction's file, which an incomplete PSBT must not take.
+    if let Some(out) = a.out.as_ref().filter(|_| a.no_extract) {
+        write_new(out, format!("{}\n", to_base64(psbt)).as_bytes()).map_err(Failure::input)?;
+        result["out"] = serde_json::json!(out);
+    }
+    if !outcome.complete {
+        // An incomplete PSBT on stdout would be taken for the result: only the
+        // JSON report (which says `"complete": false`) carries it.
+        if app.json {
+            print_json(&result)?;
+        }
+        return Err(Failure::finding(incomplete(&a.psbt, &outcome.errors)));
+    }
+    if app.json {
+        print_json(&result)?;
+    } else {
+        outln!("{}", to_base64(psbt))?;
+    }
+    Ok(())
 }
 
 fn file_name(p: &Path) -> String {

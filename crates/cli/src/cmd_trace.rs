@@ -15,11 +15,9 @@ use custos_case::{
     report::{table, Section},
     Case, NewArtifact,
 };
-use custos_chain::CachedSource;
 use custos_core::{
     inventory::{Inventory, INVENTORY_FORMAT},
     ledger::EventDraft,
-    source::BitcoinSource,
     Network, Sat,
 };
 use custos_trace::{
@@ -35,14 +33,14 @@ use crate::app::{exit, print_json, App, CmdResult, Failure};
 use crate::cmd_inspect::ServerArgs;
 
 /// Ledger event kind of a trace.
-pub const EVENT_KIND: &str = custos_case::kinds::TRACE_RUN;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::TRACE_RUN;
 
 /// Largest start file (inventory or address list) read (bytes).
 const MAX_START_FILE: u64 = 64 << 20;
 
 /// `custos trace`.
 #[derive(Debug, Subcommand)]
-pub enum TraceCmd {
+pub(crate) enum TraceCmd {
     /// Where did the coins go: follow outputs to the transactions that spend them.
     Forward(TraceArgs),
     /// Where did the coins come from: follow inputs to the transactions that made them.
@@ -79,7 +77,7 @@ impl From<ModelArg> for TaintModel {
 
 /// Options of a trace.
 #[derive(Debug, Args)]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// Where to start: a txid, an outpoint (txid:vout), an address, a file listing any of these
     /// (one per line), or an inventory file from `custos inspect --out` (all of a seized wallet's
     /// addresses).
@@ -150,7 +148,7 @@ impl TraceArgs {
 }
 
 /// Runs `custos trace`.
-pub fn run(app: &App, cmd: &TraceCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &TraceCmd) -> CmdResult {
     match cmd {
         TraceCmd::Forward(a) => match a.eth() {
             Some(e) => crate::eth_trace::run(app, Direction::Forward, &e),
@@ -218,19 +216,8 @@ fn run_trace(app: &App, direction: Direction, args: &TraceArgs) -> CmdResult {
         } else {
             Some(args.server.connect(None)?)
         };
-        let cached;
-        let source: &dyn BitcoinSource = match (&electrum, case.as_ref()) {
-            (Some(e), Some(c)) => {
-                cached = CachedSource::online(e, c);
-                &cached
-            }
-            (Some(e), None) => e,
-            (None, Some(c)) => {
-                cached = CachedSource::offline(c);
-                &cached
-            }
-            (None, None) => return Err(Failure::input(anyhow!("no source"))),
-        };
+        let primary = crate::cmd_inspect::PrimarySource::new(electrum.as_ref(), case.as_ref())?;
+        let source = primary.get();
         let server = source.name();
         let t = walk::trace(
             source,
@@ -527,7 +514,7 @@ fn record(
 }
 
 /// The latest trace recorded in the case, with its event's sequence number.
-pub fn latest_trace(case: &Case) -> CmdResult<Option<(u64, TraceReport)>> {
+pub(crate) fn latest_trace(case: &Case) -> CmdResult<Option<(u64, TraceReport)>> {
     let events = case.events()?;
     let Some(ev) = events.iter().rev().find(|e| e.kind == EVENT_KIND) else {
         return Ok(None);
@@ -544,7 +531,7 @@ pub fn latest_trace(case: &Case) -> CmdResult<Option<(u64, TraceReport)>> {
 }
 
 /// The tracing section of the case report: every trace recorded, then the latest in detail.
-pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
+pub(crate) fn report_section(case: &Case) -> CmdResult<Option<Section>> {
     let events = case.events()?;
     let runs: Vec<Vec<String>> = events
         .iter()

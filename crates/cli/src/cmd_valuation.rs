@@ -17,7 +17,7 @@ use custos_value::{quote, rule, valuate, Asset, FxTable, Holding, Params, Quote}
 use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a valuation.
-pub const EVENT_KIND: &str = custos_case::kinds::VALUATION_COMPUTED;
+pub(crate) const EVENT_KIND: &str = custos_case::kinds::VALUATION_COMPUTED;
 
 /// A quote or FX file: small text files.
 const QUOTE_FILE: file::Limit = file::Limit {
@@ -27,7 +27,7 @@ const QUOTE_FILE: file::Limit = file::Limit {
 
 /// `custos valuation` options.
 #[derive(Debug, Args)]
-pub struct ValuationArgs {
+pub(crate) struct ValuationArgs {
     /// Quote file, repeatable: a CSV (venue,pair,bid,ask,last,volume,timestamp), a Kraken Ticker
     /// response saved with `curl -si`, a Coinbase Exchange ticker (as `BTC-EUR=FILE`: the body does
     /// not name its product) or a Bitstamp v2 ticker.
@@ -88,7 +88,7 @@ fn strip_descriptor(d: &str) -> String {
 /// policy (`custos inspect custody-policy.json`: its watch-only sources are marked `custody`),
 /// or one whose watch-only sources include the receive or change descriptor of the wallet the
 /// case's ceremony assembled.
-pub fn custody_holding(case: &Case) -> CmdResult<Option<(u64, u64)>> {
+pub(crate) fn custody_holding(case: &Case) -> CmdResult<Option<(u64, u64)>> {
     let events = case.events()?;
     let custody: Vec<String> = events
         .iter()
@@ -161,7 +161,7 @@ fn file_name(p: &Path) -> String {
 }
 
 /// Runs `custos valuation`.
-pub fn run(app: &App, args: &ValuationArgs) -> CmdResult {
+pub(crate) fn run(app: &App, args: &ValuationArgs) -> CmdResult {
     let mut case = app.open_case()?;
     let at: DateTime<Utc> = match &args.at {
         Some(s) => DateTime::parse_from_rfc3339(s)
@@ -219,7 +219,7 @@ pub fn run(app: &App, args: &ValuationArgs) -> CmdResult {
     artifacts.push(NewArtifact {
         kind: "valuation".into(),
         name: "valuation.json".into(),
-        data: result_json.clone(),
+        data: result_json,
     });
     let files: Vec<serde_json::Value> = artifacts
         .iter()

@@ -21,7 +21,7 @@ use crate::app::{print_json, App, CmdResult, Failure};
 
 /// What `custos trace` passes on for an Ethereum trace.
 #[derive(Debug)]
-pub struct EthTraceInput<'a> {
+pub(crate) struct EthTraceInput<'a> {
     /// Starts: addresses or transaction hashes.
     pub start: &'a [String],
     /// Node URL.
@@ -80,7 +80,7 @@ fn read_labels(files: &[PathBuf]) -> CmdResult<BTreeMap<Address, Vec<String>>> {
 }
 
 /// Runs the Ethereum trace.
-pub fn run(app: &App, direction: Direction, a: &EthTraceInput<'_>) -> CmdResult {
+pub(crate) fn run(app: &App, direction: Direction, a: &EthTraceInput<'_>) -> CmdResult {
     let starts = a
         .start
         .iter()

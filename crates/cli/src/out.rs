@@ -1,7 +1,7 @@
 //! Results to stdout through `custos_core::out`: a closed pipe or a full disk ends the command
 //! with exit 3 and a message, never a panic.
 
-pub use custos_core::out::write;
+pub(crate) use custos_core::out::write;
 
 /// `println!` that returns a [`StdoutError`] instead of panicking.
 macro_rules! outln {

@@ -11,13 +11,13 @@ use std::{
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// Turns progress off for the rest of the process (`-q`).
-pub fn silence() {
+pub(crate) fn silence() {
     QUIET.store(true, Ordering::Relaxed);
 }
 
 /// The progress line.
 #[derive(Debug)]
-pub struct ProgressLine {
+pub(crate) struct ProgressLine {
     on: bool,
     tty: bool,
     last_len: usize,
@@ -25,7 +25,7 @@ pub struct ProgressLine {
 
 impl ProgressLine {
     /// A progress line on stderr.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ProgressLine {
             on: std::env::var_os("CUSTOS_NO_PROGRESS").is_none() && !QUIET.load(Ordering::Relaxed),
             tty: std::io::stderr().is_terminal(),
@@ -34,12 +34,12 @@ impl ProgressLine {
     }
 
     /// Whether updates are shown (so callers can skip formatting them).
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         self.on
     }
 
     /// Shows `line`.
-    pub fn show(&mut self, line: &str) {
+    pub(crate) fn show(&mut self, line: &str) {
         if !self.on {
             return;
         }
@@ -55,7 +55,7 @@ impl ProgressLine {
     }
 
     /// Ends the line on a terminal.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if self.on && self.tty && self.last_len > 0 {
             let _ = writeln!(std::io::stderr());
         }

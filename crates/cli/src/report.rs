@@ -27,7 +27,7 @@ fn list(v: &Value, k: &str) -> String {
 
 /// Whether a material description (the watch-only file's `material`, never the secret) names
 /// private material: a seed, private keys. Used for scans recorded before the scan recorded it.
-pub fn describes_private_material(material: &str) -> bool {
+pub(crate) fn describes_private_material(material: &str) -> bool {
     let m = material.to_ascii_lowercase();
     [
         "bip39",
@@ -108,7 +108,7 @@ fn evidence(inv: &Inventory, offline: bool) -> (String, bool) {
 }
 
 /// The "What was seized" section (none before the first scan).
-pub fn what_was_seized_section(case: &Case) -> Result<Option<Section>, Failure> {
+pub(crate) fn what_was_seized_section(case: &Case) -> Result<Option<Section>, Failure> {
     let events = case.events()?;
     let scans = latest_scans(&events);
     if scans.is_empty() {
@@ -265,7 +265,7 @@ fn eth_step(kind: &str, p: &Value) -> Option<String> {
 }
 
 /// Builds the section (none when the ledger holds no custody step yet).
-pub fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
+pub(crate) fn custody_path_section(case: &Case) -> Result<Option<Section>, Failure> {
     let events = case.events()?;
     let mut rows = Vec::new();
     for e in &events {

@@ -560,7 +560,7 @@ fn refusals(f: &Flow, lab: &Lab) {
     // ... and a psbt that carries the order's record for another tx is refused by any signer
     let first = read_psbt(&f.d.join("spend-0-signed.psbt"));
     let mut p = read_psbt(&again);
-    p.proprietary = first.proprietary.clone();
+    p.proprietary = first.proprietary;
     let carried = f.d.join("spend-carried.psbt");
     std::fs::write(&carried, p.serialize()).unwrap();
     refused(

@@ -132,7 +132,7 @@ fn seed_and_keystore_are_swept_to_the_safe_with_exact_final_balances() {
             "signed-ks",
             Some(scenario("keystore-password.txt")),
         ),
-        (ops_seed.clone(), "signed-ops", None),
+        (ops_seed, "signed-ops", None),
     ] {
         let mut c = signer_next_to_custos!();
         c.args([

@@ -271,7 +271,7 @@ mod tests {
         let mut hand_edited = policy();
         hand_edited.authorities.push(Authority {
             label: "prosecutor".into(),
-            address: a.address.clone(),
+            address: a.address,
             proof: String::new(),
         });
         let e = add_authorities(&secp, &hand_edited, &[b]).unwrap_err();

@@ -15,6 +15,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A window time of the order that is not a strict UTC time (bad input).
+    #[error("disposal order {order}")]
+    Time {
+        /// The order id.
+        order: String,
+        /// Which time and why.
+        #[source]
+        source: crate::order::TimeError,
+    },
     /// The order is not valid for this policy and time (a refusal).
     #[error("disposal order {order}: {reason}")]
     Invalid {

@@ -117,15 +117,53 @@ pub struct DisposalOrder {
     pub signatures: Vec<OrderSignature>,
 }
 
-/// Parses a strict `YYYY-MM-DDTHH:MM:SSZ` time into unix seconds.
-pub fn parse_time(what: &str, text: &str) -> std::result::Result<i64, String> {
+/// A time that is not a strict `YYYY-MM-DDTHH:MM:SSZ` (an order's window, `--now`): bad input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// Not an RFC 3339 time at all.
+    #[error("{what} {text:?} is not an RFC 3339 time")]
+    NotRfc3339 {
+        /// Which time (a field name, or the option it came from).
+        what: String,
+        /// The text given.
+        text: String,
+        /// Why it does not parse.
+        #[source]
+        source: chrono::ParseError,
+    },
+    /// An RFC 3339 time, but not UTC in whole seconds written with `Z`.
+    #[error("{what} {text:?} must be UTC in whole seconds, written YYYY-MM-DDTHH:MM:SSZ")]
+    NotCanonical {
+        /// Which time.
+        what: String,
+        /// The text given.
+        text: String,
+    },
+}
+
+impl custos_core::exit::Classify for TimeError {
+    /// A malformed time is always bad input (2).
+    fn exit_class(&self) -> custos_core::exit::ExitClass {
+        custos_core::exit::ExitClass::Input
+    }
+}
+
+/// Parses a strict `YYYY-MM-DDTHH:MM:SSZ` time into unix seconds; `what` names the time in the
+/// error.
+pub fn parse_time(what: &str, text: &str) -> std::result::Result<i64, TimeError> {
     let t: DateTime<Utc> = DateTime::parse_from_rfc3339(text)
-        .map_err(|e| format!("{what} {text:?} is not an RFC 3339 time: {e}"))?
+        .map_err(|source| TimeError::NotRfc3339 {
+            what: what.to_string(),
+            text: text.to_string(),
+            source,
+        })?
         .with_timezone(&Utc);
     if t.to_rfc3339_opts(SecondsFormat::Secs, true) != text {
-        return Err(format!(
-            "{what} {text:?} must be UTC in whole seconds, written YYYY-MM-DDTHH:MM:SSZ"
-        ));
+        return Err(TimeError::NotCanonical {
+            what: what.to_string(),
+            text: text.to_string(),
+        });
     }
     Ok(t.timestamp())
 }
@@ -243,8 +281,12 @@ impl DisposalOrder {
 
     /// The window as unix seconds.
     pub fn window(&self) -> Result<(i64, i64)> {
-        let nb = parse_time("not_before", &self.not_before).map_err(|r| self.malformed(r))?;
-        let na = parse_time("not_after", &self.not_after).map_err(|r| self.malformed(r))?;
+        let time_error = |source| Error::Time {
+            order: self.order_id.clone(),
+            source,
+        };
+        let nb = parse_time("not_before", &self.not_before).map_err(time_error)?;
+        let na = parse_time("not_after", &self.not_after).map_err(time_error)?;
         Ok((nb, na))
     }
 
@@ -479,6 +521,24 @@ pub fn authority_address<C: Signing>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_time_is_a_typed_input_error_keeping_its_cause_once() {
+        use custos_core::exit::{Classify, ExitClass};
+        use std::error::Error as _;
+        assert_eq!(
+            parse_time("--now", "2026-11-26T12:00:00Z").unwrap(),
+            1_795_694_400
+        );
+        let e = parse_time("--now", "tomorrow").unwrap_err();
+        assert!(matches!(e, TimeError::NotRfc3339 { .. }), "{e}");
+        assert_eq!(e.exit_class(), ExitClass::Input);
+        assert!(e.source().is_some(), "chrono's reason is the source");
+        assert_eq!(e.to_string(), "--now \"tomorrow\" is not an RFC 3339 time");
+        let e = parse_time("not_before", "2026-11-26T13:00:00+01:00").unwrap_err();
+        assert!(matches!(e, TimeError::NotCanonical { .. }), "{e}");
+        assert!(e.to_string().contains("YYYY-MM-DDTHH:MM:SSZ"), "{e}");
+    }
 
     fn fields() -> OrderFields {
         OrderFields {

@@ -258,7 +258,7 @@ fn truncated_block_file_exports_everything_before_the_partial_block_and_names_it
     drop(f);
 
     let out = tmp.path().join("export");
-    let report = export(&opts(&blocks, out.clone()), &mut no_progress()).unwrap();
+    let report = export(&opts(&blocks, out), &mut no_progress()).unwrap();
     assert_eq!(
         report.manifest.to,
         tip - 1,

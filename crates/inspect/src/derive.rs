@@ -60,7 +60,7 @@ fn parse_addr(text: &str) -> Option<Result<String, String>> {
                     "checksum {c} does not match, expected {expected}"
                 )))
             }
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(e)),
         }
     }
     Some(Ok(inner.to_string()))

@@ -241,7 +241,7 @@ fn excludes_spent_outputs_and_counts_mempool_separately() {
     let w = Wallet::new(3);
     let mut chain = MemoryChain::regtest();
     let a0 = w.script(84, 0, 0, 0);
-    let fund = chain.fund(&[(a0.clone(), 50_000)]);
+    let fund = chain.fund(&[(a0, 50_000)]);
     chain.mine();
     // Spend it to change index 0 of the same wallet, confirmed.
     let spend = custos_test_tx(fund.compute_txid(), 0, &w.script(84, 0, 1, 0), 49_000);

@@ -47,14 +47,14 @@ fn fault(f: impl Into<String>) -> Error {
 }
 
 /// Whether `text` is a storage-encrypted Electrum wallet ("BIE1"/"BIE2" in base64).
-pub fn is_encrypted_wallet(text: &str) -> bool {
+pub(crate) fn is_encrypted_wallet(text: &str) -> bool {
     let t = text.trim();
     t.starts_with("QklFMQ") || t.starts_with("QklFMg")
 }
 
 /// Whether `text` is a plain Electrum wallet file (a JSON object with `wallet_type` and
 /// `seed_version`).
-pub fn is_plain_wallet(text: &str) -> bool {
+pub(crate) fn is_plain_wallet(text: &str) -> bool {
     let t = text.trim_start();
     t.starts_with('{') && t.contains("\"seed_version\"") && t.contains("\"wallet_type\"")
 }
@@ -92,7 +92,7 @@ pub struct ElectrumWallet {
 
 /// Decrypts a storage-encrypted wallet file with its password. A wrong password is reported
 /// as such (the MAC does not match), never with any content.
-pub fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretString, Error> {
+pub(crate) fn decrypt(raw: &SecretString, password: &SecretString) -> Result<SecretString, Error> {
     let data = base64::engine::general_purpose::STANDARD
         .decode(raw.expose_secret().trim().as_bytes())
         .map_err(|e| fault(format!("encrypted wallet is not base64: {e}")))?;
@@ -225,7 +225,7 @@ fn aes128_cbc_decrypt(key: &[u8], iv: &[u8], ct: &[u8]) -> Result<Zeroizing<Vec<
 }
 
 /// Reads a (decrypted) wallet file into its public parts, checked against `network`.
-pub fn parse(
+pub(crate) fn parse(
     text: &SecretString,
     network: Network,
     was_encrypted: bool,

@@ -5,9 +5,6 @@
 
 use custos_core::exit::{Classify, ExitClass};
 
-/// Result alias.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 /// Everything that can go wrong while reading seized material or deriving from it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -25,16 +25,15 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
-pub mod catalogue;
+mod catalogue;
 pub mod electrum;
-pub mod electrum_wallet;
-pub mod error;
+mod electrum_wallet;
+mod error;
 pub mod eth;
-pub mod material;
-pub mod mnemonic;
-pub mod normalize;
+mod material;
+mod mnemonic;
+mod normalize;
 pub(crate) mod pbkdf2;
 mod phrase;
 pub mod slip132;

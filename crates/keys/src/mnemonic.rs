@@ -44,7 +44,7 @@ pub struct Correction {
 }
 
 /// Name of a bip39 language for messages.
-pub fn language_name(l: Language) -> &'static str {
+pub(crate) fn language_name(l: Language) -> &'static str {
     match l {
         Language::English => "english",
         Language::SimplifiedChinese => "chinese simplified",

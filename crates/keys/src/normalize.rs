@@ -45,13 +45,13 @@ const CJK_INTERVALS: &[(u32, u32)] = &[
 ];
 
 /// Whether `c` is in one of Electrum's CJK intervals.
-pub fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     let n = c as u32;
     CJK_INTERVALS.iter().any(|&(lo, hi)| n >= lo && n <= hi)
 }
 
 /// Electrum's `normalize_text` (see the module documentation).
-pub fn electrum_normalize(text: &str) -> String {
+pub(crate) fn electrum_normalize(text: &str) -> String {
     let lowered: String = text.nfkd().collect::<String>().to_lowercase();
     let no_marks: String = lowered
         .chars()
@@ -71,18 +71,13 @@ pub fn electrum_normalize(text: &str) -> String {
 }
 
 /// BIP39 normalisation of a phrase: NFKD, lower case, words joined by single spaces.
-pub fn bip39_normalize(text: &str) -> String {
+pub(crate) fn bip39_normalize(text: &str) -> String {
     let n: String = text
         .nfkd()
         .map(|c| if c == '\u{feff}' { ' ' } else { c })
         .collect::<String>()
         .to_lowercase();
     n.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// BIP39 normalisation of a passphrase: NFKD only (case and spaces are significant).
-pub fn nfkd(text: &str) -> String {
-    text.nfkd().collect()
 }
 
 #[cfg(test)]

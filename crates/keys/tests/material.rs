@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use custos_core::{Network, SecretString};
 use custos_keys::{
-    classify, material::Material, watch_only, Catalogue, ElectrumSeedKind, Error, WatchOnlyOptions,
+    classify, watch_only, Catalogue, ElectrumSeedKind, Error, Material, WatchOnlyOptions,
 };
 use miniscript::descriptor::{checksum, Descriptor, DescriptorPublicKey};
 

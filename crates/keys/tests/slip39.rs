@@ -11,8 +11,7 @@ use std::{path::PathBuf, process::Command, str::FromStr};
 use bitcoin::bip32::Xpriv;
 use custos_core::{Network, SecretString};
 use custos_keys::{
-    classify, master_fingerprint, material::Material, slip39, watch_only, Catalogue, Error,
-    WatchOnlyOptions,
+    classify, master_fingerprint, slip39, watch_only, Catalogue, Error, Material, WatchOnlyOptions,
 };
 use serde_json::Value;
 

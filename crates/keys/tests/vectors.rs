@@ -6,9 +6,8 @@ use bitcoin::{bip32::Xpriv, secp256k1::Secp256k1, Address};
 use custos_core::{Network, SecretString};
 use custos_keys::{
     bip39_seed, classify, electrum,
-    material::Material,
     slip132::{self, Decoded},
-    watch_only, Catalogue, ElectrumSeedKind, WatchOnlyOptions,
+    watch_only, Catalogue, ElectrumSeedKind, Material, WatchOnlyOptions,
 };
 use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 use serde_json::Value;

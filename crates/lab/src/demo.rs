@@ -23,7 +23,7 @@ use serde_json::Value;
 
 /// `custos-lab demo` options.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Work directory for the case, the files crossing the air gap and the report (must not exist).
     #[arg(long, default_value = "demo-run")]
     pub workdir: PathBuf,
@@ -190,7 +190,7 @@ struct Sweep {
 }
 
 /// Runs the demo: each step below is one phase, in the order a case goes.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if args.chain == "ethereum" {
         return eth::run(args);
     }

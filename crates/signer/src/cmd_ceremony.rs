@@ -33,14 +33,14 @@ use miniscript::descriptor::{Descriptor, DescriptorPublicKey};
 
 /// Ceremony commands.
 #[derive(Debug, Subcommand)]
-pub enum CeremonyCmd {
+pub(crate) enum CeremonyCmd {
     /// Check the assembled wallet: own key exactly once, first addresses re-derived.
     Verify(VerifyArgs),
 }
 
 /// `ceremony verify` options.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Descriptor file(s), BSMS round-2 record(s), custody policy file(s).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -62,7 +62,7 @@ pub struct VerifyArgs {
 }
 
 /// Runs a ceremony command; returns the exit code.
-pub fn run(cmd: &CeremonyCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &CeremonyCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         CeremonyCmd::Verify(a) => verify(a, json),
     }

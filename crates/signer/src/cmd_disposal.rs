@@ -27,7 +27,7 @@ use crate::{exit, secrets::read_material};
 
 /// `disposal ...`.
 #[derive(Debug, Subcommand)]
-pub enum DisposalCmd {
+pub(crate) enum DisposalCmd {
     /// Sign a disposal order as an authority of the custody policy.
     SignOrder(SignOrderArgs),
     /// Print the authority address of a key (for the custody policy's `authorities`).
@@ -38,7 +38,7 @@ pub enum DisposalCmd {
 
 /// `disposal authority-record`.
 #[derive(Debug, Args)]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     /// The authority's WIF private key: a file, or `-` for stdin. Without it: a no-echo prompt.
     #[arg(long, value_name = "FILE|-")]
     key: Option<PathBuf>,
@@ -55,7 +55,7 @@ pub struct RecordArgs {
 
 /// `disposal sign-order`.
 #[derive(Debug, Args)]
-pub struct SignOrderArgs {
+pub(crate) struct SignOrderArgs {
     /// The order file (from `custos disposal order new`).
     order: PathBuf,
     /// The authority's WIF private key: a file, or `-` for stdin. Without it: a no-echo prompt.
@@ -68,7 +68,7 @@ pub struct SignOrderArgs {
 
 /// `disposal address`.
 #[derive(Debug, Args)]
-pub struct AddressArgs {
+pub(crate) struct AddressArgs {
     /// The authority's WIF private key: a file, or `-` for stdin. Without it: a no-echo prompt.
     #[arg(long, value_name = "FILE|-")]
     key: Option<PathBuf>,
@@ -78,7 +78,7 @@ pub struct AddressArgs {
 }
 
 /// Runs `custos-signer disposal`.
-pub fn run(cmd: &DisposalCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &DisposalCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         DisposalCmd::SignOrder(a) => sign_order(a, json),
         DisposalCmd::Address(a) => address(a, json),

@@ -47,7 +47,7 @@ const TX_SET: Limit = Limit {
 
 /// Ethereum commands.
 #[derive(Debug, Subcommand)]
-pub enum EthCmd {
+pub(crate) enum EthCmd {
     /// Check an unsigned-transaction set against the Ethereum custody policy and sign it with
     /// keys of the seized material.
     Sign(EthSignArgs),
@@ -57,7 +57,7 @@ pub enum EthCmd {
 
 /// Where the keys come from.
 #[derive(Debug, Args)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Seized material or keyholder seed: a BIP39 mnemonic, raw private keys (hex, one per
     /// line) or a keystore V3 file; `-` for stdin. Without it: a no-echo prompt (one line).
     #[arg(long, value_name = "FILE|-")]
@@ -79,7 +79,7 @@ pub struct KeyArgs {
 
 /// `eth sign`.
 #[derive(Debug, Args)]
-pub struct EthSignArgs {
+pub(crate) struct EthSignArgs {
     /// The unsigned-transaction set (JSON, `custos-eth-unsigned-v1`).
     txs: PathBuf,
     /// The Ethereum custody policy (JSON, `custos-eth-policy-v1`).
@@ -107,7 +107,7 @@ pub struct EthSignArgs {
 
 /// `eth safe-sign`.
 #[derive(Debug, Args)]
-pub struct SafeSignArgs {
+pub(crate) struct SafeSignArgs {
     /// The Safe transaction proposal (JSON, `custos-safe-tx-v1`).
     safe_tx: PathBuf,
     /// The Ethereum custody policy naming the Safe and chain.
@@ -127,7 +127,7 @@ pub struct SafeSignArgs {
 }
 
 /// Runs an eth command; returns the exit code.
-pub fn run(cmd: &EthCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &EthCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         EthCmd::Sign(a) => run_sign(a, json),
         EthCmd::SafeSign(a) => run_safe_sign(a, json),
@@ -155,7 +155,7 @@ fn read_password(path: Option<&Path>) -> anyhow::Result<SecretString> {
 }
 
 /// Reads the material and unlocks its keys (derives a mnemonic's accounts on `paths`).
-pub fn unlock_keys(
+pub(crate) fn unlock_keys(
     k: &KeyArgs,
     opts: &EthDeriveOptions,
 ) -> anyhow::Result<(EthMaterial, Vec<EthAccountKey>)> {
@@ -339,6 +339,35 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         .iter()
         .map(|s| parse_address(s, None))
         .collect::<Result<Vec<_>, _>>()?;
+    let refusals = review_against_policy(&p, &policy, &allowed)?;
+    if !refusals.is_empty() {
+        print_refusals(&refusals);
+        return Ok(exit::REFUSED);
+    }
+    if a.verify_only {
+        outln!("verified; nothing signed (--verify-only)")?;
+        return Ok(exit::OK);
+    }
+    let Some(out) = &a.out else {
+        bail!("--out FILE is required to sign (or pass --verify-only)");
+    };
+    if out.exists() {
+        eprintln!(
+            "custos-signer: eth: refusing to overwrite existing file {}",
+            out.display()
+        );
+        return Ok(exit::REFUSED);
+    }
+    sign_and_write(a, &p, &policy, out, json)
+}
+
+/// Shows the Safe transaction and checks it against the custody policy (same Safe, same chain)
+/// and the allowed destinations; returns the refusals (none: it may be signed).
+fn review_against_policy(
+    p: &custos_eth::safe_tx::ParsedSafeTx,
+    policy: &EthPolicy,
+    allowed: &[Address],
+) -> anyhow::Result<Vec<custos_eth::Error>> {
     outln!(
         "safe:                {} on chain {}",
         p.safe.to_checksum(None),
@@ -378,7 +407,7 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
             ),
         ));
     }
-    match review_safe_tx(&p, &allowed) {
+    match review_safe_tx(p, allowed) {
         Ok(Payment::Eth { payee, value }) => {
             outln!(
                 "pays:                {} ETH to {}",
@@ -397,24 +426,19 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
         )?,
         Err(e) => refusals.push(e),
     }
-    if !refusals.is_empty() {
-        print_refusals(&refusals);
-        return Ok(exit::REFUSED);
-    }
-    if a.verify_only {
-        outln!("verified; nothing signed (--verify-only)")?;
-        return Ok(exit::OK);
-    }
-    let Some(out) = &a.out else {
-        bail!("--out FILE is required to sign (or pass --verify-only)");
-    };
-    if out.exists() {
-        eprintln!(
-            "custos-signer: eth: refusing to overwrite existing file {}",
-            out.display()
-        );
-        return Ok(exit::REFUSED);
-    }
+    Ok(refusals)
+}
+
+/// Unlocks the keyholder's Ethereum key (the first account of the standard path), refuses a
+/// key that is not an owner of the Safe, signs the Safe transaction hash and writes the
+/// signature to `out`.
+fn sign_and_write(
+    a: &SafeSignArgs,
+    p: &custos_eth::safe_tx::ParsedSafeTx,
+    policy: &EthPolicy,
+    out: &Path,
+    json: bool,
+) -> anyhow::Result<u8> {
     // The keyholder's Ethereum key is the first account of the standard path.
     let opts = EthDeriveOptions {
         paths: vec![EthPath::by_id("eth-bip44")?],
@@ -434,7 +458,7 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
             return Ok(exit::REFUSED);
         }
     }
-    let sig = sign_safe_tx(&p, &signer_from_key(&key.key)?)?;
+    let sig = sign_safe_tx(p, &signer_from_key(&key.key)?)?;
     let doc = serde_json::json!({
         "format": "custos-safe-signature-v1",
         "safe": p.safe.to_checksum(None),
@@ -457,7 +481,7 @@ fn run_safe_sign(a: &SafeSignArgs, json: bool) -> anyhow::Result<u8> {
 
 /// `--network` of the material commands: a Bitcoin network or `ethereum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkArg {
+pub(crate) enum NetworkArg {
     /// A Bitcoin network.
     Bitcoin(custos_core::Network),
     /// Ethereum (any EVM chain: the keys and addresses are the same).
@@ -485,7 +509,7 @@ impl std::fmt::Display for NetworkArg {
 
 /// What `material watch-only --network ethereum` needs from its arguments.
 #[derive(Debug)]
-pub struct EthWatchOnlyArgs<'a> {
+pub(crate) struct EthWatchOnlyArgs<'a> {
     /// The material, already read.
     pub text: SecretString,
     /// The BIP39 passphrase, already read.
@@ -502,7 +526,7 @@ pub struct EthWatchOnlyArgs<'a> {
 
 /// `material watch-only --network ethereum`: the addresses with their paths, as JSON
 /// (`custos-eth-watch-only-v1`), never a secret.
-pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Result<u8> {
     let material = match classify_eth(&a.text) {
         Ok(m) => m,
         Err(e) => {
@@ -567,7 +591,7 @@ pub fn material_watch_only(a: EthWatchOnlyArgs<'_>, json: bool) -> anyhow::Resul
 }
 
 /// `material classify --network ethereum`.
-pub fn material_classify(input: Option<&Path>, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn material_classify(input: Option<&Path>, json: bool) -> anyhow::Result<u8> {
     let text = read_material(input, "seized material (input hidden): ")?;
     let m = match classify_eth(&text) {
         Ok(m) => m,

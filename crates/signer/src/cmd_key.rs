@@ -34,7 +34,7 @@ use custos_core::{Network, Secret, SecretString};
 
 /// Key commands.
 #[derive(Debug, Subcommand)]
-pub enum KeyCmd {
+pub(crate) enum KeyCmd {
     /// Generate a keyholder key: entropy (+dice), mnemonic, quiz, key record with proof.
     Generate(GenerateArgs),
     /// Import a hardware wallet's export (Coldcard JSON, UR crypto-account/account-descriptor)
@@ -44,7 +44,7 @@ pub enum KeyCmd {
 
 /// `key generate` options.
 #[derive(Debug, Args)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// Mnemonic length: 12 or 24 words.
     #[arg(long, default_value_t = 24)]
     pub words: usize,
@@ -98,7 +98,7 @@ pub struct GenerateArgs {
 
 /// `key import` options.
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The export: a Coldcard JSON file, or a text file holding a `ur:` string.
     pub file: PathBuf,
     /// Network of the custody wallet.
@@ -122,7 +122,7 @@ pub struct ImportArgs {
 }
 
 /// Runs a key command; returns the exit code.
-pub fn run(cmd: &KeyCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &KeyCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         KeyCmd::Generate(a) => generate(a, json),
         KeyCmd::Import(a) => import(a, json),

@@ -25,7 +25,7 @@ use crate::exit;
 
 /// Material commands.
 #[derive(Debug, Subcommand)]
-pub enum MaterialCmd {
+pub(crate) enum MaterialCmd {
     /// Turn seized material into a watch-only file (public descriptors with key origins; no
     /// secrets) for `custos inspect` on the online workstation.
     WatchOnly(WatchOnlyArgs),
@@ -38,7 +38,7 @@ pub enum MaterialCmd {
 
 /// `material paths`.
 #[derive(Debug, Args)]
-pub struct PathsArgs {
+pub(crate) struct PathsArgs {
     /// Network whose coin type fills the paths (bitcoin: 0', test networks: 1').
     #[arg(long, default_value = "bitcoin")]
     network: Network,
@@ -46,7 +46,7 @@ pub struct PathsArgs {
 
 /// Where the material comes from.
 #[derive(Debug, Args)]
-pub struct InputArgs {
+pub(crate) struct InputArgs {
     /// File holding the material, or `-` for stdin. Without it: a no-echo prompt (one line).
     #[arg(long, value_name = "FILE|-")]
     input: Option<PathBuf>,
@@ -58,7 +58,7 @@ pub struct InputArgs {
 
 /// `material watch-only`.
 #[derive(Debug, Args)]
-pub struct WatchOnlyArgs {
+pub(crate) struct WatchOnlyArgs {
     #[command(flatten)]
     input: InputArgs,
     /// File holding the BIP39/Electrum passphrase (one trailing newline is removed; other
@@ -111,7 +111,7 @@ pub struct WatchOnlyArgs {
 
 /// `material classify`.
 #[derive(Debug, Args)]
-pub struct ClassifyArgs {
+pub(crate) struct ClassifyArgs {
     #[command(flatten)]
     input: InputArgs,
     /// When a BIP39 checksum fails, print the single-word corrections that restore it
@@ -121,7 +121,7 @@ pub struct ClassifyArgs {
 }
 
 /// Runs a material command; returns the exit code.
-pub fn run(cmd: &MaterialCmd, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(cmd: &MaterialCmd, json: bool) -> anyhow::Result<u8> {
     match cmd {
         MaterialCmd::WatchOnly(a) => run_watch_only(a, json),
         MaterialCmd::Classify(a) => run_classify(a, json),

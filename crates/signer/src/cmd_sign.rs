@@ -45,7 +45,7 @@ use crate::secrets::{read_material, read_passphrase};
 
 /// `sign`.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub(crate) struct SignArgs {
     /// The PSBT: binary, base64 or hex file, or a file of BC-UR / BBQr parts (`-` for stdin).
     psbt: PathBuf,
     /// Seized material (mnemonic, xprv, descriptor with private keys, WIF list) or a keyholder's
@@ -138,7 +138,7 @@ fn destinations(
         dest.recustody.push(c);
     }
     let now = match &args.now {
-        Some(t) => parse_time("--now", t).map_err(|e| anyhow!(e))?,
+        Some(t) => parse_time("--now", t)?,
         None => chrono::Utc::now().timestamp(),
     };
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
@@ -173,7 +173,7 @@ fn refused(json: bool, e: &dyn std::fmt::Display) -> anyhow::Result<u8> {
 }
 
 /// Parses `N` or `N.NNN` sat/vB exactly into a rate in sat/kvB.
-pub fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
+pub(crate) fn parse_rate(s: &str) -> anyhow::Result<FeeRate> {
     let v = custos_core::amount::parse_decimal(s, 3).map_err(|e| anyhow!("fee rate {s:?}: {e}"))?;
     u64::try_from(v)
         .map(FeeRate)
@@ -314,7 +314,7 @@ fn record_and_write(c: &mut Checked, review: &Review, out: &Path) -> anyhow::Res
 }
 
 /// Runs `custos-signer sign`. Returns the exit code.
-pub fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &SignArgs, json: bool) -> anyhow::Result<u8> {
     let mut c = read_inputs(args)?;
     // 2. Verify before touching any secret.
     let review = match verify_psbt_with(&c.psbt, &c.custody, &c.dest, &c.opts) {

@@ -2,7 +2,7 @@
 
 /// Sets RLIMIT_CORE to 0 (soft and hard) so a crash never writes memory holding secrets to disk.
 #[allow(unsafe_code)]
-pub fn disable_core_dumps() -> std::io::Result<()> {
+pub(crate) fn disable_core_dumps() -> std::io::Result<()> {
     let lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -17,7 +17,7 @@ pub fn disable_core_dumps() -> std::io::Result<()> {
 
 /// Reads back the current core limit (soft, hard).
 #[allow(unsafe_code, dead_code)]
-pub fn core_limit() -> std::io::Result<(u64, u64)> {
+pub(crate) fn core_limit() -> std::io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

@@ -72,13 +72,13 @@ enum Command {
 mod exit {
     use custos_core::exit::ExitClass;
     /// Success.
-    pub const OK: u8 = custos_core::exit::OK;
+    pub(crate) const OK: u8 = custos_core::exit::OK;
     /// Refusal: the signer would not sign / verify failed.
-    pub const REFUSED: u8 = ExitClass::Refusal.code();
+    pub(crate) const REFUSED: u8 = ExitClass::Refusal.code();
     /// Usage or input error.
-    pub const INPUT: u8 = ExitClass::Input.code();
+    pub(crate) const INPUT: u8 = ExitClass::Input.code();
     /// Environment error.
-    pub const ENV: u8 = ExitClass::Environment.code();
+    pub(crate) const ENV: u8 = ExitClass::Environment.code();
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -159,6 +159,9 @@ fn class_of(e: &anyhow::Error) -> ExitClass {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_disposal::Error>() {
+            return c.exit_class();
+        }
+        if let Some(c) = cause.downcast_ref::<custos_disposal::order::TimeError>() {
             return c.exit_class();
         }
         if let Some(c) = cause.downcast_ref::<custos_ceremony::Error>() {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use custos_core::{file, Secret, SecretString};
 
 /// Reads seized material from `path` (`-` for stdin), or from a no-echo prompt without one.
-pub fn read_material(path: Option<&Path>, prompt: &str) -> anyhow::Result<SecretString> {
+pub(crate) fn read_material(path: Option<&Path>, prompt: &str) -> anyhow::Result<SecretString> {
     match path {
         Some(p) => Ok(file::read_secret_or_stdin(p, file::MATERIAL)?),
         None => Ok(Secret::new(
@@ -21,7 +21,7 @@ pub fn read_material(path: Option<&Path>, prompt: &str) -> anyhow::Result<Secret
 /// part of it), or a prompt when `prompt`, or none. A file that holds nothing is an error
 /// unless `allow_empty` says an empty passphrase is meant: an empty file is more often a
 /// mistake than a choice, and it would silently give another wallet.
-pub fn read_passphrase(
+pub(crate) fn read_passphrase(
     passphrase_file: Option<&Path>,
     prompt: bool,
     allow_empty: bool,
@@ -53,7 +53,7 @@ pub fn read_passphrase(
 
 /// The password of an encrypted wallet file: from `password_file` (one trailing newline
 /// removed), or a no-echo prompt.
-pub fn read_password(password_file: Option<&Path>) -> anyhow::Result<SecretString> {
+pub(crate) fn read_password(password_file: Option<&Path>) -> anyhow::Result<SecretString> {
     if let Some(p) = password_file {
         let mut s = file::read_secret_or_stdin(p, file::PASSPHRASE)?;
         let t = s.expose_secret_mut();

@@ -20,8 +20,6 @@
 //! (`CARGO_BIN_EXE_<name>`), so the macros [`custos_bin!`], [`signer_bin!`] and
 //! [`signer_next_to_custos!`] expand there.
 
-#![warn(unreachable_pub, clippy::redundant_clone)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

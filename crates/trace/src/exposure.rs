@@ -249,13 +249,15 @@ fn walk_back(
             continue;
         }
         let address = index.address(&coin);
+        // A coin without an address (OP_RETURN, non-standard script) carries no label.
         let refs = address.map(|a| label_refs(labels, a)).unwrap_or_default();
-        if !refs.is_empty() && !targets.contains(&coin) {
+        if let Some(address) = address.filter(|_| !refs.is_empty() && !targets.contains(&coin)) {
             let value = index.value(&coin);
             let lc = LabelledCoin {
                 outpoint: coin,
-                address: address.unwrap_or_default().to_string(),
+                address: address.to_string(),
                 value,
+                // Documented on `taint`: an unknown value seeds nothing (and `value` stays None).
                 taint: value.unwrap_or_default(),
                 labels: refs,
             };

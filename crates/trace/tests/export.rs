@@ -137,7 +137,7 @@ fn dot_escapes_hostile_labels_and_marks_partial() {
     }
     let complete = View {
         partial: vec![],
-        ..f.view.clone()
+        ..f.view
     };
     assert!(!dot(&complete).contains("PARTIAL"));
 }
@@ -212,7 +212,7 @@ fn html_shows_partial_banner_only_when_partial() {
     )));
     let complete = View {
         partial: vec![],
-        ..f.view.clone()
+        ..f.view
     };
     let page = html(&complete);
     assert!(!page.contains("PARTIAL"));

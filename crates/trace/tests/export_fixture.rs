@@ -27,12 +27,12 @@ use custos_trace::graph::{Inclusion, TxNode};
 use custos_trace::Graph;
 
 /// A P2WPKH script paying to the hash of `name` (no key exists for it; it is a valid script).
-pub fn script(name: &str) -> ScriptBuf {
+pub(crate) fn script(name: &str) -> ScriptBuf {
     ScriptBuf::new_p2wpkh(&WPubkeyHash::hash(name.as_bytes()))
 }
 
 /// The regtest address of [`script`].
-pub fn address(name: &str) -> String {
+pub(crate) fn address(name: &str) -> String {
     Address::from_script(&script(name), bitcoin::Network::Regtest)
         .expect("p2wpkh has an address")
         .to_string()
@@ -71,7 +71,7 @@ fn confirmed(height: u32) -> Inclusion {
 
 /// The fixture's transactions, in the order of the diagram.
 #[derive(Debug)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub view: View,
     pub t0: Txid,
     pub t1: Txid,
@@ -86,7 +86,7 @@ pub struct Fixture {
 }
 
 /// Builds the fixture; `exchange_label` is the label of the exchange deposit address.
-pub fn fixture(exchange_label: &str) -> Fixture {
+pub(crate) fn fixture(exchange_label: &str) -> Fixture {
     let origin_tx = tx(&[OutPoint::null()], &[("victim", 150_010_000)]);
     let origin = origin_tx.compute_txid();
     let tx0 = tx(
@@ -139,35 +139,8 @@ pub fn fixture(exchange_label: &str) -> Fixture {
         node.outputs[1].spent_by = Some((spender, 0));
     }
 
-    let mut taint = BTreeMap::new();
-    taint.insert(OutPoint::new(t0, 0), Sat(150_000_000));
-    taint.insert(OutPoint::new(t0, 1), Sat(0));
-    taint.insert(OutPoint::new(t1, 0), Sat(100_000_000));
-    taint.insert(OutPoint::new(t1, 1), Sat(49_990_000));
-    taint.insert(OutPoint::new(t2, 0), Sat(10_000_000));
-    taint.insert(OutPoint::new(t2, 1), Sat(29_980_000));
-    taint.insert(OutPoint::new(t3, 0), Sat(10_000_000));
-
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        address("exchange"),
-        vec![NodeLabel {
-            label: exchange_label.to_string(),
-            category: "exchange".to_string(),
-            propagated_from: None,
-        }],
-    );
-    labels.insert(
-        address("other"),
-        vec![NodeLabel {
-            label: "Darkmarket hot wallet".to_string(),
-            category: "darknet market".to_string(),
-            propagated_from: Some(address("victim")),
-        }],
-    );
-    let mut clusters = BTreeMap::new();
-    clusters.insert(address("thief"), "c1".to_string());
-    clusters.insert(address("change"), "c1".to_string());
+    let taint = fixture_taint([t0, t1, t2, t3]);
+    let (labels, clusters) = fixture_labels(exchange_label);
 
     let view = View {
         title: "Case 2024-017: forward trace of the stolen coins".to_string(),
@@ -214,10 +187,50 @@ pub fn fixture(exchange_label: &str) -> Fixture {
     }
 }
 
+/// The fixture's taint per coin: t0..t3 as built by [`fixture`].
+fn fixture_taint([t0, t1, t2, t3]: [Txid; 4]) -> BTreeMap<OutPoint, Sat> {
+    let mut taint = BTreeMap::new();
+    taint.insert(OutPoint::new(t0, 0), Sat(150_000_000));
+    taint.insert(OutPoint::new(t0, 1), Sat(0));
+    taint.insert(OutPoint::new(t1, 0), Sat(100_000_000));
+    taint.insert(OutPoint::new(t1, 1), Sat(49_990_000));
+    taint.insert(OutPoint::new(t2, 0), Sat(10_000_000));
+    taint.insert(OutPoint::new(t2, 1), Sat(29_980_000));
+    taint.insert(OutPoint::new(t3, 0), Sat(10_000_000));
+    taint
+}
+
+/// The fixture's labels (the exchange deposit, a propagated darknet label) and clusters.
+fn fixture_labels(
+    exchange_label: &str,
+) -> (BTreeMap<String, Vec<NodeLabel>>, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    labels.insert(
+        address("exchange"),
+        vec![NodeLabel {
+            label: exchange_label.to_string(),
+            category: "exchange".to_string(),
+            propagated_from: None,
+        }],
+    );
+    labels.insert(
+        address("other"),
+        vec![NodeLabel {
+            label: "Darkmarket hot wallet".to_string(),
+            category: "darknet market".to_string(),
+            propagated_from: Some(address("victim")),
+        }],
+    );
+    let mut clusters = BTreeMap::new();
+    clusters.insert(address("thief"), "c1".to_string());
+    clusters.insert(address("change"), "c1".to_string());
+    (labels, clusters)
+}
+
 /// A peeling chain of `n` transactions: each pays a small amount out (left unspent) and sends
 /// the rest on; three transactions per block, the last ten unconfirmed; every seventh payment
 /// address labelled, every change address in cluster `peel`, one change call per tenth hop.
-pub fn peel_chain(n: usize) -> View {
+pub(crate) fn peel_chain(n: usize) -> View {
     let mut graph = Graph::new();
     let mut labels = BTreeMap::new();
     let mut clusters = BTreeMap::new();

@@ -286,7 +286,7 @@ fn merges_co_spent_inputs_transitively() {
     let clustering = cluster(&g, &HeuristicSet::default(), &[]);
     assert_eq!(clustering.clusters.len(), 1);
     let c0 = &clustering.clusters[0];
-    let mut expected = vec![a.clone(), b.clone(), c.clone()];
+    let mut expected = vec![a, b, c.clone()];
     expected.sort();
     assert_eq!(c0.addresses, expected);
     assert_eq!(c0.id, expected[0]);
@@ -422,7 +422,7 @@ fn address_reuse_marks_an_address_paid_before_as_payment() {
         pay(
             10,
             vec![ext(1, 1_000_000, &addr(1), ScriptKind::P2wpkh)],
-            &[(400_000, shop.clone()), (599_000, addr(2))],
+            &[(400_000, shop), (599_000, addr(2))],
         ),
     ]);
     let votes = change_votes(&g, &txid(10), &only(HeuristicId::AddressReuse)).unwrap();
@@ -505,7 +505,7 @@ fn fresh_address_calls_the_one_time_output_change() {
         pay(
             20,
             vec![ext(7, 70_000, &addr(7), ScriptKind::P2wpkh)],
-            &[(69_000, exchange.clone())],
+            &[(69_000, exchange)],
         ),
         // The change is spent; that spend does not make it reused.
         pay(30, vec![spend(10, 1)], &[(598_000, addr(3))]),

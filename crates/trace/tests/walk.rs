@@ -990,7 +990,7 @@ fn a_trace_file_rechecks_from_its_own_evidence_and_tampering_is_caught() {
     assert_eq!(bad.recheck().len(), 1);
 
     // A header swapped for another block's.
-    let mut bad = file.clone();
+    let mut bad = file;
     let other = p.chain.blocks()[1].header;
     bad.evidence
         .headers

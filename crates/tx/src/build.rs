@@ -44,7 +44,10 @@ pub struct SweepUtxo {
 }
 
 /// The spending kind of a definite single-key descriptor.
-pub fn input_kind(d: &Descriptor<DefiniteDescriptorKey>) -> std::result::Result<InputKind, String> {
+/// (The reason becomes an [`Error::Utxo`] naming the outpoint in [`parse_utxo_with`].)
+pub(crate) fn input_kind(
+    d: &Descriptor<DefiniteDescriptorKey>,
+) -> std::result::Result<InputKind, String> {
     let secp = bitcoin::secp256k1::Secp256k1::verification_only();
     match d.derived_descriptor(&secp) {
         Descriptor::Pkh(p) => Ok(if p.as_inner().compressed {

@@ -21,12 +21,12 @@ use miniscript::{descriptor::DefiniteDescriptorKey, psbt::PsbtOutputExt, Descrip
 use crate::{classify::Spend, error::Refusal};
 
 /// How far above the PSBT's context height an nLockTime may be.
-pub const LOCKTIME_HEIGHT_WINDOW: u32 = 1_000;
+pub(crate) const LOCKTIME_HEIGHT_WINDOW: u32 = 1_000;
 /// How far ahead of the signer's clock a time-based nLockTime may be (one day).
-pub const LOCKTIME_TIME_WINDOW_SECS: u64 = 86_400;
+pub(crate) const LOCKTIME_TIME_WINDOW_SECS: u64 = 86_400;
 
 /// Refuses an amount above 21 million BTC; `what` names it ("input 3", "output 0").
-pub fn amount_in_range(what: String, value: Amount) -> Result<(), Refusal> {
+pub(crate) fn amount_in_range(what: String, value: Amount) -> Result<(), Refusal> {
     if value > Amount::MAX_MONEY {
         return Err(Refusal::AmountOutOfRange { what, value });
     }
@@ -34,7 +34,11 @@ pub fn amount_in_range(what: String, value: Amount) -> Result<(), Refusal> {
 }
 
 /// Adds `value` to `total`, refusing a sum above 21 million BTC.
-pub fn add_amount(total: Amount, value: Amount, what: &'static str) -> Result<Amount, Refusal> {
+pub(crate) fn add_amount(
+    total: Amount,
+    value: Amount,
+    what: &'static str,
+) -> Result<Amount, Refusal> {
     total
         .checked_add(value)
         .filter(|t| *t <= Amount::MAX_MONEY)
@@ -44,7 +48,7 @@ pub fn add_amount(total: Amount, value: Amount, what: &'static str) -> Result<Am
 /// The dust limit of an output script at the 3 sat/vB dust-relay fee (Bitcoin Core's
 /// `GetDustThreshold`): P2PKH 546, P2SH 540, P2WPKH 294, P2WSH and P2TR 330 sat; nothing for
 /// OP_RETURN.
-pub fn dust_limit(script: &Script) -> Amount {
+pub(crate) fn dust_limit(script: &Script) -> Amount {
     if script.is_op_return() {
         Amount::ZERO
     } else if script.is_p2pkh() {
@@ -61,7 +65,7 @@ pub fn dust_limit(script: &Script) -> Amount {
 }
 
 /// Refuses output `index` when it pays less than its script type's dust limit.
-pub fn not_dust(index: usize, out: &TxOut) -> Result<(), Refusal> {
+pub(crate) fn not_dust(index: usize, out: &TxOut) -> Result<(), Refusal> {
     let limit = dust_limit(&out.script_pubkey);
     if out.value < limit {
         return Err(Refusal::OutputBelowDust {
@@ -84,7 +88,7 @@ fn meta(index: usize, field: &'static str, reason: String) -> Refusal {
 /// Refuses output metadata that is not what `expected` (the custody descriptor at the
 /// output's claimed chain/index) gives: scripts must hash to the output script and be the
 /// custody scripts; every listed derivation must be one the policy makes for this output.
-pub fn output_metadata(
+pub(crate) fn output_metadata(
     index: usize,
     out: &TxOut,
     po: &Output,
@@ -160,7 +164,7 @@ fn tr_err(index: usize, reason: impl Into<String>) -> Refusal {
 /// Refuses a taproot input whose script data contradicts its output key: internal key and
 /// merkle root that do not tweak to it, a leaf script whose control block does not commit to
 /// it, a leaf hash in `tap_key_origins` that is none of the input's leaf scripts.
-pub fn taproot_script_data<C: Verification>(
+pub(crate) fn taproot_script_data<C: Verification>(
     index: usize,
     inp: &Input,
     output_key: XOnlyPublicKey,
@@ -207,7 +211,7 @@ fn bad_sig(index: usize, key: String) -> Refusal {
 
 /// Refuses partial signatures already in input `index` that do not verify for their key and
 /// sighash (another cosigner's signature must not be passed on unchecked).
-pub fn partial_signatures<C: Verification>(
+pub(crate) fn partial_signatures<C: Verification>(
     index: usize,
     inp: &Input,
     spend: &Spend,
@@ -266,7 +270,7 @@ pub fn partial_signatures<C: Verification>(
 
 /// The lowest chain height the PSBT itself proves: the height lock of every previous
 /// transaction it carries (a transaction is mined above its own height lock).
-pub fn context_height(psbt: &Psbt) -> u32 {
+pub(crate) fn context_height(psbt: &Psbt) -> u32 {
     psbt.inputs
         .iter()
         .filter_map(|i| i.non_witness_utxo.as_ref())
@@ -279,7 +283,7 @@ pub fn context_height(psbt: &Psbt) -> u32 {
 }
 
 /// Formats a unix time as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, no time zone data).
-pub fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -301,7 +305,7 @@ pub fn utc(secs: u64) -> String {
 }
 
 /// The transaction's lock time in words.
-pub fn lock_time_words(tx: &Transaction) -> String {
+pub(crate) fn lock_time_words(tx: &Transaction) -> String {
     let enforced = tx
         .input
         .iter()
@@ -324,7 +328,7 @@ pub fn lock_time_words(tx: &Transaction) -> String {
 
 /// Refuses an enforced nLockTime above `context + 1,000` blocks or more than a day after
 /// `now` (unix seconds).
-pub fn lock_time(tx: &Transaction, context: u32, now: u64) -> Result<(), Refusal> {
+pub(crate) fn lock_time(tx: &Transaction, context: u32, now: u64) -> Result<(), Refusal> {
     if !tx
         .input
         .iter()

@@ -16,7 +16,7 @@ use crate::{
 
 /// What an input spends, with the script data needed to sign it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Spend {
+pub(crate) enum Spend {
     /// P2PKH paying this key hash.
     P2pkh(PubkeyHash),
     /// Native P2WPKH.
@@ -65,7 +65,7 @@ fn p2wpkh_hash(s: &ScriptBuf) -> Option<WPubkeyHash> {
 
 /// Classifies input `index` spending `spent`. Refuses when a `redeem_script` or
 /// `witness_script` is given that does not hash to the script it claims to be.
-pub fn classify_input(index: usize, inp: &Input, spent: &TxOut) -> Result<Spend, Refusal> {
+pub(crate) fn classify_input(index: usize, inp: &Input, spent: &TxOut) -> Result<Spend, Refusal> {
     let spk = &spent.script_pubkey;
     if spk.is_p2pkh() {
         // OP_DUP OP_HASH160 PUSH20 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG.
@@ -129,7 +129,7 @@ pub fn classify_input(index: usize, inp: &Input, spent: &TxOut) -> Result<Spend,
 impl Spend {
     /// The spending kind for the size estimate; `None` for kinds it does not model (counted
     /// without a witness, which can only overestimate the fee rate).
-    pub fn input_kind(&self, inp: &Input) -> Option<InputKind> {
+    pub(crate) fn input_kind(&self, inp: &Input) -> Option<InputKind> {
         match self {
             Spend::P2pkh(h) => {
                 let uncompressed = inp

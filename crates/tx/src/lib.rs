@@ -28,13 +28,12 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
 pub mod build;
-pub mod checks;
-pub mod classify;
+mod checks;
+mod classify;
 pub mod custody;
-pub mod error;
+mod error;
 pub mod keyring;
 pub mod material;
 pub mod plan;

@@ -376,7 +376,7 @@ fn rejects_truncated_and_garbled_psbts() {
     let mut garbled = bytes.clone();
     garbled[4] = 0x00; // separator
     assert!(parse_binary(&garbled).is_err());
-    let mut garbled = bytes.clone();
+    let mut garbled = bytes;
     garbled[5] = 0xfe; // first key length: 4-byte length follows, far past the end
     assert!(parse_binary(&garbled).is_err());
     assert!(parse_any(b"cHNidP8BAHECAAAAAf//").is_err());

@@ -7,13 +7,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// Largest request head accepted.
-pub const MAX_HEAD: usize = 8 * 1024;
+pub(crate) const MAX_HEAD: usize = 8 * 1024;
 /// Read timeout for the request head; write timeout for every response.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A parsed request line and the headers that matter here.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     /// Method.
     pub method: String,
     /// Path without the query.
@@ -26,7 +26,7 @@ pub struct Request {
 
 impl Request {
     /// A query parameter, percent-decoding not needed for the hex values used here.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -37,7 +37,7 @@ impl Request {
 
 /// Why a request could not be read.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     /// Malformed or oversized: answer 400 / 431.
     Bad(u16),
     /// The peer went away or timed out: just close.
@@ -45,7 +45,7 @@ pub enum ReadError {
 }
 
 /// Reads the request head from `stream`.
-pub fn read_request(stream: &TcpStream) -> Result<Request, ReadError> {
+pub(crate) fn read_request(stream: &TcpStream) -> Result<Request, ReadError> {
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .map_err(|_| ReadError::Gone)?;
@@ -114,7 +114,13 @@ const COMMON: &str = "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff
 Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n";
 
 /// Writes a complete response and closes.
-pub fn respond(mut stream: &TcpStream, code: u16, content_type: &str, body: &[u8], extra: &str) {
+pub(crate) fn respond(
+    mut stream: &TcpStream,
+    code: u16,
+    content_type: &str,
+    body: &[u8],
+    extra: &str,
+) {
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let head = format!(
         "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{COMMON}{extra}\r\n",
@@ -127,7 +133,7 @@ pub fn respond(mut stream: &TcpStream, code: u16, content_type: &str, body: &[u8
 }
 
 /// Starts a `text/event-stream` response.
-pub fn start_events(mut stream: &TcpStream) -> std::io::Result<()> {
+pub(crate) fn start_events(mut stream: &TcpStream) -> std::io::Result<()> {
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n{COMMON}\r\n"
@@ -137,19 +143,19 @@ pub fn start_events(mut stream: &TcpStream) -> std::io::Result<()> {
 }
 
 /// Sends one server-sent event (`data` must hold no newline; JSON from serde has none).
-pub fn send_event(mut stream: &TcpStream, event: &str, data: &str) -> std::io::Result<()> {
+pub(crate) fn send_event(mut stream: &TcpStream, event: &str, data: &str) -> std::io::Result<()> {
     write!(stream, "event: {event}\ndata: {data}\n\n")?;
     stream.flush()
 }
 
 /// Sends an SSE comment (keeps idle connections and proxies alive; detects a closed peer).
-pub fn send_comment(mut stream: &TcpStream) -> std::io::Result<()> {
+pub(crate) fn send_comment(mut stream: &TcpStream) -> std::io::Result<()> {
     stream.write_all(b": keep-alive\n\n")?;
     stream.flush()
 }
 
 /// Compares two secrets in time that depends only on their lengths.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

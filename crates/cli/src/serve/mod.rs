@@ -28,7 +28,7 @@ use custos_case::{checkpoint, timeline, Case};
 use crate::app::{App, CmdResult, Failure};
 
 /// Concurrent connections served; more get 503.
-pub const MAX_CONNECTIONS: usize = 32;
+pub(crate) const MAX_CONNECTIONS: usize = 32;
 /// How often an event stream looks at the ledger head.
 const POLL: Duration = Duration::from_millis(250);
 /// Keep-alive comment interval on an idle event stream.
@@ -36,7 +36,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// `custos case serve` options.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Serve read-only (required: the view has no other mode, and says so on the command line).
     #[arg(long, required = true)]
     pub read_only: bool,
@@ -82,7 +82,7 @@ fn read_token(path: &Path) -> CmdResult<String> {
 }
 
 /// Runs the server until killed.
-pub fn run(app: &App, args: &ServeArgs) -> CmdResult {
+pub(crate) fn run(app: &App, args: &ServeArgs) -> CmdResult {
     let dir = app
         .case_dir
         .clone()

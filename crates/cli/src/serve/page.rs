@@ -2,7 +2,7 @@
 //! the case is put into the DOM with `textContent`, never as markup.
 
 /// The page.
-pub const HTML: &str = r##"<!DOCTYPE html>
+pub(crate) const HTML: &str = r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>custos oversight</title>
 <meta name="referrer" content="no-referrer">
 <style>

@@ -1,1 +1,1 @@
-pub mod proxy;
+pub(crate) mod proxy;

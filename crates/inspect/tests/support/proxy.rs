@@ -15,29 +15,29 @@ use std::{
 use serde_json::Value;
 
 /// Rewrites one answer: (method, params, result) -> new result.
-pub type Rewrite = Arc<dyn Fn(&str, &[Value], Value) -> Value + Send + Sync>;
+pub(crate) type Rewrite = Arc<dyn Fn(&str, &[Value], Value) -> Value + Send + Sync>;
 
 /// Requests in flight: id -> (method, params, arrival).
 type Pending = HashMap<String, (String, Vec<Value>, Instant)>;
 
 /// A running proxy.
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub addr: SocketAddr,
 }
 
 impl Proxy {
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("tcp://{}", self.addr)
     }
 
     /// Starts a proxy to `upstream` that rewrites answers with `rewrite` and delays each
     /// answer until `latency` after its request arrived.
-    pub fn start(upstream: SocketAddr, rewrite: Rewrite, latency: Duration) -> Proxy {
+    pub(crate) fn start(upstream: SocketAddr, rewrite: Rewrite, latency: Duration) -> Proxy {
         Self::start_flaky(upstream, rewrite, latency, None)
     }
 
     /// Like [`Proxy::start`], but the first connection is cut after `drop_after` answers.
-    pub fn start_flaky(
+    pub(crate) fn start_flaky(
         upstream: SocketAddr,
         rewrite: Rewrite,
         latency: Duration,
@@ -157,6 +157,6 @@ fn serve(
 }
 
 /// A rewrite that changes nothing.
-pub fn honest() -> Rewrite {
+pub(crate) fn honest() -> Rewrite {
     Arc::new(|_, _, v| v)
 }

@@ -40,7 +40,7 @@ fn step(d: &mut Demo, title: &str) {
 }
 
 /// Runs the Ethereum demo: each call below is one phase, in the order a case goes.
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let scenario = if args.scenario == "seized-basic" {
         "eth-seized"
     } else {

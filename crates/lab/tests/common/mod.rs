@@ -12,33 +12,33 @@ use bitcoin::{
     absolute, transaction, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
 };
 
-pub struct TestKey {
+pub(crate) struct TestKey {
     pub sk: SecretKey,
     pub secp: Secp256k1<bitcoin::secp256k1::All>,
 }
 
 impl TestKey {
-    pub fn new(n: u8) -> Self {
+    pub(crate) fn new(n: u8) -> Self {
         let secp = Secp256k1::new();
         let sk = SecretKey::from_slice(&[n.max(1); 32]).unwrap();
         TestKey { sk, secp }
     }
 
-    pub fn cpk(&self) -> CompressedPublicKey {
+    pub(crate) fn cpk(&self) -> CompressedPublicKey {
         CompressedPublicKey(self.sk.public_key(&self.secp))
     }
 
-    pub fn p2wpkh(&self) -> ScriptBuf {
+    pub(crate) fn p2wpkh(&self) -> ScriptBuf {
         ScriptBuf::new_p2wpkh(&self.cpk().wpubkey_hash())
     }
 
-    pub fn p2tr(&self) -> ScriptBuf {
+    pub(crate) fn p2tr(&self) -> ScriptBuf {
         let (x, _) = self.sk.public_key(&self.secp).x_only_public_key();
         ScriptBuf::new_p2tr(&self.secp, x, None)
     }
 
     /// Signs every input (all spend this key's p2wpkh script).
-    pub fn sign_p2wpkh(&self, tx: &mut Transaction, prevouts: &[TxOut]) {
+    pub(crate) fn sign_p2wpkh(&self, tx: &mut Transaction, prevouts: &[TxOut]) {
         let mut sigs = Vec::new();
         {
             let mut cache = SighashCache::new(&*tx);
@@ -61,7 +61,7 @@ impl TestKey {
     }
 
     /// Signs input `i` (a p2tr key-path spend of this key).
-    pub fn sign_p2tr(&self, tx: &mut Transaction, prevouts: &[TxOut], i: usize) {
+    pub(crate) fn sign_p2tr(&self, tx: &mut Transaction, prevouts: &[TxOut], i: usize) {
         let h = SighashCache::new(&*tx)
             .taproot_key_spend_signature_hash(i, &Prevouts::All(prevouts), TapSighashType::Default)
             .unwrap();
@@ -76,7 +76,7 @@ impl TestKey {
 }
 
 /// An unsigned version-2 transaction.
-pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
+pub(crate) fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
     Transaction {
         version: transaction::Version::TWO,
         lock_time: absolute::LockTime::ZERO,
@@ -93,7 +93,7 @@ pub fn unsigned(inputs: &[OutPoint], outputs: Vec<TxOut>) -> Transaction {
     }
 }
 
-pub fn out(script: &ScriptBuf, sat: u64) -> TxOut {
+pub(crate) fn out(script: &ScriptBuf, sat: u64) -> TxOut {
     TxOut {
         value: Amount::from_sat(sat),
         script_pubkey: script.clone(),
@@ -102,7 +102,7 @@ pub fn out(script: &ScriptBuf, sat: u64) -> TxOut {
 
 /// A fresh data directory under the test target's temp dir (emptied first, so labs kept in
 /// statics for a whole test binary leave one directory behind, not one per run).
-pub fn data_dir(name: &str) -> PathBuf {
+pub(crate) fn data_dir(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lab-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d

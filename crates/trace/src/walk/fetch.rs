@@ -15,32 +15,38 @@ pub(super) struct Fetcher<'a> {
 }
 
 impl<'a> Fetcher<'a> {
-    pub fn new(src: &'a dyn BitcoinSource) -> Self {
+    pub(crate) fn new(src: &'a dyn BitcoinSource) -> Self {
         Fetcher { src, trips: 0 }
     }
 
     /// The source's name (its URL).
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.src.name()
     }
 
-    pub fn tip(&mut self) -> Result<Tip, SourceError> {
+    pub(crate) fn tip(&mut self) -> Result<Tip, SourceError> {
         self.trips = self.trips.saturating_add(1);
         self.src.tip()
     }
 
     /// Histories of `scripts`, in order.
-    pub fn histories(&mut self, scripts: &[ScriptBuf]) -> Result<Vec<Vec<HistoryItem>>, String> {
+    pub(crate) fn histories(
+        &mut self,
+        scripts: &[ScriptBuf],
+    ) -> Result<Vec<Vec<HistoryItem>>, String> {
         self.batched("script histories", scripts, |s, c| s.histories(c))
     }
 
     /// Raw transactions of `txids`, in order (unchecked).
-    pub fn raw_transactions(&mut self, txids: &[Txid]) -> Result<Vec<Vec<u8>>, String> {
+    pub(crate) fn raw_transactions(&mut self, txids: &[Txid]) -> Result<Vec<Vec<u8>>, String> {
         self.batched("raw transactions", txids, |s, c| s.raw_transactions(c))
     }
 
     /// Merkle proofs of `(txid, height)` pairs, in order (unchecked).
-    pub fn merkle_proofs(&mut self, requests: &[(Txid, u32)]) -> Result<Vec<MerkleProof>, String> {
+    pub(crate) fn merkle_proofs(
+        &mut self,
+        requests: &[(Txid, u32)],
+    ) -> Result<Vec<MerkleProof>, String> {
         self.batched("merkle proofs", requests, |s, c| s.merkle_proofs(c))
     }
 

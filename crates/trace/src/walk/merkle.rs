@@ -33,7 +33,7 @@ pub(super) struct MerkleMemo {
 impl MerkleMemo {
     /// Checks `proof` for a transaction placed at `height` against that height's validated
     /// `header`, with the same result as [`spv::verify_merkle_proof`].
-    pub fn verify(
+    pub(crate) fn verify(
         &mut self,
         proof: &MerkleProof,
         height: u32,

@@ -54,7 +54,7 @@ pub(super) struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    pub fn new(
+    pub(crate) fn new(
         src: Fetcher<'a>,
         network: Network,
         direction: Direction,
@@ -87,7 +87,10 @@ impl<'a> Walk<'a> {
 
     /// Fetches, in one batched call, those of `wanted` not fetched before, and hashes each to
     /// its txid. Bytes that do not hash are kept in the evidence as rejected and reported.
-    pub fn fetch_txs(&mut self, wanted: impl IntoIterator<Item = Txid>) -> Result<(), String> {
+    pub(crate) fn fetch_txs(
+        &mut self,
+        wanted: impl IntoIterator<Item = Txid>,
+    ) -> Result<(), String> {
         let need: BTreeSet<Txid> = wanted
             .into_iter()
             .filter(|t| !self.txs.contains_key(t) && !self.evidence.rejected.contains_key(t))
@@ -121,7 +124,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Why `txid` is not held (rejected bytes, or never fetched).
-    pub fn missing_reason(&self, txid: &Txid) -> String {
+    pub(crate) fn missing_reason(&self, txid: &Txid) -> String {
         match self.evidence.rejected.get(txid) {
             Some(r) => r.reason.clone(),
             None => format!("transaction {txid} was not received"),
@@ -129,7 +132,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The output a coin refers to, when its transaction is held.
-    pub fn txout(&self, coin: &OutPoint) -> Option<&TxOut> {
+    pub(crate) fn txout(&self, coin: &OutPoint) -> Option<&TxOut> {
         self.txs
             .get(&coin.txid)?
             .output
@@ -139,7 +142,7 @@ impl<'a> Walk<'a> {
     /// Records the heights the histories gave. A transaction seen in the mempool and later
     /// confirmed takes the confirmed height; two different confirmed heights contradict each
     /// other: the higher is kept (its proof decides) and the contradiction reported.
-    pub fn learn_heights(&mut self, histories: &[Vec<HistoryItem>]) {
+    pub(crate) fn learn_heights(&mut self, histories: &[Vec<HistoryItem>]) {
         for item in histories.iter().flatten() {
             let known = *self.heights.entry(item.txid).or_insert(item.height);
             if known == item.height {
@@ -161,7 +164,10 @@ impl<'a> Walk<'a> {
 
     /// Establishes the inclusion of `txids` (held transactions) with one batched proof request:
     /// verified against the header chain, unconfirmed, or unproven with the reason (reported).
-    pub fn prove(&mut self, txids: &BTreeSet<Txid>) -> Result<BTreeMap<Txid, Inclusion>, String> {
+    pub(crate) fn prove(
+        &mut self,
+        txids: &BTreeSet<Txid>,
+    ) -> Result<BTreeMap<Txid, Inclusion>, String> {
         let mut out = BTreeMap::new();
         let mut requests: Vec<(Txid, u32)> = Vec::new();
         for txid in txids {
@@ -243,7 +249,7 @@ impl<'a> Walk<'a> {
 
     /// Adds a held transaction to the graph at `hop`, linked with what the graph holds, its
     /// other inputs resolved from held parents.
-    pub fn add_tx(&mut self, txid: Txid, inclusion: Inclusion, hop: u32) {
+    pub(crate) fn add_tx(&mut self, txid: Txid, inclusion: Inclusion, hop: u32) {
         if self.graph.tx(&txid).is_some() {
             return;
         }
@@ -268,7 +274,7 @@ impl<'a> Walk<'a> {
 
     /// Fills in the value and address of input `vin` of graph transaction `txid` from its held
     /// parent, when the graph does not link it already.
-    pub fn resolve_input(&mut self, txid: Txid, vin: usize) {
+    pub(crate) fn resolve_input(&mut self, txid: Txid, vin: usize) {
         let Some(prevout) = self
             .graph
             .tx(&txid)
@@ -290,7 +296,12 @@ impl<'a> Walk<'a> {
     }
 
     /// The minimum value and the stop rules, for a coin that is not a seed.
-    pub fn check_coin(&self, coin: &OutPoint, value: Sat, address: &str) -> Option<StopReason> {
+    pub(crate) fn check_coin(
+        &self,
+        coin: &OutPoint,
+        value: Sat,
+        address: &str,
+    ) -> Option<StopReason> {
         if value < self.limits.min_value {
             return Some(StopReason::BelowMinValue { value });
         }
@@ -300,7 +311,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The time of a transaction outside the window, if it is.
-    pub fn outside_window(&self, txid: &Txid, inclusion: &Inclusion) -> Option<u32> {
+    pub(crate) fn outside_window(&self, txid: &Txid, inclusion: &Inclusion) -> Option<u32> {
         if self.limits.not_before.is_none() && self.limits.not_after.is_none() {
             return None;
         }
@@ -317,13 +328,13 @@ impl<'a> Walk<'a> {
         (early || late).then_some(time)
     }
 
-    pub fn stop(&mut self, coin: OutPoint, hop: u32, reason: StopReason) {
+    pub(crate) fn stop(&mut self, coin: OutPoint, hop: u32, reason: StopReason) {
         self.stops.push(Stop { coin, hop, reason });
     }
 
     /// A source failure at `hop`: every coin still open gets a stop naming it, and the trace
     /// says what was not followed.
-    pub fn fail(&mut self, hop: u32, coins: &BTreeSet<OutPoint>, detail: &str) {
+    pub(crate) fn fail(&mut self, hop: u32, coins: &BTreeSet<OutPoint>, detail: &str) {
         for coin in coins {
             self.stop(
                 *coin,
@@ -340,7 +351,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The finished trace: stops sorted, limits reached reported.
-    pub fn finish(mut self, starts: &[Start], seeds: &Seeds) -> Trace {
+    pub(crate) fn finish(mut self, starts: &[Start], seeds: &Seeds) -> Trace {
         self.stops
             .sort_by(|a, b| (a.hop, a.coin, &a.reason).cmp(&(b.hop, b.coin, &b.reason)));
         self.stops.dedup();

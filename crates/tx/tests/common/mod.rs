@@ -24,25 +24,25 @@ use custos_core::{
 use custos_tx::{sign::SigningKeys, weight::InputKind};
 use miniscript::{Descriptor, DescriptorPublicKey};
 
-pub const NET: bitcoin::Network = bitcoin::Network::Regtest;
+pub(crate) const NET: bitcoin::Network = bitcoin::Network::Regtest;
 
 /// The seized BIP32 master (seed = 32 bytes of 0x42).
-pub fn seized_master() -> Xpriv {
+pub(crate) fn seized_master() -> Xpriv {
     Xpriv::new_master(NET, &[0x42; 32]).unwrap()
 }
 
 /// A seized WIF key with an uncompressed public key.
-pub fn seized_wif_uncompressed() -> PrivateKey {
+pub(crate) fn seized_wif_uncompressed() -> PrivateKey {
     PrivateKey::new_uncompressed(SecretKey::from_slice(&[0x07; 32]).unwrap(), NET)
 }
 
 /// A seized WIF key with a compressed public key.
-pub fn seized_wif_compressed() -> PrivateKey {
+pub(crate) fn seized_wif_compressed() -> PrivateKey {
     PrivateKey::new(SecretKey::from_slice(&[0x08; 32]).unwrap(), NET)
 }
 
 /// All seized keys, as the signer gets them.
-pub fn seized_keys() -> SigningKeys {
+pub(crate) fn seized_keys() -> SigningKeys {
     let mut k = SigningKeys::new();
     k.add_master(seized_master());
     k.add_private_key(seized_wif_uncompressed());
@@ -51,7 +51,7 @@ pub fn seized_keys() -> SigningKeys {
 }
 
 /// Master xprv of custody keyholder `i` (seed = 32 bytes of 0x10 + i).
-pub fn keyholder(i: u8) -> Xpriv {
+pub(crate) fn keyholder(i: u8) -> Xpriv {
     Xpriv::new_master(NET, &[0x10 + i; 32]).unwrap()
 }
 
@@ -62,7 +62,7 @@ fn checksummed(body: &str) -> String {
 }
 
 /// 2-of-3 custody policy: `wsh(sortedmulti(...))` or `tr(NUMS,sortedmulti_a(...))`.
-pub fn custody_policy(kind: &str) -> CustodyPolicy {
+pub(crate) fn custody_policy(kind: &str) -> CustodyPolicy {
     let secp = Secp256k1::new();
     let path = DerivationPath::from_str("m/48'/1'/0'/2'").unwrap();
     let mut keys = Vec::new();
@@ -105,7 +105,7 @@ pub fn custody_policy(kind: &str) -> CustodyPolicy {
 }
 
 /// The definite descriptor of seized key number `i` of a kind.
-pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
+pub(crate) fn seized_descriptor(kind: InputKind, i: u32) -> String {
     let secp = Secp256k1::new();
     let m = seized_master();
     let fp = m.fingerprint(&secp);
@@ -146,7 +146,7 @@ pub fn seized_descriptor(kind: InputKind, i: u32) -> String {
 
 /// A funding transaction with one input (from a made-up outpoint numbered `n`) paying `value`
 /// to `spk` at output `vout` (earlier outputs pay an unrelated script).
-pub fn funding_tx(n: u32, spk: ScriptBuf, value: u64, vout: u32) -> Transaction {
+pub(crate) fn funding_tx(n: u32, spk: ScriptBuf, value: u64, vout: u32) -> Transaction {
     let mut b = [0u8; 32];
     b[..4].copy_from_slice(&n.to_le_bytes());
     b[31] = 0xee;
@@ -174,7 +174,7 @@ pub fn funding_tx(n: u32, spk: ScriptBuf, value: u64, vout: u32) -> Transaction 
 }
 
 /// An inventory UTXO of seized key `i` of a kind, worth `value`.
-pub fn inventory_utxo(kind: InputKind, i: u32, value: u64) -> InventoryUtxo {
+pub(crate) fn inventory_utxo(kind: InputKind, i: u32, value: u64) -> InventoryUtxo {
     let desc = seized_descriptor(kind, i);
     let d = Descriptor::<DescriptorPublicKey>::from_str(&desc).unwrap();
     let spk = d.at_derivation_index(0).unwrap().script_pubkey();
@@ -208,7 +208,7 @@ fn kind_no(k: InputKind) -> u32 {
 }
 
 /// An inventory holding these UTXOs.
-pub fn inventory(utxos: Vec<InventoryUtxo>) -> Inventory {
+pub(crate) fn inventory(utxos: Vec<InventoryUtxo>) -> Inventory {
     let total = utxos.iter().map(|u| u.value.0).sum();
     Inventory {
         format: INVENTORY_FORMAT_V1.into(),
@@ -228,7 +228,7 @@ pub fn inventory(utxos: Vec<InventoryUtxo>) -> Inventory {
 }
 
 /// One UTXO of every seized kind.
-pub fn mixed_inventory() -> Inventory {
+pub(crate) fn mixed_inventory() -> Inventory {
     inventory(vec![
         inventory_utxo(InputKind::P2wpkh, 0, 150_000),
         inventory_utxo(InputKind::P2wpkh, 1, 70_000),
