@@ -63,10 +63,10 @@ pub(crate) fn up(
 ) -> Result<ExitCode, Error> {
     let base = Scenario::resolve(scenario)?;
     let roster_path = dir.join(ROSTER_FILE);
-    for p in [roster_path.clone(), dir.join("students"), dir.join("labs")] {
+    for p in [roster_path, dir.join("students"), dir.join("labs")] {
         if p.exists() {
             return Err(Error::File(custos_core::file::FileError::Exists {
-                path: p.to_path_buf(),
+                path: p,
             }));
         }
     }
