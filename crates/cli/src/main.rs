@@ -26,10 +26,6 @@ mod cmd_psbt;
 mod cmd_sweep;
 mod cmd_trace;
 mod cmd_valuation;
-// The workspace lints unreachable_pub and redundant_clone came in while crates/cli/src/eth was
-// being edited on another branch: its mechanical fix (`pub` -> `pub(crate)`, one clone in
-// safe.rs) belongs to that work; remove this allow with it.
-#[allow(unreachable_pub, clippy::redundant_clone)]
 mod eth;
 mod eth_trace;
 mod progress;

@@ -30,9 +30,9 @@ use super::{eth_failure, record, RpcArgs};
 use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a broadcast.
-pub const BROADCAST_EVENT: &str = "eth.broadcast";
+pub(crate) const BROADCAST_EVENT: &str = "eth.broadcast";
 /// Ledger event kind of a watch.
-pub const WATCH_EVENT: &str = "eth.watch";
+pub(crate) const WATCH_EVENT: &str = "eth.watch";
 
 const SIGNED_LIMIT: file::Limit = file::Limit {
     kind: "signed ethereum transactions",
@@ -41,7 +41,7 @@ const SIGNED_LIMIT: file::Limit = file::Limit {
 
 /// `custos eth sweep broadcast`.
 #[derive(Debug, Args)]
-pub struct BroadcastArgs {
+pub(crate) struct BroadcastArgs {
     /// Signed files (`<prefix>.json` of `custos-signer eth sign`); parts of one set signed by
     /// different materials are merged.
     #[arg(required = true, value_name = "SIGNED.json")]
@@ -55,7 +55,7 @@ pub struct BroadcastArgs {
 
 /// `custos eth sweep watch`.
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Signed files, as for broadcast.
     #[arg(required = true, value_name = "SIGNED.json")]
     pub signed: Vec<PathBuf>,
@@ -294,7 +294,7 @@ fn prepare(chain_id: u64, e: &SignedEntry) -> CmdResult<Prepared> {
 }
 
 /// Runs `custos eth sweep broadcast`.
-pub fn run_broadcast(app: &App, a: &BroadcastArgs) -> CmdResult {
+pub(crate) fn run_broadcast(app: &App, a: &BroadcastArgs) -> CmdResult {
     let (chain_id, txs, artifacts) = load(&a.signed)?;
     let mut case = app.open_case()?;
     let src = a.rpc.connect(Some(chain_id))?;
@@ -340,7 +340,7 @@ pub fn run_broadcast(app: &App, a: &BroadcastArgs) -> CmdResult {
 }
 
 /// Runs `custos eth sweep watch`.
-pub fn run_watch(app: &App, a: &WatchArgs) -> CmdResult {
+pub(crate) fn run_watch(app: &App, a: &WatchArgs) -> CmdResult {
     let (chain_id, txs, artifacts) = load(&a.signed)?;
     let mut case = app.open_case()?;
     let src = a.rpc.connect(Some(chain_id))?;

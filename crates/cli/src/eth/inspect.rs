@@ -25,15 +25,15 @@ use super::{eth_failure, record, RpcArgs};
 use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Format tag of [`EthInventory`] files.
-pub const ETH_INVENTORY_FORMAT: &str = "custos-eth-inventory-v1";
+pub(crate) const ETH_INVENTORY_FORMAT: &str = "custos-eth-inventory-v1";
 /// Ledger event kind of an Ethereum inspection.
-pub const EVENT_KIND: &str = "eth.inspect";
+pub(crate) const EVENT_KIND: &str = "eth.inspect";
 /// Largest Ethereum inventory read.
-pub const INVENTORY_LIMIT: file::Limit = file::INVENTORY;
+pub(crate) const INVENTORY_LIMIT: file::Limit = file::INVENTORY;
 
 /// Ethereum options of `custos inspect` (used with `--network ethereum` or Ethereum material).
 #[derive(Debug, Args, Clone)]
-pub struct EthInspectArgs {
+pub(crate) struct EthInspectArgs {
     #[command(flatten)]
     pub rpc: RpcArgs,
     /// An ERC-20 to ask every account about (repeatable), in addition to the token lists.
@@ -55,7 +55,7 @@ pub struct EthInspectArgs {
 
 /// A block as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvBlock {
+pub(crate) struct InvBlock {
     /// Number.
     pub number: u64,
     /// Hash (0x hex).
@@ -69,7 +69,7 @@ pub struct InvBlock {
 
 /// One token of the inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvToken {
+pub(crate) struct InvToken {
     /// Contract (EIP-55).
     pub address: String,
     /// Symbol.
@@ -80,7 +80,7 @@ pub struct InvToken {
 
 /// A token balance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvTokenBalance {
+pub(crate) struct InvTokenBalance {
     /// Contract (EIP-55).
     pub token: String,
     /// Symbol.
@@ -94,7 +94,7 @@ pub struct InvTokenBalance {
 
 /// One account of the inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InvAccount {
+pub(crate) struct InvAccount {
     /// Address (EIP-55).
     pub address: String,
     /// Where it came from (`mnemonic`, `keystore`, `private key (line N)`, ...).
@@ -116,7 +116,7 @@ pub struct InvAccount {
 
 /// The Ethereum inventory file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EthInventory {
+pub(crate) struct EthInventory {
     /// Always [`ETH_INVENTORY_FORMAT`].
     pub format: String,
     /// Chain id of the node.
@@ -147,7 +147,7 @@ pub struct EthInventory {
 
 impl EthInventory {
     /// Parses an inventory file's text; `name` is shown in errors.
-    pub fn from_json(name: &str, text: &str) -> CmdResult<EthInventory> {
+    pub(crate) fn from_json(name: &str, text: &str) -> CmdResult<EthInventory> {
         let inv: EthInventory = serde_json::from_str(text).map_err(|e| {
             Failure::input(anyhow!(
                 "ethereum inventory {name}: line {} column {}: {e}",
@@ -197,7 +197,7 @@ fn names_a_file(input: &str) -> bool {
 
 /// Whether INPUT is Ethereum material without `--network ethereum`: an Ethereum watch-only
 /// file, a keystore, or 0x addresses / keys (a mnemonic needs `--network ethereum`).
-pub fn looks_like_ethereum(input: &str) -> bool {
+pub(crate) fn looks_like_ethereum(input: &str) -> bool {
     if input == "-" {
         return false;
     }
@@ -275,7 +275,7 @@ fn selected_paths(paths: &str) -> CmdResult<Vec<&'static EthPath>> {
 }
 
 /// Runs `custos inspect` on Ethereum material.
-pub fn run(
+pub(crate) fn run(
     app: &App,
     input: &str,
     gap: u32,
@@ -635,7 +635,7 @@ fn text(inv: &EthInventory) -> String {
 /// latest inspection of each piece of material, in ledger order. An inspection is left out only
 /// when a later one covers every account it found (the same material inspected again), so a
 /// seed and a keystore inspected one after the other both appear.
-pub fn report_section(case: &Case) -> CmdResult<Option<Section>> {
+pub(crate) fn report_section(case: &Case) -> CmdResult<Option<Section>> {
     let events = case.events()?;
     let mut seen = std::collections::HashSet::new();
     let mut shown = Vec::new();

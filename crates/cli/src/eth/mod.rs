@@ -10,10 +10,10 @@
 //! build), the unsigned set (`custos-eth-unsigned-v1`, read by `custos-signer eth sign`) and
 //! the signer's output (`custos-eth-signed-v1`, read by broadcast and watch).
 
-pub mod broadcast;
-pub mod inspect;
+pub(crate) mod broadcast;
+pub(crate) mod inspect;
 pub(crate) mod safe;
-pub mod sweep;
+pub(crate) mod sweep;
 
 use std::{str::FromStr, time::Duration};
 
@@ -27,7 +27,7 @@ use crate::app::{App, CmdResult, Failure};
 
 /// `--network`: a Bitcoin network, or `ethereum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkArg {
+pub(crate) enum NetworkArg {
     /// A Bitcoin network.
     Bitcoin(Network),
     /// Ethereum (the chain id comes from the node).
@@ -48,7 +48,7 @@ impl FromStr for NetworkArg {
 
 /// `custos eth ...`.
 #[derive(Debug, Subcommand)]
-pub enum EthCmd {
+pub(crate) enum EthCmd {
     /// Sweep seized Ethereum accounts to the custody Safe: build, broadcast, watch.
     #[command(subcommand)]
     Sweep(SweepCmd),
@@ -60,7 +60,7 @@ pub enum EthCmd {
 
 /// `custos eth sweep ...`.
 #[derive(Debug, Subcommand)]
-pub enum SweepCmd {
+pub(crate) enum SweepCmd {
     /// Unsigned EIP-1559 transactions moving every token and the ether of an inventory to the
     /// custody Safe (gas funding first where needed); output for `custos-signer eth sign`.
     Build(sweep::BuildArgs),
@@ -71,7 +71,7 @@ pub enum SweepCmd {
 }
 
 /// Runs `custos eth ...`.
-pub fn run(app: &App, cmd: &EthCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &EthCmd) -> CmdResult {
     match cmd {
         EthCmd::Sweep(SweepCmd::Build(a)) => sweep::run(app, a),
         EthCmd::Sweep(SweepCmd::Broadcast(a)) => broadcast::run_broadcast(app, a),
@@ -82,7 +82,7 @@ pub fn run(app: &App, cmd: &EthCmd) -> CmdResult {
 
 /// How to reach the Ethereum node.
 #[derive(Debug, Args, Clone)]
-pub struct RpcArgs {
+pub(crate) struct RpcArgs {
     /// Ethereum JSON-RPC node, `http://host:port[/path]` (the path and credentials are never
     /// shown or recorded).
     #[arg(long, env = "CUSTOS_ETH_RPC", value_name = "URL")]
@@ -97,7 +97,7 @@ pub struct RpcArgs {
 
 impl RpcArgs {
     /// Connects; refuses a node on another chain than `expected` (exit 1).
-    pub fn connect(&self, expected: Option<u64>) -> CmdResult<EthSource> {
+    pub(crate) fn connect(&self, expected: Option<u64>) -> CmdResult<EthSource> {
         let url = self.rpc.as_deref().ok_or_else(|| {
             Failure::input(anyhow!(
                 "no ethereum node: pass --rpc URL (or set CUSTOS_ETH_RPC)"
@@ -113,12 +113,12 @@ impl RpcArgs {
 }
 
 /// An Ethereum source error with its exit class.
-pub fn eth_failure(e: EthError) -> Failure {
+pub(crate) fn eth_failure(e: EthError) -> Failure {
     Failure::classified(e)
 }
 
 /// Appends `kind` with `payload` and `artifacts` (their hashes listed in the event) to the case.
-pub fn record(
+pub(crate) fn record(
     app: &App,
     case: Option<&mut Case>,
     kind: &str,
@@ -132,7 +132,7 @@ pub fn record(
 }
 
 /// Refuses before any work when `path` exists (outputs are never overwritten).
-pub fn refuse_existing(paths: &[&std::path::Path]) -> CmdResult {
+pub(crate) fn refuse_existing(paths: &[&std::path::Path]) -> CmdResult {
     match paths.iter().find(|p| p.exists()) {
         Some(p) => Err(custos_core::file::FileError::Exists {
             path: p.to_path_buf(),

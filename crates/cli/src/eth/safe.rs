@@ -46,7 +46,7 @@ const RECEIPT_WAIT: Duration = Duration::from_secs(180);
 
 /// Safe commands.
 #[derive(Debug, Subcommand)]
-pub enum SafeCmd {
+pub(crate) enum SafeCmd {
     /// Deploy the custody Safe of the policy (one createProxyWithNonce transaction, paid by the
     /// operations account); the deployed address must equal the CREATE2 prediction.
     Deploy(DeployArgs),
@@ -60,7 +60,7 @@ pub enum SafeCmd {
 
 /// Node and policy.
 #[derive(Debug, Args)]
-pub struct Node {
+pub(crate) struct Node {
     /// Ethereum custody policy (`custos-eth-policy-v1`).
     #[arg(long, value_name = "FILE")]
     pub policy: PathBuf,
@@ -71,7 +71,7 @@ pub struct Node {
 
 /// The operations account that pays gas.
 #[derive(Debug, Args)]
-pub struct OpsKey {
+pub(crate) struct OpsKey {
     /// The operations account's key: a file holding a raw hex private key, or a keystore V3
     /// file (`-` for stdin). Never on the command line.
     #[arg(long, value_name = "FILE|-")]
@@ -86,7 +86,7 @@ pub struct OpsKey {
 
 /// `eth safe deploy`.
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     #[command(flatten)]
     pub node: Node,
     #[command(flatten)]
@@ -98,7 +98,7 @@ pub struct DeployArgs {
 
 /// `eth safe propose`.
 #[derive(Debug, Args)]
-pub struct ProposeArgs {
+pub(crate) struct ProposeArgs {
     #[command(flatten)]
     pub node: Node,
     /// Payee.
@@ -120,7 +120,7 @@ pub struct ProposeArgs {
 
 /// `eth safe execute`.
 #[derive(Debug, Args)]
-pub struct ExecuteArgs {
+pub(crate) struct ExecuteArgs {
     #[command(flatten)]
     pub node: Node,
     #[command(flatten)]
@@ -137,7 +137,7 @@ pub struct ExecuteArgs {
 }
 
 /// Runs a Safe command.
-pub fn run(app: &App, cmd: &SafeCmd) -> CmdResult {
+pub(crate) fn run(app: &App, cmd: &SafeCmd) -> CmdResult {
     match cmd {
         SafeCmd::Deploy(a) => deploy(app, a),
         SafeCmd::Propose(a) => propose(app, a),
@@ -590,11 +590,7 @@ fn execute(app: &App, a: &ExecuteArgs) -> CmdResult {
         )));
     }
     let mut sigs = Vec::new();
-    let mut artifacts = vec![artifact(
-        "eth_safe_tx",
-        &a.safe_tx,
-        tx_text.clone().into_bytes(),
-    )];
+    let mut artifacts = vec![artifact("eth_safe_tx", &a.safe_tx, tx_text.into_bytes())];
     for s in &a.signatures {
         let (owner, sig, bytes) = read_signature(s, &p)?;
         sigs.push((owner, sig));

@@ -37,11 +37,11 @@ use super::{
 use crate::app::{print_json, App, CmdResult, Failure};
 
 /// Ledger event kind of a built Ethereum sweep.
-pub const EVENT_KIND: &str = "eth.sweep.build";
+pub(crate) const EVENT_KIND: &str = "eth.sweep.build";
 
 /// `custos eth sweep build`.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Ethereum inventory from `custos inspect --network ethereum --out` (repeatable: a seed's
     /// and a keystore's inventories go into one set).
     #[arg(long = "inventory", value_name = "FILE", required = true)]
@@ -70,7 +70,7 @@ pub struct BuildArgs {
 
 /// Fee settings of a sweep.
 #[derive(Debug, Clone, Copy)]
-pub struct Fees {
+pub(crate) struct Fees {
     /// Max fee per gas, wei.
     pub max_fee: u128,
     /// Priority fee per gas, wei.
@@ -81,7 +81,7 @@ pub struct Fees {
 
 impl Fees {
     /// An estimate plus the margin, rounded up.
-    pub fn limit(&self, estimate: u64) -> u64 {
+    pub(crate) fn limit(&self, estimate: u64) -> u64 {
         let m = u128::from(estimate) * u128::from(100 + self.margin);
         u64::try_from(m.div_ceil(100)).unwrap_or(u64::MAX)
     }
@@ -92,7 +92,7 @@ impl Fees {
 
 /// One seized account as the planner sees it.
 #[derive(Debug, Clone)]
-pub struct AccountInput {
+pub(crate) struct AccountInput {
     /// Address.
     pub address: Address,
     /// Derivation path, when known.
@@ -109,7 +109,7 @@ pub struct AccountInput {
 
 /// What the planner decided for one account.
 #[derive(Debug, Clone, Default)]
-pub struct AccountPlan {
+pub(crate) struct AccountPlan {
     /// Ether the operations account must send first.
     pub funding: U256,
     /// The account's own transactions (tokens, then ether), nonces set.
@@ -146,7 +146,7 @@ fn tx(
 
 /// Plans one account's transfers to `safe` (pure): tokens first, then the ether left after
 /// every transaction's maximum fee; the shortfall for token gas as funding when ether is short.
-pub fn plan_account(a: &AccountInput, safe: Address, fees: &Fees) -> CmdResult<AccountPlan> {
+pub(crate) fn plan_account(a: &AccountInput, safe: Address, fees: &Fees) -> CmdResult<AccountPlan> {
     let mut plan = AccountPlan::default();
     let mut nonce = a.nonce;
     let mut token_cost = U256::ZERO;
@@ -203,7 +203,7 @@ pub fn plan_account(a: &AccountInput, safe: Address, fees: &Fees) -> CmdResult<A
 }
 
 /// Runs `custos eth sweep build`.
-pub fn run(app: &App, a: &BuildArgs) -> CmdResult {
+pub(crate) fn run(app: &App, a: &BuildArgs) -> CmdResult {
     let ur_path = with_suffix(&a.out, ".ur.txt");
     refuse_existing(&[&a.out, &ur_path])?;
     let mut inv_bytes = Vec::new();
