@@ -9,30 +9,11 @@ segwit seed is the first of SHA256("custos-lab electrum <tag> <n>") whose seed v
 """
 import hashlib, hmac, os, sys
 
-W = [w.strip() for w in open(sys.argv[1]) if w.strip()]
-assert len(W) == 2048
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../fixtures/lab/tools"))
+from make_material import W, load_wordlist, bip39, is_bip39, electrum  # noqa: E402
+
+load_wordlist(sys.argv[1])
 ROOT = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "../../fixtures/lab")
-
-def bip39(tag):
-    ent = hashlib.sha256(b"custos-lab fixture " + tag.encode()).digest()[:16]
-    bits = int.from_bytes(ent, 'big') << 4 | hashlib.sha256(ent).digest()[0] >> 4
-    return ' '.join(W[(bits >> (11 * (11 - i))) & 2047] for i in range(12))
-
-def is_bip39(words):
-    bits = 0
-    for w in words.split():
-        bits = bits << 11 | W.index(w)
-    return hashlib.sha256((bits >> 4).to_bytes(16, 'big')).digest()[0] >> 4 == bits & 15
-
-def electrum(tag):
-    n = 0
-    while True:
-        bits = int.from_bytes(hashlib.sha256(f"custos-lab electrum {tag} {n}".encode()).digest(), 'big')
-        words = ' '.join(W[(bits >> (11 * i)) & 2047] for i in range(12))
-        v = hmac.new(b"Seed version", words.encode(), hashlib.sha512).hexdigest()
-        if v.startswith("100") and not is_bip39(words):
-            return words
-        n += 1
 
 def not_a_seed(tag):
     """Twelve wordlist words that are neither a valid BIP39 phrase nor an Electrum seed."""
