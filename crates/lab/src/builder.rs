@@ -792,7 +792,8 @@ impl Run<'_> {
         let shape = TxShape {
             version: if bg.rng.gen_range(0..100) < 10 { 1 } else { 2 },
             lock_time: if bg.rng.gen_bool(0.4) {
-                absolute::LockTime::from_height(tip).unwrap_or(absolute::LockTime::ZERO)
+                absolute::LockTime::from_height(tip)
+                    .expect("a lab tip is far below the 500,000,000 height limit of lock times")
             } else {
                 absolute::LockTime::ZERO
             },

@@ -180,7 +180,11 @@ impl Kernel {
         if self.tip_hash() == hash {
             return Ok(());
         }
-        let lines = CAPTURE.lock().map(|c| c.clone()).unwrap_or_default();
+        // The capture is only log lines: a writer that panicked leaves them readable.
+        let lines = CAPTURE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let checked = self.checked.lock().ok().and_then(|c| c.clone());
         let reason = reason_from(&lines, checked.filter(|(h, _)| *h == hash).map(|(_, r)| r))
             .unwrap_or_else(|| {

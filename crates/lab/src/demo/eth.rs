@@ -331,12 +331,21 @@ fn check_final(d: &mut Demo, truth: &EthTruth, safe: &str) -> anyhow::Result<()>
         custos_core::file::INVENTORY,
     )?;
     let set: Value = serde_json::from_str(&text)?;
-    let txs = set["txs"].as_array().cloned().unwrap_or_default();
+    let txs = set["txs"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("online/eth-sweep.json has no txs list"))?;
     let eth_sent: u128 = txs
         .iter()
         .filter(|t| t["purpose"] == "eth_transfer")
-        .map(|t| t["value"].as_str().unwrap_or("0").parse::<u128>())
-        .sum::<Result<u128, _>>()?;
+        .map(|t| {
+            t["value"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("an ether transfer of the sweep has no value"))?
+                .parse::<u128>()
+                .map_err(anyhow::Error::from)
+        })
+        .sum::<anyhow::Result<u128>>()?;
     let got: u128 = cast(d, &["balance", &safe])?.parse()?;
     if got != eth_sent {
         bail!("safe holds {got} wei, the sweep sent {eth_sent}");

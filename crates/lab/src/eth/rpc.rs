@@ -52,10 +52,17 @@ impl Rpc {
             detail: format!("not json: {e}"),
         })?;
         if let Some(err) = v.get("error") {
+            let (Some(code), Some(message)) = (err["code"].as_i64(), err["message"].as_str())
+            else {
+                return Err(EthError::Answer {
+                    method: method.to_string(),
+                    detail: format!("error object without an integer code and a message: {err}"),
+                });
+            };
             return Err(EthError::Rpc {
                 method: method.to_string(),
-                code: err["code"].as_i64().unwrap_or_default(),
-                message: err["message"].as_str().unwrap_or_default().to_string(),
+                code,
+                message: message.to_string(),
             });
         }
         match v.get_mut("result") {
