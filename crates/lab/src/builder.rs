@@ -242,7 +242,10 @@ fn join_tx(
         }
         let value = u64::try_from(value).map_err(|e| Error::Faucet(e.to_string()))?;
         tx.output[vout].value = Amount::from_sat(value);
-        changes.push((*pi, u32::try_from(vout).unwrap_or(u32::MAX)));
+        changes.push((
+            *pi,
+            u32::try_from(vout).expect("a transaction has fewer than 2^32 outputs"),
+        ));
     }
     sign_all(world, &mut tx, &prevouts)?;
     let total_in: u64 = prevouts.iter().map(|o| o.value.to_sat()).sum();
@@ -478,7 +481,8 @@ impl Run<'_> {
             shape,
         )
         .map_err(|e| Error::scenario(format!("step {i}"), e.to_string()))?;
-        let n_out = u32::try_from(tx.output.len()).unwrap_or(u32::MAX);
+        let n_out =
+            u32::try_from(tx.output.len()).expect("a transaction has fewer than 2^32 outputs");
         let txid = self.accept(tx)?;
         let mut change_out = None;
         if let (Some(v), Some(c), None) = (change_vout, &change, &pay.sweep_to) {
@@ -663,7 +667,10 @@ impl Background {
                 .get(&o.script_pubkey)
                 .and_then(|info| self.by_id.get(&info.wallet).copied());
             if let Some(w) = owner {
-                let op = OutPoint::new(txid, u32::try_from(vout).unwrap_or(u32::MAX));
+                let op = OutPoint::new(
+                    txid,
+                    u32::try_from(vout).expect("a transaction has fewer than 2^32 outputs"),
+                );
                 self.wallets[w].pending.push((op, o.clone()));
                 self.coin_owner.insert(op, w);
             }

@@ -130,7 +130,8 @@ impl Kernel {
 
     /// Height of the active tip.
     pub(crate) fn tip_height(&self) -> u32 {
-        u32::try_from(self.chainman.active_chain().height()).unwrap_or(0)
+        u32::try_from(self.chainman.active_chain().height())
+            .expect("the chainstate always holds at least the genesis block (height 0)")
     }
 
     /// Hash of the active tip.

@@ -510,25 +510,29 @@ fn dump_chain(st: &ChainState) -> Vec<ChainTx> {
     };
     for (height, txids) in st.index.block_txids.iter().enumerate() {
         for txid in txids.iter().skip(1) {
-            let Some(loc) = st.index.txs.get(txid) else {
-                continue;
-            };
-            let tx = &loc.tx;
-            let inputs = tx
-                .input
-                .iter()
-                .map(|i| {
-                    let p = prev(&i.previous_output);
-                    ChainIn {
-                        prevout: i.previous_output.to_string(),
-                        value: p.as_ref().map(|o| o.value.to_sat()).unwrap_or(0),
-                        address: p
-                            .and_then(|o| keys::address(&o.script_pubkey))
-                            .unwrap_or_default(),
-                        sequence: i.sequence.0,
-                    }
-                })
-                .collect();
+            let tx = &st
+                .index
+                .txs
+                .get(txid)
+                .expect("every txid of a block is in the index")
+                .tx;
+            let inputs =
+                tx.input
+                    .iter()
+                    .map(|i| {
+                        let p = prev(&i.previous_output);
+                        ChainIn {
+                            prevout: i.previous_output.to_string(),
+                            value: p.as_ref().map(|o| o.value.to_sat()).expect(
+                                "the kernel validated the chain: every spent output exists",
+                            ),
+                            address: p
+                                .and_then(|o| keys::address(&o.script_pubkey))
+                                .unwrap_or_default(),
+                            sequence: i.sequence.0,
+                        }
+                    })
+                    .collect();
             let outputs = tx
                 .output
                 .iter()
@@ -539,7 +543,7 @@ fn dump_chain(st: &ChainState) -> Vec<ChainTx> {
                 .collect();
             out.push(ChainTx {
                 txid: txid.to_string(),
-                height: u32::try_from(height).unwrap_or(u32::MAX),
+                height: u32::try_from(height).expect("a lab chain is shorter than 2^32 blocks"),
                 version: tx.version.0,
                 lock_time: tx.lock_time.to_consensus_u32(),
                 inputs,
