@@ -53,10 +53,11 @@ struct Demo {
 const STEPS: usize = 13;
 
 impl Demo {
-    fn step(&mut self, title: &str) {
+    fn step(&mut self, title: &str) -> anyhow::Result<()> {
         self.step += 1;
-        println!();
-        println!("[{}/{STEPS}] {title}", self.step);
+        outln!();
+        outln!("[{}/{STEPS}] {title}", self.step);
+        Ok(())
     }
 
     /// Runs a binary, printing the command; returns stdout. Fails on a non-zero exit.
@@ -65,7 +66,7 @@ impl Demo {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        println!("  $ {name} {}", args.join(" "));
+        outln!("  $ {name} {}", args.join(" "));
         let mut child = Command::new(bin)
             .args(args)
             .current_dir(&self.work)
@@ -119,10 +120,11 @@ impl Demo {
     }
 }
 
-fn indent(text: &str) {
+fn indent(text: &str) -> anyhow::Result<()> {
     for line in text.lines() {
-        println!("    {line}");
+        outln!("    {line}");
     }
+    Ok(())
 }
 
 fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
@@ -195,8 +197,8 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
         return eth::run(args);
     }
     let work = prepare_workdir(&args.workdir)?;
-    println!("custos-lab demo: the custody path end to end on the lab chain");
-    println!("work directory: {}", work.display());
+    outln!("custos-lab demo: the custody path end to end on the lab chain");
+    outln!("work directory: {}", work.display());
     let scenario_dir = fixtures_dir().join("lab").join(&args.scenario);
     let lab = Lab::start(LabConfig {
         data_dir: Some(work.join("lab")),
@@ -211,7 +213,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
         signer: sibling_binary("custos-signer")?,
         step: 0,
     };
-    demo.lab_up(&lab, &args.scenario, &scenario_dir);
+    demo.lab_up(&lab, &args.scenario, &scenario_dir)?;
     let truth = lab.ground_truth().clone();
     demo.open_case()?;
     let seed = demo.watch_only(&truth, &args.scenario, &scenario_dir)?;
@@ -226,7 +228,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     demo.check_custody(&receive, found, &sweep)?;
     demo.close_case()?;
     if args.keep_running {
-        println!("lab still serving at {} (Ctrl-C to stop)", demo.url);
+        outln!("lab still serving at {} (Ctrl-C to stop)", demo.url);
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
@@ -255,22 +257,23 @@ fn prepare_workdir(workdir: &Path) -> anyhow::Result<PathBuf> {
 
 impl Demo {
     /// Step 1: the lab chain.
-    fn lab_up(&mut self, lab: &Lab, scenario: &str, scenario_dir: &Path) {
-        self.step(&format!("lab chain up: scenario {scenario}"));
-        println!(
+    fn lab_up(&mut self, lab: &Lab, scenario: &str, scenario_dir: &Path) -> anyhow::Result<()> {
+        self.step(&format!("lab chain up: scenario {scenario}"))?;
+        outln!(
             "  electrum server {} — tip height {}",
             self.url,
             lab.tip_height()
         );
         let handout = scenario_dir.join("handout.md");
         if let Ok(h) = custos_core::file::read_text(&handout, custos_core::file::SCENARIO_FILE) {
-            indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str());
+            indent(h.lines().take(12).collect::<Vec<_>>().join("\n").as_str())?;
         }
+        Ok(())
     }
 
     /// Step 2: the case.
     fn open_case(&mut self) -> anyhow::Result<()> {
-        self.step("open the case");
+        self.step("open the case")?;
         let case = self.case.to_string_lossy().into_owned();
         let out = self.run(
             &self.custos,
@@ -287,7 +290,7 @@ impl Demo {
             ],
             None,
         )?;
-        indent(&out);
+        indent(&out)?;
         Ok(())
     }
 
@@ -298,7 +301,7 @@ impl Demo {
         scenario: &str,
         scenario_dir: &Path,
     ) -> anyhow::Result<String> {
-        self.step("signer (offline): seized material -> watch-only file");
+        self.step("signer (offline): seized material -> watch-only file")?;
         let mut material = Vec::new();
         for w in truth.wallets.iter().filter(|w| w.seized) {
             for f in &w.material_files {
@@ -331,13 +334,13 @@ impl Demo {
             ],
             None,
         )?;
-        indent(&out);
+        indent(&out)?;
         Ok(seed)
     }
 
     /// Step 4: inspect (online). Returns the confirmed total found, checked against the scenario.
     fn inspect_seized(&mut self, truth: &GroundTruth) -> anyhow::Result<u64> {
-        self.step("custos (online): discovery scan over every catalogue path, SPV-verified");
+        self.step("custos (online): discovery scan over every catalogue path, SPV-verified")?;
         self.custos_json(&[
             "inspect",
             "offline/watch-only.json",
@@ -349,7 +352,7 @@ impl Demo {
         let inv = self.read_json("online/inventory.json")?;
         let found = sat(&inv, "confirmed")?;
         let utxos = inv["utxos"].as_array().map_or(0, Vec::len);
-        println!(
+        outln!(
             "  found {utxos} UTXOs, {found} sat confirmed (scenario ground truth: {} UTXOs, {} sat); complete: {}",
             truth.seized_utxo_count, truth.seized_total_sat, inv["complete"]
         );
@@ -365,7 +368,7 @@ impl Demo {
     /// Step 5: key ceremony: three keyholders on (simulated) separate air-gapped signers. Returns
     /// their key records.
     fn key_ceremony(&mut self, tip_height: u32) -> anyhow::Result<Vec<PathBuf>> {
-        self.step("key ceremony: three keyholders generate keys on their signers");
+        self.step("key ceremony: three keyholders generate keys on their signers")?;
         let challenge = format!("custos custody ceremony LAB-DEMO-1 at lab tip {tip_height}");
         std::fs::write(self.work.join("ceremony/challenge.txt"), &challenge)?;
         let mut key_files = Vec::new();
@@ -414,13 +417,13 @@ impl Demo {
             ],
             Some(&format!("{mnemonic}\n")),
         )?;
-        indent(&out);
+        indent(&out)?;
         Ok((find_one(&dir, "key-", ".json")?, mnemonic))
     }
 
     /// The 2-of-3 custody wallet from the key records. Returns its receive descriptor.
     fn assemble_custody(&mut self, key_files: &[PathBuf]) -> anyhow::Result<String> {
-        self.step("custos: assemble the 2-of-3 custody wallet from the key records");
+        self.step("custos: assemble the 2-of-3 custody wallet from the key records")?;
         let mut a: Vec<String> = vec![
             "ceremony".into(),
             "assemble".into(),
@@ -435,7 +438,7 @@ impl Demo {
         ];
         a.extend(key_files.iter().map(|p| p.to_string_lossy().into_owned()));
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        indent(&self.custos(&refs)?);
+        indent(&self.custos(&refs)?)?;
         let policy = self.read_json("ceremony/custody/custody-policy.json")?;
         Ok(policy["receive_descriptor"]
             .as_str()
@@ -445,7 +448,7 @@ impl Demo {
 
     /// Step 6: sweep (online, unsigned).
     fn build_sweep(&mut self, fee_rate: &str) -> anyhow::Result<Sweep> {
-        self.step("custos (online): build the sweep PSBTs to custody");
+        self.step("custos (online): build the sweep PSBTs to custody")?;
         let summary = self.custos_json(&[
             "sweep",
             "build",
@@ -464,7 +467,7 @@ impl Demo {
         let to_custody = sat(&summary, "total_to_custody_sat")?;
         let left_out = sat(&summary, "left_out_total_sat")?;
         let txs = summary["transactions"].as_array().map_or(0, Vec::len);
-        println!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
+        outln!("  {txs} transaction(s): {to_custody} sat to custody, fee {fee} sat, left out as uneconomic {left_out} sat");
         let psbts: Vec<String> = summary["files"]
             .as_array()
             .ok_or_else(|| anyhow!("sweep summary lists no files"))?
@@ -480,7 +483,7 @@ impl Demo {
 
     /// Step 7: offline signing. Returns the signed PSBTs' names.
     fn sign_offline(&mut self, psbts: &[String], seed: &str) -> anyhow::Result<Vec<String>> {
-        self.step("signer (offline): verify every output against the custody policy, then sign");
+        self.step("signer (offline): verify every output against the custody policy, then sign")?;
         let mut signed = Vec::new();
         for p in psbts {
             let out = self.signer(
@@ -494,7 +497,7 @@ impl Demo {
                 ],
                 None,
             )?;
-            indent(&out);
+            indent(&out)?;
             signed.push(p.trim_end_matches(".psbt").to_string() + "-signed.psbt");
         }
         Ok(signed)
@@ -502,10 +505,10 @@ impl Demo {
 
     /// Finalize. Returns the extracted transactions' file names.
     fn finalize(&mut self, signed: &[String]) -> anyhow::Result<Vec<String>> {
-        self.step("custos (online): finalize the signed PSBTs and extract the transactions");
+        self.step("custos (online): finalize the signed PSBTs and extract the transactions")?;
         let mut txfiles = Vec::new();
         for s in signed {
-            indent(&self.custos(&["psbt", "finalize", s])?);
+            indent(&self.custos(&["psbt", "finalize", s])?)?;
             // Coldcard's naming: `<name>-signed.psbt` finalizes to `<name>-final.txn`.
             txfiles.push(s.trim_end_matches("-signed.psbt").to_string() + "-final.txn");
         }
@@ -514,7 +517,7 @@ impl Demo {
 
     /// Broadcast. Returns the txids.
     fn broadcast(&mut self, txfiles: &[String]) -> anyhow::Result<Vec<String>> {
-        self.step("custos (online): broadcast");
+        self.step("custos (online): broadcast")?;
         let mut txids = Vec::new();
         for t in txfiles {
             let v = self.custos_json(&["broadcast", t, "--server", &self.url])?;
@@ -522,7 +525,7 @@ impl Demo {
                 .as_str()
                 .ok_or_else(|| anyhow!("broadcast printed no txid: {v}"))?
                 .to_string();
-            println!("  accepted by the lab's mempool: {txid}");
+            outln!("  accepted by the lab's mempool: {txid}");
             txids.push(txid);
         }
         Ok(txids)
@@ -530,7 +533,7 @@ impl Demo {
 
     /// Mine and watch the confirmations.
     fn confirm(&mut self, lab: &Lab, txids: &[String]) -> anyhow::Result<()> {
-        self.step("lab: mine a block; custos watches the confirmation (SPV-checked)");
+        self.step("lab: mine a block; custos watches the confirmation (SPV-checked)")?;
         lab.mine(1).map_err(|e| anyhow!("mining failed: {e}"))?;
         for txid in txids {
             indent(&self.custos(&[
@@ -544,7 +547,7 @@ impl Demo {
                 "60",
                 "--server",
                 &self.url,
-            ])?);
+            ])?)?;
         }
         Ok(())
     }
@@ -552,7 +555,7 @@ impl Demo {
     /// The custody balance must be what was found less fees and what was left out; the
     /// seized wallet keeps only the left-out dust.
     fn check_custody(&mut self, receive: &str, found: u64, sweep: &Sweep) -> anyhow::Result<()> {
-        self.step("custos (online): custody balance and the emptied seized wallet");
+        self.step("custos (online): custody balance and the emptied seized wallet")?;
         std::fs::write(
             self.work.join("online/custody-descriptors.txt"),
             format!("{receive}\n"),
@@ -574,7 +577,7 @@ impl Demo {
             .checked_sub(fee)
             .and_then(|v| v.checked_sub(left_out))
             .ok_or_else(|| anyhow!("fee and left-out amounts exceed the inventory total"))?;
-        println!(
+        outln!(
             "  custody wallet holds {custody_balance} sat = seized {found} - fees {fee} - left out {left_out} = {expected} sat"
         );
         if custody_balance != expected {
@@ -589,7 +592,7 @@ impl Demo {
             "online/inventory-after.json",
         ])?;
         let after = self.read_json("online/inventory-after.json")?;
-        println!(
+        outln!(
             "  seized wallet now holds {} sat (left-out dust only)",
             sat(&after, "confirmed")?
         );
@@ -598,15 +601,15 @@ impl Demo {
 
     /// Verify the case ledger and export the report.
     fn close_case(&mut self) -> anyhow::Result<()> {
-        self.step("custos: verify the case ledger and export the report");
-        indent(&self.custos(&["case", "verify"])?);
-        indent(&self.custos(&["case", "export", "report"])?);
-        println!();
-        println!(
+        self.step("custos: verify the case ledger and export the report")?;
+        indent(&self.custos(&["case", "verify"])?)?;
+        indent(&self.custos(&["case", "export", "report"])?)?;
+        outln!();
+        outln!(
             "done. report: {}",
             self.work.join("report/report.html").display()
         );
-        println!(
+        outln!(
             "case ledger: custos --case {} case log",
             self.case.display()
         );

@@ -119,6 +119,9 @@ pub enum Error {
     /// A running lab could not be reached or answered with an error.
     #[error("control: {0}")]
     Control(String),
+    /// stdout was closed or full (a reader that went away): the result could not be written.
+    #[error(transparent)]
+    Stdout(#[from] custos_core::out::StdoutError),
 }
 
 /// The parser behind a [`Error::DataSyntax`].
@@ -209,7 +212,8 @@ impl custos_core::exit::Classify for Error {
             | Error::KernelCall { .. }
             | Error::Unreachable { .. }
             | Error::Listen { .. }
-            | Error::Control(_) => ExitClass::Environment,
+            | Error::Control(_)
+            | Error::Stdout(_) => ExitClass::Environment,
         }
     }
 }

@@ -21,9 +21,6 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-// Issue 15 item 8: set here, not in [workspace.lints], while other crates are still being
-// changed by others; move to the workspace table once every crate is clean.
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
 mod block;
 mod builder;

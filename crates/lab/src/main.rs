@@ -42,6 +42,24 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use custos_core::exit::{Classify, ExitClass};
 
+/// `println!` that ends the command with exit 3 and a message (through `?` into the caller's
+/// error) instead of a panic when stdout is closed or full.
+macro_rules! outln {
+    () => {
+        custos_core::out::write(format_args!(""), true)?
+    };
+    ($($arg:tt)*) => {
+        custos_core::out::write(format_args!($($arg)*), true)?
+    };
+}
+
+/// `print!` with the same rule as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        custos_core::out::write(format_args!($($arg)*), false)?
+    };
+}
+
 mod class_up;
 mod demo;
 use custos_lab::{control_call, ControlFile, Error, Lab, LabConfig, Scenario, MAX_MINE_PER_CALL};
@@ -383,7 +401,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let r = ControlFile::read(&data)?.admin_call("lab.mine", &[json!(n)])?;
             if let Some(a) = r.as_array() {
                 for h in a {
-                    println!("{}", h.as_str().unwrap_or_default());
+                    outln!("{}", h.as_str().unwrap_or_default());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -391,16 +409,16 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Status { target, json } => {
             let r = control_call(target.addr()?, "lab.status", json!([]))?;
             if json {
-                println!("{r}");
+                outln!("{r}");
             } else {
-                println!("scenario: {}", r["scenario"].as_str().unwrap_or_default());
-                println!(
+                outln!("scenario: {}", r["scenario"].as_str().unwrap_or_default());
+                outln!(
                     "tip: {} {}",
                     r["tip_height"],
                     r["tip_hash"].as_str().unwrap_or_default()
                 );
-                println!("mempool: {} transactions", r["mempool_txs"]);
-                println!("min relay fee: {} sat/kvB", r["min_relay_sat_per_kvb"]);
+                outln!("mempool: {} transactions", r["mempool_txs"]);
+                outln!("min relay fee: {} sat/kvB", r["min_relay_sat_per_kvb"]);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -421,12 +439,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            println!("stopped");
+            outln!("stopped");
             Ok(ExitCode::SUCCESS)
         }
         Command::Truth { scenario, .. } if custos_lab::eth::EthScenario::is_ethereum(&scenario) => {
             let lab = custos_lab::eth::EthLab::start(&scenario)?;
-            print!("{}", lab.truth().to_toml()?);
+            out!("{}", lab.truth().to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Truth {
@@ -445,7 +463,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             if let Some(path) = transactions {
                 custos_core::file::write_new(&path, truth.transactions_jsonl()?.as_bytes())?;
             }
-            print!("{}", truth.to_toml()?);
+            out!("{}", truth.to_toml()?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Variant {
@@ -454,7 +472,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             out,
         } => {
             let files = custos_lab::variant::write_variant(&scenario, &student, &out)?;
-            println!(
+            outln!(
                 "variant {scenario}@{student}: {} files in {}",
                 files.len(),
                 out.display()

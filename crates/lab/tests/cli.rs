@@ -91,3 +91,20 @@ fn unreachable_lab_is_an_environment_error() {
         "missing control file is an input error"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_truth_with_exit_3_and_a_message_not_a_panic() {
+    let mut child = Command::new(BIN)
+        .args(["truth", "--scenario", "seized-basic"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the lab has built its chain and written the truth.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("cannot write the result to stdout"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -30,7 +30,6 @@
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
-#![warn(unreachable_pub, clippy::redundant_clone)]
 
 mod checks;
 mod error;

@@ -33,10 +33,11 @@ const CASE_ID: &str = "LAB-ETH-DEMO-1";
 /// anvil funds, so it starts empty and only the Safe's payment reaches it.
 const LIQUIDATION_ACCOUNT: u32 = 10;
 
-fn step(d: &mut Demo, title: &str) {
+fn step(d: &mut Demo, title: &str) -> anyhow::Result<()> {
     d.step += 1;
-    println!();
-    println!("[{}/{STEPS}] {title}", d.step);
+    outln!();
+    outln!("[{}/{STEPS}] {title}", d.step);
+    Ok(())
 }
 
 /// Runs the Ethereum demo: each call below is one phase, in the order a case goes.
@@ -47,8 +48,8 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
         args.scenario.as_str()
     };
     let work = prepare_workdir(&args.workdir)?;
-    println!("custos-lab demo --chain ethereum: seized seed and keystore to a 2-of-3 custody Safe and out to liquidation");
-    println!("work directory: {}", work.display());
+    outln!("custos-lab demo --chain ethereum: seized seed and keystore to a 2-of-3 custody Safe and out to liquidation");
+    outln!("work directory: {}", work.display());
     let lab = EthLab::start(scenario).map_err(|e| anyhow!("cannot start the ethereum lab: {e}"))?;
     let truth = lab.truth().clone();
     let mut d = Demo {
@@ -59,10 +60,12 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
         signer: sibling_binary("custos-signer")?,
         step: 0,
     };
-    step(&mut d, &format!("anvil up: scenario {scenario}"));
-    println!(
+    step(&mut d, &format!("anvil up: scenario {scenario}"))?;
+    outln!(
         "  rpc {} — chain {} block {}",
-        d.url, truth.chain_id, truth.block_number
+        d.url,
+        truth.chain_id,
+        truth.block_number
     );
     open_case(&mut d, scenario)?;
     inspect(&mut d, &truth)?;
@@ -75,21 +78,22 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
     custody::pay_out(&mut d, &safe, &liquidation)?;
     custody::close_case(&mut d)?;
     if args.keep_running {
-        keep_running(&lab);
+        keep_running(&lab)?;
     }
     Ok(())
 }
 
 /// Serves the node until SIGINT or SIGTERM, then stops it (a test or a trainee reads the chain
 /// with other tools meanwhile).
-fn keep_running(lab: &EthLab) {
+fn keep_running(lab: &EthLab) -> anyhow::Result<()> {
     crate::signals::install();
-    println!("anvil still serving at {} (Ctrl-C to stop)", lab.rpc_url());
+    outln!("anvil still serving at {} (Ctrl-C to stop)", lab.rpc_url());
     lab.wait(&crate::STOP);
+    Ok(())
 }
 
 fn open_case(d: &mut Demo, scenario: &str) -> anyhow::Result<()> {
-    step(d, "open the case");
+    step(d, "open the case")?;
     let case = d.case.to_string_lossy().into_owned();
     let args_new = [
         "--network",
@@ -102,7 +106,7 @@ fn open_case(d: &mut Demo, scenario: &str) -> anyhow::Result<()> {
         "--examiner",
         "demo-examiner",
     ];
-    indent(&d.run(&d.custos, &args_new, None)?);
+    indent(&d.run(&d.custos, &args_new, None)?)?;
     let fixtures = custos_lab::fixtures_dir().join("lab").join(scenario);
     for f in ["seed.txt", "keystore.json", "keystore-password.txt"] {
         copy_secret(&fixtures.join(f), &d.work.join("seized").join(f))?;
@@ -116,7 +120,7 @@ fn sweep(d: &mut Demo, truth: &EthTruth, safe: &custody::Custody) -> anyhow::Res
     step(
         d,
         "custos: sweep build to the custody Safe (gas funding first, tokens, then ether)",
-    );
+    )?;
     let built = d.custos_json(&[
         "eth",
         "sweep",
@@ -134,15 +138,17 @@ fn sweep(d: &mut Demo, truth: &EthTruth, safe: &custody::Custody) -> anyhow::Res
         "--rpc",
         d.url.as_str(),
     ])?;
-    println!(
+    outln!(
         "  {} transaction(s), {} gas funding, {} token transfers",
-        built["transactions"], built["gas_funding"], built["token_transfers"]
+        built["transactions"],
+        built["gas_funding"],
+        built["token_transfers"]
     );
     sign(d, &safe.policy)?;
     step(
         d,
         "custos: broadcast in nonce order, wait for receipts, compare balances",
-    );
+    )?;
     let out = d.custos(&[
         "eth",
         "sweep",
@@ -153,7 +159,7 @@ fn sweep(d: &mut Demo, truth: &EthTruth, safe: &custody::Custody) -> anyhow::Res
         "--rpc",
         d.url.as_str(),
     ])?;
-    indent(&out);
+    indent(&out)?;
     Ok(())
 }
 
@@ -174,7 +180,7 @@ fn inspect(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<()> {
     step(
         d,
         "custos: inspect the seized seed and keystore (one pinned block each)",
-    );
+    )?;
     let mut tokens = Vec::new();
     for t in &truth.contracts.tokens {
         tokens.push("--token".to_string());
@@ -204,7 +210,7 @@ fn inspect(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<()> {
         a.extend(extra);
         a.extend(tokens.iter().map(String::as_str));
         let inv = d.custos_json(&a)?;
-        println!(
+        outln!(
             "  {input}: {} account(s) at block {}",
             inv["accounts"].as_array().map_or(0, Vec::len),
             inv["block"]["number"]
@@ -245,7 +251,7 @@ fn inspect(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<()> {
                 );
             }
         }
-        println!(
+        outln!(
             "  {} {}: {} wei, {} token(s) — as the truth",
             acc.id,
             acc.address,
@@ -261,7 +267,7 @@ fn sign(d: &mut Demo, policy: &str) -> anyhow::Result<()> {
     step(
         d,
         "custos-signer: check against the policy and sign, once per material",
-    );
+    )?;
     write_secret_file(&d.work.join("offline/operations-seed.txt"), ANVIL_MNEMONIC)?;
     for (material, extra, out) in [
         ("seized/seed.txt", vec![], "offline/signed-seed"),
@@ -291,7 +297,7 @@ fn sign(d: &mut Demo, policy: &str) -> anyhow::Result<()> {
                 .filter(|l| l.starts_with("signed"))
                 .collect::<Vec<_>>()
                 .join("\n"),
-        );
+        )?;
     }
     Ok(())
 }
@@ -324,7 +330,7 @@ fn cast(d: &Demo, args: &[&str]) -> anyhow::Result<String> {
 
 /// Reads the final balances with `cast` and compares them with the truth and the sweep.
 fn check_final(d: &mut Demo, truth: &EthTruth, safe: &str) -> anyhow::Result<()> {
-    step(d, "cast: final balances against the truth, exact");
+    step(d, "cast: final balances against the truth, exact")?;
     let safe = safe.to_string();
     let text = custos_core::file::read_text(
         &d.work.join("online/eth-sweep.json"),
@@ -350,7 +356,7 @@ fn check_final(d: &mut Demo, truth: &EthTruth, safe: &str) -> anyhow::Result<()>
     if got != eth_sent {
         bail!("safe holds {got} wei, the sweep sent {eth_sent}");
     }
-    println!("  safe ETH {got} wei = the sweep's ether transfers");
+    outln!("  safe ETH {got} wei = the sweep's ether transfers");
     for t in &truth.contracts.tokens {
         let held: u128 = truth
             .accounts
@@ -372,7 +378,7 @@ fn check_final(d: &mut Demo, truth: &EthTruth, safe: &str) -> anyhow::Result<()>
                 t.symbol
             );
         }
-        println!(
+        outln!(
             "  safe {} {got} units (seized {held}, kept by the token {fee})",
             t.symbol
         );

@@ -42,7 +42,7 @@ pub(super) fn ceremony(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<Custody
     step(
         d,
         "key ceremony: three keyholders generate keys on their signers (Bitcoin and Ethereum)",
-    );
+    )?;
     let challenge = format!(
         "custos custody ceremony {CASE_ID} at ethereum block {} {}",
         truth.block_number, truth.block_hash
@@ -58,7 +58,7 @@ pub(super) fn ceremony(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<Custody
     step(
         d,
         "custos: assemble the 2-of-3 custody policy and predict the Safe (CREATE2)",
-    );
+    )?;
     let c = &truth.contracts;
     let chain_id = truth.chain_id.to_string();
     let mut a: Vec<String> = [
@@ -85,7 +85,7 @@ pub(super) fn ceremony(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<Custody
     .to_vec();
     a.extend(records.iter().cloned());
     let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    indent(&d.custos(&refs)?);
+    indent(&d.custos(&refs)?)?;
     let policy = format!("{CUSTODY_DIR}/eth-custody-policy.json");
     let p = d.read_json(&policy)?;
     let address = text(&p["safe"], "safe")?;
@@ -98,7 +98,7 @@ pub(super) fn ceremony(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<Custody
     let threshold = p["safe_setup"]["threshold"]
         .as_u64()
         .ok_or_else(|| anyhow!("{policy}: no safe_setup.threshold"))?;
-    println!(
+    outln!(
         "  predicted safe {address}: {threshold}-of-{} owners {}",
         owners.len(),
         owners.join(", ")
@@ -121,7 +121,7 @@ pub(super) fn ceremony(d: &mut Demo, truth: &EthTruth) -> anyhow::Result<Custody
             .lines()
             .find(|l| l.contains("ethereum safe"))
             .ok_or_else(|| anyhow!("keyholder {}'s signer did not show the safe", i + 1))?;
-        println!("  keyholder {}'s signer: {}", i + 1, line.trim());
+        outln!("  keyholder {}'s signer: {}", i + 1, line.trim());
     }
     Ok(Custody {
         policy,
@@ -148,7 +148,7 @@ fn keyholder(d: &Demo, i: u32) -> anyhow::Result<(String, String)> {
     write_secret_file(&d.work.join(&seed), &format!("{mnemonic}\n"))?;
     let record = relative(d, &record)?;
     let rec = d.read_json(&record)?;
-    println!(
+    outln!(
         "  keyholder {i}'s ethereum key: {}",
         rec["ethereum"]["address"].as_str().unwrap_or("(none)")
     );
@@ -168,7 +168,7 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
     step(
         d,
         "custos: deploy the custody Safe (createProxyWithNonce from the operations account)",
-    );
+    )?;
     let (_, key) = anvil_account(OPS_ACCOUNT).map_err(|e| anyhow!("operations key: {e}"))?;
     write_secret_file(&d.work.join(OPS_KEY), &format!("{}\n", key.as_str()))?;
     indent(&eth_safe(
@@ -176,7 +176,7 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
         "deploy",
         c,
         &["--ops-key", OPS_KEY, "--out", "online/safe-deployed.json"],
-    )?);
+    )?)?;
     let rec = d.read_json("online/safe-deployed.json")?;
     let deployed = text(&rec["safe"], "safe")?;
     if deployed != c.address {
@@ -199,7 +199,7 @@ pub(super) fn deploy(d: &mut Demo, c: &Custody) -> anyhow::Result<()> {
             c.threshold
         );
     }
-    println!(
+    outln!(
         "  deployed at the prediction {deployed} in block {}; cast: owners and threshold {threshold} as the policy",
         rec["block"]
     );
@@ -232,7 +232,7 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
     step(
         d,
         "custos: propose a Safe transaction paying the Safe's ether to the liquidation account",
-    );
+    )?;
     let value = cast(d, &["balance", &c.address])?;
     let stx = "online/liquidation.safe-tx.json";
     indent(&eth_safe(
@@ -240,11 +240,11 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
         "propose",
         c,
         &["--to", payee, "--value", value.as_str(), "--out", stx],
-    )?);
+    )?)?;
     step(
         d,
         "custos-signer: keyholders 1 and 3 check the Safe transaction and sign it offline",
-    );
+    )?;
     let mut sigs = Vec::new();
     for i in [0usize, 2] {
         let seed = c
@@ -268,13 +268,13 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
             ],
             None,
         )?;
-        indent(&out);
+        indent(&out)?;
         sigs.push(sig);
     }
     step(
         d,
         "custos: execute the Safe transaction with the two signatures",
-    );
+    )?;
     let mut a = vec![
         "--ops-key",
         OPS_KEY,
@@ -286,7 +286,7 @@ pub(super) fn pay_out(d: &mut Demo, c: &Custody, payee: &str) -> anyhow::Result<
     for s in &sigs {
         a.extend(["--signature", s.as_str()]);
     }
-    indent(&eth_safe(d, "execute", c, &a)?);
+    indent(&eth_safe(d, "execute", c, &a)?)?;
     check_liquidation(d, c, payee, &value)
 }
 
@@ -296,7 +296,7 @@ fn check_liquidation(d: &mut Demo, c: &Custody, payee: &str, value: &str) -> any
     step(
         d,
         "cast: the liquidation account received exactly the Safe transaction's value",
-    );
+    )?;
     let rec = d.read_json("online/liquidation-executed.json")?;
     let block = rec["block"]
         .as_u64()
@@ -325,7 +325,7 @@ fn check_liquidation(d: &mut Demo, c: &Custody, payee: &str, value: &str) -> any
         bail!("safe {} still holds {left} wei", c.address);
     }
     let nonce = cast(d, &["call", &c.address, "nonce()(uint256)"])?;
-    println!(
+    outln!(
         "  {payee}: {before} → {after} wei in block {block} (+{got} = the Safe transaction's value); safe holds 0 wei, its nonce is {nonce}"
     );
     Ok(())
@@ -334,16 +334,16 @@ fn check_liquidation(d: &mut Demo, c: &Custody, payee: &str, value: &str) -> any
 /// Verifies the case ledger and exports it with the HTML report, which must carry the
 /// Ethereum inventory.
 pub(super) fn close_case(d: &mut Demo) -> anyhow::Result<()> {
-    step(d, "custos: verify the case ledger and export the report");
-    indent(&d.custos(&["case", "verify"])?);
-    indent(&d.custos(&["case", "export", "report"])?);
+    step(d, "custos: verify the case ledger and export the report")?;
+    indent(&d.custos(&["case", "verify"])?)?;
+    indent(&d.custos(&["case", "export", "report"])?)?;
     let report: PathBuf = d.work.join("report/report.html");
     let html = custos_core::file::read_text(&report, custos_core::file::INVENTORY)?;
     if !html.contains("Ethereum inventory") {
         bail!("{} has no Ethereum inventory section", report.display());
     }
-    println!();
-    println!("done. report: {}", report.display());
-    println!("case ledger: custos --case {} case log", d.case.display());
+    outln!();
+    outln!("done. report: {}", report.display());
+    outln!("case ledger: custos --case {} case log", d.case.display());
     Ok(())
 }
