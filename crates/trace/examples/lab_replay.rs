@@ -144,7 +144,12 @@ fn check(dir: &Path) {
         for i in &node.inputs {
             if let (Some(a), Some(parent)) = (&i.address, held.get(&i.prevout.txid)) {
                 let out = &parent.output[i.prevout.vout as usize];
-                assert_eq!(a, &label(&out.script_pubkey), "input {} of {txid}", i.prevout);
+                assert_eq!(
+                    a,
+                    &label(&out.script_pubkey),
+                    "input {} of {txid}",
+                    i.prevout
+                );
                 inputs += 1;
             }
         }

@@ -142,10 +142,7 @@ mod tests {
         for hash in [[0u8; 20], [0xff; 20]] {
             for script in &scripts(&hash) {
                 for network in NETWORKS {
-                    assert_eq!(
-                        address(script, network).unwrap(),
-                        general(script, network)
-                    );
+                    assert_eq!(address(script, network).unwrap(), general(script, network));
                 }
             }
         }

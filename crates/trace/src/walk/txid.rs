@@ -97,7 +97,10 @@ mod tests {
         vec![
             tx(vec![input(1, &[]), input(2, &[])], 2),
             tx(vec![input(3, &[&sig, &key])], 2),
-            tx(vec![input(4, &[]), input(5, &[&sig, &key]), input(6, &[])], 3),
+            tx(
+                vec![input(4, &[]), input(5, &[&sig, &key]), input(6, &[])],
+                3,
+            ),
             tx((0..300).map(|i| input((i % 200) as u8, &[])).collect(), 260),
             tx(
                 (0..260)
@@ -114,7 +117,10 @@ mod tests {
         for t in cases() {
             let raw = serialize(&t);
             let txid = t.compute_txid();
-            assert_eq!(check_tx_bytes(&txid, &raw), spv::check_tx_bytes(&txid, &raw));
+            assert_eq!(
+                check_tx_bytes(&txid, &raw),
+                spv::check_tx_bytes(&txid, &raw)
+            );
             assert_eq!(check_tx_bytes(&txid, &raw).unwrap(), t);
             // Every single-byte change: the same outcome as the general check (a decode
             // error, a txid mismatch naming the same hash, or — in a witness — the same txid).
@@ -130,7 +136,10 @@ mod tests {
             }
             // Bytes for another transaction, trailing bytes, truncated bytes.
             let other = Txid::from_byte_array([9; 32]);
-            assert_eq!(check_tx_bytes(&other, &raw), spv::check_tx_bytes(&other, &raw));
+            assert_eq!(
+                check_tx_bytes(&other, &raw),
+                spv::check_tx_bytes(&other, &raw)
+            );
             let mut long = raw.clone();
             long.push(0);
             assert!(check_tx_bytes(&txid, &long).is_err());
