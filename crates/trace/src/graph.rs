@@ -7,6 +7,7 @@
 //! address-level view of it may well have cycles (coins coming back to an address), and every
 //! consumer must cope with that.
 
+mod base58;
 mod segwit;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,9 @@ impl ScriptKind {
 /// Where an output script is shown: its address, or `script:<hex>` for scripts without one.
 pub fn script_label(script: &Script, network: Network) -> String {
     if let Some(address) = segwit::address(script, network) {
+        return address;
+    }
+    if let Some(address) = base58::address(script, network) {
         return address;
     }
     match Address::from_script(script, network.to_bitcoin()) {

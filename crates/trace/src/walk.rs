@@ -45,6 +45,7 @@ mod merkle;
 mod recheck;
 mod seed;
 mod state;
+mod txid;
 
 use std::collections::BTreeMap;
 

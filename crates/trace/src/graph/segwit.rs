@@ -33,13 +33,38 @@ fn hrp(network: Network) -> &'static str {
     }
 }
 
-fn polymod_step(chk: u32, value: u8) -> u32 {
-    let top = chk >> 25;
-    let mut chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(value);
-    for (i, g) in GENERATOR.iter().enumerate() {
-        if (top >> i) & 1 == 1 {
-            chk ^= g;
+/// For each value of the five bits shifted out of the checksum, the XOR of the generators they
+/// select (BIP173's `polymod`, five conditional XORs per step, done once here).
+const SHIFTED_OUT: [u32; 32] = {
+    let mut t = [0u32; 32];
+    let mut top = 0;
+    while top < 32 {
+        let mut i = 0;
+        while i < 5 {
+            if (top >> i) & 1 == 1 {
+                t[top] ^= GENERATOR[i];
+            }
+            i += 1;
         }
+        top += 1;
+    }
+    t
+};
+
+fn polymod_step(chk: u32, value: u8) -> u32 {
+    SHIFTED_OUT[(chk >> 25) as usize] ^ ((chk & 0x01ff_ffff) << 5) ^ u32::from(value)
+}
+
+/// The checksum state after the expanded human-readable part (BIP173: the high bits of each
+/// character, a zero, the low bits), the same for every address of a network.
+fn hrp_state(hrp: &str) -> u32 {
+    let mut chk = 1u32;
+    for c in hrp.bytes() {
+        chk = polymod_step(chk, c >> 5);
+    }
+    chk = polymod_step(chk, 0);
+    for c in hrp.bytes() {
+        chk = polymod_step(chk, c & 31);
     }
     chk
 }
@@ -70,14 +95,7 @@ pub(super) fn address(script: &Script, network: Network) -> Option<String> {
     if bits > 0 {
         data.push(u8::try_from((acc << (5 - bits)) & 31).expect("five bits"));
     }
-    let mut chk = 1u32;
-    for c in hrp.bytes() {
-        chk = polymod_step(chk, c >> 5);
-    }
-    chk = polymod_step(chk, 0);
-    for c in hrp.bytes() {
-        chk = polymod_step(chk, c & 31);
-    }
+    let mut chk = hrp_state(hrp);
     for &d in &data {
         chk = polymod_step(chk, d);
     }

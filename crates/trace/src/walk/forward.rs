@@ -19,7 +19,12 @@ use std::{
 use bitcoin::{OutPoint, ScriptBuf, Txid};
 use custos_core::{source::HistoryItem, Sat};
 
-use super::{seed::Seeds, state::Walk, Progress, StopReason};
+use super::{
+    fxhash::{FxHashMap, FxHashSet},
+    seed::Seeds,
+    state::Walk,
+    Progress, StopReason,
+};
 use crate::graph::{script_label, Inclusion};
 
 /// Walks forward from the seed coins until the frontier is empty.
@@ -49,10 +54,10 @@ fn step(
     if follow.is_empty() {
         return BTreeSet::new();
     }
-    let all: BTreeSet<OutPoint> = follow.values().flatten().copied().collect();
     let spenders = match find_spenders(w, hop, &follow) {
         Ok(s) => s,
         Err(detail) => {
+            let all: BTreeSet<OutPoint> = follow.values().flatten().copied().collect();
             w.fail(hop, &all, &detail);
             return BTreeSet::new();
         }
@@ -143,8 +148,9 @@ fn find_spenders(
     let candidates: BTreeSet<Txid> = histories.iter().flatten().map(|h| h.txid).collect();
     w.fetch_txs(candidates.iter().copied())?;
 
-    let wanted: BTreeSet<OutPoint> = follow.values().flatten().copied().collect();
-    let mut spender_of: BTreeMap<OutPoint, Txid> = BTreeMap::new();
+    let wanted: FxHashSet<OutPoint> = follow.values().flatten().copied().collect();
+    let mut spender_of: FxHashMap<OutPoint, Txid> = FxHashMap::default();
+    spender_of.reserve(wanted.len());
     let mut conflicts: Vec<String> = Vec::new();
     for txid in &candidates {
         let Some(tx) = w.txs.get(txid) else { continue };

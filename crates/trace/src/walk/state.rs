@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bitcoin::{consensus::serialize, BlockHash, OutPoint, Transaction, TxOut, Txid};
-use custos_chain::{spv, SpvError, VerifiedChain};
+use custos_chain::{SpvError, VerifiedChain};
 use custos_core::{
     source::{HistoryItem, Tip},
     Network, Sat,
@@ -101,7 +101,7 @@ impl<'a> Walk<'a> {
         let need: Vec<Txid> = need.into_iter().collect();
         let raws = self.src.raw_transactions(&need)?;
         for (txid, raw) in need.iter().zip(raws) {
-            match spv::check_tx_bytes(txid, &raw) {
+            match super::txid::check_tx_bytes(txid, &raw) {
                 Ok(tx) => {
                     self.evidence.raw_txs.insert(*txid, to_hex(&raw));
                     self.txs.insert(*txid, tx);
@@ -405,12 +405,22 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// Lower-case hex of `bytes` (the evidence's form of raw transactions and headers), by table.
+/// Lower-case hex of `bytes` (the evidence's form of raw transactions and headers): the output
+/// allocated once at its final size and filled two digits per byte from a 256-entry table.
 pub(super) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
+    const PAIRS: [[u8; 2]; 256] = {
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
+            i += 1;
+        }
+        t
+    };
+    let mut out = vec![0u8; bytes.len() * 2];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&PAIRS[usize::from(*b)]);
     }
     String::from_utf8(out).expect("hex digits are ASCII")
 }
