@@ -342,61 +342,68 @@ fn process_gone(pid: u32) -> bool {
     }
 }
 
+/// `custos-lab up` of an Ethereum scenario: anvil until `down` or a signal.
+fn up_ethereum(a: &UpArgs) -> Result<ExitCode, Error> {
+    signals::install();
+    let lab = custos_lab::eth::EthLab::start(&a.scenario)?;
+    let t = lab.truth();
+    let text = format!(
+        "custos-lab: ethereum scenario {} at block {} {}\nethereum rpc: {}\nchain id: {}\n",
+        a.scenario,
+        t.block_number,
+        t.block_hash,
+        lab.rpc_url(),
+        t.chain_id
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    drop(out);
+    lab.wait(&STOP);
+    drop(lab);
+    eprintln!("custos-lab: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `custos-lab up` of a Bitcoin scenario: the lab chain and its Electrum server until `down` or
+/// a signal.
+fn up_bitcoin(a: &UpArgs) -> Result<ExitCode, Error> {
+    signals::install();
+    let cfg = LabConfig {
+        scenario: a.scenario.clone(),
+        port: a.port,
+        data_dir: a.data.clone(),
+        latency_ms: a.latency_ms,
+        automine: a.automine,
+        min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
+        limits: custos_lab::ConnLimits::default(),
+    };
+    let lab = Lab::start(cfg)?;
+    // Whoever started us may close our stdout early: a failed write must not stop the lab.
+    let mut text = format!(
+        "custos-lab: scenario {} at height {}\nelectrum server: {}\n",
+        a.scenario,
+        lab.tip_height(),
+        lab.url()
+    );
+    text.push_str(&format!("data: {}\n", lab.data_dir().display()));
+    if let Ok(sc) = Scenario::resolve(&a.scenario) {
+        if let Some(h) = sc.handout_text() {
+            text.push_str(&format!("\n{h}\n"));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    drop(out);
+    lab.wait(&STOP);
+    drop(lab);
+    eprintln!("custos-lab: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Up(a) if custos_lab::eth::EthScenario::is_ethereum(&a.scenario) => {
-            signals::install();
-            let lab = custos_lab::eth::EthLab::start(&a.scenario)?;
-            let t = lab.truth();
-            let text = format!(
-                "custos-lab: ethereum scenario {} at block {} {}\nethereum rpc: {}\nchain id: {}\n",
-                a.scenario,
-                t.block_number,
-                t.block_hash,
-                lab.rpc_url(),
-                t.chain_id
-            );
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-            drop(out);
-            lab.wait(&STOP);
-            drop(lab);
-            eprintln!("custos-lab: stopped");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Up(a) => {
-            signals::install();
-            let cfg = LabConfig {
-                scenario: a.scenario.clone(),
-                port: a.port,
-                data_dir: a.data.clone(),
-                latency_ms: a.latency_ms,
-                automine: a.automine,
-                min_relay_sat_per_kvb: a.min_relay_sat_per_kvb,
-                limits: custos_lab::ConnLimits::default(),
-            };
-            let lab = Lab::start(cfg)?;
-            // Whoever started us may close our stdout early: a failed write must not stop the lab.
-            let mut text = format!(
-                "custos-lab: scenario {} at height {}\nelectrum server: {}\n",
-                a.scenario,
-                lab.tip_height(),
-                lab.url()
-            );
-            text.push_str(&format!("data: {}\n", lab.data_dir().display()));
-            if let Ok(sc) = Scenario::resolve(&a.scenario) {
-                if let Some(h) = sc.handout_text() {
-                    text.push_str(&format!("\n{h}\n"));
-                }
-            }
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-            drop(out);
-            lab.wait(&STOP);
-            drop(lab);
-            eprintln!("custos-lab: stopped");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Up(a) if custos_lab::eth::EthScenario::is_ethereum(&a.scenario) => up_ethereum(&a),
+        Command::Up(a) => up_bitcoin(&a),
         Command::Mine { n, data } => {
             let r = ControlFile::read(&data)?.admin_call("lab.mine", &[json!(n)])?;
             if let Some(a) = r.as_array() {
