@@ -420,31 +420,7 @@ fn settle(
     let last = receipts.values().map(|r| r.block_number).max().unwrap_or(0);
     let before = src.pin_at(first.saturating_sub(1)).map_err(eth_failure)?;
     let after = src.pin_at(last).map_err(eth_failure)?;
-    let mut eth_in: BTreeMap<Address, U256> = BTreeMap::new();
-    let mut eth_out: BTreeMap<Address, U256> = BTreeMap::new();
-    let mut tok: BTreeMap<(Address, Address), (U256, U256)> = BTreeMap::new();
-    for t in txs {
-        let fee = receipts
-            .get(&t.index)
-            .map(Receipt::fee_wei)
-            .unwrap_or_default();
-        *eth_out.entry(t.from).or_default() += fee;
-        match t.effect {
-            Effect::Eth { to, value } => {
-                *eth_out.entry(t.from).or_default() += value;
-                *eth_in.entry(to).or_default() += value;
-            }
-            Effect::Token {
-                contract,
-                recipient,
-                units,
-            } => {
-                eth_in.entry(t.from).or_default();
-                tok.entry((contract, t.from)).or_default().1 += units;
-                tok.entry((contract, recipient)).or_default().0 += units;
-            }
-        }
-    }
+    let (eth_in, eth_out, tok) = expected_flows(txs, receipts);
     let addrs: Vec<Address> = eth_in
         .keys()
         .chain(eth_out.keys())
@@ -500,32 +476,12 @@ fn settle(
     if app.json {
         print_json(&summary)?;
     } else {
-        for t in txs {
-            let r = receipts.get(&t.index);
-            outln!(
-                "{} {} block {} {}",
-                t.subject(),
-                t.hash,
-                r.map_or_else(|| "-".into(), |r| r.block_number.to_string()),
-                if r.is_some_and(|r| r.success) {
-                    "ok"
-                } else {
-                    "FAILED"
-                }
-            )?;
-        }
-        for d in &differences {
-            outln!("difference: {d}")?;
-        }
-        outln!(
-            "balances compared between block {} and block {}: {}",
-            before.number,
-            after.number,
-            if findings.is_empty() {
-                "ether exact"
-            } else {
-                "MISMATCH"
-            }
+        print_settled(
+            txs,
+            receipts,
+            &differences,
+            (before.number, after.number),
+            findings.is_empty(),
         )?;
     }
     if findings.is_empty() {
@@ -533,6 +489,74 @@ fn settle(
     } else {
         Err(Failure::finding(anyhow!("{}", findings.join("; "))))
     }
+}
+
+/// What the transactions should have moved: ether received and ether sent (fees included) per
+/// address, and token units (received, sent) per (token, holder).
+#[allow(clippy::type_complexity)]
+fn expected_flows(
+    txs: &[Prepared],
+    receipts: &BTreeMap<usize, Receipt>,
+) -> (BTreeMap<Address, U256>, BTreeMap<Address, U256>, TokenFlows) {
+    let mut eth_in: BTreeMap<Address, U256> = BTreeMap::new();
+    let mut eth_out: BTreeMap<Address, U256> = BTreeMap::new();
+    let mut tok: TokenFlows = BTreeMap::new();
+    for t in txs {
+        // An unmined transaction paid no fee.
+        let fee = receipts
+            .get(&t.index)
+            .map(Receipt::fee_wei)
+            .unwrap_or_default();
+        *eth_out.entry(t.from).or_default() += fee;
+        match t.effect {
+            Effect::Eth { to, value } => {
+                *eth_out.entry(t.from).or_default() += value;
+                *eth_in.entry(to).or_default() += value;
+            }
+            Effect::Token {
+                contract,
+                recipient,
+                units,
+            } => {
+                eth_in.entry(t.from).or_default();
+                tok.entry((contract, t.from)).or_default().1 += units;
+                tok.entry((contract, recipient)).or_default().0 += units;
+            }
+        }
+    }
+    (eth_in, eth_out, tok)
+}
+
+/// The human lines of a settled broadcast: each transaction, each token difference, the verdict.
+fn print_settled(
+    txs: &[Prepared],
+    receipts: &BTreeMap<usize, Receipt>,
+    differences: &[String],
+    (before, after): (u64, u64),
+    exact: bool,
+) -> CmdResult {
+    for t in txs {
+        let r = receipts.get(&t.index);
+        outln!(
+            "{} {} block {} {}",
+            t.subject(),
+            t.hash,
+            r.map_or_else(|| "-".into(), |r| r.block_number.to_string()),
+            if r.is_some_and(|r| r.success) {
+                "ok"
+            } else {
+                "FAILED"
+            }
+        )?;
+    }
+    for d in differences {
+        outln!("difference: {d}")?;
+    }
+    outln!(
+        "balances compared between block {before} and block {after}: {}",
+        if exact { "ether exact" } else { "MISMATCH" }
+    )?;
+    Ok(())
 }
 
 type TokenFlows = BTreeMap<(Address, Address), (U256, U256)>;

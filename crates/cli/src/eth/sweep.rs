@@ -491,26 +491,7 @@ fn assemble(
             pin.number
         )));
     }
-    let over: Vec<String> = txs
-        .iter()
-        .filter(|t| fees.cost(t.gas_limit) > policy.max_fee_per_tx_wei)
-        .map(|t| {
-            format!(
-                "{} nonce {} ({} wei)",
-                t.from,
-                t.nonce,
-                fees.cost(t.gas_limit)
-            )
-        })
-        .collect();
-    if !over.is_empty() {
-        return Err(Failure::finding(anyhow!(
-            "fee cap: {} transaction(s) may cost more than the policy's {} wei: {}; lower --fee-multiplier or wait for a lower base fee",
-            over.len(),
-            policy.max_fee_per_tx_wei,
-            over.join(", ")
-        )));
-    }
+    check_fee_cap(&txs, policy, fees)?;
     let set = UnsignedSet {
         format: UNSIGNED_SET_FORMAT.into(),
         chain_id: policy.chain_id,
@@ -540,6 +521,32 @@ fn assemble(
         "round_trips": src.round_trips(),
     });
     Ok((set, summary))
+}
+
+/// Refuses (exit 1) when any transaction may cost more than the policy's cap per transaction,
+/// naming each one.
+fn check_fee_cap(txs: &[UnsignedTx], policy: &EthPolicy, fees: &Fees) -> CmdResult {
+    let over: Vec<String> = txs
+        .iter()
+        .filter(|t| fees.cost(t.gas_limit) > policy.max_fee_per_tx_wei)
+        .map(|t| {
+            format!(
+                "{} nonce {} ({} wei)",
+                t.from,
+                t.nonce,
+                fees.cost(t.gas_limit)
+            )
+        })
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::finding(anyhow!(
+        "fee cap: {} transaction(s) may cost more than the policy's {} wei: {}; lower --fee-multiplier or wait for a lower base fee",
+        over.len(),
+        policy.max_fee_per_tx_wei,
+        over.join(", ")
+    )))
 }
 
 /// One line per UR part: the requests of the transactions whose sender has a path.
