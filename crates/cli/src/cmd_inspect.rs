@@ -538,7 +538,7 @@ struct Material<'a> {
 fn load_watch_only(input: &str, network: Network) -> CmdResult<(WatchOnly, Vec<u8>, bool)> {
     let text = read_input(input)?;
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
+    if custos_core::file::is_json_object(trimmed) {
         let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| {
             Failure::input(anyhow!("input looks like JSON but does not parse: {e}"))
         })?;

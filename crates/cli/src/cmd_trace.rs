@@ -327,7 +327,7 @@ fn parse_starts(args: &[String], network: Network) -> CmdResult<Vec<Start>> {
             let text = String::from_utf8(data).map_err(|_| {
                 Failure::input(anyhow!("start file {} is not UTF-8 text", p.display()))
             })?;
-            if text.trim_start().starts_with('{') {
+            if custos_core::file::is_json_object(&text) {
                 out.extend(inventory_starts(&text, p, network)?);
             } else {
                 for (n, line) in text.lines().enumerate() {

@@ -27,6 +27,16 @@ pub struct Limit {
     pub bytes: u64,
 }
 
+/// The first character of a JSON object (named: sniffing a file's kind looks for it).
+const JSON_OBJECT_START: char = '{';
+
+/// Whether `text`, after leading whitespace, starts like a JSON object: the first look at an
+/// input file before it is parsed as one of the JSON formats (wallet files, keystores,
+/// policies, quotes). Says nothing about whether it parses.
+pub fn is_json_object(text: &str) -> bool {
+    text.trim_start().starts_with(JSON_OBJECT_START)
+}
+
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
@@ -453,6 +463,15 @@ pub fn write_all_new(files: &[(PathBuf, Vec<u8>)]) -> Result<(), FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_object_is_recognised_after_leading_whitespace_and_nothing_else_is() {
+        assert!(is_json_object("{\"a\":1}"));
+        assert!(is_json_object(" \n\t{ }"));
+        assert!(!is_json_object("[1]"));
+        assert!(!is_json_object("abandon abandon"));
+        assert!(!is_json_object(""));
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let d =

@@ -56,7 +56,9 @@ pub(crate) fn is_encrypted_wallet(text: &str) -> bool {
 /// `seed_version`).
 pub(crate) fn is_plain_wallet(text: &str) -> bool {
     let t = text.trim_start();
-    t.starts_with('{') && t.contains("\"seed_version\"") && t.contains("\"wallet_type\"")
+    custos_core::file::is_json_object(t)
+        && t.contains("\"seed_version\"")
+        && t.contains("\"wallet_type\"")
 }
 
 /// One public source of a wallet file.

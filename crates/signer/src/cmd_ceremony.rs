@@ -120,7 +120,7 @@ fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
             None,
         ));
     }
-    if t.starts_with('{') {
+    if custos_core::file::is_json_object(t) {
         let p: CustodyPolicy = serde_json::from_str(t)
             .map_err(|e| CeremonyError::malformed(&file, format!("not a custody policy: {e}")))?;
         if p.format != CUSTODY_POLICY_FORMAT {
@@ -147,7 +147,7 @@ fn descriptor_parts(path: &std::path::Path) -> Result<Parts, CeremonyError> {
 /// any other file.
 fn eth_policy_of(path: &std::path::Path) -> anyhow::Result<Option<EthPolicy>> {
     let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
-    if !text.trim_start().starts_with('{') {
+    if !custos_core::file::is_json_object(&text) {
         return Ok(None);
     }
     let v: serde_json::Value = match serde_json::from_str(&text) {
@@ -209,7 +209,7 @@ fn check_eth_policy(
 /// possession missing or wrong), so a keyholder never accepts a policy naming an unproven one.
 fn authority_refusal(path: &std::path::Path) -> anyhow::Result<Option<String>> {
     let text = custos_core::file::read_text(path, custos_core::file::POLICY)?;
-    if !text.trim_start().starts_with('{') {
+    if !custos_core::file::is_json_object(&text) {
         return Ok(None);
     }
     let Ok(p) = serde_json::from_str::<CustodyPolicy>(&text) else {

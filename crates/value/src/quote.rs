@@ -263,7 +263,7 @@ fn split_http(file: &str, text: &str) -> Result<(String, Option<DateTime<Utc>>),
 pub fn parse_file(name: &str, text: &str, pair_hint: Option<&str>) -> Result<Vec<Quote>, Error> {
     let (body, http_date) = split_http(name, text)?;
     let b = body.trim();
-    if b.starts_with('{') || b.starts_with('[') {
+    if custos_core::file::is_json_object(b) || b.starts_with('[') {
         let v: Value = serde_json::from_str(b)
             .map_err(|e| Error::malformed(name, Some(e.line()), format!("not JSON: {e}")))?;
         parse_json(name, &v, http_date, pair_hint)

@@ -210,7 +210,7 @@ pub(crate) fn looks_like_ethereum(input: &str) -> bool {
         Secret::new(input.to_string())
     };
     let t = text.expose_secret().trim_start();
-    if t.starts_with('{') {
+    if custos_core::file::is_json_object(t) {
         return t.contains(custos_keys::eth::watch_only::ETH_WATCH_ONLY_FORMAT)
             || custos_keys::eth::keystore::looks_like_keystore(t);
     }
@@ -228,7 +228,9 @@ fn load(input: &str) -> CmdResult<Loaded> {
         Secret::new(input.to_string())
     };
     let t = text.expose_secret().trim_start();
-    if t.starts_with('{') && t.contains(custos_keys::eth::watch_only::ETH_WATCH_ONLY_FORMAT) {
+    if custos_core::file::is_json_object(t)
+        && t.contains(custos_keys::eth::watch_only::ETH_WATCH_ONLY_FORMAT)
+    {
         let w: EthWatchOnly = serde_json::from_str(t)
             .map_err(|e| Failure::input(anyhow!("ethereum watch-only file {input}: {e}")))?;
         return Ok(Loaded::Watch(w));

@@ -275,7 +275,7 @@ impl Keystore {
 /// classifiers can point at `--network ethereum` instead of calling it unrecognised.
 pub fn looks_like_keystore(text: &str) -> bool {
     let t = text.trim_start_matches('\u{feff}').trim_start();
-    t.starts_with('{') && (t.contains("\"crypto\"") || t.contains("\"Crypto\""))
+    custos_core::file::is_json_object(t) && (t.contains("\"crypto\"") || t.contains("\"Crypto\""))
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn line_kind(l: &str) -> LineKind {
 /// private keys, lines of addresses, or a BIP39 mnemonic. Errors name the line, never a secret.
 pub fn classify_eth(text: &SecretString) -> Result<EthMaterial, EthKeyError> {
     let t = text.expose_secret().trim_start_matches('\u{feff}').trim();
-    if t.starts_with('{') {
+    if custos_core::file::is_json_object(t) {
         return Keystore::parse(t).map(EthMaterial::Keystore);
     }
     let lines: Vec<(usize, &str)> = text
