@@ -8,6 +8,8 @@
 //! consumer must cope with that.
 
 mod base58;
+#[cfg(test)]
+mod fixtures;
 mod segwit;
 
 use std::collections::BTreeMap;

@@ -118,25 +118,7 @@ mod tests {
 
     use super::*;
 
-    const NETWORKS: [Network; 5] = [
-        Network::Bitcoin,
-        Network::Testnet,
-        Network::Testnet4,
-        Network::Signet,
-        Network::Regtest,
-    ];
-
-    /// Deterministic pseudo-random bytes (xorshift), so a failure can be replayed.
-    fn bytes(state: &mut u64, n: usize) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                (*state >> 24) as u8
-            })
-            .collect()
-    }
+    use super::super::fixtures::{bytes, NETWORKS};
 
     fn general(script: &ScriptBuf, network: Network) -> String {
         Address::from_script(script, network.to_bitcoin())
