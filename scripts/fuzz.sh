@@ -17,12 +17,24 @@ ROOT=$PWD
 usage() { sed -n '2,12p' "$0" >&2; exit 2; }
 targets() { ls fuzz/fuzz_targets | sed 's/\.rs$//'; }
 
-# The installation needs only cargo (stable): build the harness binaries.
+# The installation needs only cargo (stable): build the harness binaries, members of the workspace.
+# On their own they are built in the `fuzz` profile (the dev profile's overflow checks and debug
+# assertions, at opt-level 2: several times the executions per second of a debug build) into
+# target/fuzz/. scripts/test.sh has built every target of the workspace already
+# (CUSTOS_WORKSPACE_BUILT=1): then the dev-profile binaries in target/debug are taken as they are.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+if [ "${CUSTOS_WORKSPACE_BUILT:-}" = 1 ]; then PROFILE_DIR=debug; else PROFILE_DIR=fuzz; fi
 build() {
-    (cd fuzz && cargo build --locked --bins ${CUSTOS_FUZZ_OFFLINE:+--offline} >&2)
+    if [ "$PROFILE_DIR" = debug ]; then
+        local t
+        for t in $(targets); do
+            [ -x "$(bin "$t")" ] || { echo "fuzz.sh: CUSTOS_WORKSPACE_BUILT=1 but $(bin "$t") is missing" >&2; exit 2; }
+        done
+        return 0
+    fi
+    cargo build --locked --profile fuzz -p custos-fuzz --bins ${CUSTOS_FUZZ_OFFLINE:+--offline} >&2
 }
-bin() { echo "$CARGO_TARGET_DIR/debug/$1"; }
+bin() { echo "$CARGO_TARGET_DIR/$PROFILE_DIR/$1"; }
 
 check_target() {
     targets | grep -qx "$1" || { echo "fuzz.sh: no target $1 (scripts/fuzz.sh --list)" >&2; exit 2; }

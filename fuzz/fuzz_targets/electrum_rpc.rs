@@ -71,7 +71,12 @@ fn run(data: &[u8]) -> String {
         Err(e) => {
             let e = e.to_string();
             // The outcome class, not the quoted reply text.
-            e.split(':').next().unwrap_or("").chars().filter(|c| !c.is_ascii_digit()).collect()
+            e.split(':')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect()
         }
     }
 }

@@ -304,7 +304,21 @@ fn every_target_has_a_seed_corpus() {
                 .map(|s| s.to_string_lossy().into_owned())
         })
         .collect();
-    assert_eq!(targets.len(), 12, "{targets:?}");
+    // Every target file is a `[[bin]]` of the manifest, and every bin a target file.
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let mut bins: Vec<String> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|b| {
+            let line = b.lines().find(|l| l.trim_start().starts_with("name"))?;
+            Some(line.split('"').nth(1)?.to_string())
+        })
+        .collect();
+    let mut files = targets.clone();
+    bins.sort();
+    files.sort();
+    assert_eq!(files, bins, "fuzz_targets/ and the manifest's [[bin]] entries");
+    assert!(targets.len() >= 13, "{targets:?}");
     for t in targets {
         let n = std::fs::read_dir(corpus(&t))
             .map(|d| d.count())

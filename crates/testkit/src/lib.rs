@@ -52,28 +52,28 @@ pub fn signer_command(bin: impl AsRef<Path>) -> Command {
     c
 }
 
-/// `custos-signer` from the directory of the `custos` binary at `custos_bin`, built on demand
-/// (it belongs to another package, so cargo does not build it for `custos`'s tests).
+/// `custos-signer` from the directory of the `custos` binary at `custos_bin` (it belongs to
+/// another package, so cargo does not build it for `custos`'s tests: see [`workspace_bin`]).
 pub fn signer_next_to(custos_bin: &str) -> Command {
-    let dir = Path::new(custos_bin)
-        .parent()
-        .expect("a binary lives in a directory")
-        .to_path_buf();
-    let bin = dir.join("custos-signer");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "custos-signer"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "cannot build custos-signer");
-    }
+    let bin = workspace_bin("custos-signer", "custos-signer");
+    assert_eq!(
+        bin.parent(),
+        Path::new(custos_bin).parent(),
+        "custos and custos-signer come from one target directory"
+    );
     signer_command(bin)
 }
 
+/// Set by scripts/test.sh once `cargo build --workspace --all-targets` has built every binary of
+/// the workspace: [`workspace_bin`] then takes them as they are.
+pub const WORKSPACE_BUILT: &str = "CUSTOS_WORKSPACE_BUILT";
+
 /// The binary `name` of workspace package `package`, next to the calling test's executable
-/// (`target/<profile>/`), brought up to date with `cargo build -p PACKAGE` first: cargo builds only
-/// the calling package's own binaries for its tests.
+/// (`target/<profile>/`). Cargo builds only the calling package's own binaries for its tests, so
+/// another package's is brought up to date with `cargo build -p PACKAGE` first — unless
+/// `CUSTOS_WORKSPACE_BUILT=1` says the whole workspace was just built (scripts/test.sh): a nested
+/// `cargo build -p` resolves features for that one package, not the workspace, and would rebuild
+/// its dependency tree a second time in a cold run.
 pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe
@@ -81,6 +81,15 @@ pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("test executables live in target/<profile>/deps")
         .to_path_buf();
+    if std::env::var(WORKSPACE_BUILT).as_deref() == Ok("1") {
+        let bin = dir.join(name);
+        assert!(
+            bin.is_file(),
+            "{WORKSPACE_BUILT}=1 but {} was not built",
+            bin.display()
+        );
+        return bin;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Command::new(cargo)
         .args(["build", "-q", "-p", package, "--bin", name])
