@@ -317,7 +317,10 @@ fn every_target_has_a_seed_corpus() {
     let mut files = targets.clone();
     bins.sort();
     files.sort();
-    assert_eq!(files, bins, "fuzz_targets/ and the manifest's [[bin]] entries");
+    assert_eq!(
+        files, bins,
+        "fuzz_targets/ and the manifest's [[bin]] entries"
+    );
     assert!(targets.len() >= 13, "{targets:?}");
     for t in targets {
         let n = std::fs::read_dir(corpus(&t))
