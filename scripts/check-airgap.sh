@@ -9,9 +9,13 @@
 #
 # Usage: scripts/check-airgap.sh [--skip-build] [--profile release|dev] [--manifest-path PATH]
 #   --skip-build     only check the dependency tree (used by the script's own negative test)
-#   --profile dev    build `-p custos-signer` in the dev profile instead (scripts/test.sh: it reuses the
-#                    test build's dependencies; the binary is still built for the signer alone, and its
-#                    panic locations name every linked crate, so the strings check is stricter)
+#   --profile dev    build `-p custos-signer` in the dev profile instead; its panic locations name every
+#                    linked crate, so the strings check is stricter. With CUSTOS_WORKSPACE_BUILT=1
+#                    (scripts/test.sh, after building every target of the workspace) the dev binary
+#                    in target/debug is scanned as it is: built with the whole workspace's features,
+#                    which only add code to the signer's crates, so that scan is at least as strict
+#                    as one of a build for the signer alone, and no second build of its tree is needed.
+#                    The dependency-tree check (2.) is always resolved for the signer alone.
 #   --manifest-path  check another workspace (used by the negative test on a scratch copy)
 set -euo pipefail
 
@@ -52,7 +56,11 @@ if printf '%s\n' "$names" | grep -q '^alloy-transport'; then
 fi
 
 if [ "$skip_build" = 0 ]; then
-  cargo build "${manifest[@]}" --profile "$profile" --locked -p custos-signer
+  if [ "$profile" = dev ] && [ "${CUSTOS_WORKSPACE_BUILT:-}" = 1 ] && [ ${#manifest[@]} -eq 0 ]; then
+    echo "check-airgap: scanning the workspace build's dev binary (CUSTOS_WORKSPACE_BUILT=1)" >&2
+  else
+    cargo build "${manifest[@]}" --profile "$profile" --locked -p custos-signer
+  fi
   target_dir=$(cargo metadata "${manifest[@]}" --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   outdir=release; [ "$profile" = dev ] && outdir=debug
   bin="$target_dir/$outdir/custos-signer"
