@@ -20,10 +20,12 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod child;
 pub mod derive;
 pub mod error;
 pub mod render;
 pub mod scan;
+mod shape;
 
 pub use error::Error;
 pub use scan::{
