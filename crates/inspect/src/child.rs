@@ -175,9 +175,9 @@ pub fn mul_g(k: &[u8; 32]) -> ProjectivePoint {
     add_mul_g(ProjectivePoint::IDENTITY, k)
 }
 
-/// Inverts every element in place with one field inversion (Montgomery's trick). Every
-/// element must be nonzero; `prefix` is scratch space.
-fn batch_invert(v: &mut [FieldElement], prefix: &mut Vec<FieldElement>) {
+/// Inverts every element in place with one field inversion (Montgomery's trick); false, with
+/// `v` unchanged, when some element is zero. `prefix` is scratch space.
+fn batch_invert(v: &mut [FieldElement], prefix: &mut Vec<FieldElement>) -> bool {
     prefix.clear();
     let mut acc = FieldElement::ONE;
     for x in v.iter() {
@@ -185,7 +185,7 @@ fn batch_invert(v: &mut [FieldElement], prefix: &mut Vec<FieldElement>) {
         prefix.push(acc);
     }
     let Some(mut inv) = Option::<FieldElement>::from(acc.invert()) else {
-        return;
+        return false;
     };
     for i in (0..v.len()).rev() {
         let before = if i == 0 { FieldElement::ONE } else { prefix[i - 1] };
@@ -193,6 +193,7 @@ fn batch_invert(v: &mut [FieldElement], prefix: &mut Vec<FieldElement>) {
         v[i] = inv.mul(&before);
         inv = inv.mul(&x);
     }
+    true
 }
 
 /// `a + q` for two points with the same x: `2a` when they are equal, the identity (`None`)
@@ -238,17 +239,27 @@ fn add_mul_g_lockstep(start: &[Option<Pt>], ks: &[Option<[u8; 32]>]) -> Vec<Opti
             match acc[j] {
                 None => acc[j] = Some(q),
                 Some(a) => {
-                    let dx = q.x + a.x.negate(1);
-                    if bool::from(dx.normalizes_to_zero()) {
-                        acc[j] = add_same_x(a, q);
-                    } else {
-                        pending.push((j, q));
-                        dxs.push(dx);
-                    }
+                    pending.push((j, q));
+                    dxs.push(q.x + a.x.negate(1));
                 }
             }
         }
-        batch_invert(&mut dxs, &mut prefix);
+        if !batch_invert(&mut dxs, &mut prefix) {
+            // Some lane adds a point with its own x (equal or opposite points): settle those
+            // lanes apart, then invert the rest. Never happens for honest inputs.
+            let mut k = 0;
+            while k < pending.len() {
+                let (j, q) = pending[k];
+                if bool::from(dxs[k].normalizes_to_zero()) {
+                    acc[j] = acc[j].and_then(|a| add_same_x(a, q));
+                    pending.swap_remove(k);
+                    dxs.swap_remove(k);
+                } else {
+                    k += 1;
+                }
+            }
+            batch_invert(&mut dxs, &mut prefix);
+        }
         for (&(j, q), inv) in pending.iter().zip(&dxs) {
             let Some(a) = acc[j] else { continue };
             let lambda = (q.y + a.y.negate(1)).mul(inv);

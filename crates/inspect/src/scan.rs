@@ -617,8 +617,16 @@ fn discover(
             break;
         }
         rounds += 1;
-        let scripts: Vec<ScriptBuf> = batch.iter().map(|&s| slots[s].script.clone()).collect();
-        let histories = match fetch_histories(src, &scripts) {
+        // The round's scripts are lent to the request and put back, not cloned.
+        let scripts: Vec<ScriptBuf> = batch
+            .iter()
+            .map(|&s| std::mem::take(&mut slots[s].script))
+            .collect();
+        let answer = fetch_histories(src, &scripts);
+        for (&s, script) in batch.iter().zip(scripts) {
+            slots[s].script = script;
+        }
+        let histories = match answer {
             Ok(h) => h,
             Err(e) => {
                 warnings.push(format!("discovery stopped in round {rounds}: {e}"));
@@ -633,7 +641,7 @@ fn discover(
         // Counted as the summary counts them: each used script once.
         progress(Progress::Window {
             round: rounds,
-            scripts: scripts.len(),
+            scripts: batch.len(),
             used: slots
                 .iter()
                 .filter(|s| !s.history.is_empty() && s.duplicate_of.is_none() && !s.beyond)
@@ -767,6 +775,11 @@ fn record_histories(
 /// Re-points `duplicate_of` at the first slot of each script that is part of the scan (a
 /// `beyond` slot is not).
 fn settle_duplicates(slots: &mut [Slot]) {
+    if !slots.iter().any(|s| s.beyond) {
+        // Every slot is part of the scan: `duplicate_of` already points at the first slot of
+        // each script, as derived.
+        return;
+    }
     let mut first: HashMap<ScriptBuf, usize> = HashMap::new();
     for (i, slot) in slots.iter_mut().enumerate() {
         if slot.beyond {
@@ -816,13 +829,17 @@ fn used_slots(chains: &[Chain], slots: &[Slot], network: bitcoin::Network) -> Ve
             !slots[i].history.is_empty() && slots[i].duplicate_of.is_none() && !slots[i].beyond
         })
         .collect();
+    // Where else each script appears, in one pass over the slots (not one per used script).
+    let mut also: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for s in slots {
+        if let Some(first) = s.duplicate_of {
+            also.entry(first)
+                .or_default()
+                .push(format!("{}/{}", chains[s.chain].label, s.index));
+        }
+    }
     for &i in &used {
-        let dups: Vec<String> = slots
-            .iter()
-            .filter(|s| s.duplicate_of == Some(i))
-            .map(|s| format!("{}/{}", chains[s.chain].label, s.index))
-            .collect();
-        if !dups.is_empty() {
+        if let Some(dups) = also.get(&i) {
             tracing::info!(target: "custos::inspect", address = %address_of(&slots[i].script, network), also = ?dups, "script appears under several sources; counted once");
         }
     }
