@@ -31,7 +31,7 @@ use k256::{
     elliptic_curve::{
         ff::PrimeField,
         group::{prime::PrimeCurveAffine, Group as _, GroupEncoding},
-        point::{AffineCoordinates, BatchNormalize},
+        point::BatchNormalize,
         sec1::{FromEncodedPoint, ToEncodedPoint},
     },
     AffinePoint, CompressedPoint, FieldBytes, FieldElement, ProjectivePoint, Scalar,
@@ -437,6 +437,8 @@ mod tests {
         secp256k1::{PublicKey, Secp256k1, SecretKey},
         NetworkKind,
     };
+
+    use k256::elliptic_curve::point::AffineCoordinates;
 
     use super::*;
 
