@@ -188,7 +188,11 @@ fn batch_invert(v: &mut [FieldElement], prefix: &mut Vec<FieldElement>) -> bool 
         return false;
     };
     for i in (0..v.len()).rev() {
-        let before = if i == 0 { FieldElement::ONE } else { prefix[i - 1] };
+        let before = if i == 0 {
+            FieldElement::ONE
+        } else {
+            prefix[i - 1]
+        };
         let x = v[i];
         v[i] = inv.mul(&before);
         inv = inv.mul(&x);
@@ -584,7 +588,8 @@ mod tests {
                     break xpub(&secret, rng.bytes32());
                 }
             };
-            let start = u32::try_from(rng.next() % (u64::from(1u32 << 31) - u64::from(len))).unwrap();
+            let start =
+                u32::try_from(rng.next() % (u64::from(1u32 << 31) - u64::from(len))).unwrap();
             let got = Parent::new(&x).children(start..start + len);
             for (i, c) in (start..start + len).zip(got) {
                 assert_eq!(
@@ -653,7 +658,11 @@ mod tests {
             assert_eq!(c(1), None, "{name}: −G + G");
             assert_eq!(c(2), Some(pt(&scalar(5)).compressed()), "{name}: O + 5G");
             assert_eq!(c(3), Some(g.compressed()), "{name}: −2G + 3G");
-            assert_eq!(c(4), Some(pt(&scalar(2)).neg().compressed()), "{name}: −G − G");
+            assert_eq!(
+                c(4),
+                Some(pt(&scalar(2)).neg().compressed()),
+                "{name}: −G − G"
+            );
             assert_eq!(c(5), None, "{name}: invalid lane");
         }
         // The random lanes agree between the two paths.
@@ -694,7 +703,11 @@ mod tests {
                 odd += 1;
             }
             let (tweaked, _) = internal.tap_tweak(&secp, None);
-            assert_eq!(q.unwrap(), tweaked.to_x_only_public_key().serialize(), "index {i}");
+            assert_eq!(
+                q.unwrap(),
+                tweaked.to_x_only_public_key().serialize(),
+                "index {i}"
+            );
         }
         assert!(odd > 100 && odd < 200, "{odd}");
         assert_eq!(taproot_outputs(&[None]), vec![None]);

@@ -1616,8 +1616,7 @@ mod tests {
         let mut slots = Vec::new();
         let mut by_script = HashMap::new();
         let used = || vec![item(Txid::all_zeros(), 5)];
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(batch, vec![0, 1, 2]);
         let newly = record_histories(
             &mut chains,
@@ -1628,8 +1627,7 @@ mod tests {
         assert_eq!(newly, vec![0]);
         assert_eq!(chains[0].used_until, 2);
         assert!(!chains[0].done, "index 1 used: the gap runs to index 4");
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(
             batch,
             vec![3, 4, 5, 6, 7],
@@ -1642,8 +1640,7 @@ mod tests {
         record_histories(&mut chains, &mut slots, &batch, h);
         assert_eq!(chains[0].used_until, 8);
         assert_eq!(chains[0].window, 12);
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(batch.len(), 12, "indices 8..20");
         // Index 15 is used, but 8..=10 are not: a gap-limit scan stops at 10 and never sees it.
         let mut h = vec![vec![]; 12];

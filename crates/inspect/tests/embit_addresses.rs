@@ -67,8 +67,16 @@ fn custos(descriptor: &str) -> Vec<Vec<String>> {
 #[test]
 fn fast_path_bip84_and_bip86_addresses_equal_embits() {
     for (xpub, kind, descriptor) in [
-        (BIP84, "wpkh", format!("wpkh([73c5da0a/84'/0'/0']{BIP84}/<0;1>/*)")),
-        (BIP86, "tr", format!("tr([73c5da0a/86'/0'/0']{BIP86}/<0;1>/*)")),
+        (
+            BIP84,
+            "wpkh",
+            format!("wpkh([73c5da0a/84'/0'/0']{BIP84}/<0;1>/*)"),
+        ),
+        (
+            BIP86,
+            "tr",
+            format!("tr([73c5da0a/86'/0'/0']{BIP86}/<0;1>/*)"),
+        ),
     ] {
         let ours = custos(&descriptor);
         for chain in 0..2u32 {
