@@ -4,8 +4,6 @@
 //!
 //! Skipped without python3 + embit unless `CUSTOS_REQUIRE_LIVE=1`.
 
-use std::process::Command;
-
 use bitcoin::Network;
 use custos_inspect::derive::{address_of, ParsedDescriptor};
 
@@ -29,24 +27,8 @@ for i in range(n):
     sc = script.p2wpkh(pub) if kind == "wpkh" else script.p2tr(pub)
     print(sc.address(NETWORKS["main"]))
 "#;
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args([xpub, kind, &chain.to_string(), &N.to_string()])
-        .output();
-    match o {
-        Ok(o) if o.status.success() => Some(
-            String::from_utf8(o.stdout)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        ),
-        other => {
-            custos_testkit::live_missing(&format!("python3 with embit ({other:?})"));
-            None
-        }
-    }
+    let (chain, n) = (chain.to_string(), N.to_string());
+    custos_testkit::python_lines(script, &[xpub, kind, &chain, &n], "embit")
 }
 
 fn custos(descriptor: &str) -> Vec<Vec<String>> {
