@@ -234,7 +234,11 @@ pub fn live_program(path: &str) -> Option<PathBuf> {
 /// bip-utils …), or `None` after [`live_missing`] when python3 or the module the script imports
 /// is missing or the script fails.
 pub fn python_lines(script: &str, args: &[&str], what: &str) -> Option<Vec<String>> {
-    let o = Command::new("python3").arg("-c").arg(script).args(args).output();
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output();
     match o {
         Ok(o) if o.status.success() => Some(
             String::from_utf8(o.stdout)
