@@ -5,11 +5,13 @@
 //! `P + I_L·G` with `I = HMAC-SHA512(c, ser_P(P) ‖ ser32(i))` (BIP32). libsecp256k1's
 //! `ec_pubkey_tweak_add`, which `Xpub::ckd_pub` calls, computes `I_L·G + P` as a general
 //! double-scalar multiplication: about 256 point doublings per child. Here `I_L·G` is read from
-//! a table of multiples of G built once per process ([`TABLE`]: 33 signed 8-bit windows × 128
-//! affine points), so a child costs at most 33 mixed additions and no doubling; a whole window
-//! of children is brought to affine coordinates with one field inversion per [`BATCH`] points
-//! (Montgomery's trick), and then serialised compressed. Additions are k256's complete formulas
-//! (Renes–Costello–Batina), so doubling, inverse points and infinity need no special case.
+//! a table of multiples of G built once per process (`TABLE`: 33 signed 8-bit windows × 128
+//! affine points), so a child costs at most 33 additions and no doubling. From 48 children on,
+//! the additions are affine and done in lockstep across the window: one field inversion per
+//! window step shared by every child (Montgomery's trick), then 5 multiplications and a
+//! squaring per child; equal points (doubling), opposite points (infinity) and an identity
+//! accumulator are handled explicitly. Fewer children take k256's complete projective additions
+//! and one batched normalisation. Keys are then serialised compressed.
 //!
 //! **Variable time, public data only.** The table index and the branches depend on `I_L`: the
 //! time taken leaks the tweak. Every input here is public (a watch-only extended public key and
