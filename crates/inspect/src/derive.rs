@@ -3,7 +3,7 @@
 //! key origin of each key (`wpkh([d34db33f/84'/1'/0'/0/5]02ab…)`), which is what a PSBT's
 //! bip32_derivation needs.
 
-use std::{str::FromStr, sync::LazyLock};
+use std::{ops::Range, str::FromStr, sync::LazyLock};
 
 use bitcoin::{
     address::NetworkUnchecked,
@@ -23,7 +23,7 @@ use miniscript::{
 /// than the derivation (a context is an allocation and a self-test).
 pub static SECP: LazyLock<Secp256k1<VerifyOnly>> = LazyLock::new(Secp256k1::verification_only);
 
-use crate::Error;
+use crate::{shape::Shape, Error};
 
 /// A parsed public descriptor, single-path: a miniscript descriptor, or `addr(ADDRESS)`
 /// (BIP385), which rust-miniscript does not parse.
@@ -34,7 +34,8 @@ pub struct ParsedDescriptor {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Keys(Box<Descriptor<DescriptorPublicKey>>),
+    /// The descriptor, and its fast-path shape when it has one.
+    Keys(Box<Descriptor<DescriptorPublicKey>>, Option<Box<Shape>>),
     Addr(Address<NetworkUnchecked>),
 }
 
@@ -90,8 +91,12 @@ impl ParsedDescriptor {
             .map_err(|e| bad(e.to_string()))?;
         Ok(singles
             .into_iter()
-            .map(|desc| ParsedDescriptor {
-                kind: Kind::Keys(Box::new(pre_derive(desc))),
+            .map(|desc| {
+                let desc = pre_derive(desc);
+                let shape = Shape::of(&desc).map(Box::new);
+                ParsedDescriptor {
+                    kind: Kind::Keys(Box::new(desc), shape),
+                }
             })
             .collect())
     }
@@ -99,9 +104,15 @@ impl ParsedDescriptor {
     /// Whether the descriptor has a `/*` wildcard.
     pub fn is_ranged(&self) -> bool {
         match &self.kind {
-            Kind::Keys(d) => d.has_wildcard(),
+            Kind::Keys(d, _) => d.has_wildcard(),
             Kind::Addr(_) => false,
         }
+    }
+
+    /// Whether [`ParsedDescriptor::scripts_at`] derives this descriptor on the batched fast
+    /// path ([`crate::child`]) rather than through miniscript.
+    pub fn has_fast_path(&self) -> bool {
+        matches!(&self.kind, Kind::Keys(_, Some(_)))
     }
 
     /// Checks that addresses belong to `network`.
@@ -127,7 +138,7 @@ impl ParsedDescriptor {
         secp: &Secp256k1<VerifyOnly>,
     ) -> Result<String, Error> {
         match &self.kind {
-            Kind::Keys(_) => Ok(with_full_origins(&self.at(label, index)?, secp)),
+            Kind::Keys(..) => Ok(with_full_origins(&self.at(label, index)?, secp)),
             Kind::Addr(a) => {
                 let plain = format!("addr({})", a.clone().assume_checked());
                 Ok(match desc_checksum(&plain) {
@@ -141,7 +152,7 @@ impl ParsedDescriptor {
     /// The definite descriptor at `index` (key sources only).
     pub fn at(&self, label: &str, index: u32) -> Result<Descriptor<DefiniteDescriptorKey>, Error> {
         match &self.kind {
-            Kind::Keys(d) => d.at_derivation_index(index).map_err(|e| Error::Derivation {
+            Kind::Keys(d, _) => d.at_derivation_index(index).map_err(|e| Error::Derivation {
                 label: label.to_string(),
                 index,
                 detail: e.to_string(),
@@ -162,7 +173,7 @@ impl ParsedDescriptor {
         network: Network,
     ) -> Result<(ScriptBuf, Option<Address>), Error> {
         match &self.kind {
-            Kind::Keys(_) => {
+            Kind::Keys(..) => {
                 let script = script_of(&self.at(label, index)?);
                 let address = Address::from_script(&script, network).ok();
                 Ok((script, address))
@@ -173,6 +184,41 @@ impl ParsedDescriptor {
             }
         }
     }
+}
+
+impl ParsedDescriptor {
+    /// The output scripts at `indices` (ignored for non-ranged descriptors: each is the one
+    /// script), equal to [`ParsedDescriptor::script_at`]'s. The catalogue's shapes take the
+    /// batched fast path ([`crate::child`]); an index it has no child for, and every other
+    /// descriptor, go through miniscript, which reports the error.
+    pub fn scripts_at(&self, label: &str, indices: Range<u32>) -> Result<Vec<ScriptBuf>, Error> {
+        match &self.kind {
+            Kind::Keys(_, Some(shape)) => indices
+                .clone()
+                .zip(shape.scripts(indices))
+                .map(|(i, s)| match s {
+                    Some(s) => Ok(s),
+                    None => Ok(script_of(&self.at(label, i)?)),
+                })
+                .collect(),
+            Kind::Keys(_, None) => indices
+                .map(|i| Ok(script_of(&self.at(label, i)?)))
+                .collect(),
+            Kind::Addr(a) => {
+                let script = a.clone().assume_checked().script_pubkey();
+                Ok(indices.map(|_| script.clone()).collect())
+            }
+        }
+    }
+}
+
+/// The address of an output script on `network`, or `script:HEX` for a script no address
+/// encodes: what the inventory names a used script by.
+pub fn address_of(script: &bitcoin::Script, network: Network) -> String {
+    Address::from_script(script, network).map_or_else(
+        |_| format!("script:{}", script.to_hex_string()),
+        |a| a.to_string(),
+    )
 }
 
 /// The output script of a definite descriptor, with the process's one context. A key-path-only

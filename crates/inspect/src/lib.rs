@@ -13,17 +13,23 @@
 //!   list; optionally every answer cross-checked with a second server. A scan that cannot
 //!   finish, or meets any failed check, says `complete: false`.
 //! - [`render`]: the inventory as a text table, CSV and an HTML report section.
+//! - [`derive`] and [`child`]: the scripts a scan asks about; the catalogue's descriptor shapes
+//!   derived a window at a time on a fixed-base table of G (variable time, for public
+//!   watch-only keys only — ADR 0011), everything else through miniscript.
 //!
-//! Not for: parsing seized material (see `custos-keys`), network transport (see `custos-chain`).
+//! Not for: parsing seized material (see `custos-keys`), network transport (see `custos-chain`),
+//! private keys of any kind ([`child`] is variable-time by design).
 //!
 //! Features: none.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod child;
 pub mod derive;
 pub mod error;
 pub mod render;
 pub mod scan;
+mod shape;
 
 pub use error::Error;
 pub use scan::{

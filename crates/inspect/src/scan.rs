@@ -27,7 +27,10 @@ use custos_core::{
 };
 use serde::Serialize;
 
-use crate::{derive::ParsedDescriptor, Error};
+use crate::{
+    derive::{address_of, ParsedDescriptor},
+    Error,
+};
 
 /// Default receive-chain gap limit (BIP44's 20).
 pub const DEFAULT_GAP: u32 = 20;
@@ -323,7 +326,6 @@ struct Slot {
     chain: usize,
     index: u32,
     script: ScriptBuf,
-    address: String,
     history: Vec<HistoryItem>,
     /// Another slot with the same script was scanned first.
     duplicate_of: Option<usize>,
@@ -583,6 +585,14 @@ struct Discovery {
     rounds: u32,
     /// False when a round failed or account discovery could not continue.
     finished: bool,
+    network: bitcoin::Network,
+}
+
+impl Discovery {
+    /// The address of a slot's script (formatted on demand: only used scripts need one).
+    fn address(&self, slot: usize) -> String {
+        address_of(&self.slots[slot].script, self.network)
+    }
 }
 
 /// Discovery: one batched history request per round across every active chain, until every
@@ -602,13 +612,21 @@ fn discover(
     let mut finished = true;
     let mut missing_accounts: BTreeSet<(String, u32)> = BTreeSet::new();
     loop {
-        let batch = derive_window(&mut chains, &mut slots, &mut by_script, network)?;
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script)?;
         if batch.is_empty() {
             break;
         }
         rounds += 1;
-        let scripts: Vec<ScriptBuf> = batch.iter().map(|&s| slots[s].script.clone()).collect();
-        let histories = match fetch_histories(src, &scripts) {
+        // The round's scripts are lent to the request and put back, not cloned.
+        let scripts: Vec<ScriptBuf> = batch
+            .iter()
+            .map(|&s| std::mem::take(&mut slots[s].script))
+            .collect();
+        let answer = fetch_histories(src, &scripts);
+        for (&s, script) in batch.iter().zip(scripts) {
+            slots[s].script = script;
+        }
+        let histories = match answer {
             Ok(h) => h,
             Err(e) => {
                 warnings.push(format!("discovery stopped in round {rounds}: {e}"));
@@ -623,7 +641,7 @@ fn discover(
         // Counted as the summary counts them: each used script once.
         progress(Progress::Window {
             round: rounds,
-            scripts: scripts.len(),
+            scripts: batch.len(),
             used: slots
                 .iter()
                 .filter(|s| !s.history.is_empty() && s.duplicate_of.is_none() && !s.beyond)
@@ -638,13 +656,14 @@ fn discover(
         finished = false;
     }
     settle_duplicates(&mut slots);
-    let used = used_slots(&chains, &slots);
+    let used = used_slots(&chains, &slots, network);
     Ok(Discovery {
         chains,
         slots,
         used,
         rounds,
         finished,
+        network,
     })
 }
 
@@ -653,7 +672,6 @@ fn derive_window(
     chains: &mut [Chain],
     slots: &mut Vec<Slot>,
     by_script: &mut HashMap<ScriptBuf, usize>,
-    network: bitcoin::Network,
 ) -> Result<Vec<usize>, Error> {
     let mut batch: Vec<usize> = Vec::new();
     for (ci, c) in chains.iter_mut().enumerate() {
@@ -665,12 +683,8 @@ fn derive_window(
         } else {
             1
         };
-        for index in c.next..end {
-            let (script, address) = c.desc.script_at(&c.label, index, network)?;
-            let address = address.map_or_else(
-                || format!("script:{}", script.to_hex_string()),
-                |a| a.to_string(),
-            );
+        let scripts = c.desc.scripts_at(&c.label, c.next..end)?;
+        for (index, script) in (c.next..end).zip(scripts) {
             let duplicate_of = by_script.get(&script).copied();
             if duplicate_of.is_none() {
                 by_script.insert(script.clone(), slots.len());
@@ -680,7 +694,6 @@ fn derive_window(
                 chain: ci,
                 index,
                 script,
-                address,
                 history: Vec::new(),
                 duplicate_of,
                 beyond: false,
@@ -762,6 +775,11 @@ fn record_histories(
 /// Re-points `duplicate_of` at the first slot of each script that is part of the scan (a
 /// `beyond` slot is not).
 fn settle_duplicates(slots: &mut [Slot]) {
+    if !slots.iter().any(|s| s.beyond) {
+        // Every slot is part of the scan: `duplicate_of` already points at the first slot of
+        // each script, as derived.
+        return;
+    }
     let mut first: HashMap<ScriptBuf, usize> = HashMap::new();
     for (i, slot) in slots.iter_mut().enumerate() {
         if slot.beyond {
@@ -805,20 +823,24 @@ fn activate_next_accounts(
 
 /// The used scripts (first occurrence of each script only); a script scanned under several
 /// sources is reported once, and where else it appears is logged.
-fn used_slots(chains: &[Chain], slots: &[Slot]) -> Vec<usize> {
+fn used_slots(chains: &[Chain], slots: &[Slot], network: bitcoin::Network) -> Vec<usize> {
     let used: Vec<usize> = (0..slots.len())
         .filter(|&i| {
             !slots[i].history.is_empty() && slots[i].duplicate_of.is_none() && !slots[i].beyond
         })
         .collect();
+    // Where else each script appears, in one pass over the slots (not one per used script).
+    let mut also: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for s in slots {
+        if let Some(first) = s.duplicate_of {
+            also.entry(first)
+                .or_default()
+                .push(format!("{}/{}", chains[s.chain].label, s.index));
+        }
+    }
     for &i in &used {
-        let dups: Vec<String> = slots
-            .iter()
-            .filter(|s| s.duplicate_of == Some(i))
-            .map(|s| format!("{}/{}", chains[s.chain].label, s.index))
-            .collect();
-        if !dups.is_empty() {
-            tracing::info!(target: "custos::inspect", address = %slots[i].address, also = ?dups, "script appears under several sources; counted once");
+        if let Some(dups) = also.get(&i) {
+            tracing::info!(target: "custos::inspect", address = %address_of(&slots[i].script, network), also = ?dups, "script appears under several sources; counted once");
         }
     }
     used
@@ -1132,7 +1154,7 @@ fn compare_unspents(
             continue;
         }
         tainted.insert(slot);
-        let address = &found.slots[slot].address;
+        let address = found.address(slot);
         for (op, v) in &theirs {
             if mine.get(op) != Some(v) {
                 warnings.push(format!(
@@ -1209,7 +1231,7 @@ fn second_opinion(
         .filter(|&i| slots[i].duplicate_of.is_none() && !slots[i].beyond)
         .map(|i| {
             Ok(CheckItem {
-                label: slots[i].address.clone(),
+                label: found.address(i),
                 script: slots[i].script.clone(),
                 history: slots[i].history.clone(),
                 balance: balances.confirmed(i).checked_add(balances.unconfirmed(i))?,
@@ -1221,7 +1243,7 @@ fn second_opinion(
             for d in &r.disagreements {
                 warnings.push(format!("cross-check with {}: {d}", r.secondary));
                 if let Some(a) = d.address() {
-                    tainted.extend(found.used.iter().filter(|&&i| slots[i].address == a));
+                    tainted.extend(found.used.iter().filter(|&&i| found.address(i) == a));
                 }
             }
             Ok(SecondOpinion {
@@ -1421,7 +1443,7 @@ fn used_addresses(
         addresses.push(UsedAddress {
             source: c.label.clone(),
             index: s.index,
-            address: s.address.clone(),
+            address: found.address(i),
             descriptor: definite,
             tx_count: count_u32(s.history.len()),
             confirmed: balances.confirmed(i),
@@ -1461,7 +1483,7 @@ fn inventory_utxos(
             outpoint: u.outpoint.to_string(),
             value: u.value,
             height: u.height,
-            address: s.address.clone(),
+            address: found.address(u.slot),
             script_pubkey: s.script.to_hex_string(),
             descriptor: descriptors
                 .get(&u.slot)
@@ -1555,7 +1577,6 @@ mod tests {
         Slot {
             chain: 0,
             index: 0,
-            address: format!("script:{}", script.to_hex_string()),
             script,
             history,
             duplicate_of: None,
@@ -1581,6 +1602,7 @@ mod tests {
             used,
             rounds: 1,
             finished: true,
+            network: Network::Bitcoin,
         }
     }
 
@@ -1594,8 +1616,7 @@ mod tests {
         let mut slots = Vec::new();
         let mut by_script = HashMap::new();
         let used = || vec![item(Txid::all_zeros(), 5)];
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(batch, vec![0, 1, 2]);
         let newly = record_histories(
             &mut chains,
@@ -1606,8 +1627,7 @@ mod tests {
         assert_eq!(newly, vec![0]);
         assert_eq!(chains[0].used_until, 2);
         assert!(!chains[0].done, "index 1 used: the gap runs to index 4");
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(
             batch,
             vec![3, 4, 5, 6, 7],
@@ -1620,8 +1640,7 @@ mod tests {
         record_histories(&mut chains, &mut slots, &batch, h);
         assert_eq!(chains[0].used_until, 8);
         assert_eq!(chains[0].window, 12);
-        let batch =
-            derive_window(&mut chains, &mut slots, &mut by_script, Network::Bitcoin).unwrap();
+        let batch = derive_window(&mut chains, &mut slots, &mut by_script).unwrap();
         assert_eq!(batch.len(), 12, "indices 8..20");
         // Index 15 is used, but 8..=10 are not: a gap-limit scan stops at 10 and never sees it.
         let mut h = vec![vec![]; 12];

@@ -239,6 +239,30 @@ pub fn live_program(path: &str) -> Option<PathBuf> {
     None
 }
 
+/// The stdout lines of `python3 -c script args…` (an independent check in Python: embit,
+/// bip-utils …), or `None` after [`live_missing`] when python3 or the module the script imports
+/// is missing or the script fails.
+pub fn python_lines(script: &str, args: &[&str], what: &str) -> Option<Vec<String>> {
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output();
+    match o {
+        Ok(o) if o.status.success() => Some(
+            String::from_utf8(o.stdout)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ),
+        other => {
+            live_missing(&format!("python3 with {what} ({other:?})"));
+            None
+        }
+    }
+}
+
 /// A path as `&str` for an argument list.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
