@@ -6,7 +6,6 @@
 //! Skipped without python3 + embit unless `CUSTOS_REQUIRE_LIVE=1`.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::str::FromStr;
 
 use custos_lab::{Lab, LabConfig};
@@ -43,25 +42,10 @@ for arg in sys.argv[2:]:
         sc = script.p2pkh(pub)
     print(sc.address(net))
 "#;
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(xprv)
-        .args(FUNDED.iter().map(|(p, k, _)| format!("{p},{k}")))
-        .output();
-    match o {
-        Ok(o) if o.status.success() => Some(
-            String::from_utf8(o.stdout)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect(),
-        ),
-        other => {
-            custos_testkit::live_missing(&format!("python3 with embit ({other:?})"));
-            None
-        }
-    }
+    let funded: Vec<String> = FUNDED.iter().map(|(p, k, _)| format!("{p},{k}")).collect();
+    let mut args = vec![xprv];
+    args.extend(funded.iter().map(String::as_str));
+    custos_testkit::python_lines(script, &args, "embit")
 }
 
 #[test]
