@@ -117,14 +117,19 @@ pub(crate) struct Conn {
 
 impl Conn {
     fn send(&self, line: &str) -> bool {
-        let Ok(mut w) = self.writer.lock() else {
-            return false;
-        };
         // One write per message: the reply and its newline in a single segment.
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        let ok = w.write_all(&buf).is_ok();
+        self.send_lines(&buf)
+    }
+
+    /// Writes newline-terminated messages in one write.
+    fn send_lines(&self, buf: &[u8]) -> bool {
+        let Ok(mut w) = self.writer.lock() else {
+            return false;
+        };
+        let ok = w.write_all(buf).is_ok();
         if !ok {
             self.alive.store(false, Ordering::SeqCst);
             let _ = w.shutdown(std::net::Shutdown::Both);
@@ -723,12 +728,18 @@ fn overdue(
     }
 }
 
-/// Answers one complete request line; false when the connection should end.
+/// Replies held back while more requests of a pipelined batch are already read are written
+/// together once this many bytes are waiting (or no complete request is left to answer).
+const COALESCE_BYTES: usize = 64 * 1024;
+
+/// Answers one complete request line into `out` (written by the caller), or through the delayed
+/// writer; false when the connection should end.
 fn answer(
     server: &Server,
     conn: &Arc<Conn>,
     delayed: Option<&std::sync::mpsc::Sender<(Instant, String)>>,
     line: &[u8],
+    out: &mut Vec<u8>,
 ) -> bool {
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() {
@@ -740,13 +751,20 @@ fn answer(
     };
     match delayed {
         Some(tx) => tx.send((arrived + server.latency, reply)).is_ok(),
-        None => conn.send(&reply),
+        None => {
+            out.extend_from_slice(reply.as_bytes());
+            out.push(b'\n');
+            true
+        }
     }
 }
 
 /// Reads newline-delimited requests until EOF, error, an oversized line, a passed deadline
 /// (see `ConnLimits`) or stop. The socket's read timeout is the limits' tick, so the loop
-/// wakes to check its deadlines even when the client sends nothing.
+/// wakes to check its deadlines even when the client sends nothing. Replies to requests that
+/// arrived together (a pipelined batch) leave together: they are written when no complete
+/// request is left in the read buffer or [`COALESCE_BYTES`] are waiting — one write for many
+/// replies instead of one each, and never held while the loop could block.
 fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(server.limits.tick()));
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
@@ -754,7 +772,14 @@ fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
     let delayed = (!server.latency.is_zero()).then(|| delayed_writer(conn.clone()));
     let mut last_request = Instant::now();
     let mut partial_since: Option<Instant> = None;
+    let mut out: Vec<u8> = Vec::new();
     loop {
+        if !out.is_empty() && (out.len() >= COALESCE_BYTES || !reader.buffer().contains(&b'\n')) {
+            if !conn.send_lines(&out) {
+                break;
+            }
+            out.clear();
+        }
         if server.stopped() || !conn.alive.load(Ordering::SeqCst) {
             break;
         }
@@ -782,7 +807,8 @@ fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
         };
         if line.len() + chunk.len() > MAX_REQUEST_BYTES {
             let msg = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": format!("request larger than {MAX_REQUEST_BYTES} bytes")}});
-            conn.send(&msg.to_string());
+            out.extend_from_slice(msg.to_string().as_bytes());
+            out.push(b'\n');
             break;
         }
         if partial_since.is_none() && !(chunk.is_empty() && found.is_some()) {
@@ -794,12 +820,15 @@ fn serve_conn(server: Arc<Server>, conn: Arc<Conn>, stream: TcpStream) {
         if found.is_none() {
             continue;
         }
-        if !answer(&server, &conn, delayed.as_ref(), &line) {
+        if !answer(&server, &conn, delayed.as_ref(), &line, &mut out) {
             break;
         }
         line.clear();
         partial_since = None;
         last_request = Instant::now();
+    }
+    if !out.is_empty() {
+        conn.send_lines(&out);
     }
     conn.shutdown();
 }
