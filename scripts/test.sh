@@ -24,8 +24,26 @@ cargo fmt --all --check
 # code in one pass) while the dependencies are compiled once, by rustc, for both. A separate
 # `cargo clippy` would check every dependency a second time (about a third of a cold run).
 # CLIPPY_ARGS is how cargo-clippy passes `-- -D warnings` to the driver.
-export RUSTC_WORKSPACE_WRAPPER=${RUSTC_WORKSPACE_WRAPPER:-$(command -v clippy-driver)}
+clippy_driver=$(command -v clippy-driver) || {
+    echo "test.sh: clippy-driver not found (rustup component add clippy)" >&2
+    exit 3
+}
+export RUSTC_WORKSPACE_WRAPPER=$clippy_driver
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+# The wrapper must really lint: a scratch crate with one clippy warning has to fail to build.
+log "clippy in the build: a scratch crate with a clippy warning must fail"
+lint_probe=$(mktemp -d)
+trap 'rm -rf "$lint_probe"' EXIT
+mkdir -p "$lint_probe/src"
+printf '[package]\nname = "lint-probe"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$lint_probe/Cargo.toml"
+printf 'fn main() {\n    let x = std::env::args().count() > 1;\n    if x == true {\n        std::process::exit(1);\n    }\n}\n' >"$lint_probe/src/main.rs"
+if CARGO_TARGET_DIR="$lint_probe/target" cargo build -q --offline --manifest-path "$lint_probe/Cargo.toml" 2>"$lint_probe/err.txt"; then
+    echo "test.sh: clippy-driver did not fail a build with a clippy warning: lints are not running" >&2
+    exit 1
+fi
+grep -q "bool_comparison\|equality checks against true" "$lint_probe/err.txt" || {
+    echo "test.sh: the lint probe failed for another reason:" >&2; cat "$lint_probe/err.txt" >&2; exit 1; }
 
 log "cargo build --workspace --all-targets, with clippy's lints (-D warnings)"
 cargo build --workspace --all-targets --locked
