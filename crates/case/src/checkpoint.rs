@@ -162,29 +162,47 @@ fn address_of(pubkey_hex: &str, network: Network) -> Option<Address> {
     Some(Address::p2wpkh(&cpk, network.to_bitcoin()))
 }
 
+/// Why a checkpoint signature does not hold.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureFault {
+    /// The stored public key is not a compressed secp256k1 key.
+    #[error("public key {0} is not a compressed secp256k1 key")]
+    BadKey(String),
+    /// The stored address is not the key's p2wpkh address.
+    #[error("address {address} is not the p2wpkh address of key {pubkey}")]
+    WrongAddress {
+        /// The address the signature names.
+        address: String,
+        /// The key it names.
+        pubkey: String,
+    },
+    /// The BIP-322 signature does not verify for the checkpoint's message.
+    #[error(transparent)]
+    Invalid(#[from] custos_ceremony::Error),
+}
+
+/// The process's one verification context.
+static SECP: std::sync::LazyLock<Secp256k1<bitcoin::secp256k1::VerifyOnly>> =
+    std::sync::LazyLock::new(Secp256k1::verification_only);
+
 /// Checks one signature of `cp`; `Err` says why it fails.
-pub fn check_signature(cp: &Checkpoint, sig: &CheckpointSignature) -> Result<(), String> {
-    let addr = address_of(&sig.pubkey, cp.network).ok_or_else(|| {
-        format!(
-            "public key {} is not a compressed secp256k1 key",
-            sig.pubkey
-        )
-    })?;
+pub fn check_signature(cp: &Checkpoint, sig: &CheckpointSignature) -> Result<(), SignatureFault> {
+    let addr = address_of(&sig.pubkey, cp.network)
+        .ok_or_else(|| SignatureFault::BadKey(sig.pubkey.clone()))?;
     if addr.to_string() != sig.address {
-        return Err(format!(
-            "address {} is not the p2wpkh address of key {}",
-            sig.address, sig.pubkey
-        ));
+        return Err(SignatureFault::WrongAddress {
+            address: sig.address.clone(),
+            pubkey: sig.pubkey.clone(),
+        });
     }
     let msg = message(&cp.case_id, cp.network, cp.seq, &cp.head_hash, &cp.time);
-    let secp = Secp256k1::verification_only();
     custos_ceremony::bip322::verify_simple(
-        &secp,
+        &*SECP,
         &addr.as_unchecked().clone(),
         msg.as_bytes(),
         &sig.signature,
-    )
-    .map_err(|e| e.to_string())
+    )?;
+    Ok(())
 }
 
 /// Signs `cp` with `key` as `role`, returning the signature (not yet stored).
@@ -663,5 +681,57 @@ fn check_signatures_held(events: &[Event], stored: &[Checkpoint], problems: &mut
                 ),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed() -> (Checkpoint, CheckpointSignature) {
+        let key = Secret::new(ZKey(
+            SecretKey::from_slice(&[7u8; 32]).expect("a valid key"),
+        ));
+        let cp = Checkpoint {
+            format: FORMAT.to_string(),
+            case_id: "case-1".into(),
+            network: Network::Regtest,
+            seq: 3,
+            head_hash: "ab".repeat(32),
+            time: "2026-11-26T12:00:00Z".into(),
+            signatures: vec![],
+        };
+        let sig = sign(&cp, &key, Role::Examiner, "examiner").expect("signs");
+        (cp, sig)
+    }
+
+    #[test]
+    fn each_signature_fault_is_named() {
+        let (cp, sig) = signed();
+        check_signature(&cp, &sig).expect("the signature holds");
+
+        let mut other = cp.clone();
+        other.seq = 4;
+        assert!(matches!(
+            check_signature(&other, &sig),
+            Err(SignatureFault::Invalid(_))
+        ));
+
+        let mut wrong = sig.clone();
+        wrong.address = key_identity(
+            &Secret::new(ZKey(
+                SecretKey::from_slice(&[8u8; 32]).expect("a valid key"),
+            )),
+            cp.network,
+        )
+        .1;
+        let e = check_signature(&cp, &wrong).expect_err("another key's address");
+        assert!(matches!(e, SignatureFault::WrongAddress { .. }), "{e}");
+        assert!(e.to_string().contains(&wrong.address), "{e}");
+
+        let mut bad = sig;
+        bad.pubkey = "02".to_string() + &"00".repeat(32);
+        let e = check_signature(&cp, &bad).expect_err("not a curve point");
+        assert!(matches!(e, SignatureFault::BadKey(_)), "{e}");
     }
 }
