@@ -15,10 +15,10 @@
 use std::ops::Range;
 
 use bitcoin::{
-    hashes::{hash160, sha256, Hash},
+    hashes::Hash,
     opcodes::all::OP_CHECKMULTISIG,
     script::{Builder, PushBytes},
-    ScriptBuf,
+    PubkeyHash, ScriptBuf, WPubkeyHash, WitnessProgram, WitnessVersion,
 };
 use miniscript::{
     descriptor::{DescriptorPublicKey, ShInner, Wildcard, WshInner},
@@ -172,46 +172,27 @@ fn wsh_shape(inner: &WshInner<DescriptorPublicKey>, wrap: Wrap) -> Option<Shape>
 }
 
 fn p2wpkh(key: &[u8; 33]) -> ScriptBuf {
-    let h = hash160::Hash::hash(key);
-    let mut s = Vec::with_capacity(22);
-    s.extend_from_slice(&[0x00, 0x14]);
-    s.extend_from_slice(h.as_byte_array());
-    ScriptBuf::from_bytes(s)
+    ScriptBuf::new_p2wpkh(&WPubkeyHash::hash(key))
 }
 
 fn p2pkh(key: &[u8; 33]) -> ScriptBuf {
-    let h = hash160::Hash::hash(key);
-    let mut s = Vec::with_capacity(25);
-    // OP_DUP OP_HASH160 <20> … OP_EQUALVERIFY OP_CHECKSIG
-    s.extend_from_slice(&[0x76, 0xa9, 0x14]);
-    s.extend_from_slice(h.as_byte_array());
-    s.extend_from_slice(&[0x88, 0xac]);
-    ScriptBuf::from_bytes(s)
+    ScriptBuf::new_p2pkh(&PubkeyHash::hash(key))
 }
 
 fn p2sh(redeem: &ScriptBuf) -> ScriptBuf {
-    let h = hash160::Hash::hash(redeem.as_bytes());
-    let mut s = Vec::with_capacity(23);
-    // OP_HASH160 <20> … OP_EQUAL
-    s.extend_from_slice(&[0xa9, 0x14]);
-    s.extend_from_slice(h.as_byte_array());
-    s.push(0x87);
-    ScriptBuf::from_bytes(s)
+    ScriptBuf::new_p2sh(&redeem.script_hash())
 }
 
 fn p2wsh(witness_script: &ScriptBuf) -> ScriptBuf {
-    let h = sha256::Hash::hash(witness_script.as_bytes());
-    let mut s = Vec::with_capacity(34);
-    s.extend_from_slice(&[0x00, 0x20]);
-    s.extend_from_slice(h.as_byte_array());
-    ScriptBuf::from_bytes(s)
+    ScriptBuf::new_p2wsh(&witness_script.wscript_hash())
 }
 
+/// The output key is already tweaked (`child::taproot_outputs`): no parsing, which would cost a
+/// square root per script.
 fn p2tr(output_key: &[u8; 32]) -> ScriptBuf {
-    let mut s = Vec::with_capacity(34);
-    s.extend_from_slice(&[0x51, 0x20]);
-    s.extend_from_slice(output_key);
-    ScriptBuf::from_bytes(s)
+    let program = WitnessProgram::new(WitnessVersion::V1, output_key)
+        .expect("32 bytes are a valid version 1 program");
+    ScriptBuf::new_witness_program(&program)
 }
 
 /// `<k> <key>… <n> OP_CHECKMULTISIG`, as miniscript encodes `multi`.

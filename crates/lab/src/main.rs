@@ -342,6 +342,13 @@ fn process_gone(pid: u32) -> bool {
     }
 }
 
+/// Prints what `up` started. Whoever started us may close our stdout early: a failed write must
+/// not stop the lab, so the result is ignored.
+fn announce(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
 /// `custos-lab up` of an Ethereum scenario: anvil until `down` or a signal.
 fn up_ethereum(a: &UpArgs) -> Result<ExitCode, Error> {
     signals::install();
@@ -355,9 +362,7 @@ fn up_ethereum(a: &UpArgs) -> Result<ExitCode, Error> {
         lab.rpc_url(),
         t.chain_id
     );
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-    drop(out);
+    announce(&text);
     lab.wait(&STOP);
     drop(lab);
     eprintln!("custos-lab: stopped");
@@ -378,7 +383,6 @@ fn up_bitcoin(a: &UpArgs) -> Result<ExitCode, Error> {
         limits: custos_lab::ConnLimits::default(),
     };
     let lab = Lab::start(cfg)?;
-    // Whoever started us may close our stdout early: a failed write must not stop the lab.
     let mut text = format!(
         "custos-lab: scenario {} at height {}\nelectrum server: {}\n",
         a.scenario,
@@ -391,9 +395,7 @@ fn up_bitcoin(a: &UpArgs) -> Result<ExitCode, Error> {
             text.push_str(&format!("\n{h}\n"));
         }
     }
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-    drop(out);
+    announce(&text);
     lab.wait(&STOP);
     drop(lab);
     eprintln!("custos-lab: stopped");

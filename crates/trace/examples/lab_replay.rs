@@ -85,13 +85,19 @@ fn record(dir: &Path) {
     );
 }
 
-fn replay(dir: &Path, times: usize) {
+/// The start txids and the case that `record` wrote under `dir`.
+fn recorded(dir: &Path) -> (Vec<Txid>, Case) {
     let starts: Vec<Txid> = std::fs::read_to_string(dir.join("starts.txt"))
         .expect("starts.txt")
         .lines()
         .map(|l| l.parse().expect("a txid"))
         .collect();
     let case = Case::open(&dir.join("case")).expect("the case opens");
+    (starts, case)
+}
+
+fn replay(dir: &Path, times: usize) {
+    let (starts, case) = recorded(dir);
     let offline = CachedSource::offline(&case);
     for _ in 0..times {
         let t0 = Instant::now();
@@ -112,12 +118,7 @@ fn check(dir: &Path) {
         hashes::{sha256, Hash},
         Address,
     };
-    let starts: Vec<Txid> = std::fs::read_to_string(dir.join("starts.txt"))
-        .expect("starts.txt")
-        .lines()
-        .map(|l| l.parse().expect("a txid"))
-        .collect();
-    let case = Case::open(&dir.join("case")).expect("the case opens");
+    let (starts, case) = recorded(dir);
     let t = run(&CachedSource::offline(&case), &starts);
     assert!(t.partial.is_empty(), "{:?}", t.partial);
     let problems = t.recheck();
