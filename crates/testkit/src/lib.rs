@@ -73,7 +73,7 @@ pub const WORKSPACE_BUILT: &str = "CUSTOS_WORKSPACE_BUILT";
 /// another package's is brought up to date with `cargo build -p PACKAGE` first — unless
 /// `CUSTOS_WORKSPACE_BUILT=1` says the whole workspace was just built (scripts/test.sh): a nested
 /// `cargo build -p` resolves features for that one package, not the workspace, and would rebuild
-/// its dependency tree a second time in a cold run.
+/// its dependency tree a second time in a cold run. The build runs once per binary and process.
 pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe
@@ -90,12 +90,20 @@ pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
         );
         return bin;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-q", "-p", package, "--bin", name])
-        .status()
-        .unwrap();
-    assert!(st.success(), "cannot build {name} of {package}");
+    // Once per binary and test process: the tree does not change while the tests run.
+    static BROUGHT_UP: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut done = BROUGHT_UP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !done.iter().any(|n| n == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", package, "--bin", name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "cannot build {name} of {package}");
+        done.push(name.to_string());
+    }
     dir.join(name)
 }
 
